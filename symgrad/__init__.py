@@ -1,0 +1,83 @@
+"""symgrad: exact, symbolic backpropagation.
+
+Declare a network as named SymPy expressions, derive every partial derivative with the
+chain rule on the graph, evaluate it exactly, and check it.
+
+>>> import symgrad
+>>> net = symgrad.load("mazur")
+>>> grads = symgrad.evaluate_gradients(symgrad.derive(net), digits=9)
+>>> symgrad.to_decimal(grads.gradients["w5"], 8)
+'0.082167041'
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .chain import MAX_PATHS, Adjoint, Derivation, Factor, Path, Term, derive, total_derivative
+from .errors import (
+    GraphError,
+    MissingDependency,
+    NotDifferentiable,
+    ParseError,
+    PathLimitError,
+    PrecisionError,
+    SpecError,
+    SymgradError,
+)
+from .evaluate import GradientValues, Values, evaluate, evaluate_gradients, to_decimal
+from .expr import parse_expression
+from .functions import logsumexp, relu, sigmoid, zero_one
+from .graph import Network
+from .layers import ACTIVATIONS, LOSSES, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
+from .spec import builtin_examples, load, loads
+from .train import Step, Trajectory, descend, sgd, step
+
+try:
+    __version__ = version("symgrad")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "MAX_PATHS",
+    "Adjoint",
+    "Derivation",
+    "Factor",
+    "GradientValues",
+    "GraphError",
+    "MissingDependency",
+    "Network",
+    "NotDifferentiable",
+    "ParseError",
+    "Path",
+    "PathLimitError",
+    "PrecisionError",
+    "SpecError",
+    "Step",
+    "SymgradError",
+    "Term",
+    "Trajectory",
+    "Values",
+    "add_l2",
+    "add_loss",
+    "builtin_examples",
+    "dense",
+    "derive",
+    "descend",
+    "evaluate",
+    "evaluate_gradients",
+    "load",
+    "loads",
+    "logsumexp",
+    "maxout_neuron",
+    "mlp",
+    "neuron",
+    "parse_expression",
+    "relu",
+    "sgd",
+    "sigmoid",
+    "step",
+    "to_decimal",
+    "total_derivative",
+    "zero_one",
+]

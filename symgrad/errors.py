@@ -1,0 +1,53 @@
+"""The library's exceptions: one root, a few subclasses, messages a person can act on."""
+
+from __future__ import annotations
+
+__all__ = [
+    "SymgradError",
+    "SpecError",
+    "ParseError",
+    "GraphError",
+    "NotDifferentiable",
+    "PathLimitError",
+    "PrecisionError",
+    "MissingDependency",
+]
+
+
+class SymgradError(Exception):
+    """Root of every error symgrad raises on purpose; the CLI prints it and exits 2."""
+
+
+class SpecError(SymgradError):
+    """A spec file is invalid: names the file, the key and the fix."""
+
+    def __init__(self, problem: str, *, source: str = "<spec>", key: str | None = None):
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+class ParseError(SymgradError):
+    """An expression string is outside the allow-list or malformed."""
+
+
+class GraphError(SymgradError):
+    """A network is inconsistent: unknown name, duplicate, cycle, missing value."""
+
+
+class NotDifferentiable(SymgradError):
+    """A gradient was asked through a node that has none (zero-one loss)."""
+
+
+class PathLimitError(SymgradError):
+    """The sum over paths is too large to enumerate; use the adjoint form."""
+
+
+class PrecisionError(SymgradError):
+    """The requested digits could not be certified at any working precision tried."""
+
+
+class MissingDependency(SymgradError):
+    """An optional extra is needed for this feature."""

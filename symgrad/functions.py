@@ -1,0 +1,186 @@
+"""The one table of functions symgrad knows.
+
+Each row says, for one function: the name allowed in spec expressions (if any), how to
+build it in SymPy, its arity, its LaTeX name, its NumPy kernel, its mpmath evaluation,
+and whether it is smooth (a kink is a point where the derivative jumps) or differentiable
+at all. The parser, the evaluator, the code generator and the renderers all read this
+table; ``tests/test_functions.py`` checks that they cover the same set.
+
+Local derivative rules are SymPy's own ``fdiff`` (for built-ins) or the ``fdiff`` written
+right beside each custom function below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import mpmath
+import sympy
+
+from . import kernels
+from .errors import NotDifferentiable
+
+__all__ = [
+    "sigmoid",
+    "relu",
+    "zero_one",
+    "logsumexp",
+    "FunctionRule",
+    "FUNCTIONS",
+    "SPEC_FUNCTIONS",
+    "rule_for",
+]
+
+
+class sigmoid(sympy.Function):
+    """σ(x) = 1 / (1 + e^(−x)); its local derivative is σ(1 − σ), as the lectures write it."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sympy.S.Half
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sympy.exp(-x))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer):
+        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+
+
+class relu(sympy.Function):
+    """max(0, x); derivative H(x) with the convention H(0) = 0 (a kink at 0)."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_nonnegative:
+            return x
+        if x.is_negative:
+            return sympy.S.Zero
+
+    def fdiff(self, argindex=1):
+        return sympy.Heaviside(self.args[0], 0)
+
+    def _eval_rewrite_as_Max(self, x, **kwargs):
+        return sympy.Max(0, x)
+
+    def _latex(self, printer):
+        return r"\operatorname{relu}\left(%s\right)" % printer._print(self.args[0])
+
+
+class zero_one(sympy.Function):
+    """The zero-one loss of a margin m = y·ŷ: 1 if m ≤ 0 (a mistake), else 0.
+
+    It is piecewise constant, so it has no useful gradient: asking for one raises.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, m):
+        if m.is_number and m.is_comparable:
+            return sympy.S.One if m <= 0 else sympy.S.Zero
+
+    def fdiff(self, argindex=1):
+        raise NotDifferentiable(
+            "the zero-one loss is piecewise constant and has no gradient; "
+            "evaluate it, or train on a differentiable surrogate such as the hinge loss"
+        )
+
+    def _latex(self, printer):
+        return r"\mathbb{1}\left[%s \le 0\right]" % printer._print(self.args[0])
+
+
+class logsumexp(sympy.Function):
+    """log Σ exp(a_k), the stable core of softmax; ∂/∂a_k = softmax_k."""
+
+    @classmethod
+    def eval(cls, *args):
+        if len(args) == 1:
+            return args[0]
+
+    def fdiff(self, argindex=1):
+        return sympy.exp(self.args[argindex - 1] - self)
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        return sympy.log(sympy.Add(*[sympy.exp(a) for a in args]))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _latex(self, printer):
+        return r"\operatorname{LSE}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+
+
+def _mp_heaviside(x, at_zero):
+    return mpmath.mpf(1) if x > 0 else (mpmath.mpf(0) if x < 0 else at_zero)
+
+
+def _mp_logsumexp(*args):
+    top = max(args)
+    return top + mpmath.log(mpmath.fsum(mpmath.exp(a - top) for a in args))
+
+
+@dataclass(frozen=True)
+class FunctionRule:
+    """One row of the function table."""
+
+    head: type  # the SymPy class an expression's ``.func`` is
+    spec_name: str | None  # the name allowed in spec expressions, None if not allowed
+    build: Callable[..., sympy.Expr]  # builds the SymPy expression from parsed arguments
+    min_args: int
+    max_args: int | None  # None: any number
+    latex: str
+    numpy: Callable  # the kernel in symgrad.kernels (or a numpy ufunc)
+    mpmath: Callable
+    smooth: bool  # False where the derivative jumps somewhere (relu, abs, max, min)
+    differentiable: bool = True
+
+
+FUNCTIONS: tuple[FunctionRule, ...] = (
+    FunctionRule(sympy.exp, "exp", sympy.exp, 1, 1, r"\exp", kernels.np.exp, mpmath.exp, True),
+    FunctionRule(sympy.log, "log", sympy.log, 1, 1, r"\log", kernels.np.log, mpmath.log, True),
+    # sqrt(x) is Pow(x, 1/2) in SymPy; the row exists so specs may write it.
+    FunctionRule(sympy.Pow, "sqrt", sympy.sqrt, 1, 1, r"\sqrt", kernels.np.sqrt, mpmath.sqrt, True),
+    FunctionRule(sympy.Abs, "abs", sympy.Abs, 1, 1, r"\left|\cdot\right|", kernels.np.abs, abs, False),
+    FunctionRule(sympy.sin, "sin", sympy.sin, 1, 1, r"\sin", kernels.np.sin, mpmath.sin, True),
+    FunctionRule(sympy.cos, "cos", sympy.cos, 1, 1, r"\cos", kernels.np.cos, mpmath.cos, True),
+    FunctionRule(sympy.tanh, "tanh", sympy.tanh, 1, 1, r"\tanh", kernels.np.tanh, mpmath.tanh, True),
+    FunctionRule(sigmoid, "sigmoid", sigmoid, 1, 1, r"\sigma", kernels.sigmoid,
+                 lambda x: 1 / (1 + mpmath.exp(-x)), True),
+    FunctionRule(relu, "relu", relu, 1, 1, r"\operatorname{relu}", kernels.relu,
+                 lambda x: x if x > 0 else mpmath.mpf(0), False),
+    FunctionRule(sympy.Max, "max", sympy.Max, 2, None, r"\max", kernels.maximum, max, False),
+    FunctionRule(sympy.Min, "min", sympy.Min, 2, None, r"\min", kernels.minimum, min, False),
+    # Heads that appear only in derivatives or in built-in losses, never in spec text.
+    FunctionRule(sympy.Heaviside, None, sympy.Heaviside, 1, 2, "H", kernels.heaviside,
+                 _mp_heaviside, False),
+    FunctionRule(sympy.sign, None, sympy.sign, 1, 1, r"\operatorname{sgn}", kernels.np.sign,
+                 mpmath.sign, False),
+    FunctionRule(logsumexp, None, logsumexp, 1, None, r"\operatorname{LSE}", kernels.logsumexp,
+                 _mp_logsumexp, True),
+    FunctionRule(zero_one, None, zero_one, 1, 1, r"\mathbb{1}", kernels.zero_one,
+                 lambda m: mpmath.mpf(1) if m <= 0 else mpmath.mpf(0), False, differentiable=False),
+)
+
+SPEC_FUNCTIONS: dict[str, FunctionRule] = {r.spec_name: r for r in FUNCTIONS if r.spec_name}
+
+_BY_HEAD: dict[type, FunctionRule] = {r.head: r for r in FUNCTIONS if r.head is not sympy.Pow}
+
+
+def rule_for(head: type) -> FunctionRule | None:
+    """The table row for a SymPy function class, or None for arithmetic heads."""
+    return _BY_HEAD.get(head)

@@ -1,0 +1,249 @@
+"""The graph of named quantities: leaves (inputs, targets, params, constants) and nodes.
+
+A node is a SymPy expression over leaves and earlier nodes, kept in definition order,
+which is also a topological order. Names print the way the lectures print them:
+``Symbol('out_o1')`` is ``out_{o1}`` in LaTeX.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import mpmath
+import sympy
+
+from .errors import GraphError
+from .expr import is_identifier, parse_expression, parse_number
+
+__all__ = ["Leaf", "Node", "Network", "LEAF_KINDS", "Number", "as_number"]
+
+LEAF_KINDS = ("input", "target", "param", "constant")
+
+Number = sympy.Rational | mpmath.mpf | float
+
+
+def as_number(value: object, *, what: str = "value") -> sympy.Rational | mpmath.mpf:
+    """Exact numbers stay exact: int, Fraction, Decimal and decimal strings become Rationals."""
+    if isinstance(value, bool):
+        raise GraphError(f"{what} {value!r} is a boolean; give a number such as 0.05")
+    if isinstance(value, (sympy.Rational, mpmath.mpf)):
+        return value
+    if isinstance(value, sympy.Float):
+        return sympy.Rational(str(value))
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    if isinstance(value, float):
+        # repr gives the shortest decimal that round-trips: 0.05 stays 1/20.
+        return parse_number(repr(value))
+    try:
+        import decimal
+        import fractions
+
+        if isinstance(value, (decimal.Decimal, fractions.Fraction)):
+            return parse_number(str(value))
+    except Exception:  # pragma: no cover
+        pass
+    if isinstance(value, str):
+        return parse_number(value)
+    raise GraphError(f"{what} {value!r} is not a number; give a decimal such as 0.05")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An input, target, trainable parameter or constant."""
+
+    name: str
+    kind: str
+    symbol: sympy.Symbol
+
+
+@dataclass(frozen=True)
+class Node:
+    """A named quantity defined by an expression over earlier quantities."""
+
+    name: str
+    expr: sympy.Expr
+    symbol: sympy.Symbol
+    operands: tuple[str, ...]  # the names it uses directly, in order of appearance
+    text: str  # the definition as written (term order preserved)
+
+
+@dataclass
+class Network:
+    """A computational graph: leaves and nodes by name, an output, and a default point.
+
+    >>> net = Network()
+    >>> x, w = net.input("x", -2), net.param("w", 3)
+    >>> _ = net.node("f", "w*x")
+    >>> net.output
+    'f'
+    """
+
+    description: str = ""
+    leaves: dict[str, Leaf] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    values: dict[str, sympy.Rational | mpmath.mpf] = field(default_factory=dict)
+    data: dict[str, tuple[sympy.Rational, ...]] = field(default_factory=dict)
+    learning_rate: sympy.Rational | None = None
+    _output: str | None = None
+
+    # -- declaring ---------------------------------------------------------------------
+    def _leaf(self, name: str, kind: str, value: object) -> sympy.Symbol:
+        self._check_new_name(name)
+        symbol = sympy.Symbol(name, real=True)
+        self.leaves[name] = Leaf(name, kind, symbol)
+        if value is not None:
+            self.values[name] = as_number(value, what=f"value of {name!r}")
+        return symbol
+
+    def input(self, name: str, value: object = None) -> sympy.Symbol:
+        return self._leaf(name, "input", value)
+
+    def target(self, name: str, value: object = None) -> sympy.Symbol:
+        return self._leaf(name, "target", value)
+
+    def param(self, name: str, value: object = None) -> sympy.Symbol:
+        return self._leaf(name, "param", value)
+
+    def constant(self, name: str, value: object) -> sympy.Symbol:
+        return self._leaf(name, "constant", value)
+
+    def node(self, name: str, definition: str | sympy.Expr) -> sympy.Symbol:
+        """Define ``name`` by an expression string (parsed by the allow-list) or SymPy expression."""
+        self._check_new_name(name)
+        if isinstance(definition, str):
+            parsed = parse_expression(definition)
+            names, text = parsed.names, parsed.text
+            expr = parsed.expr
+        elif isinstance(definition, sympy.Basic):
+            expr = sympy.sympify(definition)  # already a SymPy object: no text is interpreted
+            names = tuple(sorted(s.name for s in expr.free_symbols))
+            text = sympy.sstr(expr)
+        else:
+            raise GraphError(f"node {name!r}: expected an expression string or SymPy expression, got {definition!r}")
+        for used in names:
+            if used not in self.leaves and used not in self.nodes:
+                raise GraphError(f"node {name!r} uses {used!r}, which is not declared above it")
+        # Use the canonical (real) symbols of the graph so expressions compare equal.
+        expr = expr.xreplace({sympy.Symbol(n): self.symbol(n) for n in names})
+        operands = tuple(n for n in names if self.symbol(n) in expr.free_symbols)
+        symbol = sympy.Symbol(name, real=True)
+        self.nodes[name] = Node(name, expr, symbol, operands, text)
+        return symbol
+
+    def _check_new_name(self, name: str) -> None:
+        if not is_identifier(name):
+            raise GraphError(f"{name!r} is not a valid name; use letters, digits and _ (not starting with a digit)")
+        if name in self.leaves or name in self.nodes:
+            raise GraphError(f"{name!r} is defined twice; give each quantity one name")
+
+    # -- reading ----------------------------------------------------------------------
+    @property
+    def output(self) -> str:
+        if self._output is not None:
+            return self._output
+        if not self.nodes:
+            raise GraphError("the network has no nodes, so it has no output")
+        return next(reversed(self.nodes))
+
+    @output.setter
+    def output(self, name: str) -> None:
+        if name not in self.nodes and name not in self.leaves:
+            raise GraphError(f"output {name!r} is not a quantity of the network")
+        self._output = name
+
+    def symbol(self, name: str) -> sympy.Symbol:
+        if name in self.leaves:
+            return self.leaves[name].symbol
+        if name in self.nodes:
+            return self.nodes[name].symbol
+        raise GraphError(f"{name!r} is not a quantity of the network")
+
+    def names(self, kind: str) -> tuple[str, ...]:
+        """Leaf names of one kind, in declaration order."""
+        return tuple(n for n, leaf in self.leaves.items() if leaf.kind == kind)
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return self.names("param")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.names("input")
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.names("target")
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """Every name: leaves in declaration order, then nodes in definition order."""
+        return tuple(self.leaves) + tuple(self.nodes)
+
+    def ancestors(self, name: str) -> tuple[str, ...]:
+        """Every quantity ``name`` depends on (itself included), in graph order."""
+        seen = {name}
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            if current in self.nodes:
+                for operand in self.nodes[current].operands:
+                    if operand not in seen:
+                        seen.add(operand)
+                        stack.append(operand)
+        return tuple(n for n in self.quantities if n in seen)
+
+    def closed_form(self, name: str) -> sympy.Expr:
+        """``name`` as one expression in the leaves (every node substituted). On request only."""
+        expr = self.symbol(name)
+        for node_name in reversed(self.ancestors(name)):
+            if node_name in self.nodes:
+                expr = expr.xreplace({self.nodes[node_name].symbol: self.nodes[node_name].expr})
+        return expr
+
+    def point(self, overrides: Mapping[str, object] | None = None) -> dict[str, sympy.Rational | mpmath.mpf]:
+        """The leaf values to evaluate at: the defaults, with ``overrides`` on top."""
+        point = {n: v for n, v in self.values.items() if n in self.leaves}
+        for name, value in (overrides or {}).items():
+            if name not in self.leaves:
+                raise GraphError(f"cannot set {name!r}: it is not a leaf of the network")
+            point[name] = as_number(value, what=f"value of {name!r}")
+        missing = [n for n in self.leaves if n not in point]
+        if missing:
+            raise GraphError("no value for " + ", ".join(repr(m) for m in missing) + "; give one under [values]")
+        return point
+
+    def with_values(self, values: Mapping[str, object]) -> Network:
+        """A copy whose default point has ``values`` replaced (used by training)."""
+        copy = Network(
+            description=self.description,
+            leaves=dict(self.leaves),
+            nodes=dict(self.nodes),
+            values=dict(self.values),
+            data=dict(self.data),
+            learning_rate=self.learning_rate,
+            _output=self._output,
+        )
+        for name, value in values.items():
+            if name not in self.leaves:
+                raise GraphError(f"cannot set {name!r}: it is not a leaf of the network")
+            copy.values[name] = as_number(value, what=f"value of {name!r}")
+        return copy
+
+    def set_data(self, columns: Mapping[str, Iterable[object]]) -> None:
+        """Attach a data set: one column of values per input/target name, all the same length."""
+        lengths = set()
+        data = {}
+        for name, column in columns.items():
+            if name not in self.leaves or self.leaves[name].kind not in ("input", "target"):
+                raise GraphError(f"data column {name!r} is not an input or target of the network")
+            data[name] = tuple(as_number(v, what=f"data[{name!r}] entry") for v in column)
+            lengths.add(len(data[name]))
+        if len(lengths) > 1:
+            raise GraphError(f"data columns have different lengths {sorted(lengths)}; give each the same number of samples")
+        self.data = data
+
+    @property
+    def n_samples(self) -> int:
+        return len(next(iter(self.data.values()))) if self.data else 0

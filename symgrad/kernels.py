@@ -1,0 +1,53 @@
+"""NumPy kernels for the functions symgrad knows, written to be numerically stable.
+
+These are used directly for float64 evaluation and copied verbatim (by
+``inspect.getsource``) into generated modules, so each must be a self-contained
+function that needs only ``np``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(x):
+    # exp(-log(1 + exp(-x))) never overflows: logaddexp is stable for |x| up to 1e308.
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
+def heaviside(x, at_zero):
+    return np.heaviside(x, at_zero)
+
+
+def maximum(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = np.maximum(out, a)
+    return out
+
+
+def minimum(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = np.minimum(out, a)
+    return out
+
+
+def logsumexp(*args):
+    top = maximum(*args)
+    total = 0.0
+    for a in args:
+        total = total + np.exp(a - top)
+    return top + np.log(total)
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def zero_one(margin):
+    return np.where(np.asarray(margin) <= 0, 1.0, 0.0)

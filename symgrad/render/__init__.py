@@ -1,0 +1,1 @@
+"""Renderers: each turns a derivation and its numbers into one format (text, JSON)."""
