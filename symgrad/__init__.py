@@ -12,7 +12,7 @@ chain rule on the graph, evaluate it exactly, and check it.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .chain import MAX_PATHS, Adjoint, Derivation, Factor, Path, Term, derive, total_derivative
+from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, derive, total_derivative
 from .errors import (
     GraphError,
     MissingDependency,
@@ -38,13 +38,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ACTIVATIONS",
-    "LOSSES",
-    "MAX_PATHS",
     "Adjoint",
+    "Chain",
     "Derivation",
     "Factor",
     "GradientValues",
     "GraphError",
+    "LOSSES",
+    "MAX_PATHS",
     "MissingDependency",
     "Network",
     "NotDifferentiable",

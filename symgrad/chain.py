@@ -234,6 +234,6 @@ def total_derivative(network: Network, of: str, wrt: str) -> sympy.Expr:
 
     >>> import symgrad
     >>> total_derivative(symgrad.load("mazur"), "E_o2", "out_h1")
-    -w7*out_o2*(1 - out_o2)*(t2 - out_o2)
+    out_o2*w7*(1 - out_o2)*(out_o2 - t2)
     """
     return derive(network, output=of).expression(wrt)

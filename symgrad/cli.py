@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import SymgradError
+from .errors import SpecError, SymgradError
 from .report import FORMATS, report
 from .spec import builtin_examples, load
 
@@ -31,7 +31,12 @@ def _cmd_examples(args: argparse.Namespace) -> str:
 def _cmd_report(args: argparse.Namespace) -> str:
     network = load(args.spec)
     title = f"{args.spec}: {network.description}" if network.description else str(args.spec)
-    return report(network, digits=args.digits, format=args.format, title=title)
+    try:
+        return report(network, digits=args.digits, format=args.format, title=title)
+    except SpecError:
+        raise
+    except SymgradError as exc:  # a problem of this spec found while deriving: name the file
+        raise SpecError(str(exc), source=str(args.spec)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,164 @@
+"""The chain rule against independent references: sympy.diff of the expanded output,
+central finite differences in high precision, and a hand-written NumPy backprop."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+
+import symgrad
+from symgrad import PathLimitError, derive, evaluate, evaluate_gradients, load, mlp
+
+from .helpers import close
+
+
+def _exp_form(expr):
+    return expr.rewrite(sympy.exp)
+
+
+@pytest.mark.parametrize("example", ["mazur", "chain_4layer", "circuit_multipath", "perceptron_two", "chain_sin"])
+def test_closed_form_equals_sympy_diff_of_expanded_output(example):
+    net = load(example)
+    d = derive(net)
+    full = _exp_form(net.closed_form(net.output))  # sigmoid written out as 1/(1+exp(-x))
+    point = {net.symbol(n): v for n, v in net.point().items()}
+    for name in net.leaves:
+        if name not in d.adjoints:
+            continue
+        reference = sympy.diff(full, net.symbol(name))
+        ours = _exp_form(d.closed_form(name))
+        ours_n, ref_n = sympy.N(ours.subs(point), 40), sympy.N(reference.subs(point), 40)
+        assert close(sympy.re(ours_n), sympy.re(ref_n), 30), name
+        assert abs(sympy.im(ours_n)) < 1e-30 and abs(sympy.im(ref_n)) < 1e-30
+
+
+def test_closed_form_is_symbolically_equal_on_a_small_chain():
+    net = load("chain_4layer")
+    d = derive(net)
+    full = _exp_form(net.closed_form("L"))
+    for p in ("w3", "w2"):
+        assert sympy.simplify(_exp_form(d.closed_form(p)) - sympy.diff(full, net.symbol(p))) == 0
+
+
+def _central_difference(net, name, h=mpmath.mpf(10) ** -25):
+    base = net.point()
+    with mpmath.workdps(80):
+        x = mpmath.mpf(base[name].p) / base[name].q if hasattr(base[name], "p") else mpmath.mpf(base[name])
+        plus = evaluate(net, at={name: sympy.Rational(str(x + h))}, digits=60).values[net.output]
+        minus = evaluate(net, at={name: sympy.Rational(str(x - h))}, digits=60).values[net.output]
+        width = sympy.Rational(str(x + h)) - sympy.Rational(str(x - h))
+        return (plus - minus) / (mpmath.mpf(width.p) / width.q)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(activation="sigmoid", loss="half_sse"),
+        dict(activation="tanh", loss="sse"),
+        dict(activation="relu", loss="l1", output_activation="identity"),
+        dict(activation="leaky_relu", loss="hinge", output_activation="identity"),
+        dict(activation="maxout", loss="half_sse"),
+        dict(activation="sigmoid", loss="softmax_cross_entropy"),
+        dict(activation="tanh", loss="half_sse", bias="layer", l2="0.01"),
+    ],
+    ids=lambda o: "-".join(str(v) for v in o.values()),
+)
+def test_gradients_match_finite_differences(options):
+    net = mlp([2, 3, 2], seed=3, **options)
+    g = evaluate_gradients(derive(net), digits=30)
+    for p in net.params:
+        assert close(g.gradients[p], _central_difference(net, p), 20), p
+
+
+def _numpy_backprop(W1, b1, W2, b2, x, t):
+    """Textbook backprop for a 1-hidden-layer sigmoid MLP with E = ½Σ(t − o)²."""
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    h = sig(W1 @ x + b1)
+    o = sig(W2 @ h + b2)
+    delta_o = (o - t) * o * (1 - o)
+    delta_h = (W2.T @ delta_o) * h * (1 - h)
+    return np.outer(delta_h, x), delta_h, np.outer(delta_o, h), delta_o
+
+
+@pytest.mark.parametrize("widths", [[2, 2, 2], [3, 4, 2], [4, 5, 3]])
+def test_gradients_match_hand_written_numpy_backprop(widths):
+    n_in, n_hid, n_out = widths
+    net = mlp(widths, seed=7)
+    v = {k: float(val) for k, val in net.point().items()}
+    W1 = np.array([[v[f"w{j * n_in + i + 1}"] for i in range(n_in)] for j in range(n_hid)])
+    off = n_in * n_hid
+    W2 = np.array([[v[f"w{off + k * n_hid + j + 1}"] for j in range(n_hid)] for k in range(n_out)])
+    b1 = np.array([v[f"b_h{j + 1}"] for j in range(n_hid)])
+    b2 = np.array([v[f"b_o{k + 1}"] for k in range(n_out)])
+    x = np.array([v[f"i{i + 1}"] for i in range(n_in)])
+    t = np.array([v[f"t{k + 1}"] for k in range(n_out)])
+    gW1, gb1, gW2, gb2 = _numpy_backprop(W1, b1, W2, b2, x, t)
+    for digits in (20, None):  # exact and float64 evaluation
+        g = evaluate_gradients(derive(net), digits=digits)
+        ours_W1 = np.array([[float(g.gradients[f"w{j * n_in + i + 1}"]) for i in range(n_in)] for j in range(n_hid)])
+        ours_W2 = np.array([[float(g.gradients[f"w{off + k * n_hid + j + 1}"]) for j in range(n_hid)] for k in range(n_out)])
+        np.testing.assert_allclose(ours_W1, gW1, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(ours_W2, gW2, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose([float(g.gradients[f"b_h{j + 1}"]) for j in range(n_hid)], gb1, rtol=1e-12)
+        np.testing.assert_allclose([float(g.gradients[f"b_o{k + 1}"]) for k in range(n_out)], gb2, rtol=1e-12)
+
+
+def test_total_derivatives():
+    net = load("mazur")
+    out_h1, out_o2, t2, w7 = (net.symbol(n) for n in ("out_h1", "out_o2", "t2", "w7"))
+    assert symgrad.total_derivative(net, "out_h1", "net_h1") == out_h1 * (1 - out_h1)
+    expected = -(t2 - out_o2) * out_o2 * (1 - out_o2) * w7
+    assert sympy.simplify(symgrad.total_derivative(net, "E_o2", "out_h1") - expected) == 0
+    assert symgrad.total_derivative(net, "E_o2", "out_o1") == 0  # no path
+
+
+def test_paths_and_adjoint_form_agree():
+    d = derive(load("mazur"))
+    paths = d.paths("w1")
+    summed = sympy.Add(*[sympy.Mul(*[f.expr for f in p.factors]) for p in paths])
+    assert sympy.simplify(summed - d.expression("w1")) == 0
+    assert d.adjoint_expr("out_h1") == sympy.Symbol("δ_net_o1") * net_sym(d, "w5") + sympy.Symbol("δ_net_o2") * net_sym(d, "w7")
+
+
+def net_sym(d, name):
+    return d.network.symbol(name)
+
+
+def _ladder(depth):
+    """Each layer feeds the next twice, so the paths double with every layer."""
+    net = symgrad.Network()
+    net.input("x", "0.5")
+    prev = "x"
+    for k in range(1, depth + 1):
+        net.node(f"a{k}", f"sin({prev})")
+        net.node(f"b{k}", f"cos({prev})")
+        net.node(f"s{k}", f"a{k} + b{k}")
+        prev = f"s{k}"
+    return net
+
+
+def test_path_form_refuses_above_the_limit_and_points_to_adjoints():
+    d = derive(_ladder(16))
+    assert d.count_paths("x") == 2**16
+    with pytest.raises(PathLimitError, match="adjoint form"):
+        d.paths("x")
+    assert len(derive(_ladder(6)).paths("x")) == 2**6
+    g = evaluate_gradients(d, digits=20)  # the adjoint form needs no enumeration
+    assert close(g.adjoints["x"], _central_difference(d.network, "x"), 15)
+
+
+def test_derivation_cost_is_linear_in_the_graph():
+    """Deterministic cost: one local factor per edge, each of bounded size, at every width/depth."""
+    sizes = []
+    for widths in ([2, 2, 2], [4, 8, 4], [4, 8, 8, 4], [4, 8, 8, 8, 4], [8, 16, 16, 8]):
+        net = mlp(widths)
+        d = derive(net)
+        edges = sum(len(node.operands) for node in net.nodes.values())
+        assert len(d.factors) == edges
+        ops = sum(sympy.count_ops(f.expr) for f in d.factors.values())
+        adjoint_terms = sum(len(a.terms) for a in d.adjoints.values())
+        assert adjoint_terms == edges
+        sizes.append(ops / edges)
+    assert max(sizes) <= 2.0  # operations per edge stay bounded as the network grows

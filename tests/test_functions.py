@@ -1,0 +1,64 @@
+"""The function table: every family of rules covers the same functions, and each rule is right."""
+
+from __future__ import annotations
+
+import inspect
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+
+from symgrad import kernels
+from symgrad.expr import parse_expression
+from symgrad.functions import FUNCTIONS, SPEC_FUNCTIONS, logsumexp, relu, sigmoid
+from symgrad.layers import ACTIVATIONS
+
+
+def test_spec_names_are_exactly_the_issue_list():
+    assert set(SPEC_FUNCTIONS) == {"exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "max", "min"}
+
+
+@pytest.mark.parametrize("rule", FUNCTIONS, ids=lambda r: r.head.__name__ + (f"-{r.spec_name}" if r.spec_name else ""))
+def test_every_row_has_every_translation(rule):
+    assert rule.latex and callable(rule.numpy) and callable(rule.mpmath)
+    if rule.numpy.__module__ == kernels.__name__:
+        assert "np." in inspect.getsource(rule.numpy)  # kernels are copied into generated code
+    arity = rule.min_args
+    args = [0.3 + 0.2 * k for k in range(arity)] if rule.head is not sympy.Heaviside else [0.3]
+    with mpmath.workdps(30):
+        exact = rule.mpmath(*[mpmath.mpf(a) for a in args]) if rule.head is not sympy.Heaviside else rule.mpmath(
+            mpmath.mpf(0.3), mpmath.mpf(0))
+    fast = rule.numpy(*[np.float64(a) for a in args]) if rule.head is not sympy.Heaviside else rule.numpy(0.3, 0.0)
+    built = rule.build(*[sympy.Rational(a).limit_denominator(100) for a in args])
+    assert float(exact) == pytest.approx(float(fast), rel=1e-12)
+    assert float(sympy.N(built.rewrite(sympy.exp) if rule.head in (sigmoid, logsumexp) else built)) == pytest.approx(
+        float(fast), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_activation_parses_with_the_allow_list(name):
+    parse_expression(ACTIVATIONS[name]("net_h1", "0.1"))
+
+
+def test_sigmoid_rule_is_sigma_one_minus_sigma_and_matches_exp_form():
+    x = sympy.Symbol("x")
+    assert sympy.diff(sigmoid(x), x) == sigmoid(x) * (1 - sigmoid(x))
+    reference = sympy.diff(1 / (1 + sympy.exp(-x)), x)
+    assert sympy.simplify(sympy.diff(sigmoid(x), x).rewrite(sympy.exp) - reference) == 0
+
+
+def test_kernels_are_stable_at_extremes():
+    z = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        s = kernels.sigmoid(z)
+        lse = kernels.logsumexp(z, -z)
+    assert np.all(np.isfinite(s)) and s[0] == 0.0 and s[-1] == 1.0
+    np.testing.assert_allclose(lse, np.abs(z) + np.log1p(np.exp(-2 * np.abs(z))))
+
+
+def test_relu_and_logsumexp_derivatives():
+    x, y = sympy.symbols("x y")
+    assert sympy.diff(relu(x), x) == sympy.Heaviside(x, 0)
+    assert sympy.simplify(sympy.diff(logsumexp(x, y), x).rewrite(sympy.exp)
+                          - sympy.exp(x) / (sympy.exp(x) + sympy.exp(y))) == 0
