@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -68,7 +70,9 @@ def test_injection_runs_nothing(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.toml"
     path.write_text(GOOD_HEAD + f'[nodes]\nf = "__import__(\'os\').system(\'touch {marker}\')"\n')
-    proc = subprocess.run([sys.executable, "-m", "symgrad", "report", str(path)], capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run([sys.executable, "-m", "symgrad", "report", str(path)], capture_output=True, text=True,
+                          env=env)
     assert proc.returncode == 2
     assert not marker.exists()
     assert "Traceback" not in proc.stderr

@@ -1,0 +1,19 @@
+"""The fifth lecture's smallest perceptron y = w*x: per-sample updates, then full-batch descent to w*."""
+
+from fractions import Fraction
+
+import symgrad
+
+net = symgrad.load("perceptron")
+derivation = symgrad.derive(net)
+print("dL/dw =", derivation.expression("w"))          # the lecture's -(y - yhat)*x
+
+# One pass of per-sample updates w <- w + eta*(y - yhat)*x, exactly.
+run = symgrad.sgd(derivation, epochs=1, shuffle=False, digits=30)
+print("after one SGD epoch: w =", symgrad.to_decimal(run.params["w"], 12))
+
+# Full-batch gradient descent (mean over the four samples) converges to the least-squares w*.
+run = symgrad.sgd(derivation, batch_size=4, epochs=150, shuffle=False, digits=None)
+w_star = Fraction(2356, 2345)
+print(f"full batch, 150 steps: w = {run.params['w']:.12f}; w* = 2356/2345 = {float(w_star):.12f}")
+assert abs(run.params["w"] - float(w_star)) < 1e-12
