@@ -13,6 +13,7 @@ chain rule on the graph, evaluate it exactly, and check it.
 from importlib.metadata import PackageNotFoundError, version
 
 from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, derive, total_derivative
+from .compile import CompiledGradient, compile_gradient
 from .errors import (
     GraphError,
     MissingDependency,
@@ -26,8 +27,10 @@ from .errors import (
 from .evaluate import GradientValues, Values, evaluate, evaluate_gradients, to_decimal
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
+from .fit import FitResult, compile_network, dataset, fit
 from .graph import Network
-from .layers import ACTIVATIONS, LOSSES, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
+from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
+from .matrix import MatrixDerivation, derive_matrix, matrix_params
 from .spec import builtin_examples, load, loads
 from .train import Step, Trajectory, descend, sgd, step
 
@@ -40,12 +43,16 @@ __all__ = [
     "ACTIVATIONS",
     "Adjoint",
     "Chain",
+    "CompiledGradient",
     "Derivation",
     "Factor",
+    "FitResult",
     "GradientValues",
     "GraphError",
     "LOSSES",
     "MAX_PATHS",
+    "MLPStructure",
+    "MatrixDerivation",
     "MissingDependency",
     "Network",
     "NotDifferentiable",
@@ -62,14 +69,20 @@ __all__ = [
     "add_l2",
     "add_loss",
     "builtin_examples",
+    "compile_gradient",
+    "compile_network",
+    "dataset",
     "dense",
     "derive",
+    "derive_matrix",
     "descend",
     "evaluate",
     "evaluate_gradients",
+    "fit",
     "load",
     "loads",
     "logsumexp",
+    "matrix_params",
     "maxout_neuron",
     "mlp",
     "neuron",

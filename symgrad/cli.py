@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from .errors import SpecError, SymgradError
-from .report import FORMATS, report
+from .fit import compile_network
+from .report import FORMATS, render_training, report, train_network
 from .spec import builtin_examples, load
 
 __all__ = ["main"]
@@ -39,6 +40,34 @@ def _cmd_report(args: argparse.Namespace) -> str:
         raise SpecError(str(exc), source=str(args.spec)) from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _cmd_compile(args: argparse.Namespace) -> str:
+    network = load(args.spec)
+    compiled = compile_network(network, form=args.form, reduction=args.reduction)
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(compiled.source)
+    except OSError as exc:
+        raise SymgradError(f"cannot write {args.output}: {exc.strerror}; choose a writable path with -o") from None
+    return f"wrote {args.output}: value_and_grad for {len(compiled.params)} parameter arrays ({compiled.form} form)\n"
+
+
+def _cmd_train(args: argparse.Namespace) -> str:
+    network = load(args.spec)
+    result = train_network(network, steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                           seed=args.seed, form=args.form)
+    return render_training(result, format=args.format)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symgrad", description="Exact, symbolic backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -49,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--format", choices=FORMATS, default="text", help="text (default) or json")
     p.set_defaults(run=_cmd_report)
+    p = sub.add_parser("compile", help="write a standalone NumPy module with value_and_grad")
+    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
+    p.add_argument("-o", "--output", required=True, help="the module to write, e.g. grad_mazur.py")
+    p.add_argument("--form", choices=("scalar", "matrix"), default=None,
+                   help="matrix for [mlp] networks (default), scalar otherwise")
+    p.add_argument("--reduction", choices=("mean", "sum"), default="mean", help="loss over the batch (default mean)")
+    p.set_defaults(run=_cmd_compile)
+    p = sub.add_parser("train", help="gradient descent on compiled code; prints the final loss and parameters")
+    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
+    p.add_argument("--steps", type=_positive_int, required=True)
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="mini-batch size (default: full batch)")
+    p.add_argument("--learning-rate", type=float, default=None, help="default: the spec's [train] learning_rate")
+    p.add_argument("--seed", type=int, default=0, help="seed for mini-batch shuffling (default 0)")
+    p.add_argument("--form", choices=("scalar", "matrix"), default=None)
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.set_defaults(run=_cmd_train)
     return parser
 
 

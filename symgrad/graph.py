@@ -86,6 +86,7 @@ class Network:
     values: dict[str, sympy.Rational | mpmath.mpf] = field(default_factory=dict)
     data: dict[str, tuple[sympy.Rational, ...]] = field(default_factory=dict)
     learning_rate: sympy.Rational | None = None
+    structure: object | None = None  # an MLPStructure when built by layers.mlp (enables the matrix form)
     _output: str | None = None
 
     # -- declaring ---------------------------------------------------------------------
@@ -223,6 +224,7 @@ class Network:
             values=dict(self.values),
             data=dict(self.data),
             learning_rate=self.learning_rate,
+            structure=self.structure,
             _output=self._output,
         )
         for name, value in values.items():

@@ -51,3 +51,9 @@ def softplus(x):
 
 def zero_one(margin):
     return np.where(np.asarray(margin) <= 0, 1.0, 0.0)
+
+
+def logsumexp_rows(z):
+    # log Σ_k exp(z[k, :]) for each column (sample), shifted by the column maximum.
+    top = np.max(z, axis=0)
+    return top + np.log(np.sum(np.exp(z - top), axis=0))

@@ -14,6 +14,7 @@ biases ``b1, b2, ...`` one per layer (``bias="layer"``, as in the lecture) or
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,7 +33,21 @@ __all__ = [
     "add_loss",
     "add_l2",
     "mlp",
+    "MLPStructure",
 ]
+
+
+@dataclass(frozen=True)
+class MLPStructure:
+    """How ``mlp`` built a network: what the matrix form needs to redo it with matrices."""
+
+    widths: tuple[int, ...]
+    activation: str
+    output_activation: str
+    loss: str
+    bias: str
+    slope: str
+    l2: object  # λ as an exact number, or None
 
 # One table: activation name -> expression text of the activation applied to `x`.
 ACTIVATIONS: dict[str, Callable[[str, str], str]] = {
@@ -231,6 +246,8 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
     out = add_loss(net, layer_inputs, targets, loss)
     if l2 is not None:
         add_l2(net, out, net.params, l2)
+    net.structure = MLPStructure(tuple(widths), activation, output_activation, loss, bias, slope,
+                                 net.values.get("lam"))
     return net
 
 

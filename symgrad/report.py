@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
+
 from .chain import derive
+from .fit import FitResult, compile_network, dataset, fit
 from .errors import SymgradError
 from .evaluate import evaluate_gradients
 from .graph import Network
@@ -10,7 +15,7 @@ from .render.json import JSON_MIN_DIGITS, render_json
 from .render.text import render_text
 from .train import step
 
-__all__ = ["report", "FORMATS"]
+__all__ = ["report", "train_network", "render_training", "Training", "FORMATS"]
 
 FORMATS = ("text", "json")
 
@@ -33,3 +38,56 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     if format == "json":
         return render_json(derivation, values, digits=working, update=update)
     return render_text(derivation, values, digits=digits, update=update, title=title)
+
+
+class Training:
+    """A finished compiled training run, with what the report of it needs."""
+
+    def __init__(self, network: Network, result: FitResult, compiled, batch_size, learning_rate: float):
+        self.network = network
+        self.result = result
+        self.compiled = compiled
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+
+
+def train_network(network: Network, *, steps: int, batch_size: int | None = None, learning_rate: float | None = None,
+                  seed: int = 0, form: str | None = None) -> Training:
+    """Train ``network`` on its data set (or its one point) with compiled gradients."""
+    rate = learning_rate if learning_rate is not None else network.learning_rate
+    if rate is None:
+        raise SymgradError("no learning rate; pass --learning-rate or set [train] learning_rate in the spec")
+    compiled = compile_network(network, form=form)
+    inputs, targets = dataset(network)
+    result = fit(compiled, compiled.initial_params(network), inputs, targets, steps=steps,
+                 learning_rate=float(rate), batch_size=batch_size, seed=seed)
+    return Training(network, result, compiled, batch_size, float(rate))
+
+
+def render_training(training: Training, *, format: str = "text") -> str:
+    """The final loss and parameters of a training run, as text or JSON (17 significant digits)."""
+    result = training.result
+    params = {k: np.asarray(v).tolist() for k, v in result.params.items()}
+    final = training.compiled(result.params, *dataset(training.network))[0]
+    if format == "json":
+        return json.dumps({"steps": result.steps, "initial_loss": _g(result.losses[0]) if result.steps else None,
+                           "final_loss": _g(final), "params": _nested(params)}, indent=2) + "\n"
+    lines = [f"{result.steps} steps, learning rate {training.learning_rate:g}, "
+             f"{'full batch' if training.batch_size is None else f'batch size {training.batch_size}'}, "
+             f"{training.compiled.form} form",
+             f"loss: {_g(result.losses[0]) if result.steps else '-'} -> {_g(final)}", "parameters:"]
+    for name, value in params.items():
+        lines.append(f"  {name} = {_nested(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _g(x: float) -> str:
+    return f"{float(x):.17g}"
+
+
+def _nested(value):
+    if isinstance(value, dict):
+        return {k: _nested(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nested(v) for v in value]
+    return _g(value)

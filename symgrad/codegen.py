@@ -1,0 +1,159 @@
+"""Printing SymPy expressions as NumPy source, through the function table.
+
+A small printer of our own rather than SymPy's NumPyPrinter: it must route every function
+through ``functions.FUNCTIONS`` (the stable kernels), name temporaries after the graph's
+quantities, and rewrite log(sigmoid(a)) and log(1 + exp(a)) into softplus so the code stays
+finite for pre-activations of any size.
+"""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+import re
+
+import numpy as np
+import sympy
+
+from . import kernels
+from .errors import GraphError
+from .functions import rule_for, sigmoid
+
+__all__ = ["Names", "NumpyPrinter", "kernel_source"]
+
+_KERNEL_NAMES = {name for name, obj in vars(kernels).items() if inspect.isfunction(obj)}
+RESERVED = {"np", "params", "inputs", "targets", "loss", "grads", "batch", "scale", "total"} | _KERNEL_NAMES
+
+
+class Names:
+    """Python identifiers for graph quantities: the name itself unless it would clash."""
+
+    def __init__(self, reserved: set[str] | None = None):
+        self.used = set(RESERVED | (reserved or set()))
+        self.table: dict[tuple[str, str], str] = {}
+
+    def get(self, name: str, role: str = "value") -> str:
+        key = (role, name)
+        if key not in self.table:
+            base = name if role == "value" else f"{role}_{name}"
+            candidate = base
+            while candidate in self.used or keyword.iskeyword(candidate) or candidate.startswith("__"):
+                candidate += "_"
+            self.used.add(candidate)
+            self.table[key] = candidate
+        return self.table[key]
+
+
+def _float(value) -> str:
+    text = repr(float(value))
+    return f"({text})" if text.startswith("-") else text
+
+
+class NumpyPrinter:
+    """SymPy expression → NumPy source over named temporaries; records the kernels it uses."""
+
+    def __init__(self, names: Names):
+        self.names = names
+        self.kernels: set[str] = set()
+        self.override: dict[sympy.Symbol, str] = {}
+
+    def with_override(self, mapping: dict, expr: sympy.Expr) -> str:
+        """Print ``expr`` with some symbols standing for given source text (matrix names)."""
+        saved = self.override
+        self.override = {**saved, **mapping}
+        try:
+            return self.print(expr)
+        finally:
+            self.override = saved
+
+    def __call__(self, expr: sympy.Expr) -> str:
+        return self.print(expr)
+
+    def print(self, expr: sympy.Expr) -> str:
+        if expr.is_Symbol:
+            if expr in self.override:
+                return self.override[expr]
+            return self.names.get(expr.name)
+        if expr.is_Number or expr.is_NumberSymbol:
+            return _float(expr)
+        if expr.is_Add:
+            terms = [self.print(a) for a in expr.as_ordered_terms()]
+            out = terms[0]
+            for t in terms[1:]:
+                out += f" - {t[1:]}" if t.startswith("-") and not t.startswith("-(") else f" + {t}"
+            return out
+        if expr.is_Mul:
+            return self.mul(expr)
+        if expr.is_Pow:
+            return self.pow(expr)
+        if expr.func is sympy.log:
+            return self.log(expr.args[0])
+        rule = rule_for(expr.func)
+        if rule is None:
+            raise GraphError(f"no NumPy translation for {expr.func.__name__}")
+        args = ", ".join(self.print(a) for a in expr.args)
+        fn = rule.numpy
+        if isinstance(fn, np.ufunc):
+            return f"np.{fn.__name__}({args})"
+        self.kernels.add(fn.__name__)
+        return f"{fn.__name__}({args})"
+
+    def atom(self, expr: sympy.Expr) -> str:
+        text = self.print(expr)
+        if expr.is_Symbol or expr.is_Function or (expr.is_Number and not text.startswith("(")):
+            return text
+        return f"({text})"
+
+    def mul(self, expr: sympy.Expr) -> str:
+        coeff, rest = expr.as_coeff_Mul()
+        factors = sympy.Mul.make_args(rest)
+        numer = [f for f in factors if not (f.is_Pow and f.exp.is_Number and f.exp < 0)]
+        denom = [f.base ** (-f.exp) for f in factors if f.is_Pow and f.exp.is_Number and f.exp < 0]
+        body = "*".join(self.atom(f) for f in numer) if numer else "1.0"
+        if denom:
+            d = "*".join(self.atom(f) for f in denom)
+            body = f"{body}/({d})" if len(denom) > 1 else f"{body}/{d}"
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return f"-{body}"
+        return f"{_float(coeff)}*{body}"
+
+    def pow(self, expr: sympy.Expr) -> str:
+        base, exp = expr.args
+        if exp == sympy.S.Half:
+            return f"np.sqrt({self.print(base)})"
+        if exp == -1:
+            return f"1.0/{self.atom(base)}"
+        if exp == 2:
+            b = self.atom(base)
+            return f"{b}*{b}" if base.is_Symbol else f"np.square({self.print(base)})"
+        if exp.is_Integer:
+            return f"{self.atom(base)}**{int(exp)}"
+        return f"np.power({self.print(base)}, {self.print(exp)})"
+
+    def log(self, arg: sympy.Expr) -> str:
+        # log σ(a) = −softplus(−a), log(1 + e^a) = softplus(a): finite for every a.
+        if isinstance(arg, sigmoid):
+            self.kernels.add("softplus")
+            return f"(-softplus({self.print(-arg.args[0])}))"
+        if arg.is_Add and len(arg.args) == 2 and sympy.S.One in arg.args:
+            other = arg.args[0] if arg.args[1] == 1 else arg.args[1]
+            if other.func is sympy.exp:
+                self.kernels.add("softplus")
+                return f"softplus({self.print(other.args[0])})"
+        return f"np.log({self.print(arg)})"
+
+
+def kernel_source(names: set[str]) -> str:
+    """The source of the kernels named, and of the kernels they call, in a stable order."""
+    wanted = set(names)
+    changed = True
+    while changed:
+        changed = False
+        for name in list(wanted):
+            for other in _KERNEL_NAMES - wanted:
+                if re.search(rf"\b{other}\(", inspect.getsource(getattr(kernels, name))):
+                    wanted.add(other)
+                    changed = True
+    return "\n\n".join(inspect.getsource(getattr(kernels, n)).strip() for n in sorted(wanted))
