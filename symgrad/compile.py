@@ -108,8 +108,9 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
         body.append(f"{names.get(sym.name)} = {printer(expr)}")
     local = dict(zip(keys, reduced))
     body.append(f"{names.get(out, 'delta')} = {'1.0 / batch' if reduction == 'mean' else '1.0'}")
+    needed = _needed_adjoints(derivation)
     for adj in derivation.adjoints.values():
-        if adj.name == out:
+        if adj.name == out or adj.name not in needed:
             continue
         terms = []
         for t in adj.terms:
@@ -142,6 +143,19 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
     """Sum a per-sample adjoint over the batch (a scalar adjoint stands for every sample)."""
     return float(np.sum(delta)) if np.ndim(delta) else float(delta) * batch''')
     return module, {"inputs": inputs, "targets": targets, "params": {p: () for p in params}}
+
+
+def _needed_adjoints(derivation: Derivation) -> set[str]:
+    """The quantities whose δ some parameter's gradient needs: params and everything above them."""
+    needed = set(p for p in derivation.network.params if p in derivation.adjoints)
+    frontier = list(needed)
+    while frontier:
+        name = frontier.pop()
+        for term in derivation.adjoints[name].terms:
+            if term.consumer not in needed:
+                needed.add(term.consumer)
+                frontier.append(term.consumer)
+    return needed
 
 
 def _module(docstring: str, inputs, targets, params: dict, kernels_used: set[str], body: list[str],

@@ -79,7 +79,7 @@ class MatrixDerivation:
             subs[self.symbols[f"b{layer}"]] = sympy.Matrix([network.symbol(n) if n else 0 for n in b])
         values: dict[str, sympy.Matrix] = {}
         for eq in self.forward:
-            values[eq.name] = eq.expr.xreplace(subs).as_explicit()
+            values[eq.name] = _explicit(eq.expr, subs)
             subs[self.symbols[eq.name]] = values[eq.name]
         L = len(widths) - 1
         yhat = values[f"h{L}"]
@@ -90,11 +90,11 @@ class MatrixDerivation:
             g = sympy.Matrix([self.loss_grad.xreplace({_u: v, _t: t}) for v, t in zip(yhat, t_vec)])
         subs[self.symbols["dL_dyhat"]] = g
         for eq in self.backward:
-            subs[self.symbols[eq.name]] = eq.expr.xreplace(subs).as_explicit()
+            subs[self.symbols[eq.name]] = _explicit(eq.expr, subs)
         out: dict[str, sympy.Expr] = {}
         for layer, (W, b) in enumerate(_param_names(self.structure, network), start=1):
-            gW = self.gradients[f"W{layer}"].xreplace(subs).as_explicit()
-            gb = self.gradients[f"b{layer}"].xreplace(subs).as_explicit()
+            gW = _explicit(self.gradients[f"W{layer}"], subs)
+            gb = _explicit(self.gradients[f"b{layer}"], subs)
             for j, row in enumerate(W):
                 for i, name in enumerate(row):
                     out[name] = gW[j, i]
@@ -105,6 +105,36 @@ class MatrixDerivation:
                     if name:
                         out[name] = gb[j]
         return out
+
+
+def _explicit(expr, subs: dict) -> sympy.Matrix:
+    """Evaluate a matrix expression with explicit matrices for its symbols, entry by entry."""
+    if isinstance(expr, sympy.MatrixSymbol):
+        return sympy.Matrix(subs[expr])
+    if isinstance(expr, sympy.Transpose):
+        return _explicit(expr.arg, subs).T
+    if isinstance(expr, sympy.MatMul):
+        coeff, mats = expr.as_coeff_matrices()
+        out = _explicit(mats[0], subs)
+        for m in mats[1:]:
+            out = out * _explicit(m, subs)
+        return out * coeff
+    if isinstance(expr, sympy.MatAdd):
+        parts = [_explicit(a, subs) for a in expr.args]
+        out = parts[0]
+        for part in parts[1:]:
+            out = out + part
+        return out
+    if isinstance(expr, sympy.HadamardProduct):
+        parts = [_explicit(a, subs) for a in expr.args]
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.multiply_elementwise(part)
+        return out
+    if isinstance(expr, ElementwiseApplyFunction):
+        var, body = expr.function.variables[0], expr.function.expr
+        return _explicit(expr.expr, subs).applyfunc(lambda entry: body.xreplace({var: entry}))
+    raise GraphError(f"cannot expand the matrix expression {expr}")
 
 
 def _activation(name: str, slope: str) -> sympy.Expr:
@@ -134,8 +164,11 @@ def derive_matrix(structure: MLPStructure) -> MatrixDerivation:
         raise GraphError("the matrix form does not cover maxout layers; use the scalar form")
     if structure.loss == "zero_one":
         raise GraphError("the zero-one loss is piecewise constant and has no gradient")
-    widths = structure.widths
-    L = len(widths) - 1
+    # Dimensions stay symbolic (n0, n1, …): the equations are the same for every width, and
+    # SymPy does not fold 1×1 matrix expressions into scalars.
+    L = len(structure.widths) - 1
+    dims = [sympy.Symbol(f"n{k}", integer=True, positive=True) for k in range(L + 1)]
+    widths = dims
     sym: dict[str, sympy.MatrixSymbol] = {"h0": sympy.MatrixSymbol("h0", widths[0], 1)}
     forward = []
     for layer in range(1, L + 1):
