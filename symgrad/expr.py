@@ -62,7 +62,7 @@ def parse_number(text: str) -> sympy.Rational:
     return sympy.Rational(value.numerator, value.denominator)
 
 
-def parse_expression(text: str) -> Parsed:
+def parse_expression(text: str, *, max_text: int | None = MAX_TEXT) -> Parsed:
     """Parse arithmetic over names into SymPy, allowing only a fixed set of constructs.
 
     >>> parse_expression("w1*i1 + w2*i2 + b1").expr
@@ -70,8 +70,8 @@ def parse_expression(text: str) -> Parsed:
     """
     if not isinstance(text, str):
         raise ParseError(f"expected an expression string, got {type(text).__name__} {text!r}")
-    if len(text) > MAX_TEXT:
-        raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_TEXT}")
+    if max_text is not None and len(text) > max_text:
+        raise ParseError(f"expression is {len(text)} characters long; the limit is {max_text}")
     if "\x00" in text:
         raise ParseError("expression contains a NUL character")
     try:
@@ -122,9 +122,21 @@ class _Walker:
             operand = self.visit(node.operand, depth + 1)
             return -operand if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            left = self.visit(node.left, depth + 1)
-            right = self.visit(node.right, depth + 1)
-            return self.binop(node, left, right)
+            # A long sum or product (w1*i1 + w2*i2 + … over 784 inputs) is a left-deep chain:
+            # walk it iteratively so its length does not count as nesting depth.
+            family = (ast.Add, ast.Sub) if isinstance(node.op, (ast.Add, ast.Sub)) else (
+                (ast.Mult, ast.Div) if isinstance(node.op, (ast.Mult, ast.Div)) else None)
+            chain = []
+            while family and isinstance(node, ast.BinOp) and isinstance(node.op, family):
+                chain.append(node)
+                node = node.left
+            if not chain:
+                left = self.visit(node.left, depth + 1)
+                return self.binop(node, left, self.visit(node.right, depth + 1))
+            value = self.visit(node, depth + 1)
+            for link in reversed(chain):
+                value = self.binop(link, value, self.visit(link.right, depth + 1))
+            return value
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         kinds = {

@@ -14,7 +14,7 @@ import mpmath
 import sympy
 
 from .errors import GraphError
-from .expr import is_identifier, parse_expression, parse_number
+from .expr import MAX_TEXT, is_identifier, parse_expression, parse_number
 
 __all__ = ["Leaf", "Node", "Network", "LEAF_KINDS", "Number", "as_number"]
 
@@ -110,11 +110,14 @@ class Network:
     def constant(self, name: str, value: object) -> sympy.Symbol:
         return self._leaf(name, "constant", value)
 
-    def node(self, name: str, definition: str | sympy.Expr) -> sympy.Symbol:
-        """Define ``name`` by an expression string (parsed by the allow-list) or SymPy expression."""
+    def node(self, name: str, definition: str | sympy.Expr, *, max_text: int | None = MAX_TEXT) -> sympy.Symbol:
+        """Define ``name`` by an expression string (parsed by the allow-list) or SymPy expression.
+
+        ``max_text`` bounds the length of untrusted text; builders lift it for wide layers.
+        """
         self._check_new_name(name)
         if isinstance(definition, str):
-            parsed = parse_expression(definition)
+            parsed = parse_expression(definition, max_text=max_text)
             names, text = parsed.names, parsed.text
             expr = parsed.expr
         elif isinstance(definition, sympy.Basic):
@@ -145,6 +148,9 @@ class Network:
         if self._output is not None:
             return self._output
         if not self.nodes:
+            if self.structure is not None:
+                raise GraphError("this network is declared in matrix form only (too many parameters for the scalar "
+                                 "form); use symgrad compile or symgrad train, which use the matrix form")
             raise GraphError("the network has no nodes, so it has no output")
         return next(reversed(self.nodes))
 

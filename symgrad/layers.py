@@ -22,7 +22,7 @@ import sympy
 
 from .errors import GraphError
 from .functions import logsumexp, zero_one
-from .graph import Network
+from .graph import Network, as_number
 
 __all__ = [
     "ACTIVATIONS",
@@ -34,7 +34,20 @@ __all__ = [
     "add_l2",
     "mlp",
     "MLPStructure",
+    "MAX_SCALAR_PARAMS",
+    "count_params",
 ]
+
+#: Above this many parameters a spec's [mlp] is built in matrix form only.
+MAX_SCALAR_PARAMS = 5_000
+
+
+def count_params(widths: Sequence[int], *, bias: str = "neuron", activation: str = "sigmoid") -> int:
+    """How many parameters an MLP of these widths has (weights and biases)."""
+    pieces = 2 if activation == "maxout" else 1
+    weights = sum(pieces * m * n for m, n in zip(widths[:-1], widths[1:]))
+    biases = {"neuron": sum(widths[1:]), "layer": len(widths) - 1, "none": 0}.get(bias, 0)
+    return weights + biases
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class MLPStructure:
     bias: str
     slope: str
     l2: object  # λ as an exact number, or None
+    seed: int = 0
 
 # One table: activation name -> expression text of the activation applied to `x`.
 ACTIVATIONS: dict[str, Callable[[str, str], str]] = {
@@ -79,7 +93,7 @@ def neuron(net: Network, name: str, inputs: Sequence[str], weights: Sequence[str
             net.param(w)
     if bias is not None and bias not in net.leaves:
         net.param(bias)
-    net.node(f"net_{name}", _weighted_sum(inputs, weights, bias))
+    net.node(f"net_{name}", _weighted_sum(inputs, weights, bias), max_text=None)
     net.node(f"out_{name}", ACTIVATIONS[activation](f"net_{name}", slope))
     return f"out_{name}"
 
@@ -93,7 +107,7 @@ def maxout_neuron(net: Network, name: str, inputs: Sequence[str], weights: Seque
             net.param(w)
         if b is not None:
             net.param(b)
-        net.node(f"net_{name}_{k}", _weighted_sum(inputs, ws, b))
+        net.node(f"net_{name}_{k}", _weighted_sum(inputs, ws, b), max_text=None)
         pieces.append(f"net_{name}_{k}")
     net.node(f"out_{name}", f"max({', '.join(pieces)})")
     return f"out_{name}"
@@ -122,7 +136,7 @@ def dense(net: Network, inputs: Sequence[str], neurons: Sequence[str], *, activa
 
 
 def _sum_node(net: Network, name: str, parts: Sequence[str]) -> None:
-    net.node(name, " + ".join(parts))
+    net.node(name, " + ".join(parts), max_text=None)
 
 
 def _loss_half_sse(net, outs, targets, suffixes):
@@ -191,15 +205,19 @@ def add_loss(net: Network, outputs: Sequence[str], targets: Sequence[str], loss:
 def add_l2(net: Network, loss: str, params: Sequence[str], strength: object, *, name: str = "J") -> str:
     """``J = loss + λ‖θ‖²`` with λ a constant named ``lam``; returns ``J``."""
     net.constant("lam", strength)
-    net.node(name, f"{loss} + lam*(" + " + ".join(f"{p}**2" for p in params) + ")")
+    net.node(name, f"{loss} + lam*(" + " + ".join(f"{p}**2" for p in params) + ")", max_text=None)
     net.output = name
     return name
 
 
 def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation: str | None = None,
         loss: str = "half_sse", bias: str = "neuron", slope: str = "0.1", l2: object = None,
-        seed: int = 0, description: str = "") -> Network:
+        seed: int = 0, description: str = "", scalar: bool = True) -> Network:
     """A fully connected network with the documented naming scheme and seeded default values.
+
+    With ``scalar=False`` only the inputs, targets and the layer structure are declared: the
+    matrix form (``compile_network``) needs no scalar symbol per weight, which is how a
+    784-100-10 network (79,510 parameters) is compiled.
 
     >>> net = mlp([3, 4, 2])
     >>> len(net.params)
@@ -225,6 +243,14 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
     for x in inputs:
         net.input(x, draw(0, 100))
     targets = [f"t{k}" for k in range(1, widths[-1] + 1)]
+    structure = MLPStructure(tuple(widths), activation, output_activation, loss, bias, slope,
+                             None if l2 is None else as_number(l2), seed)
+    if not scalar:
+        for t in targets:
+            net.target(t)
+        _default_targets(net, targets, loss, draw, rng)
+        net.structure = structure
+        return net
     hidden_layers = len(widths) - 2
     layer_inputs, next_weight = inputs, 1
     for layer in range(1, len(widths)):
@@ -246,8 +272,7 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
     out = add_loss(net, layer_inputs, targets, loss)
     if l2 is not None:
         add_l2(net, out, net.params, l2)
-    net.structure = MLPStructure(tuple(widths), activation, output_activation, loss, bias, slope,
-                                 net.values.get("lam"))
+    net.structure = structure
     return net
 
 

@@ -233,6 +233,8 @@ def _param_names(structure: MLPStructure, network: Network) -> list[tuple[list[l
 def matrix_params(network: Network, values: dict | None = None) -> dict[str, np.ndarray]:
     """The network's parameters (or ``values``, by scalar name) as W1, b1, … arrays."""
     structure = _structure(network)
+    if values is None and not network.params:  # matrix form only: seeded initial weights
+        return _initial_arrays(structure)
     values = values if values is not None else {p: network.values[p] for p in network.params}
     out: dict[str, np.ndarray] = {}
     for layer, (W, b) in enumerate(_param_names(structure, network), start=1):
@@ -241,6 +243,19 @@ def matrix_params(network: Network, values: dict | None = None) -> dict[str, np.
             out[f"b{layer}"] = np.float64(float(values[b[0]]))
         elif structure.bias == "neuron":
             out[f"b{layer}"] = np.array([float(values[n]) for n in b], dtype=np.float64)
+    return out
+
+
+def _initial_arrays(structure: MLPStructure) -> dict[str, np.ndarray]:
+    """Weights drawn N(0, 1/fan_in) and zero biases, from the structure's seed."""
+    rng = np.random.default_rng(structure.seed)
+    out: dict[str, np.ndarray] = {}
+    for layer, (m, n) in enumerate(zip(structure.widths[:-1], structure.widths[1:]), start=1):
+        out[f"W{layer}"] = rng.normal(0.0, 1.0 / np.sqrt(m), size=(n, m))
+        if structure.bias == "neuron":
+            out[f"b{layer}"] = np.zeros(n)
+        elif structure.bias == "layer":
+            out[f"b{layer}"] = np.float64(0.0)
     return out
 
 

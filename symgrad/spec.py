@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import GraphError, ParseError, SpecError, SymgradError
 from .expr import is_identifier, parse_expression
 from .graph import Network, as_number
-from .layers import mlp
+from .layers import MAX_SCALAR_PARAMS, count_params, mlp
 
 __all__ = ["load", "loads", "builtin_examples", "Example"]
 
@@ -138,10 +138,15 @@ class _Builder:
         widths = spec["widths"]
         if not isinstance(widths, list):
             raise self.fail("mlp.widths", f"expected a list of integers, got {widths!r}")
-        if sum(w for w in widths if isinstance(w, int)) > 5_000:
-            raise self.fail("mlp.widths", "more than 5000 neurons; the scalar form is for small networks")
+        if any(not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= 100_000 for w in widths):
+            raise self.fail("mlp.widths", f"expected layer sizes from 1 to 100000, got {widths!r}")
+        scalar = count_params(widths, bias=options.get("bias", "neuron"),
+                              activation=options.get("activation", "sigmoid")) <= MAX_SCALAR_PARAMS
+        if not scalar and "values" in self.data:
+            raise self.fail("values", f"an [mlp] with more than {MAX_SCALAR_PARAMS} parameters is built in matrix "
+                            "form only, without a scalar name per weight; remove [values]")
         try:
-            return mlp(widths, description=description, **options)
+            return mlp(widths, description=description, scalar=scalar, **options)
         except GraphError as exc:
             raise self.fail("mlp", str(exc)) from None
 
