@@ -342,21 +342,26 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
         body.append(f"{eq.name} = {mp(eq.expr)}")
     yhat = f"h{L}"
     u, t = _u, _t
+    lam = structure.l2
     if deriv.loss_grad is None:
         printer.kernels.add("logsumexp_rows")
         body.append(f"lse = logsumexp_rows({yhat})")
-        body.append(f"per_sample = lse*np.sum(T, axis=0) - np.sum(T*{yhat}, axis=0)")
+        loss_text = f"np.sum(lse*np.sum(T, axis=0)) - np.sum(T*{yhat})"
         grad_text = f"np.exp({yhat} - lse)*np.sum(T, axis=0) - T"
     else:
-        term = printer.with_override({u: yhat, t: "T"}, LOSS_TERMS[structure.loss])
-        body.append(f"per_sample = np.sum({term}, axis=0)")
-        grad_text = printer.with_override({u: yhat, t: "T"}, deriv.loss_grad)
-    lam = structure.l2
+        # The loss term and its derivative share subexpressions (t − ŷ): compute them once.
+        shared, (term, grad) = sympy.cse([LOSS_TERMS[structure.loss], deriv.loss_grad],
+                                         symbols=(sympy.Symbol(f"r{k}") for k in range(100)))
+        mapping = {u: yhat, t: "T"}
+        for sym_, expr in shared:
+            body.append(f"{sym_.name} = {printer.with_override(mapping, expr)}")
+            mapping[sym_] = sym_.name
+        loss_text = f"np.sum({printer.with_override(mapping, term)})"
+        grad_text = printer.with_override(mapping, grad)
+    body.append(f"loss = {loss_text}" + ("/batch" if reduction == "mean" else ""))
     if lam is not None:
-        body.append(f"penalty = {float(lam)!r}*(" + " + ".join(f"np.sum({p}*{p})" for p in params) + ")")
-        body.append("per_sample = per_sample + penalty")
-    reducer = "np.mean" if reduction == "mean" else "np.sum"
-    body.append(f"loss = {reducer}(per_sample)")
+        penalty = f"{float(lam)!r}*(" + " + ".join(f"np.sum({p}*{p})" for p in params) + ")"
+        body.append(f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch"))
     body += ["", "# backward pass: delta_L = dL/dyhat ⊙ act'(f_L), delta_l = (W_{l+1}^T delta_{l+1}) ⊙ act'(f_l)"]
     scale = "/batch" if reduction == "mean" else ""
     body.append(f"dL_dyhat = ({grad_text}){scale}")
