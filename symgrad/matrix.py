@@ -358,7 +358,7 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
             mapping[sym_] = sym_.name
         loss_text = f"np.sum({printer.with_override(mapping, term)})"
         grad_text = printer.with_override(mapping, grad)
-    body.append(f"loss = {loss_text}" + ("/batch" if reduction == "mean" else ""))
+    body.append(f"loss = ({loss_text})/batch" if reduction == "mean" else f"loss = {loss_text}")
     if lam is not None:
         penalty = f"{float(lam)!r}*(" + " + ".join(f"np.sum({p}*{p})" for p in params) + ")"
         body.append(f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch"))
