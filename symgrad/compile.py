@@ -107,7 +107,9 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
     for sym, expr in shared:
         body.append(f"{names.get(sym.name)} = {printer(expr)}")
     local = dict(zip(keys, reduced))
-    body.append(f"{names.get(out, 'delta')} = {'1.0 / batch' if reduction == 'mean' else '1.0'}")
+    # δ_output = 1 per sample; the mean's 1/batch is applied once to each summed gradient.
+    # A δ that is exactly 1 (the output, and a sum node's operands) is never materialised.
+    unit = {out}
     needed = _needed_adjoints(derivation)
     for adj in derivation.adjoints.values():
         if adj.name == out or adj.name not in needed:
@@ -115,24 +117,44 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
         terms = []
         for t in adj.terms:
             factor = local[t.consumer, adj.name]
-            delta = names.get(t.consumer, "delta")
-            if factor == 1:
+            delta = None if t.consumer in unit else names.get(t.consumer, "delta")
+            if delta is None:
+                terms.append(printer(factor))
+            elif factor == 1:
                 terms.append(delta)
             elif factor == -1:
                 terms.append(f"-{delta}")
             else:
                 terms.append(f"{delta}*{printer.atom(factor)}")
+        if len(adj.terms) == 1 and adj.terms[0].consumer in unit and local[adj.terms[0].consumer, adj.name] == 1:
+            unit.add(adj.name)
+            continue
+        if adj.name in params:
+            continue  # parameter gradients are reduced term by term below, never materialised
         expr = terms[0]
         for term in terms[1:]:
             expr += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
         body.append(f"{names.get(adj.name, 'delta')} = {expr}")
     body.append("")
+    scale = "1.0 / batch" if reduction == "mean" else "1.0"
+    body.append(f"scale = {scale}")
     body.append("grads = {")
     for p in params:
-        if p in derivation.adjoints:
-            body.append(f"    {p!r}: total({names.get(p, 'delta')}, batch),")
-        else:
+        adj = derivation.adjoints.get(p)
+        if adj is None:
             body.append(f"    {p!r}: 0.0,")
+        else:
+            parts = []
+            for t in adj.terms:
+                factor = local[t.consumer, p]
+                if t.consumer in unit:
+                    parts.append(f"total({printer(factor)}, batch)")
+                elif factor == 1:
+                    parts.append(f"total({names.get(t.consumer, 'delta')}, batch)")
+                else:
+                    parts.append(f"dot_total({names.get(t.consumer, 'delta')}, {printer(factor)}, batch)")
+            joined = " + ".join(parts)
+            body.append(f"    {p!r}: scale * {joined if len(parts) == 1 else f'({joined})'},")
     body.append("}")
     body.append("return float(loss), grads")
     kernels_used = printer.kernels
@@ -141,7 +163,14 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
         inputs, targets, {p: () for p in params}, kernels_used, body,
         extra='''def total(delta, batch):
     """Sum a per-sample adjoint over the batch (a scalar adjoint stands for every sample)."""
-    return float(np.sum(delta)) if np.ndim(delta) else float(delta) * batch''')
+    return float(np.sum(delta)) if np.ndim(delta) else float(delta) * batch
+
+
+def dot_total(delta, factor, batch):
+    """Σ over the batch of delta * factor, as one dot product when both are arrays."""
+    if np.ndim(delta) and np.ndim(factor):
+        return float(np.dot(delta, factor))
+    return total(np.multiply(delta, factor), batch)''')
     return module, {"inputs": inputs, "targets": targets, "params": {p: () for p in params}}
 
 

@@ -35,7 +35,7 @@ _t = sympy.Symbol("t", real=True)  # a target element
 
 # One table: loss name -> the per-output scalar loss term ℓ(u = ŷ_k, t = t_k).
 LOSS_TERMS = {
-    "half_sse": sympy.Rational(1, 2) * (_t - _u) ** 2,
+    "half_sse": sympy.Rational(1, 2) * (_u - _t) ** 2,  # ½(t − ŷ)², written so r = ŷ − t is ∂ℓ/∂ŷ
     "sse": (_u - _t) ** 2,
     "l1": sympy.Abs(_u - _t),
     "hinge": sympy.Max(0, 1 - _t * _u),
@@ -356,18 +356,20 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
         for sym_, expr in shared:
             body.append(f"{sym_.name} = {printer.with_override(mapping, expr)}")
             mapping[sym_] = sym_.name
-        loss_text = f"np.sum({printer.with_override(mapping, term)})"
+        coeff, rest = term.as_coeff_Mul()
+        summed = f"np.sum({printer.with_override(mapping, rest)})"
+        loss_text = summed if coeff == 1 else f"{float(coeff)!r}*{summed}"
         grad_text = printer.with_override(mapping, grad)
     body.append(f"loss = ({loss_text})/batch" if reduction == "mean" else f"loss = {loss_text}")
     if lam is not None:
         penalty = f"{float(lam)!r}*(" + " + ".join(f"np.sum({p}*{p})" for p in params) + ")"
         body.append(f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch"))
     body += ["", "# backward pass: delta_L = dL/dyhat ⊙ act'(f_L), delta_l = (W_{l+1}^T delta_{l+1}) ⊙ act'(f_l)"]
-    scale = "/batch" if reduction == "mean" else ""
-    body.append(f"dL_dyhat = ({grad_text}){scale}")
+    # The mean's 1/batch is applied to the (small) gradient matrices, not to δ_L.
+    body.append(f"dL_dyhat = {grad_text}")
     for eq in deriv.backward:
         body.append(f"{eq.name} = {mp(eq.expr)}")
-    body += ["", "grads = {"]
+    body += ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
     penalty_scale = "" if reduction == "mean" else "*batch"
     for name, expr in deriv.gradients.items():
         if name.startswith("b"):
@@ -376,6 +378,7 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
             text = f"np.sum({mp(expr)}, axis=1)" if structure.bias == "neuron" else f"np.sum({mp(expr)})"
         else:
             text = mp(expr)
+        text = f"scale*{text}" if text.startswith("np.") else f"scale*({text})"
         if lam is not None:
             text = f"{text} + {2 * float(lam)!r}*{name}{penalty_scale}"
         body.append(f"    {name!r}: {text},")

@@ -113,7 +113,7 @@ def test_log_sigmoid_is_compiled_as_softplus():
 
 def test_generated_source_is_readable_and_registered_for_tracebacks():
     f = compile_gradient(derive(load("mazur")))
-    for name in ("out_h1 = sigmoid(net_h1)", "delta_net_o1 =", "delta_w5 = delta_net_o1*out_h1"):
+    for name in ("out_h1 = sigmoid(net_h1)", "delta_net_o1 =", "'w5': scale * dot_total(delta_net_o1, out_h1, batch)"):
         assert name in f.source
     assert linecache.getline(f.filename, 1).startswith('"""')
     with pytest.raises(KeyError) as exc:

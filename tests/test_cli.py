@@ -1,0 +1,91 @@
+"""The CLI: examples, report text and JSON, determinism, python -m symgrad."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from symgrad import builtin_examples
+from symgrad.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(argv, capsys):
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_examples_lists_every_builtin_with_a_description(capsys):
+    status, out, _ = _run(["examples"], capsys)
+    assert status == 0
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names == sorted(e.name for e in builtin_examples())
+    assert {"mazur", "two_neurons", "circuit_multipath", "perceptron", "mlp_3_4_2", "chain_sin",
+            "sigmoid_circuit"} <= set(names)
+    assert all(len(line.split(None, 1)) == 2 for line in out.splitlines())
+
+
+@pytest.mark.parametrize("example", [e.name for e in builtin_examples()])
+def test_every_example_reports(example, capsys):
+    status, out, err = _run(["report", example], capsys)
+    assert status == 0, err
+    assert "Forward pass" in out and "Backward pass" in out and "Gradients" in out
+
+
+def test_text_report_has_the_lecture_numbers(capsys):
+    _, out, _ = _run(["report", "mazur"], capsys)
+    for text in ["= 0.593269992", "E_total = 0.298371109", "= 0.74136507 * 0.186815602 * 0.593269992",
+                 "w5+ = w5 - 0.5 * dE_total/dw5 = 0.4 - 0.5 * 0.0821670406 = 0.35891648",
+                 "= 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * 1", "where dout_o1/dnet_o1 = out_o1*(1 - out_o1)"]:
+        assert text in out, text
+
+
+def test_json_report_schema(capsys):
+    _, out, _ = _run(["report", "mazur", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert list(data) == ["output", "values", "adjoints", "gradients", "updated"]
+    assert data["output"] == "E_total"
+    assert set(data["gradients"]) == set(data["updated"]) == {f"w{k}" for k in range(1, 9)} | {"b1", "b2"}
+    assert {"net_h1", "out_o2", "E_total", "i1"} <= set(data["values"])
+    for section in ("values", "adjoints", "gradients", "updated"):
+        for name, text in data[section].items():
+            digits = text.lstrip("-").replace(".", "").lstrip("0")
+            assert isinstance(text, str) and len(digits) >= 15, (section, name, text)
+    assert data["gradients"]["w5"].startswith("0.0821670405642")
+    assert data["updated"]["w5"].startswith("0.358916479717")
+
+
+def test_json_has_no_updated_without_a_learning_rate(capsys):
+    _, out, _ = _run(["report", "two_neurons", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert "updated" not in data
+    assert data["gradients"]["w1"].startswith("-4.0000000000000")
+
+
+def test_same_input_same_bytes():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = [subprocess.run([sys.executable, "-m", "symgrad", "report", "mlp_3_4_2", "--format", fmt],
+                           capture_output=True, env=env, check=True).stdout for fmt in ("text", "text", "json", "json")]
+    assert runs[0] == runs[1] and runs[2] == runs[3]
+
+
+def test_digits_option(capsys):
+    import mpmath
+
+    with mpmath.workdps(50):  # an independent forward pass of the 2-2-2 network
+        s = lambda z: 1 / (1 + mpmath.exp(-z))  # noqa: E731
+        c = lambda k: mpmath.mpf(k) / 100  # noqa: E731
+        h1 = s(c(15) * c(5) + c(20) * c(10) + c(35))
+        h2 = s(c(25) * c(5) + c(30) * c(10) + c(35))
+        o1, o2 = s(c(40) * h1 + c(45) * h2 + c(60)), s(c(50) * h1 + c(55) * h2 + c(60))
+        E = (c(1) - o1) ** 2 / 2 + (c(99) - o2) ** 2 / 2
+        expected = mpmath.nstr(E, 30, strip_zeros=False)
+    _, out, _ = _run(["report", "mazur", "--digits", "30"], capsys)
+    assert f"  E_total = {expected}\n" in out
