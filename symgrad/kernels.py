@@ -11,16 +11,16 @@ import numpy as np
 
 
 def sigmoid(x):
-    # e = exp(-|x|) never overflows; σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0, both
-    # accurate to the last bit. In place, so it costs about 1.2× the naive 1/(1+exp(-x)).
+    # 1/(1 + e^(−x)) in place: e^(−x) overflows to inf for x < −709, and 1/(1 + inf) is
+    # exactly 0, so the result is never inf or NaN; the overflow is expected, not warned.
+    # One allocation instead of the naive four, which makes it faster than 1/(1+np.exp(-x)).
     x = np.asarray(x, dtype=np.float64)
-    e = np.abs(x, out=np.empty_like(x))  # out= keeps a 0-d input an array, so the in-place ops work
-    np.negative(e, out=e)
-    np.exp(e, out=e)
-    out = np.where(x >= 0, 1.0, e)
+    e = np.negative(x, out=np.empty_like(x))  # out= keeps a 0-d input an array for the in-place ops
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(e, out=e)
     e += 1.0
-    out /= e
-    return out
+    np.reciprocal(e, out=e)
+    return e
 
 
 def relu(x):
