@@ -77,7 +77,9 @@ class NumpyPrinter:
         if expr.is_Number or expr.is_NumberSymbol:
             return _float(expr)
         if expr.is_Add:
-            terms = [self.print(a) for a in expr.as_ordered_terms()]
+            # Positive terms first, so h2 - T is one pass rather than -T + h2.
+            ordered = sorted(expr.as_ordered_terms(), key=lambda a: a.could_extract_minus_sign())
+            terms = [self.print(a) for a in ordered]
             out = terms[0]
             for t in terms[1:]:
                 out += f" - {t[1:]}" if t.startswith("-") and not t.startswith("-(") else f" + {t}"

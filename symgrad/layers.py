@@ -139,34 +139,23 @@ def _sum_node(net: Network, name: str, parts: Sequence[str]) -> None:
     net.node(name, " + ".join(parts), max_text=None)
 
 
-def _loss_half_sse(net, outs, targets, suffixes):
-    for o, t, s in zip(outs, targets, suffixes):
-        net.node(f"E_{s}", f"1/2*({t} - {o})**2")
-    _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
+# One table: per-output loss terms ℓ(o, t) as the lectures write them; E_total sums them.
+_TERMS: dict[str, Callable] = {
+    "half_sse": lambda net, o, t: f"1/2*({t} - {o})**2",  # ½ (t − o)², the lectures' E_total
+    "sse": lambda net, o, t: f"({o} - {t})**2",  # (o − t)², the L2 loss
+    "l1": lambda net, o, t: f"abs({o} - {t})",  # |o − t|
+    "hinge": lambda net, o, t: f"max(0, 1 - {t}*{o})",  # labels ±1
+    "zero_one": lambda net, o, t: zero_one(net.symbol(t) * net.symbol(o)),  # evaluable, not differentiable
+}
 
 
-def _loss_sse(net, outs, targets, suffixes):
-    for o, t, s in zip(outs, targets, suffixes):
-        net.node(f"E_{s}", f"({o} - {t})**2")
-    _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
+def _summed(term: Callable) -> Callable:
+    def build(net, outs, targets, suffixes):
+        for o, t, s in zip(outs, targets, suffixes):
+            net.node(f"E_{s}", term(net, o, t))
+        _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
 
-
-def _loss_l1(net, outs, targets, suffixes):
-    for o, t, s in zip(outs, targets, suffixes):
-        net.node(f"E_{s}", f"abs({o} - {t})")
-    _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
-
-
-def _loss_hinge(net, outs, targets, suffixes):
-    for o, t, s in zip(outs, targets, suffixes):
-        net.node(f"E_{s}", f"max(0, 1 - {t}*{o})")
-    _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
-
-
-def _loss_zero_one(net, outs, targets, suffixes):
-    for o, t, s in zip(outs, targets, suffixes):
-        net.node(f"E_{s}", zero_one(net.symbol(t) * net.symbol(o)))
-    _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
+    return build
 
 
 def _loss_softmax_ce(net, outs, targets, suffixes):
@@ -181,14 +170,8 @@ def _loss_softmax_ce(net, outs, targets, suffixes):
 
 
 # One table: loss name -> builder over (network, outputs, targets, suffixes).
-LOSSES: dict[str, Callable] = {
-    "half_sse": _loss_half_sse,  # ½ Σ (t − o)², the lectures' E_total
-    "sse": _loss_sse,  # Σ (o − t)², the L2 loss
-    "l1": _loss_l1,  # Σ |o − t|
-    "hinge": _loss_hinge,  # Σ max(0, 1 − t·o), labels ±1
-    "softmax_cross_entropy": _loss_softmax_ce,  # −Σ t log softmax(o), one-hot targets
-    "zero_one": _loss_zero_one,  # Σ 1[t·o ≤ 0], labels ±1; evaluable, not differentiable
-}
+LOSSES: dict[str, Callable] = {name: _summed(term) for name, term in _TERMS.items()}
+LOSSES["softmax_cross_entropy"] = _loss_softmax_ce  # −Σ t log softmax(o), one-hot targets
 
 
 def add_loss(net: Network, outputs: Sequence[str], targets: Sequence[str], loss: str = "half_sse") -> str:

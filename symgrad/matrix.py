@@ -339,7 +339,12 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
         body.append(f"{name} = params[{name!r}]")
     body += ["", "# forward pass"]
     for eq in deriv.forward:
-        body.append(f"{eq.name} = {mp(eq.expr)}")
+        if isinstance(eq.expr, sympy.MatAdd) and structure.bias != "none":  # W h + b, the bias added in place
+            product, bias = sorted(eq.expr.args, key=lambda a: isinstance(a, sympy.MatrixSymbol))
+            body.append(f"{eq.name} = {mp(product)}")
+            body.append(f"{eq.name} += {mp(bias)}")
+        else:
+            body.append(f"{eq.name} = {mp(eq.expr)}")
     yhat = f"h{L}"
     u, t = _u, _t
     lam = structure.l2
@@ -367,8 +372,15 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
     body += ["", "# backward pass: delta_L = dL/dyhat ⊙ act'(f_L), delta_l = (W_{l+1}^T delta_{l+1}) ⊙ act'(f_l)"]
     # The mean's 1/batch is applied to the (small) gradient matrices, not to δ_L.
     body.append(f"dL_dyhat = {grad_text}")
-    for eq in deriv.backward:
-        body.append(f"{eq.name} = {mp(eq.expr)}")
+    for eq in deriv.backward:  # δ = upstream ⊙ act′: the local factor first, then scaled in place
+        upstream, local = eq.expr.args if not isinstance(eq.expr.args[0], ElementwiseApplyFunction) \
+            else eq.expr.args[::-1]
+        local_text = mp(local)
+        if local_text.isidentifier():  # never scale a named array (h, f) in place
+            body.append(f"{eq.name} = {local_text}*({mp(upstream)})")
+        else:
+            body.append(f"{eq.name} = {local_text}")
+            body.append(f"{eq.name} *= {mp(upstream)}")
     body += ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
     penalty_scale = "" if reduction == "mean" else "*batch"
     for name, expr in deriv.gradients.items():

@@ -244,3 +244,11 @@ def test_l2_regularization_adds_two_lambda_theta():
         with mpmath.workdps(40):
             expected = g0.gradients[p] + 2 * mpmath.mpf(net.values[p].p) / net.values[p].q / 100
         assert close(g.gradients[p], expected, 18)
+
+
+def test_names_print_the_way_the_lectures_print_them():
+    net = load("mazur")
+    assert [sympy.latex(net.symbol(n)) for n in ("out_o1", "E_total", "net_h1", "w5")] == [
+        "out_{o1}", "E_{total}", "net_{h1}", "w_{5}"]
+    assert sympy.latex(load("two_neurons").symbol("w_b1")) == "w_{b1}"
+    assert sympy.latex(net.nodes["out_h1"].expr) == r"\sigma\left(net_{h1}\right)"
