@@ -21,10 +21,10 @@ FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
 
 
 def _blocks(kind):
-    for path in DOCS:
-        for k, (lang, body) in enumerate(FENCE.findall(path.read_text())):
-            if lang == kind:
-                yield pytest.param(body, id=f"{path.relative_to(ROOT)}#{k}")
+    return [pytest.param(body, id=f"{path.relative_to(ROOT)}#{k}")
+            for path in DOCS
+            for k, (lang, body) in enumerate(FENCE.findall(path.read_text()))
+            if lang == kind]
 
 
 def test_every_doc_has_snippets_found():
