@@ -7,6 +7,8 @@ which is also a topological order. Names print the way the lectures print them:
 
 from __future__ import annotations
 
+import decimal
+import fractions
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -36,14 +38,8 @@ def as_number(value: object, *, what: str = "value") -> sympy.Rational | mpmath.
     if isinstance(value, float):
         # repr gives the shortest decimal that round-trips: 0.05 stays 1/20.
         return parse_number(repr(value))
-    try:
-        import decimal
-        import fractions
-
-        if isinstance(value, (decimal.Decimal, fractions.Fraction)):
-            return parse_number(str(value))
-    except Exception:  # pragma: no cover
-        pass
+    if isinstance(value, (decimal.Decimal, fractions.Fraction)):
+        return parse_number(str(value))
     if isinstance(value, str):
         return parse_number(value)
     raise GraphError(f"{what} {value!r} is not a number; give a decimal such as 0.05")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
 from .chain import derive
+from .compile import CompiledGradient
 from .fit import FitResult, compile_network, dataset, fit
 from .errors import SymgradError
 from .evaluate import evaluate_gradients
@@ -40,15 +42,15 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     return render_text(derivation, values, digits=digits, update=update, title=title)
 
 
+@dataclass(frozen=True)
 class Training:
     """A finished compiled training run, with what the report of it needs."""
 
-    def __init__(self, network: Network, result: FitResult, compiled, batch_size, learning_rate: float):
-        self.network = network
-        self.result = result
-        self.compiled = compiled
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
+    network: Network
+    result: FitResult
+    compiled: CompiledGradient
+    batch_size: int | None
+    learning_rate: float
 
 
 def train_network(network: Network, *, steps: int, batch_size: int | None = None, learning_rate: float | None = None,
