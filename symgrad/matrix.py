@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .codegen import Names, NumpyPrinter, kernel_source
+from .codegen import Names, NumpyPrinter
 from .compile import CompiledGradient, _check_reduction, load_source
 from .errors import GraphError
 from .expr import parse_expression

@@ -128,7 +128,7 @@ class _Builder:
                     raise self.fail(f"mlp.{key}", f"expected a string, got {spec[key]!r}")
                 options[key] = spec[key]
         if "slope" in spec:
-            options["slope"] = str(self.number(f"mlp.slope", spec["slope"]))
+            options["slope"] = str(self.number("mlp.slope", spec["slope"]))
         if "l2" in spec:
             options["l2"] = self.number("mlp.l2", spec["l2"])
         if "seed" in spec:

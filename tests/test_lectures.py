@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 import symgrad
-from symgrad import derive, evaluate, evaluate_gradients, load, step, total_derivative
+from symgrad import derive, evaluate_gradients, load, step, total_derivative
 
 from symgrad.evaluate import evaluate_expr
 
