@@ -159,7 +159,8 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
     body.append("return float(loss), grads")
     kernels_used = printer.kernels
     module = _module(
-        docstring or f"Loss and gradients of {out!r}, {reduction} over the batch (scalar form).",
+        docstring or (f"Loss and gradients of {out!r} for the network: {net.description or 'a symgrad network'}; "
+                      f"{reduction} over the batch (scalar form)."),
         inputs, targets, {p: () for p in params}, kernels_used, body,
         extra='''def total(delta, batch):
     """Sum a per-sample adjoint over the batch (a scalar adjoint stands for every sample)."""
