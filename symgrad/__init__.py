@@ -15,7 +15,9 @@ from importlib.metadata import PackageNotFoundError, version
 from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, derive, total_derivative
 from .compile import CompiledGradient, compile_gradient
 from .errors import (
+    DomainError,
     GraphError,
+    InvalidArgument,
     MissingDependency,
     NotDifferentiable,
     ParseError,
@@ -45,10 +47,12 @@ __all__ = [
     "Chain",
     "CompiledGradient",
     "Derivation",
+    "DomainError",
     "Factor",
     "FitResult",
     "GradientValues",
     "GraphError",
+    "InvalidArgument",
     "LOSSES",
     "MAX_PATHS",
     "MLPStructure",

@@ -11,6 +11,8 @@ __all__ = [
     "PathLimitError",
     "PrecisionError",
     "MissingDependency",
+    "InvalidArgument",
+    "DomainError",
 ]
 
 
@@ -37,6 +39,22 @@ class GraphError(SymgradError):
     """A network is inconsistent: unknown name, duplicate, cycle, missing value."""
 
 
+class InvalidArgument(SymgradError, ValueError):
+    """An option has a bad value (digits, batch size, reduction, form, seed, learning rate).
+
+    Kept apart from ``GraphError``: the network is fine, the request is not.
+    """
+
+
+class DomainError(SymgradError, ArithmeticError):
+    """A value or derivative does not exist as a real number at the point asked.
+
+    Division by zero, log of zero or a negative, a square root of a negative, 0·∞, or a
+    magnitude beyond what exact evaluation will attempt. The message names the node and
+    the point.
+    """
+
+
 class NotDifferentiable(SymgradError):
     """A gradient was asked through a node that has none (zero-one loss)."""
 
@@ -49,5 +67,11 @@ class PrecisionError(SymgradError):
     """The requested digits could not be certified at any working precision tried."""
 
 
-class MissingDependency(SymgradError):
-    """An optional extra is needed for this feature."""
+class MissingDependency(SymgradError, ImportError):
+    """An optional extra is needed for this feature; the message gives the install command."""
+
+    def __init__(self, feature: str, *, extra: str, module: str):
+        self.extra = extra
+        self.module = module
+        super().__init__(f"{feature} needs {module}, which is not installed; "
+                         f"install it with: python -m pip install \"symgrad[{extra}]\"")
