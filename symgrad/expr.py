@@ -19,14 +19,10 @@ import sympy
 
 from .errors import ParseError
 from .functions import SPEC_FUNCTIONS
+from .limits import MAX_CONSTANT_DIGITS, MAX_DEPTH, MAX_EXPONENT, MAX_LITERAL, MAX_TEXT
 
 __all__ = ["Parsed", "parse_expression", "parse_number", "is_identifier", "MAX_TEXT", "MAX_EXPONENT"]
 
-MAX_TEXT = 5_000  # characters in one expression
-MAX_DEPTH = 60  # nesting of the syntax tree
-MAX_LITERAL = 60  # characters in one number literal
-MAX_EXPONENT = 1_000  # |n| in x**n for a constant n
-MAX_CONSTANT_DIGITS = 2_000  # digits of a constant folded from number**number
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}

@@ -23,6 +23,7 @@ import sympy
 from .errors import GraphError
 from .functions import logsumexp, zero_one
 from .graph import Network, as_number
+from .limits import MAX_SCALAR_PARAMS
 
 __all__ = [
     "ACTIVATIONS",
@@ -38,8 +39,6 @@ __all__ = [
     "count_params",
 ]
 
-#: Above this many parameters a spec's [mlp] is built in matrix form only.
-MAX_SCALAR_PARAMS = 5_000
 
 
 def count_params(widths: Sequence[int], *, bias: str = "neuron", activation: str = "sigmoid") -> int:
