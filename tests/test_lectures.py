@@ -9,7 +9,7 @@ import sympy
 import symgrad
 from symgrad import derive, evaluate_gradients, load, step, total_derivative
 
-from symgrad.evaluate import evaluate_expr
+from symgrad.evaluation import evaluate_expr
 
 from .helpers import close, printed
 

@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 import symgrad
-from symgrad import GraphError, derive, descend, load, sgd, step
+from symgrad import GraphError, InvalidArgument, derive, descend, load, sgd, step
 
 from .helpers import close
 
@@ -66,9 +66,9 @@ def test_shuffling_is_seeded():
 
 def test_bad_training_options():
     d = derive(load("perceptron"))
-    with pytest.raises(GraphError, match="batch_size"):
+    with pytest.raises(InvalidArgument, match="batch_size"):
         sgd(d, batch_size=5)
-    with pytest.raises(GraphError, match="reduction"):
+    with pytest.raises(InvalidArgument, match="reduction"):
         sgd(d, reduction="median")
     with pytest.raises(GraphError, match="no learning rate"):
         step(derive(load("two_neurons")))
