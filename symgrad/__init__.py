@@ -29,7 +29,7 @@ from .errors import (
 from .evaluate import GradientValues, Values, evaluate, evaluate_gradients, to_decimal
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
-from .fit import FitResult, compile_network, dataset, fit
+from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
 from .matrix import MatrixDerivation, derive_matrix, matrix_params

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .errors import SpecError, SymgradError
-from .fit import compile_network
+from .fitting import compile_network
 from .report import FORMATS, render_training, report, train_network
 from .spec import builtin_examples, load
 

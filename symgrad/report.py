@@ -9,7 +9,7 @@ import numpy as np
 
 from .chain import derive
 from .compile import CompiledGradient
-from .fit import FitResult, compile_network, dataset, fit
+from .fitting import FitResult, compile_network, dataset, fit
 from .errors import SymgradError
 from .evaluate import evaluate_gradients
 from .graph import Network

@@ -25,7 +25,7 @@ import numpy as np
 import sympy
 
 import symgrad
-from symgrad.fit import compile_network
+from symgrad.fitting import compile_network
 
 SIZES = [[2, 2, 2], [2, 3, 3, 2], [2, 4, 4, 4, 2], [4, 8, 8, 8, 4]]
 
