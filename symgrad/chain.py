@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sympy
 
 from .errors import GraphError, NotDifferentiable, PathLimitError
-from .functions import rule_for
+from .functions import local_derivative, rule_for
 from .graph import Network
 
 __all__ = ["Factor", "Term", "Adjoint", "Path", "Chain", "Derivation", "derive", "total_derivative", "MAX_PATHS"]
@@ -180,7 +180,7 @@ class Derivation:
 def _local_factor(network: Network, node_name: str, operand: str) -> Factor:
     node = network.nodes[node_name]
     _check_differentiable(node_name, node.expr, network.symbol(operand))
-    local = sympy.diff(node.expr, network.symbol(operand))
+    local = local_derivative(node.expr, network.symbol(operand))
     # Re-express in the node's own name, as the lectures do: σ(net)(1 − σ(net)) → out(1 − out).
     if not node.expr.is_Add and not node.expr.is_Symbol:
         local = local.xreplace({node.expr: node.symbol})

@@ -72,9 +72,7 @@ def float_literal(value, *, what: str = "a constant") -> str:
     """``value`` as a float64 literal; refuses a value beyond float64's range (it would print ``inf``)."""
     number = float(value)
     if not math.isfinite(number):
-        text = sympy.sstr(value) if isinstance(value, sympy.Basic) else repr(value)
-        if len(text) > 40:
-            text = text[:20] + "…" + text[-8:]
+        text = sympy.sstr(sympy.N(value, 5)) if isinstance(value, sympy.Basic) else repr(value)
         raise GraphError(f"{what} is {text}, beyond the float64 range (about ±1.8e308) of compiled code; "
                          "rescale it, or use exact evaluation (symgrad report) instead")
     text = repr(number)
@@ -121,18 +119,21 @@ def stabilize(expr: sympy.Expr) -> sympy.Expr:
 
 
 def _merge_exp_sigmoid(product: sympy.Expr) -> sympy.Expr:
-    """e^z · σ(−z)^n = σ(z) · σ(−z)^(n−1), for each e^z in the product that has such a partner."""
+    """e^(kz) · σ(−z)^n = σ(z)^k · σ(−z)^(n−k) for whole k ≤ n: no e^(kz) left to overflow."""
     factors = list(sympy.Mul.make_args(product))
     changed = False
     for i, f in enumerate(factors):
         if f.func is not sympy.exp:
             continue
-        partner = sigmoid(-f.args[0])
         for j, g in enumerate(factors):
-            base, power = g.as_base_exp()
-            if j != i and base == partner and power.is_Integer and power >= 1:
-                factors[i] = sigmoid(f.args[0])
-                factors[j] = partner ** (power - 1)
+            base, n = g.as_base_exp()
+            if j == i or not isinstance(base, sigmoid) or not n.is_Integer or n < 1:
+                continue
+            z = -base.args[0]
+            k = f.args[0] / z if z != 0 else None
+            if k is not None and k.is_Integer and 1 <= k <= n:
+                factors[i] = sigmoid(z) ** k
+                factors[j] = base ** (n - k)
                 changed = True
                 break
     return sympy.Mul(*factors) if changed else product

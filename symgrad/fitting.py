@@ -119,7 +119,8 @@ def fit(compiled: CompiledGradient, params: dict[str, np.ndarray], inputs, targe
             idx = order[cursor:cursor + batch_size]
             cursor += batch_size
             x, t = inputs[idx], targets[idx]
-        loss, grads = compiled(params, x, t)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported just below
+            loss, grads = compiled(params, x, t)
         if not math.isfinite(loss):
             raise DomainError(f"training diverged: the loss is {loss} at step {k + 1} of {steps} (learning rate "
                               f"{learning_rate!r}); use a smaller learning rate")
