@@ -18,7 +18,7 @@ import numpy as np
 from .compile import CompiledGradient, compile_network
 from .errors import DomainError, GraphError, InvalidArgument
 from .graph import Network
-from .limits import MAX_LOSS_HISTORY, MAX_STEPS
+from .limits import MAX_LEARNING_RATE, MAX_LOSS_HISTORY, MAX_STEPS
 
 __all__ = ["FitResult", "fit", "dataset", "compile_network", "history_steps"]
 
@@ -34,7 +34,7 @@ class FitResult:
     losses: np.ndarray
     params: dict[str, np.ndarray]
     steps: int
-    loss_steps: np.ndarray = None  # type: ignore[assignment]
+    loss_steps: np.ndarray
 
 
 def history_steps(steps: int, *, keep: int = MAX_LOSS_HISTORY) -> np.ndarray:
@@ -104,12 +104,23 @@ def fit(compiled: CompiledGradient, params: dict[str, np.ndarray], inputs, targe
     eta = _check_options(steps, learning_rate, batch_size, seed, n)
     params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    cursor = 0
     kept = history_steps(steps)
     losses = np.empty(len(kept))
-    slot = 0
     bar = _Progress(steps, stream, progress)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported, not warned about
+        _descend(compiled, params, inputs, targets, steps=steps, eta=eta, batch_size=batch_size, rng=rng, kept=kept,
+                 losses=losses, bar=bar)
+    return FitResult(losses, params, steps, kept)
+
+
+def _descend(compiled: CompiledGradient, params: dict[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray, *,
+             steps: int, eta: float, batch_size: int | None, rng: np.random.Generator, kept: np.ndarray,
+             losses: np.ndarray, bar: _Progress) -> None:
+    """The update loop of ``fit``: updates ``params`` and fills ``losses`` at the ``kept`` steps."""
+    n = inputs.shape[0]
+    order = rng.permutation(n)
+    cursor = 0
+    slot = 0
     for k in range(steps):
         if batch_size is None or batch_size == n:
             x, t = inputs, targets
@@ -119,18 +130,16 @@ def fit(compiled: CompiledGradient, params: dict[str, np.ndarray], inputs, targe
             idx = order[cursor:cursor + batch_size]
             cursor += batch_size
             x, t = inputs[idx], targets[idx]
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported just below
-            loss, grads = compiled(params, x, t)
+        loss, grads = compiled(params, x, t)
         if not math.isfinite(loss):
             raise DomainError(f"training diverged: the loss is {loss} at step {k + 1} of {steps} (learning rate "
-                              f"{learning_rate!r}); use a smaller learning rate")
+                              f"{eta:g}); use a smaller learning rate")
         if slot < len(kept) and kept[slot] == k:
             losses[slot] = loss
             slot += 1
         for name in params:
             params[name] = params[name] - eta * np.asarray(grads[name])
         bar.update(k + 1, loss)
-    return FitResult(losses, params, steps, kept)
 
 
 def _check_options(steps: object, learning_rate: object, batch_size: object, seed: object, n: int) -> float:
@@ -147,6 +156,7 @@ def _check_options(steps: object, learning_rate: object, batch_size: object, see
         eta = float(learning_rate)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise InvalidArgument(f"learning rate must be a number, got {learning_rate!r}") from None
-    if not math.isfinite(eta) or eta <= 0 or eta > 1e6:
-        raise InvalidArgument(f"learning rate must be a finite number above 0 and at most 1e6, got {learning_rate!r}")
+    if not math.isfinite(eta) or not 0 < eta <= MAX_LEARNING_RATE:
+        raise InvalidArgument(f"learning rate must be a finite number above 0 and at most {MAX_LEARNING_RATE:g}, "
+                              f"got {learning_rate!r}")
     return eta

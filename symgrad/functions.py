@@ -37,6 +37,7 @@ __all__ = [
     "max_share",
     "min_share",
     "local_derivative",
+    "kinks",
     "FunctionRule",
     "FUNCTIONS",
     "SPEC_FUNCTIONS",
@@ -266,3 +267,21 @@ _BY_HEAD: dict[type, FunctionRule] = {r.head: r for r in FUNCTIONS if r.head is 
 def rule_for(head: type) -> FunctionRule | None:
     """The table row for a SymPy function class, or None for arithmetic heads."""
     return _BY_HEAD.get(head)
+
+
+def kinks(expr: sympy.Expr) -> tuple[sympy.Expr, ...]:
+    """The non-smooth applications in ``expr`` (relu, abs, max, min, …): where a derivative may jump.
+
+    Read from the table's ``smooth`` column; the gradient checker looks for kinks near these.
+
+    >>> x = sympy.Symbol("x")
+    >>> kinks(relu(x) + sympy.exp(sympy.Abs(x)))
+    (Abs(x), relu(x))
+    """
+    found: list[sympy.Expr] = []
+    for sub in sympy.preorder_traversal(expr):
+        if not sub.is_Atom:
+            rule = rule_for(sub.func)
+            if rule is not None and not rule.smooth and sub not in found:
+                found.append(sub)
+    return tuple(found)

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_LEARNING_RATE",
     "MAX_LOSS_HISTORY",
 ]
 
@@ -50,4 +51,5 @@ MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix fo
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
+MAX_LEARNING_RATE = 1e6  # a larger step size is a typo, and overflows float64 at the first update
 MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the first and the last

@@ -37,8 +37,11 @@ _t = sympy.Symbol("t", real=True)  # a target element
 
 
 def _loss_term(text: str) -> sympy.Expr:
-    parsed = parse_expression(text).expr
-    return parsed.xreplace({sympy.Symbol("u"): _u, sympy.Symbol("t"): _t})
+    """Parse a per-output loss term; even powers of (t − u) become powers of (u − t), so the loss
+    and its derivative share one residual r = ŷ − t in the generated code."""
+    parsed = parse_expression(text).expr.xreplace({sympy.Symbol("u"): _u, sympy.Symbol("t"): _t})
+    return parsed.replace(lambda e: e.is_Pow and e.exp.is_even and e.base.coeff(_u).is_negative,
+                          lambda e: sympy.Pow(-e.base, e.exp))
 
 
 #: The per-output loss term ℓ(u = ŷ_k, t = t_k) of every loss that is such a sum, parsed from

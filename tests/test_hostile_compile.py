@@ -89,7 +89,7 @@ def test_partial_ties_and_scaled_arguments():
 
 # -- generated names -------------------------------------------------------------------
 @pytest.mark.parametrize("param, node", [("__w", "f"), ("float", "dot_total"), ("np", "total"),
-                                         ("batch", "cse0"), ("w", "value_and_grad"), ("sigmoid_", "grads")])
+                                         ("batch", "cse0"), ("w", "value_and_grad"), ("sigmoid_", "grads"), ("per_point", "leaves")])
 def test_spec_names_never_collide_with_generated_names(param, node):
     net = Network()
     net.input("x", 2)
@@ -403,3 +403,12 @@ def test_generated_code_modules_form_no_import_cycle():
         assert not found & forbidden, (module, found & forbidden)
         assert not nested, f"{module} imports inside a function"
     assert not (PACKAGE / "fit.py").exists()
+
+
+def test_kinks_reads_the_smooth_column():
+    from symgrad.functions import kinks, relu
+
+    x, y = sympy.symbols("x y", real=True)
+    expr = sympy.exp(x) * relu(y) + sympy.Max(x, y, 1) + sympy.tanh(x)
+    assert set(kinks(expr)) == {relu(y), sympy.Max(x, y, 1)}
+    assert kinks(sympy.sin(x) + sympy.log(y)) == ()
