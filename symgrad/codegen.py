@@ -36,8 +36,8 @@ _KERNEL_NAMES = {name for name, obj in vars(kernels).items() if inspect.isfuncti
 #: Every name a generated module uses for itself: module globals, helpers, locals, kernels, builtins.
 RESERVED = frozenset(
     {"np", "params", "inputs", "targets", "loss", "grads", "batch", "scale", "total", "dot_total", "leaves",
-     "points", "per_point", "shape", "lse", "value_and_grad", "value_and_grad_at", "N_INPUTS", "N_TARGETS", "INPUTS", "TARGETS",
-     "PARAMS", "DEFAULTS", "T", "dL_dyhat"}
+     "points", "per_point", "shape", "lse", "value_and_grad", "value_and_grad_at", "N_INPUTS", "N_TARGETS",
+     "INPUTS", "TARGETS", "PARAMS", "DEFAULTS", "T", "dL_dyhat"}
     | _KERNEL_NAMES | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist))
 
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from .errors import GraphError
 
-__all__ = ["MLPStructure", "LayerNames", "param_names", "matrix_params", "scalar_gradients", "initial_arrays", "mlp_structure",
-           "neuron_names"]
+__all__ = ["MLPStructure", "LayerNames", "param_names", "matrix_params", "scalar_gradients", "initial_arrays",
+           "mlp_structure", "neuron_names"]
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ def test_partial_ties_and_scaled_arguments():
 
 # -- generated names -------------------------------------------------------------------
 @pytest.mark.parametrize("param, node", [("__w", "f"), ("float", "dot_total"), ("np", "total"),
-                                         ("batch", "cse0"), ("w", "value_and_grad"), ("sigmoid_", "grads"), ("per_point", "leaves")])
+                                         ("batch", "cse0"), ("w", "value_and_grad"), ("sigmoid_", "grads"),
+                                         ("per_point", "leaves")])
 def test_spec_names_never_collide_with_generated_names(param, node):
     net = Network()
     net.input("x", 2)
