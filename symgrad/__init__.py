@@ -29,14 +29,14 @@ from .errors import (
 from .evaluation import GradientValues, Overrides, Values, evaluate, evaluate_gradients
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
-from .fit import FitResult, compile_network, dataset, fit
+from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
 from .precision import Rounding, format_number, to_decimal
 from .render.json import render_json
 from .render.text import render_text
-from .reporting import render, report
+from .reporting import render_solution, report
 from .solution import (
     Solution,
     SolvedChain,
@@ -123,8 +123,8 @@ __all__ = [
     "neuron",
     "parse_expression",
     "relu",
-    "render",
     "render_json",
+    "render_solution",
     "render_text",
     "report",
     "sgd",

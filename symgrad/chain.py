@@ -22,7 +22,7 @@ from typing import Callable, Iterable, TypeVar
 import sympy
 
 from .errors import GraphError, NotDifferentiable, PathLimitError
-from .functions import rule_for
+from .functions import local_derivative, rule_for
 from .graph import Network
 
 __all__ = [
@@ -240,7 +240,7 @@ def _direct_partials(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> dict[symp
     for s in symbols:
         parts = []
         for k in holders[s]:
-            inner = _differentiate(args[k], s)
+            inner = local_derivative(args[k], s)
             if expr.is_Add:
                 parts.append(inner)
             else:
@@ -252,27 +252,10 @@ def _direct_partials(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> dict[symp
     return partials
 
 
-class _real_abs(sympy.Function):
-    """|u| for a real u. Every value symgrad evaluates is real (a complex one is refused), so
-    d|u| = sign(u)·du; SymPy's own Abs derivative allows complex u and brings re, im and atan2."""
-
-    nargs = 1
-
-    def fdiff(self, argindex=1):
-        return sympy.sign(self.args[0])
-
-
-def _differentiate(expr: sympy.Expr, symbol: sympy.Symbol) -> sympy.Expr:
-    """SymPy's derivative, with |u| differentiated as a real function."""
-    if not expr.has(sympy.Abs):
-        return sympy.diff(expr, symbol)
-    return sympy.diff(expr.replace(sympy.Abs, _real_abs), symbol).replace(_real_abs, sympy.Abs)
-
-
 def _local_factor(network: Network, node_name: str, operand: str) -> Factor:
     node = network.nodes[node_name]
     _check_differentiable(node_name, node.expr, network.symbol(operand))
-    local = _differentiate(node.expr, network.symbol(operand))
+    local = local_derivative(node.expr, network.symbol(operand))
     # Re-express in the node's own name, as the lectures do: σ(net)(1 − σ(net)) → out(1 − out).
     if not node.expr.is_Add and not node.expr.is_Symbol:
         local = local.xreplace({node.expr: node.symbol})

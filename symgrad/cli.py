@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
 
 from .errors import SpecError, SymgradError
-from .fit import compile_network
+from .fitting import compile_network
 from .render.text import printable
 from .reporting import FORMATS, render_training, report, train_network
 from .spec import builtin_examples, load
@@ -68,27 +67,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give a seed of 0 or more")
-    return value
-
-
-def _learning_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a learning rate such as 0.5") from None
-    if not math.isfinite(value) or value <= 0 or value > 1e6:
-        raise argparse.ArgumentTypeError(f"{text} is not a usable learning rate; give a finite number above 0 "
-                                         "and at most 1e6, such as 0.5")
-    return value
-
-
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
@@ -144,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
     p.add_argument("--steps", type=_positive_int, required=True)
     p.add_argument("--batch-size", type=_positive_int, default=None, help="mini-batch size (default: full batch)")
-    p.add_argument("--learning-rate", type=_learning_rate, default=None,
-                   help="default: the spec's [train] learning_rate")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed for mini-batch shuffling (default 0)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="default: the spec's [train] learning_rate (finite, above 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for mini-batch shuffling (default 0; 0 or more)")
     p.add_argument("--form", choices=("scalar", "matrix"), default=None)
     p.add_argument("--format", choices=FORMATS, default="text")
     p.set_defaults(run=_cmd_train)

@@ -19,9 +19,13 @@ __all__ = [
     "MAX_TERMS",
     "MAX_WIDTH",
     "MAX_LAYER_PARAMS",
+    "MAX_LAYERS",
+    "MAX_MLP_PARAMS",
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_LEARNING_RATE",
+    "MAX_LOSS_HISTORY",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -40,8 +44,12 @@ MAX_NODES = 200_000  # nodes in one network
 MAX_TERMS = 100_000  # operands of one n-ary sum or product
 MAX_WIDTH = 100_000  # units in one [mlp] layer
 MAX_LAYER_PARAMS = 50_000_000  # weights of one dense layer (400 MB of float64)
+MAX_LAYERS = 1_000  # dense layers in one [mlp] (each is a few lines of generated code)
+MAX_MLP_PARAMS = 50_000_000  # weights and biases of one [mlp] in all (400 MB of float64)
 MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix form only
 
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
+MAX_LEARNING_RATE = 1e6  # a larger step size is a typo, and overflows float64 at the first update
+MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the first and the last

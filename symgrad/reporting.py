@@ -10,19 +10,19 @@ import numpy as np
 from .chain import derive
 from .compile import CompiledGradient
 from .errors import InvalidArgument, SymgradError
-from .fit import FitResult, compile_network, dataset, fit
+from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
 from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, Rounding, check_digits
 from .render.json import render_json
 from .render.text import render_text
 from .solution import Solution, solve
 
-__all__ = ["report", "render", "train_network", "render_training", "Training", "FORMATS"]
+__all__ = ["report", "render_solution", "train_network", "render_training", "Training", "FORMATS"]
 
 FORMATS = ("text", "json")
 
 
-def render(solution: Solution, *, format: str = "text", title: str = "") -> str:
+def render_solution(solution: Solution, *, format: str = "text", title: str = "") -> str:
     """Format a solution: ``text`` or ``json``."""
     if format not in FORMATS:
         raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
@@ -50,7 +50,7 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     rounding = Rounding.significant(digits) if round_intermediates else None
     solution = solve(derive(network), digits=printed, working_digits=printed + GUARD_DIGITS, rounding=rounding,
                      update_rule=update_rule)
-    return render(solution, format=format, title=title)
+    return render_solution(solution, format=format, title=title)
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,9 @@ def test_api_reference_index_lists_exactly_all():
     assert sorted(documented) == sorted(symgrad.__all__)
     assert len(documented) == len(set(documented))
 
+
+
+def test_no_module_shares_its_name_with_a_public_function():
+    for name in MODULES:
+        leaf = name.rsplit(".", 1)[1]
+        assert not callable(getattr(symgrad, leaf, None)), f"module {name} shadows symgrad.{leaf}"

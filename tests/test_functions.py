@@ -21,7 +21,7 @@ def test_spec_names_are_exactly_the_issue_list():
 
 @pytest.mark.parametrize("rule", FUNCTIONS, ids=lambda r: r.head.__name__ + (f"-{r.spec_name}" if r.spec_name else ""))
 def test_every_row_has_every_translation(rule):
-    assert rule.latex and callable(rule.numpy) and callable(rule.mpmath)
+    assert callable(rule.numpy) and callable(rule.mpmath) and isinstance(rule.smooth, bool)
     if rule.numpy.__module__ == kernels.__name__:
         assert "np." in inspect.getsource(rule.numpy)  # kernels are copied into generated code
     arity = rule.min_args
