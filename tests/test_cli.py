@@ -15,7 +15,15 @@ import sympy
 from symgrad import builtin_examples, load
 from symgrad.cli import main
 
-from .helpers import MAZUR_GIVEN, MAZUR_PARAMS, mazur_by_hand, number, printed, reference_derivative, reference_gradients
+from .helpers import (
+    MAZUR_GIVEN,
+    MAZUR_PARAMS,
+    mazur_by_hand,
+    number,
+    printed,
+    reference_derivative,
+    reference_gradients,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -346,6 +346,21 @@ def test_lecture_losses_equal_sympy_diff(loss, w):
     assert close(g.gradients["w"], number(by_hand), 28)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("t", ["1", "-1"])
+def test_zero_one_loss_counts_a_mistake(seed, t):
+    """The zero-one loss 1[t*yhat <= 0] of a linear output, against the margin computed by hand;
+    it has no gradient."""
+    net = symgrad.mlp([2, 1], loss="zero_one", output_activation="identity", seed=seed)
+    v = net.point()
+    yhat = v["w1"] * v["i1"] + v["w2"] * v["i2"] + v["b_o1"]
+    assert yhat != 0
+    values = symgrad.evaluate(net, at={"t1": t}, digits=10).values
+    assert values[net.output] == (1 if sympy.Rational(t) * yhat <= 0 else 0)
+    with pytest.raises(symgrad.NotDifferentiable):
+        derive(net)
+
+
 def test_four_layer_chain_every_gradient():
     net = load("chain_4layer")
     d = derive(net)

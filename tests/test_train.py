@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import numpy as np
 import pytest
 import sympy
 
@@ -97,3 +100,22 @@ def test_bad_training_options():
         sgd(d, reduction="median")
     with pytest.raises(SymgradError, match="no learning rate"):
         step(derive(load("two_neurons")))
+
+
+def test_full_batch_descent_matches_hand_written_loops():
+    """150 full-batch steps on the lecture's data: float64 against a NumPy loop, exact against
+    Fractions. The NumPy loop also pins the w the README and CLI reference print."""
+    xs, ys = np.array([10, 2, 3.5, 1.0]), np.array([10.1, 1.9, 3.4, 1.1])
+    w = 0.5
+    for _ in range(150):
+        w -= 0.01 * np.mean(-(ys - w * xs) * xs)
+    assert repr(float(w)) == "1.0046908315565029"
+    d = derive(load("perceptron"))
+    floats = sgd(d, batch_size=4, epochs=150, shuffle=False, digits=None)
+    assert abs(floats.params["w"] - w) <= 4 * np.spacing(w)
+    exact = Fraction(1, 2)
+    data = [(Fraction(x), Fraction(y)) for x, y in zip(("10", "2", "3.5", "1"), ("10.1", "1.9", "3.4", "1.1"))]
+    for _ in range(150):
+        exact -= Fraction(1, 100) * sum(-(y - exact * x) * x for x, y in data) / 4
+    run = sgd(d, batch_size=4, epochs=150, shuffle=False, digits=30)
+    assert close(run.params["w"], number(sympy.Rational(exact.numerator, exact.denominator)), 25)
