@@ -3,6 +3,8 @@ central finite differences in high precision, and a hand-written NumPy backprop.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mpmath
 import numpy as np
 import pytest
@@ -157,6 +159,9 @@ def test_path_form_refuses_above_the_limit_and_points_to_adjoints():
     assert len(derive(_ladder(6)).paths("x")) == 2**6
     g = evaluate_gradients(d, digits=20)  # the adjoint form needs no enumeration
     assert close(g.adjoints["x"], _central_difference(d.network, "x"), 15)
+    explanation = (Path(__file__).resolve().parent.parent / "docs" / "explanation" / "chain-rule.md").read_text()
+    assert f"has {2**16:,} paths" in explanation and f"`MAX_PATHS` ({symgrad.MAX_PATHS:,})" in explanation
+    assert 2**6 <= symgrad.MAX_PATHS < 2**16
 
 
 def test_derivation_cost_is_linear_in_the_graph():

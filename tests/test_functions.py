@@ -56,11 +56,13 @@ def test_textbook_table_covers_every_spec_function():
 
 
 def _gradient(text, values):
+    """δ of every leaf of f = text, after checking f's value against the textbook definition."""
     net = Network()
     for name, value in values.items():
         net.input(name, value)
     net.node("f", text)
-    return evaluate_gradients(derive(net), digits=30).adjoints
+    g = evaluate_gradients(derive(net), digits=30)
+    return g.values["f"], g.adjoints
 
 
 @pytest.mark.parametrize("name", sorted(SPEC_FUNCTIONS))
@@ -69,9 +71,10 @@ def test_every_spec_function_derivative_matches_numerical_derivative(name, x, y)
     if name in ("log", "sqrt") and x.startswith("-"):
         x = x[1:]
     two = name in ("max", "min")
-    grads = _gradient(f"{name}(x, y)" if two else f"{name}(x)", {"x": x, "y": y} if two else {"x": x})
+    value, grads = _gradient(f"{name}(x, y)" if two else f"{name}(x)", {"x": x, "y": y} if two else {"x": x})
     with mpmath.workdps(50):
         fx = (lambda a: TEXTBOOK[name](a, mpmath.mpf(y))) if two else TEXTBOOK[name]
+        assert close(value, fx(mpmath.mpf(x)), 28), name
         assert close(grads["x"], mpmath.diff(fx, mpmath.mpf(x)), 25), name
         if two:
             assert close(grads["y"], mpmath.diff(lambda b: TEXTBOOK[name](mpmath.mpf(x), b), mpmath.mpf(y)), 25)
@@ -82,8 +85,9 @@ def test_every_spec_function_derivative_matches_numerical_derivative(name, x, y)
 def test_every_activation_derivative_matches_numerical_derivative(name, z):
     text = ACTIVATIONS[name]("net_h1", "0.1")
     parse_expression(text)  # within the allow-list
-    grads = _gradient(text, {"net_h1": z})
+    value, grads = _gradient(text, {"net_h1": z})
     with mpmath.workdps(50):
+        assert close(value, ACTIVATION_TEXTBOOK[name](mpmath.mpf(z)), 28), name
         assert close(grads["net_h1"], mpmath.diff(ACTIVATION_TEXTBOOK[name], mpmath.mpf(z)), 25), name
 
 
