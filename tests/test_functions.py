@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 import sympy
 
-from symgrad import Network, derive, evaluate_gradients, kernels
-from symgrad.expr import parse_expression
-from symgrad.functions import FUNCTIONS, SPEC_FUNCTIONS, logsumexp, relu, sigmoid
-from symgrad import ACTIVATIONS
+from symgrad import (
+    ACTIVATIONS,
+    Network,
+    derive,
+    evaluate_gradients,
+    logsumexp,
+    parse_expression,
+    relu,
+    sigmoid,
+)
+from symgrad import kernels  # the NumPy kernels and the function table themselves are under test here
+from symgrad.functions import FUNCTIONS, SPEC_FUNCTIONS
 
 from .helpers import close
 
