@@ -287,6 +287,22 @@ def test_perceptron_least_squares_optimum_is_2356_over_2345():
     assert sympy.solve(total, w) == [sympy.Rational(2356, 2345)]
 
 
+def test_perceptron_normal_equation_numbers():
+    """w* = Σxy/Σx² = 117.8/117.25: the summed gradient at w = 0 is −Σxy, and its change from
+    w = 0 to w = 1 is Σx² (L is quadratic in w)."""
+    d = derive(load("perceptron"))
+
+    def summed_gradient(w):
+        return sum(evaluate_gradients(d, at={"w": w, "x": x, "y": y}, digits=30).gradients["w"]
+                   for x, y in zip(LECTURE_DATA["x"], LECTURE_DATA["y"]))
+
+    with mpmath.workdps(40):
+        sum_xy, sum_xx = -summed_gradient(0), summed_gradient(1) - summed_gradient(0)
+        assert (printed(sum_xy, "117.8"), printed(sum_xx, "117.25")) == ("117.8", "117.25")
+        assert close(sum_xy / sum_xx, number(sympy.Rational(2356, 2345)), 25)
+        assert printed(sum_xy / sum_xx, "1.00469083") == "1.00469083"
+
+
 def test_perceptron_full_batch_descent_converges_to_w_star():
     run = symgrad.sgd(derive(load("perceptron")), batch_size=4, epochs=150, shuffle=False, digits=None)
     assert abs(run.params["w"] - 2356 / 2345) < 1e-12
