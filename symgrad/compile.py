@@ -267,6 +267,7 @@ def _adjoint_lines(w: _Writer, local: dict) -> tuple[set[str], list[str]]:
     out = derivation.output
     unit = {out}
     needed = _needed_adjoints(derivation)
+    params = set(derivation.network.params)
     body = []
     for adj in derivation.adjoints.values():
         if adj.name == out or adj.name not in needed:
@@ -274,7 +275,7 @@ def _adjoint_lines(w: _Writer, local: dict) -> tuple[set[str], list[str]]:
         if len(adj.terms) == 1 and adj.terms[0].consumer in unit and local[adj.terms[0].consumer, adj.name] == 1:
             unit.add(adj.name)
             continue
-        if adj.name in derivation.network.params:
+        if adj.name in params:
             continue
         terms = [_term(w, local[t.consumer, adj.name], t.consumer, adj.name, unit) for t in adj.terms]
         body.append(f"{w.names.get(adj.name, 'delta')} = {_joined(terms)}")
