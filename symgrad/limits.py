@@ -22,6 +22,10 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_SPEC_BYTES",
+    "MAX_LAYERS",
+    "MAX_PARAMS",
+    "MAX_SEED",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -36,7 +40,7 @@ MAX_DECIMAL_EXPONENT = 300  # |e| in a decimal such as 1e-300, checked before ex
 MAX_MAGNITUDE_DIGITS = 1_000  # exact evaluation refuses values above 10**this (or below its inverse)
 
 # -- graph size -------------------------------------------------------------------------
-MAX_NODES = 200_000  # nodes in one network
+MAX_NODES = 200_000  # names (leaves and nodes) in one network
 MAX_TERMS = 100_000  # operands of one n-ary sum or product
 MAX_WIDTH = 100_000  # units in one [mlp] layer
 MAX_LAYER_PARAMS = 50_000_000  # weights of one dense layer (400 MB of float64)
@@ -45,3 +49,9 @@ MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix fo
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
+
+# -- spec files --------------------------------------------------------------------------
+MAX_SPEC_BYTES = 64 * 1024 * 1024  # size of one spec file (a 200,000-node chain is about 5 MB)
+MAX_LAYERS = 100  # entries of [mlp] widths (input and output layers included)
+MAX_PARAMS = 50_000_000  # weights and biases of one [mlp] in all (400 MB of float64 per copy)
+MAX_SEED = 2**32 - 1  # seeds run from 0 to this
