@@ -98,8 +98,11 @@ def parse_number(text: str, *, what: str = "value") -> sympy.Rational:
     return sympy.Rational(-value if sign == "-" else value)
 
 
-def parse_expression(text: str, *, max_text: int | None = MAX_TEXT) -> Parsed:
+def parse_expression(text: str, *, max_text: int | None = MAX_TEXT, real: bool = False) -> Parsed:
     """Parse arithmetic over names into SymPy, allowing only a fixed set of constructs.
+
+    ``real=True`` makes every name a real symbol, as a ``Network``'s quantities are, so a
+    network can take the expression without rebuilding it.
 
     >>> parse_expression("w1*i1 + w2*i2 + b1").expr
     b1 + i1*w1 + i2*w2
@@ -117,7 +120,7 @@ def parse_expression(text: str, *, max_text: int | None = MAX_TEXT) -> Parsed:
         raise ParseError(f"{_short(text)} is not a valid expression ({exc.msg})") from None
     except (RecursionError, MemoryError, ValueError):
         raise ParseError(f"{_short(text)} is nested too deeply to parse") from None
-    walker = _Walker(text.strip())
+    walker = _Walker(text.strip(), real=real)
     expr = walker.visit(tree.body, depth=0)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise ParseError(f"{_short(text)} divides by zero or is otherwise undefined")
@@ -175,8 +178,9 @@ def _short(text: str) -> str:
 
 
 class _Walker:
-    def __init__(self, source: str):
+    def __init__(self, source: str, *, real: bool = False):
         self.source = source
+        self.real = real
         self.names: list[str] = []
 
     def reject(self, node: ast.AST, what: str) -> ParseError:
@@ -200,7 +204,7 @@ class _Walker:
                 raise self.reject(node, "names must be ASCII identifiers")
             if node.id not in self.names:
                 self.names.append(node.id)
-            return sympy.Symbol(node.id)
+            return sympy.Symbol(node.id, real=True) if self.real else sympy.Symbol(node.id)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = self.visit(node.operand, depth + 1)
             return -operand if isinstance(node.op, ast.USub) else operand

@@ -36,6 +36,8 @@ def as_number(value: object, *, what: str = "value") -> sympy.Rational | mpmath.
     """
     if isinstance(value, bool):
         raise GraphError(f"{what} is {value!r}, a boolean; give a number such as 0.05")
+    if isinstance(value, mpmath.mpf) and not mpmath.isfinite(value):
+        raise GraphError(f"{what} is {value}, which is not finite; give a finite number such as 0.05")
     if isinstance(value, (sympy.Rational, mpmath.mpf)):
         return value
     if isinstance(value, sympy.Float):
@@ -127,7 +129,7 @@ class Network:
         """
         self._check_new_name(name)
         if isinstance(definition, str):
-            definition = parse_expression(definition, max_text=max_text)
+            definition = parse_expression(definition, max_text=max_text, real=True)
         if isinstance(definition, Parsed):
             names, text = definition.names, definition.text
             expr = definition.expr
@@ -146,7 +148,9 @@ class Network:
         # Replace every free symbol by the graph's canonical (real) symbol of the same name:
         # a Symbol("w", positive=True) is a different SymPy symbol from the leaf w, and
         # differentiating by the leaf would silently give zero.
-        expr = expr.xreplace({s: self.symbol(s.name) for s in expr.free_symbols})
+        canonical = {s: self.symbol(s.name) for s in expr.free_symbols}
+        if any(s != c for s, c in canonical.items()):
+            expr = expr.xreplace(canonical)
         operands = tuple(n for n in names if self.symbol(n) in expr.free_symbols)
         symbol = sympy.Symbol(name, real=True)
         self.nodes[name] = Node(name, expr, symbol, operands, text)

@@ -277,9 +277,13 @@ class _Builder:
         if not isinstance(text, str):
             raise self.fail(key, f"expected an expression string, got {_clip(repr(text))}")
         try:
-            return parse_expression(text)
+            return parse_expression(text, real=True)
         except ParseError as exc:
-            raise self.fail(key, str(exc)) from None
+            hint = ""
+            if name == "description" and "description" not in self.data:
+                hint = ("; if this is the spec's description, TOML put it into [nodes] because it comes below "
+                        "that header: move the line above the first [table] header of the file")
+            raise self.fail(key, f"{exc}{hint}") from None
 
     def check_order(self, net: Network, parsed: dict[str, Parsed]) -> None:
         """Every name a node uses is a leaf or a node defined above it (linear in the spec's size)."""

@@ -13,6 +13,7 @@ import re
 import time
 from pathlib import Path
 
+import mpmath
 import pytest
 import sympy
 
@@ -128,6 +129,7 @@ def test_numbers_at_the_limits_are_accepted_exactly(tmp_path, capsys):
     ("1e-400", "the value of 'w' is '1e-400', which is too small"),
     pytest.param(10**5000, "the value of 'w' is an integer of about 5001 digits", id="int-of-5001-digits"),
     (True, "the value of 'w' is True, a boolean"),
+    (mpmath.mpf("inf"), "the value of 'w' is +inf, which is not finite"),
 ])
 def test_python_values_name_the_quantity_and_the_limit(value, fragment):
     net = Network()
@@ -204,6 +206,11 @@ def test_output_below_the_nodes_table_is_explained(tmp_path, capsys):
 def test_output_below_the_values_table_is_explained(tmp_path, capsys):
     text = HEAD + 'output = "f"\n[nodes]\nf = "w*x"\n'
     _assert_refused(tmp_path, capsys, text, "values.output", "inside [values]", "move the line above")
+
+
+def test_description_below_the_nodes_table_is_explained(tmp_path, capsys):
+    text = GOOD + 'description = "one neuron, for the lecture"\n'
+    _assert_refused(tmp_path, capsys, text, "nodes.description", "move the line above")
 
 
 def test_a_node_may_be_called_output(tmp_path, capsys):
