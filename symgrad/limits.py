@@ -53,5 +53,5 @@ MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever t
 # -- spec files --------------------------------------------------------------------------
 MAX_SPEC_BYTES = 64 * 1024 * 1024  # size of one spec file (a 200,000-node chain is about 5 MB)
 MAX_LAYERS = 100  # entries of [mlp] widths (input and output layers included)
-MAX_PARAMS = 50_000_000  # weights and biases of one [mlp] in all (400 MB of float64 per copy)
+MAX_PARAMS = 1_000_000  # weights and biases of one [mlp] in all (train then peaks near 200 MB)
 MAX_SEED = 2**32 - 1  # seeds run from 0 to this

@@ -266,6 +266,7 @@ MLP_CASES = {
                     ["a list of 100000", f"2 to {limits.MAX_LAYERS}"]),
     "too_many_params": ("widths = [7000, 7000, 7000]", "mlp.widths",
                         ["98,014,000 parameters", f"{limits.MAX_PARAMS:,}"]),
+    "just_too_many_params": ("widths = [1000, 1000]", "mlp.widths", ["1,001,000 parameters"]),
     "too_wide": (f"widths = [2, {limits.MAX_WIDTH + 1}]", "mlp.widths", [f"1 to {limits.MAX_WIDTH}"]),
     "zero_width": ("widths = [2, 0]", "mlp.widths", ["from 1 to"]),
     "one_layer": ("widths = [2]", "mlp.widths", ["a list of 1"]),
