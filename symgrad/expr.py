@@ -220,10 +220,7 @@ class _Walker:
             if not chain:
                 left = self.visit(node.left, depth + 1)
                 return self.binop(node, left, self.visit(node.right, depth + 1))
-            value = self.visit(node, depth + 1)
-            for link in reversed(chain):
-                value = self.binop(link, value, self.visit(link.right, depth + 1))
-            return value
+            return self.chain(node, chain, depth)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         kinds = {
@@ -254,6 +251,32 @@ class _Walker:
             return parse_number(segment, what="the number")
         except ParseError as exc:
             raise ParseError(f"{_short(self.source)}: {exc}") from None
+
+    def chain(self, first: ast.AST, links: list[ast.BinOp], depth: int) -> sympy.Expr:
+        """Fold a + b - c + … (or a * b / c * …) in one n-ary Add or Mul: linear, not quadratic."""
+        whole = links[0]
+        product = not isinstance(whole.op, (ast.Add, ast.Sub))
+        operands = [self.visit(first, depth + 1)]
+        coefficient = sympy.S.One  # of a product, multiplied up one factor at a time and size-checked
+        for link in [None, *reversed(links)]:
+            if link is not None:
+                right = self.visit(link.right, depth + 1)
+                if isinstance(link.op, ast.Div) and right.is_zero:
+                    raise self.reject(link, "division by zero")
+                if isinstance(link.op, (ast.Sub, ast.Div)):
+                    right = -right if isinstance(link.op, ast.Sub) else sympy.Pow(right, -1)
+                operands.append(right)
+            if product:
+                factor, operands[-1] = operands[-1].as_coeff_Mul()
+                coefficient *= factor
+                if _digits(coefficient) > MAX_CONSTANT_DIGITS:
+                    raise self.refuse(link or first, f"a constant has about {_digits(coefficient)} digits after "
+                                      f"folding; the limit is {MAX_CONSTANT_DIGITS}")
+        result = sympy.Mul(coefficient, *operands) if product else sympy.Add(*operands)
+        problem = _size_problem(result, deep=False)
+        if problem:
+            raise self.refuse(whole, problem)
+        return result
 
     def binop(self, node: ast.BinOp, left: sympy.Expr, right: sympy.Expr) -> sympy.Expr:
         result = self.fold(node, left, right)

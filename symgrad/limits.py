@@ -26,6 +26,7 @@ __all__ = [
     "MAX_LAYERS",
     "MAX_PARAMS",
     "MAX_SEED",
+    "MAX_SCALAR_FAN_IN",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -55,3 +56,5 @@ MAX_SPEC_BYTES = 64 * 1024 * 1024  # size of one spec file (a 200,000-node chain
 MAX_LAYERS = 100  # entries of [mlp] widths (input and output layers included)
 MAX_PARAMS = 1_000_000  # weights and biases of one [mlp] in all (train then peaks near 200 MB)
 MAX_SEED = 2**32 - 1  # seeds run from 0 to this
+MAX_SCALAR_FAN_IN = 2_000  # an [mlp] layer with more inputs is built in matrix form only (Python's parser
+#                            cannot read a weighted sum of about 2,500 terms or more)

@@ -23,6 +23,7 @@ from .limits import (
     MAX_LITERAL,
     MAX_NODES,
     MAX_PARAMS,
+    MAX_SCALAR_FAN_IN,
     MAX_SCALAR_PARAMS,
     MAX_SEED,
     MAX_SPEC_BYTES,
@@ -174,11 +175,13 @@ class _Builder:
                 raise self.fail(f"mlp.{key}", f"unknown key; [mlp] may have {', '.join(_MLP_KEYS)}")
         options = self.mlp_options(spec)
         widths = self.mlp_widths(spec, options)
-        scalar = count_params(widths, bias=options.get("bias", "neuron"),
-                              activation=options.get("activation", "sigmoid")) <= MAX_SCALAR_PARAMS
+        scalar = (count_params(widths, bias=options.get("bias", "neuron"),
+                               activation=options.get("activation", "sigmoid")) <= MAX_SCALAR_PARAMS
+                  and max(widths[:-1]) <= MAX_SCALAR_FAN_IN)
         if not scalar and "values" in self.data:
-            raise self.fail("values", f"an [mlp] with more than {MAX_SCALAR_PARAMS} parameters is built in matrix "
-                            "form only, without a scalar name per weight; remove [values]")
+            raise self.fail("values", f"an [mlp] with more than {MAX_SCALAR_PARAMS} parameters or a layer of more "
+                            f"than {MAX_SCALAR_FAN_IN} inputs is built in matrix form only, without a scalar name "
+                            "per weight; remove [values]")
         try:
             return mlp(widths, description=description, scalar=scalar, **options)
         except SymgradError as exc:

@@ -281,6 +281,15 @@ def test_mlp_sizes_are_checked_before_anything_is_allocated(case, command, tmp_p
     assert not (tmp_path / "unused.py").exists()
 
 
+def test_mlp_with_a_wide_input_layer_is_built_in_matrix_form(tmp_path, capsys):
+    # 3,001 parameters would be scalar form, but a 3,000-term weighted sum is beyond Python's parser.
+    net = symgrad.loads(f"[mlp]\nwidths = [{limits.MAX_SCALAR_FAN_IN + 1000}, 1]\n")
+    assert net.structure is not None and not net.nodes
+    status, _, err, _, _ = _run(tmp_path, capsys, "[mlp]\nwidths = [3000, 1]\n[train]\nlearning_rate = 0.1\n",
+                                "compile", "-o", str(tmp_path / "grad.py"))
+    assert status == 0, err
+
+
 def test_mlp_seed_at_the_limit_is_accepted():
     net = symgrad.loads(f"[mlp]\nwidths = [2, 1]\nseed = {limits.MAX_SEED}\n")
     assert len(net.params) == 3
