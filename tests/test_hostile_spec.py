@@ -344,3 +344,28 @@ def test_spec_format_reference_states_every_limit():
         row = next((line for line in doc.splitlines() if f"`{name}`" in line), None)
         assert row is not None, f"{name} is not in docs/reference/spec-format.md"
         assert any(s in row for s in spellings), f"the row of {name} does not give its value {value:,}"
+
+
+# -- limits too large to reach in a test, checked with the limit lowered -----------------
+def test_terms_limit(monkeypatch):
+    monkeypatch.setattr("symgrad.expr.MAX_TERMS", 10)
+    assert len(parse_expression(" + ".join(f"x{i}" for i in range(10))).expr.args) == 10
+    with pytest.raises(ParseError, match="11 terms; the limit is 10"):
+        parse_expression(" + ".join(f"x{i}" for i in range(11)))
+
+
+def test_nodes_limit(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("symgrad.spec.MAX_NODES", 5)
+    text = HEAD + "[nodes]\n" + "".join(f'n{i} = "w*x + {i}"\n' for i in range(4))
+    _assert_refused(tmp_path, capsys, text, "nodes", "4 nodes and 2 symbols", "at most 5 names")
+    monkeypatch.setattr("symgrad.graph.MAX_NODES", 5)
+    net = Network()
+    for name in "abcde":
+        net.input(name)
+    with pytest.raises(GraphError, match="at most 5 names"):
+        net.input("f")
+
+
+def test_spec_file_size_limit(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("symgrad.spec.MAX_SPEC_BYTES", 10)
+    _assert_refused(tmp_path, capsys, GOOD, None, f"the file is {len(GOOD.encode()):,} bytes", "limited to 10 bytes")
