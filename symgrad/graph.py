@@ -15,8 +15,9 @@ from typing import Iterable, Mapping
 import mpmath
 import sympy
 
-from .errors import GraphError
-from .expr import MAX_TEXT, is_identifier, parse_expression, parse_number
+from .errors import GraphError, ParseError
+from .expr import MAX_TEXT, Parsed, is_identifier, parse_expression, parse_number
+from .limits import MAX_LITERAL, MAX_NODES
 
 __all__ = ["Leaf", "Node", "Network", "LEAF_KINDS", "Number", "as_number"]
 
@@ -26,23 +27,36 @@ Number = sympy.Rational | mpmath.mpf | float
 
 
 def as_number(value: object, *, what: str = "value") -> sympy.Rational | mpmath.mpf:
-    """Exact numbers stay exact: int, Fraction, Decimal and decimal strings become Rationals."""
+    """Exact numbers stay exact: int, Fraction, Decimal and decimal strings become Rationals.
+
+    ``what`` names the quantity in error messages (``"value of 'w'"``, ``"learning rate"``).
+
+    >>> as_number("0.05", what="learning rate")
+    1/20
+    """
     if isinstance(value, bool):
-        raise GraphError(f"{what} {value!r} is a boolean; give a number such as 0.05")
+        raise GraphError(f"{what} is {value!r}, a boolean; give a number such as 0.05")
+    if isinstance(value, mpmath.mpf) and not mpmath.isfinite(value):
+        raise GraphError(f"{what} is {value}, which is not finite; give a finite number such as 0.05")
     if isinstance(value, (sympy.Rational, mpmath.mpf)):
         return value
     if isinstance(value, sympy.Float):
-        return sympy.Rational(str(value))
+        return parse_number(str(value), what=what)
     if isinstance(value, int):
+        # Checked from the bit length first: str() of a 5,000-digit int raises in Python itself.
+        if value.bit_length() > 4 * MAX_LITERAL or len(str(abs(value))) > MAX_LITERAL:
+            digits = len(str(abs(value))) if value.bit_length() < 14_000 else int(value.bit_length() * 0.30103) + 1
+            raise ParseError(f"{what} is an integer of {'about ' if value.bit_length() >= 14_000 else ''}{digits} "
+                             f"digits; number literals are limited to {MAX_LITERAL} characters")
         return sympy.Integer(value)
     if isinstance(value, float):
         # repr gives the shortest decimal that round-trips: 0.05 stays 1/20.
-        return parse_number(repr(value))
+        return parse_number(repr(value), what=what)
     if isinstance(value, (decimal.Decimal, fractions.Fraction)):
-        return parse_number(str(value))
+        return parse_number(str(value), what=what)
     if isinstance(value, str):
-        return parse_number(value)
-    raise GraphError(f"{what} {value!r} is not a number; give a decimal such as 0.05")
+        return parse_number(value, what=what)
+    raise GraphError(f"{what} is {value!r}, which is not a number; give a decimal such as 0.05")
 
 
 @dataclass(frozen=True)
@@ -106,27 +120,37 @@ class Network:
     def constant(self, name: str, value: object) -> sympy.Symbol:
         return self._leaf(name, "constant", value)
 
-    def node(self, name: str, definition: str | sympy.Expr, *, max_text: int | None = MAX_TEXT) -> sympy.Symbol:
+    def node(self, name: str, definition: str | Parsed | sympy.Expr, *, max_text: int | None = MAX_TEXT) -> sympy.Symbol:
         """Define ``name`` by an expression string (parsed by the allow-list) or SymPy expression.
 
-        ``max_text`` bounds the length of untrusted text; builders lift it for wide layers.
+        Symbols in a SymPy expression are matched by name, whatever their assumptions
+        (``Symbol("w", positive=True)`` is the leaf ``w``). ``max_text`` bounds the length of
+        untrusted text; builders lift it for wide layers.
         """
         self._check_new_name(name)
         if isinstance(definition, str):
-            parsed = parse_expression(definition, max_text=max_text)
-            names, text = parsed.names, parsed.text
-            expr = parsed.expr
+            definition = parse_expression(definition, max_text=max_text, real=True)
+        if isinstance(definition, Parsed):
+            names, text = definition.names, definition.text
+            expr = definition.expr
         elif isinstance(definition, sympy.Basic):
             expr = sympy.sympify(definition)  # already a SymPy object: no text is interpreted
-            names = tuple(sorted(s.name for s in expr.free_symbols))
+            names = tuple(sorted({s.name for s in expr.free_symbols if isinstance(s, sympy.Symbol)}))
             text = sympy.sstr(expr)
         else:
             raise GraphError(f"node {name!r}: expected an expression string or SymPy expression, got {definition!r}")
         for used in names:
             if used not in self.leaves and used not in self.nodes:
                 raise GraphError(f"node {name!r} uses {used!r}, which is not declared above it")
-        # Use the canonical (real) symbols of the graph so expressions compare equal.
-        expr = expr.xreplace({sympy.Symbol(n): self.symbol(n) for n in names})
+        strange = [s for s in expr.free_symbols if not isinstance(s, sympy.Symbol)]
+        if strange:
+            raise GraphError(f"node {name!r} uses {strange[0]!r}, which is not a plain symbol; use the network's names")
+        # Replace every free symbol by the graph's canonical (real) symbol of the same name:
+        # a Symbol("w", positive=True) is a different SymPy symbol from the leaf w, and
+        # differentiating by the leaf would silently give zero.
+        canonical = {s: self.symbol(s.name) for s in expr.free_symbols}
+        if any(s != c for s, c in canonical.items()):
+            expr = expr.xreplace(canonical)
         operands = tuple(n for n in names if self.symbol(n) in expr.free_symbols)
         symbol = sympy.Symbol(name, real=True)
         self.nodes[name] = Node(name, expr, symbol, operands, text)
@@ -137,6 +161,8 @@ class Network:
             raise GraphError(f"{name!r} is not a valid name; use letters, digits and _ (not starting with a digit)")
         if name in self.leaves or name in self.nodes:
             raise GraphError(f"{name!r} is defined twice; give each quantity one name")
+        if len(self.leaves) + len(self.nodes) >= MAX_NODES:
+            raise GraphError(f"cannot add {name!r}: a network holds at most {MAX_NODES} names (leaves and nodes)")
 
     # -- reading ----------------------------------------------------------------------
     @property
@@ -197,8 +223,17 @@ class Network:
                         stack.append(operand)
         return tuple(n for n in self.quantities if n in seen)
 
-    def closed_form(self, name: str) -> sympy.Expr:
-        """``name`` as one expression in the leaves (every node substituted). On request only."""
+    def expanded(self, name: str) -> sympy.Expr:
+        """The value of ``name`` as one expression in the leaves (every node substituted).
+
+        Built on request only; its size can grow exponentially with the depth of the graph.
+
+        >>> net = Network()
+        >>> _ = net.input("x"), net.param("w")
+        >>> _ = net.node("h", "w*x"), net.node("f", "h + w")
+        >>> net.expanded("f")
+        w*x + w
+        """
         expr = self.symbol(name)
         for node_name in reversed(self.ancestors(name)):
             if node_name in self.nodes:
@@ -216,24 +251,6 @@ class Network:
         if missing:
             raise GraphError("no value for " + ", ".join(repr(m) for m in missing) + "; give one under [values]")
         return point
-
-    def with_values(self, values: Mapping[str, object]) -> Network:
-        """A copy whose default point has ``values`` replaced (used by training)."""
-        copy = Network(
-            description=self.description,
-            leaves=dict(self.leaves),
-            nodes=dict(self.nodes),
-            values=dict(self.values),
-            data=dict(self.data),
-            learning_rate=self.learning_rate,
-            structure=self.structure,
-            _output=self._output,
-        )
-        for name, value in values.items():
-            if name not in self.leaves:
-                raise GraphError(f"cannot set {name!r}: it is not a leaf of the network")
-            copy.values[name] = as_number(value, what=f"value of {name!r}")
-        return copy
 
     def set_data(self, columns: Mapping[str, Iterable[object]]) -> None:
         """Attach a data set: one column of values per input/target name, all the same length."""

@@ -14,9 +14,21 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import GraphError, ParseError, SpecError, SymgradError
-from .expr import is_identifier, parse_expression
+from .expr import Parsed, is_identifier, parse_expression
 from .graph import Network, as_number
-from .layers import MAX_SCALAR_PARAMS, count_params, mlp
+from .layers import count_params, mlp
+from .limits import (
+    MAX_LAYER_PARAMS,
+    MAX_LAYERS,
+    MAX_LITERAL,
+    MAX_NODES,
+    MAX_PARAMS,
+    MAX_SCALAR_FAN_IN,
+    MAX_SCALAR_PARAMS,
+    MAX_SEED,
+    MAX_SPEC_BYTES,
+    MAX_WIDTH,
+)
 
 __all__ = ["load", "loads", "builtin_examples", "Example"]
 
@@ -57,6 +69,10 @@ def load(path_or_name: str | Path) -> Network:
     path = Path(path_or_name)
     if path.is_file():
         try:
+            size = path.stat().st_size
+            if size > MAX_SPEC_BYTES:
+                raise SpecError(f"the file is {size:,} bytes; spec files are limited to {MAX_SPEC_BYTES:,} bytes",
+                                source=str(path))
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecError(f"cannot read the file ({exc})", source=str(path)) from None
@@ -70,15 +86,31 @@ def load(path_or_name: str | Path) -> Network:
 
 
 def loads(text: str, *, source: str = "<spec>") -> Network:
-    """Build a network from spec text; ``source`` names it in error messages."""
+    """Build a network from spec text; ``source`` names it in error messages.
+
+    >>> loads('[symbols]\\nparams = ["w"]\\n[values]\\nw = 3\\n[nodes]\\nf = "w**2"\\n').output
+    'f'
+    """
+    return _Builder(_read_toml(text, source), source).build()
+
+
+def _read_toml(text: str, source: str) -> dict:
+    """Parse TOML (floats as exact Decimals), turning every failure into a SpecError."""
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark, as some editors write
     try:
-        data = tomllib.loads(text, parse_float=decimal.Decimal)
+        return tomllib.loads(text, parse_float=decimal.Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"invalid TOML: {exc}; check the quoting and brackets on that line", source=source) from None
-    return _Builder(data, source).build()
+    except RecursionError:
+        raise SpecError("invalid TOML: arrays or tables are nested too deeply to read", source=source) from None
+    except ValueError as exc:  # Python's own limit on int() of long digit strings
+        raise SpecError(f"invalid TOML: a number is too long ({exc}); number literals are limited to "
+                        f"{MAX_LITERAL} characters", source=source) from None
 
 
 class _Builder:
+    """Spec data → Network in named steps; every problem becomes a SpecError naming the key."""
+
     def __init__(self, data: dict, source: str):
         self.data = data
         self.source = source
@@ -93,16 +125,12 @@ class _Builder:
         return value
 
     def build(self) -> Network:
-        for key in self.data:
-            if key not in _TOP_KEYS:
-                raise self.fail(key, f"unknown key; a spec may have {', '.join(_TOP_KEYS)}")
+        self.check_top_keys()
+        self.check_misplaced_keys()
         description = self.data.get("description", "")
         if not isinstance(description, str):
             raise self.fail("description", f"expected a string, got {description!r}")
         if "mlp" in self.data:
-            for clash in ("symbols", "nodes"):
-                if clash in self.data:
-                    raise self.fail(clash, "a spec with [mlp] generates its own symbols and nodes; remove this table")
             net = self.build_mlp(description)
         else:
             net = Network(description=description)
@@ -114,13 +142,52 @@ class _Builder:
         self.set_data(net)
         return net
 
+    def check_top_keys(self) -> None:
+        for key in self.data:
+            if key not in _TOP_KEYS:
+                raise self.fail(key, f"unknown key; a spec may have {', '.join(_TOP_KEYS)}")
+        if "mlp" in self.data:
+            for clash in ("symbols", "nodes"):
+                if clash in self.data:
+                    raise self.fail(clash, "a spec with [mlp] generates its own symbols and nodes; remove this table")
+
+    def check_misplaced_keys(self) -> None:
+        """``output = "f"`` written below a [table] header belongs to that table in TOML: say so."""
+        for table_name, table in self.data.items():
+            if not isinstance(table, dict):
+                continue
+            for key in ("output", "description"):
+                if key not in table or key in self.data:
+                    continue
+                value = table[key]
+                if table_name == "nodes" and not (key == "output" and isinstance(value, str)
+                                                  and value in table and value != key):
+                    continue  # a node may be called output or description; only an alias looks misplaced
+                raise self.fail(f"{table_name}.{key}", f"`{key} = {value!r}` is inside [{table_name}], because "
+                                "TOML puts every key below a [table] header into that table; move the line above "
+                                "the first [table] header of the file")
+
+    # -- the [mlp] shorthand ---------------------------------------------------------------
     def build_mlp(self, description: str) -> Network:
         spec = self.table("mlp")
         for key in spec:
             if key not in _MLP_KEYS:
                 raise self.fail(f"mlp.{key}", f"unknown key; [mlp] may have {', '.join(_MLP_KEYS)}")
-        if "widths" not in spec:
-            raise self.fail("mlp.widths", "missing; give the layer widths, for example widths = [2, 2, 2]")
+        options = self.mlp_options(spec)
+        widths = self.mlp_widths(spec, options)
+        scalar = (count_params(widths, bias=options.get("bias", "neuron"),
+                               activation=options.get("activation", "sigmoid")) <= MAX_SCALAR_PARAMS
+                  and max(widths[:-1]) <= MAX_SCALAR_FAN_IN)
+        if not scalar and "values" in self.data:
+            raise self.fail("values", f"an [mlp] with more than {MAX_SCALAR_PARAMS} parameters or a layer of more "
+                            f"than {MAX_SCALAR_FAN_IN} inputs is built in matrix form only, without a scalar name "
+                            "per weight; remove [values]")
+        try:
+            return mlp(widths, description=description, scalar=scalar, **options)
+        except SymgradError as exc:
+            raise self.fail("mlp", str(exc)) from None
+
+    def mlp_options(self, spec: dict) -> dict:
         options = {}
         for key in ("activation", "output_activation", "loss", "bias"):
             if key in spec:
@@ -128,43 +195,57 @@ class _Builder:
                     raise self.fail(f"mlp.{key}", f"expected a string, got {spec[key]!r}")
                 options[key] = spec[key]
         if "slope" in spec:
-            options["slope"] = str(self.number("mlp.slope", spec["slope"]))
+            options["slope"] = str(self.number("mlp.slope", spec["slope"], what="the leaky ReLU slope"))
         if "l2" in spec:
-            options["l2"] = self.number("mlp.l2", spec["l2"])
+            options["l2"] = self.number("mlp.l2", spec["l2"], what="the L2 strength")
         if "seed" in spec:
-            if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool):
-                raise self.fail("mlp.seed", f"expected an integer, got {spec['seed']!r}")
-            options["seed"] = spec["seed"]
+            seed = spec["seed"]
+            if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+                raise self.fail("mlp.seed", f"expected an integer from 0 to {MAX_SEED}, got {seed!r}")
+            options["seed"] = seed
+        return options
+
+    def mlp_widths(self, spec: dict, options: dict) -> list[int]:
+        """The layer widths, refused before anything is allocated if the network would be too big."""
+        if "widths" not in spec:
+            raise self.fail("mlp.widths", "missing; give the layer widths, for example widths = [2, 2, 2]")
         widths = spec["widths"]
-        if not isinstance(widths, list):
-            raise self.fail("mlp.widths", f"expected a list of integers, got {widths!r}")
-        if any(not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= 100_000 for w in widths):
-            raise self.fail("mlp.widths", f"expected layer sizes from 1 to 100000, got {widths!r}")
-        scalar = count_params(widths, bias=options.get("bias", "neuron"),
-                              activation=options.get("activation", "sigmoid")) <= MAX_SCALAR_PARAMS
-        if not scalar and "values" in self.data:
-            raise self.fail("values", f"an [mlp] with more than {MAX_SCALAR_PARAMS} parameters is built in matrix "
-                            "form only, without a scalar name per weight; remove [values]")
-        try:
-            return mlp(widths, description=description, scalar=scalar, **options)
-        except GraphError as exc:
-            raise self.fail("mlp", str(exc)) from None
+        if not isinstance(widths, list) or not 2 <= len(widths) <= MAX_LAYERS:
+            size = f"a list of {len(widths)}" if isinstance(widths, list) else repr(widths)
+            raise self.fail("mlp.widths", f"expected a list of 2 to {MAX_LAYERS} layer sizes, got {_clip(size)}")
+        for width in widths:
+            if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= MAX_WIDTH:
+                raise self.fail("mlp.widths", f"expected layer sizes from 1 to {MAX_WIDTH}, got {_clip(repr(width))}")
+        pieces = 2 if options.get("activation") == "maxout" else 1
+        for m, n in zip(widths, widths[1:]):
+            if pieces * m * n > MAX_LAYER_PARAMS:
+                raise self.fail("mlp.widths", f"a {m} x {n} layer has {pieces * m * n:,} weights "
+                                f"({_gigabytes(pieces * m * n)} as float64); the limit is {MAX_LAYER_PARAMS:,} per layer")
+        total = count_params(widths, bias=options.get("bias", "neuron"), activation=options.get("activation", "sigmoid"))
+        if total > MAX_PARAMS:
+            raise self.fail("mlp.widths", f"the network has {total:,} parameters ({_gigabytes(total)} as float64); "
+                            f"the limit is {MAX_PARAMS:,}")
+        return widths
 
-    def number(self, key: str, value: object):
-        if isinstance(value, bool) or not isinstance(value, (int, decimal.Decimal, str)):
-            raise self.fail(key, f"{value!r} is not a number; write a decimal such as 0.05 or a string such as \"1/3\"")
+    def number(self, key: str, value: object, *, what: str = "the value"):
+        if not isinstance(value, (int, decimal.Decimal, str)) or isinstance(value, bool):
+            raise self.fail(key, f"{what} is {_clip(repr(value))}, which is not a number; write a decimal such as "
+                            "0.05 or a string such as \"1/3\"")
         try:
-            return as_number(value)
-        except SymgradError:
-            raise self.fail(key, f"{value!r} is not a number; write a decimal such as 0.05 or a string such as \"1/3\"") from None
+            return as_number(value, what=what)
+        except SymgradError as exc:
+            raise self.fail(key, str(exc)) from None
 
+    # -- [symbols] and [nodes] ------------------------------------------------------------
     def declare_symbols(self, net: Network) -> None:
         symbols = self.table("symbols")
         for key, names in symbols.items():
             if key not in _SYMBOL_KINDS:
                 raise self.fail(f"symbols.{key}", f"unknown key; [symbols] may have {', '.join(_SYMBOL_KINDS)}")
             if not isinstance(names, list):
-                raise self.fail(f"symbols.{key}", f"expected a list of names, got {names!r}")
+                raise self.fail(f"symbols.{key}", f"expected a list of names, got {_clip(repr(names))}")
+            if len(net.leaves) + len(names) > MAX_NODES:
+                raise self.fail(f"symbols.{key}", f"more than {MAX_NODES:,} names; a network holds at most that many")
             for name in names:
                 self.check_name(f"symbols.{key}", name)
                 if name in net.leaves:
@@ -173,80 +254,82 @@ class _Builder:
 
     def check_name(self, key: str, name: object) -> None:
         if not is_identifier(name):
-            raise self.fail(key, f"{name!r} is not a valid name; use letters, digits and _, not starting with a digit")
+            raise self.fail(key, f"{_clip(repr(name))} is not a valid name; use ASCII letters, digits and _, "
+                            "not starting with a digit")
 
     def define_nodes(self, net: Network) -> None:
         nodes = self.table("nodes")
         if not nodes:
             raise self.fail("nodes", "missing or empty; define at least one node, e.g. f = \"w*x\"")
-        parsed = {}
-        for name, text in nodes.items():
-            key = f"nodes.{name}"
-            self.check_name(key, name)
-            if name in net.leaves:
-                raise self.fail(key, f"duplicate name {name!r}: it is already declared under [symbols]")
-            if not isinstance(text, str):
-                raise self.fail(key, f"expected an expression string, got {text!r}")
+        if len(net.leaves) + len(nodes) > MAX_NODES:
+            raise self.fail("nodes", f"{len(nodes):,} nodes and {len(net.leaves):,} symbols; a network holds at "
+                            f"most {MAX_NODES:,} names")
+        parsed = {name: self.parse_node(net, name, text) for name, text in nodes.items()}
+        self.check_order(net, parsed)
+        for name, definition in parsed.items():
             try:
-                parsed[name] = parse_expression(text)
-            except ParseError as exc:
-                raise self.fail(key, str(exc)) from None
-        order = list(parsed)
-        for position, name in enumerate(order):
-            for used in parsed[name].names:
-                if used in net.leaves:
-                    continue
-                if used not in parsed:
-                    raise self.fail(f"nodes.{name}", f"unknown name {used!r}; declare it under [symbols] or define it as a node")
-                if order.index(used) >= position:
-                    cycle = self.find_cycle(parsed, name)
-                    if cycle:
-                        raise self.fail(f"nodes.{name}", "cycle " + " -> ".join(cycle) + "; a node cannot depend on itself")
-                    raise self.fail(f"nodes.{name}", f"{used!r} is used before it is defined; move its definition above {name!r}")
-        for name in order:
-            try:
-                net.node(name, nodes[name])
+                net.node(name, definition)
             except SymgradError as exc:  # pragma: no cover - checked above
                 raise self.fail(f"nodes.{name}", str(exc)) from None
 
-    @staticmethod
-    def find_cycle(parsed: dict, start: str) -> list[str] | None:
-        path: list[str] = []
+    def parse_node(self, net: Network, name: str, text: object) -> Parsed:
+        key = f"nodes.{name}"
+        self.check_name(key, name)
+        if name in net.leaves:
+            raise self.fail(key, f"duplicate name {name!r}: it is already declared under [symbols]")
+        if not isinstance(text, str):
+            raise self.fail(key, f"expected an expression string, got {_clip(repr(text))}")
+        try:
+            return parse_expression(text, real=True)
+        except ParseError as exc:
+            hint = ""
+            if name == "description" and "description" not in self.data:
+                hint = ("; if this is the spec's description, TOML put it into [nodes] because it comes below "
+                        "that header: move the line above the first [table] header of the file")
+            raise self.fail(key, f"{exc}{hint}") from None
 
-        def visit(name: str) -> list[str] | None:
-            if name in path:
-                return path[path.index(name):] + [name]
-            if name not in parsed:
-                return None
-            path.append(name)
-            for used in parsed[name].names:
-                found = visit(used)
-                if found:
-                    return found
-            path.pop()
-            return None
+    def check_order(self, net: Network, parsed: dict[str, Parsed]) -> None:
+        """Every name a node uses is a leaf or a node defined above it (linear in the spec's size)."""
+        position = {name: i for i, name in enumerate(parsed)}
+        for name, node in parsed.items():
+            for used in node.names:
+                if used in net.leaves:
+                    continue
+                if used not in position:
+                    raise self.fail(f"nodes.{name}", f"unknown name {used!r}; declare it under [symbols] or "
+                                    "define it as a node")
+                if position[used] >= position[name]:
+                    cycle = _find_cycle(parsed, name)
+                    if cycle:
+                        raise self.fail(f"nodes.{name}", f"cycle {_describe_cycle(cycle)}; a node cannot depend "
+                                        "on itself")
+                    raise self.fail(f"nodes.{name}", f"{used!r} is used before it is defined; move its "
+                                    f"definition above {name!r}")
 
-        return visit(start)
-
+    # -- values, output, training, data ---------------------------------------------------
     def set_values(self, net: Network, *, required: bool) -> None:
         values = self.table("values")
         for name, value in values.items():
             key = f"values.{name}"
+            self.check_name(key, name)
             if name not in net.leaves:
                 what = "a node (its value is computed)" if name in net.nodes else "not declared"
                 raise self.fail(key, f"{name!r} is {what}; only inputs, targets, params and constants take values")
-            net.values[name] = self.number(key, value)
+            net.values[name] = self.number(key, value, what=f"the value of {name!r}")
         if required:
-            missing = [n for n in net.leaves if n not in net.values and n not in self.table("data")]
+            data = self.table("data")
+            missing = [n for n in net.leaves if n not in net.values and n not in data]
             if missing:
-                raise self.fail("values", "missing value for " + ", ".join(repr(m) for m in missing)
+                raise self.fail("values", "missing value for " + ", ".join(repr(m) for m in missing[:10])
+                                + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
                                 + "; give each input, target, param and constant a number")
 
     def set_output(self, net: Network) -> None:
         if "output" in self.data:
             output = self.data["output"]
             if not isinstance(output, str) or output not in net.nodes:
-                raise self.fail("output", f"{output!r} is not a node of the network; name one of {', '.join(net.nodes)}")
+                names = ", ".join(list(net.nodes)[:10]) + (", ..." if len(net.nodes) > 10 else "")
+                raise self.fail("output", f"{_clip(repr(output))} is not a node of the network; name one of {names}")
             net.output = output
 
     def set_train(self, net: Network) -> None:
@@ -254,7 +337,7 @@ class _Builder:
         for key, value in train.items():
             if key != "learning_rate":
                 raise self.fail(f"train.{key}", "unknown key; [train] may have learning_rate")
-            rate = self.number("train.learning_rate", value)
+            rate = self.number("train.learning_rate", value, what="the learning rate")
             if not rate > 0:
                 raise self.fail("train.learning_rate", f"must be positive, got {value}")
             net.learning_rate = rate
@@ -269,11 +352,54 @@ class _Builder:
             if name not in net.leaves or net.leaves[name].kind not in ("input", "target"):
                 raise self.fail(key, f"{name!r} is not an input or target")
             if not isinstance(column, list) or not column:
-                raise self.fail(key, f"expected a non-empty list of numbers, got {column!r}")
-            columns[name] = [self.number(key, v) for v in column]
+                raise self.fail(key, f"expected a non-empty list of numbers, got {_clip(repr(column))}")
+            columns[name] = [self.number(key, v, what=f"an entry of {name!r}") for v in column]
         try:
             net.set_data(columns)
         except GraphError as exc:
             raise self.fail("data", str(exc)) from None
         for name, column in net.data.items():
             net.values.setdefault(name, column[0])
+
+
+def _find_cycle(parsed: dict[str, Parsed], start: str) -> list[str] | None:
+    """A cycle of node names reachable from ``start`` (first name repeated at the end), or None.
+
+    Iterative depth-first search, so a 100,000-node cycle needs no deep recursion.
+    """
+    on_path: dict[str, int] = {}
+    path: list[str] = []
+    done: set[str] = set()
+    stack = [(start, iter(parsed[start].names))]
+    on_path[start] = 0
+    path.append(start)
+    while stack:
+        name, uses = stack[-1]
+        for used in uses:
+            if used in on_path:
+                return path[on_path[used]:] + [used]
+            if used in parsed and used not in done:
+                on_path[used] = len(path)
+                path.append(used)
+                stack.append((used, iter(parsed[used].names)))
+                break
+        else:
+            stack.pop()
+            done.add(path.pop())
+            del on_path[name]
+    return None
+
+
+def _describe_cycle(cycle: list[str]) -> str:
+    if len(cycle) <= 12:
+        return " -> ".join(cycle)
+    return (f"of {len(cycle) - 1} nodes " + " -> ".join(cycle[:5]) + " -> ... -> "
+            + " -> ".join(cycle[-3:]))
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count * 8 / 2**30:,.1f} GiB"

@@ -91,7 +91,7 @@ def expanded(net, name: str | None = None) -> sympy.Expr:
     """Node ``name`` (default: the output) written out in the leaves, sigmoid as exp.
 
     Substitutes each node's own parsed expression in definition order; it does not use
-    ``Network.closed_form`` or anything from the derivation.
+    ``Network.expanded`` or anything from the derivation.
     """
     return expanded_nodes(net)[name or net.output]
 

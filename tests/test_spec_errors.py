@@ -33,7 +33,7 @@ CASES = {
     "missing_value": ('output = "f"\n[symbols]\ninputs = ["x"]\nparams = ["w"]\n[values]\nx = 2\n[nodes]\nf = "w*x"\n',
                       "values", "missing value for 'w'"),
     "non_numeric_value": (GOOD_HEAD.replace("w = 3", 'w = "three"') + '[nodes]\nf = "w*x"\n',
-                          "values.w", "'three' is not a number"),
+                          "values.w", "the value of 'w' is 'three', which is not a number"),
     "boolean_value": (GOOD_HEAD.replace("w = 3", "w = true") + '[nodes]\nf = "w*x"\n', "values.w", "not a number"),
     "bad_identifier": ('[symbols]\ninputs = ["1x"]\n[nodes]\nf = "2"\n', "symbols.inputs", "'1x' is not a valid name"),
     "bad_node_identifier": (GOOD_HEAD + '[nodes]\n"my node" = "w*x"\n', "nodes.my node", "is not a valid name"),
