@@ -19,10 +19,12 @@ The error formula, used everywhere, is symmetric: ``|a − b| / max(|a|, |b|)``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib.util
 import json
 import math
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,9 +195,12 @@ def load_gradient_function(text: str) -> Callable[[dict[str, float]], Mapping[st
     if spec is None or spec.loader is None:
         raise InvalidArgument(f"--against {text}: {path_text} cannot be imported as Python; give a .py file")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look it up
     try:
-        spec.loader.exec_module(module)  # the user's own file, run on the user's request
+        with contextlib.redirect_stdout(sys.stderr):  # the user's prints must not mix into our JSON
+            spec.loader.exec_module(module)  # the user's own file, run on the user's request
     except (Exception, SystemExit) as exc:
+        del sys.modules[spec.name]
         raise InvalidArgument(f"--against {text}: importing {path_text} raised {_describe(exc)}; fix the file") from exc
     function = getattr(module, name, None)
     if function is None:
@@ -218,9 +223,20 @@ def _call_user(function: Callable, point: dict[str, float], names: tuple[str, ..
     """Call the user's gradient function once; validate what it returns."""
     label = getattr(function, "__name__", "the gradient function")
     try:
-        result = function(dict(point))
+        with contextlib.redirect_stdout(sys.stderr):
+            result = function(dict(point))
     except (Exception, SystemExit) as exc:
         raise InvalidArgument(f"gradient function {label} raised {_describe(exc)} at the network's point") from exc
+    try:
+        return _read_user(result, label, names)
+    except InvalidArgument:
+        raise
+    except Exception as exc:  # a hostile Mapping whose methods raise
+        raise InvalidArgument(f"gradient function {label} returned a {type(result).__name__} that cannot be read "
+                              f"({_describe(exc)}); return a plain dict") from exc
+
+
+def _read_user(result: object, label: str, names: tuple[str, ...]) -> tuple[dict[str, float], np.dtype]:
     if not isinstance(result, Mapping):
         raise InvalidArgument(f"gradient function {label} returned a {type(result).__name__}; return a dict "
                               f"{{parameter name: gradient}} with keys {', '.join(names)}")
@@ -296,7 +312,7 @@ def _kink_arguments(network: Network, nodes: tuple[str, ...]) -> list[tuple[str,
     out = []
     for name in (n for n in nodes if n in network.nodes):
         for sub in sympy.preorder_traversal(network.nodes[name].expr):
-            rule = _HEADS.get(getattr(sub, "func", None)) if isinstance(sub, sympy.Function) else None
+            rule = _HEADS.get(sub.func)  # Max and Min are not sympy.Function instances: look up every head
             if rule is None or rule.smooth:
                 continue
             head = rule.spec_name or rule.head.__name__
@@ -321,7 +337,7 @@ def _downstream(network: Network, leaves: set[str]) -> tuple[str, ...]:
 def _check_analytic(network: Network, names: tuple[str, ...]) -> None:
     for node_name in _downstream(network, set(names)):
         for sub in sympy.preorder_traversal(network.nodes[node_name].expr):
-            rule = _HEADS.get(sub.func) if isinstance(sub, sympy.Function) else None
+            rule = _HEADS.get(sub.func)
             if rule is not None and not (rule.smooth and rule.differentiable):
                 raise InvalidArgument(
                     f"scheme 'complex' needs every node between the parameters and the output to be analytic, "
@@ -439,12 +455,14 @@ def _directions(names, x, scheme, step, sample, directions, seed) -> tuple[list[
     for k in chosen:
         v = np.zeros(n)
         v[k] = 1.0
-        out.append(_Direction(names[k], v, step if step is not None else default_step(scheme, float(x[k]))))
+        given = step.get(names[k]) if isinstance(step, Mapping) else step
+        out.append(_Direction(names[k], v, given if given is not None else default_step(scheme, float(x[k]))))
     scale = float(np.max(np.abs(x))) if n else 1.0
     for d in range(directions):
         v = rng.standard_normal(n)
         v /= np.linalg.norm(v)
-        out.append(_Direction(f"direction {d + 1}", v, step if step is not None else default_step(scheme, scale)))
+        given = None if isinstance(step, Mapping) else step
+        out.append(_Direction(f"direction {d + 1}", v, given if given is not None else default_step(scheme, scale)))
     if directions:
         notes.append(f"{directions} random unit directions v (seed {seed}): rows compare directional derivatives ∇f·v")
     return out, notes
@@ -471,13 +489,15 @@ def _cause_of(value: float, exact: float, who: str) -> str:
 
 
 def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping[str, object]] | None = None,
-              at: Mapping[str, object] | None = None, scheme: str = "central", step: float | None = None,
+              at: Mapping[str, object] | None = None, scheme: str = "central",
+              step: float | Mapping[str, float] | None = None,
               sample: int | None = None, directions: int | None = None, seed: int = 0) -> GradcheckReport:
     """Check the network's gradient three ways, and ``against`` (a user's gradient function).
 
     ``against`` receives every leaf's value by name as floats and returns gradients by
-    parameter name. Networks with more than ``limits.MAX_FULL_GRADCHECK`` parameters are
-    checked on a seeded sample of coordinates plus random directions.
+    parameter name. ``at`` overrides leaf values; ``step`` overrides the optimal step (one
+    number, or a dict by parameter). Networks with more than ``limits.MAX_FULL_GRADCHECK``
+    parameters are checked on ``sample`` coordinates plus ``directions`` random directions.
 
     >>> import symgrad
     >>> report = symgrad.gradcheck(symgrad.load("mazur"))
@@ -487,9 +507,11 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
     from . import compile_gradient, derive
 
     sch = scheme_named(scheme)
-    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
-                             or not math.isfinite(step) or step <= 0):
-        raise InvalidArgument(f"step must be a positive number such as 1e-6, got {step!r}")
+    for value in (step.values() if isinstance(step, Mapping) else [step]):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value <= 0):
+            raise InvalidArgument(f"step must be a positive number such as 1e-6 (or a dict of them by "
+                                  f"parameter), got {value!r}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidArgument(f"seed must be an integer, got {seed!r}")
     notes: list[str] = []
@@ -519,8 +541,14 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
         exact_side = True
     if not problem.names:
         raise InvalidArgument("the network has no parameters or inputs to differentiate with respect to")
+    if isinstance(step, Mapping) and set(step) - set(problem.names):
+        raise InvalidArgument(f"step names {', '.join(sorted(map(str, set(step) - set(problem.names))))}, which "
+                              f"are not checked coordinates; use names among {', '.join(problem.names[:10])}")
     rows_in, sample_notes = _directions(problem.names, x, sch, step, sample, directions, seed)
-    notes = [f"{sch.title}; step {'%g' % step if step is not None else sch.step_text} per coordinate; "
+    step_text = f"{step:g} for every coordinate" if isinstance(step, (int, float)) else f"{sch.step_text} per coordinate"
+    if isinstance(step, Mapping) and step:
+        step_text += ", as given for " + ", ".join(step)
+    notes = [f"{sch.title}; step {step_text}; "
              f"tolerance = truncation + round-off bound"] + notes + sample_notes
 
     loss0, compiled0 = problem.loss(x)
@@ -655,7 +683,8 @@ def _check_one(problem, sch: Scheme, d: _Direction, x, loss0, compiled0, user, u
             truncation = float(abs(d_exact - exact_v)) if d_exact is not None else 0.0
             roundoff = abs(numerical - float(d_exact)) if d_exact is not None else fd_error
             verdict = "step" if truncation >= roundoff else "round-off"
-            cause = (f"finite differences are off by {fd_error:.2e} > bound {bound:.2e}: truncation (the same "
+            cause = (f"finite differences are off by {fd_error:.2e}, more than their bound {bound:.2e}: truncation "
+                     f"(the same "
                      f"difference in exact arithmetic) {truncation:.2e}, round-off {roundoff:.2e}; "
                      + ("use a smaller step" if verdict == "step" else "use a larger step"))
         elif worst is not None:

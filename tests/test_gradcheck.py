@@ -398,3 +398,103 @@ def test_cli_plot(tmp_path, capsys):
     assert ET.parse(tmp_path / "sweep.svg").getroot().tag.endswith("svg")
     status, _, err = _run(["gradcheck", "mazur", "--plot", str(tmp_path / "sweep.jpg")], capsys)
     assert status == 2 and ".svg or .png" in err
+
+
+# -- attribution of finite-difference errors ------------------------------------------------------
+SIN_AT_ZERO = """
+[symbols]
+params = ["w"]
+[values]
+w = 0
+[nodes]
+f = "sin(w)"
+"""
+
+CANCELLATION = """
+[symbols]
+inputs = ["x"]
+params = ["w"]
+[values]
+x = 1e8
+w = 0.5
+[nodes]
+a = "w + x"
+f = "a*a - x*x"
+"""
+
+
+def test_a_step_that_aliases_the_curvature_is_blamed_on_the_step():
+    # sin(w) at 0 with h = 2π: the central difference sin(h)/h is 0, the derivative is 1
+    report = symgrad.gradcheck(symgrad.loads(SIN_AT_ZERO), step=2 * math.pi)
+    row = report.rows[0]
+    assert report.ok and row.verdict == "step" and "use a smaller step" in row.cause
+    assert abs(row.numerical) < 1e-15 and row.exact == 1.0
+
+
+def test_cancellation_in_the_loss_is_blamed_on_round_off():
+    # f = (w + x)² − x² = 2wx + w² with x = 1e8: float64 loses the low digits of f
+    report = symgrad.gradcheck(symgrad.loads(CANCELLATION))
+    row = report.rows[0]
+    assert row.exact == 2 * 0.5 + 2 * 1e8
+    assert report.ok and row.verdict == "round-off" and "use a larger step" in row.cause
+    assert abs(row.numerical - row.exact) > 1.0
+
+
+def test_a_gradient_off_by_less_than_finite_differences_resolve_is_precision():
+    report = symgrad.gradcheck(MAZUR, against=lambda v: {k: g * (1 + 1e-11) for k, g in mazur_backprop(v).items()})
+    assert report.ok and {row.verdict for row in report.rows} == {"precision"}
+    assert "within what finite differences resolve" in report.rows[0].cause
+
+
+HINGE_AND_ABS = """
+[symbols]
+inputs = ["x"]
+targets = ["t"]
+params = ["w", "c"]
+[values]
+x = 2
+t = 1
+w = 0.5
+c = 0.25
+[nodes]
+y = "w*x"
+L = "max(0, 1 - t*y) + abs(c - 1/4)"
+"""
+
+
+def test_hinge_and_abs_kinks_are_found_from_the_graph():
+    report = symgrad.gradcheck(symgrad.loads(HINGE_AND_ABS))
+    rows = {row.param: row for row in report.rows}
+    assert report.ok and rows["w"].verdict == rows["c"].verdict == "kink"
+    assert "max in node 'L'" in rows["w"].cause and "abs in node 'L'" in rows["c"].cause
+    # one-sided slopes of the hinge in w: −t·x = −2 on the left, 0 on the right
+    assert "[-2, 0]" in rows["w"].cause
+    with pytest.raises(InvalidArgument, match="node 'L' uses (max|abs), which has a kink"):
+        symgrad.gradcheck(symgrad.loads(HINGE_AND_ABS), scheme="complex")
+    with pytest.raises(InvalidArgument, match="node 'L' uses max, which has a kink"):
+        symgrad.gradcheck(symgrad.loads(HINGE_AND_ABS.replace(" + abs(c - 1/4)", " + c")), scheme="complex")
+
+
+def test_at_moves_the_point_and_a_step_per_parameter_is_used():
+    at = {"w1": 0.2, "i2": 0.3}
+    report = symgrad.gradcheck(MAZUR, at=at, step={"w1": 2.0 ** -10})
+    point = {k: float(v) for k, v in MAZUR.point(at).items()}
+    hand = mazur_backprop(point)
+    assert report.ok
+    assert all(abs(row.exact - hand[row.param]) < 1e-15 for row in report.rows)
+    assert "as given for w1" in report.notes[0]
+    rows = {row.param: row for row in report.rows}
+    default = {row.param: row for row in symgrad.gradcheck(MAZUR, at=at).rows}
+    assert rows["w1"].numerical != default["w1"].numerical and rows["w1"].bound != default["w1"].bound
+    assert rows["w2"].numerical == default["w2"].numerical and rows["w2"].bound == default["w2"].bound
+    with pytest.raises(InvalidArgument, match="not checked coordinates"):
+        symgrad.gradcheck(MAZUR, step={"w99": 1e-3})
+
+
+def test_user_prints_go_to_stderr_and_user_dataclasses_import(tmp_path, capsys):
+    path = tmp_path / "chatty.py"
+    path.write_text(USER_FILE + "\nfrom dataclasses import dataclass\n\n\n@dataclass\nclass Box:\n    x: float\n\n\n"
+                    "print('imported')\n\n\ndef noisy(v):\n    print('computing')\n    return gradient(v)\n")
+    status, out, err = _run(["gradcheck", "mazur", "--format", "json", "--against", f"{path}:noisy"], capsys)
+    assert status == 0 and json.loads(out)["ok"] is True
+    assert "imported" in err and "computing" in err
