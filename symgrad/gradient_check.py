@@ -180,7 +180,7 @@ def load_gradient_function(text: str) -> Callable[[dict[str, float]], Mapping[st
     >>> load_gradient_function("no_such_file.py:grad")
     Traceback (most recent call last):
     ...
-    symgrad.errors.InvalidArgument: --against no_such_file.py:grad: there is no file no_such_file.py; give FILE.py:FUNCTION with an existing file
+    symgrad.errors.InvalidArgument: --against no_such_file.py:grad: no_such_file.py does not exist; give FILE.py:FUNCTION with an existing Python file
     """
     if not isinstance(text, str) or ":" not in text:
         raise InvalidArgument(f"--against {text!r}: expected FILE.py:FUNCTION, such as my_backprop.py:gradient")
@@ -189,8 +189,9 @@ def load_gradient_function(text: str) -> Callable[[dict[str, float]], Mapping[st
     if not name.isidentifier():
         raise InvalidArgument(f"--against {text}: {name!r} is not a Python function name; give FILE.py:FUNCTION")
     if not path.is_file():
-        raise InvalidArgument(f"--against {text}: there is no file {path_text}; give FILE.py:FUNCTION with an "
-                              "existing file")
+        problem = "is not a regular file" if path.exists() else "does not exist"
+        raise InvalidArgument(f"--against {text}: {path_text} {problem}; give FILE.py:FUNCTION with an existing "
+                              "Python file")
     spec = importlib.util.spec_from_file_location(f"symgrad_user_gradient_{abs(hash(str(path)))}", path)
     if spec is None or spec.loader is None:
         raise InvalidArgument(f"--against {text}: {path_text} cannot be imported as Python; give a .py file")
@@ -525,7 +526,8 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
         problem, x = _matrix_problem(network)
         exact_side = False
         notes.append("matrix form only: no exact values; the compiled gradient is checked against finite "
-                     "differences, the bound's higher derivative estimated from compiled gradients")
+                     "differences, the bound's higher derivative estimated from compiled gradients; kinks are not "
+                     "detected in this form")
     else:
         derivation = derive(network)
         compiled = compile_gradient(derivation, reduction="sum")
@@ -562,147 +564,163 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
             notes.append("warning: " + message)
     if exact_side:
         with mpmath.workdps(DIGITS * 3):
-            f0, exact0, values0 = problem.exact(x)
-            gscale = float(max((abs(e) for e in exact0), default=0))
-            f_scale = float(abs(f0) + mpmath.fsum(abs(mpmath.mpf(float(xi)) * e) for xi, e in zip(x, exact0)))
+            exact = problem.exact(x)
+            gscale = float(max((abs(e) for e in exact[1]), default=0))
+            f_scale = float(abs(exact[0]) + mpmath.fsum(abs(mpmath.mpf(float(xi)) * e) for xi, e in zip(x, exact[1])))
     else:
+        exact = None
         gscale = float(np.max(np.abs(compiled0)))
         f_scale = abs(loss0) + float(np.sum(np.abs(x * compiled0)))
-    error_f = F_ULPS * EPS * f_scale
-
-    rows = []
-    for d in rows_in:
-        rows.append(_check_one(problem, sch, d, x, loss0, compiled0, user, user_dtype, error_f, gscale, exact_side,
-                               f0 if exact_side else None, exact0 if exact_side else None,
-                               values0 if exact_side else None))
+    centre = _Centre(problem, sch, x, loss0, compiled0, exact, user,
+                     float(np.finfo(user_dtype).eps) if user is not None else EPS, F_ULPS * EPS * f_scale, gscale)
+    judged = [_judge(centre, d, _estimate(centre, d)) for d in rows_in]
     rank = {v: k for k, v in enumerate(VERDICTS)}
-    order = sorted(range(len(rows)), key=lambda k: (rank[rows[k][0].verdict], -rows[k][1], k))
+    order = sorted(range(len(judged)), key=lambda k: (rank[judged[k][0].verdict], -judged[k][1], k))
     title = f"gradcheck: {network.description or 'network'}"
-    return GradcheckReport(title, sch.name, tuple(rows[k][0] for k in order), tuple(notes), against is not None)
+    return GradcheckReport(title, sch.name, tuple(judged[k][0] for k in order), tuple(notes), against is not None)
 
 
-def _check_one(problem, sch: Scheme, d: _Direction, x, loss0, compiled0, user, user_dtype, error_f, gscale,
-               exact_side, f0, exact0, values0) -> tuple[GradcheckRow, float]:
-    h, v = d.h, d.v
-    eta = h / 2 if sch.name == "richardson" else (h if sch.name != "complex" else default_step(SCHEMES["central"], 0)
-                                                  * max(1.0, float(np.max(np.abs(x)))))
-    points = {k: x + k * eta * v for k in _STENCIL}
-    points[0] = x
-    # float64 losses at the stencil (compiled code); exact slopes and losses around x
-    floss = {0: loss0}
-    fgrad = {0: compiled0}
+@dataclass(frozen=True)
+class _Centre:
+    """What every row shares: the point, the loss and gradients there, and the error scales."""
+
+    problem: _Scalar | _Matrix
+    scheme: Scheme
+    x: np.ndarray
+    loss: float  # compiled float64 loss at x
+    compiled: np.ndarray | None  # compiled gradient at x (None: derivatives by inputs)
+    exact: tuple | None  # (loss, gradient, values) exactly at x; None for matrix-form networks
+    user: dict[str, float] | None
+    user_eps: float  # the rounding unit of the user's dtype
+    error_f: float  # the error of one float64 evaluation of the loss
+    gscale: float  # the largest |gradient| entry
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    """One row's numbers before judging: the directional derivatives and the evidence."""
+
+    numerical: float
+    exact: float | None
+    compiled: float | None
+    user: float | None
+    bound: float  # the finite-difference error bound, truncation + round-off
+    truncation: float | None  # measured: the same difference in exact arithmetic, minus the exact value
+    kink: str | None  # the kink within the step, described
+    one_sided: tuple[float, float, float] | None  # (low, high, slack) of the one-sided differences
+
+
+def _estimate(c: _Centre, d: _Direction) -> _Estimate:
+    """Finite difference along d, exact slopes at x + k·η·v, the bound, and any kink in reach."""
+    sch, h, v, x = c.scheme, d.h, d.v, c.x
+    if sch.name == "complex":  # η only serves the derivative estimate
+        eta = default_step(SCHEMES["central"], 0.0) * max(1.0, float(np.max(np.abs(x))))
+    else:
+        eta = h / 2 if sch.name == "richardson" else h
+    points = {0: x} | {k: x + k * eta * v for k in _STENCIL}
+    floss, fgrad = {0: c.loss}, {0: c.compiled}
     for k in _STENCIL:
-        floss[k], fgrad[k] = problem.loss(points[k])
-    compiled_v = float(np.dot(compiled0, v)) if compiled0 is not None else None
-    user_v = float(np.dot([user[n] for n in problem.names], v)) if user is not None else None
+        floss[k], fgrad[k] = c.problem.loss(points[k])
+    stencil = {round(o * h / eta): w for o, w in zip(sch.offsets, sch.weights)}
     if sch.name == "complex":
-        numerical = problem.complex_step(x, v, h)
+        numerical = c.problem.complex_step(x, v, h)
     else:
-        stencil = {round(o * h / eta): w for o, w in zip(sch.offsets, sch.weights)}
         numerical = sum(w * floss[k] for k, w in stencil.items()) / h
-    if exact_side:
+    truncation = kink = exact = None
+    if c.exact is not None:
         with mpmath.workdps(DIGITS * 3):
-            exact_f = {0: f0}
-            slope = {0: mpmath.fsum(e * float(vi) for e, vi in zip(exact0, v) if vi)}
-            values = {0: values0}
+            exact_f, values = {0: c.exact[0]}, {0: c.exact[2]}
+            slope = {0: _along(c.exact[1], v)}
             for k in _STENCIL:
-                exact_f[k], grad_k, values[k] = problem.exact(points[k])
-                slope[k] = mpmath.fsum(e * float(vi) for e, vi in zip(grad_k, v) if vi)
-            exact_v = slope[0]
-            derivs = _derivatives(slope, eta)
-            d_exact = None
-            if sch.name != "complex":
-                # the same stencil in exact arithmetic, at the same float64 points: its error is truncation only
-                d_exact = mpmath.fsum(w * exact_f[k] for k, w in stencil.items()) / mpmath.mpf(h)
-            kink = _kink_within(problem.kinks, values, sch)
-            reference = float(exact_v)
+                exact_f[k], grad_k, values[k] = c.problem.exact(points[k])
+                slope[k] = _along(grad_k, v)
+            if sch.name != "complex":  # the same difference in exact arithmetic: truncation alone
+                truncation = float(mpmath.fsum(w * exact_f[k] for k, w in stencil.items()) / h - slope[0])
+            kink = _kink_within(c.problem.kinks, values, sch)
+            exact = float(slope[0])
+            derivative = float(_derivatives(slope, eta)[sch.order + 1])
     else:
-        slope = {k: float(np.dot(fgrad[k], v)) for k in fgrad}
-        derivs = _derivatives(slope, eta)
-        reference = compiled_v
-        d_exact, kink, exact_v = None, None, None
-    derivative = float(derivs[sch.order + 1])
-    trunc = truncation_bound(sch, h, derivative)
-    rounding = roundoff_bound(sch, h, error_f, slope=reference) * (F_ULPS if sch.name == "complex" else 1)
+        slope = {k: float(np.dot(g, v)) for k, g in fgrad.items()}
+        derivative = float(_derivatives(slope, eta)[sch.order + 1])
+    compiled = float(np.dot(c.compiled, v)) if c.compiled is not None else None
+    user = float(np.dot([c.user[n] for n in c.problem.names], v)) if c.user is not None else None
+    reference = exact if exact is not None else compiled
+    rounding = roundoff_bound(sch, h, c.error_f, slope=reference) * (F_ULPS if sch.name == "complex" else 1)
     if sch.name != "complex" and not np.all(v == np.round(v)):  # stencil points rounded: input error too
-        rounding += sch.roundoff * EPS * float(np.sum(np.abs(x * compiled0 if compiled0 is not None else x))) / h
-    bound = 2 * (trunc + rounding)  # 2: the derivative is taken at x, not maximised over the stencil
+        rounding += sch.roundoff * EPS * float(np.sum(np.abs(x * (c.compiled if c.compiled is not None else 1)))) / h
+    bound = 2 * (truncation_bound(sch, h, derivative) + rounding)  # 2: f⁽ⁿ⁺¹⁾ at x, not its max on the stencil
+    one_sided = _one_sided(floss, slope, eta) if kink else None
+    return _Estimate(numerical, exact, compiled, user, bound, truncation, kink, one_sided)
 
-    subject_name, subject, eps_subject = ("user", user_v, np.finfo(user_dtype).eps) if user is not None \
-        else ("compiled", compiled_v, EPS)
-    if subject is None:  # inputs: no compiled gradient; the numerical estimate is judged
-        subject_name, subject, eps_subject = "numerical", numerical, EPS
-    candidates = [(subject_name, subject, eps_subject)]
-    if user is not None and compiled_v is not None:
-        candidates.append(("compiled", compiled_v, EPS))
 
-    if exact_side:
-        exact_float = float(exact_v)
-        scale = abs(exact_float) + (gscale if subject_name != "numerical" else 0)
-        abs_error = abs(subject - exact_float)
-        rel_error = relative_error(subject, exact_float)
+def _along(gradient, v: np.ndarray):
+    """The directional derivative ∇f·v in mpmath, skipping the zero entries of v."""
+    return mpmath.fsum(g * float(vi) for g, vi in zip(gradient, v) if vi)
+
+
+def _judge(c: _Centre, d: _Direction, e: _Estimate) -> tuple[GradcheckRow, float]:
+    """The verdict and its cause for one row; the score ranks rows of the same verdict."""
+    if e.user is not None:
+        subject, value, eps = "user", e.user, c.user_eps
+    elif e.compiled is not None:
+        subject, value, eps = "compiled", e.compiled, EPS
+    else:  # derivatives by inputs: no compiled gradient, the finite difference itself is judged
+        subject, value, eps = "numerical", e.numerical, EPS
+    candidates = [(subject, value, eps)] + ([("compiled", e.compiled, EPS)] if subject == "user" else [])
+    reference = e.exact if e.exact is not None else e.numerical
+    abs_error, rel_error = abs(value - reference), relative_error(value, reference)
+    if e.kink is not None:
+        verdict, cause, bound = _judge_kink(e, candidates)
+    elif e.exact is not None:
+        verdict, cause, bound = _judge_exact(c, e, candidates, subject)
     else:
-        exact_float = None
-        abs_error = abs(subject - numerical)
-        rel_error = relative_error(subject, numerical)
+        bound = e.bound + TAU_ULPS * EPS * (abs(value) + c.gscale)
+        if abs_error > bound:
+            verdict, cause = "mismatch", f"the compiled gradient {value:.6g} differs from finite differences"
+        else:
+            verdict, cause = "ok", f"finite differences within {abs_error:.2e} of the compiled value"
+    row = GradcheckRow(d.label, e.exact, e.compiled, e.numerical, e.user, abs_error, rel_error, bound, verdict, cause)
+    return row, abs_error / max(bound, 1e-300)
 
-    verdict, cause = "ok", "agrees"
-    if exact_side and kink is not None:
-        lo, hi, slack = _one_sided(floss, slope, eta)
-        outside = [(who, val) for who, val, _ in candidates if not lo - slack <= val <= hi + slack]
-        if outside:
-            who, val = outside[0]
-            verdict = "mismatch"
-            cause = (f"within the step of a kink of {kink}, and the {who} gradient {val:.6g} lies outside the "
-                     f"one-sided differences [{lo:.6g}, {hi:.6g}]")
-        else:
-            verdict = "kink"
-            cause = (f"within the step of a kink of {kink}: finite differences straddle it; the gradient lies "
-                     f"between the one-sided differences [{lo:.6g}, {hi:.6g}] (subgradient check passed)")
-        bound = slack
-        return GradcheckRow(d.label, exact_float, compiled_v, numerical, user_v, abs_error, rel_error, bound, verdict,
-                    cause), abs_error / max(bound, 1e-300)
-    if exact_side:
-        worst = None
-        for who, val, eps in candidates:
-            if who == "numerical":
-                continue
-            tau = TAU_ULPS * eps * scale
-            err = abs(val - exact_float)
-            if err <= tau:
-                continue
-            kind = "precision" if err <= bound else "mismatch"
-            if worst is None or VERDICTS.index(kind) < VERDICTS.index(worst[0]):
-                worst = (kind, who, val, tau)
-        fd_error = abs(numerical - exact_float)
-        if worst is not None and worst[0] == "mismatch":
-            verdict = "mismatch"
-            cause = _cause_of(worst[2], exact_float, worst[1]) + \
-                f"; finite differences agree with the exact value within {fd_error:.2e}"
-        elif fd_error > bound:
-            truncation = float(abs(d_exact - exact_v)) if d_exact is not None else 0.0
-            roundoff = abs(numerical - float(d_exact)) if d_exact is not None else fd_error
-            verdict = "step" if truncation >= roundoff else "round-off"
-            cause = (f"finite differences are off by {fd_error:.2e}, more than their bound {bound:.2e}: truncation "
-                     f"(the same "
-                     f"difference in exact arithmetic) {truncation:.2e}, round-off {roundoff:.2e}; "
-                     + ("use a smaller step" if verdict == "step" else "use a larger step"))
-        elif worst is not None:
-            verdict = "precision"
-            cause = (f"the {worst[1]} gradient differs from the exact value by {abs(worst[2] - exact_float):.2e}, "
-                     f"more than {worst[3]:.2e} (its dtype's rounding) but within what finite differences resolve")
-        else:
-            cause = f"finite differences within {fd_error:.2e} of the exact value (bound {bound:.2e})"
-        bound = max(bound, TAU_ULPS * eps_subject * scale)  # the tolerance abs_error is judged against
-    else:
-        if abs_error > bound + TAU_ULPS * EPS * (abs(subject) + gscale):
-            verdict = "mismatch"
-            cause = f"the compiled gradient {subject:.6g} differs from finite differences {numerical:.6g}"
-        else:
-            cause = f"finite differences within {abs_error:.2e} of the compiled value (bound {bound:.2e})"
-    score = abs_error / max(bound, 1e-300)
-    return GradcheckRow(d.label, exact_float, compiled_v, numerical, user_v, abs_error, rel_error, bound, verdict,
-                cause), score
+
+def _judge_kink(e: _Estimate, candidates: list) -> tuple[str, str, float]:
+    low, high, slack = e.one_sided
+    interval = f"[{low:.6g}, {high:.6g}]"
+    for who, value, _ in candidates:
+        if who != "numerical" and not low - slack <= value <= high + slack:
+            return ("mismatch", f"within the step of a kink of {e.kink}, and the {who} gradient {value:.6g} lies "
+                    f"outside the one-sided differences {interval}", slack)
+    return ("kink", f"within the step of a kink of {e.kink}: finite differences straddle it; the gradient lies "
+            f"between the one-sided differences {interval} (subgradient check passed)", slack)
+
+
+def _judge_exact(c: _Centre, e: _Estimate, candidates: list, subject: str) -> tuple[str, str, float]:
+    scale = abs(e.exact) + (c.gscale if subject != "numerical" else 0.0)
+    worst = None  # (verdict, who, value, tolerance) of the worst gradient under check
+    for who, value, eps in candidates:
+        tolerance = TAU_ULPS * eps * scale
+        if who == "numerical" or abs(value - e.exact) <= tolerance:
+            continue
+        kind = "precision" if abs(value - e.exact) <= e.bound else "mismatch"
+        if worst is None or kind == "mismatch":
+            worst = (kind, who, value, tolerance)
+    bound = max(e.bound, TAU_ULPS * candidates[0][2] * scale)  # the tolerance abs_error is judged against
+    fd_error = abs(e.numerical - e.exact)
+    if worst is not None and worst[0] == "mismatch":
+        return ("mismatch", _cause_of(worst[2], e.exact, worst[1])
+                + f"; finite differences agree with the exact value within {fd_error:.2e}", bound)
+    if fd_error > e.bound:
+        truncation = abs(e.truncation) if e.truncation is not None else 0.0
+        roundoff = abs(e.numerical - e.exact - e.truncation) if e.truncation is not None else fd_error
+        verdict = "step" if truncation >= roundoff else "round-off"
+        return (verdict, f"finite differences are off by {fd_error:.2e}, more than their bound {e.bound:.2e}: "
+                f"truncation (the same difference in exact arithmetic) {truncation:.2e}, round-off "
+                f"{roundoff:.2e}; " + ("use a smaller step" if verdict == "step" else "use a larger step"), bound)
+    if worst is not None:
+        return ("precision", f"the {worst[1]} gradient differs from the exact value by "
+                f"{abs(worst[2] - e.exact):.2e}, more than {worst[3]:.2e} (its dtype's rounding) but within what "
+                "finite differences resolve", bound)
+    return "ok", f"finite differences within {fd_error:.2e} of the exact value (bound {e.bound:.2e})", bound
 
 
 def _kink_within(kinks, values: dict, sch: Scheme) -> str | None:

@@ -366,7 +366,8 @@ def test_cli_json_has_exactly_the_documented_keys(user_file, capsys):
 
 
 @pytest.mark.parametrize("target, words", [
-    ("missing.py:gradient", "there is no file"),
+    ("missing.py:gradient", "missing.py does not exist"),
+    ("{dir}:gradient", "is not a regular file"),
     ("{dir}/my_backprop.py", "expected FILE.py:FUNCTION"),
     ("{dir}/my_backprop.py:nope", "has no function 'nope'"),
     ("{dir}/my_backprop.py:not_a_function", "is the int 3, not a function"),
