@@ -762,7 +762,9 @@ class StepSweep:
     param: str
     scheme: str
     steps: tuple[float, ...]
-    errors: tuple[float, ...]
+    errors: tuple[float, ...]  # measured |D(h) − exact|
+    truncation: tuple[float, ...]  # the bound's truncation term at each step, C·hⁿ·|f⁽ⁿ⁺¹⁾|
+    roundoff: tuple[float, ...]  # the bound's round-off term at each step, R·ε_f/h
     fit_range: tuple[float, float]  # the steps fitted: where truncation dominates round-off 100-fold
     slope: float | None  # None when truncation never dominates round-off (e.g. f is polynomial in param)
     expected: int
@@ -799,6 +801,9 @@ def sweep_steps(network: Network, *, param: str | None = None, scheme: str = "ce
     if sch.name == "complex":
         raise InvalidArgument("the step sweep is for difference schemes; the complex step has no round-off "
                               "to trade against; use scheme='central'")
+    if network.structure is not None and not network.nodes:
+        raise InvalidArgument("the step sweep measures against exact values, which a matrix-form-only network "
+                              "does not have; sweep a smaller [mlp] (up to 5,000 parameters)")
     derivation = derive(network)
     compiled = compile_gradient(derivation, reduction="sum")
     point = {k: float(v) for k, v in network.point(at).items()}
@@ -830,13 +835,15 @@ def sweep_steps(network: Network, *, param: str | None = None, scheme: str = "ce
         estimate = sum(w * losses[o] for o, w in zip(sch.offsets, sch.weights)) / h
         errors.append(abs(estimate - exact))
     error_f = F_ULPS * EPS * f_scale
-    fit = [j for j, h in enumerate(steps)
-           if truncation_bound(sch, h, derivative) > 100 * roundoff_bound(sch, h, error_f) and errors[j] > 0]
+    truncation = tuple(truncation_bound(sch, h, derivative) for h in steps)
+    roundoff = tuple(roundoff_bound(sch, h, error_f) for h in steps)
+    fit = [j for j in range(len(steps)) if truncation[j] > 100 * roundoff[j] and errors[j] > 0]
     if derivative == 0 or len(fit) < 3:
-        return StepSweep(param, sch.name, steps, tuple(errors), (0.0, 0.0), None, sch.order, SLOPE_MARGIN)
+        return StepSweep(param, sch.name, steps, tuple(errors), truncation, roundoff, (0.0, 0.0), None, sch.order,
+                         SLOPE_MARGIN)
     fitted = np.polyfit(np.log([steps[j] for j in fit]), np.log([errors[j] for j in fit]), 1)[0]
-    return StepSweep(param, sch.name, steps, tuple(errors), (steps[fit[-1]], steps[fit[0]]), float(fitted),
-                     sch.order, SLOPE_MARGIN)
+    return StepSweep(param, sch.name, steps, tuple(errors), truncation, roundoff, (steps[fit[-1]], steps[fit[0]]),
+                     float(fitted), sch.order, SLOPE_MARGIN)
 
 
 def _most_curved(problem: _Scalar, x: np.ndarray, sch: Scheme) -> str:
@@ -884,8 +891,11 @@ def _plot_png(sweep: StepSweep, path: Path) -> None:
     except ImportError:
         raise MissingDependency("a PNG step-sweep plot", extra="plot", module="matplotlib") from None
     fig, ax = plt.subplots(figsize=(6, 4))
-    errors = [max(e, 1e-300) for e in sweep.errors]
-    ax.loglog(sweep.steps, errors, "o-", markersize=3)
+    for field, label, colour, dash in _SERIES:
+        values = [v if v > 0 else np.nan for v in getattr(sweep, field)]
+        ax.loglog(sweep.steps, values, "o-" if not dash else "--", color=colour, label=label, markersize=3)
+    ax.set_ylim(bottom=0.1 * min(e for e in sweep.errors if e > 0), top=10 * max(sweep.errors))
+    ax.legend(fontsize=7)
     ax.set_xlabel("step h")
     ax.set_ylabel("|finite difference − exact|")
     ax.set_title(sweep.summary(), fontsize=7)
@@ -897,30 +907,42 @@ def _plot_png(sweep: StepSweep, path: Path) -> None:
         plt.close(fig)
 
 
+_SERIES = (("errors", "measured |D(h) − exact|", "#1f77b4", ""),
+           ("truncation", "bound: truncation", "#ff7f0e", "6,4"),
+           ("roundoff", "bound: round-off", "#2ca02c", "2,3"))
+
+
 def _svg(sweep: StepSweep) -> str:
+    """A log-log plot of the sweep as a small, dependency-free SVG document."""
     width, height, pad = 640, 420, 60
     xs = [math.log10(h) for h in sweep.steps]
-    ys = [math.log10(max(e, 1e-300)) for e in sweep.errors]
-    ys = [max(y, min(y for y in ys if y > -300) if any(y > -300 for y in ys) else -20) for y in ys]
-    x0, x1, y0, y1 = min(xs), max(xs), math.floor(min(ys)), math.ceil(max(ys))
+    measured = [math.log10(e) for e in sweep.errors if e > 0] or [-20.0]
+    x0, x1, y0, y1 = min(xs), max(xs), math.floor(min(measured)), math.ceil(max(measured))
     y1 = y1 if y1 > y0 else y0 + 1
 
-    def px(x, y):
+    def px(x: float, value: float) -> tuple[float, float]:
+        y = min(max(math.log10(value) if value > 0 else y0, y0), y1)  # clipped to the frame
         return pad + (x - x0) / (x1 - x0) * (width - 2 * pad), height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad)
 
-    points = " ".join("%.1f,%.1f" % px(x, y) for x, y in zip(xs, ys))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{points}"/>']
+             f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" fill="none" '
+             'stroke="#999"/>']
+    for k, (field, label, colour, dash) in enumerate(_SERIES):
+        points = " ".join("%.1f,%.1f" % px(x, value) for x, value in zip(xs, getattr(sweep, field)))
+        style = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{style} points="{points}"/>')
+        parts.append(f'<line x1="{pad + 10}" y1="{pad + 16 + 16 * k}" x2="{pad + 40}" y2="{pad + 16 + 16 * k}" '
+                     f'stroke="{colour}" stroke-width="2"{style}/>')
+        parts.append(f'<text x="{pad + 46}" y="{pad + 20 + 16 * k}" font-size="11">{html.escape(label)}</text>')
     for exponent in range(math.ceil(x0), math.floor(x1) + 1, 2):
-        X, _ = px(exponent, y0)
+        X, _ = px(exponent, 10.0 ** y0)
         parts.append(f'<text x="{X:.1f}" y="{height - pad + 18}" font-size="11" text-anchor="middle">1e{exponent}</text>')
     for exponent in range(y0, y1 + 1, max(1, (y1 - y0) // 8)):
-        _, Y = px(x0, exponent)
+        _, Y = px(x0, 10.0 ** exponent)
         parts.append(f'<text x="{pad - 6}" y="{Y + 4:.1f}" font-size="11" text-anchor="end">1e{exponent}</text>')
     parts.append(f'<text x="{width / 2}" y="{height - 12}" font-size="12" text-anchor="middle">step h</text>')
     parts.append(f'<text x="{width / 2}" y="20" font-size="12" text-anchor="middle">{html.escape(sweep.summary())}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
-

@@ -217,7 +217,9 @@ def test_sweep_plots_svg_and_png_needs_matplotlib(tmp_path, monkeypatch):
     sweep = symgrad.sweep_steps(MAZUR, param="w5")
     path = symgrad.plot_sweep(sweep, tmp_path / "sweep.svg")
     root = ET.parse(path).getroot()
-    assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 1
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")  # measured, truncation term, round-off term
+    assert root.tag.endswith("svg") and len(lines) == 3
+    assert all(len(line.get("points").split()) == len(sweep.steps) for line in lines)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MissingDependency, match=r'pip install "symgrad\[plot\]"'):
         symgrad.plot_sweep(sweep, tmp_path / "sweep.png")
@@ -499,3 +501,32 @@ def test_user_prints_go_to_stderr_and_user_dataclasses_import(tmp_path, capsys):
     status, out, err = _run(["gradcheck", "mazur", "--format", "json", "--against", f"{path}:noisy"], capsys)
     assert status == 0 and json.loads(out)["ok"] is True
     assert "imported" in err and "computing" in err
+
+
+@pytest.mark.parametrize("scheme", ["forward", "central", "richardson"])
+def test_the_bound_covers_the_measured_error_at_every_step_of_the_sweep(scheme):
+    for param in ("w1", "w5", "b2"):
+        sweep = symgrad.sweep_steps(MAZUR, param=param, scheme=scheme)
+        for h, error, truncation, roundoff in zip(sweep.steps, sweep.errors, sweep.truncation, sweep.roundoff):
+            assert error <= 2 * (truncation + roundoff), (param, h)
+
+
+def test_the_sweep_needs_exact_values():
+    with pytest.raises(InvalidArgument, match="matrix-form-only"):
+        symgrad.sweep_steps(symgrad.mlp([784, 100, 10], scalar=False))
+    with pytest.raises(InvalidArgument, match="complex step has no round-off"):
+        symgrad.sweep_steps(MAZUR, scheme="complex")
+    with pytest.raises(InvalidArgument, match="not a parameter"):
+        symgrad.sweep_steps(MAZUR, param="w9")
+    assert symgrad.sweep_steps(symgrad.load("two_neurons")).slope is None  # linear in each parameter
+
+
+ACTIVATION_LOSS = [("sigmoid", "half_sse"), ("tanh", "softmax_cross_entropy"), ("relu", "sse"),
+                   ("leaky_relu", "hinge"), ("tanh", "l1")]
+
+
+@pytest.mark.parametrize("activation, loss", ACTIVATION_LOSS)
+def test_no_false_alarms_on_seeded_random_networks(activation, loss):
+    for seed in (0, 1):
+        report = symgrad.gradcheck(symgrad.mlp([2, 3, 2], activation=activation, loss=loss, seed=seed))
+        assert report.ok and {row.verdict for row in report.rows} <= {"ok", "kink"}, report.table()
