@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 VERDICTS = ("mismatch", "precision", "step", "round-off", "kink", "ok")  # worst first
-EXPLAINED = ("step", "round-off", "kink", "ok")
 DIGITS = 30  # certified digits of the exact values
 TAU_ULPS = 64  # a gradient agrees with the exact one within TAU_ULPS·ε_dtype·(|exact| + largest |gradient|)
 F_ULPS = 8  # one float64 evaluation of f is taken to err by at most F_ULPS·ε·(|f| + Σ|x·∂f/∂x|)
