@@ -34,7 +34,7 @@ import mpmath
 import numpy as np
 import sympy
 
-from .errors import InvalidArgument, MissingDependency
+from .errors import DomainError, InvalidArgument, MissingDependency
 from .finite_differences import EPS, SCHEMES, Scheme, default_step, roundoff_bound, scheme_named, truncation_bound
 from .functions import FUNCTIONS, logsumexp
 from .graph import Network
@@ -59,6 +59,7 @@ F_ULPS = 8  # one float64 evaluation of f is taken to err by at most F_ULPS·ε�
 SAMPLE = 20  # coordinates checked one by one when there are more than MAX_FULL_GRADCHECK
 DIRECTIONS = 3  # random directions checked when coordinates are sampled
 SLOPE_MARGIN = 0.1  # the measured sweep slope must be within this of the scheme's order
+MAX_HALVINGS = 40  # times a step is halved to keep the stencil inside the loss's domain
 _STENCIL = (-2, -1, 1, 2)  # exact evaluations at x + k·η·v around the centre
 
 
@@ -607,40 +608,75 @@ class _Estimate:
     truncation: float | None  # measured: the same difference in exact arithmetic, minus the exact value
     kink: str | None  # the kink within the step, described
     one_sided: tuple[float, float, float] | None  # (low, high, slack) of the one-sided differences
+    halvings: int  # times the step was halved to keep the stencil inside the domain
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """Values around x along v at x + k·η·v, k = −2 … 2: compiled losses and slopes, exact ones."""
+
+    eta: float
+    losses: dict[int, float]  # compiled float64 loss
+    slopes: dict[int, object]  # ∇f·v: exact (mpmath) where exact values exist, else compiled
+    exact_losses: dict[int, object] | None
+    values: dict[int, dict] | None  # exact value of every quantity, for the kink test
+
+
+def _sample(c: _Centre, v: np.ndarray, eta: float) -> _Samples | None:
+    """The stencil's values, or None when a point leaves the loss's domain (NaN, complex, DomainError)."""
+    points = {k: c.x + k * eta * v for k in _STENCIL}
+    losses, grads = {0: c.loss}, {0: c.compiled}
+    for k in _STENCIL:
+        losses[k], grads[k] = c.problem.loss(points[k])
+    if not all(math.isfinite(f) for f in losses.values()):
+        return None
+    if c.exact is None:
+        return _Samples(eta, losses, {k: float(np.dot(g, v)) for k, g in grads.items()}, None, None)
+    exact_losses, values, slopes = {0: c.exact[0]}, {0: c.exact[2]}, {0: _along(c.exact[1], v)}
+    for k in _STENCIL:
+        try:
+            exact_losses[k], grad_k, values[k] = c.problem.exact(points[k])
+        except DomainError:
+            return None
+        slopes[k] = _along(grad_k, v)
+    if any(isinstance(z, mpmath.mpc) for z in [*exact_losses.values(), *slopes.values()]):
+        return None
+    return _Samples(eta, losses, slopes, exact_losses, values)
 
 
 def _estimate(c: _Centre, d: _Direction) -> _Estimate:
-    """Finite difference along d, exact slopes at x + k·η·v, the bound, and any kink in reach."""
+    """Finite difference along d, exact slopes at x + k·η·v, the bound, and any kink in reach.
+
+    Where the stencil leaves the loss's domain (log of a negative, say), the step is halved
+    until it fits, at most MAX_HALVINGS times.
+    """
     sch, h, v, x = c.scheme, d.h, d.v, c.x
     if sch.name == "complex":  # η only serves the derivative estimate
         eta = default_step(SCHEMES["central"], 0.0) * max(1.0, float(np.max(np.abs(x))))
     else:
         eta = h / 2 if sch.name == "richardson" else h
-    points = {0: x} | {k: x + k * eta * v for k in _STENCIL}
-    floss, fgrad = {0: c.loss}, {0: c.compiled}
-    for k in _STENCIL:
-        floss[k], fgrad[k] = c.problem.loss(points[k])
-    stencil = {round(o * h / eta): w for o, w in zip(sch.offsets, sch.weights)}
-    if sch.name == "complex":
-        numerical = c.problem.complex_step(x, v, h)
-    else:
-        numerical = sum(w * floss[k] for k, w in stencil.items()) / h
-    truncation = kink = exact = None
-    if c.exact is not None:
-        with mpmath.workdps(DIGITS * 3):
-            exact_f, values = {0: c.exact[0]}, {0: c.exact[2]}
-            slope = {0: _along(c.exact[1], v)}
-            for k in _STENCIL:
-                exact_f[k], grad_k, values[k] = c.problem.exact(points[k])
-                slope[k] = _along(grad_k, v)
+    with mpmath.workdps(DIGITS * 3):
+        for halvings in range(MAX_HALVINGS + 1):
+            samples = _sample(c, v, eta)
+            if samples is not None:
+                break
+            eta, h = eta / 2, (h if sch.name == "complex" else h / 2)
+        else:
+            raise DomainError(f"{d.label}: every finite-difference step down to {h:.3g} leaves the domain of the "
+                              "loss; check the point, or give a smaller step")
+        stencil = {round(o * h / eta): w for o, w in zip(sch.offsets, sch.weights)}
+        if sch.name == "complex":
+            numerical = c.problem.complex_step(x, v, h)
+        else:
+            numerical = sum(w * samples.losses[k] for k, w in stencil.items()) / h
+        truncation = kink = exact = None
+        if samples.exact_losses is not None:
             if sch.name != "complex":  # the same difference in exact arithmetic: truncation alone
-                truncation = float(mpmath.fsum(w * exact_f[k] for k, w in stencil.items()) / h - slope[0])
-            kink = _kink_within(c.problem.kinks, values, sch)
-            exact = float(slope[0])
-            derivative = float(_derivatives(slope, eta)[sch.order + 1])
-    else:
-        slope = {k: float(np.dot(g, v)) for k, g in fgrad.items()}
-        derivative = float(_derivatives(slope, eta)[sch.order + 1])
+                truncation = float(mpmath.fsum(w * samples.exact_losses[k] for k, w in stencil.items()) / h
+                                   - samples.slopes[0])
+            kink = _kink_within(c.problem.kinks, samples.values, sch)
+            exact = float(samples.slopes[0])
+        derivative = float(_derivatives(samples.slopes, eta)[sch.order + 1])
     compiled = float(np.dot(c.compiled, v)) if c.compiled is not None else None
     user = float(np.dot([c.user[n] for n in c.problem.names], v)) if c.user is not None else None
     reference = exact if exact is not None else compiled
@@ -648,8 +684,8 @@ def _estimate(c: _Centre, d: _Direction) -> _Estimate:
     if sch.name != "complex" and not np.all(v == np.round(v)):  # stencil points rounded: input error too
         rounding += sch.roundoff * EPS * float(np.sum(np.abs(x * (c.compiled if c.compiled is not None else 1)))) / h
     bound = 2 * (truncation_bound(sch, h, derivative) + rounding)  # 2: f⁽ⁿ⁺¹⁾ at x, not its max on the stencil
-    one_sided = _one_sided(floss, slope, eta) if kink else None
-    return _Estimate(numerical, exact, compiled, user, bound, truncation, kink, one_sided)
+    one_sided = _one_sided(samples.losses, samples.slopes, eta) if kink else None
+    return _Estimate(numerical, exact, compiled, user, bound, truncation, kink, one_sided, halvings)
 
 
 def _along(gradient, v: np.ndarray):
@@ -678,6 +714,8 @@ def _judge(c: _Centre, d: _Direction, e: _Estimate) -> tuple[GradcheckRow, float
             verdict, cause = "mismatch", f"the compiled gradient {value:.6g} differs from finite differences"
         else:
             verdict, cause = "ok", f"finite differences within {abs_error:.2e} of the compiled value"
+    if e.halvings:
+        cause += f" (step halved {e.halvings} times to keep the stencil inside the loss's domain)"
     row = GradcheckRow(d.label, e.exact, e.compiled, e.numerical, e.user, abs_error, rel_error, bound, verdict, cause)
     return row, abs_error / max(bound, 1e-300)
 

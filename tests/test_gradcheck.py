@@ -529,3 +529,12 @@ ACTIVATION_LOSS = [("sigmoid", "half_sse"), ("tanh", "softmax_cross_entropy"), (
 def test_no_false_alarms_on_seeded_random_networks(activation, loss):
     report = symgrad.gradcheck(symgrad.mlp([2, 3, 2], activation=activation, loss=loss, seed=1))
     assert report.ok and {row.verdict for row in report.rows} <= {"ok", "kink"}, report.table()
+
+
+def test_a_stencil_leaving_the_domain_gets_a_smaller_step():
+    # log(w) at w = 1e-6: the default step 2⁻¹⁷ ≈ 7.6e-6 would reach log of a negative number
+    net = symgrad.loads('[symbols]\nparams = ["w"]\n[values]\nw = 0.000001\n[nodes]\nf = "log(w)"\n')
+    row = symgrad.gradcheck(net).rows[0]
+    assert row.verdict == "ok" and "step halved 4 times" in row.cause  # the stencil reaches x − 2h: 2·2⁻²¹ < 1e-6
+    assert row.exact == pytest.approx(1e6, rel=1e-15) and math.isfinite(row.numerical)
+    assert abs(row.numerical - row.exact) <= row.bound
