@@ -38,7 +38,7 @@ from .errors import DomainError, InvalidArgument, MissingDependency
 from .finite_differences import EPS, SCHEMES, Scheme, default_step, roundoff_bound, scheme_named, truncation_bound
 from .functions import FUNCTIONS, logsumexp
 from .graph import Network
-from .limits import MAX_FULL_GRADCHECK
+from .limits import MAX_FULL_GRADCHECK, MAX_STEP
 
 __all__ = [
     "GradcheckRow",
@@ -457,16 +457,31 @@ def _directions(names, x, scheme, step, sample, directions, seed) -> tuple[list[
         v = np.zeros(n)
         v[k] = 1.0
         given = step.get(names[k]) if isinstance(step, Mapping) else step
+        _check_step(given, names[k], float(x[k]), scheme)
         out.append(_Direction(names[k], v, given if given is not None else default_step(scheme, float(x[k]))))
     scale = float(np.max(np.abs(x))) if n else 1.0
     for d in range(directions):
         v = rng.standard_normal(n)
         v /= np.linalg.norm(v)
         given = None if isinstance(step, Mapping) else step
+        _check_step(given, "the largest coordinate", scale, scheme)
         out.append(_Direction(f"direction {d + 1}", v, given if given is not None else default_step(scheme, scale)))
     if directions:
         notes.append(f"{directions} random unit directions v (seed {seed}): rows compare directional derivatives ∇f·v")
     return out, notes
+
+
+def _check_step(step: float | None, name: str, x: float, scheme: Scheme) -> None:
+    """A given step must move x in float64 (real schemes) and stay below MAX_STEP."""
+    if step is None:
+        return
+    if step > MAX_STEP:
+        raise InvalidArgument(f"step {step:g} is above the largest accepted, {MAX_STEP:g}; give a step near "
+                              f"{default_step(scheme, x):.2g}")
+    smallest = min((abs(o) for o in scheme.offsets if o), default=1.0) * step
+    if scheme.name != "complex" and x + smallest == x:
+        raise InvalidArgument(f"step {step:g} is too small for {name} = {x:g}: x + h rounds to x in float64; give "
+                              f"at least {4 * EPS * max(1.0, abs(x)):.2g}")
 
 
 def _derivatives(g: dict[int, float], eta: float) -> dict[int, float]:
@@ -513,8 +528,8 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
                                   or not math.isfinite(value) or value <= 0):
             raise InvalidArgument(f"step must be a positive number such as 1e-6 (or a dict of them by "
                                   f"parameter), got {value!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise InvalidArgument(f"seed must be an integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
     notes: list[str] = []
     if network.structure is not None and not network.nodes:
         if against is not None or at is not None:

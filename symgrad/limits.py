@@ -23,6 +23,7 @@ __all__ = [
     "MAX_DIGITS",
     "MAX_STEPS",
     "MAX_FULL_GRADCHECK",
+    "MAX_STEP",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -49,3 +50,4 @@ MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever t
 
 # -- gradient checking -------------------------------------------------------------------
 MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded sample plus random directions
+MAX_STEP = 1e10  # the largest finite-difference step accepted (its powers must stay finite in float64)
