@@ -24,6 +24,7 @@ import html
 import importlib.util
 import json
 import math
+import numbers
 import sys
 import warnings
 from dataclasses import dataclass
@@ -252,9 +253,10 @@ def _read_user(result: object, label: str, names: tuple[str, ...]) -> tuple[dict
     dtype = np.dtype(np.float64)
     for n in names:
         value = result[n]
-        array = np.asarray(value) if isinstance(value, (int, float, np.generic, np.ndarray)) else None
-        if array is None or array.dtype.kind not in "iuf" or isinstance(value, bool):
-            raise InvalidArgument(f"gradient function {label} returned {value!r} for {n!r}; return a real number")
+        array = _as_array(value)
+        if array is None or array.dtype.kind not in "iuf":
+            raise InvalidArgument(f"gradient function {label} returned {_short(value)} for {n!r}; return a real "
+                                  "number (a float, a NumPy scalar, or a detached 0-d tensor)")
         if array.shape != ():
             raise InvalidArgument(f"gradient function {label} returned shape {array.shape} for {n!r}; "
                                   "return one number per parameter")
@@ -265,6 +267,28 @@ def _read_user(result: object, label: str, names: tuple[str, ...]) -> tuple[dict
             dtype = array.dtype
         values[n] = float(array)
     return values, dtype
+
+
+def _as_array(value: object) -> np.ndarray | None:
+    """A user's number as a NumPy array keeping its dtype; None for what is not a real number."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (np.generic, np.ndarray)) or (hasattr(value, "__array__") and not isinstance(value, str)):
+        try:
+            return np.asarray(value)
+        except Exception:  # a tensor that refuses conversion (requires grad, on a GPU, ...)
+            return None
+    if isinstance(value, numbers.Real):  # int, float, Fraction, Decimal-like: float64
+        return np.asarray(float(value))
+    return None
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- evaluating the loss ------------------------------------------------------------------
@@ -504,14 +528,15 @@ def _cause_of(value: float, exact: float, who: str) -> str:
     return f"the {who} gradient {value:.6g} differs from the exact {exact:.6g} (ratio {ratio:.6g})"
 
 
-def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping[str, object]] | None = None,
+def gradcheck(network: Network, *,
+              against: Callable[[dict[str, float]], Mapping[str, object]] | str | None = None,
               at: Mapping[str, object] | None = None, scheme: str = "central",
               step: float | Mapping[str, float] | None = None,
               sample: int | None = None, directions: int | None = None, seed: int = 0) -> GradcheckReport:
     """Check the network's gradient three ways, and ``against`` (a user's gradient function).
 
     ``against`` receives every leaf's value by name as floats and returns gradients by
-    parameter name. ``at`` overrides leaf values; ``step`` overrides the optimal step (one
+    parameter name (or is ``"FILE.py:FUNC"``, loaded as the CLI's ``--against`` does). ``at`` overrides leaf values; ``step`` overrides the optimal step (one
     number, or a dict by parameter). Networks with more than ``limits.MAX_FULL_GRADCHECK``
     parameters are checked on ``sample`` coordinates plus ``directions`` random directions.
 
@@ -571,6 +596,11 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
     loss0, compiled0 = problem.loss(x)
     user = user_dtype = None
     if against is not None:
+        if isinstance(against, str):
+            against = load_gradient_function(against)
+        if not callable(against):
+            raise InvalidArgument(f"against must be a function values -> {{param: gradient}} or 'FILE.py:FUNC', "
+                                  f"got {_short(against)}")
         user, user_dtype = _call_user(against, problem.point, problem.names)
         if user_dtype != np.float64:
             message = (f"the user gradient is {user_dtype.name}: finite differences stay float64, and its "

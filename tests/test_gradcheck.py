@@ -541,3 +541,15 @@ def test_a_stencil_leaving_the_domain_gets_a_smaller_step():
     assert row.verdict == "ok" and "step halved 4 times" in row.cause  # the stencil reaches x − 2h: 2·2⁻²¹ < 1e-6
     assert row.exact == pytest.approx(1e6, rel=1e-15) and math.isfinite(row.numerical)
     assert abs(row.numerical - row.exact) <= row.bound
+
+
+def test_user_numbers_of_any_real_type_and_a_file_function_in_the_api(user_file):
+    import fractions
+
+    net = symgrad.load("two_neurons")  # gradients by hand: df/dw1 = w2*x = -4, df/dw_b1 = w2 = 2, ...
+    by_hand = {"w1": -4, "w_b1": 2, "w2": -7, "w_b2": 1}
+    for convert in (int, fractions.Fraction, np.int64, lambda g: np.array(float(g))):
+        assert symgrad.gradcheck(net, against=lambda v: {k: convert(g) for k, g in by_hand.items()}).ok
+    assert symgrad.gradcheck(MAZUR, against=f"{user_file}:gradient").ok
+    with pytest.raises(InvalidArgument, match="against must be a function"):
+        symgrad.gradcheck(MAZUR, against=5)
