@@ -30,6 +30,7 @@ from .evaluation import GradientValues, Overrides, Values, evaluate, evaluate_gr
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
 from .fitting import FitResult, compile_network, dataset, fit
+from .gradient_check import GradcheckReport, GradcheckRow, StepSweep, gradcheck, plot_sweep, sweep_steps
 from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
@@ -66,6 +67,8 @@ __all__ = [
     "DomainError",
     "Factor",
     "FitResult",
+    "GradcheckReport",
+    "GradcheckRow",
     "GradientValues",
     "GraphError",
     "InvalidArgument",
@@ -93,6 +96,7 @@ __all__ = [
     "SolvedUpdate",
     "SpecError",
     "Step",
+    "StepSweep",
     "SymgradError",
     "Term",
     "Trajectory",
@@ -113,6 +117,7 @@ __all__ = [
     "evaluate_gradients",
     "fit",
     "format_number",
+    "gradcheck",
     "layers_from_output",
     "load",
     "loads",
@@ -122,6 +127,7 @@ __all__ = [
     "mlp",
     "neuron",
     "parse_expression",
+    "plot_sweep",
     "relu",
     "render_json",
     "render_solution",
@@ -131,6 +137,7 @@ __all__ = [
     "sigmoid",
     "solve",
     "step",
+    "sweep_steps",
     "to_decimal",
     "total_derivative",
     "zero_one",

@@ -29,6 +29,8 @@ __all__ = [
     "MAX_PARAMS",
     "MAX_SEED",
     "MAX_SCALAR_FAN_IN",
+    "MAX_FULL_GRADCHECK",
+    "MAX_STEP",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -62,3 +64,7 @@ MAX_PARAMS = 1_000_000  # weights and biases of one [mlp] or mlp() in all (train
 MAX_SEED = 2**32 - 1  # seeds run from 0 to this
 MAX_SCALAR_FAN_IN = 2_000  # an [mlp] layer with more inputs is built in matrix form only (Python's parser
 #                            cannot read a weighted sum of about 2,500 terms or more)
+
+# -- gradient checking -------------------------------------------------------------------
+MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded sample plus random directions
+MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its powers must stay finite in float64)
