@@ -12,7 +12,7 @@ chain rule on the graph, evaluate it exactly, and check it.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, derive, total_derivative
+from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, accumulate, derive, total_derivative
 from .compile import CompiledGradient, compile_gradient
 from .errors import (
     DomainError,
@@ -26,15 +26,31 @@ from .errors import (
     SpecError,
     SymgradError,
 )
-from .evaluate import GradientValues, Values, evaluate, evaluate_gradients, to_decimal
+from .evaluation import GradientValues, Overrides, Values, evaluate, evaluate_gradients
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
-from .fit import FitResult, compile_network, dataset, fit
+from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
+from .precision import Rounding, format_number, to_decimal
+from .render.json import render_json
+from .render.text import render_text
+from .reporting import render_solution, report
+from .solution import (
+    Solution,
+    SolvedChain,
+    SolvedDelta,
+    SolvedFactor,
+    SolvedGradient,
+    SolvedLeaf,
+    SolvedNode,
+    SolvedTerm,
+    SolvedUpdate,
+    solve,
+)
 from .spec import builtin_examples, load, loads
-from .train import Step, Trajectory, descend, sgd, step
+from .train import UPDATE_RULES, Step, Trajectory, descend, layers_from_output, sgd, step
 
 try:
     __version__ = version("symgrad")
@@ -60,16 +76,29 @@ __all__ = [
     "MissingDependency",
     "Network",
     "NotDifferentiable",
+    "Overrides",
     "ParseError",
     "Path",
     "PathLimitError",
     "PrecisionError",
+    "Rounding",
+    "Solution",
+    "SolvedChain",
+    "SolvedDelta",
+    "SolvedFactor",
+    "SolvedGradient",
+    "SolvedLeaf",
+    "SolvedNode",
+    "SolvedTerm",
+    "SolvedUpdate",
     "SpecError",
     "Step",
     "SymgradError",
     "Term",
     "Trajectory",
+    "UPDATE_RULES",
     "Values",
+    "accumulate",
     "add_l2",
     "add_loss",
     "builtin_examples",
@@ -83,6 +112,8 @@ __all__ = [
     "evaluate",
     "evaluate_gradients",
     "fit",
+    "format_number",
+    "layers_from_output",
     "load",
     "loads",
     "logsumexp",
@@ -92,8 +123,13 @@ __all__ = [
     "neuron",
     "parse_expression",
     "relu",
+    "render_json",
+    "render_solution",
+    "render_text",
+    "report",
     "sgd",
     "sigmoid",
+    "solve",
     "step",
     "to_decimal",
     "total_derivative",

@@ -16,14 +16,21 @@ Nothing here differentiates an expanded expression; ``closed_form`` builds one o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable, Iterable, TypeVar
 
 import sympy
 
 from .errors import GraphError, NotDifferentiable, PathLimitError
-from .functions import rule_for
+from .functions import local_derivative, rule_for
 from .graph import Network
 
-__all__ = ["Factor", "Term", "Adjoint", "Path", "Chain", "Derivation", "derive", "total_derivative", "MAX_PATHS"]
+__all__ = [
+    "Factor", "Term", "Adjoint", "Path", "Chain", "Derivation", "derive", "total_derivative", "accumulate", "MAX_PATHS",
+]
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 #: Form (a) refuses to list more paths than this for one quantity; use the adjoint form.
 MAX_PATHS = 10_000
@@ -39,7 +46,13 @@ class Factor:
 
     @property
     def leibniz(self) -> str:
+        """The local partial in ASCII Leibniz notation, ``dout_o1/dnet_o1``."""
         return f"d{self.of}/d{self.wrt}"
+
+    @property
+    def partial(self) -> str:
+        """The local partial with the partial sign, ``∂out_o1/∂net_o1`` (a total derivative is written d)."""
+        return f"∂{self.of}/∂{self.wrt}"
 
 
 @dataclass(frozen=True)
@@ -100,14 +113,30 @@ class Derivation:
             raise GraphError(f"{name!r} is not a quantity of the network")
         return self.adjoints[name]
 
+    @cached_property
+    def _path_counts(self) -> dict[str, int]:
+        return accumulate(self, 1, lambda count, term: count, lambda name, counts: sum(counts))
+
     def count_paths(self, name: str) -> int:
-        """How many paths lead from the output down to ``name`` (no enumeration)."""
-        counts: dict[str, int] = {self.output: 1}
-        for adj in self.adjoints.values():
-            if adj.name != self.output:
-                counts[adj.name] = sum(counts[t.consumer] for t in adj.terms)
+        """How many paths lead from the output down to ``name`` (no enumeration; all counted once)."""
         self.adjoint(name)
-        return counts.get(name, 0)
+        return self._path_counts.get(name, 0)
+
+    @cached_property
+    def needed(self) -> frozenset[str]:
+        """The quantities whose δ some parameter's gradient needs: the parameters and everything above them.
+
+        Only the local factors on these paths are evaluated or compiled, so a factor that does not
+        exist at the point (∂log(x)/∂x at x = 0) is never asked for unless a gradient needs it.
+        """
+        needed = {p for p in self.network.params if p in self.adjoints}
+        frontier = list(needed)
+        while frontier:
+            for term in self.adjoints[frontier.pop()].terms:
+                if term.consumer not in needed:
+                    needed.add(term.consumer)
+                    frontier.append(term.consumer)
+        return frozenset(needed | {self.output})
 
     def paths(self, name: str, *, limit: int = MAX_PATHS) -> tuple[Path, ...]:
         """Form (a): every path from the output to ``name``, each a product of local partials."""
@@ -156,16 +185,12 @@ class Derivation:
 
     def expression(self, name: str) -> sympy.Expr:
         """∂output/∂name in node and leaf names, every δ resolved by reverse accumulation."""
-        resolved: dict[str, sympy.Expr] = {}
-        for adj in self.adjoints.values():
-            if adj.name == self.output:
-                resolved[adj.name] = sympy.S.One
-            else:
-                resolved[adj.name] = sympy.Add(*[resolved[t.consumer] * t.factor.expr for t in adj.terms])
-            if adj.name == name:
-                return resolved[name]
         self.adjoint(name)
-        return sympy.S.Zero
+        if name not in self.adjoints:
+            return sympy.S.Zero
+        resolved = accumulate(self, sympy.S.One, lambda delta, term: delta * term.factor.expr,
+                              lambda _, terms: sympy.Add(*terms))
+        return resolved[name]
 
     def closed_form(self, name: str) -> sympy.Expr:
         """∂output/∂name as one expression in the leaves only (every node substituted)."""
@@ -177,10 +202,60 @@ class Derivation:
         return expr
 
 
+def accumulate(derivation: Derivation, seed: T, term: Callable[[T, Term], U], total: Callable[[str, list[U]], T], *,
+               only: Iterable[str] | None = None) -> dict[str, T]:
+    """Reverse accumulation, written once: δ_output = ``seed``, δ_x = ``total``(x, [``term``(δ_c, t) for each consumer]).
+
+    Callers choose what δ is: a path count, a SymPy expression, a number, a line of source.
+    ``only`` restricts the walk to some quantities (each one's consumers must be among them).
+
+    >>> import symgrad
+    >>> d = symgrad.derive(symgrad.load("circuit_multipath"))
+    >>> accumulate(d, 1, lambda count, t: count, lambda name, counts: sum(counts))["x3"]
+    2
+    """
+    wanted = None if only is None else set(only)
+    values: dict[str, T] = {derivation.output: seed}
+    for adj in derivation.adjoints.values():
+        if adj.name == derivation.output or (wanted is not None and adj.name not in wanted):
+            continue
+        values[adj.name] = total(adj.name, [term(values[t.consumer], t) for t in adj.terms])
+    return values
+
+
+#: Above this many arguments a sum's or product's local partials are built directly, not by sympy.diff,
+#: which differentiates every argument for every operand (quadratic calls, each building a Derivative).
+_DIRECT = 8
+
+
+def _direct_partials(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> dict[sympy.Symbol, sympy.Expr]:
+    """∂expr/∂s for a long sum or product: only the arguments that contain s are differentiated."""
+    args = expr.args
+    holders: dict[sympy.Symbol, list[int]] = {s: [] for s in symbols}
+    for k, arg in enumerate(args):
+        for s in arg.free_symbols:
+            if s in holders:
+                holders[s].append(k)
+    partials = {}
+    for s in symbols:
+        parts = []
+        for k in holders[s]:
+            inner = local_derivative(args[k], s)
+            if expr.is_Add:
+                parts.append(inner)
+            else:
+                # A canonical product minus one argument is still canonical: build it without re-sorting.
+                others = args[:k] + args[k + 1:]
+                rest = others[0] if len(others) == 1 else sympy.Mul._from_args(others)
+                parts.append(rest if inner == 1 else inner * rest)
+        partials[s] = sympy.Add(*parts)
+    return partials
+
+
 def _local_factor(network: Network, node_name: str, operand: str) -> Factor:
     node = network.nodes[node_name]
     _check_differentiable(node_name, node.expr, network.symbol(operand))
-    local = sympy.diff(node.expr, network.symbol(operand))
+    local = local_derivative(node.expr, network.symbol(operand))
     # Re-express in the node's own name, as the lectures do: σ(net)(1 − σ(net)) → out(1 − out).
     if not node.expr.is_Add and not node.expr.is_Symbol:
         local = local.xreplace({node.expr: node.symbol})
@@ -197,6 +272,17 @@ def _check_differentiable(node_name: str, expr: sympy.Expr, wrt: sympy.Symbol) -
                     f"constant and has no gradient with respect to {wrt.name!r}; evaluate it instead, or "
                     "train on a differentiable loss such as the hinge loss"
                 )
+
+
+def _check_node_differentiable(node_name: str, expr: sympy.Expr, operands: tuple[str, ...], network: Network) -> None:
+    """One walk over a long node: each operand is checked against its non-differentiable calls."""
+    for sub in sympy.preorder_traversal(expr):
+        if isinstance(sub, sympy.Function):
+            rule = rule_for(sub.func)
+            if rule is not None and not rule.differentiable:
+                for operand in operands:
+                    if network.symbol(operand) in sub.free_symbols:
+                        _check_differentiable(node_name, sub, network.symbol(operand))
 
 
 def derive(network: Network, *, output: str | None = None) -> Derivation:
@@ -218,8 +304,15 @@ def derive(network: Network, *, output: str | None = None) -> Derivation:
         node = network.nodes.get(name)
         if node is None:
             continue
+        direct = None
+        if (node.expr.is_Add or node.expr.is_Mul) and len(node.expr.args) > _DIRECT:
+            _check_node_differentiable(name, node.expr, node.operands, network)
+            direct = _direct_partials(node.expr, [network.symbol(o) for o in node.operands])
         for operand in node.operands:
-            factor = _local_factor(network, name, operand)
+            if direct is not None:
+                factor = Factor(name, operand, direct[network.symbol(operand)])
+            else:
+                factor = _local_factor(network, name, operand)
             factors[name, operand] = factor
             consumers[operand].append(Term(name, factor))
     adjoints: dict[str, Adjoint] = {}

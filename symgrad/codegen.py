@@ -2,14 +2,25 @@
 
 A small printer of our own rather than SymPy's NumPyPrinter: it must route every function
 through ``functions.FUNCTIONS`` (the stable kernels), name temporaries after the graph's
-quantities, and rewrite log(sigmoid(a)) and log(1 + exp(a)) into softplus so the code stays
-finite for pre-activations of any size.
+quantities, and keep the code finite for pre-activations of any size: ``stabilize`` rewrites
+1/(1 + e^a) into σ(−a) and e^a/(1 + e^a) into σ(a) (the gradient of softplus), and the printer
+writes log(sigmoid(a)) and log(1 + exp(a)) as softplus.
+
+Generated names never collide with anything a module uses: ``Names`` reserves every builtin,
+every kernel and helper, ``np`` and the module's own variables, and renames a spec name that
+would clash (``float`` becomes ``v_float``).
+
+>>> names = Names()
+>>> names.get("float"), names.get("__w"), names.get("w")
+('v_float', 'v___w', 'w')
 """
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import keyword
+import math
 import re
 
 import numpy as np
@@ -19,14 +30,24 @@ from . import kernels
 from .errors import GraphError
 from .functions import rule_for, sigmoid
 
-__all__ = ["Names", "NumpyPrinter", "kernel_source"]
+__all__ = ["Names", "NumpyPrinter", "kernel_source", "stabilize", "float_literal", "RESERVED"]
 
 _KERNEL_NAMES = {name for name, obj in vars(kernels).items() if inspect.isfunction(obj)}
-RESERVED = {"np", "params", "inputs", "targets", "loss", "grads", "batch", "scale", "total"} | _KERNEL_NAMES
+#: Every name a generated module uses for itself: module globals, helpers, locals, kernels, builtins.
+RESERVED = frozenset(
+    {"np", "params", "inputs", "targets", "loss", "grads", "batch", "scale", "total", "dot_total", "leaves",
+     "points", "per_point", "shape", "lse", "value_and_grad", "value_and_grad_at", "N_INPUTS", "N_TARGETS",
+     "INPUTS", "TARGETS", "PARAMS", "DEFAULTS", "T", "dL_dyhat"}
+    | _KERNEL_NAMES | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist))
 
 
 class Names:
-    """Python identifiers for graph quantities: the name itself unless it would clash."""
+    """Python identifiers for graph quantities: the name itself unless it would clash.
+
+    A name that is reserved, private (``_x``) or already taken gets the prefix of its role
+    (``v_`` for values, ``delta_`` for adjoints, ``cse_`` for shared subexpressions) and, if
+    still taken, a numeric suffix; so allocation always ends.
+    """
 
     def __init__(self, reserved: set[str] | None = None):
         self.used = set(RESERVED | (reserved or set()))
@@ -35,18 +56,87 @@ class Names:
     def get(self, name: str, role: str = "value") -> str:
         key = (role, name)
         if key not in self.table:
-            base = name if role == "value" else f"{role}_{name}"
-            candidate = base
-            while candidate in self.used or keyword.iskeyword(candidate) or candidate.startswith("__"):
-                candidate += "_"
+            candidate = name if role == "value" else f"{role}_{name}"
+            if candidate in self.used or candidate.startswith("_") or not candidate.isidentifier():
+                candidate = f"{'v' if role == 'value' else role}_{name}"
+            base, k = candidate, 1
+            while candidate in self.used:
+                k += 1
+                candidate = f"{base}_{k}"
             self.used.add(candidate)
             self.table[key] = candidate
         return self.table[key]
 
 
-def _float(value) -> str:
-    text = repr(float(value))
+def float_literal(value, *, what: str = "a constant") -> str:
+    """``value`` as a float64 literal; refuses a value beyond float64's range (it would print ``inf``)."""
+    number = float(value)
+    if not math.isfinite(number):
+        text = sympy.sstr(sympy.N(value, 5)) if isinstance(value, sympy.Basic) else repr(value)
+        raise GraphError(f"{what} is {text}, beyond the float64 range (about ±1.8e308) of compiled code; "
+                         "rescale it, or use exact evaluation (symgrad report) instead")
+    text = repr(number)
     return f"({text})" if text.startswith("-") else text
+
+
+def _one_plus_exp(base: sympy.Expr) -> sympy.Expr | None:
+    """z when ``base`` is 1 + e^z, else None."""
+    if base.is_Add and len(base.args) == 2 and sympy.S.One in base.args:
+        other = base.args[0] if base.args[1] == 1 else base.args[1]
+        if other.func is sympy.exp:
+            return other.args[0]
+    return None
+
+
+def stabilize(expr: sympy.Expr) -> sympy.Expr:
+    """Rewrite 1/(1 + e^z) as σ(−z) and e^z·σ(−z) as σ(z), so no e^z overflows to inf/inf.
+
+    >>> z = sympy.Symbol("z")
+    >>> stabilize(sympy.diff(sympy.log(1 + sympy.exp(z)), z))
+    sigmoid(z)
+    """
+    if not expr.has(sympy.exp):
+        return expr
+    done: dict = {}
+
+    def walk(e: sympy.Expr) -> sympy.Expr:
+        if e.is_Atom:
+            return e
+        if e in done:
+            return done[e]
+        args = tuple(walk(a) for a in e.args)
+        out = e.func(*args) if args != e.args else e
+        if out.is_Pow and out.exp.is_Integer and out.exp < 0:
+            z = _one_plus_exp(out.base)
+            if z is not None:
+                out = sigmoid(-z) ** (-out.exp)
+        if out.is_Mul:
+            out = _merge_exp_sigmoid(out)
+        done[e] = out
+        return out
+
+    return walk(expr)
+
+
+def _merge_exp_sigmoid(product: sympy.Expr) -> sympy.Expr:
+    """e^(kz) · σ(−z)^n = σ(z)^k · σ(−z)^(n−k) for whole k ≤ n: no e^(kz) left to overflow."""
+    factors = list(sympy.Mul.make_args(product))
+    changed = False
+    for i, f in enumerate(factors):
+        if f.func is not sympy.exp:
+            continue
+        for j, g in enumerate(factors):
+            base, n = g.as_base_exp()
+            if j == i or not isinstance(base, sigmoid) or not n.is_Integer or n < 1:
+                continue
+            z = -base.args[0]
+            k = f.args[0] / z if z != 0 else None
+            if k is not None and k.is_Integer and 1 <= k <= n:
+                factors[i] = sigmoid(z) ** k
+                factors[j] = base ** (n - k)
+                changed = True
+                break
+    return sympy.Mul(*factors) if changed else product
 
 
 class NumpyPrinter:
@@ -75,7 +165,7 @@ class NumpyPrinter:
                 return self.override[expr]
             return self.names.get(expr.name)
         if expr.is_Number or expr.is_NumberSymbol:
-            return _float(expr)
+            return float_literal(expr)
         if expr.is_Add:
             # Positive terms first, so h2 - T is one pass rather than -T + h2.
             ordered = sorted(expr.as_ordered_terms(), key=lambda a: a.could_extract_minus_sign())
@@ -119,7 +209,7 @@ class NumpyPrinter:
             return body
         if coeff == -1:
             return f"-{body}"
-        return f"{_float(coeff)}*{body}"
+        return f"{float_literal(coeff)}*{body}"
 
     def pow(self, expr: sympy.Expr) -> str:
         base, exp = expr.args

@@ -1,168 +1,51 @@
 """Compile a derivation into fast, vectorised NumPy: loss and every gradient over a batch.
 
-The generated function runs the forward pass once, keeping every node as a named array
+``compile_gradient`` is the one place that chooses the form: the scalar form (this module)
+for a derivation, the matrix form (``symgrad.matrix``) for a network built by ``mlp``.
+
+The scalar form runs the forward pass once, keeping every node as a named array
 (``out_h1``), then the reverse pass, one ``delta_x`` per quantity as the sum over its
 consumers of ``delta_c * ∂c/∂x`` — the derivation's own adjoint terms, so the cost is a
 small constant times the forward pass. Common subexpressions of the local factors are
 shared through ``sympy.cse``. The source is readable, shown as ``.source``, and registered
 in ``linecache`` so tracebacks point into it.
+
+Per-point mode, for gradient checks and property tests (float64, any network):
+``f = compile_gradient(derivation, reduction="none")`` gives
+
+* ``f.at(leaves, *, points=None) -> PointGradients``: ``leaves`` maps any leaf name (input,
+  target, parameter or constant; missing ones take the network's values) to a float or a 1-D
+  array of P values, broadcast together; the result has ``loss`` of shape (P,) and
+  ``gradients[p]`` of shape (P,) for every parameter ``p`` of the network.
+* ``f(params, inputs, targets) -> (loss, grads)``: the same per sample, unreduced: ``loss``
+  of shape (batch,) and each ``grads[p]`` of shape (batch,).
+
+>>> import numpy as np, symgrad
+>>> f = compile_gradient(symgrad.derive(symgrad.load("mazur")), reduction="none")
+>>> point = f.at({"w5": np.array([0.40, 0.45])})
+>>> [round(float(g), 9) for g in point.gradients["w5"]]
+[0.082167041, 0.081538033]
 """
 
 from __future__ import annotations
 
-import itertools
-import linecache
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
-import numpy as np
 import sympy
 
-from .chain import Derivation
-from .codegen import Names, NumpyPrinter, kernel_source
-from .errors import GraphError
+from .chain import Derivation, derive
+from .codegen import Names, NumpyPrinter, float_literal, kernel_source, stabilize
+from .errors import GraphError, InvalidArgument
+from .generated import FORMS, REDUCTIONS, CompiledGradient, PointGradients, check_reduction, load_source, \
+    module_source
+from .graph import Network
+from .layout import MLPStructure
+from .matrix import compile_matrix
 
-__all__ = ["CompiledGradient", "compile_gradient", "scalar_source", "REDUCTIONS"]
+__all__ = ["CompiledGradient", "PointGradients", "compile_gradient", "compile_network", "choose_form",
+           "scalar_source", "REDUCTIONS"]
 
-REDUCTIONS = ("mean", "sum")
-_counter = itertools.count()
-
-
-@dataclass(frozen=True)
-class CompiledGradient:
-    """A compiled ``value_and_grad(params, inputs, targets) -> (loss, grads)``.
-
-    ``params`` maps each name in ``PARAMS`` to an array of its shape; ``inputs`` has shape
-    (batch, n_inputs) in the order ``inputs``; ``targets`` (batch, n_targets).
-    """
-
-    source: str
-    inputs: tuple[str, ...]
-    targets: tuple[str, ...]
-    params: dict[str, tuple[int, ...]]
-    reduction: str
-    form: str
-    function: Callable = field(repr=False)
-    filename: str = ""
-
-    def __call__(self, params, inputs, targets):
-        return self.function(params, inputs, targets)
-
-    def initial_params(self, network) -> dict[str, np.ndarray]:
-        """The network's default parameter values in this function's layout."""
-        if self.form == "matrix":
-            from .matrix import matrix_params
-
-            return matrix_params(network)
-        return {p: np.float64(float(network.values[p])) for p in self.params}
-
-    def scalar_gradients(self, network, grads: dict) -> dict[str, float]:
-        """Gradients by the network's scalar parameter names, whatever the form."""
-        if self.form == "matrix":
-            from .matrix import scalar_gradients
-
-            return scalar_gradients(network, grads)
-        return {p: float(g) for p, g in grads.items()}
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise GraphError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-
-
-def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring: str = "") -> tuple[str, dict]:
-    """The standalone module source of the scalar form, and its layout."""
-    _check_reduction(reduction)
-    net = derivation.network
-    out = derivation.output
-    names = Names()
-    printer = NumpyPrinter(names)
-    order = derivation.order
-    inputs, targets = net.inputs, net.targets
-    params = net.params
-    body: list[str] = []
-    for k, name in enumerate(inputs):
-        body.append(f"{names.get(name)} = inputs[:, {k}]")
-    for k, name in enumerate(targets):
-        body.append(f"{names.get(name)} = targets[:, {k}]")
-    for name in params:
-        body.append(f"{names.get(name)} = params[{name!r}]")
-    for name, leaf in net.leaves.items():
-        if leaf.kind == "constant":
-            body.append(f"{names.get(name)} = {float(net.values[name])!r}")
-    body.append("batch = inputs.shape[0]")
-    body.append("")
-    body.append("# forward pass")
-    for name in order:
-        node = net.nodes.get(name)
-        if node is not None:
-            body.append(f"{names.get(name)} = {printer(node.expr)}")
-    reducer = "np.mean" if reduction == "mean" else "np.sum"
-    body.append(f"loss = {reducer}(np.broadcast_to({names.get(out)}, (batch,)))")
-    body.append("")
-    body.append("# backward pass: delta_x = sum over consumers c of delta_c * dc/dx")
-    keys = list(derivation.factors)
-    shared, reduced = sympy.cse([derivation.factors[k].expr for k in keys],
-                                symbols=(sympy.Symbol(f"cse{k}") for k in itertools.count()), optimizations=None)
-    for sym, expr in shared:
-        body.append(f"{names.get(sym.name)} = {printer(expr)}")
-    local = dict(zip(keys, reduced))
-    # δ_output = 1 per sample; the mean's 1/batch is applied once to each summed gradient.
-    # A δ that is exactly 1 (the output, and a sum node's operands) is never materialised.
-    unit = {out}
-    needed = _needed_adjoints(derivation)
-    for adj in derivation.adjoints.values():
-        if adj.name == out or adj.name not in needed:
-            continue
-        terms = []
-        for t in adj.terms:
-            factor = local[t.consumer, adj.name]
-            delta = None if t.consumer in unit else names.get(t.consumer, "delta")
-            if delta is None:
-                terms.append(printer(factor))
-            elif factor == 1:
-                terms.append(delta)
-            elif factor == -1:
-                terms.append(f"-{delta}")
-            else:
-                terms.append(f"{delta}*{printer.atom(factor)}")
-        if len(adj.terms) == 1 and adj.terms[0].consumer in unit and local[adj.terms[0].consumer, adj.name] == 1:
-            unit.add(adj.name)
-            continue
-        if adj.name in params:
-            continue  # parameter gradients are reduced term by term below, never materialised
-        expr = terms[0]
-        for term in terms[1:]:
-            expr += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
-        body.append(f"{names.get(adj.name, 'delta')} = {expr}")
-    body.append("")
-    scale = "1.0 / batch" if reduction == "mean" else "1.0"
-    body.append(f"scale = {scale}")
-    body.append("grads = {")
-    for p in params:
-        adj = derivation.adjoints.get(p)
-        if adj is None:
-            body.append(f"    {p!r}: 0.0,")
-        else:
-            parts = []
-            for t in adj.terms:
-                factor = local[t.consumer, p]
-                if t.consumer in unit:
-                    parts.append(f"total({printer(factor)}, batch)")
-                elif factor == 1:
-                    parts.append(f"total({names.get(t.consumer, 'delta')}, batch)")
-                else:
-                    parts.append(f"dot_total({names.get(t.consumer, 'delta')}, {printer(factor)}, batch)")
-            joined = " + ".join(parts)
-            body.append(f"    {p!r}: scale * {joined if len(parts) == 1 else f'({joined})'},")
-    body.append("}")
-    body.append("return float(loss), grads")
-    kernels_used = printer.kernels
-    module = _module(
-        docstring or (f"Loss and gradients of {out!r} for the network: {net.description or 'a symgrad network'}; "
-                      f"{reduction} over the batch (scalar form)."),
-        inputs, targets, {p: () for p in params}, kernels_used, body,
-        extra='''def total(delta, batch):
+_BATCH_HELPERS = '''def total(delta, batch):
     """Sum a per-sample adjoint over the batch (a scalar adjoint stands for every sample)."""
     return float(np.sum(delta)) if np.ndim(delta) else float(delta) * batch
 
@@ -171,8 +54,168 @@ def dot_total(delta, factor, batch):
     """Σ over the batch of delta * factor, as one dot product when both are arrays."""
     if np.ndim(delta) and np.ndim(factor):
         return float(np.dot(delta, factor))
-    return total(np.multiply(delta, factor), batch)''')
-    return module, {"inputs": inputs, "targets": targets, "params": {p: () for p in params}}
+    return total(np.multiply(delta, factor), batch)'''
+
+_POINT_HELPERS = '''def per_point(value, points):
+    """A value (scalar or array of P points) as a fresh float64 array of shape (points,)."""
+    return np.array(np.broadcast_to(value, (points,)), dtype=np.float64)'''
+
+
+# -- choosing the form -----------------------------------------------------------------
+def choose_form(network: Network, form: str | None, *, derived: bool = False) -> str:
+    """The form to compile: ``form`` if given; else matrix for dense ``mlp`` networks not yet derived."""
+    if form is not None:
+        if form not in FORMS:
+            raise InvalidArgument(f"form must be one of {', '.join(map(repr, FORMS))}, got {form!r}")
+        return form
+    structure = network.structure
+    if not derived and isinstance(structure, MLPStructure) and structure.activation != "maxout":
+        return "matrix"
+    return "scalar"
+
+
+def compile_gradient(what: Derivation | Network, *, form: str | None = None,
+                     reduction: str = "mean") -> CompiledGradient:
+    """Compile a derivation (scalar form, the derivation used as given) or a network into NumPy.
+
+    A network built by ``mlp`` compiles to the matrix form by default (``form="scalar"`` to
+    name every weight); any other network is derived, then compiled in the scalar form.
+    ``reduction`` is "mean" or "sum" over the batch, or "none" (scalar form) for one loss and
+    gradient per point; see the module docstring.
+
+    >>> import symgrad
+    >>> f = symgrad.compile_gradient(symgrad.derive(symgrad.load("mazur")), reduction="sum")
+    >>> loss, grads = f(f.initial_params(symgrad.load("mazur")), [[0.05, 0.10]], [[0.01, 0.99]])
+    >>> round(grads["w5"], 9)
+    0.082167041
+    """
+    derived = isinstance(what, Derivation)
+    if not derived and not isinstance(what, Network):
+        raise InvalidArgument(f"compile_gradient needs a Derivation or a Network, got {type(what).__name__}")
+    network = what.network if derived else what
+    form = choose_form(network, form, derived=derived)
+    check_reduction(reduction, allowed=REDUCTIONS if form == "scalar" else ("mean", "sum"))
+    if form == "matrix":
+        if derived and what.output != network.output:
+            raise InvalidArgument(f"the matrix form computes the network's loss {network.output!r}, but the "
+                                  f"derivation is for {what.output!r}; use form='scalar'")
+        return compile_matrix(network, reduction=reduction)
+    derivation = what if derived else derive(network)
+    source, layout = scalar_source(derivation, reduction=reduction)
+    namespace = load_source(source, "scalar")
+    function = namespace["value_and_grad_at" if reduction == "none" else "value_and_grad"]
+    return CompiledGradient(source, layout["inputs"], layout["targets"], layout["params"], reduction, "scalar",
+                            function, namespace["__file__"], tuple(network.leaves))
+
+
+def compile_network(network: Network, *, form: str | None = None, reduction: str = "mean") -> CompiledGradient:
+    """``compile_gradient`` for a network: the matrix form by default for networks built by ``mlp``."""
+    return compile_gradient(network, form=form, reduction=reduction)
+
+
+# -- the scalar form, step by step -------------------------------------------------------
+@dataclass
+class _Writer:
+    """What every step of the scalar form shares: the derivation, the names and the printer."""
+
+    derivation: Derivation
+    names: Names
+    printer: NumpyPrinter
+
+
+def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring: str = "") -> tuple[str, dict]:
+    """The standalone module source of the scalar form, and its layout."""
+    check_reduction(reduction)
+    net = derivation.network
+    names = Names()
+    w = _Writer(derivation, names, NumpyPrinter(names))
+    points = reduction == "none"
+    body = _point_leaf_lines(w) if points else _batch_leaf_lines(w)
+    body += ["", "# forward pass", *_forward_lines(w)]
+    out = names.get(derivation.output)
+    if points:
+        body.append(f"loss = per_point({out}, points)")
+    else:
+        reducer = "np.mean" if reduction == "mean" else "np.sum"
+        body.append(f"loss = {reducer}(np.broadcast_to({out}, (batch,)))")
+    body += ["", "# backward pass: delta_x = sum over consumers c of delta_c * dc/dx"]
+    local, lines = _local_factors(w)
+    body += lines
+    unit, lines = _adjoint_lines(w, local)
+    body += lines + [""]
+    body += _point_gradient_lines(w, local, unit) if points else _batch_gradient_lines(w, local, unit, reduction)
+    params = {p: () for p in net.params}
+    what = "per point (scalar form)" if points else f"{reduction} over the batch (scalar form)"
+    doc = docstring or (f"Loss and gradients of {derivation.output!r} for the network: "
+                        f"{net.description or 'a symgrad network'}; {what}.")
+    module = module_source(
+        doc, inputs=net.inputs, targets=net.targets, params=params, kernels=kernel_source(w.printer.kernels),
+        helpers=_POINT_HELPERS if points else _BATCH_HELPERS,
+        signature="value_and_grad_at(leaves, points)" if points else "value_and_grad(params, inputs, targets)",
+        body=body, constants=_defaults(net) if points else None)
+    return module, {"inputs": net.inputs, "targets": net.targets, "params": params}
+
+
+def _constant_literal(net: Network, name: str) -> str:
+    return float_literal(net.values[name], what=f"the value of constant {name!r}")
+
+
+def _batch_leaf_lines(w: _Writer) -> list[str]:
+    """Inputs and targets are batch columns, parameters come from ``params``, constants are literals."""
+    net = w.derivation.network
+    body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)"]
+    body += [f"{w.names.get(name)} = inputs[:, {k}]" for k, name in enumerate(net.inputs)]
+    body += [f"{w.names.get(name)} = targets[:, {k}]" for k, name in enumerate(net.targets)]
+    # np.float64, so a Python float 0.0 divides as IEEE arithmetic does (inf), never raising.
+    body += [f"{w.names.get(name)} = np.float64(params[{name!r}])" for name in net.params]
+    body += [f"{w.names.get(name)} = {_constant_literal(net, name)}"
+             for name, leaf in net.leaves.items() if leaf.kind == "constant"]
+    return body + ["batch = inputs.shape[0]"]
+
+
+def _point_leaf_lines(w: _Writer) -> list[str]:
+    """Every leaf, constants included, comes from ``leaves`` as a scalar or an array of points."""
+    net = w.derivation.network
+    return [f"{w.names.get(name)} = np.asarray(leaves[{name!r}], dtype=np.float64)" for name in net.leaves]
+
+
+def _defaults(net: Network) -> dict[str, str]:
+    """The network's leaf values as float literals; values beyond float64 are left out (give them)."""
+    out = {}
+    for name in net.leaves:
+        if name in net.values:
+            try:
+                out[name] = float_literal(net.values[name], what=f"the value of {name!r}")
+            except GraphError:
+                continue
+    return out
+
+
+def _forward_lines(w: _Writer) -> list[str]:
+    body = []
+    for name in w.derivation.order:
+        node = w.derivation.network.nodes.get(name)
+        if node is not None:
+            try:
+                body.append(f"{w.names.get(name)} = {w.printer(stabilize(node.expr))}")
+            except GraphError as exc:
+                raise GraphError(f"cannot compile node {name!r}: {exc}") from None
+    return body
+
+
+def _local_factors(w: _Writer) -> tuple[dict, list[str]]:
+    """Every local factor, made stable and sharing common subexpressions: (factor by edge, lines)."""
+    keys = list(w.derivation.factors)
+    shared, reduced = sympy.cse([stabilize(w.derivation.factors[k].expr) for k in keys],
+                                symbols=sympy.numbered_symbols("cse", cls=sympy.Dummy), optimizations=None)
+    body = []
+    for k, (sym, expr) in enumerate(shared):
+        w.printer.override[sym] = w.names.get(str(k), "cse")
+        try:
+            body.append(f"{w.printer.override[sym]} = {w.printer(expr)}")
+        except GraphError as exc:
+            raise GraphError(f"cannot compile the local derivatives of {w.derivation.output!r}: {exc}") from None
+    return dict(zip(keys, reduced)), body
 
 
 def _needed_adjoints(derivation: Derivation) -> set[str]:
@@ -188,55 +231,88 @@ def _needed_adjoints(derivation: Derivation) -> set[str]:
     return needed
 
 
-def _module(docstring: str, inputs, targets, params: dict, kernels_used: set[str], body: list[str],
-            extra: str = "") -> str:
-    # Docstrings go through repr(): a spec's description is untrusted text, and repr() always
-    # yields one inert string literal, whatever quotes or backslashes it holds.
-    lines = [repr(f"{docstring}\n\nGenerated by symgrad; needs only NumPy."), "", "import numpy as np", ""]
-    lines.append(f"N_INPUTS = {len(inputs)}")
-    lines.append(f"N_TARGETS = {len(targets)}")
-    lines.append(f"INPUTS = {tuple(inputs)!r}")
-    lines.append(f"TARGETS = {tuple(targets)!r}")
-    lines.append("PARAMS = {" + ", ".join(f"{k!r}: {v!r}" for k, v in params.items()) + "}")
-    lines.append("")
-    source = kernel_source(kernels_used)
-    if source:
-        lines += ["", source, ""]
-    if extra:
-        lines += ["", extra, ""]
-    lines += ["", "def value_and_grad(params, inputs, targets):",
-              f"    {repr(docstring + ' Returns (loss, {param name: gradient of the same shape}).')}",
-              "    inputs = np.asarray(inputs, dtype=np.float64)",
-              "    targets = np.asarray(targets, dtype=np.float64)"]
-    lines += [f"    {line}" if line else "" for line in body]
-    return "\n".join(lines) + "\n"
+def _print_factor(w: _Writer, factor: sympy.Expr, consumer: str, operand: str, *, atom: bool = False) -> str:
+    try:
+        return w.printer.atom(factor) if atom else w.printer(factor)
+    except GraphError as exc:
+        raise GraphError(f"cannot compile ∂{consumer}/∂{operand}: {exc}") from None
 
 
-def load_source(source: str, tag: str) -> dict:
-    """Execute generated source (ours, built from parsed trees) and register it for tracebacks."""
-    filename = f"<symgrad-{tag}-{next(_counter)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {"__name__": f"symgrad_generated_{tag}"}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated, not user text
-    return namespace | {"__file__": filename}
+def _term(w: _Writer, factor: sympy.Expr, consumer: str, operand: str, unit: set[str]) -> str:
+    """One term δ_consumer · factor as source; a δ that is exactly 1 is left out."""
+    if consumer in unit:
+        return _print_factor(w, factor, consumer, operand)
+    delta = w.names.get(consumer, "delta")
+    if factor == 1:
+        return delta
+    if factor == -1:
+        return f"-{delta}"
+    return f"{delta}*{_print_factor(w, factor, consumer, operand, atom=True)}"
 
 
-def compile_gradient(derivation: Derivation, *, reduction: str = "mean", form: str = "scalar") -> CompiledGradient:
-    """Compile ``derivation`` into NumPy; ``form="matrix"`` for networks built by ``mlp``.
+def _joined(terms: list[str]) -> str:
+    expr = terms[0]
+    for term in terms[1:]:
+        expr += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+    return expr
 
-    >>> import numpy as np, symgrad
-    >>> f = symgrad.compile_gradient(symgrad.derive(symgrad.load("mazur")), reduction="sum")
-    >>> loss, grads = f(f.initial_params(symgrad.load("mazur")), [[0.05, 0.10]], [[0.01, 0.99]])
-    >>> round(grads["w5"], 9)
-    0.082167041
+
+def _adjoint_lines(w: _Writer, local: dict) -> tuple[set[str], list[str]]:
+    """One ``delta_x = Σ delta_c * dc/dx`` line per quantity a gradient needs.
+
+    δ_output = 1 per sample; a δ that is exactly 1 (the output, and a sum node's operands)
+    is never materialised, and parameter gradients are reduced term by term, never stored.
     """
-    if form == "matrix":
-        from .matrix import compile_matrix
+    derivation = w.derivation
+    out = derivation.output
+    unit = {out}
+    needed = _needed_adjoints(derivation)
+    params = set(derivation.network.params)
+    body = []
+    for adj in derivation.adjoints.values():
+        if adj.name == out or adj.name not in needed:
+            continue
+        if len(adj.terms) == 1 and adj.terms[0].consumer in unit and local[adj.terms[0].consumer, adj.name] == 1:
+            unit.add(adj.name)
+            continue
+        if adj.name in params:
+            continue
+        terms = [_term(w, local[t.consumer, adj.name], t.consumer, adj.name, unit) for t in adj.terms]
+        body.append(f"{w.names.get(adj.name, 'delta')} = {_joined(terms)}")
+    return unit, body
 
-        return compile_matrix(derivation.network, reduction=reduction)
-    if form != "scalar":
-        raise GraphError(f"form must be 'scalar' or 'matrix', got {form!r}")
-    source, layout = scalar_source(derivation, reduction=reduction)
-    namespace = load_source(source, "scalar")
-    return CompiledGradient(source, layout["inputs"], layout["targets"], layout["params"], reduction, "scalar",
-                            namespace["value_and_grad"], namespace["__file__"])
+
+def _batch_gradient_lines(w: _Writer, local: dict, unit: set[str], reduction: str) -> list[str]:
+    """``grads = {p: scale * Σ over the batch of δ·factor}``, one dot product per term."""
+    body = [f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
+    for p in w.derivation.network.params:
+        adj = w.derivation.adjoints.get(p)
+        if adj is None:
+            body.append(f"    {p!r}: 0.0,")
+            continue
+        parts = []
+        for t in adj.terms:
+            factor = local[t.consumer, p]
+            if t.consumer in unit:
+                parts.append(f"total({_print_factor(w, factor, t.consumer, p)}, batch)")
+            elif factor == 1:
+                parts.append(f"total({w.names.get(t.consumer, 'delta')}, batch)")
+            else:
+                parts.append(f"dot_total({w.names.get(t.consumer, 'delta')}, "
+                             f"{_print_factor(w, factor, t.consumer, p)}, batch)")
+        joined = " + ".join(parts)
+        body.append(f"    {p!r}: scale * {joined if len(parts) == 1 else f'({joined})'},")
+    return body + ["}", "return float(loss), grads"]
+
+
+def _point_gradient_lines(w: _Writer, local: dict, unit: set[str]) -> list[str]:
+    """``grads = {p: Σ δ·factor at each point}``, every gradient an array of shape (points,)."""
+    body = ["grads = {"]
+    for p in w.derivation.network.params:
+        adj = w.derivation.adjoints.get(p)
+        if adj is None:
+            body.append(f"    {p!r}: per_point(0.0, points),")
+            continue
+        terms = [_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
+        body.append(f"    {p!r}: per_point({_joined(terms)}, points),")
+    return body + ["}", "return loss, grads"]

@@ -1,13 +1,21 @@
 """The one table of functions symgrad knows.
 
 Each row says, for one function: the name allowed in spec expressions (if any), how to
-build it in SymPy, its arity, its LaTeX name, its NumPy kernel, its mpmath evaluation,
-and whether it is smooth (a kink is a point where the derivative jumps) or differentiable
-at all. The parser, the evaluator, the code generator and the renderers all read this
-table; ``tests/test_functions.py`` checks that they cover the same set.
+build it in SymPy, its arity, its NumPy kernel, its mpmath evaluation, and whether it is
+smooth (a kink is a point where the derivative jumps; the gradient checker's kink detection
+reads it) or differentiable at all. The parser, the evaluator and the code generator read
+this table; ``tests/test_functions.py`` checks that they cover the same set. LaTeX names
+live with each class's ``_latex`` printer.
 
 Local derivative rules are SymPy's own ``fdiff`` (for built-ins) or the ``fdiff`` written
-right beside each custom function below.
+right beside each custom function below. ``local_derivative`` is ``sympy.diff`` except at
+ties of max/min: SymPy gives ½ to every tied argument, which for three or more is not a
+subgradient; here each of k tied arguments gets 1/k (``max_share``, ``min_share``), the
+same in exact, float64 and compiled evaluation.
+
+>>> a, b, c = sympy.symbols("a b c", real=True)
+>>> local_derivative(sympy.Max(a, b, c), a).subs({a: 1, b: 1, c: 1})
+1/3
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ __all__ = [
     "relu",
     "zero_one",
     "logsumexp",
+    "max_share",
+    "min_share",
+    "local_derivative",
+    "kinks",
     "FunctionRule",
     "FUNCTIONS",
     "SPEC_FUNCTIONS",
@@ -125,6 +137,93 @@ class logsumexp(sympy.Function):
         return r"\operatorname{LSE}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
 
 
+class max_share(sympy.Function):
+    """∂max(a_1, …, a_n)/∂x for x one of the a_i: 1/k when x is one of k tied maxima, else 0.
+
+    Arguments (x, a_1, …, a_n). The shares of all arguments sum to 1: a subgradient.
+    """
+
+    @classmethod
+    def eval(cls, x, *args):
+        if all(a.is_number and a.is_comparable for a in (x, *args)):
+            top = max(args)
+            return sympy.Rational(1, sum(1 for a in args if a == top)) if x == top else sympy.S.Zero
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero  # piecewise constant
+
+    def _latex(self, printer):
+        return r"\operatorname{share}_{\max}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+
+
+class min_share(sympy.Function):
+    """∂min(a_1, …, a_n)/∂x: 1/k when x is one of k tied minima, else 0. Arguments (x, a_1, …, a_n)."""
+
+    @classmethod
+    def eval(cls, x, *args):
+        if all(a.is_number and a.is_comparable for a in (x, *args)):
+            low = min(args)
+            return sympy.Rational(1, sum(1 for a in args if a == low)) if x == low else sympy.S.Zero
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _latex(self, printer):
+        return r"\operatorname{share}_{\min}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+
+
+class _TieMax(sympy.Function):
+    """Max while it is differentiated: its partials are shares of the tied maxima."""
+
+    def fdiff(self, argindex=1):
+        return max_share(self.args[argindex - 1], *self.args)
+
+
+class _TieMin(sympy.Function):
+    def fdiff(self, argindex=1):
+        return min_share(self.args[argindex - 1], *self.args)
+
+
+def _wide(e) -> bool:
+    return isinstance(e, (sympy.Max, sympy.Min)) and len(e.args) >= 3
+
+
+class _RealAbs(sympy.Function):
+    """|u| for a real u. Every value symgrad evaluates is real (a complex one is refused), so
+    d|u| = sign(u)·du; SymPy's own Abs derivative allows a complex u and brings re, im and atan2."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sympy.sign(self.args[0])
+
+
+def local_derivative(expr: sympy.Expr, symbol: sympy.Symbol) -> sympy.Expr:
+    """∂expr/∂symbol by SymPy, with two rules of our own.
+
+    Max/min of three or more arguments split ties evenly (with two arguments SymPy's
+    Heaviside(a − b), with H(0) = ½, already gives ½ to each), and |u| is differentiated as a
+    real function, sign(u)·du.
+    """
+    held = expr
+    if expr.has(sympy.Max, sympy.Min) and any(_wide(e) for e in sympy.preorder_traversal(expr)):
+        held = held.replace(_wide, lambda e: (_TieMax if isinstance(e, sympy.Max) else _TieMin)(*e.args))
+    if held.has(sympy.Abs):
+        held = held.replace(sympy.Abs, _RealAbs)
+    if held is expr:
+        return sympy.diff(expr, symbol)
+    return (sympy.diff(held, symbol).replace(_TieMax, sympy.Max).replace(_TieMin, sympy.Min)
+            .replace(_RealAbs, sympy.Abs))
+
+
+def _mp_share(pick):
+    def share(x, *args):
+        best = pick(args)
+        return mpmath.mpf(1) / sum(1 for a in args if a == best) if x == best else mpmath.mpf(0)
+
+    return share
+
+
 def _mp_heaviside(x, at_zero):
     return mpmath.mpf(1) if x > 0 else (mpmath.mpf(0) if x < 0 else at_zero)
 
@@ -143,36 +242,37 @@ class FunctionRule:
     build: Callable[..., sympy.Expr]  # builds the SymPy expression from parsed arguments
     min_args: int
     max_args: int | None  # None: any number
-    latex: str
     numpy: Callable  # the kernel in symgrad.kernels (or a numpy ufunc)
     mpmath: Callable
-    smooth: bool  # False where the derivative jumps somewhere (relu, abs, max, min)
+    smooth: bool  # False where the derivative jumps somewhere (relu, abs, max, min); read by kink detection
     differentiable: bool = True
 
 
 FUNCTIONS: tuple[FunctionRule, ...] = (
-    FunctionRule(sympy.exp, "exp", sympy.exp, 1, 1, r"\exp", kernels.np.exp, mpmath.exp, True),
-    FunctionRule(sympy.log, "log", sympy.log, 1, 1, r"\log", kernels.np.log, mpmath.log, True),
+    FunctionRule(sympy.exp, "exp", sympy.exp, 1, 1, kernels.np.exp, mpmath.exp, True),
+    FunctionRule(sympy.log, "log", sympy.log, 1, 1, kernels.np.log, mpmath.log, True),
     # sqrt(x) is Pow(x, 1/2) in SymPy; the row exists so specs may write it.
-    FunctionRule(sympy.Pow, "sqrt", sympy.sqrt, 1, 1, r"\sqrt", kernels.np.sqrt, mpmath.sqrt, True),
-    FunctionRule(sympy.Abs, "abs", sympy.Abs, 1, 1, r"\left|\cdot\right|", kernels.np.abs, abs, False),
-    FunctionRule(sympy.sin, "sin", sympy.sin, 1, 1, r"\sin", kernels.np.sin, mpmath.sin, True),
-    FunctionRule(sympy.cos, "cos", sympy.cos, 1, 1, r"\cos", kernels.np.cos, mpmath.cos, True),
-    FunctionRule(sympy.tanh, "tanh", sympy.tanh, 1, 1, r"\tanh", kernels.np.tanh, mpmath.tanh, True),
-    FunctionRule(sigmoid, "sigmoid", sigmoid, 1, 1, r"\sigma", kernels.sigmoid,
+    FunctionRule(sympy.Pow, "sqrt", sympy.sqrt, 1, 1, kernels.np.sqrt, mpmath.sqrt, True),
+    FunctionRule(sympy.Abs, "abs", sympy.Abs, 1, 1, kernels.np.abs, abs, False),
+    FunctionRule(sympy.sin, "sin", sympy.sin, 1, 1, kernels.np.sin, mpmath.sin, True),
+    FunctionRule(sympy.cos, "cos", sympy.cos, 1, 1, kernels.np.cos, mpmath.cos, True),
+    FunctionRule(sympy.tanh, "tanh", sympy.tanh, 1, 1, kernels.np.tanh, mpmath.tanh, True),
+    FunctionRule(sigmoid, "sigmoid", sigmoid, 1, 1, kernels.sigmoid,
                  lambda x: 1 / (1 + mpmath.exp(-x)), True),
-    FunctionRule(relu, "relu", relu, 1, 1, r"\operatorname{relu}", kernels.relu,
+    FunctionRule(relu, "relu", relu, 1, 1, kernels.relu,
                  lambda x: x if x > 0 else mpmath.mpf(0), False),
-    FunctionRule(sympy.Max, "max", sympy.Max, 2, None, r"\max", kernels.maximum, max, False),
-    FunctionRule(sympy.Min, "min", sympy.Min, 2, None, r"\min", kernels.minimum, min, False),
+    FunctionRule(sympy.Max, "max", sympy.Max, 2, None, kernels.maximum, max, False),
+    FunctionRule(sympy.Min, "min", sympy.Min, 2, None, kernels.minimum, min, False),
     # Heads that appear only in derivatives or in built-in losses, never in spec text.
-    FunctionRule(sympy.Heaviside, None, sympy.Heaviside, 1, 2, "H", kernels.heaviside,
+    FunctionRule(sympy.Heaviside, None, sympy.Heaviside, 1, 2, kernels.heaviside,
                  _mp_heaviside, False),
-    FunctionRule(sympy.sign, None, sympy.sign, 1, 1, r"\operatorname{sgn}", kernels.np.sign,
+    FunctionRule(sympy.sign, None, sympy.sign, 1, 1, kernels.np.sign,
                  mpmath.sign, False),
-    FunctionRule(logsumexp, None, logsumexp, 1, None, r"\operatorname{LSE}", kernels.logsumexp,
+    FunctionRule(logsumexp, None, logsumexp, 1, None, kernels.logsumexp,
                  _mp_logsumexp, True),
-    FunctionRule(zero_one, None, zero_one, 1, 1, r"\mathbb{1}", kernels.zero_one,
+    FunctionRule(max_share, None, max_share, 2, None, kernels.max_share, _mp_share(max), False),
+    FunctionRule(min_share, None, min_share, 2, None, kernels.min_share, _mp_share(min), False),
+    FunctionRule(zero_one, None, zero_one, 1, 1, kernels.zero_one,
                  lambda m: mpmath.mpf(1) if m <= 0 else mpmath.mpf(0), False, differentiable=False),
 )
 
@@ -184,3 +284,21 @@ _BY_HEAD: dict[type, FunctionRule] = {r.head: r for r in FUNCTIONS if r.head is 
 def rule_for(head: type) -> FunctionRule | None:
     """The table row for a SymPy function class, or None for arithmetic heads."""
     return _BY_HEAD.get(head)
+
+
+def kinks(expr: sympy.Expr) -> tuple[sympy.Expr, ...]:
+    """The non-smooth applications in ``expr`` (relu, abs, max, min, …): where a derivative may jump.
+
+    Read from the table's ``smooth`` column; the gradient checker looks for kinks near these.
+
+    >>> x = sympy.Symbol("x")
+    >>> kinks(relu(x) + sympy.exp(sympy.Abs(x)))
+    (Abs(x), relu(x))
+    """
+    found: list[sympy.Expr] = []
+    for sub in sympy.preorder_traversal(expr):
+        if not sub.is_Atom:
+            rule = rule_for(sub.func)
+            if rule is not None and not rule.smooth and sub not in found:
+                found.append(sub)
+    return tuple(found)

@@ -45,6 +45,24 @@ def minimum(*args):
     return out
 
 
+def max_share(x, *args):
+    # ∂max/∂x as a subgradient: 1/k when x is one of the k tied maxima of args, else 0.
+    top = maximum(*args)
+    count = 0.0
+    for a in args:
+        count = count + np.equal(a, top)
+    return np.where(np.equal(x, top), 1.0 / count, 0.0)
+
+
+def min_share(x, *args):
+    # ∂min/∂x as a subgradient: 1/k when x is one of the k tied minima of args, else 0.
+    low = minimum(*args)
+    count = 0.0
+    for a in args:
+        count = count + np.equal(a, low)
+    return np.where(np.equal(x, low), 1.0 / count, 0.0)
+
+
 def logsumexp(*args):
     top = maximum(*args)
     total = 0.0

@@ -4,12 +4,9 @@ The spec files' ``[mlp]`` shorthand and Python users build networks with these s
 functions. Each builder adds named nodes the way the lectures name them: ``net_h1``,
 ``out_h1``, ``E_o1``, ``E_total``.
 
-MLP naming scheme (documented in docs/reference/spec-format.md):
-inputs ``i1..in``, targets ``t1..tm``; hidden neurons ``h1..hk`` with one hidden layer,
-``h{layer}_{j}`` with several; output neurons ``o1..om``; weights ``w1, w2, ...`` numbered
-layer by layer, neuron by neuron, input by input (so the 2-2-2 network's w5 joins h1 to o1);
-biases ``b1, b2, ...`` one per layer (``bias="layer"``, as in the lecture) or
-``b_h1, b_o1, ...`` one per neuron (``bias="neuron"``).
+MLP naming scheme: ``symgrad.layout.param_names``, read by both the scalar and the matrix form
+(documented in docs/reference/spec-format.md). Losses: ``LOSSES``, one row per loss, read by
+both forms.
 """
 
 from __future__ import annotations
@@ -20,14 +17,16 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy
 
-from .errors import GraphError
+from .errors import GraphError, InvalidArgument
 from .functions import logsumexp, zero_one
 from .graph import Network, as_number
-from .limits import MAX_SCALAR_PARAMS
+from .layout import MLPStructure, neuron_names, param_names
+from .limits import MAX_LAYER_PARAMS, MAX_LAYERS, MAX_MLP_PARAMS, MAX_SCALAR_PARAMS, MAX_WIDTH
 
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
+    "LossRule",
     "neuron",
     "maxout_neuron",
     "dense",
@@ -48,19 +47,6 @@ def count_params(widths: Sequence[int], *, bias: str = "neuron", activation: str
     biases = {"neuron": sum(widths[1:]), "layer": len(widths) - 1, "none": 0}.get(bias, 0)
     return weights + biases
 
-
-@dataclass(frozen=True)
-class MLPStructure:
-    """How ``mlp`` built a network: what the matrix form needs to redo it with matrices."""
-
-    widths: tuple[int, ...]
-    activation: str
-    output_activation: str
-    loss: str
-    bias: str
-    slope: str
-    l2: object  # λ as an exact number, or None
-    seed: int = 0
 
 # One table: activation name -> expression text of the activation applied to `x`.
 ACTIVATIONS: dict[str, Callable[[str, str], str]] = {
@@ -138,23 +124,22 @@ def _sum_node(net: Network, name: str, parts: Sequence[str]) -> None:
     net.node(name, " + ".join(parts), max_text=None)
 
 
-# One table: per-output loss terms ℓ(o, t) as the lectures write them; E_total sums them.
-_TERMS: dict[str, Callable] = {
-    "half_sse": lambda net, o, t: f"1/2*({t} - {o})**2",  # ½ (t − o)², the lectures' E_total
-    "sse": lambda net, o, t: f"({o} - {t})**2",  # (o − t)², the L2 loss
-    "l1": lambda net, o, t: f"abs({o} - {t})",  # |o − t|
-    "hinge": lambda net, o, t: f"max(0, 1 - {t}*{o})",  # labels ±1
-    "zero_one": lambda net, o, t: zero_one(net.symbol(t) * net.symbol(o)),  # evaluable, not differentiable
-}
+@dataclass(frozen=True)
+class LossRule:
+    """One loss. ``term(o, t)`` is the per-output loss as expression text, summed into ``E_total``
+    (the matrix form parses the same text); a loss that is not such a sum has ``term=None`` and
+    its own ``build`` over (network, outputs, targets, suffixes)."""
+
+    term: Callable[[str, str], str] | None
+    build: Callable | None = None
+    differentiable: bool = True
 
 
-def _summed(term: Callable) -> Callable:
-    def build(net, outs, targets, suffixes):
-        for o, t, s in zip(outs, targets, suffixes):
-            net.node(f"E_{s}", term(net, o, t))
-        _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
-
-    return build
+def _zero_one_nodes(net, outs, targets, suffixes):
+    # Evaluable, not differentiable: zero_one is not allowed in spec text, so it is built in SymPy.
+    for o, t, s in zip(outs, targets, suffixes):
+        net.node(f"E_{s}", zero_one(net.symbol(t) * net.symbol(o)))
+    _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
 
 
 def _loss_softmax_ce(net, outs, targets, suffixes):
@@ -168,9 +153,15 @@ def _loss_softmax_ce(net, outs, targets, suffixes):
     net.node("E_total", -sympy.Add(*[net.symbol(t) * (z - lse) for t, z in zip(targets, logits)]))
 
 
-# One table: loss name -> builder over (network, outputs, targets, suffixes).
-LOSSES: dict[str, Callable] = {name: _summed(term) for name, term in _TERMS.items()}
-LOSSES["softmax_cross_entropy"] = _loss_softmax_ce  # −Σ t log softmax(o), one-hot targets
+# One table: loss name -> rule, read by add_loss (scalar form) and symgrad.matrix (matrix form).
+LOSSES: dict[str, LossRule] = {
+    "half_sse": LossRule(lambda o, t: f"1/2*({t} - {o})**2"),  # ½ (t − o)², the lectures' E_total
+    "sse": LossRule(lambda o, t: f"({o} - {t})**2"),  # (o − t)², the L2 loss
+    "l1": LossRule(lambda o, t: f"abs({o} - {t})"),  # |o − t|
+    "hinge": LossRule(lambda o, t: f"max(0, 1 - {t}*{o})"),  # labels ±1
+    "zero_one": LossRule(None, _zero_one_nodes, differentiable=False),
+    "softmax_cross_entropy": LossRule(None, _loss_softmax_ce),  # −Σ t log softmax(o), one-hot targets
+}
 
 
 def add_loss(net: Network, outputs: Sequence[str], targets: Sequence[str], loss: str = "half_sse") -> str:
@@ -180,7 +171,13 @@ def add_loss(net: Network, outputs: Sequence[str], targets: Sequence[str], loss:
     if len(outputs) != len(targets):
         raise GraphError(f"{len(outputs)} outputs but {len(targets)} targets")
     suffixes = [o.removeprefix("out_").removeprefix("net_") for o in outputs]
-    LOSSES[loss](net, list(outputs), list(targets), suffixes)
+    rule = LOSSES[loss]
+    if rule.term is None:
+        rule.build(net, list(outputs), list(targets), suffixes)
+    else:
+        for o, t, s in zip(outputs, targets, suffixes):
+            net.node(f"E_{s}", rule.term(o, t))
+        _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
     return "E_total"
 
 
@@ -199,22 +196,17 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
 
     With ``scalar=False`` only the inputs, targets and the layer structure are declared: the
     matrix form (``compile_network``) needs no scalar symbol per weight, which is how a
-    784-100-10 network (79,510 parameters) is compiled.
+    784-100-10 network (79,510 parameters) is compiled. Sizes are checked before anything is
+    allocated (``symgrad.limits``).
 
     >>> net = mlp([3, 4, 2])
     >>> len(net.params)
     26
     """
-    if len(widths) < 2 or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
-        raise GraphError(f"widths must list at least two positive integers, got {list(widths)!r}")
-    if activation not in _ACTIVATION_NAMES:
-        raise GraphError(f"unknown activation {activation!r}; choose one of {', '.join(_ACTIVATION_NAMES)}")
-    if output_activation is None:
-        output_activation = "identity" if loss == "softmax_cross_entropy" or activation == "maxout" else activation
-    if output_activation not in ACTIVATIONS:
-        raise GraphError(f"unknown output activation {output_activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-    if loss not in LOSSES:
-        raise GraphError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    _check_widths(widths, bias=bias, activation=activation, scalar=scalar)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
+    structure = _structure(tuple(widths), activation, output_activation, loss, bias, slope, l2, seed)
     net = Network(description=description or f"{'-'.join(map(str, widths))} {activation} MLP, {loss} loss")
     rng = np.random.default_rng(seed)
 
@@ -225,37 +217,84 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
     for x in inputs:
         net.input(x, draw(0, 100))
     targets = [f"t{k}" for k in range(1, widths[-1] + 1)]
-    structure = MLPStructure(tuple(widths), activation, output_activation, loss, bias, slope,
-                             None if l2 is None else as_number(l2), seed)
-    if not scalar:
-        for t in targets:
-            net.target(t)
-        _default_targets(net, targets, loss, draw, rng)
-        net.structure = structure
-        return net
-    hidden_layers = len(widths) - 2
-    layer_inputs, next_weight = inputs, 1
-    for layer in range(1, len(widths)):
-        last = layer == len(widths) - 1
-        if last:
-            names = [f"o{j}" for j in range(1, widths[layer] + 1)]
-        elif hidden_layers == 1:
-            names = [f"h{j}" for j in range(1, widths[layer] + 1)]
-        else:
-            names = [f"h{layer}_{j}" for j in range(1, widths[layer] + 1)]
-        layer_inputs, next_weight = dense(
-            net, layer_inputs, names, activation=output_activation if last else activation, bias=bias,
-            layer_bias_name=f"b{layer}", first_weight=next_weight, slope=slope)
+    if scalar:
+        outputs = _layers(net, structure, inputs)
     for t in targets:
         net.target(t)
     _default_targets(net, targets, loss, draw, rng)
-    for p in net.params:
-        net.values[p] = sympy.Rational(draw(-100, 100))
-    out = add_loss(net, layer_inputs, targets, loss)
-    if l2 is not None:
-        add_l2(net, out, net.params, l2)
+    if scalar:
+        for p in net.params:
+            net.values[p] = sympy.Rational(draw(-100, 100))
+        out = add_loss(net, outputs, targets, loss)
+        if l2 is not None:
+            add_l2(net, out, net.params, l2)
     net.structure = structure
     return net
+
+
+def _check_widths(widths: Sequence[int], *, bias: str, activation: str, scalar: bool) -> None:
+    """Refuse widths that are not positive integers, or a network too big to allocate, up front."""
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2 or any(
+            not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
+        raise GraphError(f"widths must list at least two positive integers, got {_short(widths)}")
+    if len(widths) - 1 > MAX_LAYERS:
+        raise GraphError(f"widths asks for {len(widths) - 1} layers, more than the limit of {MAX_LAYERS}")
+    if max(widths) > MAX_WIDTH:
+        raise GraphError(f"widths asks for a layer of {max(widths)} units, more than the limit of {MAX_WIDTH}")
+    biggest = max(m * n for m, n in zip(widths[:-1], widths[1:]))
+    if biggest > MAX_LAYER_PARAMS:
+        raise GraphError(f"widths asks for a layer of {biggest:,} weights ({biggest * 8 / 2**30:.1f} GiB of float64), "
+                         f"more than the limit of {MAX_LAYER_PARAMS:,} per layer")
+    total = count_params(widths, bias=bias, activation=activation)
+    if total > MAX_MLP_PARAMS:
+        raise GraphError(f"widths asks for {total:,} parameters ({total * 8 / 2**30:.1f} GiB of float64), more than "
+                         f"the limit of {MAX_MLP_PARAMS:,}")
+    if scalar and total > MAX_SCALAR_PARAMS:
+        raise GraphError(f"widths asks for {total:,} parameters, more than the {MAX_SCALAR_PARAMS:,} that get a "
+                         "scalar name each; build it with scalar=False (the matrix form)")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(value)} entries)" if hasattr(value, "__len__") \
+        else text[:80] + "…"
+
+
+def _structure(widths: tuple[int, ...], activation: str, output_activation: str | None, loss: str, bias: str,
+               slope: str, l2: object, seed: int) -> MLPStructure:
+    """Check the options by name and record them: what the matrix form needs to rebuild the network."""
+    if activation not in _ACTIVATION_NAMES:
+        raise GraphError(f"unknown activation {activation!r}; choose one of {', '.join(_ACTIVATION_NAMES)}")
+    if output_activation is None:
+        output_activation = "identity" if loss == "softmax_cross_entropy" or activation == "maxout" else activation
+    if output_activation not in ACTIVATIONS:
+        raise GraphError(f"unknown output activation {output_activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    if loss not in LOSSES:
+        raise GraphError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if bias not in ("neuron", "layer", "none"):
+        raise GraphError(f"bias must be 'neuron', 'layer' or 'none', got {bias!r}")
+    return MLPStructure(widths, activation, output_activation, loss, bias, slope,
+                        None if l2 is None else as_number(l2), seed)
+
+
+def _layers(net: Network, structure: MLPStructure, inputs: list[str]) -> list[str]:
+    """Add every layer's neurons, named by ``layout.param_names``; return the output layer's names."""
+    layer_inputs = inputs
+    last = len(structure.widths) - 1
+    if structure.activation == "maxout":  # two weight vectors per neuron: dense() names them
+        next_weight = 1
+        for layer in range(1, last + 1):
+            names = list(neuron_names(structure.widths, layer))
+            layer_inputs, next_weight = dense(
+                net, layer_inputs, names,
+                activation=structure.output_activation if layer == last else structure.activation,
+                bias=structure.bias, layer_bias_name=f"b{layer}", first_weight=next_weight, slope=structure.slope)
+        return layer_inputs
+    for layer, names in enumerate(param_names(structure), start=1):
+        act = structure.output_activation if layer == last else structure.activation
+        layer_inputs = [neuron(net, name, layer_inputs, weights, b, activation=act, slope=structure.slope)
+                        for name, weights, b in zip(names.neurons, names.weights, names.biases)]
+    return layer_inputs
 
 
 def _default_targets(net: Network, targets: list[str], loss: str, draw, rng) -> None:

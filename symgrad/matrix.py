@@ -21,25 +21,35 @@ import numpy as np
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .codegen import Names, NumpyPrinter
-from .compile import CompiledGradient, _check_reduction, load_source
-from .errors import GraphError
+from .codegen import Names, NumpyPrinter, float_literal, kernel_source
+from .errors import GraphError, NotDifferentiable
 from .expr import parse_expression
+from .generated import CompiledGradient, check_reduction, load_source, module_source
 from .graph import Network
-from .layers import ACTIVATIONS, MLPStructure
+from .layers import ACTIVATIONS, LOSSES
+from .layout import MLPStructure, matrix_params, mlp_structure, param_names, scalar_gradients
 
-__all__ = ["MatrixDerivation", "derive_matrix", "compile_matrix", "matrix_source", "matrix_params"]
+__all__ = ["MatrixDerivation", "derive_matrix", "compile_matrix", "matrix_source", "matrix_params",
+           "scalar_gradients", "LOSS_TERMS", "MATRIX_LOSSES"]
 
 _u = sympy.Symbol("u", real=True)  # the element an elementwise function acts on
 _t = sympy.Symbol("t", real=True)  # a target element
 
-# One table: loss name -> the per-output scalar loss term ℓ(u = ŷ_k, t = t_k).
-LOSS_TERMS = {
-    "half_sse": sympy.Rational(1, 2) * (_u - _t) ** 2,  # ½(t − ŷ)², written so r = ŷ − t is ∂ℓ/∂ŷ
-    "sse": (_u - _t) ** 2,
-    "l1": sympy.Abs(_u - _t),
-    "hinge": sympy.Max(0, 1 - _t * _u),
-}
+
+def _loss_term(text: str) -> sympy.Expr:
+    """Parse a per-output loss term; even powers of (t − u) become powers of (u − t), so the loss
+    and its derivative share one residual r = ŷ − t in the generated code."""
+    parsed = parse_expression(text).expr.xreplace({sympy.Symbol("u"): _u, sympy.Symbol("t"): _t})
+    return parsed.replace(lambda e: e.is_Pow and e.exp.is_even and e.base.coeff(_u).is_negative,
+                          lambda e: sympy.Pow(-e.base, e.exp))
+
+
+#: The per-output loss term ℓ(u = ŷ_k, t = t_k) of every loss that is such a sum, parsed from
+#: the same text the scalar form's nodes are built from (``layers.LOSSES``).
+LOSS_TERMS: dict[str, sympy.Expr] = {name: _loss_term(rule.term("u", "t"))
+                                     for name, rule in LOSSES.items() if rule.term is not None}
+#: Every loss the matrix form compiles: the sums above, and softmax cross-entropy by log-sum-exp.
+MATRIX_LOSSES: tuple[str, ...] = (*LOSS_TERMS, "softmax_cross_entropy")
 
 
 @dataclass(frozen=True)
@@ -73,10 +83,11 @@ class MatrixDerivation:
         widths = self.structure.widths
         subs = {self.symbols["h0"]: sympy.Matrix([network.symbol(n) for n in network.inputs])}
         t_vec = sympy.Matrix([network.symbol(n) for n in network.targets])
-        for layer, (W, b) in enumerate(_param_names(self.structure, network), start=1):
+        for layer, names in enumerate(param_names(self.structure), start=1):
+            W = names.weights
             subs[self.symbols[f"W{layer}"]] = sympy.Matrix(widths[layer], widths[layer - 1],
                                                            lambda j, i: network.symbol(W[j][i]))
-            subs[self.symbols[f"b{layer}"]] = sympy.Matrix([network.symbol(n) if n else 0 for n in b])
+            subs[self.symbols[f"b{layer}"]] = sympy.Matrix([network.symbol(n) if n else 0 for n in names.biases])
         values: dict[str, sympy.Matrix] = {}
         for eq in self.forward:
             values[eq.name] = _explicit(eq.expr, subs)
@@ -92,7 +103,8 @@ class MatrixDerivation:
         for eq in self.backward:
             subs[self.symbols[eq.name]] = _explicit(eq.expr, subs)
         out: dict[str, sympy.Expr] = {}
-        for layer, (W, b) in enumerate(_param_names(self.structure, network), start=1):
+        for layer, names in enumerate(param_names(self.structure), start=1):
+            W, b = names.weights, names.biases
             gW = _explicit(self.gradients[f"W{layer}"], subs)
             gb = _explicit(self.gradients[f"b{layer}"], subs)
             for j, row in enumerate(W):
@@ -162,8 +174,10 @@ def derive_matrix(structure: MLPStructure) -> MatrixDerivation:
     """Derive the forward and backward equations of a dense network in vector form."""
     if structure.activation == "maxout":
         raise GraphError("the matrix form does not cover maxout layers; use the scalar form")
-    if structure.loss == "zero_one":
-        raise GraphError("the zero-one loss is piecewise constant and has no gradient")
+    if not LOSSES[structure.loss].differentiable:
+        raise NotDifferentiable(
+            f"the {structure.loss} loss is piecewise constant and has no gradient; evaluate it, or train on a "
+            "differentiable surrogate such as the hinge loss")
     # Dimensions stay symbolic (n0, n1, …): the equations are the same for every width, and
     # SymPy does not fold 1×1 matrix expressions into scalars.
     L = len(structure.widths) - 1
@@ -204,83 +218,6 @@ def derive_matrix(structure: MLPStructure) -> MatrixDerivation:
                             structure.bias == "layer")
 
 
-def _param_names(structure: MLPStructure, network: Network) -> list[tuple[list[list[str]], list[str | None]]]:
-    """For each layer, the scalar names of W's entries and of b's entries (mlp's naming scheme)."""
-    widths = structure.widths
-    L = len(widths) - 1
-    out = []
-    k = 1
-    for layer in range(1, L + 1):
-        n, m = widths[layer], widths[layer - 1]
-        W = [[f"w{k + j * m + i}" for i in range(m)] for j in range(n)]
-        k += n * m
-        if layer == L:
-            neurons = [f"o{j}" for j in range(1, n + 1)]
-        elif L == 2:
-            neurons = [f"h{j}" for j in range(1, n + 1)]
-        else:
-            neurons = [f"h{layer}_{j}" for j in range(1, n + 1)]
-        if structure.bias == "none":
-            b: list[str | None] = [None] * n
-        elif structure.bias == "layer":
-            b = [f"b{layer}"] * n
-        else:
-            b = [f"b_{name}" for name in neurons]
-        out.append((W, b))
-    return out
-
-
-def matrix_params(network: Network, values: dict | None = None) -> dict[str, np.ndarray]:
-    """The network's parameters (or ``values``, by scalar name) as W1, b1, … arrays."""
-    structure = _structure(network)
-    if values is None and not network.params:  # matrix form only: seeded initial weights
-        return _initial_arrays(structure)
-    values = values if values is not None else {p: network.values[p] for p in network.params}
-    out: dict[str, np.ndarray] = {}
-    for layer, (W, b) in enumerate(_param_names(structure, network), start=1):
-        out[f"W{layer}"] = np.array([[float(values[n]) for n in row] for row in W], dtype=np.float64)
-        if structure.bias == "layer":
-            out[f"b{layer}"] = np.float64(float(values[b[0]]))
-        elif structure.bias == "neuron":
-            out[f"b{layer}"] = np.array([float(values[n]) for n in b], dtype=np.float64)
-    return out
-
-
-def _initial_arrays(structure: MLPStructure) -> dict[str, np.ndarray]:
-    """Weights drawn N(0, 1/fan_in) and zero biases, from the structure's seed."""
-    rng = np.random.default_rng(structure.seed)
-    out: dict[str, np.ndarray] = {}
-    for layer, (m, n) in enumerate(zip(structure.widths[:-1], structure.widths[1:]), start=1):
-        out[f"W{layer}"] = rng.normal(0.0, 1.0 / np.sqrt(m), size=(n, m))
-        if structure.bias == "neuron":
-            out[f"b{layer}"] = np.zeros(n)
-        elif structure.bias == "layer":
-            out[f"b{layer}"] = np.float64(0.0)
-    return out
-
-
-def scalar_gradients(network: Network, grads: dict[str, np.ndarray]) -> dict[str, float]:
-    """Matrix-form gradients mapped back to the scalar parameter names."""
-    structure = _structure(network)
-    out: dict[str, float] = {}
-    for layer, (W, b) in enumerate(_param_names(structure, network), start=1):
-        for j, row in enumerate(W):
-            for i, name in enumerate(row):
-                out[name] = float(grads[f"W{layer}"][j, i])
-        if structure.bias == "layer":
-            out[b[0]] = float(grads[f"b{layer}"])
-        elif structure.bias == "neuron":
-            for j, name in enumerate(b):
-                out[name] = float(grads[f"b{layer}"][j])
-    return out
-
-
-def _structure(network: Network) -> MLPStructure:
-    if not isinstance(network.structure, MLPStructure):
-        raise GraphError("the matrix form needs a network of dense layers built by mlp() or an [mlp] spec")
-    return network.structure
-
-
 class _MatrixPrinter:
     """SymPy matrix expressions → NumPy over (features, batch) arrays."""
 
@@ -314,17 +251,36 @@ class _MatrixPrinter:
 
 def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, dict]:
     """The standalone module source of the matrix form, and its parameter layout."""
-    from .compile import _module
-
-    _check_reduction(reduction)
-    structure = _structure(network)
+    check_reduction(reduction, allowed=("mean", "sum"))
+    structure = mlp_structure(network)
     deriv = derive_matrix(structure)
-    widths = structure.widths
-    L = len(widths) - 1
     printer = NumpyPrinter(Names())
-    bias_text = {}
+    params, bias_text = _matrix_layout(structure)
+    mp = _MatrixPrinter(printer, bias_text)
+    body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
+            "h0 = inputs.T  # (features, batch): each sample a column", "T = targets.T", "batch = inputs.shape[0]"]
+    body += [f"{name} = params[{name!r}]" for name in params]
+    body += ["", "# forward pass", *_matrix_forward(deriv, mp)]
+    body += _matrix_loss(deriv, printer, reduction, params)
+    body += ["", "# backward pass: delta_L = dL/dyhat ⊙ act'(f_L), delta_l = (W_{l+1}^T delta_{l+1}) ⊙ act'(f_l)",
+             *_matrix_backward(deriv, mp)]
+    body += _matrix_gradients(deriv, mp, reduction)
+    widths = structure.widths
+    description = (f"{'-'.join(map(str, widths))} {structure.activation} network, {structure.loss} loss "
+                   f"{reduction} over the batch (matrix form)")
+    inputs, targets = tuple(network.inputs), tuple(network.targets)
+    source = module_source(f"Loss and gradients of a {description}.", inputs=inputs, targets=targets,
+                           params=params, kernels=kernel_source(printer.kernels), helpers="",
+                           signature="value_and_grad(params, inputs, targets)", body=body)
+    return source, {"inputs": inputs, "targets": targets, "params": params}
+
+
+def _matrix_layout(structure: MLPStructure) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Each parameter array's shape, and how a bias is added to a (features, batch) array."""
+    widths = structure.widths
     params: dict[str, tuple[int, ...]] = {}
-    for layer in range(1, L + 1):
+    bias_text: dict[str, str] = {}
+    for layer in range(1, len(widths)):
         params[f"W{layer}"] = (widths[layer], widths[layer - 1])
         if structure.bias == "neuron":
             params[f"b{layer}"] = (widths[layer],)
@@ -333,21 +289,25 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
             params[f"b{layer}"] = ()
         else:
             bias_text[f"b{layer}"] = "0.0"
-    mp = _MatrixPrinter(printer, bias_text)
-    body = ["h0 = inputs.T  # (features, batch): each sample a column", "T = targets.T", "batch = inputs.shape[0]"]
-    for name in params:
-        body.append(f"{name} = params[{name!r}]")
-    body += ["", "# forward pass"]
+    return params, bias_text
+
+
+def _matrix_forward(deriv: MatrixDerivation, mp: _MatrixPrinter) -> list[str]:
+    body = []
     for eq in deriv.forward:
-        if isinstance(eq.expr, sympy.MatAdd) and structure.bias != "none":  # W h + b, the bias added in place
+        if isinstance(eq.expr, sympy.MatAdd) and deriv.structure.bias != "none":  # W h + b, the bias added in place
             product, bias = sorted(eq.expr.args, key=lambda a: isinstance(a, sympy.MatrixSymbol))
             body.append(f"{eq.name} = {mp(product)}")
             body.append(f"{eq.name} += {mp(bias)}")
         else:
             body.append(f"{eq.name} = {mp(eq.expr)}")
-    yhat = f"h{L}"
-    u, t = _u, _t
-    lam = structure.l2
+    return body
+
+
+def _matrix_loss(deriv: MatrixDerivation, printer: NumpyPrinter, reduction: str, params: dict) -> list[str]:
+    """The loss over the batch (with the L2 penalty), and ``dL_dyhat``'s text kept for the backward pass."""
+    yhat = f"h{len(deriv.structure.widths) - 1}"
+    body = []
     if deriv.loss_grad is None:
         printer.kernels.add("logsumexp_rows")
         body.append(f"lse = logsumexp_rows({yhat})")
@@ -355,24 +315,30 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
         grad_text = f"np.exp({yhat} - lse)*np.sum(T, axis=0) - T"
     else:
         # The loss term and its derivative share subexpressions (t − ŷ): compute them once.
-        shared, (term, grad) = sympy.cse([LOSS_TERMS[structure.loss], deriv.loss_grad],
-                                         symbols=(sympy.Symbol(f"r{k}") for k in range(100)))
-        mapping = {u: yhat, t: "T"}
+        shared, (term, grad) = sympy.cse([LOSS_TERMS[deriv.structure.loss], deriv.loss_grad],
+                                         symbols=sympy.numbered_symbols("r"))
+        mapping = {_u: yhat, _t: "T"}
         for sym_, expr in shared:
             body.append(f"{sym_.name} = {printer.with_override(mapping, expr)}")
             mapping[sym_] = sym_.name
         coeff, rest = term.as_coeff_Mul()
         summed = f"np.sum({printer.with_override(mapping, rest)})"
-        loss_text = summed if coeff == 1 else f"{float(coeff)!r}*{summed}"
+        loss_text = summed if coeff == 1 else f"{float_literal(coeff)}*{summed}"
         grad_text = printer.with_override(mapping, grad)
     body.append(f"loss = ({loss_text})/batch" if reduction == "mean" else f"loss = {loss_text}")
+    lam = deriv.structure.l2
     if lam is not None:
-        penalty = f"{float(lam)!r}*(" + " + ".join(f"np.sum({p}*{p})" for p in params) + ")"
+        penalty = f"{float_literal(lam, what='the L2 strength')}*(" + " + ".join(
+            f"np.sum({p}*{p})" for p in params) + ")"
         body.append(f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch"))
-    body += ["", "# backward pass: delta_L = dL/dyhat ⊙ act'(f_L), delta_l = (W_{l+1}^T delta_{l+1}) ⊙ act'(f_l)"]
     # The mean's 1/batch is applied to the (small) gradient matrices, not to δ_L.
-    body.append(f"dL_dyhat = {grad_text}")
-    for eq in deriv.backward:  # δ = upstream ⊙ act′: the local factor first, then scaled in place
+    return body + [f"dL_dyhat = {grad_text}"]
+
+
+def _matrix_backward(deriv: MatrixDerivation, mp: _MatrixPrinter) -> list[str]:
+    """δ = upstream ⊙ act′: the local factor first, then scaled in place."""
+    body = []
+    for eq in deriv.backward:
         upstream, local = eq.expr.args if not isinstance(eq.expr.args[0], ElementwiseApplyFunction) \
             else eq.expr.args[::-1]
         local_text = mp(local)
@@ -381,7 +347,12 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
         else:
             body.append(f"{eq.name} = {local_text}")
             body.append(f"{eq.name} *= {mp(upstream)}")
-    body += ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
+    return body
+
+
+def _matrix_gradients(deriv: MatrixDerivation, mp: _MatrixPrinter, reduction: str) -> list[str]:
+    structure = deriv.structure
+    body = ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
     penalty_scale = "" if reduction == "mean" else "*batch"
     for name, expr in deriv.gradients.items():
         if name.startswith("b"):
@@ -391,16 +362,10 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
         else:
             text = mp(expr)
         text = f"scale*{text}" if text.startswith("np.") else f"scale*({text})"
-        if lam is not None:
-            text = f"{text} + {2 * float(lam)!r}*{name}{penalty_scale}"
+        if structure.l2 is not None:
+            text = f"{text} + {float_literal(2 * structure.l2, what='the L2 strength')}*{name}{penalty_scale}"
         body.append(f"    {name!r}: {text},")
-    body += ["}", "return float(loss), grads"]
-    description = (f"{'-'.join(map(str, widths))} {structure.activation} network, {structure.loss} loss "
-                   f"{reduction} over the batch (matrix form)")
-    inputs = tuple(network.inputs)
-    targets = tuple(network.targets)
-    source = _module(f"Loss and gradients of a {description}.", inputs, targets, params, printer.kernels, body)
-    return source, {"inputs": inputs, "targets": targets, "params": params}
+    return body + ["}", "return float(loss), grads"]
 
 
 def compile_matrix(network: Network, *, reduction: str = "mean") -> CompiledGradient:

@@ -26,3 +26,21 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(symgrad.__path__, "symgra
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_api_reference_index_lists_exactly_all():
+    from pathlib import Path
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "reference" / "api.md").read_text(encoding="utf-8")
+    index = text.split("\n## Index\n", 1)[1]
+    documented = re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", index, re.M)
+    assert sorted(documented) == sorted(symgrad.__all__)
+    assert len(documented) == len(set(documented))
+
+
+
+def test_no_module_shares_its_name_with_a_public_function():
+    for name in MODULES:
+        leaf = name.rsplit(".", 1)[1]
+        assert not callable(getattr(symgrad, leaf, None)), f"module {name} shadows symgrad.{leaf}"

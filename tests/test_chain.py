@@ -3,6 +3,8 @@ central finite differences in high precision, and a hand-written NumPy backprop.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mpmath
 import numpy as np
 import pytest
@@ -11,35 +13,37 @@ import sympy
 import symgrad
 from symgrad import PathLimitError, derive, evaluate, evaluate_gradients, load, mlp
 
-from .helpers import close
+from .helpers import close, expanded, expanded_nodes, leaf_point, number, reference_gradients, written_out
 
 
-def _exp_form(expr):
-    return expr.rewrite(sympy.exp)
-
-
-@pytest.mark.parametrize("example", ["mazur", "chain_4layer", "circuit_multipath", "perceptron_two", "chain_sin"])
+@pytest.mark.parametrize("example", ["mazur", "chain_4layer", "circuit_multipath", "perceptron_two", "chain_sin",
+                                     "sigmoid_circuit"])
 def test_closed_form_equals_sympy_diff_of_expanded_output(example):
     net = load(example)
     d = derive(net)
-    full = _exp_form(net.expanded(net.output))  # sigmoid written out as 1/(1+exp(-x))
-    point = {net.symbol(n): v for n, v in net.point().items()}
+    reference = reference_gradients(net)  # sympy.diff of the output substituted node by node
+    point = leaf_point(net)
     for name in net.leaves:
         if name not in d.adjoints:
+            assert reference[name] == 0, name
             continue
-        reference = sympy.diff(full, net.symbol(name))
-        ours = _exp_form(d.closed_form(name))
-        ours_n, ref_n = sympy.N(ours.subs(point), 40), sympy.N(reference.subs(point), 40)
-        assert close(sympy.re(ours_n), sympy.re(ref_n), 30), name
-        assert abs(sympy.im(ours_n)) < 1e-30 and abs(sympy.im(ref_n)) < 1e-30
+        assert close(number(written_out(d.closed_form(name)).xreplace(point)), reference[name], 50), name
+
+
+def test_net_expanded_is_the_expanded_output():
+    for example in ("mazur", "chain_4layer", "circuit_multipath"):
+        net = load(example)
+        point = leaf_point(net)
+        assert close(number(written_out(net.expanded(net.output)).xreplace(point)),
+                     number(expanded(net).xreplace(point)), 50), example
 
 
 def test_closed_form_is_symbolically_equal_on_a_small_chain():
     net = load("chain_4layer")
     d = derive(net)
-    full = _exp_form(net.expanded("L"))
+    full = expanded(net)
     for p in ("w3", "w2"):
-        assert sympy.simplify(_exp_form(d.closed_form(p)) - sympy.diff(full, net.symbol(p))) == 0
+        assert sympy.simplify(written_out(d.closed_form(p)) - sympy.diff(full, net.symbol(p))) == 0
 
 
 def _central_difference(net, name, h=mpmath.mpf(10) ** -25):
@@ -114,16 +118,24 @@ def test_total_derivatives():
     assert symgrad.total_derivative(net, "E_o2", "out_o1") == 0  # no path
 
 
-def test_paths_and_adjoint_form_agree():
+@pytest.mark.parametrize("example, leaf", [("mazur", "w1"), ("mazur", "b1"), ("circuit_multipath", "x3"),
+                                           ("chain_4layer", "w1")])
+def test_sum_over_paths_equals_sympy_diff(example, leaf):
+    """Form (a): the sum over paths of the product of local factors, each node name replaced by
+    its expanded expression, equals sympy.diff of the expanded output."""
+    net = load(example)
+    d = derive(net)
+    summed = sympy.Add(*[sympy.Mul(*[f.expr for f in p.factors]) for p in d.paths(leaf)])
+    nodes = {net.symbol(n): e for n, e in expanded_nodes(net).items()}
+    point = leaf_point(net)
+    value = number(written_out(summed).xreplace(nodes).xreplace(point))
+    assert close(value, reference_gradients(net, wrt=[leaf])[leaf], 50)
+
+
+def test_adjoint_form_is_the_lectures_delta():
     d = derive(load("mazur"))
-    paths = d.paths("w1")
-    summed = sympy.Add(*[sympy.Mul(*[f.expr for f in p.factors]) for p in paths])
-    assert sympy.simplify(summed - d.expression("w1")) == 0
-    assert d.adjoint_expr("out_h1") == sympy.Symbol("δ_net_o1") * net_sym(d, "w5") + sympy.Symbol("δ_net_o2") * net_sym(d, "w7")
-
-
-def net_sym(d, name):
-    return d.network.symbol(name)
+    w5, w7 = d.network.symbol("w5"), d.network.symbol("w7")
+    assert d.adjoint_expr("out_h1") == sympy.Symbol("δ_net_o1") * w5 + sympy.Symbol("δ_net_o2") * w7
 
 
 def _ladder(depth):
@@ -147,6 +159,9 @@ def test_path_form_refuses_above_the_limit_and_points_to_adjoints():
     assert len(derive(_ladder(6)).paths("x")) == 2**6
     g = evaluate_gradients(d, digits=20)  # the adjoint form needs no enumeration
     assert close(g.adjoints["x"], _central_difference(d.network, "x"), 15)
+    explanation = (Path(__file__).resolve().parent.parent / "docs" / "explanation" / "chain-rule.md").read_text()
+    assert f"has {2**16:,} paths" in explanation and f"`MAX_PATHS` ({symgrad.MAX_PATHS:,})" in explanation
+    assert 2**6 <= symgrad.MAX_PATHS < 2**16
 
 
 def test_derivation_cost_is_linear_in_the_graph():

@@ -8,10 +8,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mpmath
 import pytest
+import sympy
 
-from symgrad import builtin_examples
+from symgrad import builtin_examples, load
 from symgrad.cli import main
+
+from .helpers import (
+    MAZUR_GIVEN,
+    MAZUR_PARAMS,
+    mazur_by_hand,
+    number,
+    printed,
+    reference_derivative,
+    reference_gradients,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,16 +45,33 @@ def test_examples_lists_every_builtin_with_a_description(capsys):
 
 
 @pytest.mark.parametrize("example", [e.name for e in builtin_examples()])
-def test_every_example_reports(example, capsys):
+def test_every_example_reports_gradients_equal_to_sympy_diff(example, capsys):
     status, out, err = _run(["report", example], capsys)
     assert status == 0, err
     assert "Forward pass" in out and "Backward pass" in out and "Gradients" in out
+    status, out, err = _run(["report", example, "--format", "json"], capsys)
+    assert status == 0, err
+    gradients = json.loads(out)["gradients"]
+    reference = reference_gradients(load(example), wrt=list(gradients))
+    for name, text in gradients.items():  # every printed digit, against sympy.diff at 60 digits
+        assert printed(reference[name], text) == text, (name, text)
+
+
+def _significant(value, digits: int) -> str:
+    with mpmath.workdps(60):
+        return mpmath.nstr(value, digits)
 
 
 def test_text_report_has_the_lecture_numbers(capsys):
     _, out, _ = _run(["report", "mazur"], capsys)
+    q, point = mazur_by_hand()
+    dw5 = reference_derivative(q["E_total"], sympy.Symbol("w5"), point)
+    with mpmath.workdps(60):
+        w5_after = number(sympy.Rational("0.4")) - dw5 / 2
+    # the report prints 9 significant digits: the lecture's digits, and dE_total/dw5 to one more place
+    assert (_significant(dw5, 9), _significant(w5_after, 9)) == ("0.0821670406", "0.35891648")
     for text in ["= 0.593269992", "E_total = 0.298371109", "= 0.74136507 * 0.186815602 * 0.593269992",
-                 "w5+ = w5 - 0.5 * dE_total/dw5 = 0.4 - 0.5 * 0.0821670406 = 0.35891648",
+                 f"w5+ = w5 - 0.5 * dE_total/dw5 = 0.4 - 0.5 * {_significant(dw5, 9)} = {_significant(w5_after, 9)}",
                  "= 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * 1", "where dout_o1/dnet_o1 = out_o1*(1 - out_o1)"]:
         assert text in out, text
 
@@ -58,15 +87,24 @@ def test_json_report_schema(capsys):
         for name, text in data[section].items():
             digits = text.lstrip("-").replace(".", "").lstrip("0")
             assert isinstance(text, str) and len(digits) >= 15, (section, name, text)
-    assert data["gradients"]["w5"].startswith("0.0821670405642")
-    assert data["updated"]["w5"].startswith("0.358916479717")
+    # every string against the lecture's formulas typed in by hand, differentiated by sympy.diff at 60 digits
+    q, point = mazur_by_hand()
+    for name, text in data["values"].items():
+        reference = number(q[name].xreplace(point)) if name in q else number(sympy.Rational(MAZUR_GIVEN[name]))
+        assert printed(reference, text) == text, name
+    for name in MAZUR_PARAMS:
+        reference = reference_derivative(q["E_total"], sympy.Symbol(name), point)
+        with mpmath.workdps(60):
+            after = number(sympy.Rational(MAZUR_GIVEN[name])) - reference / 2
+        assert printed(reference, data["gradients"][name]) == data["gradients"][name], name
+        assert printed(after, data["updated"][name]) == data["updated"][name], name
 
 
 def test_json_has_no_updated_without_a_learning_rate(capsys):
     _, out, _ = _run(["report", "two_neurons", "--format", "json"], capsys)
     data = json.loads(out)
     assert "updated" not in data
-    assert data["gradients"]["w1"].startswith("-4.0000000000000")
+    assert {p: float(text) for p, text in data["gradients"].items()} == {"w1": -4, "w_b1": 2, "w2": -7, "w_b2": 1}
 
 
 def test_same_input_same_bytes():

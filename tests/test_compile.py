@@ -14,7 +14,7 @@ import pytest
 import symgrad
 from symgrad import compile_gradient, derive, load, mlp
 from symgrad.cli import main
-from symgrad.fit import compile_network, dataset, fit
+from symgrad.fitting import compile_network, dataset, fit
 
 from .test_chain import _numpy_backprop
 

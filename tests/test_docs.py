@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import io
 import os
 import re
 import shlex
@@ -18,22 +21,65 @@ from symgrad.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
+EXAMPLES = sorted((ROOT / "worked_examples").glob("*.py"))
+
+# Python snippets that neither assert nor show their output, each with the reason it is allowed
+# for now. test_pending_snippets_are_still_unchecked fails once one is fixed, so the list only shrinks.
+PENDING: dict[str, str] = {}  # snippet id -> why it does not check its numbers yet
+
+
+def _fences(path):
+    """(lang, body, id, output) per fenced block; output is the body of an ```output block that
+    follows a python block with nothing but blank lines between, else None."""
+    text = path.read_text()
+    found = list(FENCE.finditer(text))
+    for k, match in enumerate(found):
+        lang, body = match.groups()
+        output = None
+        if lang == "python" and k + 1 < len(found):
+            following = found[k + 1]
+            if following.group(1) == "output" and not text[match.end():following.start()].strip():
+                output = following.group(2)
+        yield lang, body, f"{path.relative_to(ROOT)}#{k}", output
 
 
 def _blocks(kind):
-    return [pytest.param(body, id=f"{path.relative_to(ROOT)}#{k}")
-            for path in DOCS
-            for k, (lang, body) in enumerate(FENCE.findall(path.read_text()))
-            if lang == kind]
+    return [pytest.param(body, id=ident) for path in DOCS for lang, body, ident, _ in _fences(path) if lang == kind]
+
+
+def _python_blocks():
+    return [pytest.param(body, output, id=ident)
+            for path in DOCS for lang, body, ident, output in _fences(path) if lang == "python"]
+
+
+def _asserts(source: str) -> int:
+    return sum(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(source)))
 
 
 def test_every_doc_has_snippets_found():
-    assert len(list(_blocks("python"))) >= 6 and len(list(_blocks("console"))) >= 4
+    assert len(_python_blocks()) >= 6 and len(_blocks("console")) >= 4
+    assert any(p.values[1] is not None for p in _python_blocks())  # output blocks are recognised
 
 
-@pytest.mark.parametrize("body", _blocks("python"))
-def test_python_snippets_run(body):
-    exec(compile(body, "<doc snippet>", "exec"), {"__name__": "__doc_snippet__"})  # our own docs
+@pytest.mark.parametrize("body, output", _python_blocks())
+def test_python_snippets_run(body, output):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(body, "<doc snippet>", "exec"), {"__name__": "__doc_snippet__"})  # our own docs
+    if output is not None:
+        assert printed.getvalue().splitlines() == output.splitlines()
+
+
+@pytest.mark.parametrize("body, output", [p for p in _python_blocks() if p.id not in PENDING])
+def test_python_snippets_check_what_they_show(body, output):
+    assert _asserts(body) or output is not None, "a snippet must assert its numbers or show its exact output"
+
+
+def test_pending_snippets_are_still_unchecked():
+    blocks = {p.id: p.values for p in _python_blocks()}
+    for ident in PENDING:
+        body, output = blocks[ident]
+        assert not _asserts(body) and output is None, f"{ident} is checked now: remove it from PENDING"
 
 
 @pytest.mark.parametrize("body", _blocks("toml"))
@@ -76,7 +122,13 @@ def test_console_snippets_run(body, capsys):
         assert _matches(lines[k + 1:end], actual), command
 
 
-@pytest.mark.parametrize("script", sorted((ROOT / "worked_examples").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+def test_worked_examples_assert_their_numbers(script):
+    """Each script checks its key numbers itself, at module level or in a test function it runs."""
+    assert _asserts(script.read_text()) >= 1, script.name
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_worked_examples_run(script):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the source tree under test, installed or not
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)

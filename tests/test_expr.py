@@ -6,14 +6,13 @@ import pytest
 import sympy
 
 from symgrad import ParseError, parse_expression, relu, sigmoid
-from symgrad.expr import parse_number
 
 
-def test_decimals_are_exact_rationals():
-    assert parse_number("0.05") == sympy.Rational(1, 20)
-    assert parse_number("1e-3") == sympy.Rational(1, 1000)
-    assert parse_number("2/3") == sympy.Rational(2, 3)
-    assert parse_expression("0.1 + 0.2").expr == sympy.Rational(3, 10)
+@pytest.mark.parametrize("text, exact", [("0.05", sympy.Rational(1, 20)), ("1e-3", sympy.Rational(1, 1000)),
+                                         ("2/3", sympy.Rational(2, 3)), ("0.1 + 0.2", sympy.Rational(3, 10)),
+                                         ("-2.5e2", sympy.Integer(-250)), ("0.1*x", sympy.Symbol("x") / 10)])
+def test_decimals_are_exact_rationals(text, exact):
+    assert parse_expression(text).expr == exact
 
 
 def test_allowed_grammar():

@@ -9,10 +9,20 @@ import numpy as np
 import pytest
 import sympy
 
-from symgrad import kernels
-from symgrad.expr import parse_expression
-from symgrad.functions import FUNCTIONS, SPEC_FUNCTIONS, logsumexp, relu, sigmoid
-from symgrad.layers import ACTIVATIONS
+from symgrad import (
+    ACTIVATIONS,
+    Network,
+    derive,
+    evaluate_gradients,
+    logsumexp,
+    parse_expression,
+    relu,
+    sigmoid,
+)
+from symgrad import kernels  # the NumPy kernels and the function table themselves are under test here
+from symgrad.functions import FUNCTIONS, SPEC_FUNCTIONS
+
+from .helpers import close
 
 
 def test_spec_names_are_exactly_the_issue_list():
@@ -21,7 +31,7 @@ def test_spec_names_are_exactly_the_issue_list():
 
 @pytest.mark.parametrize("rule", FUNCTIONS, ids=lambda r: r.head.__name__ + (f"-{r.spec_name}" if r.spec_name else ""))
 def test_every_row_has_every_translation(rule):
-    assert rule.latex and callable(rule.numpy) and callable(rule.mpmath)
+    assert callable(rule.numpy) and callable(rule.mpmath) and isinstance(rule.smooth, bool)
     if rule.numpy.__module__ == kernels.__name__:
         assert "np." in inspect.getsource(rule.numpy)  # kernels are copied into generated code
     arity = rule.min_args
@@ -36,9 +46,57 @@ def test_every_row_has_every_translation(rule):
         float(fast), rel=1e-12)
 
 
+# Textbook definitions, written with mpmath only: the independent reference for each rule.
+TEXTBOOK = {
+    "exp": mpmath.exp, "log": mpmath.log, "sqrt": mpmath.sqrt, "abs": abs, "sin": mpmath.sin,
+    "cos": mpmath.cos, "tanh": mpmath.tanh, "sigmoid": lambda z: 1 / (1 + mpmath.exp(-z)),
+    "relu": lambda z: max(mpmath.mpf(0), z), "max": max, "min": min,
+}
+ACTIVATION_TEXTBOOK = {
+    "sigmoid": TEXTBOOK["sigmoid"], "tanh": mpmath.tanh, "relu": TEXTBOOK["relu"],
+    "leaky_relu": lambda z: max(z / 10, z), "identity": lambda z: z,
+}
+
+
+def test_textbook_table_covers_every_spec_function():
+    assert set(TEXTBOOK) == set(SPEC_FUNCTIONS)
+    assert set(ACTIVATION_TEXTBOOK) == set(ACTIVATIONS)
+
+
+def _gradient(text, values):
+    """δ of every leaf of f = text, after checking f's value against the textbook definition."""
+    net = Network()
+    for name, value in values.items():
+        net.input(name, value)
+    net.node("f", text)
+    g = evaluate_gradients(derive(net), digits=30)
+    return g.values["f"], g.adjoints
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_FUNCTIONS))
+@pytest.mark.parametrize("x, y", [("0.7", "0.3"), ("-0.4", "0.9")])
+def test_every_spec_function_derivative_matches_numerical_derivative(name, x, y):
+    if name in ("log", "sqrt") and x.startswith("-"):
+        x = x[1:]
+    two = name in ("max", "min")
+    value, grads = _gradient(f"{name}(x, y)" if two else f"{name}(x)", {"x": x, "y": y} if two else {"x": x})
+    with mpmath.workdps(50):
+        fx = (lambda a: TEXTBOOK[name](a, mpmath.mpf(y))) if two else TEXTBOOK[name]
+        assert close(value, fx(mpmath.mpf(x)), 28), name
+        assert close(grads["x"], mpmath.diff(fx, mpmath.mpf(x)), 25), name
+        if two:
+            assert close(grads["y"], mpmath.diff(lambda b: TEXTBOOK[name](mpmath.mpf(x), b), mpmath.mpf(y)), 25)
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_every_activation_parses_with_the_allow_list(name):
-    parse_expression(ACTIVATIONS[name]("net_h1", "0.1"))
+@pytest.mark.parametrize("z", ["0.7", "-0.7"])
+def test_every_activation_derivative_matches_numerical_derivative(name, z):
+    text = ACTIVATIONS[name]("net_h1", "0.1")
+    parse_expression(text)  # within the allow-list
+    value, grads = _gradient(text, {"net_h1": z})
+    with mpmath.workdps(50):
+        assert close(value, ACTIVATION_TEXTBOOK[name](mpmath.mpf(z)), 28), name
+        assert close(grads["net_h1"], mpmath.diff(ACTIVATION_TEXTBOOK[name], mpmath.mpf(z)), 25), name
 
 
 def test_sigmoid_rule_is_sigma_one_minus_sigma_and_matches_exp_form():

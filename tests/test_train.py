@@ -2,44 +2,72 @@
 
 from __future__ import annotations
 
-import mpmath
+from fractions import Fraction
+
+import numpy as np
 import pytest
 import sympy
 
-import symgrad
-from symgrad import GraphError, derive, descend, load, sgd, step
+from symgrad import InvalidArgument, SymgradError, derive, descend, load, sgd, step
 
-from .helpers import close
+from .helpers import close, decimal_float, expanded, leaf_point, number, reference_gradients
 
 
 def test_step_uses_old_parameters_for_every_gradient():
-    d = derive(load("mazur"))
-    s = step(d, digits=30)
-    g = symgrad.evaluate_gradients(d, digits=30)
-    for p in d.network.params:
-        with mpmath.workdps(40):
-            expected = g.values[p] - mpmath.mpf(1) / 2 * g.gradients[p]
-        assert close(s.after[p], expected, 28)
+    net = load("mazur")
+    s = step(derive(net), digits=30)
+    reference = reference_gradients(net, wrt=net.params)  # sympy.diff of the expanded E_total
+    for p in net.params:
+        expected = number(net.point()[p] - sympy.Rational(1, 2) * decimal_float(reference[p]))
+        assert close(s.after[p], expected, 28), p
+        assert close(s.gradients[p], reference[p], 28), p
+        assert s.before[p] == net.point()[p] or close(s.before[p], number(net.point()[p]), 28)
 
 
-def test_descend_n_steps_equals_n_single_steps():
-    d = derive(load("chain_4layer"))
+def _gradient_descent_by_hand(net, steps, eta):
+    """Plain gradient descent on sympy.diff of the expanded output, at 60 digits."""
+    full = expanded(net)
+    grads = {p: sympy.diff(full, net.symbol(p)) for p in net.params}
+    point = leaf_point(net)
+    losses = []
+    for _ in range(steps):
+        losses.append(number(full.xreplace(point)))
+        new = {net.symbol(p): point[net.symbol(p)] - eta * decimal_float(number(grads[p].xreplace(point)))
+               for p in net.params}
+        point = {**point, **new}
+    return {p: number(point[net.symbol(p)]) for p in net.params}, losses
+
+
+def test_descend_equals_gradient_descent_by_hand():
+    net = load("chain_4layer")
+    d = derive(net)
     run = descend(d, steps=3, digits=25)
-    at = {}
-    for _ in range(3):
-        at = step(d, at=at, digits=25).after
-    for p in d.network.params:
-        assert close(run.params[p], at[p], 20)
-    assert len(run.losses) == 3 and run.losses[0] > run.losses[-1]
+    params, losses = _gradient_descent_by_hand(net, 3, sympy.Rational(1, 10))
+    assert net.learning_rate == sympy.Rational(1, 10)
+    for p in net.params:
+        assert close(run.params[p], params[p], 22), p
+    assert len(run.losses) == 3
+    for ours, reference in zip(run.losses, losses):
+        assert close(ours, reference, 22)
+    assert losses[0] > losses[-1]
     floats = descend(d, steps=3, digits=None)
-    assert all(abs(floats.params[p] - float(run.params[p])) < 1e-14 for p in d.network.params)
+    assert all(abs(floats.params[p] - float(params[p])) < 1e-14 for p in d.network.params)
 
 
-def test_sgd_sum_is_batch_size_times_mean():
+def _full_batch_by_hand(eta, reduction):
+    """One full-batch step on the lecture's four samples, exact rational arithmetic."""
+    xs = [sympy.Rational(t) for t in ("10", "2", "3.5", "1")]
+    ys = [sympy.Rational(t) for t in ("10.1", "1.9", "3.4", "1.1")]
+    w = sympy.Rational(1, 2)
+    grad = sum(-(y - w * x) * x for x, y in zip(xs, ys))
+    return w - sympy.Rational(eta) * (grad / 4 if reduction == "mean" else grad)
+
+
+@pytest.mark.parametrize("reduction, eta", [("mean", "0.004"), ("sum", "0.001"), ("sum", "0.004")])
+def test_sgd_full_batch_mean_and_sum_by_hand(reduction, eta):
     d = derive(load("perceptron"))
-    mean = sgd(d, batch_size=4, epochs=1, reduction="mean", learning_rate="0.004", digits=30)
-    total = sgd(d, batch_size=4, epochs=1, reduction="sum", learning_rate="0.001", digits=30)
-    assert close(mean.params["w"], total.params["w"], 25)
+    run = sgd(d, batch_size=4, epochs=1, reduction=reduction, learning_rate=eta, digits=30)
+    assert close(run.params["w"], number(_full_batch_by_hand(eta, reduction)), 28)
 
 
 def test_one_mini_batch_of_two_by_hand():
@@ -66,9 +94,28 @@ def test_shuffling_is_seeded():
 
 def test_bad_training_options():
     d = derive(load("perceptron"))
-    with pytest.raises(GraphError, match="batch_size"):
+    with pytest.raises(InvalidArgument, match="batch_size"):
         sgd(d, batch_size=5)
-    with pytest.raises(GraphError, match="reduction"):
+    with pytest.raises(InvalidArgument, match="reduction"):
         sgd(d, reduction="median")
-    with pytest.raises(GraphError, match="no learning rate"):
+    with pytest.raises(SymgradError, match="no learning rate"):
         step(derive(load("two_neurons")))
+
+
+def test_full_batch_descent_matches_hand_written_loops():
+    """150 full-batch steps on the lecture's data: float64 against a NumPy loop, exact against
+    Fractions. The NumPy loop also pins the w the README and CLI reference print."""
+    xs, ys = np.array([10, 2, 3.5, 1.0]), np.array([10.1, 1.9, 3.4, 1.1])
+    w = 0.5
+    for _ in range(150):
+        w -= 0.01 * np.mean(-(ys - w * xs) * xs)
+    assert repr(float(w)) == "1.0046908315565029"
+    d = derive(load("perceptron"))
+    floats = sgd(d, batch_size=4, epochs=150, shuffle=False, digits=None)
+    assert abs(floats.params["w"] - w) <= 4 * np.spacing(w)
+    exact = Fraction(1, 2)
+    data = [(Fraction(x), Fraction(y)) for x, y in zip(("10", "2", "3.5", "1"), ("10.1", "1.9", "3.4", "1.1"))]
+    for _ in range(150):
+        exact -= Fraction(1, 100) * sum(-(y - exact * x) * x for x, y in data) / 4
+    run = sgd(d, batch_size=4, epochs=150, shuffle=False, digits=30)
+    assert close(run.params["w"], number(sympy.Rational(exact.numerator, exact.denominator)), 25)

@@ -1,1 +1,1 @@
-"""Renderers: each turns a derivation and its numbers into one format (text, JSON)."""
+"""Renderers: each formats a ``Solution`` (symgrad.solve) in one format: text, JSON."""

@@ -1,131 +1,176 @@
-"""The plain-text report: forward pass, loss, backward pass, gradients and the update."""
+"""The plain-text report: forward pass, loss, backward pass, gradients and the update.
+
+It only formats a ``Solution``; every number was computed once by ``symgrad.solve``.
+"""
 
 from __future__ import annotations
 
-import ast
+import io
+import tokenize
+import unicodedata
 
 import sympy
 
-from ..chain import Derivation
-from ..evaluate import GradientValues, to_decimal
-from ..train import Step
+from ..precision import format_number
+from ..solution import Solution, SolvedDelta, SolvedGradient
 
-__all__ = ["render_text", "format_number", "substitute"]
-
-
-def format_number(value, digits: int) -> str:
-    """``digits`` significant digits, trailing zeros dropped (0.15, not 0.150000000)."""
-    text = to_decimal(value, digits)
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text if text not in ("-0", "") else "0"
+__all__ = ["render_text", "substitute", "printable"]
 
 
 def substitute(text: str, numbers: dict[str, str]) -> str:
     """Rewrite an expression as written with each name replaced by its number.
 
-    ``text`` is the normalised source the allow-list parser produced, so re-reading it
-    with ``ast`` interprets nothing new; negative numbers are parenthesised.
+    ``text`` is the normalised source the allow-list parser produced; it is tokenised, not
+    parsed or run, so a sum of any length works. A name called as a function (a parameter
+    named ``sigmoid`` in ``sigmoid(sigmoid * x)``) is left alone; negative numbers are
+    parenthesised.
+
+    >>> substitute("sigmoid(sigmoid * x)", {"sigmoid": "3", "x": "-2"})
+    'sigmoid(3 * (-2))'
     """
-    tree = ast.parse(text, mode="eval")
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+              if t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.NL)]
+    out: list[str] = []
+    column = 0
+    for k, token in enumerate(tokens):
+        start, end = token.start[1], token.end[1]
+        out.append(text[column:start])
+        called = k + 1 < len(tokens) and tokens[k + 1].string == "("
+        if token.type == tokenize.NAME and token.string in numbers and not called:
+            value = numbers[token.string]
+            out.append(f"({value})" if value.startswith("-") else value)
+        else:
+            out.append(token.string)
+        column = end
+    out.append(text[column:])
+    return "".join(out)
 
-    class Swap(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.AST:
-            if node.id in numbers:
-                value = numbers[node.id]
-                return ast.Name(id=f"({value})" if value.startswith("-") else value, ctx=ast.Load())
-            return node
 
-    return ast.unparse(Swap().visit(tree))
+def printable(text: str) -> str:
+    """``text`` with control and format characters escaped (an ANSI escape cannot reach the terminal).
+
+    >>> printable("net\\x1b[2J")
+    'net\\\\x1b[2J'
+    """
+    return "".join(ch if not unicodedata.category(ch).startswith("C") else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def _paren(number: str) -> str:
     return f"({number})" if number.startswith("-") else number
 
 
-def _local(expr: sympy.Expr) -> str:
-    return sympy.sstr(expr)
+class _Formatter:
+    def __init__(self, solution: Solution):
+        self.solution = solution
+        self.digits = solution.digits
+
+    def __call__(self, value) -> str:
+        return format_number(value, self.digits)
 
 
-def render_text(derivation: Derivation, values: GradientValues, *, digits: int, update: Step | None = None,
-                title: str = "") -> str:
+def render_text(solution: Solution, *, title: str = "") -> str:
     """The whole report as text, the same bytes for the same input."""
-    net = derivation.network
-    out = derivation.output
-    num = {name: format_number(v, digits) for name, v in values.values.items()}
+    fmt = _Formatter(solution)
     lines: list[str] = []
     if title:
+        title = printable(title)
         lines += [title, "=" * len(title), ""]
-    lines.append(f"Output: {out}    ({digits} significant digits; decimals in the spec are exact)")
-    lines.append("")
-    lines.append("Inputs and parameters")
-    for name, leaf in net.leaves.items():
-        if name in derivation.order:
-            lines.append(f"  {name} = {num[name]}    ({leaf.kind})")
-    lines.append("")
-    lines.append("Forward pass")
-    for name in derivation.order:
-        node = net.nodes.get(name)
-        if node is None:
-            continue
-        pad = " " * (len(name) + 1)
-        lines.append(f"  {name} = {node.text}")
-        substituted = substitute(node.text, {n: num[n] for n in node.operands})
-        if substituted != num[name]:
+    note = "decimals in the spec are exact"
+    if solution.rounding.active:
+        note = solution.rounding.describe()
+    lines += [f"Output: {solution.output}    ({solution.digits} significant digits; {note})", ""]
+    lines += _leaves(solution, fmt) + [""] + _forward(solution, fmt) + [""]
+    lines += ["Loss", f"  {solution.output} = {fmt(solution.loss)}", ""]
+    lines += _backward(solution, fmt) + [""] + _gradients(solution, fmt)
+    if solution.updates:
+        lines += [""] + _updates(solution, fmt)
+    return "\n".join(lines) + "\n"
+
+
+def _leaves(solution: Solution, fmt: _Formatter) -> list[str]:
+    return ["Inputs and parameters"] + [f"  {leaf.name} = {fmt(leaf.value)}    ({leaf.kind})"
+                                        for leaf in solution.leaves]
+
+
+def _forward(solution: Solution, fmt: _Formatter) -> list[str]:
+    lines = ["Forward pass"]
+    for node in solution.nodes:
+        pad = " " * (len(node.name) + 1)
+        value = fmt(node.value)
+        lines.append(f"  {node.name} = {node.text}")
+        substituted = substitute(node.text, {n: fmt(v) for n, v in node.operands})
+        if substituted != value:
             lines.append(f"  {pad}= {substituted}")
-        lines.append(f"  {pad}= {num[name]}")
-    lines.append("")
-    lines.append("Loss")
-    lines.append(f"  {out} = {num[out]}")
-    lines.append("")
-    lines.append(f"Backward pass    (d{out}/dx = sum over the consumers c of x of d{out}/dc * dc/dx)")
-    adj = {name: format_number(v, digits) for name, v in values.adjoints.items()}
-    fac = {key: format_number(v, digits) for key, v in values.factors.items()}
-    for a in derivation.adjoints.values():
-        if a.name == out:
+        lines.append(f"  {pad}= {value}")
+    return lines
+
+
+def _backward(solution: Solution, fmt: _Formatter) -> list[str]:
+    out = solution.output
+    lines = [f"Backward pass    (d{out}/dx = sum over the consumers c of x of d{out}/dc * dc/dx)"]
+    for delta in solution.deltas:
+        if delta.name == out:
             lines.append(f"  d{out}/d{out} = 1")
             continue
-        symbolic = " + ".join(f"d{out}/d{t.consumer} * {t.factor.leibniz}" for t in a.terms)
-        numeric = " + ".join(f"{_paren(adj[t.consumer])} * {_paren(fac[t.consumer, a.name])}" for t in a.terms)
-        locals_ = ", ".join(f"{t.factor.leibniz} = {_local(t.factor.expr)}" for t in a.terms)
-        pad = " " * (len(out) + len(a.name) + 4)
-        lines.append(f"  d{out}/d{a.name} = {symbolic}")
-        lines.append(f"  {pad}= {numeric}")
-        lines.append(f"  {pad}= {adj[a.name]}")
-        lines.append(f"  {pad}  where {locals_}")
-    lines.append("")
-    lines.append("Gradients")
-    params = derivation.params
-    if not params:
-        lines.append(f"  ({out} depends on no trainable parameter)")
-    for p in params:
-        label = f"d{out}/d{p}"
-        pad = " " * (len(label) + 1)
-        chain = derivation.chain(p)
-        if chain is None:
-            lines.append(f"  {label} = {adj[p]}")
-        else:
-            names = [f.leibniz for f in chain.factors]
-            numbers = [fac[f.of, f.wrt] for f in chain.factors]
-            if chain.head != out:
-                names.insert(0, f"d{out}/d{chain.head}")
-                numbers.insert(0, adj[chain.head])
-            if names == [label]:  # the output uses p directly: show the local partial itself
-                names = [_local(chain.factors[0].expr)]
-            lines.append(f"  {label} = {' * '.join(names)}")
-            if len(numbers) > 1:
-                lines.append(f"  {pad}= {' * '.join(_paren(n) for n in numbers)}")
-            if names != [adj[p]]:
-                lines.append(f"  {pad}= {adj[p]}")
-        n_paths = derivation.count_paths(p)
-        lines.append(f"  {pad}  ({n_paths} path{'s' if n_paths != 1 else ''} from {out} to {p})")
-    if update is not None:
-        rate = format_number(net.learning_rate, digits)
-        lines.append("")
-        lines.append(f"Update    (learning rate {rate}; every gradient taken at the old parameters)")
-        for p in params:
-            before = format_number(update.before[p], digits)
-            grad = adj[p]
-            after = format_number(update.after[p], digits)
-            lines.append(f"  {p}+ = {p} - {rate} * d{out}/d{p} = {before} - {rate} * {_paren(grad)} = {after}")
-    return "\n".join(lines) + "\n"
+        lines += _delta(out, delta, fmt)
+    return lines
+
+
+def _delta(out: str, delta: SolvedDelta, fmt: _Formatter) -> list[str]:
+    symbolic = " + ".join(f"d{out}/d{t.consumer} * {t.factor.leibniz}" for t in delta.terms)
+    pad = " " * (len(out) + len(delta.name) + 4)
+    if delta.value is None:
+        return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}is undefined here: {delta.undefined}"]
+    numeric = " + ".join(f"{_paren(fmt(t.delta))} * {_paren(fmt(t.factor.value))}" for t in delta.terms)
+    locals_ = ", ".join(f"{t.factor.leibniz} = {sympy.sstr(t.factor.expr)}" for t in delta.terms)
+    return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}= {numeric}", f"  {pad}= {fmt(delta.value)}",
+            f"  {pad}  where {locals_}"]
+
+
+def _gradients(solution: Solution, fmt: _Formatter) -> list[str]:
+    lines = ["Gradients"]
+    if not solution.gradients:
+        lines.append(f"  ({solution.output} depends on no trainable parameter)")
+    for gradient in solution.gradients:
+        lines += _gradient(solution.output, gradient, fmt)
+    return lines
+
+
+def _gradient(out: str, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
+    p = gradient.param
+    label = f"d{out}/d{p}"
+    pad = " " * (len(label) + 1)
+    value = fmt(gradient.value)
+    chain = gradient.chain
+    lines = []
+    if chain is None:
+        lines.append(f"  {label} = {value}")
+    else:
+        names = [f.leibniz for f in chain.factors]
+        numbers = [fmt(f.value) for f in chain.factors]
+        if chain.head_delta is not None:
+            names.insert(0, f"d{out}/d{chain.head}")
+            numbers.insert(0, fmt(chain.head_delta))
+        if names == [label]:  # the output uses p directly: show the local partial itself
+            names = [sympy.sstr(chain.factors[0].expr)]
+        lines.append(f"  {label} = {' * '.join(names)}")
+        if len(numbers) > 1:
+            lines.append(f"  {pad}= {' * '.join(_paren(n) for n in numbers)}")
+        if names != [value]:
+            lines.append(f"  {pad}= {value}")
+    n = gradient.paths
+    lines.append(f"  {pad}  ({n} path{'s' if n != 1 else ''} from {out} to {p})")
+    return lines
+
+
+def _updates(solution: Solution, fmt: _Formatter) -> list[str]:
+    out = solution.output
+    rate = fmt(solution.learning_rate)
+    how = ("every gradient taken at the old parameters" if solution.update_rule == "simultaneous"
+           else "layer by layer from the output: each layer's gradients use the layers above already updated")
+    lines = [f"Update    (learning rate {rate}; {how})"]
+    for u in solution.updates:
+        lines.append(f"  {u.param}+ = {u.param} - {rate} * d{out}/d{u.param} = {fmt(u.before)} - {rate} * "
+                     f"{_paren(fmt(u.gradient))} = {fmt(u.after)}")
+    return lines

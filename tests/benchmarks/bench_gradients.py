@@ -25,7 +25,8 @@ import numpy as np
 import sympy
 
 import symgrad
-from symgrad.fit import compile_network
+from symgrad.fitting import compile_network
+from symgrad.layout import param_names
 
 SIZES = [[2, 2, 2], [2, 3, 3, 2], [2, 4, 4, 4, 2], [4, 8, 8, 8, 4]]
 
@@ -180,15 +181,13 @@ def _candidates(widths, batch, with_scalar):
 
 
 def _scalar_layout(net, Ws, bs):
-    from symgrad.matrix import _param_names
-
     names, values = [], []
-    for (Wn, bn), W, b in zip(_param_names(net.structure, net), Ws, bs):
-        for j, row in enumerate(Wn):
+    for layer, W, b in zip(param_names(net.structure), Ws, bs):
+        for j, row in enumerate(layer.weights):
             for i, name in enumerate(row):
                 names.append(name)
                 values.append(np.float64(W[j, i]))
-        for j, name in enumerate(bn):
+        for j, name in enumerate(layer.biases):
             names.append(name)
             values.append(np.float64(b[j]))
     return names, values

@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from symgrad import derive, derive_matrix, mlp
-from symgrad.fit import compile_network
+from symgrad.fitting import compile_network
 
 
 @st.composite

@@ -6,8 +6,13 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import operator
+from fractions import Fraction
 
-from hypothesis import example, given
+import pytest
+import sympy
+
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from sympy.parsing import sympy_parser
@@ -98,3 +103,49 @@ def test_random_spec_text_never_crashes(text):
             loads(text)
         except SpecError:
             pass
+
+
+# -- valid arithmetic parses to the exact number: an independent Fraction interpreter ----------
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def _by_hand(node: ast.AST) -> Fraction:
+    """Exact value of a tree of decimal literals, + - * / and unary minus (the reference)."""
+    if isinstance(node, ast.Constant):
+        return Fraction(repr(node.value))  # the literal exactly as written in the text
+    if isinstance(node, ast.UnaryOp):
+        return -_by_hand(node.operand)
+    return _OPS[type(node.op)](_by_hand(node.left), _by_hand(node.right))
+
+
+_decimals = st.decimals(min_value=-1000, max_value=1000, places=3, allow_nan=False, allow_infinity=False)
+_numbers = st.one_of(_decimals.map(lambda d: ast.Constant(value=float(abs(d)))), st.integers(0, 10**6).map(
+    lambda n: ast.Constant(value=n)))
+_arithmetic = st.recursive(
+    _numbers,
+    lambda children: st.one_of(
+        st.builds(ast.BinOp, left=children, op=st.sampled_from([ast.Add(), ast.Sub(), ast.Mult(), ast.Div()]),
+                  right=children),
+        st.builds(ast.UnaryOp, op=st.just(ast.USub()), operand=children),
+    ),
+    max_leaves=12,
+)
+
+
+@given(_arithmetic)
+@example(ast.BinOp(left=ast.Constant(value=0.1), op=ast.Add(), right=ast.Constant(value=0.2)))
+@example(ast.BinOp(left=ast.Constant(value=1), op=ast.Div(), right=ast.Constant(value=3)))
+@example(ast.BinOp(left=ast.Constant(value=1), op=ast.Div(),
+                   right=ast.BinOp(left=ast.Constant(value=2.5), op=ast.Sub(), right=ast.Constant(value=2.5))))
+def test_arithmetic_parses_to_the_exact_fraction(tree):
+    text = ast.unparse(ast.fix_missing_locations(ast.Expression(body=tree)))
+    assume(len(text) <= 200)
+    try:
+        expected = _by_hand(tree)
+    except ZeroDivisionError:
+        with no_execution(), pytest.raises(ParseError, match="division by zero"):
+            parse_expression(text)
+        return
+    with no_execution():
+        value = parse_expression(text).expr
+    assert value == sympy.Rational(expected.numerator, expected.denominator), text

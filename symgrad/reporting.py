@@ -1,4 +1,4 @@
-"""``symgrad report``: derive, evaluate and (with a learning rate) update, then render."""
+"""``symgrad report`` and ``symgrad train``: spec → network → derivation → solution → renderer, once."""
 
 from __future__ import annotations
 
@@ -9,37 +9,48 @@ import numpy as np
 
 from .chain import derive
 from .compile import CompiledGradient
-from .fit import FitResult, compile_network, dataset, fit
-from .errors import SymgradError
-from .evaluate import evaluate_gradients
+from .errors import InvalidArgument, SymgradError
+from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
-from .render.json import JSON_MIN_DIGITS, render_json
+from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, Rounding, check_digits
+from .render.json import render_json
 from .render.text import render_text
-from .train import step
+from .solution import Solution, solve
 
-__all__ = ["report", "train_network", "render_training", "Training", "FORMATS"]
+__all__ = ["report", "render_solution", "train_network", "render_training", "Training", "FORMATS"]
 
 FORMATS = ("text", "json")
 
 
-def report(network: Network, *, digits: int = 9, format: str = "text", title: str = "") -> str:
-    """The full derivation of ``network`` as text or JSON.
+def render_solution(solution: Solution, *, format: str = "text", title: str = "") -> str:
+    """Format a solution: ``text`` or ``json``."""
+    if format not in FORMATS:
+        raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format == "json":
+        return render_json(solution)
+    return render_text(solution, title=title)
+
+
+def report(network: Network, *, digits: int = 9, format: str = "text", title: str = "",
+           round_intermediates: bool = False, update_rule: str = "simultaneous") -> str:
+    """The full derivation of ``network`` as text or JSON, evaluated once.
+
+    ``round_intermediates`` rounds every intermediate to ``digits`` significant digits as it is
+    produced, the way a person computes by hand; by default everything is exact and only the
+    printed numbers are rounded.
 
     >>> import symgrad
     >>> print(report(symgrad.load("two_neurons"), digits=3).splitlines()[-2])
       df/dw_b2 = 1
     """
     if format not in FORMATS:
-        raise SymgradError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    derivation = derive(network)
-    working = max(digits, JSON_MIN_DIGITS) if format == "json" else digits
-    values = evaluate_gradients(derivation, digits=working + 2)
-    update = None
-    if network.learning_rate is not None and derivation.params:
-        update = step(derivation, digits=working + 2)
-    if format == "json":
-        return render_json(derivation, values, digits=working, update=update)
-    return render_text(derivation, values, digits=digits, update=update, title=title)
+        raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    check_digits(digits)
+    printed = max(digits, JSON_MIN_DIGITS) if format == "json" else digits
+    rounding = Rounding.significant(digits) if round_intermediates else None
+    solution = solve(derive(network), digits=printed, working_digits=printed + GUARD_DIGITS, rounding=rounding,
+                     update_rule=update_rule)
+    return render_solution(solution, format=format, title=title)
 
 
 @dataclass(frozen=True)

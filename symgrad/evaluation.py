@@ -1,0 +1,390 @@
+"""Exact and float64 evaluation of values, local factors, adjoints and gradients.
+
+"Exact" means: leaves are exact rationals (0.05 is 1/20) and every transcendental step is
+computed with mpmath at a working precision well above the digits asked for; the whole
+evaluation is then repeated at twice that precision and every number must agree to the
+digits asked for, so each printed digit is certified (else ``PrecisionError``). The policy
+(working digits, the cancellation floor, rounding) is in ``symgrad.precision``.
+
+Any leaf, node value, local factor or δ can be fixed to a given number (``Overrides``);
+everything downstream is recomputed from it. A ``Rounding`` policy rounds every
+intermediate as it is produced, the way a person computes by hand.
+
+A value that does not exist as a real number at the point (division by zero, log of zero,
+a square root of a negative, a magnitude beyond 10**MAX_MAGNITUDE_DIGITS) raises
+``DomainError`` naming the node and the point. Only the local factors some parameter's
+gradient needs must exist: where another one does not (∂sqrt(x)/∂x at x = 0 for an input
+x), the δ that need it are reported as undefined instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import mpmath
+import numpy as np
+import sympy
+
+from .chain import Derivation, Term, accumulate
+from .errors import DomainError, GraphError, PrecisionError
+from .functions import rule_for
+from .graph import Network, as_number
+from .limits import MAX_MAGNITUDE_DIGITS
+from .precision import DEFAULT_DIGITS, WORKING_EXTRA, Rounding, check_digits, format_number
+
+__all__ = ["Values", "GradientValues", "Overrides", "evaluate", "evaluate_gradients", "evaluate_expr"]
+
+_NO_ROUNDING = Rounding()
+# |x| above 2**_MAX_MAG is beyond 10**MAX_MAGNITUDE_DIGITS.
+_MAX_MAG = int(MAX_MAGNITUDE_DIGITS * math.log2(10)) + 1
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Numbers to use instead of computing them; everything downstream follows from them.
+
+    ``values`` fixes leaves or nodes by name, ``factors`` local partials by (node, operand),
+    ``deltas`` adjoints δ_x = ∂output/∂x by name.
+    """
+
+    values: Mapping[str, object] = field(default_factory=dict)
+    factors: Mapping[tuple[str, str], object] = field(default_factory=dict)
+    deltas: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Values:
+    """The value of every leaf and node, in graph order."""
+
+    values: dict[str, mpmath.mpf | float]
+    digits: int | None  # None: float64
+
+
+@dataclass(frozen=True)
+class GradientValues:
+    """Numbers for a whole derivation: forward values, each local factor, each δ term, each δ, each gradient.
+
+    ``terms[x, c]`` is δ_c · ∂c/∂x, one term of δ_x. A factor that does not exist at the point
+    is an error when a parameter's gradient needs it; otherwise the δ of the inputs that need
+    it are None, with the reason in ``undefined``.
+    """
+
+    output: str
+    values: dict[str, mpmath.mpf | float]
+    factors: dict[tuple[str, str], mpmath.mpf | float]
+    terms: dict[tuple[str, str], mpmath.mpf | float]
+    adjoints: dict[str, mpmath.mpf | float]
+    gradients: dict[str, mpmath.mpf | float]
+    digits: int | None
+    rounding: Rounding = _NO_ROUNDING
+    undefined: dict[str, str] = field(default_factory=dict)  # δ of an input or target that does not exist here
+
+
+class _Undefined(Exception):
+    """A sub-expression has no real value; the caller names the node and the point."""
+
+
+# -- one expression --------------------------------------------------------------------
+class _Arithmetic:
+    """Evaluates SymPy trees exactly (mpmath at the current precision) or in float64."""
+
+    def __init__(self, exact: bool, digits: int | None):
+        self.exact = exact
+        # A sum that cancels below 10**-digits of its largest term is zero at that precision.
+        self.floor = mpmath.mpf(10) ** (-digits) if exact and digits is not None else None
+
+    def number(self, expr: sympy.Expr):
+        if not self.exact:
+            return float(expr)
+        if expr.is_Rational:
+            return mpmath.mpf(expr.p) / expr.q
+        return self.check(mpmath.mpf(sympy.N(expr, mpmath.mp.dps + 5)), expr)
+
+    def check(self, value, expr: sympy.Expr):
+        if not self.exact:
+            return value
+        if isinstance(value, mpmath.mpc):
+            if value.imag != 0:
+                raise _Undefined(f"{_short(expr)} is not a real number there ({_complex(value)})")
+            value = value.real
+        if not mpmath.isfinite(value):
+            raise _Undefined(f"{_short(expr)} is {'infinite' if mpmath.isinf(value) else 'undefined'} there")
+        if value and mpmath.mag(value) > _MAX_MAG:
+            raise _Undefined(f"{_short(expr)} exceeds 10^{MAX_MAGNITUDE_DIGITS} in magnitude, beyond what exact "
+                             "evaluation attempts")
+        return value
+
+    def add(self, terms: list):
+        if not self.exact:
+            return float(math.fsum(terms)) if all(map(math.isfinite, terms)) else float(np.sum(terms))
+        total = mpmath.fsum(terms)
+        if self.floor is not None and total and len(terms) > 1:
+            if abs(total) <= self.floor * max(abs(t) for t in terms):
+                return mpmath.mpf(0)
+        return total
+
+    def expr(self, expr: sympy.Expr, env: Mapping[str, object]):
+        if expr.is_Symbol:
+            try:
+                return env[expr.name]
+            except KeyError:
+                raise GraphError(f"no value for {expr.name!r}") from None
+        if expr.is_Number or expr.is_NumberSymbol:
+            return self.number(expr)
+        args = [self.expr(a, env) for a in expr.args]
+        try:
+            return self.check(self.apply(expr, args), expr)
+        except ZeroDivisionError:
+            raise _Undefined(f"{_short(expr)} divides by zero there") from None
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise _Undefined(f"{_short(expr)} cannot be evaluated there ({exc})") from None
+
+    def apply(self, expr: sympy.Expr, args: list):
+        if expr.is_Add:
+            return self.add(args)
+        if expr.is_Mul:
+            out = args[0]
+            for a in args[1:]:
+                out = out * a
+            return out
+        if expr.is_Pow:
+            return self.power(expr, *args)
+        rule = rule_for(expr.func)
+        if rule is None:
+            raise GraphError(f"cannot evaluate {expr.func.__name__} in {sympy.sstr(expr)}")
+        if self.exact:
+            if expr.func is sympy.exp and args[0] > _MAX_MAG:  # refuse before mpmath builds the number
+                raise _Undefined(f"{_short(expr)} exceeds 10^{MAX_MAGNITUDE_DIGITS} in magnitude, beyond what exact "
+                                 "evaluation attempts")
+            return rule.mpmath(*args)
+        with np.errstate(all="ignore"):
+            return float(rule.numpy(*[np.float64(a) for a in args]))
+
+    def power(self, expr: sympy.Expr, base, exponent):
+        if not self.exact:
+            with np.errstate(all="ignore"):
+                return float(np.power(base, exponent))
+        if base == 0 and exponent < 0:
+            raise ZeroDivisionError
+        if base and abs(exponent * mpmath.mag(base)) > 4 * _MAX_MAG:
+            raise _Undefined(f"{_short(expr)} exceeds 10^{MAX_MAGNITUDE_DIGITS} in magnitude, beyond what exact "
+                             "evaluation attempts")
+        if expr.exp.is_Integer:
+            return base ** int(expr.exp)
+        if base < 0:
+            raise _Undefined(f"{_short(expr)} is not a real number there (a negative number to the power "
+                             f"{sympy.sstr(expr.exp)})")
+        if expr.exp == sympy.S.Half:
+            return mpmath.sqrt(base)
+        return mpmath.power(base, exponent)
+
+
+def _short(expr: sympy.Expr, limit: int = 60) -> str:
+    text = sympy.sstr(expr)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _complex(value: mpmath.mpc) -> str:
+    return f"{format_number(value.real, 6)} + {format_number(value.imag, 6)}i"
+
+
+def evaluate_expr(expr: sympy.Expr, env: Mapping[str, object], *, exact: bool = True):
+    """Evaluate a SymPy expression with ``env`` giving each symbol's number.
+
+    With ``exact`` the arithmetic is mpmath at the current ``mpmath.mp.dps``; otherwise float64.
+    A value that is not real raises ``DomainError``.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> evaluate_expr(2 * x + 1, {"x": mpmath.mpf(3)})
+    mpf('7.0')
+    """
+    try:
+        return _Arithmetic(exact, None).expr(expr, env)
+    except _Undefined as exc:
+        raise DomainError(f"{exc} (at {_point(env, expr.free_symbols)})") from None
+
+
+def _point(env: Mapping[str, object], symbols) -> str:
+    names = sorted(s.name for s in symbols)
+    return ", ".join(f"{n} = {format_number(env[n], 9)}" for n in names if n in env) or "this point"
+
+
+# -- whole graphs ----------------------------------------------------------------------
+class _Solver:
+    """One evaluation of a derivation (or a network's forward pass) at one precision."""
+
+    def __init__(self, network: Network, *, exact: bool, digits: int | None, rounding: Rounding,
+                 overrides: Overrides):
+        self.network = network
+        self.exact = exact
+        self.arith = _Arithmetic(exact, digits)
+        self.round = rounding if rounding.active else (lambda v: v)
+        self.overrides = overrides
+        self.fixed_values = {k: self.number(v) for k, v in overrides.values.items()}
+
+    def number(self, value):
+        value = as_number(value) if not isinstance(value, (mpmath.mpf, float)) else value
+        if not self.exact:
+            return float(value)
+        if isinstance(value, sympy.Rational):
+            return mpmath.mpf(value.p) / value.q
+        return mpmath.mpf(value)
+
+    def leaves(self, at: Mapping[str, object] | None) -> dict:
+        point = self.network.point(at)
+        env = {name: self.number(v) for name, v in point.items()}
+        env.update({k: v for k, v in self.fixed_values.items() if k in self.network.leaves})
+        return env
+
+    def forward(self, env: dict, names) -> dict:
+        for name in names:
+            node = self.network.nodes.get(name)
+            if node is None:
+                continue
+            if name in self.fixed_values:
+                env[name] = self.fixed_values[name]
+                continue
+            env[name] = self.round(self.guard(lambda: self.arith.expr(node.expr, env),
+                                              f"node {name!r} = {node.text}", env, node.expr))
+        return env
+
+    def guard(self, compute: Callable, what: str, env: Mapping, expr: sympy.Expr):
+        try:
+            return compute()
+        except _Undefined as exc:
+            raise DomainError(f"{what}: {exc} (at {_point(env, expr.free_symbols)})") from None
+
+    def backward(self, derivation: Derivation, env: dict) -> GradientValues:
+        fixed_factors = self.overrides.factors
+        fixed_deltas = self.overrides.deltas
+        factors: dict = {}
+        undefined: dict[str, str] = {}
+        needed = derivation.needed
+        for key, factor in derivation.factors.items():
+            if key in fixed_factors:
+                factors[key] = self.number(fixed_factors[key])
+                continue
+            what = f"the local partial {factor.leibniz} = {sympy.sstr(factor.expr)}"
+            try:
+                factors[key] = self.round(self.guard(lambda: self.arith.expr(factor.expr, env), what, env,
+                                                     factor.expr))
+            except DomainError as exc:
+                if key[1] in needed:  # a parameter's gradient needs it
+                    raise
+                undefined[key[1]] = str(exc)  # only δ of inputs or targets need it: mark that δ undefined
+        terms: dict = {}
+
+        def term(delta, t: Term):
+            return t, delta
+
+        def total(name: str, pairs: list):
+            if name in fixed_deltas:
+                return self.number(fixed_deltas[name])
+            values = []
+            for t, delta in pairs:
+                if delta is None or (t.consumer, name) not in factors:
+                    undefined.setdefault(name, undefined.get(t.consumer, ""))
+                    return None
+                value = self.round(delta * factors[t.consumer, name])
+                terms[name, t.consumer] = value
+                values.append(value)
+            return self.round(self.arith.add(values)) if len(values) > 1 else values[0]
+
+        one = self.number(fixed_deltas.get(derivation.output, 1))
+        adjoints = accumulate(derivation, one, term, total)
+        zero = self.number(0)
+        gradients = {p: adjoints.get(p, zero) for p in derivation.network.params}
+        values = {n: env[n] for n in self.network.quantities if n in env}
+        return GradientValues(derivation.output, values, factors, terms, adjoints, gradients, None,
+                              undefined={k: v for k, v in undefined.items() if adjoints.get(k) is None})
+
+
+def _certified(compute: Callable[[int], object], digits: int):
+    """Run ``compute(digits)`` at two working precisions and insist every number agrees to ``digits``."""
+    dps = digits + WORKING_EXTRA
+    tolerance = mpmath.mpf(10) ** (-digits - 3)
+    for _ in range(5):
+        with mpmath.workdps(dps):
+            low = compute(digits)
+        with mpmath.workdps(2 * dps):
+            high = compute(digits)
+            if all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(_flatten(low), _flatten(high))):
+                return high
+        dps *= 2
+    raise PrecisionError(f"could not certify {digits} digits even at {dps} working digits; ask for fewer digits")
+
+
+def _flatten(result) -> list:
+    if isinstance(result, Values):
+        return list(result.values.values())
+    numbers = (list(result.values.values()) + list(result.factors.values()) + list(result.terms.values())
+               + list(result.adjoints.values()) + list(result.gradients.values()))
+    return [n for n in numbers if n is not None]
+
+
+def evaluate(network: Network, *, at: Mapping[str, object] | None = None,
+             digits: int | None = DEFAULT_DIGITS, rounding: Rounding | None = None,
+             overrides: Overrides | None = None) -> Values:
+    """The value of every leaf and node at the network's point (``at`` overrides leaves).
+
+    >>> import symgrad
+    >>> v = symgrad.evaluate(symgrad.load("two_neurons"))
+    >>> int(v.values["f"])
+    -10
+    """
+    rounding = rounding or _NO_ROUNDING
+    overrides = overrides or Overrides()
+
+    def compute(digits_: int | None) -> Values:
+        solver = _Solver(network, exact=digits_ is not None, digits=digits_, rounding=rounding, overrides=overrides)
+        env = solver.forward(solver.leaves(at), network.nodes)
+        return Values({n: env[n] for n in network.quantities}, digits_)
+
+    if digits is None:
+        return compute(None)
+    check_digits(digits)
+    return Values(_certified(compute, digits).values, digits)
+
+
+def evaluate_gradients(derivation: Derivation, *, at: Mapping[str, object] | None = None,
+                       digits: int | None = DEFAULT_DIGITS, rounding: Rounding | None = None,
+                       overrides: Overrides | None = None) -> GradientValues:
+    """Forward values, the local factors, δ terms, δs and gradients, exactly or in float64.
+
+    >>> import symgrad
+    >>> g = symgrad.evaluate_gradients(symgrad.derive(symgrad.load("mazur")), digits=12)
+    >>> symgrad.to_decimal(g.gradients["w5"], 9)
+    '0.0821670406'
+    """
+    network = derivation.network
+    rounding = rounding or _NO_ROUNDING
+    overrides = overrides or Overrides()
+    _check_overrides(derivation, overrides)
+
+    def compute(digits_: int | None) -> GradientValues:
+        solver = _Solver(network, exact=digits_ is not None, digits=digits_, rounding=rounding, overrides=overrides)
+        env = solver.forward(solver.leaves(at), derivation.order)
+        return solver.backward(derivation, env)
+
+    if digits is None:
+        result = compute(None)
+    else:
+        check_digits(digits)
+        result = _certified(compute, digits)
+    return GradientValues(result.output, result.values, result.factors, result.terms, result.adjoints,
+                          result.gradients, digits, rounding, result.undefined)
+
+
+def _check_overrides(derivation: Derivation, overrides: Overrides) -> None:
+    network = derivation.network
+    for name in overrides.values:
+        network.symbol(name)  # a clear GraphError for an unknown name
+    for key in overrides.factors:
+        if key not in derivation.factors:
+            raise GraphError(f"there is no local partial d{key[0]}/d{key[1]}: {key[1]!r} is not an operand of "
+                             f"{key[0]!r}")
+    for name in overrides.deltas:
+        network.symbol(name)

@@ -1,0 +1,165 @@
+"""The precision policy, in one place: how many digits are computed, certified, rounded and printed.
+
+- Exact evaluation works at ``digits + WORKING_EXTRA`` decimal digits, then again at twice
+  that; a number is *certified* when both runs agree to ``digits`` significant digits.
+- A sum that cancels below ``10**-digits`` relative to its largest term is zero at that
+  precision (``sigmoid(x) + sigmoid(-x) - 1`` is 0, not round-off noise).
+- Reports evaluate ``GUARD_DIGITS`` more digits than they print; JSON prints at least
+  ``JSON_MIN_DIGITS`` significant digits (enough to round-trip a float64).
+- A ``Rounding`` policy rounds every intermediate as it is produced, the way a person
+  computes by hand: none, N significant digits, or N decimals.
+- Numbers print in plain notation for 1e-7 <= |x| < 1e15, in scientific notation outside.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+import mpmath
+import sympy
+
+from .errors import InvalidArgument
+from .limits import MAX_DIGITS
+
+__all__ = [
+    "DEFAULT_DIGITS",
+    "GUARD_DIGITS",
+    "JSON_MIN_DIGITS",
+    "WORKING_EXTRA",
+    "Rounding",
+    "check_digits",
+    "to_decimal",
+    "format_number",
+]
+
+DEFAULT_DIGITS = 30  # significant digits certified by default by the Python API
+GUARD_DIGITS = 2  # digits evaluated beyond those printed
+JSON_MIN_DIGITS = 17  # a float64 round-trips through 17 significant digits
+WORKING_EXTRA = 15  # working precision is digits + this, then twice that
+PLAIN_RANGE = (-7, 15)  # decimal exponents printed without scientific notation
+
+_MODES = ("none", "significant", "decimals")
+
+
+def check_digits(digits: object, *, what: str = "digits") -> int:
+    """``digits`` as a validated int from 1 to ``MAX_DIGITS``, else ``InvalidArgument``."""
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
+        raise InvalidArgument(f"{what} must be an integer from 1 to {MAX_DIGITS}, got {digits!r}")
+    return digits
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """Round every intermediate to N significant digits or N decimals, half away from zero.
+
+    >>> print(Rounding.significant(3)(mpmath.mpf("0.59326999")))
+    0.593
+    >>> print(Rounding.decimals(2)(mpmath.mpf("-1.005")))
+    -1.01
+    """
+
+    mode: str = "none"
+    digits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in _MODES:
+            raise InvalidArgument(f"rounding mode must be one of {', '.join(_MODES)}, got {self.mode!r}")
+        if self.mode != "none":
+            check_digits(self.digits, what="rounding digits")
+
+    @classmethod
+    def significant(cls, digits: int) -> Rounding:
+        return cls("significant", digits)
+
+    @classmethod
+    def decimals(cls, digits: int) -> Rounding:
+        return cls("decimals", digits)
+
+    @property
+    def active(self) -> bool:
+        return self.mode != "none"
+
+    def __call__(self, value):
+        """``value`` rounded by this policy (an mpf stays an mpf, a float stays a float)."""
+        if self.mode == "none" or not value:
+            return value
+        is_float = isinstance(value, float)
+        text = repr(value) if is_float else mpmath.nstr(value, mpmath.mp.dps, min_fixed=-mpmath.inf,
+                                                          max_fixed=mpmath.inf)
+        with localcontext() as context:
+            context.prec = max(mpmath.mp.dps, 40)
+            number = Decimal(text)
+            if self.mode == "significant":
+                exponent = number.adjusted() - self.digits + 1
+            else:
+                exponent = -self.digits
+            rounded = number.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP)
+        return float(rounded) if is_float else mpmath.mpf(str(rounded))
+
+    def describe(self) -> str:
+        if self.mode == "none":
+            return "no rounding of intermediates"
+        unit = "significant digits" if self.mode == "significant" else "decimals"
+        return f"every intermediate rounded to {self.digits} {unit}"
+
+
+def _as_mpf(value):
+    if isinstance(value, sympy.Rational):
+        return mpmath.mpf(value.p) / value.q
+    if isinstance(value, (int, float)):
+        return mpmath.mpf(value)
+    return value
+
+
+def to_decimal(value, digits: int) -> str:
+    """``value`` rounded to ``digits`` significant digits, trailing zeros kept.
+
+    Plain notation for 1e-7 <= |value| < 1e15, scientific notation outside, so a huge or tiny
+    number never prints thousands of digits.
+
+    >>> to_decimal(mpmath.mpf(-7), 4)
+    '-7.000'
+    >>> to_decimal(mpmath.exp(1000), 5)
+    '1.9701e+434'
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    with mpmath.workdps(digits + 10):
+        value = mpmath.mpf(_as_mpf(value))
+        if not mpmath.isfinite(value):
+            return str(value)
+        if value == 0:
+            return "0." + "0" * (digits - 1) if digits > 1 else "0"
+        # Always scientific here (correctly rounded by mpmath), reformatted below.
+        text = mpmath.nstr(value, digits, strip_zeros=False, min_fixed=0, max_fixed=0)
+    head, _, tail = text.partition("e")
+    sign = "-" if head.startswith("-") else ""
+    mantissa = head.lstrip("-").replace(".", "")[:digits].ljust(digits, "0")
+    exponent = int(tail) if tail else 0
+    low, high = PLAIN_RANGE
+    if low <= exponent < high:
+        if exponent >= digits - 1:  # an integer part with no decimals: 1234567 at 4 digits
+            return sign + mantissa + "0" * (exponent - digits + 1)
+        if exponent >= 0:
+            return f"{sign}{mantissa[:exponent + 1]}.{mantissa[exponent + 1:]}"
+        return f"{sign}0.{'0' * (-exponent - 1)}{mantissa}"
+    body = mantissa[0] + ("." + mantissa[1:] if digits > 1 else "")
+    return f"{sign}{body}e{exponent:+d}"
+
+
+def format_number(value, digits: int) -> str:
+    """``digits`` significant digits with trailing zeros dropped (0.15, not 0.150000000).
+
+    >>> format_number(mpmath.mpf("0.15"), 9)
+    '0.15'
+    """
+    text = to_decimal(value, digits)
+    mantissa, _, exponent = text.partition("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    if mantissa in ("-0", ""):
+        mantissa = "0"
+    return f"{mantissa}e{exponent}" if exponent else mantissa
+

@@ -1,0 +1,219 @@
+"""The solved derivation: every number of a worked solution, computed once, for every renderer.
+
+``solve`` evaluates a derivation once (at the printed digits plus guard digits, or with a
+rounding policy applied to every intermediate) and returns a ``Solution``: for every node
+its definition, the numbers substituted into it and its value; for every δ its terms with
+their values; for every local factor its symbolic form, its Leibniz name and its value; the
+gradients with the lecture's chain form; and the update when there is a learning rate.
+Renderers (text, JSON, and later LaTeX, Markdown, pictures) only format a ``Solution``; the
+claims checker and exercise sheets read the same object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import sympy
+
+from .chain import Derivation
+from .errors import InvalidArgument
+from .evaluation import GradientValues, Overrides, evaluate_gradients
+from .precision import GUARD_DIGITS, Rounding, check_digits
+from .train import UPDATE_RULES, step
+
+__all__ = [
+    "Solution",
+    "SolvedLeaf",
+    "SolvedNode",
+    "SolvedFactor",
+    "SolvedTerm",
+    "SolvedDelta",
+    "SolvedChain",
+    "SolvedGradient",
+    "SolvedUpdate",
+    "solve",
+]
+
+
+@dataclass(frozen=True)
+class SolvedLeaf:
+    """An input, target, parameter or constant and its value."""
+
+    name: str
+    kind: str
+    value: object
+
+
+@dataclass(frozen=True)
+class SolvedNode:
+    """A node: its definition as written, the values of its operands, and its value."""
+
+    name: str
+    text: str
+    expr: sympy.Expr
+    operands: tuple[tuple[str, object], ...]  # (name, value) in order of appearance
+    value: object
+
+
+@dataclass(frozen=True)
+class SolvedFactor:
+    """A local partial ∂of/∂wrt: its symbolic form and its value."""
+
+    of: str
+    wrt: str
+    expr: sympy.Expr
+    value: object
+
+    @property
+    def leibniz(self) -> str:
+        return f"d{self.of}/d{self.wrt}"
+
+    @property
+    def partial(self) -> str:
+        return f"∂{self.of}/∂{self.wrt}"
+
+
+@dataclass(frozen=True)
+class SolvedTerm:
+    """One term δ_consumer · ∂consumer/∂x of a δ sum, with its numbers."""
+
+    consumer: str
+    delta: object  # δ_consumer
+    factor: SolvedFactor
+    value: object
+
+
+@dataclass(frozen=True)
+class SolvedDelta:
+    """δ_x = ∂output/∂x (a total derivative) as the sum of its terms."""
+
+    name: str
+    terms: tuple[SolvedTerm, ...]
+    value: object  # None where δ does not exist at this point (only for inputs and targets)
+    undefined: str = ""  # why, when value is None
+
+
+@dataclass(frozen=True)
+class SolvedChain:
+    """The lecture's chain form: δ_head (omitted when head is the output) times local factors."""
+
+    head: str
+    head_delta: object | None
+    factors: tuple[SolvedFactor, ...]
+
+
+@dataclass(frozen=True)
+class SolvedGradient:
+    """∂output/∂param, with its chain form where the parameter feeds one consumer chain."""
+
+    param: str
+    value: object
+    chain: SolvedChain | None
+    paths: int
+
+
+@dataclass(frozen=True)
+class SolvedUpdate:
+    """θ⁺ = θ − η · ∂output/∂θ for one parameter."""
+
+    param: str
+    before: object
+    gradient: object
+    after: object
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A worked solution: every number a document, a check or a claim verdict needs."""
+
+    derivation: Derivation
+    output: str
+    digits: int  # significant digits to print
+    working_digits: int  # digits certified (printed digits + guard digits)
+    rounding: Rounding
+    leaves: tuple[SolvedLeaf, ...]
+    nodes: tuple[SolvedNode, ...]
+    deltas: tuple[SolvedDelta, ...]  # reverse graph order, the output first
+    gradients: tuple[SolvedGradient, ...]
+    learning_rate: object | None
+    update_rule: str | None
+    updates: tuple[SolvedUpdate, ...]
+    numbers: GradientValues
+
+    @property
+    def loss(self) -> object:
+        return self.numbers.values[self.output]
+
+    @property
+    def network(self):
+        return self.derivation.network
+
+    def value(self, name: str) -> object:
+        return self.numbers.values[name]
+
+
+def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] | None = None,
+          rounding: Rounding | None = None, overrides: Overrides | None = None,
+          learning_rate: object = None, update_rule: str = "simultaneous", working_digits: int | None = None) -> Solution:
+    """Evaluate ``derivation`` once and collect every number of its worked solution.
+
+    ``digits`` is what renderers print; the values are certified to ``working_digits``
+    (default: ``digits`` plus ``GUARD_DIGITS``). With ``rounding``, every intermediate is rounded
+    as it is produced. The update is included when the network (or ``learning_rate``) has a
+    learning rate.
+
+    >>> import symgrad
+    >>> s = solve(symgrad.derive(symgrad.load("mazur")), digits=9)
+    >>> w5 = next(u for u in s.updates if u.param == "w5")
+    >>> symgrad.to_decimal(w5.after, 8)
+    '0.35891648'
+    """
+    check_digits(digits)
+    working = working_digits if working_digits is not None else digits + GUARD_DIGITS
+    check_digits(working, what="working digits")
+    if update_rule not in UPDATE_RULES:
+        raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, got {update_rule!r}")
+    rounding = rounding or Rounding()
+    numbers = evaluate_gradients(derivation, at=at, digits=working, rounding=rounding, overrides=overrides)
+    net = derivation.network
+    leaves = tuple(SolvedLeaf(n, leaf.kind, numbers.values[n]) for n, leaf in net.leaves.items()
+                   if n in derivation.order)
+    nodes = tuple(_node(derivation, numbers, n) for n in derivation.order if n in net.nodes)
+    factors = {key: SolvedFactor(key[0], key[1], derivation.factors[key].expr, value)
+               for key, value in numbers.factors.items()}
+    deltas = tuple(_delta(derivation, numbers, factors, name) for name in derivation.adjoints
+                   if name in numbers.adjoints)
+    gradients = tuple(_gradient(derivation, numbers, factors, p) for p in derivation.params)
+    rate = learning_rate if learning_rate is not None else net.learning_rate
+    updates: tuple[SolvedUpdate, ...] = ()
+    if rate is not None and derivation.params:
+        s = step(derivation, learning_rate=rate, at=at, digits=working, rule=update_rule, rounding=rounding,
+                 gradients=numbers)
+        updates = tuple(SolvedUpdate(p, s.before[p], s.gradients[p], s.after[p]) for p in derivation.params)
+        rate = s.learning_rate
+    return Solution(derivation, derivation.output, digits, working, rounding, leaves, nodes, deltas, gradients,
+                    rate if updates else None, update_rule if updates else None, updates, numbers)
+
+
+def _node(derivation: Derivation, numbers: GradientValues, name: str) -> SolvedNode:
+    node = derivation.network.nodes[name]
+    operands = tuple((o, numbers.values[o]) for o in node.operands)
+    return SolvedNode(name, node.text, node.expr, operands, numbers.values[name])
+
+
+def _delta(derivation: Derivation, numbers: GradientValues, factors: dict, name: str) -> SolvedDelta:
+    terms = tuple(SolvedTerm(t.consumer, numbers.adjoints.get(t.consumer),
+                             factors.get((t.consumer, name), SolvedFactor(t.consumer, name, t.factor.expr, None)),
+                             numbers.terms.get((name, t.consumer)))
+                  for t in derivation.adjoints[name].terms)
+    return SolvedDelta(name, terms, numbers.adjoints[name], numbers.undefined.get(name, ""))
+
+
+def _gradient(derivation: Derivation, numbers: GradientValues, factors: dict, param: str) -> SolvedGradient:
+    chain = derivation.chain(param)
+    solved = None
+    if chain is not None:
+        head_delta = None if chain.head == derivation.output else numbers.adjoints[chain.head]
+        solved = SolvedChain(chain.head, head_delta, tuple(factors[f.of, f.wrt] for f in chain.factors))
+    return SolvedGradient(param, numbers.gradients[param], solved, derivation.count_paths(param))
