@@ -17,7 +17,7 @@ import sympy
 
 from .errors import GraphError, ParseError
 from .expr import MAX_TEXT, Parsed, is_identifier, parse_expression, parse_number
-from .limits import MAX_LITERAL, MAX_NODES
+from .limits import MAX_CONSTANT_DIGITS, MAX_NODES
 
 __all__ = ["Leaf", "Node", "Network", "LEAF_KINDS", "Number", "as_number"]
 
@@ -43,11 +43,12 @@ def as_number(value: object, *, what: str = "value") -> sympy.Rational | mpmath.
     if isinstance(value, sympy.Float):
         return parse_number(str(value), what=what)
     if isinstance(value, int):
-        # Checked from the bit length first: str() of a 5,000-digit int raises in Python itself.
-        if value.bit_length() > 4 * MAX_LITERAL or len(str(abs(value))) > MAX_LITERAL:
-            digits = len(str(abs(value))) if value.bit_length() < 14_000 else int(value.bit_length() * 0.30103) + 1
-            raise ParseError(f"{what} is an integer of {'about ' if value.bit_length() >= 14_000 else ''}{digits} "
-                             f"digits; number literals are limited to {MAX_LITERAL} characters")
+        # An exact constant from Python, bounded like constants in expressions. From the bit
+        # length, because str() of a 5,000-digit int raises in Python itself.
+        digits = int(value.bit_length() * 0.30103) + 1
+        if digits > MAX_CONSTANT_DIGITS:
+            raise ParseError(f"{what} is an integer of about {digits} digits; constants are limited to "
+                             f"{MAX_CONSTANT_DIGITS} digits")
         return sympy.Integer(value)
     if isinstance(value, float):
         # repr gives the shortest decimal that round-trips: 0.05 stays 1/20.

@@ -21,7 +21,7 @@ from .errors import GraphError, InvalidArgument
 from .functions import logsumexp, zero_one
 from .graph import Network, as_number
 from .layout import MLPStructure, neuron_names, param_names
-from .limits import MAX_LAYER_PARAMS, MAX_LAYERS, MAX_PARAMS, MAX_SCALAR_PARAMS, MAX_WIDTH
+from .limits import MAX_LAYER_PARAMS, MAX_LAYERS, MAX_MLP_PARAMS, MAX_SCALAR_PARAMS, MAX_WIDTH
 
 __all__ = [
     "ACTIVATIONS",
@@ -237,8 +237,8 @@ def _check_widths(widths: Sequence[int], *, bias: str, activation: str, scalar: 
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2 or any(
             not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
         raise GraphError(f"widths must list at least two positive integers, got {_short(widths)}")
-    if len(widths) > MAX_LAYERS:
-        raise GraphError(f"widths lists {len(widths)} layer sizes, more than the limit of {MAX_LAYERS}")
+    if len(widths) - 1 > MAX_LAYERS:
+        raise GraphError(f"widths asks for {len(widths) - 1} layers, more than the limit of {MAX_LAYERS}")
     if max(widths) > MAX_WIDTH:
         raise GraphError(f"widths asks for a layer of {max(widths)} units, more than the limit of {MAX_WIDTH}")
     biggest = max(m * n for m, n in zip(widths[:-1], widths[1:]))
@@ -246,9 +246,9 @@ def _check_widths(widths: Sequence[int], *, bias: str, activation: str, scalar: 
         raise GraphError(f"widths asks for a layer of {biggest:,} weights ({biggest * 8 / 2**30:.1f} GiB of float64), "
                          f"more than the limit of {MAX_LAYER_PARAMS:,} per layer")
     total = count_params(widths, bias=bias, activation=activation)
-    if total > MAX_PARAMS:
+    if total > MAX_MLP_PARAMS:
         raise GraphError(f"widths asks for {total:,} parameters ({total * 8 / 2**30:.1f} GiB of float64), more than "
-                         f"the limit of {MAX_PARAMS:,}")
+                         f"the limit of {MAX_MLP_PARAMS:,}")
     if scalar and total > MAX_SCALAR_PARAMS:
         raise GraphError(f"widths asks for {total:,} parameters, more than the {MAX_SCALAR_PARAMS:,} that get a "
                          "scalar name each; build it with scalar=False (the matrix form)")

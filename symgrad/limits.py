@@ -19,16 +19,17 @@ __all__ = [
     "MAX_TERMS",
     "MAX_WIDTH",
     "MAX_LAYER_PARAMS",
+    "MAX_LAYERS",
+    "MAX_MLP_PARAMS",
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
-    "MAX_LEARNING_RATE",
-    "MAX_LOSS_HISTORY",
     "MAX_SPEC_BYTES",
-    "MAX_LAYERS",
-    "MAX_PARAMS",
+    "MAX_SPEC_MLP_PARAMS",
     "MAX_SEED",
     "MAX_SCALAR_FAN_IN",
+    "MAX_LEARNING_RATE",
+    "MAX_LOSS_HISTORY",
     "MAX_FULL_GRADCHECK",
     "MAX_STEP",
 ]
@@ -48,22 +49,23 @@ MAX_MAGNITUDE_DIGITS = 1_000  # exact evaluation refuses values above 10**this (
 MAX_NODES = 200_000  # names (leaves and nodes) in one network
 MAX_TERMS = 100_000  # operands of one n-ary sum or product
 MAX_WIDTH = 100_000  # units in one [mlp] layer
-MAX_LAYER_PARAMS = 1_000_000  # weights of one dense layer (8 MB of float64); checked first, naming the layer
+MAX_LAYER_PARAMS = 50_000_000  # weights of one dense layer (400 MB of float64)
+MAX_LAYERS = 1_000  # dense layers in one [mlp] (each is a few lines of generated code)
+MAX_MLP_PARAMS = 50_000_000  # weights and biases of one [mlp] in all (400 MB of float64)
 MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix form only
 
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
-MAX_LEARNING_RATE = 1_000_000  # a larger step size is a typo, and overflows float64 at the first update
-MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the first and the last
 
 # -- spec files --------------------------------------------------------------------------
 MAX_SPEC_BYTES = 64 * 1024 * 1024  # size of one spec file (a 200,000-node chain is about 5 MB)
-MAX_LAYERS = 100  # entries of [mlp] widths (input and output layers included); also for mlp() in Python
-MAX_PARAMS = 1_000_000  # weights and biases of one [mlp] or mlp() in all (train then peaks near 200 MB)
+MAX_SPEC_MLP_PARAMS = 1_000_000  # weights and biases of an [mlp] in a spec file (train then peaks near 250 MB)
 MAX_SEED = 2**32 - 1  # seeds run from 0 to this
 MAX_SCALAR_FAN_IN = 2_000  # an [mlp] layer with more inputs is built in matrix form only (Python's parser
 #                            cannot read a weighted sum of about 2,500 terms or more)
+MAX_LEARNING_RATE = 1_000_000  # a larger step size is a typo, and overflows float64 at the first update
+MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the first and the last
 
 # -- gradient checking -------------------------------------------------------------------
 MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded sample plus random directions

@@ -22,11 +22,11 @@ from .limits import (
     MAX_LAYERS,
     MAX_LITERAL,
     MAX_NODES,
-    MAX_PARAMS,
     MAX_SCALAR_FAN_IN,
     MAX_SCALAR_PARAMS,
     MAX_SEED,
     MAX_SPEC_BYTES,
+    MAX_SPEC_MLP_PARAMS,
     MAX_WIDTH,
 )
 
@@ -210,9 +210,10 @@ class _Builder:
         if "widths" not in spec:
             raise self.fail("mlp.widths", "missing; give the layer widths, for example widths = [2, 2, 2]")
         widths = spec["widths"]
-        if not isinstance(widths, list) or not 2 <= len(widths) <= MAX_LAYERS:
+        if not isinstance(widths, list) or not 2 <= len(widths) <= MAX_LAYERS + 1:
             size = f"a list of {len(widths)}" if isinstance(widths, list) else repr(widths)
-            raise self.fail("mlp.widths", f"expected a list of 2 to {MAX_LAYERS} layer sizes, got {_clip(size)}")
+            raise self.fail("mlp.widths", f"expected a list of 2 to {MAX_LAYERS + 1} layer sizes (at most "
+                            f"{MAX_LAYERS} dense layers), got {_clip(size)}")
         for width in widths:
             if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= MAX_WIDTH:
                 raise self.fail("mlp.widths", f"expected layer sizes from 1 to {MAX_WIDTH}, got {_clip(repr(width))}")
@@ -222,15 +223,18 @@ class _Builder:
                 raise self.fail("mlp.widths", f"a {m} x {n} layer has {pieces * m * n:,} weights "
                                 f"({_gigabytes(pieces * m * n)} as float64); the limit is {MAX_LAYER_PARAMS:,} per layer")
         total = count_params(widths, bias=options.get("bias", "neuron"), activation=options.get("activation", "sigmoid"))
-        if total > MAX_PARAMS:
+        if total > MAX_SPEC_MLP_PARAMS:
             raise self.fail("mlp.widths", f"the network has {total:,} parameters ({_gigabytes(total)} as float64); "
-                            f"the limit is {MAX_PARAMS:,}")
+                            f"the limit for a spec file is {MAX_SPEC_MLP_PARAMS:,}")
         return widths
 
     def number(self, key: str, value: object, *, what: str = "the value"):
         if not isinstance(value, (int, decimal.Decimal, str)) or isinstance(value, bool):
             raise self.fail(key, f"{what} is {_clip(repr(value))}, which is not a number; write a decimal such as "
                             "0.05 or a string such as \"1/3\"")
+        if isinstance(value, int) and len(str(abs(value))) > MAX_LITERAL:  # TOML integers have < 4,300 digits
+            raise self.fail(key, f"{what} is an integer of {len(str(abs(value)))} digits; number literals are "
+                            f"limited to {MAX_LITERAL} characters")
         try:
             return as_number(value, what=what)
         except SymgradError as exc:

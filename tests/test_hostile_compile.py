@@ -130,10 +130,16 @@ def test_constant_above_the_float_range_is_refused_naming_the_node():
 
 
 def test_constant_leaf_with_401_digits_is_refused_naming_it():
-    # Refused where it is declared (the literal limit), so no generated module ever sees it.
     net = Network()
-    with pytest.raises(ParseError, match=r"value of 'c' is an integer of 401 digits"):
-        net.constant("c", 10**400)
+    net.input("x", 1)
+    net.param("w", 1)
+    net.constant("c", 10**400)
+    net.node("f", "w*x*c")
+    with pytest.raises(GraphError, match=r"constant 'c'.*float64"):
+        compile_gradient(derive(net))
+    # The per-point mode compiles it and needs the constant given as a float64 point.
+    points = compile_gradient(derive(net), reduction="none").at({"c": 2.0})
+    assert points.gradients["w"][0] == 2.0
 
 
 # -- stable rewrites at pre-activations of ±1000 ---------------------------------------
@@ -258,7 +264,7 @@ def test_per_point_mode_broadcasts_scalars_and_checks_its_arguments():
 # -- sizes, checked up front -----------------------------------------------------------
 @pytest.mark.parametrize("widths, message", [
     ([100_000, 100_000], r"10,000,000,000 weights \(74\.5 GiB"),
-    ([1] * 100_000, "100000 layer sizes"),
+    ([1] * 100_000, "99999 layers"),
     ([100_001, 2], "layer of 100001 units"),
     ([60, 60, 60], "scalar name each"),
 ])
