@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-INSTALL = "apt-get install texlive-latex-base texlive-latex-recommended (Debian/Ubuntu)"
+INSTALL = "apt-get install texlive-latex-base (Debian/Ubuntu)"
 
 
 def pdflatex() -> str:

@@ -113,6 +113,11 @@ def _d(of: str, wrt: str) -> str:
     return rf"\frac{{\mathrm{{d}}{latex_name(of)}}}{{\mathrm{{d}}{latex_name(wrt)}}}"
 
 
+def _d_inline(of: str, wrt: str) -> str:
+    """The total derivative for running text: dE/dx with a slash."""
+    return rf"\mathrm{{d}}{latex_name(of)}/\mathrm{{d}}{latex_name(wrt)}"
+
+
 def _partial(factor: SolvedFactor) -> str:
     """The local partial ∂c/∂x of one node's own expression."""
     return rf"\frac{{\partial {latex_name(factor.of)}}}{{\partial {latex_name(factor.wrt)}}}"
@@ -347,12 +352,12 @@ def document_blocks(solution: Solution, *, title: str = "") -> list[Block]:
     note = solution.rounding.describe() if solution.rounding.active else "computed exactly, then rounded for print"
     blocks.append(Paragraph((
         ("text", f"Numbers to {solution.digits} significant digits ({note}). A local partial "),
-        ("math", r"\frac{\partial c}{\partial x}"),
+        ("math", r"\partial c/\partial x"),
         ("text", " differentiates one node's own expression, its other operands held fixed; a total derivative "),
-        ("math", _d(out, "x")), ("text", " follows every path from "), ("math", latex_name(out)),
+        ("math", _d_inline(out, "x")), ("text", " follows every path from "), ("math", latex_name(out)),
         ("text", " down to "), ("math", "x"), ("text", " and is the sum over the consumers "), ("math", "c"),
         ("text", " of "), ("math", "x"), ("text", ": "),
-        ("math", rf"{_d(out, 'x')} = \sum_c {_d(out, 'c')} \, \frac{{\partial c}}{{\partial x}}"),
+        ("math", rf"{_d_inline(out, 'x')} = \sum_c {_d_inline(out, 'c')} \cdot \partial c/\partial x"),
         ("text", "."),
     )))
     blocks += _network(solution, fmt)
@@ -415,6 +420,11 @@ def _delta_rows(solution: Solution, delta: SolvedDelta, fmt: _Numbers, sym: _Sym
 
 
 def _factor_rows(factor: SolvedFactor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]:
+    return _rows(_partial(factor), _factor_steps(factor, sym, fmt))
+
+
+def _factor_steps(factor: SolvedFactor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
+    """A local partial's formula, the numbers substituted into it (where that shows something) and its value."""
     steps = [[("+", sym(factor.expr))]]
     substituted = sym(factor.expr, substituted=True)
     value = fmt(factor.value)
@@ -422,19 +432,21 @@ def _factor_rows(factor: SolvedFactor, sym: _Symbolic, fmt: _Numbers) -> list[tu
         steps.append([("+", substituted)])
     if steps[0][0][1] != value:
         steps.append([("+", value)])
-    return _rows(_partial(factor), steps)
+    return steps
 
 
 def _backward(solution: Solution, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
     out = solution.output
     blocks: list[Block] = [Heading(1, (("text", "Backward pass"),)), Paragraph((
         ("text", "Each total derivative is the sum over the consumers of the quantity, starting from "),
-        ("math", f"{_d(out, out)} = 1"), ("text", "; the local partials it uses follow it."),
+        ("math", f"{_d_inline(out, out)} = 1"), ("text", "; the local partials it uses follow it."),
     ))]
     params = {g.param for g in solution.gradients}
-    needed = solution.derivation.needed  # the δ's some gradient is built from (not those of inputs, targets)
+    shown = set(solution.derivation.needed)  # the δ's some gradient is built from
+    if not solution.network.targets:  # a circuit: the derivative for every input too, and all above
+        shown |= {delta.name for delta in solution.deltas}
     for delta in solution.deltas:
-        if delta.name == out or delta.name in params or delta.name not in needed:
+        if delta.name == out or delta.name in params or delta.name not in shown:
             continue
         rows = _delta_rows(solution, delta, fmt, sym)
         for term in delta.terms:
@@ -459,6 +471,11 @@ def _gradient(solution: Solution, gradient: SolvedGradient, fmt: _Numbers, sym: 
                                  f"gradient is the sum over them ({count}"), ("math", latex_name(out)),
                                  ("text", "):"))))
         blocks.append(Equations(tuple(rows)))
+    elif chain.head_delta is None and len(chain.factors) == 1:  # the output uses p directly
+        factor = chain.factors[0]
+        blocks.append(Paragraph((("math", latex_name(out)), ("text", " uses "), ("math", latex_name(p)),
+                                 ("text", " directly, so the gradient is one local partial:"))))
+        blocks.append(Equations(tuple(_rows(label, [[("+", _partial(factor))]] + _factor_steps(factor, sym, fmt)))))
     else:
         names = [_partial(f) for f in chain.factors]
         numbers = [fmt.paren(f.value) for f in chain.factors]
@@ -472,7 +489,7 @@ def _gradient(solution: Solution, gradient: SolvedGradient, fmt: _Numbers, sym: 
         blocks.append(Paragraph((("text", "Each factor:"),)))
         rows = []
         if chain.head_delta is not None:
-            rows.append((_d(out, chain.head), f"= {fmt(chain.head_delta)}"))
+            rows.append((_d(out, chain.head), rf"= {fmt(chain.head_delta)} \quad \text{{(backward pass)}}"))
         for factor in chain.factors:
             rows += _factor_rows(factor, sym, fmt)
         blocks.append(Equations(tuple(rows)))
@@ -590,6 +607,11 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
 \setlength{\emergencystretch}{3em}
+\setlength{\jot}{7pt}
+\makeatletter
+\g@addto@macro\normalsize{\setlength\abovedisplayskip{6pt plus 2pt}\setlength\belowdisplayskip{6pt plus 2pt}%
+  \setlength\abovedisplayshortskip{2pt plus 2pt}\setlength\belowdisplayshortskip{4pt plus 2pt}}
+\makeatother
 \begin{document}
 """
 
