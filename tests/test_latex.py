@@ -196,3 +196,40 @@ def test_params_option_and_output_file(tmp_path, capsys):
     assert out.read_text(encoding="utf-8") == symgrad.report(symgrad.load("mazur"), format="latex",
                                                              title="mazur: " + symgrad.load("mazur").description)
     assert main(["report", "mazur", "--format", "latex", "-o", str(tmp_path / "x.toml")]) == 2
+
+
+UNDEFINED = """output = "f"
+[symbols]
+inputs = ["x"]
+params = ["w"]
+[values]
+x = 0
+w = 2
+[nodes]
+s = "sqrt(x)"
+f = "w*s"
+"""
+
+
+@pytest.mark.parametrize("network", [
+    symgrad.mlp([2, 2, 3], activation="tanh", loss="softmax_cross_entropy", seed=1),
+    symgrad.mlp([2, 3, 1], activation="relu", loss="hinge", bias="layer", seed=2),
+    symgrad.mlp([2, 2, 2, 1], activation="leaky_relu", bias="none", l2="0.01", seed=3),
+    symgrad.mlp([8, 3, 1], seed=5),
+    symgrad.loads(UNDEFINED),
+], ids=["softmax", "relu-hinge-layer-bias", "deep-l2", "wide", "undefined-input-delta"])
+def test_other_networks_compile_without_overfull_lines(network, tmp_path):
+    tex = symgrad.solve(symgrad.derive(network), digits=9).latex()
+    _, log, _ = compile_latex(tex, tmp_path)
+    assert "Overfull" not in log, re.findall(r"Overfull.*", log)
+    if network.structure is None:  # ∂s/∂x = 1/(2√x) does not exist at x = 0, and the document says so
+        assert r"\frac{\partial s}{\partial x} &= \frac{1}{2 \sqrt{x}} = \text{(does not exist at this point)}" in tex
+    else:
+        assert r"\section*{The same derivation in matrix form}" in tex
+
+
+def test_long_sums_are_broken_across_lines():
+    tex = symgrad.solve(symgrad.derive(symgrad.mlp([2, 2, 2, 1], bias="none", l2="0.01", seed=3)), digits=9).latex()
+    # the L2 penalty's ten squares do not fit on one line: they continue on the next, inside the parentheses
+    penalty = tex[tex.index(r"J &= "):tex.index(r"\end{align*}", tex.index(r"J &= "))]
+    assert r"\\" + "\n" + r" &\quad + " in penalty

@@ -172,8 +172,29 @@ def _width(latex: str) -> int:
     return len(re.sub(r"[{}_^\s\\]", "", latex)) + latex.count(" + ") + latex.count(" - ")
 
 
+def _split_inside(term: str) -> list[tuple[str, str]]:
+    """A term too wide for a line, split at every binary + and − outside braces (parentheses made plain)."""
+    term = term.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\left|", "|").replace(r"\right|", "|")
+    pieces: list[tuple[str, str]] = []
+    op, start, depth = "+", 0, 0
+    for k, ch in enumerate(term):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth == 0 and term[k:k + 3] in (" + ", " - "):
+            pieces.append((op, term[start:k]))
+            op, start = term[k + 1], k + 3
+    pieces.append((op, term[start:]))
+    return pieces
+
+
 def _wrap(pieces: list[tuple[str, str]], width: int = LINE_WIDTH) -> list[str]:
     """Join (operator, term) pieces into lines no wider than ``width``, breaking before an operator."""
+    if any(_width(term) > width for _, term in pieces):
+        split: list[tuple[str, str]] = []
+        for op, term in pieces:
+            inner = _split_inside(term) if _width(term) > width else [(op, term)]
+            split += [(op if k == 0 else o, t) for k, (o, t) in enumerate(inner)]
+        pieces = split
     lines: list[str] = []
     current = ""
     for op, term in pieces:
@@ -413,10 +434,13 @@ def _delta_rows(solution: Solution, delta: SolvedDelta, fmt: _Numbers, sym: _Sym
     left = _d(out, delta.name)
     symbolic = [("+", rf"{_d(out, t.consumer)} \, {_partial(t.factor)}") for t in delta.terms]
     if delta.value is None:
-        return _rows(left, [symbolic]) + [("", rf"\quad \text{{undefined here}}")]
+        return _rows(left, [symbolic, [("+", _UNDEFINED)]])
     numeric = [("+", rf"{fmt.paren(t.delta)} \cdot {fmt.paren(t.factor.value)}") for t in delta.terms]
     rows = _rows(left, [symbolic, numeric, [("+", fmt(delta.value))]])
     return rows
+
+
+_UNDEFINED = r"\text{(does not exist at this point)}"
 
 
 def _factor_rows(factor: SolvedFactor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]:
@@ -426,6 +450,8 @@ def _factor_rows(factor: SolvedFactor, sym: _Symbolic, fmt: _Numbers) -> list[tu
 def _factor_steps(factor: SolvedFactor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
     """A local partial's formula, the numbers substituted into it (where that shows something) and its value."""
     steps = [[("+", sym(factor.expr))]]
+    if factor.value is None:  # only for the δ of an input or target: no gradient needs it
+        return steps + [[("+", _UNDEFINED)]]
     substituted = sym(factor.expr, substituted=True)
     value = fmt(factor.value)
     if factor.expr.free_symbols and not factor.expr.is_Symbol and substituted != value:
@@ -452,6 +478,8 @@ def _backward(solution: Solution, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
         for term in delta.terms:
             rows += _factor_rows(term.factor, sym, fmt)
         blocks.append(Equations(tuple(rows)))
+        if delta.value is None and delta.undefined:
+            blocks.append(Paragraph((("text", delta.undefined),)))
     return blocks
 
 
@@ -533,7 +561,8 @@ def _matrix_latex(expr) -> str:
         args = sorted(expr.args, key=lambda a: isinstance(a, sympy.MatrixSymbol))  # W h + b, as written
         return " + ".join(_matrix_latex(a) for a in args)
     if isinstance(expr, sympy.HadamardProduct):
-        return r" \odot ".join(_matrix_wrapped(a) for a in expr.args)
+        args = [a for a in expr.args if not (isinstance(a, ElementwiseApplyFunction) and a.function.expr == 1)]
+        return r" \odot ".join(_matrix_wrapped(a) for a in args) if len(args) > 1 else _matrix_latex(args[0])
     if isinstance(expr, ElementwiseApplyFunction):
         var, body = expr.function.variables[0], expr.function.expr
         return sympy.latex(body, symbol_names={var: _matrix_wrapped(expr.expr)}, mul_symbol=r" \odot ")
