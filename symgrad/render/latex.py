@@ -24,7 +24,8 @@ from ..functions import FUNCTIONS
 from ..precision import format_number
 from ..solution import Solution, SolvedDelta, SolvedFactor, SolvedGradient
 
-__all__ = ["render_latex", "render_latex_math", "latex_name", "escape_text", "LINE_WIDTH"]
+__all__ = ["render_latex", "render_latex_math", "latex_name", "escape_text", "document_blocks", "Heading",
+           "Paragraph", "Equations", "LINE_WIDTH"]
 
 #: A displayed row is broken at a top-level + or − once it is wider than this many characters.
 LINE_WIDTH = 75
@@ -586,8 +587,15 @@ def _matrix_form(solution: Solution) -> list[Block]:
         ("math", rf"\hat{{\mathbf{{y}}}} = \mathbf{{h}}_{{{L}}}"),
         ("text", " the output. Functions of a vector act elementwise and "), ("math", r"\odot"),
         ("text", " is the elementwise product. Layout: each gradient has the shape of its parameter "
-                 "(denominator layout), so "), ("math", r"\frac{\partial \ell}{\partial W_l}"),
-        ("text", " is a matrix of the same shape as "), ("math", "W_l"), ("text", "."),
+                 "(denominator layout), so "), ("math", r"\partial \ell/\partial W_l"),
+        ("text", " is a matrix of the same shape as "), ("math", "W_l"), ("text", "; the entry "),
+        ("math", "(W_l)_{jk}"), ("text", " multiplies unit "), ("math", "k"), ("text", " of layer "),
+        ("math", "l-1"), ("text", " into unit "), ("math", "j"), ("text", " of layer "), ("math", "l"),
+        ("text", ". In the scalar names above, "),
+        ("math", r"\mathbf{h}_0 = (" + ", ".join(latex_name(n) for n in solution.network.inputs) + r")^{\top}"),
+        ("text", " and "),
+        ("math", r"\mathbf{t} = (" + ", ".join(latex_name(n) for n in solution.network.targets) + r")^{\top}"),
+        ("text", "."),
     ))]
     shapes: list[tuple[str, str]] = []
     for layer in range(1, L + 1):
