@@ -115,6 +115,7 @@ def test_round_intermediates_gives_the_numbers_of_a_hand_calculation(capsys):
     ("x", "x"),
     ("_x", r"\mathrm{\_x}"),
     ("x__1", r"\mathrm{x\_\_1}"),
+    ("E_", r"\mathrm{E\_}"),  # not E, which may be another quantity
 ])
 def test_names_print_as_the_lectures_print_them(name, expected):
     assert latex_name(name) == expected
@@ -233,3 +234,15 @@ def test_long_sums_are_broken_across_lines():
     # the L2 penalty's ten squares do not fit on one line: they continue on the next, inside the parentheses
     penalty = tex[tex.index(r"J &= "):tex.index(r"\end{align*}", tex.index(r"J &= "))]
     assert r"\\" + "\n" + r" &\quad + " in penalty
+
+
+def test_without_pdflatex_the_tests_skip_locally_and_fail_under_ci(monkeypatch):
+    from . import latex_tools
+
+    monkeypatch.setattr(latex_tools.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="pdflatex is not on PATH; .*texlive-latex-base"):
+        latex_tools.pdflatex()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set but pdflatex is not on PATH"):
+        latex_tools.pdflatex()

@@ -96,7 +96,7 @@ def latex_name(name: str) -> str:
         match = re.fullmatch(r"([A-Za-z]+?)(\d+)", name)
         if match:
             base, parts = match.group(1), [match.group(2)]
-    if not base or any(not p for p in parts) or not re.fullmatch(r"[A-Za-z0-9]+", base):
+    if not base or ("_" in name and (not sub or any(not p for p in parts))) or not re.fullmatch(r"[A-Za-z0-9]+", base):
         return r"\mathrm{" + name.replace("_", r"\_") + "}"  # _x, x__1, x_: print the name as it is
     if base in _GREEK:
         head = "\\" + base
