@@ -36,6 +36,8 @@ from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, 
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
 from .precision import Rounding, format_number, to_decimal
 from .render.json import render_json
+from .render.latex import render_latex
+from .render.markdown import render_markdown
 from .render.text import render_text
 from .reporting import render_solution, report
 from .solution import (
@@ -130,6 +132,8 @@ __all__ = [
     "plot_sweep",
     "relu",
     "render_json",
+    "render_latex",
+    "render_markdown",
     "render_solution",
     "render_text",
     "report",

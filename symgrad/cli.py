@@ -56,8 +56,26 @@ def _naming_spec(run):
 def _cmd_report(args: argparse.Namespace) -> str:
     network = load(args.spec)
     title = f"{args.spec}: {network.description}" if network.description else str(args.spec)
-    return report(network, digits=args.digits, format=args.format, title=title,
-                  round_intermediates=args.round_intermediates, update_rule=args.update_rule)
+    params = None
+    if args.params is not None:
+        params = [p.strip() for p in args.params.split(",") if p.strip()]
+    text = report(network, digits=args.digits, format=args.format, title=title,
+                  round_intermediates=args.round_intermediates, update_rule=args.update_rule, params=params)
+    if args.output is None:
+        return text
+    if _same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
+        raise SymgradError(f"refusing to write the report over {args.output}; choose an output such as "
+                           f"report.{'tex' if args.format == 'latex' else 'md'} with -o")
+    _write(args.output, text)
+    return f"wrote {args.output}: {args.format} report of {args.spec}\n"
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise SymgradError(f"cannot write {path}: {exc.strerror}; choose a writable path with -o") from None
 
 
 def _positive_int(text: str) -> int:
@@ -126,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="forward pass, chain-rule derivation, gradients and update")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC", help="a built-in example name or a .toml spec file")
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
-    p.add_argument("--format", choices=FORMATS, default="text", help="text (default) or json")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (default), json, latex (a standalone article for pdflatex) or markdown")
+    p.add_argument("-o", "--output", default=None, help="write the report to this file instead of stdout")
+    p.add_argument("--params", default=None, metavar="P1,P2",
+                   help="show only these parameters' gradients and updates, e.g. w5,w1 (default: all)")
     p.add_argument("--round-intermediates", action="store_true",
                    help="round every intermediate to --digits as it is produced, as a person does by hand")
     p.add_argument("--update-rule", choices=UPDATE_RULES, default="simultaneous",
@@ -147,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: the spec's [train] learning_rate (finite, above 0)")
     p.add_argument("--seed", type=int, default=0, help="seed for mini-batch shuffling (default 0; 0 or more)")
     p.add_argument("--form", choices=("scalar", "matrix"), default=None)
-    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=_cmd_train)
     p = sub.add_parser("gradcheck", help="exact vs compiled vs finite differences, each disagreement explained")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")

@@ -246,34 +246,38 @@ class FunctionRule:
     mpmath: Callable
     smooth: bool  # False where the derivative jumps somewhere (relu, abs, max, min); read by kink detection
     differentiable: bool = True
+    latex: str = ""  # the name the LaTeX renderer prints (render/latex.py reads it)
 
 
 FUNCTIONS: tuple[FunctionRule, ...] = (
-    FunctionRule(sympy.exp, "exp", sympy.exp, 1, 1, kernels.np.exp, mpmath.exp, True),
-    FunctionRule(sympy.log, "log", sympy.log, 1, 1, kernels.np.log, mpmath.log, True),
+    FunctionRule(sympy.exp, "exp", sympy.exp, 1, 1, kernels.np.exp, mpmath.exp, True, latex=r"\exp"),
+    FunctionRule(sympy.log, "log", sympy.log, 1, 1, kernels.np.log, mpmath.log, True, latex=r"\log"),
     # sqrt(x) is Pow(x, 1/2) in SymPy; the row exists so specs may write it.
-    FunctionRule(sympy.Pow, "sqrt", sympy.sqrt, 1, 1, kernels.np.sqrt, mpmath.sqrt, True),
-    FunctionRule(sympy.Abs, "abs", sympy.Abs, 1, 1, kernels.np.abs, abs, False),
-    FunctionRule(sympy.sin, "sin", sympy.sin, 1, 1, kernels.np.sin, mpmath.sin, True),
-    FunctionRule(sympy.cos, "cos", sympy.cos, 1, 1, kernels.np.cos, mpmath.cos, True),
-    FunctionRule(sympy.tanh, "tanh", sympy.tanh, 1, 1, kernels.np.tanh, mpmath.tanh, True),
+    FunctionRule(sympy.Pow, "sqrt", sympy.sqrt, 1, 1, kernels.np.sqrt, mpmath.sqrt, True, latex=r"\sqrt"),
+    FunctionRule(sympy.Abs, "abs", sympy.Abs, 1, 1, kernels.np.abs, abs, False, latex=r"\left|\cdot\right|"),
+    FunctionRule(sympy.sin, "sin", sympy.sin, 1, 1, kernels.np.sin, mpmath.sin, True, latex=r"\sin"),
+    FunctionRule(sympy.cos, "cos", sympy.cos, 1, 1, kernels.np.cos, mpmath.cos, True, latex=r"\cos"),
+    FunctionRule(sympy.tanh, "tanh", sympy.tanh, 1, 1, kernels.np.tanh, mpmath.tanh, True, latex=r"\tanh"),
     FunctionRule(sigmoid, "sigmoid", sigmoid, 1, 1, kernels.sigmoid,
-                 lambda x: 1 / (1 + mpmath.exp(-x)), True),
+                 lambda x: 1 / (1 + mpmath.exp(-x)), True, latex=r"\sigma"),
     FunctionRule(relu, "relu", relu, 1, 1, kernels.relu,
-                 lambda x: x if x > 0 else mpmath.mpf(0), False),
-    FunctionRule(sympy.Max, "max", sympy.Max, 2, None, kernels.maximum, max, False),
-    FunctionRule(sympy.Min, "min", sympy.Min, 2, None, kernels.minimum, min, False),
+                 lambda x: x if x > 0 else mpmath.mpf(0), False, latex=r"\operatorname{relu}"),
+    FunctionRule(sympy.Max, "max", sympy.Max, 2, None, kernels.maximum, max, False, latex=r"\max"),
+    FunctionRule(sympy.Min, "min", sympy.Min, 2, None, kernels.minimum, min, False, latex=r"\min"),
     # Heads that appear only in derivatives or in built-in losses, never in spec text.
     FunctionRule(sympy.Heaviside, None, sympy.Heaviside, 1, 2, kernels.heaviside,
-                 _mp_heaviside, False),
+                 _mp_heaviside, False, latex=r"H"),
     FunctionRule(sympy.sign, None, sympy.sign, 1, 1, kernels.np.sign,
-                 mpmath.sign, False),
+                 mpmath.sign, False, latex=r"\operatorname{sgn}"),
     FunctionRule(logsumexp, None, logsumexp, 1, None, kernels.logsumexp,
-                 _mp_logsumexp, True),
-    FunctionRule(max_share, None, max_share, 2, None, kernels.max_share, _mp_share(max), False),
-    FunctionRule(min_share, None, min_share, 2, None, kernels.min_share, _mp_share(min), False),
+                 _mp_logsumexp, True, latex=r"\operatorname{LSE}"),
+    FunctionRule(max_share, None, max_share, 2, None, kernels.max_share, _mp_share(max), False,
+                 latex=r"\operatorname{share}_{\max}"),
+    FunctionRule(min_share, None, min_share, 2, None, kernels.min_share, _mp_share(min), False,
+                 latex=r"\operatorname{share}_{\min}"),
     FunctionRule(zero_one, None, zero_one, 1, 1, kernels.zero_one,
-                 lambda m: mpmath.mpf(1) if m <= 0 else mpmath.mpf(0), False, differentiable=False),
+                 lambda m: mpmath.mpf(1) if m <= 0 else mpmath.mpf(0), False, differentiable=False,
+                 latex=r"\mathbb{1}"),
 )
 
 SPEC_FUNCTIONS: dict[str, FunctionRule] = {r.spec_name: r for r in FUNCTIONS if r.spec_name}

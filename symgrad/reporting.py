@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -14,30 +15,37 @@ from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
 from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, Rounding, check_digits
 from .render.json import render_json
+from .render.latex import render_latex
+from .render.markdown import render_markdown
 from .render.text import render_text
 from .solution import Solution, solve
 
 __all__ = ["report", "render_solution", "train_network", "render_training", "Training", "FORMATS"]
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "latex", "markdown")
 
 
 def render_solution(solution: Solution, *, format: str = "text", title: str = "") -> str:
-    """Format a solution: ``text`` or ``json``."""
+    """Format a solution: ``text``, ``json``, ``latex`` (a standalone article) or ``markdown``."""
     if format not in FORMATS:
         raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     if format == "json":
         return render_json(solution)
+    if format == "latex":
+        return render_latex(solution, title=title or None)
+    if format == "markdown":
+        return render_markdown(solution, title=title or None)
     return render_text(solution, title=title)
 
 
 def report(network: Network, *, digits: int = 9, format: str = "text", title: str = "",
-           round_intermediates: bool = False, update_rule: str = "simultaneous") -> str:
-    """The full derivation of ``network`` as text or JSON, evaluated once.
+           round_intermediates: bool = False, update_rule: str = "simultaneous",
+           params: Sequence[str] | None = None) -> str:
+    """The full derivation of ``network`` as text, JSON, LaTeX or Markdown, evaluated once.
 
     ``round_intermediates`` rounds every intermediate to ``digits`` significant digits as it is
     produced, the way a person computes by hand; by default everything is exact and only the
-    printed numbers are rounded.
+    printed numbers are rounded. ``params`` shows only those parameters' gradients and updates.
 
     >>> import symgrad
     >>> print(report(symgrad.load("two_neurons"), digits=3).splitlines()[-2])
@@ -50,6 +58,8 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     rounding = Rounding.significant(digits) if round_intermediates else None
     solution = solve(derive(network), digits=printed, working_digits=printed + GUARD_DIGITS, rounding=rounding,
                      update_rule=update_rule)
+    if params is not None:
+        solution = solution.restrict(params)
     return render_solution(solution, format=format, title=title)
 
 

@@ -11,14 +11,16 @@ claims checker and exercise sheets read the same object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, replace
+from typing import Mapping, Sequence
 
 import sympy
 
 from .chain import Derivation
-from .errors import InvalidArgument
+from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
+from .layers import MLPStructure
+from .matrix import MatrixDerivation, derive_matrix
 from .precision import GUARD_DIGITS, Rounding, check_digits
 from .train import UPDATE_RULES, step
 
@@ -140,6 +142,7 @@ class Solution:
     update_rule: str | None
     updates: tuple[SolvedUpdate, ...]
     numbers: GradientValues
+    matrix: MatrixDerivation | None = None  # the vector-form equations of an [mlp] network
 
     @property
     def loss(self) -> object:
@@ -151,6 +154,54 @@ class Solution:
 
     def value(self, name: str) -> object:
         return self.numbers.values[name]
+
+    def restrict(self, params: Sequence[str]) -> Solution:
+        """The same solution showing only ``params``: their gradients, updates and the δ's they are built from.
+
+        >>> import symgrad
+        >>> s = solve(symgrad.derive(symgrad.load("mazur")), digits=4).restrict(["w5"])
+        >>> [d.name for d in s.deltas]
+        ['E_total', 'E_o1', 'out_o1', 'net_o1', 'w5']
+        """
+        known = [g.param for g in self.gradients]
+        wanted = list(dict.fromkeys(params))
+        unknown = [p for p in wanted if p not in known]
+        if unknown or not wanted:
+            raise InvalidArgument(f"unknown parameter {', '.join(map(repr, unknown)) or '(none given)'}; "
+                                  f"choose from the parameters of this network: {', '.join(known) or '(none)'}")
+        by_name = {d.name: d for d in self.deltas}
+        needed, frontier = set(wanted), list(wanted)
+        while frontier:
+            for term in by_name[frontier.pop()].terms:
+                if term.consumer not in needed:
+                    needed.add(term.consumer)
+                    frontier.append(term.consumer)
+        order = {p: k for k, p in enumerate(wanted)}
+        return replace(self, deltas=tuple(d for d in self.deltas if d.name in needed),
+                       gradients=tuple(sorted((g for g in self.gradients if g.param in order),
+                                              key=lambda g: order[g.param])),
+                       updates=tuple(sorted((u for u in self.updates if u.param in order),
+                                            key=lambda u: order[u.param])))
+
+    def latex(self, *, title: str | None = None) -> str:
+        """This solution as a standalone LaTeX article (``symgrad.render_latex``)."""
+        from .render.latex import render_latex
+
+        return render_latex(self, title=title)
+
+    def markdown(self, *, title: str | None = None) -> str:
+        """This solution as Markdown with ``$…$`` math (``symgrad.render_markdown``)."""
+        from .render.markdown import render_markdown
+
+        return render_markdown(self, title=title)
+
+    def _repr_latex_(self) -> str:
+        from .render.latex import render_latex_math
+
+        return render_latex_math(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
 
 
 def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] | None = None,
@@ -193,7 +244,16 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
         updates = tuple(SolvedUpdate(p, s.before[p], s.gradients[p], s.after[p]) for p in derivation.params)
         rate = s.learning_rate
     return Solution(derivation, derivation.output, digits, working, rounding, leaves, nodes, deltas, gradients,
-                    rate if updates else None, update_rule if updates else None, updates, numbers)
+                    rate if updates else None, update_rule if updates else None, updates, numbers, _matrix(net))
+
+
+def _matrix(network) -> MatrixDerivation | None:
+    if not isinstance(network.structure, MLPStructure):
+        return None
+    try:
+        return derive_matrix(network.structure)
+    except GraphError:  # maxout layers, the zero-one loss: the scalar form only
+        return None
 
 
 def _node(derivation: Derivation, numbers: GradientValues, name: str) -> SolvedNode:

@@ -120,3 +120,8 @@ def test_relu_and_logsumexp_derivatives():
     assert sympy.diff(relu(x), x) == sympy.Heaviside(x, 0)
     assert sympy.simplify(sympy.diff(logsumexp(x, y), x).rewrite(sympy.exp)
                           - sympy.exp(x) / (sympy.exp(x) + sympy.exp(y))) == 0
+
+
+def test_every_function_has_a_latex_name():
+    assert all(rule.latex for rule in FUNCTIONS)
+    assert len({rule.latex for rule in FUNCTIONS}) == len(FUNCTIONS)

@@ -1,0 +1,35 @@
+"""pdflatex for the document tests: skipped with a reason where it is missing, a failure under CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+INSTALL = "apt-get install texlive-latex-base (Debian/Ubuntu)"
+
+
+def pdflatex() -> str:
+    """The pdflatex executable; skip without it, but fail when the CI variable is set (CI must not skip)."""
+    path = shutil.which("pdflatex")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but pdflatex is not on PATH; .ci/run must install it: {INSTALL}")
+        pytest.skip(f"pdflatex is not on PATH; to compile the LaTeX reports: {INSTALL}")
+    return path
+
+
+def compile_latex(source: str, directory: Path, *, name: str = "report") -> tuple[Path, str, list[str]]:
+    """Compile ``source`` with pdflatex (no shell escape, file recorder on); return (pdf, log, files read)."""
+    tex = directory / f"{name}.tex"
+    tex.write_text(source, encoding="utf-8")
+    proc = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                           "-recorder", tex.name], cwd=directory, capture_output=True, text=True, timeout=120)
+    log = (directory / f"{name}.log").read_text(encoding="latin-1") if (directory / f"{name}.log").exists() else ""
+    assert proc.returncode == 0, f"pdflatex failed:\n{proc.stdout[-3000:]}"
+    fls = (directory / f"{name}.fls").read_text(encoding="latin-1").splitlines()
+    inputs = [line.split(" ", 1)[1] for line in fls if line.startswith("INPUT ")]
+    return directory / f"{name}.pdf", log, inputs
