@@ -35,6 +35,7 @@ from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, 
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
 from .precision import Rounding, format_number, to_decimal
 from .render.json import render_json
+from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_losses, layout_circuit, loss_figure
 from .render.text import render_text
 from .reporting import render, report
 from .solution import (
@@ -61,6 +62,7 @@ __all__ = [
     "ACTIVATIONS",
     "Adjoint",
     "Chain",
+    "CircuitLayout",
     "CompiledGradient",
     "Derivation",
     "DomainError",
@@ -102,6 +104,7 @@ __all__ = [
     "add_l2",
     "add_loss",
     "builtin_examples",
+    "circuit_figure",
     "compile_gradient",
     "compile_network",
     "dataset",
@@ -109,14 +112,18 @@ __all__ = [
     "derive",
     "derive_matrix",
     "descend",
+    "draw_circuit",
+    "draw_losses",
     "evaluate",
     "evaluate_gradients",
     "fit",
     "format_number",
     "layers_from_output",
+    "layout_circuit",
     "load",
     "loads",
     "logsumexp",
+    "loss_figure",
     "matrix_params",
     "maxout_neuron",
     "mlp",

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_PICTURE_QUANTITIES",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -45,3 +46,6 @@ MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix fo
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
+
+# -- pictures --------------------------------------------------------------------------
+MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)

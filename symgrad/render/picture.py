@@ -1,0 +1,421 @@
+"""Pictures: the computational graph drawn as a circuit, and a training loss curve.
+
+The circuit is drawn as the second lecture draws it: quantities in layers from the inputs
+(left) to the loss (right); every quantity has one wire out of it with its forward value
+above (green) and its gradient ∂output/∂quantity below (red), and the wire then forks to
+the quantities that use it (gradients add at a fork). Long wires run through every layer
+they cross, so no wire passes under a box.
+
+``layout_circuit`` is pure Python (layers, order, coordinates in inches, every label as
+text); ``circuit_figure`` and ``draw_circuit`` draw that layout with matplotlib (the ``plot``
+extra), which is imported only when a picture is asked for. Like every renderer this one
+only formats a ``Solution``: it never derives or evaluates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import GraphError, InvalidArgument, MissingDependency
+from ..limits import MAX_PICTURE_QUANTITIES
+from ..precision import check_digits, format_number
+from ..solution import Solution
+
+__all__ = ["CircuitLayout", "PlacedQuantity", "Wire", "layout_circuit", "circuit_figure", "draw_circuit",
+           "loss_figure", "draw_losses", "PICTURE_FORMATS"]
+
+PICTURE_FORMATS = ("svg", "png")
+
+# Sizes in inches (1 data unit = 1 inch) and points.
+NAME_PT = 10.0
+LABEL_PT = 9.0
+_EM = 1 / 72  # inches per point
+_CHAR = 0.66  # a conservative DejaVu Sans advance, in em (digits are 0.636 em)
+_PAD = 0.10
+_BOX_HEIGHT = 0.30
+_SLOT = 0.72  # vertical distance between neighbouring quantities in a layer
+_FAN = 0.55  # the shortest horizontal run of the wires between two layers
+_MARGIN = 0.25
+
+_FILL = {"input": "#dbeafe", "param": "#fde68a", "target": "#e5e7eb", "constant": "#f3f4f6", "node": "#ffffff"}
+_VALUE_COLOUR = "#1a7f37"
+_GRADIENT_COLOUR = "#b3261e"
+
+
+@dataclass(frozen=True)
+class PlacedQuantity:
+    """A quantity in the picture: its box (centre ``x``, ``y``; ``width``) and its wire labels.
+
+    ``kind`` is the leaf kind (input, target, param, constant) or ``node``; ``gradient`` is
+    empty where the gradient does not exist at this point.
+    """
+
+    name: str
+    kind: str
+    layer: int
+    x: float
+    y: float
+    width: float
+    value: str
+    gradient: str
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One drawn line: a quantity's wire out (``consumer`` empty), or a fork to a consumer."""
+
+    source: str
+    consumer: str
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class CircuitLayout:
+    """Where everything goes, in inches from the top-left corner (``y`` grows downwards)."""
+
+    output: str
+    quantities: tuple[PlacedQuantity, ...]
+    wires: tuple[Wire, ...]
+    layers: int
+    width: float
+    height: float
+    caption: str
+    box_height: float = _BOX_HEIGHT
+
+    def quantity(self, name: str) -> PlacedQuantity:
+        return next(q for q in self.quantities if q.name == name)
+
+
+def _text_width(text: str, points: float) -> float:
+    return len(text) * _CHAR * points * _EM
+
+
+def layout_circuit(solution: Solution, *, digits: int | None = None) -> CircuitLayout:
+    """Lay the solved graph out in layers from the inputs to the output, labels formatted.
+
+    Numbers print with ``digits`` significant digits (default: the solution's ``digits``).
+
+    A node sits one layer right of its deepest operand; a leaf sits just left of its first
+    consumer. Within a layer, quantities are ordered to cross few wires and placed level
+    with what they connect to.
+
+    >>> import symgrad
+    >>> lay = layout_circuit(symgrad.solve(symgrad.derive(symgrad.load("mazur")), digits=4))
+    >>> lay.layers, lay.quantity("w5").layer, lay.quantity("E_total").layer
+    (7, 2, 6)
+    >>> lay.quantity("out_o1").value, lay.quantity("out_o1").gradient
+    ('0.7514', '0.7414')
+    """
+    digits = check_digits(solution.digits if digits is None else digits)
+    leaves = {leaf.name: leaf for leaf in solution.leaves}
+    nodes = {node.name: node for node in solution.nodes}
+    count = len(leaves) + len(nodes)
+    if count > MAX_PICTURE_QUANTITIES:
+        raise GraphError(f"the network has {count} quantities; a picture is drawn for at most "
+                         f"{MAX_PICTURE_QUANTITIES}; draw a smaller network, or read `symgrad report` instead")
+    operands = {name: [o for o, _ in node.operands] for name, node in nodes.items()}
+    consumers: dict[str, list[str]] = {name: [] for name in [*leaves, *nodes]}
+    for name, ops in operands.items():
+        for o in ops:
+            consumers[o].append(name)
+
+    layer: dict[str, int] = {}
+    for name in nodes:  # graph order: operands come first
+        layer[name] = 1 + max((layer.get(o, 0) for o in operands[name]), default=0)
+    for name in leaves:
+        layer[name] = min((layer[c] for c in consumers[name]), default=1) - 1
+    depth = max(layer.values(), default=0) + 1
+
+    # Vertices per layer: real quantities, and one pass-through point per layer a long wire crosses.
+    order: list[list[str]] = [[] for _ in range(depth)]
+    for name in [*leaves, *nodes]:
+        order[layer[name]].append(name)
+    reach = {name: max((layer[c] for c in consumers[name]), default=layer[name] + 1) for name in layer}
+    through: dict[str, tuple[str, int]] = {}
+    for name in [*leaves, *nodes]:
+        for k in range(layer[name] + 1, reach[name]):
+            key = f"{name}\x00{k}"
+            through[key] = (name, k)
+            order[k].append(key)
+    edges: list[tuple[str, str]] = []  # between neighbouring layers only
+    for name in [*leaves, *nodes]:
+        for c in consumers[name]:
+            src = name if layer[c] == layer[name] + 1 else f"{name}\x00{layer[c] - 1}"
+            edges.append((src, c))
+        for k in range(layer[name] + 1, reach[name]):
+            src = name if k == layer[name] + 1 else f"{name}\x00{k - 1}"
+            edges.append((src, f"{name}\x00{k}"))
+    edges = list(dict.fromkeys(edges))
+    order = _order_layers(order, edges)
+    ys = _place_vertically(order, edges)
+
+    # Columns: box, wire out (labels), fork region.
+    fmt = (lambda v: format_number(v, digits))
+    delta = {d.name: d for d in solution.deltas}
+    labels: dict[str, tuple[str, str]] = {}
+    for name in [*leaves, *nodes]:
+        value = solution.value(name)
+        d = delta.get(name)
+        gradient = fmt(d.value) if d is not None and d.value is not None else ""
+        labels[name] = (fmt(value), gradient)
+    box_w = {name: _text_width(name, NAME_PT) + 2 * _PAD for name in labels}
+    col_box = [max((box_w[n] for n in order[k] if n in box_w), default=0.0) for k in range(depth)]
+    col_wire = [max([0.45] + [_text_width(t, LABEL_PT) + 2 * _PAD for n in order[k] if n in labels
+                              for t in labels[n]]) for k in range(depth)]
+    col_fan = []
+    for k in range(depth):
+        rise = max((abs(ys[a] - ys[b]) for a, b in edges if a in order[k]), default=0.0)
+        col_fan.append(min(_FAN + 0.12 * rise, 2.0))
+    left = [_MARGIN]
+    for k in range(depth - 1):
+        left.append(left[k] + col_box[k] + col_wire[k] + col_fan[k])
+    top = _MARGIN + 0.35
+    y_of = {v: top + ys[v] for v in ys}
+
+    placed = []
+    wires: list[Wire] = []
+    out_end = {}
+    for k in range(depth):
+        box_centre = left[k] + col_box[k] / 2
+        end = left[k] + col_box[k] + col_wire[k]
+        for v in order[k]:
+            if v in through:
+                wires.append(Wire(through[v][0], "", ((left[k], y_of[v]), (end, y_of[v]))))
+            else:
+                value, gradient = labels[v]
+                kind = leaves[v].kind if v in leaves else "node"
+                placed.append(PlacedQuantity(v, kind, k, box_centre, y_of[v], box_w[v], value, gradient))
+                wires.append(Wire(v, "", ((box_centre + box_w[v] / 2, y_of[v]), (end, y_of[v]))))
+            out_end[v] = (end, y_of[v])
+    # Forks: into a box, the wires enter spread over its left side in the order of their sources.
+    incoming: dict[str, list[str]] = {}
+    for a, b in edges:
+        incoming.setdefault(b, []).append(a)
+    for b, sources in incoming.items():
+        if b in through:
+            (a,) = sources
+            wires.append(Wire(through[b][0], "", (out_end[a], (left[through[b][1]], y_of[b]))))
+            continue
+        sources = sorted(sources, key=lambda a: y_of[a])
+        n = len(sources)
+        half = _BOX_HEIGHT / 2 - 0.04
+        x_in = next(q for q in placed if q.name == b)
+        for j, a in enumerate(sources):
+            dy = 0.0 if n == 1 else -half + 2 * half * j / (n - 1)
+            origin = through[a][0] if a in through else a
+            wires.append(Wire(origin, b, (out_end[a], (x_in.x - x_in.width / 2, y_of[b] + dy))))
+    width = left[-1] + col_box[-1] + col_wire[-1] + _MARGIN
+    height = top + max(ys.values(), default=0.0) + _BOX_HEIGHT / 2 + 0.45 + 0.35
+    caption = (f"above each wire: its value; below it: the gradient ∂{solution.output}/∂(that quantity). "
+               f"Boxes: blue inputs, amber parameters, grey targets.")
+    return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, caption)
+
+
+def _order_layers(order: list[list[str]], edges: list[tuple[str, str]]) -> list[list[str]]:
+    """Barycentre sweeps (down, then up) keeping the order with the fewest crossings."""
+    preds: dict[str, list[str]] = {}
+    succs: dict[str, list[str]] = {}
+    for a, b in edges:
+        succs.setdefault(a, []).append(b)
+        preds.setdefault(b, []).append(a)
+    best = [list(layer) for layer in order]
+    best_crossings = _crossings(best, edges)
+    current = [list(layer) for layer in best]
+    for _ in range(6):
+        for k in range(1, len(current)):
+            current[k] = _by_barycentre(current[k], current[k - 1], preds)
+        for k in range(len(current) - 2, -1, -1):
+            current[k] = _by_barycentre(current[k], current[k + 1], succs)
+        crossings = _crossings(current, edges)
+        if crossings < best_crossings:
+            best, best_crossings = [list(layer) for layer in current], crossings
+    return best
+
+
+def _by_barycentre(layer: list[str], neighbour_layer: list[str], links: dict[str, list[str]]) -> list[str]:
+    position = {v: i for i, v in enumerate(neighbour_layer)}
+    scale = len(neighbour_layer) / max(len(layer), 1)
+
+    def key(item: tuple[int, str]) -> tuple[float, int]:
+        i, v = item
+        linked = [position[u] for u in links.get(v, ()) if u in position]
+        return (sum(linked) / len(linked) if linked else i * scale, i)
+
+    return [v for _, v in sorted(enumerate(layer), key=key)]
+
+
+def _crossings(order: list[list[str]], edges: list[tuple[str, str]]) -> int:
+    position = {v: i for layer in order for i, v in enumerate(layer)}
+    layer_of = {v: k for k, layer in enumerate(order) for v in layer}
+    by_layer: dict[int, list[tuple[int, int]]] = {}
+    for a, b in edges:
+        by_layer.setdefault(layer_of[a], []).append((position[a], position[b]))
+    total = 0
+    for pairs in by_layer.values():
+        for i, (a1, b1) in enumerate(pairs):
+            for a2, b2 in pairs[i + 1:]:
+                total += (a1 - a2) * (b1 - b2) < 0
+    return total
+
+
+def _place_vertically(order: list[list[str]], edges: list[tuple[str, str]]) -> dict[str, float]:
+    """Depth of every vertex (inches down from the top): level with its neighbours, keeping order and spacing."""
+    preds: dict[str, list[str]] = {}
+    succs: dict[str, list[str]] = {}
+    for a, b in edges:
+        succs.setdefault(a, []).append(b)
+        preds.setdefault(b, []).append(a)
+    y = {v: i * _SLOT for layer in order for i, v in enumerate(layer)}
+    for _ in range(8):
+        for sweep, links in ((range(1, len(order)), preds), (range(len(order) - 2, -1, -1), succs)):
+            for k in sweep:
+                wanted = [sum(y[u] for u in links[v]) / len(links[v]) if links.get(v) else y[v] for v in order[k]]
+                for v, value in zip(order[k], _spaced(wanted)):
+                    y[v] = value
+    low = min(y.values(), default=0.0)
+    return {v: value - low for v, value in y.items()}
+
+
+def _spaced(wanted: list[float]) -> list[float]:
+    """The positions closest (least squares) to ``wanted`` that keep the order and ``_SLOT`` apart.
+
+    Pool-adjacent-violators on q_i = y_i - i·slot, which must not decrease.
+    """
+    blocks: list[list[float]] = []  # [sum, count]
+    for i, w in enumerate(wanted):
+        blocks.append([w - i * _SLOT, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, c = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += c
+    out: list[float] = []
+    for s, c in blocks:
+        out += [s / c] * int(c)
+    return [q + i * _SLOT for i, q in enumerate(out)]
+
+
+# -- drawing (matplotlib, the `plot` extra) ------------------------------------------------------------
+
+
+def _matplotlib(feature: str):
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingDependency(feature, extra="plot", module="matplotlib") from None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    return matplotlib, Figure, FigureCanvasAgg
+
+
+_RC = {"svg.fonttype": "none", "svg.hashsalt": "symgrad", "font.family": "DejaVu Sans", "text.usetex": False,
+       "path.simplify": False}
+
+
+def circuit_figure(solution: Solution, *, digits: int | None = None, title: str = ""):
+    """The circuit of ``solution`` as a matplotlib ``Figure`` (Agg canvas), e.g. to show in Jupyter."""
+    lay = layout_circuit(solution, digits=digits)
+    matplotlib, Figure, FigureCanvasAgg = _matplotlib("drawing the graph")
+    extra = 0.35 if title else 0.0
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(lay.width, lay.height + extra))
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, lay.width)
+        ax.set_ylim(lay.height, -extra)
+        ax.set_axis_off()
+        for wire in lay.wires:
+            xs, ys = zip(*wire.points)
+            ax.plot(xs, ys, color="#444444", linewidth=1.0, solid_capstyle="butt", zorder=1)
+        for q in lay.quantities:
+            h = lay.box_height
+            ax.add_patch(matplotlib.patches.FancyBboxPatch(
+                (q.x - q.width / 2, q.y - h / 2), q.width, h, boxstyle="round,pad=0,rounding_size=0.06",
+                facecolor=_FILL[q.kind], edgecolor="#222222", linewidth=1.6 if q.name == lay.output else 0.9,
+                zorder=2))
+            ax.text(q.x, q.y, q.name, ha="center", va="center_baseline", fontsize=NAME_PT, zorder=3,
+                    parse_math=False)
+            wire_x = _wire_centre(lay, q)
+            ax.text(wire_x, q.y - 0.05, q.value, ha="center", va="bottom", fontsize=LABEL_PT,
+                    color=_VALUE_COLOUR, zorder=3, parse_math=False)
+            if q.gradient:
+                ax.text(wire_x, q.y + 0.05, q.gradient, ha="center", va="top", fontsize=LABEL_PT,
+                        color=_GRADIENT_COLOUR, zorder=3, parse_math=False)
+        if title:
+            ax.text(_MARGIN, -extra / 2 + 0.05, title, ha="left", va="center", fontsize=NAME_PT + 1,
+                    weight="bold", parse_math=False)
+        ax.text(_MARGIN, lay.height - 0.3, lay.caption, ha="left", va="center", fontsize=LABEL_PT - 1,
+                color="#555555", parse_math=False)
+    return fig
+
+
+def _wire_centre(lay: CircuitLayout, q: PlacedQuantity) -> float:
+    wire = next(w for w in lay.wires if w.source == q.name and not w.consumer)
+    (x0, _), (x1, _) = wire.points
+    return (x0 + x1) / 2
+
+
+def draw_circuit(solution: Solution, path: str | Path, *, digits: int | None = None, title: str = "") -> CircuitLayout:
+    """Write the circuit of ``solution`` to ``path`` (.svg or .png); the same input gives the same bytes.
+
+    Returns the layout drawn. Needs matplotlib (``pip install "symgrad[plot]"``).
+    """
+    fmt = _picture_format(path)
+    lay = layout_circuit(solution, digits=digits)
+    _save(circuit_figure(solution, digits=digits, title=title), path, fmt)
+    return lay
+
+
+def loss_figure(losses: Sequence[float], *, title: str = "", ylabel: str = "loss"):
+    """The loss after each step as a matplotlib ``Figure``; a log scale when it spans two decades or more."""
+    if len(losses) == 0:
+        raise InvalidArgument("there is no loss to plot: the run took 0 steps; give --steps 1 or more")
+    matplotlib, Figure, FigureCanvasAgg = _matplotlib("plotting the loss curve")
+    values = [float(v) for v in losses]
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(6.4, 4.0))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.plot(range(len(values)), values, color="#1f4e99", linewidth=1.4)
+        positive = all(v > 0 for v in values)
+        if positive and max(values) >= 100 * min(values):
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        if title:
+            ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def draw_losses(losses: Sequence[float], path: str | Path, *, title: str = "", ylabel: str = "loss") -> Path:
+    """Write the loss curve to ``path`` (.svg or .png), the same bytes for the same losses."""
+    fmt = _picture_format(path)
+    _save(loss_figure(losses, title=title, ylabel=ylabel), path, fmt)
+    return Path(path)
+
+
+def _picture_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in PICTURE_FORMATS:
+        raise InvalidArgument(f"cannot tell the picture format of {str(path)!r}: its name must end in "
+                              f"{' or '.join('.' + f for f in PICTURE_FORMATS)}, such as graph.svg")
+    return suffix
+
+
+def _save(fig, path: str | Path, fmt: str) -> None:
+    matplotlib, _, _ = _matplotlib("saving a picture")
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    try:
+        with matplotlib.rc_context(_RC):
+            fig.savefig(path, format=fmt, dpi=_dpi(fig), metadata=metadata)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path with -o") from None
+
+
+def _dpi(fig) -> float:
+    width, height = fig.get_size_inches()
+    return min(150.0, 16000.0 / max(width, height))
