@@ -263,13 +263,17 @@ def _segment_hits(p, q, bbox) -> bool:
     return _crosses_box(p, q, box, bbox.height)
 
 
-@pytest.mark.parametrize("name", ["mazur", "circuit20", "mlp_3_4_2"])
+@pytest.mark.parametrize("name", ["mazur", "circuit20", "mlp_3_4_2", "two_neurons", "sigmoid_circuit"])
 def test_no_label_overlaps_a_label_a_box_or_a_wire(name):
     _needs("matplotlib")
     net = _network(name)
     fig = symgrad.circuit_figure(_solution(name), title=net.description)
     texts, boxes, segments = _extents(fig)
     names = set(net.nodes) | set(net.leaves)
+    page = fig.bbox
+    for text, extent in texts:                                # nothing is cut off at the edges
+        assert page.x0 <= extent.x0 and extent.x1 <= page.x1 and page.y0 <= extent.y0 and extent.y1 <= page.y1, text
+    assert any(text.startswith("Above each wire: its value") for text, _ in texts)
     for (a, ea), (b, eb) in itertools.combinations(texts, 2):
         assert not ea.overlaps(eb), (a, b)
     for text, extent in texts:

@@ -14,6 +14,7 @@ only formats a ``Solution``: it never derives or evaluates.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ PICTURE_FORMATS = ("svg", "png")
 # Sizes in inches (1 data unit = 1 inch) and points.
 NAME_PT = 10.0
 LABEL_PT = 9.0
+TITLE_PT = 11.0
+CAPTION_PT = 8.0
 _EM = 1 / 72  # inches per point
 _CHAR = 0.66  # a conservative DejaVu Sans advance, in em (digits are 0.636 em)
 _PAD = 0.10
@@ -40,6 +43,8 @@ _FAN = 0.55  # the shortest horizontal run of the wires between two layers
 _MARGIN = 0.25
 
 _FILL = {"input": "#dbeafe", "param": "#fde68a", "target": "#e5e7eb", "constant": "#f3f4f6", "node": "#ffffff"}
+_KINDS = (("input", "inputs", "blue"), ("param", "parameters", "amber"), ("target", "targets", "grey"),
+          ("constant", "constants", "light grey"), ("node", "nodes", "white"))
 _VALUE_COLOUR = "#1a7f37"
 _GRADIENT_COLOUR = "#b3261e"
 
@@ -81,7 +86,10 @@ class CircuitLayout:
     layers: int
     width: float
     height: float
-    caption: str
+    title: tuple[str, ...]  # lines, from ``title_top`` down
+    caption: tuple[str, ...]  # lines, from ``caption_top`` down
+    title_top: float
+    caption_top: float
     box_height: float = _BOX_HEIGHT
 
     def quantity(self, name: str) -> PlacedQuantity:
@@ -92,10 +100,11 @@ def _text_width(text: str, points: float) -> float:
     return len(text) * _CHAR * points * _EM
 
 
-def layout_circuit(solution: Solution, *, digits: int | None = None) -> CircuitLayout:
+def layout_circuit(solution: Solution, *, digits: int | None = None, title: str = "") -> CircuitLayout:
     """Lay the solved graph out in layers from the inputs to the output, labels formatted.
 
-    Numbers print with ``digits`` significant digits (default: the solution's ``digits``).
+    Numbers print with ``digits`` significant digits (default: the solution's ``digits``);
+    ``title`` and the key to the picture are wrapped to its width.
 
     A node sits one layer right of its deepest operand; a leaf sits just left of its first
     consumer. Within a layer, quantities are ordered to cross few wires and placed level
@@ -168,10 +177,22 @@ def layout_circuit(solution: Solution, *, digits: int | None = None) -> CircuitL
     for k in range(depth):
         rise = max((abs(ys[a] - ys[b]) for a, b in edges if a in order[k]), default=0.0)
         col_fan.append(min(_FAN + 0.12 * rise, 2.0))
-    left = [_MARGIN]
+    # The key below the graph and the title above it are wrapped to the picture's width, which
+    # is at least the key's (up to 9 inches); a narrower graph is centred.
+    key = [f"Above each wire: its value; below it: the gradient ∂{solution.output}/∂(that quantity), "
+           f"which adds up over the branches of a fork.",
+           "Boxes: " + ", ".join(f"{word} {colour}" for kind, word, colour in _KINDS
+                                 if any(leaf.kind == kind for leaf in leaves.values()) or kind == "node")
+           + f"; the output, {solution.output}, has a heavy border."]
+    graph_width = sum(col_box) + sum(col_wire) + sum(col_fan[:-1]) + 2 * _MARGIN
+    width = max(graph_width, min(max(_text_width(line, CAPTION_PT) for line in key) + 0.1, 9.0) + 2 * _MARGIN)
+    left = [_MARGIN + (width - graph_width) / 2]
     for k in range(depth - 1):
         left.append(left[k] + col_box[k] + col_wire[k] + col_fan[k])
-    top = _MARGIN + 0.35
+    title_lines = _wrap(title, width - 2 * _MARGIN, TITLE_PT, bold=True)
+    caption_lines = tuple(line for text in key for line in _wrap(text, width - 2 * _MARGIN, CAPTION_PT))
+    title_top = _MARGIN
+    top = title_top + len(title_lines) * _line(TITLE_PT) + (0.25 if title_lines else 0.0) + 0.2
     y_of = {v: top + ys[v] for v in ys}
 
     placed = []
@@ -206,11 +227,22 @@ def layout_circuit(solution: Solution, *, digits: int | None = None) -> CircuitL
             dy = 0.0 if n == 1 else -half + 2 * half * j / (n - 1)
             origin = through[a][0] if a in through else a
             wires.append(Wire(origin, b, (out_end[a], (x_in.x - x_in.width / 2, y_of[b] + dy))))
-    width = left[-1] + col_box[-1] + col_wire[-1] + _MARGIN
-    height = top + max(ys.values(), default=0.0) + _BOX_HEIGHT / 2 + 0.45 + 0.35
-    caption = (f"above each wire: its value; below it: the gradient ∂{solution.output}/∂(that quantity). "
-               f"Boxes: blue inputs, amber parameters, grey targets.")
-    return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, caption)
+    caption_top = top + max(ys.values(), default=0.0) + _BOX_HEIGHT / 2 + 0.35
+    height = caption_top + len(caption_lines) * _line(CAPTION_PT) + _MARGIN
+    return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, title_lines,
+                         caption_lines, title_top, caption_top)
+
+
+def _line(points: float) -> float:
+    return 1.45 * points * _EM
+
+
+def _wrap(text: str, width: float, points: float, *, bold: bool = False) -> tuple[str, ...]:
+    """``text`` in lines no wider than ``width`` inches (by the same conservative estimate as the labels)."""
+    if not text:
+        return ()
+    per_line = max(int(width / (_CHAR * (1.12 if bold else 1.0) * points * _EM)), 10)
+    return tuple(textwrap.wrap(text, per_line, break_on_hyphens=False)) or (text,)
 
 
 def _order_layers(order: list[list[str]], edges: list[tuple[str, str]]) -> list[list[str]]:
@@ -316,15 +348,14 @@ _RC = {"svg.fonttype": "none", "svg.hashsalt": "symgrad", "font.family": "DejaVu
 
 def circuit_figure(solution: Solution, *, digits: int | None = None, title: str = ""):
     """The circuit of ``solution`` as a matplotlib ``Figure`` (Agg canvas), e.g. to show in Jupyter."""
-    lay = layout_circuit(solution, digits=digits)
+    lay = layout_circuit(solution, digits=digits, title=title)
     matplotlib, Figure, FigureCanvasAgg = _matplotlib("drawing the graph")
-    extra = 0.35 if title else 0.0
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(lay.width, lay.height + extra))
+        fig = Figure(figsize=(lay.width, lay.height))
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, lay.width)
-        ax.set_ylim(lay.height, -extra)
+        ax.set_ylim(lay.height, 0)
         ax.set_axis_off()
         for wire in lay.wires:
             xs, ys = zip(*wire.points)
@@ -343,11 +374,12 @@ def circuit_figure(solution: Solution, *, digits: int | None = None, title: str 
             if q.gradient:
                 ax.text(wire_x, q.y + 0.05, q.gradient, ha="center", va="top", fontsize=LABEL_PT,
                         color=_GRADIENT_COLOUR, zorder=3, parse_math=False)
-        if title:
-            ax.text(_MARGIN, -extra / 2 + 0.05, title, ha="left", va="center", fontsize=NAME_PT + 1,
+        for k, line in enumerate(lay.title):
+            ax.text(_MARGIN, lay.title_top + k * _line(TITLE_PT), line, ha="left", va="top", fontsize=TITLE_PT,
                     weight="bold", parse_math=False)
-        ax.text(_MARGIN, lay.height - 0.3, lay.caption, ha="left", va="center", fontsize=LABEL_PT - 1,
-                color="#555555", parse_math=False)
+        for k, line in enumerate(lay.caption):
+            ax.text(_MARGIN, lay.caption_top + k * _line(CAPTION_PT), line, ha="left", va="top",
+                    fontsize=CAPTION_PT, color="#555555", parse_math=False)
     return fig
 
 
@@ -363,7 +395,7 @@ def draw_circuit(solution: Solution, path: str | Path, *, digits: int | None = N
     Returns the layout drawn. Needs matplotlib (``pip install "symgrad[plot]"``).
     """
     fmt = _picture_format(path)
-    lay = layout_circuit(solution, digits=digits)
+    lay = layout_circuit(solution, digits=digits, title=title)
     _save(circuit_figure(solution, digits=digits, title=title), path, fmt)
     return lay
 
