@@ -29,7 +29,8 @@ PICTURES = {
 def _draw(kind: str, example: str, path: Path) -> None:
     network = symgrad.load(example)
     if kind == "circuit":
-        symgrad.draw_circuit(symgrad.solve(symgrad.derive(network), digits=4), path, title=network.description)
+        symgrad.draw_circuit(symgrad.solve(symgrad.derive(network), digits=4), path, title=network.description,
+                             definitions=example == "sigmoid_circuit")
     else:
         plot_training(train_network(network, steps=150), path)
 

@@ -133,7 +133,8 @@ def _cmd_train(args: argparse.Namespace) -> str:
 @_naming_spec
 def _cmd_graph(args: argparse.Namespace) -> str:
     network = load(args.spec)
-    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=network.description)
+    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=network.description,
+                         definitions=args.definitions)
     return f"wrote {args.output}: {len(drawn.quantities)} quantities in {drawn.layers} layers\n"
 
 
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=_picture_file, required=True,
                    help="the picture to write, e.g. graph.svg or graph.png")
     p.add_argument("--digits", type=_digits, default=4, help="significant digits on the wires (default 4)")
+    p.add_argument("--definitions", action="store_true", help="show each node's definition under its name")
     p.set_defaults(run=_cmd_graph)
     return parser
 

@@ -219,6 +219,16 @@ def test_svg_shows_the_lecture_numbers(tmp_path):
         assert lecture in texts, lecture
 
 
+def test_definitions_label_the_gates_as_the_lecture_does(tmp_path):
+    _needs("matplotlib")
+    path = tmp_path / "sigmoid.svg"
+    lay = symgrad.draw_circuit(_solution("sigmoid_circuit"), path, definitions=True)
+    # x -> *(-1) -> exp -> +1 -> ^(-1) -> z, the first lecture's circuit for the sigmoid
+    assert [lay.quantity(n).definition for n in "abcz"] == ["-1 * x", "exp(a)", "b + 1", "c ** (-1)"]
+    assert {"-1 * x", "exp(a)", "b + 1", "c ** (-1)"} <= set(_svg_texts(path))
+    assert lay.quantity("x").definition == ""
+
+
 def test_png_is_written(tmp_path):
     _needs("matplotlib")
     path = tmp_path / "mazur.png"
@@ -263,13 +273,18 @@ def _segment_hits(p, q, bbox) -> bool:
     return _crosses_box(p, q, box, bbox.height)
 
 
-@pytest.mark.parametrize("name", ["mazur", "circuit20", "mlp_3_4_2", "two_neurons", "sigmoid_circuit"])
-def test_no_label_overlaps_a_label_a_box_or_a_wire(name):
+@pytest.mark.parametrize("name, definitions", [("mazur", False), ("circuit20", False), ("mlp_3_4_2", False),
+                                               ("two_neurons", False), ("sigmoid_circuit", False),
+                                               ("mazur", True), ("circuit20", True), ("sigmoid_circuit", True)])
+def test_no_label_overlaps_a_label_a_box_or_a_wire(name, definitions):
     _needs("matplotlib")
     net = _network(name)
-    fig = symgrad.circuit_figure(_solution(name), title=net.description)
+    fig = symgrad.circuit_figure(_solution(name), title=net.description, definitions=definitions)
     texts, boxes, segments = _extents(fig)
     names = set(net.nodes) | set(net.leaves)
+    if definitions:
+        names |= {node.text for node in net.nodes.values()}     # shown inside the node's box
+        assert {node.text for node in net.nodes.values()} <= {text for text, _ in texts}
     page = fig.bbox
     for text, extent in texts:                                # nothing is cut off at the edges
         assert page.x0 <= extent.x0 and extent.x1 <= page.x1 and page.y0 <= extent.y0 and extent.y1 <= page.y1, text
@@ -280,7 +295,7 @@ def test_no_label_overlaps_a_label_a_box_or_a_wire(name):
         inside = [box for box in boxes if box.x0 <= extent.x0 and extent.x1 <= box.x1
                   and box.y0 <= extent.y0 and extent.y1 <= box.y1]
         if text in names:
-            assert len(inside) == 1, text                     # a name sits inside its own box
+            assert len(inside) == 1, text                     # a name (or definition) sits inside its box
         else:
             assert not any(box.overlaps(extent) for box in boxes), text
         for p, q in segments:
@@ -298,6 +313,14 @@ def test_without_matplotlib_the_error_gives_the_install_command(monkeypatch, tmp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and 'symgrad[plot]' in err
     assert not (tmp_path / "g.svg").exists()
+
+
+def test_a_hostile_title_still_gives_well_formed_svg(tmp_path):
+    _needs("matplotlib")
+    path = tmp_path / "g.svg"
+    symgrad.draw_circuit(_solution("two_neurons"), path, title="bell\x07 <b>&amp; $x$\x1b[2J\nend")
+    texts = _svg_texts(path)
+    assert "bell\\x07 <b>&amp; $x$\\x1b[2J\\nend" in texts
 
 
 def test_a_picture_needs_a_known_suffix(tmp_path, capsys):

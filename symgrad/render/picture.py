@@ -23,6 +23,7 @@ from ..errors import GraphError, InvalidArgument, MissingDependency
 from ..limits import MAX_PICTURE_QUANTITIES
 from ..precision import check_digits, format_number
 from ..solution import Solution
+from .text import printable
 
 __all__ = ["CircuitLayout", "PlacedQuantity", "Wire", "layout_circuit", "circuit_figure", "draw_circuit",
            "loss_figure", "draw_losses", "PICTURE_FORMATS"]
@@ -33,11 +34,13 @@ PICTURE_FORMATS = ("svg", "png")
 NAME_PT = 10.0
 LABEL_PT = 9.0
 TITLE_PT = 11.0
+DEFINITION_PT = 7.5
 CAPTION_PT = 8.0
 _EM = 1 / 72  # inches per point
 _CHAR = 0.66  # a conservative DejaVu Sans advance, in em (digits are 0.636 em)
 _PAD = 0.10
 _BOX_HEIGHT = 0.30
+_TALL_BOX_HEIGHT = 0.46  # a box with the node's definition under its name
 _SLOT = 0.72  # vertical distance between neighbouring quantities in a layer
 _FAN = 0.55  # the shortest horizontal run of the wires between two layers
 _MARGIN = 0.25
@@ -65,6 +68,7 @@ class PlacedQuantity:
     width: float
     value: str
     gradient: str
+    definition: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,14 @@ def _text_width(text: str, points: float) -> float:
     return len(text) * _CHAR * points * _EM
 
 
-def layout_circuit(solution: Solution, *, digits: int | None = None, title: str = "") -> CircuitLayout:
+def layout_circuit(solution: Solution, *, digits: int | None = None, title: str = "",
+                   definitions: bool = False) -> CircuitLayout:
     """Lay the solved graph out in layers from the inputs to the output, labels formatted.
 
     Numbers print with ``digits`` significant digits (default: the solution's ``digits``);
-    ``title`` and the key to the picture are wrapped to its width.
+    ``title`` and the key to the picture are wrapped to its width. With ``definitions``, each
+    node's box shows its definition under its name (``b = exp(a)``: ``exp(a)``), as the
+    lectures label their gates.
 
     A node sits one layer right of its deepest operand; a leaf sits just left of its first
     consumer. Within a layer, quantities are ordered to cross few wires and placed level
@@ -124,39 +131,9 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
     if count > MAX_PICTURE_QUANTITIES:
         raise GraphError(f"the network has {count} quantities; a picture is drawn for at most "
                          f"{MAX_PICTURE_QUANTITIES}; draw a smaller network, or read `symgrad report` instead")
-    operands = {name: [o for o, _ in node.operands] for name, node in nodes.items()}
-    consumers: dict[str, list[str]] = {name: [] for name in [*leaves, *nodes]}
-    for name, ops in operands.items():
-        for o in ops:
-            consumers[o].append(name)
-
-    layer: dict[str, int] = {}
-    for name in nodes:  # graph order: operands come first
-        layer[name] = 1 + max((layer.get(o, 0) for o in operands[name]), default=0)
-    for name in leaves:
-        layer[name] = min((layer[c] for c in consumers[name]), default=1) - 1
-    depth = max(layer.values(), default=0) + 1
-
-    # Vertices per layer: real quantities, and one pass-through point per layer a long wire crosses.
-    order: list[list[str]] = [[] for _ in range(depth)]
-    for name in [*leaves, *nodes]:
-        order[layer[name]].append(name)
-    reach = {name: max((layer[c] for c in consumers[name]), default=layer[name] + 1) for name in layer}
-    through: dict[str, tuple[str, int]] = {}
-    for name in [*leaves, *nodes]:
-        for k in range(layer[name] + 1, reach[name]):
-            key = f"{name}\x00{k}"
-            through[key] = (name, k)
-            order[k].append(key)
-    edges: list[tuple[str, str]] = []  # between neighbouring layers only
-    for name in [*leaves, *nodes]:
-        for c in consumers[name]:
-            src = name if layer[c] == layer[name] + 1 else f"{name}\x00{layer[c] - 1}"
-            edges.append((src, c))
-        for k in range(layer[name] + 1, reach[name]):
-            src = name if k == layer[name] + 1 else f"{name}\x00{k - 1}"
-            edges.append((src, f"{name}\x00{k}"))
-    edges = list(dict.fromkeys(edges))
+    layer, order, through, edges = _layered_graph([*leaves], {name: [o for o, _ in node.operands]
+                                                               for name, node in nodes.items()})
+    depth = len(order)
     order = _order_layers(order, edges)
     ys = _place_vertically(order, edges)
 
@@ -169,7 +146,10 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
         d = delta.get(name)
         gradient = fmt(d.value) if d is not None and d.value is not None else ""
         labels[name] = (fmt(value), gradient)
-    box_w = {name: _text_width(name, NAME_PT) + 2 * _PAD for name in labels}
+    shown = {name: printable(node.text) if definitions else "" for name, node in nodes.items()}
+    box_h = _TALL_BOX_HEIGHT if definitions else _BOX_HEIGHT
+    box_w = {name: max(_text_width(name, NAME_PT), _text_width(shown.get(name, ""), DEFINITION_PT)) + 2 * _PAD
+             for name in labels}
     col_box = [max((box_w[n] for n in order[k] if n in box_w), default=0.0) for k in range(depth)]
     col_wire = [max([0.45] + [_text_width(t, LABEL_PT) + 2 * _PAD for n in order[k] if n in labels
                               for t in labels[n]]) for k in range(depth)]
@@ -189,7 +169,7 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
     left = [_MARGIN + (width - graph_width) / 2]
     for k in range(depth - 1):
         left.append(left[k] + col_box[k] + col_wire[k] + col_fan[k])
-    title_lines = _wrap(title, width - 2 * _MARGIN, TITLE_PT, bold=True)
+    title_lines = _wrap(printable(title), width - 2 * _MARGIN, TITLE_PT, bold=True)
     caption_lines = tuple(line for text in key for line in _wrap(text, width - 2 * _MARGIN, CAPTION_PT))
     title_top = _MARGIN
     top = title_top + len(title_lines) * _line(TITLE_PT) + (0.25 if title_lines else 0.0) + 0.2
@@ -207,7 +187,8 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
             else:
                 value, gradient = labels[v]
                 kind = leaves[v].kind if v in leaves else "node"
-                placed.append(PlacedQuantity(v, kind, k, box_centre, y_of[v], box_w[v], value, gradient))
+                placed.append(PlacedQuantity(v, kind, k, box_centre, y_of[v], box_w[v], value, gradient,
+                                             shown.get(v, "")))
                 wires.append(Wire(v, "", ((box_centre + box_w[v] / 2, y_of[v]), (end, y_of[v]))))
             out_end[v] = (end, y_of[v])
     # Forks: into a box, the wires enter spread over its left side in the order of their sources.
@@ -221,16 +202,54 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
             continue
         sources = sorted(sources, key=lambda a: y_of[a])
         n = len(sources)
-        half = _BOX_HEIGHT / 2 - 0.04
+        half = box_h / 2 - 0.04
         x_in = next(q for q in placed if q.name == b)
         for j, a in enumerate(sources):
             dy = 0.0 if n == 1 else -half + 2 * half * j / (n - 1)
             origin = through[a][0] if a in through else a
             wires.append(Wire(origin, b, (out_end[a], (x_in.x - x_in.width / 2, y_of[b] + dy))))
-    caption_top = top + max(ys.values(), default=0.0) + _BOX_HEIGHT / 2 + 0.35
+    caption_top = top + max(ys.values(), default=0.0) + box_h / 2 + 0.35
     height = caption_top + len(caption_lines) * _line(CAPTION_PT) + _MARGIN
     return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, title_lines,
-                         caption_lines, title_top, caption_top)
+                         caption_lines, title_top, caption_top, box_h)
+
+
+def _layered_graph(leaves: list[str], operands: dict[str, list[str]]):
+    """Layers, vertices per layer, pass-through points and the edges between neighbouring layers.
+
+    A node is one layer right of its deepest operand, a leaf one layer left of its first
+    consumer. A wire that spans several layers gets a pass-through vertex ``name\\x00k`` in
+    every layer k it crosses; a quantity used in several later layers has one such chain
+    (a bus) that its consumers branch off.
+    """
+    names = [*leaves, *operands]
+    consumers: dict[str, list[str]] = {name: [] for name in names}
+    for name, ops in operands.items():
+        for o in ops:
+            consumers[o].append(name)
+    layer: dict[str, int] = {}
+    for name, ops in operands.items():  # graph order: operands come first
+        layer[name] = 1 + max((layer.get(o, 0) for o in ops), default=0)
+    for name in leaves:
+        layer[name] = min((layer[c] for c in consumers[name]), default=1) - 1
+    order: list[list[str]] = [[] for _ in range(max(layer.values(), default=0) + 1)]
+    for name in names:
+        order[layer[name]].append(name)
+    through: dict[str, tuple[str, int]] = {}
+    edges: list[tuple[str, str]] = []
+
+    def point(name: str, k: int) -> str:  # where ``name``'s signal is in layer k
+        return name if k == layer[name] else f"{name}\x00{k}"
+
+    for name in names:
+        reach = max((layer[c] for c in consumers[name]), default=layer[name] + 1)
+        for k in range(layer[name] + 1, reach):
+            through[point(name, k)] = (name, k)
+            order[k].append(point(name, k))
+            edges.append((point(name, k - 1), point(name, k)))
+        for c in consumers[name]:
+            edges.append((point(name, layer[c] - 1), c))
+    return layer, order, through, list(dict.fromkeys(edges))
 
 
 def _line(points: float) -> float:
@@ -334,11 +353,11 @@ def _spaced(wanted: list[float]) -> list[float]:
 def _matplotlib(feature: str):
     try:
         import matplotlib
+        import matplotlib.patches  # noqa: F401  (FancyBboxPatch, read as matplotlib.patches)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         raise MissingDependency(feature, extra="plot", module="matplotlib") from None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     return matplotlib, Figure, FigureCanvasAgg
 
 
@@ -346,9 +365,9 @@ _RC = {"svg.fonttype": "none", "svg.hashsalt": "symgrad", "font.family": "DejaVu
        "path.simplify": False}
 
 
-def circuit_figure(solution: Solution, *, digits: int | None = None, title: str = ""):
-    """The circuit of ``solution`` as a matplotlib ``Figure`` (Agg canvas), e.g. to show in Jupyter."""
-    lay = layout_circuit(solution, digits=digits, title=title)
+def circuit_figure(solution: Solution, *, digits: int | None = None, title: str = "", definitions: bool = False):
+    """The circuit of ``solution`` as a matplotlib ``Figure`` (Agg canvas), to adjust, show or save."""
+    lay = layout_circuit(solution, digits=digits, title=title, definitions=definitions)
     matplotlib, Figure, FigureCanvasAgg = _matplotlib("drawing the graph")
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(lay.width, lay.height))
@@ -366,8 +385,12 @@ def circuit_figure(solution: Solution, *, digits: int | None = None, title: str 
                 (q.x - q.width / 2, q.y - h / 2), q.width, h, boxstyle="round,pad=0,rounding_size=0.06",
                 facecolor=_FILL[q.kind], edgecolor="#222222", linewidth=1.6 if q.name == lay.output else 0.9,
                 zorder=2))
-            ax.text(q.x, q.y, q.name, ha="center", va="center_baseline", fontsize=NAME_PT, zorder=3,
+            name_y = q.y - 0.075 if q.definition else q.y
+            ax.text(q.x, name_y, q.name, ha="center", va="center_baseline", fontsize=NAME_PT, zorder=3,
                     parse_math=False)
+            if q.definition:
+                ax.text(q.x, q.y + 0.11, q.definition, ha="center", va="center_baseline", fontsize=DEFINITION_PT,
+                        color="#444444", zorder=3, parse_math=False)
             wire_x = _wire_centre(lay, q)
             ax.text(wire_x, q.y - 0.05, q.value, ha="center", va="bottom", fontsize=LABEL_PT,
                     color=_VALUE_COLOUR, zorder=3, parse_math=False)
@@ -389,14 +412,15 @@ def _wire_centre(lay: CircuitLayout, q: PlacedQuantity) -> float:
     return (x0 + x1) / 2
 
 
-def draw_circuit(solution: Solution, path: str | Path, *, digits: int | None = None, title: str = "") -> CircuitLayout:
+def draw_circuit(solution: Solution, path: str | Path, *, digits: int | None = None, title: str = "",
+                 definitions: bool = False) -> CircuitLayout:
     """Write the circuit of ``solution`` to ``path`` (.svg or .png); the same input gives the same bytes.
 
     Returns the layout drawn. Needs matplotlib (``pip install "symgrad[plot]"``).
     """
     fmt = _picture_format(path)
-    lay = layout_circuit(solution, digits=digits, title=title)
-    _save(circuit_figure(solution, digits=digits, title=title), path, fmt)
+    lay = layout_circuit(solution, digits=digits, title=title, definitions=definitions)
+    _save(circuit_figure(solution, digits=digits, title=title, definitions=definitions), path, fmt)
     return lay
 
 
@@ -450,4 +474,4 @@ def _save(fig, path: str | Path, fmt: str) -> None:
 
 def _dpi(fig) -> float:
     width, height = fig.get_size_inches()
-    return min(150.0, 16000.0 / max(width, height))
+    return min(150.0, 10000.0 / max(width, height))
