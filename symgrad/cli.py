@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, default=0, help="seed for mini-batch shuffling (default 0)")
     p.add_argument("--form", choices=("scalar", "matrix"), default=None)
     p.add_argument("--format", choices=FORMATS, default="text")
-    p.add_argument("--plot", metavar="FILE", type=_picture_file, default=None, help="also draw the loss curve to FILE (.svg or .png)")
+    p.add_argument("--plot", metavar="FILE", type=_picture_file, default=None,
+                   help="also draw the loss curve to FILE (.svg or .png)")
     p.set_defaults(run=_cmd_train)
     p = sub.add_parser("graph", help="draw the circuit: values above each wire, gradients below (.svg or .png)")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
