@@ -38,6 +38,7 @@ from .precision import Rounding, format_number, to_decimal
 from .render.json import render_json
 from .render.latex import render_latex
 from .render.markdown import render_markdown
+from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_losses, layout_circuit, loss_figure
 from .render.text import render_text
 from .reporting import render_solution, report
 from .solution import (
@@ -64,6 +65,7 @@ __all__ = [
     "ACTIVATIONS",
     "Adjoint",
     "Chain",
+    "CircuitLayout",
     "CompiledGradient",
     "Derivation",
     "DomainError",
@@ -108,6 +110,7 @@ __all__ = [
     "add_l2",
     "add_loss",
     "builtin_examples",
+    "circuit_figure",
     "compile_gradient",
     "compile_network",
     "dataset",
@@ -115,15 +118,19 @@ __all__ = [
     "derive",
     "derive_matrix",
     "descend",
+    "draw_circuit",
+    "draw_losses",
     "evaluate",
     "evaluate_gradients",
     "fit",
     "format_number",
     "gradcheck",
     "layers_from_output",
+    "layout_circuit",
     "load",
     "loads",
     "logsumexp",
+    "loss_figure",
     "matrix_params",
     "maxout_neuron",
     "mlp",

@@ -8,12 +8,15 @@ import sys
 import warnings
 from pathlib import Path
 
+from .chain import derive
 from .errors import SpecError, SymgradError
 from .finite_differences import SCHEMES
 from .fitting import compile_network
 from .gradient_check import gradcheck, load_gradient_function, plot_sweep, sweep_steps
+from .render.picture import PICTURE_FORMATS, draw_circuit
 from .render.text import printable
-from .reporting import FORMATS, render_training, report, train_network
+from .reporting import FORMATS, plot_training, render_training, report, train_network
+from .solution import solve
 from .spec import builtin_examples, load
 from .train import UPDATE_RULES
 
@@ -88,6 +91,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _picture_file(text: str) -> str:
+    if Path(text).suffix.lower().lstrip(".") not in PICTURE_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r} must end in .svg or .png, such as graph.svg")
+    return text
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
@@ -115,6 +124,8 @@ def _cmd_train(args: argparse.Namespace) -> str:
     network = load(args.spec)
     result = train_network(network, steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            seed=args.seed, form=args.form)
+    if args.plot:
+        plot_training(result, args.plot)
     return render_training(result, format=args.format)
 
 
@@ -134,6 +145,14 @@ def _cmd_gradcheck(args: argparse.Namespace) -> tuple[str, int]:
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"
     return text, 0 if result.ok else 1
+
+
+@_naming_spec
+def _cmd_graph(args: argparse.Namespace) -> str:
+    network = load(args.spec)
+    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=network.description,
+                         definitions=args.definitions)
+    return f"wrote {args.output}: {len(drawn.quantities)} quantities in {drawn.layers} layers\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for mini-batch shuffling (default 0; 0 or more)")
     p.add_argument("--form", choices=("scalar", "matrix"), default=None)
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--plot", metavar="FILE", type=_picture_file, default=None,
+                   help="also draw the loss curve to FILE (.svg or .png)")
     p.set_defaults(run=_cmd_train)
     p = sub.add_parser("gradcheck", help="exact vs compiled vs finite differences, each disagreement explained")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
@@ -179,9 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=_positive_int, default=None, help="coordinates to check (default: all up to 100)")
     p.add_argument("--directions", type=int, default=None, help="random directions (default 3 when sampling)")
     p.add_argument("--seed", type=int, default=0, help="seed for the sample and the directions (default 0)")
-    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--plot", metavar="FILE", help="save the step-size sweep as FILE.svg or FILE.png")
     p.set_defaults(run=_cmd_gradcheck)
+    p = sub.add_parser("graph", help="draw the circuit: values above each wire, gradients below (.svg or .png)")
+    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
+    p.add_argument("-o", "--output", type=_picture_file, required=True,
+                   help="the picture to write, e.g. graph.svg or graph.png")
+    p.add_argument("--digits", type=_digits, default=4, help="significant digits on the wires (default 4)")
+    p.add_argument("--definitions", action="store_true", help="show each node's definition under its name")
+    p.set_defaults(run=_cmd_graph)
     return parser
 
 

@@ -17,10 +17,11 @@ from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, Rounding, check_digits
 from .render.json import render_json
 from .render.latex import render_latex
 from .render.markdown import render_markdown
+from .render.picture import draw_losses
 from .render.text import render_text
 from .solution import Solution, solve
 
-__all__ = ["report", "render_solution", "train_network", "render_training", "Training", "FORMATS"]
+__all__ = ["report", "render_solution", "train_network", "render_training", "plot_training", "Training", "FORMATS"]
 
 FORMATS = ("text", "json", "latex", "markdown")
 
@@ -102,6 +103,13 @@ def render_training(training: Training, *, format: str = "text") -> str:
     for name, value in params.items():
         lines.append(f"  {name} = {_nested(value)}")
     return "\n".join(lines) + "\n"
+
+
+def plot_training(training: Training, path: str) -> None:
+    """Draw the loss at every step of a training run to ``path`` (.svg or .png; the ``plot`` extra)."""
+    batch = "full batch" if training.batch_size is None else f"mini-batch loss, batch size {training.batch_size}"
+    draw_losses(training.result.losses, path, title=f"{training.result.steps} steps, learning rate "
+                f"{training.learning_rate:g}, {batch}", ylabel="loss before the step")
 
 
 def _g(x: float) -> str:
