@@ -13,6 +13,7 @@ chain rule on the graph, evaluate it exactly, and check it.
 from importlib.metadata import PackageNotFoundError, version
 
 from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, accumulate, derive, total_derivative
+from .claims import VERDICTS, Claim, ClaimRow, ClaimsReport, check, parse_claims
 from .compile import CompiledGradient, compile_gradient
 from .errors import (
     DomainError,
@@ -61,6 +62,9 @@ __all__ = [
     "ACTIVATIONS",
     "Adjoint",
     "Chain",
+    "Claim",
+    "ClaimRow",
+    "ClaimsReport",
     "CompiledGradient",
     "Derivation",
     "DomainError",
@@ -97,11 +101,13 @@ __all__ = [
     "Term",
     "Trajectory",
     "UPDATE_RULES",
+    "VERDICTS",
     "Values",
     "accumulate",
     "add_l2",
     "add_loss",
     "builtin_examples",
+    "check",
     "compile_gradient",
     "compile_network",
     "dataset",
@@ -121,6 +127,7 @@ __all__ = [
     "maxout_neuron",
     "mlp",
     "neuron",
+    "parse_claims",
     "parse_expression",
     "relu",
     "render",

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from .claims import check
 from .errors import SpecError, SymgradError
 from .fit import compile_network
 from .render.text import printable
@@ -119,6 +120,17 @@ def _cmd_train(args: argparse.Namespace) -> str:
     return render_training(result, format=args.format)
 
 
+def _cmd_check(args: argparse.Namespace) -> str:
+    network = load(args.spec)
+    try:
+        text = Path(args.claims).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SymgradError(f"cannot read the claims file {args.claims}: {getattr(exc, 'strerror', None) or exc}") from None
+    result = check(network, text, source=str(args.claims))
+    args.status = 0 if result.ok else 1
+    return result.to_json() if args.format == "json" else result.to_text()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symgrad", description="Exact, symbolic backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -150,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=("scalar", "matrix"), default=None)
     p.add_argument("--format", choices=FORMATS, default="text")
     p.set_defaults(run=_cmd_train)
+    p = sub.add_parser("check", help="judge every number of a hand calculation and explain the first slip")
+    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
+    p.add_argument("claims", metavar="CLAIMS", help="a claims file: one NAME = VALUE per line")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=_cmd_check)
     return parser
 
 
@@ -170,4 +187,4 @@ def main(argv: list[str] | None = None) -> int:
         print("symgrad: error: the network is nested too deeply to process", file=sys.stderr)
         return 2
     sys.stdout.write(text)
-    return 0
+    return getattr(args, "status", 0)  # check: 1 when a claim is wrong

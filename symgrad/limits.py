@@ -22,6 +22,9 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_CLAIMS_TEXT",
+    "MAX_CLAIMS",
+    "MAX_CLAIM_STEPS",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -45,3 +48,8 @@ MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix fo
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
+
+# -- claims files (symgrad check) ------------------------------------------------------
+MAX_CLAIMS_TEXT = 1_000_000  # characters in one claims file
+MAX_CLAIMS = 2_000  # claims in one file
+MAX_CLAIM_STEPS = 100_000  # k in a claim A@k (10,000 steps of the 2-2-2 network take seconds)
