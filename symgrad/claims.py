@@ -30,7 +30,7 @@ import mpmath
 import sympy
 
 from .chain import Derivation, derive
-from .errors import GraphError, InvalidArgument, ParseError, PrecisionError, SymgradError
+from .errors import DomainError, GraphError, InvalidArgument, ParseError, PrecisionError, SymgradError
 from .evaluation import Overrides, evaluate, evaluate_gradients, evaluate_expr
 from .expr import parse_expression, parse_number
 from .functions import rule_for, sigmoid
@@ -46,7 +46,7 @@ VERDICTS = ("right", "right-given-rounding", "consistent-with-earlier", "wrong")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _LHS = re.compile(rf"d(?P<of>{_NAME})/d(?P<wrt>{_NAME})\Z|(?P<name>{_NAME})(?:(?P<plus>\+)|@(?P<steps>.*))?\Z")
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _SPOT_CHECKS = 5  # random points tried when simplify cannot decide a symbolic claim
 _SIMPLIFY_OPS = 150  # larger differences go straight to the spot checks (simplify can take minutes)
 
@@ -195,7 +195,7 @@ def _parse_line(body: str, line: int, network: Network, source: str) -> Claim:
         if steps is not None:
             raise ParseError(f"{where}: a claim after update steps needs a number, got {_show(value)}")
         try:
-            parsed = parse_expression(value, max_text=MAX_CLAIMS_TEXT)
+            parsed = parse_expression(value)
         except ParseError as exc:
             raise ParseError(f"{where}: {_show(value)} is neither a decimal nor an expression: {exc}") from None
         unknown = [n for n in parsed.names if n not in network.leaves and n not in network.nodes]
@@ -295,7 +295,8 @@ def _closure(expr: sympy.Expr, slot: Mapping[str, int]) -> Callable[[list], obje
 class _Program:
     """Gradient descent on one derivation as straight-line mpmath code at the current precision."""
 
-    def __init__(self, derivation: Derivation, *, rule: str = "simultaneous", learning_rate=None):
+    def __init__(self, derivation: Derivation, *, rule: str = "simultaneous", learning_rate=None,
+                 frozen: tuple[str, ...] = ()):
         net = derivation.network
         self.derivation = derivation
         names = list(net.quantities)
@@ -306,9 +307,9 @@ class _Program:
         self.factors = {key: _closure(f.expr, self.slot) for key, f in derivation.factors.items() if key[1] in needed}
         self.adjoints = [(a.name, [(t.consumer, (t.consumer, a.name)) for t in a.terms])
                          for a in derivation.adjoints.values() if a.name != derivation.output and a.name in needed]
-        params = list(derivation.params)
-        self.layers = [list(params)] if rule == "simultaneous" else [list(layer) for layer in
-                                                                       layers_from_output(derivation)]
+        params = [p for p in derivation.params if p not in frozen]
+        self.layers = [params] if rule == "simultaneous" else [[p for p in layer if p not in frozen] for layer in
+                                                               layers_from_output(derivation)]
         rate = learning_rate if learning_rate is not None else net.learning_rate
         self.eta = mpmath.mpf(rate.p) / rate.q if hasattr(rate, "p") else mpmath.mpf(rate)
         self.size = len(names)
@@ -351,8 +352,11 @@ class _Program:
 
 
 def trajectory(derivation: Derivation, steps: int, *, digits: int, rule: str = "simultaneous",
-               learning_rate=None, at: Mapping[str, object] | None = None, record: tuple[int, ...] = ()) -> dict:
+               learning_rate=None, at: Mapping[str, object] | None = None, record: tuple[int, ...] = (),
+               frozen: tuple[str, ...] = ()) -> dict:
     """Every quantity after each of the ``record`` step counts, certified to ``digits`` significant digits.
+
+    ``frozen`` parameters are left out of the update (a tutorial that never trains its biases).
 
     The whole run is repeated at twice the working precision and every recorded number must
     agree: straight-line arithmetic, checked once at the end rather than at every step.
@@ -369,7 +373,7 @@ def trajectory(derivation: Derivation, steps: int, *, digits: int, rule: str = "
         runs = []
         for precision in (dps, 2 * dps):
             with mpmath.workdps(precision):
-                program = _Program(derivation, rule=rule, learning_rate=learning_rate)
+                program = _Program(derivation, rule=rule, learning_rate=learning_rate, frozen=frozen)
                 env = program.start(point)
                 program.forward(env)
                 kept = {}
@@ -416,8 +420,9 @@ class _World:
 
 
 class _Judge:
-    def __init__(self, network: Network, claims: tuple[Claim, ...]):
+    def __init__(self, network: Network, claims: tuple[Claim, ...], *, source: str = "<claims>"):
         self.network = network
+        self.source = source
         self.claims = claims
         self.derivations: dict[str, Derivation] = {}
         numeric = [c for c in claims if c.number is not None]
@@ -498,15 +503,22 @@ class _Judge:
         values = self.exact_steps(k, rule=rule, learning_rate=learning_rate)
         return {p: values[p] for p in self.network.params}
 
-    def exact_steps(self, k: int, *, rule: str = "simultaneous", learning_rate=None, around: int = 0) -> dict:
-        key = (rule, learning_rate, k)
+    def exact_steps(self, k: int, *, rule: str = "simultaneous", learning_rate=None, around: int = 0,
+                    frozen: tuple[str, ...] = ()) -> dict:
+        key = (rule, learning_rate, frozen, k)
         if key not in self.exact_cache:
             wanted = tuple(j for j in (k - around, k, k + around) if j >= 0) if around else (k,)
             run = trajectory(self.main, max(wanted), digits=self.digits, rule=rule, learning_rate=learning_rate,
-                             record=wanted)
+                             record=wanted, frozen=frozen)
             for j, values in run.items():
-                self.exact_cache[(rule, learning_rate, j)] = values
+                self.exact_cache[(rule, learning_rate, frozen, j)] = values
         return self.exact_cache[key]
+
+    @cached_property
+    def biases(self) -> tuple[str, ...]:
+        """Parameters that are only ever added (every local partial ∂node/∂b is 1): the biases."""
+        d = self.main
+        return tuple(p for p in d.params if all(d.factors[t.consumer, p].expr == 1 for t in d.adjoints[p].terms))
 
     def exact(self, claim: Claim):
         if claim.steps:
@@ -521,8 +533,8 @@ class _Judge:
             try:
                 with mpmath.workdps(self.digits + 15):
                     row = self.symbolic(claim) if claim.expr is not None else self.numeric(claim, world)
-            except SymgradError as exc:
-                raise type(exc)(f"line {claim.line} ({claim.lhs}): {exc}") from None
+            except (GraphError, DomainError, PrecisionError) as exc:
+                raise type(exc)(f"{self.source}: line {claim.line} ({claim.lhs}): {exc}") from None
             rows.append(row)
             if claim.number is not None:
                 kind, key = self.key(claim)
@@ -679,4 +691,4 @@ def check(network: Network, claims_text: str, *, source: str = "<claims>") -> Cl
     if not isinstance(network, Network):
         raise InvalidArgument(f"check needs a Network (symgrad.load(...)), got {type(network).__name__}")
     claims = parse_claims(claims_text, network, source=source)
-    return ClaimsReport(_Judge(network, claims).judge(), source)
+    return ClaimsReport(_Judge(network, claims, source=source).judge(), source)

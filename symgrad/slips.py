@@ -40,6 +40,7 @@ SLIPS = (
     "learning rate missing or applied twice",
     "wrong weight",
     "sequential update",
+    "biases left out of the update",
     "one step too many or too few",
     "degrees instead of radians",
 )
@@ -55,7 +56,7 @@ def _plain(value: Decimal) -> str:
 
 def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
     """The explanation of a wrong numeric claim: the first slip that reproduces it, or a plain 'none'."""
-    from .claims import as_decimal, rounded, rounds_to
+    from .claims import _World, as_decimal, rounded, rounds_to
 
     c, q = claim.number, claim.quantum
     references = [("", exact)]
@@ -65,7 +66,8 @@ def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
             references.append((", given your earlier numbers", person))
     for given, r in references:
         if r and rounded(r, q, rounding=ROUND_DOWN) == c and rounded(r, q) != c:
-            return f"truncated instead of rounded: {_plain(rounded(r, q.scaleb(-1)))}... rounds to {rounded(r, q)}" + given
+            finer = _plain(rounded(r, q.scaleb(-1)))
+            return f"truncated instead of rounded: {finer}... rounds to {rounded(r, q)}" + given
     for given, r in references:
         found = _digit_slip(c, q, r, claim)
         if found:
@@ -75,9 +77,8 @@ def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
             return f"a sign error: the value is {rounded(r, q)}, the opposite sign" + given
         for k in (1, -1, 2, -2, 3, -3):
             if r and rounds_to(c, q, r * mpmath.mpf(10) ** k):
-                return f"a misplaced decimal point: {claim.value} is {rounded(r, q.scaleb(-max(k, 0)))} × 10^{k}" + given
-    from .claims import _World
-
+                shifted = rounded(r, q.scaleb(-max(k, 0)))
+                return f"a misplaced decimal point: {claim.value} is {shifted} × 10^{k}" + given
     worlds = [("", _World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
     for given, w, correct in worlds:
         for label, compute in _computed_slips(judge, claim, w, correct):
@@ -212,6 +213,13 @@ def _computed_slips(judge: _Judge, claim: Claim, world: _World, correct) -> Iter
         first = set(layers_from_output(judge.main)[0])
         if not (k == 1 and claim.name in first):
             yield (_SEQUENTIAL, lambda: judge.exact_steps(k, rule="layerwise")[claim.name])
+        biases = judge.biases
+        if biases and not (is_param and k == 1):  # weights after one step do not depend on the biases' update
+            fixed = ", ".join(biases)
+            yield (f"the biases ({fixed}) left out of the update",
+                   lambda: judge.exact_steps(k, frozen=biases)[claim.name])
+            yield (f"{_SEQUENTIAL}, with the biases ({fixed}) left out of the update",
+                   lambda: judge.exact_steps(k, rule="layerwise", frozen=biases)[claim.name])
         if k > 1:
             yield ("the learning rate missing in every step (η = 1)",
                    lambda: judge.exact_steps(k, learning_rate=1)[claim.name])

@@ -32,7 +32,8 @@ def _sig(x):
     return 1 / (1 + np.exp(-x))
 
 
-def _mazur(steps: int = 0, *, eta: float = 0.5, layerwise: bool = False, sigma_prime: bool = True):
+def _mazur(steps: int = 0, *, eta: float = 0.5, layerwise: bool = False, sigma_prime: bool = True,
+           biases: bool = True):
     """Loss and weights after ``steps`` updates (biases trained too), and the first step's gradients."""
     i, t = np.array([.05, .1]), np.array([.01, .99])
     w1, b1 = np.array([[.15, .2], [.25, .3]]), .35
@@ -49,8 +50,8 @@ def _mazur(steps: int = 0, *, eta: float = 0.5, layerwise: bool = False, sigma_p
             first = {"w2": np.outer(d2, h), "w1": np.outer(d1, i)}
         if k == steps:
             return loss, w1, w2, first
-        w1, b1 = w1 - eta * np.outer(d1, i), b1 - eta * d1.sum()
-        w2, b2 = new_w2, new_b2
+        w1, b1 = w1 - eta * np.outer(d1, i), b1 - eta * d1.sum() * biases
+        w2, b2 = new_w2, (new_b2 if biases else b2)
 
 
 def _expectations(path: Path):
@@ -148,6 +149,9 @@ def test_seeded_values_are_what_each_slip_gives_by_an_independent_computation():
     assert math.isclose(claimed(15), _mazur(1, layerwise=True)[1][0, 0], rel_tol=1e-8)  # sequential
     assert math.isclose(claimed(16), _mazur(2)[0], rel_tol=1e-6)  # E_total@3 written as @2's value
     assert math.isclose(claimed(17), _mazur(3)[0], rel_tol=1e-6)  # E_total@2 written as @3's value
+    # A widely copied tutorial's "0.291027924 after the first round": output layer first, biases never trained.
+    assert math.isclose(claimed(19), _mazur(1, biases=False)[0], rel_tol=1e-8)
+    assert math.isclose(claimed(20), _mazur(1, biases=False, layerwise=True)[0], rel_tol=1e-8)
 
 
 @pytest.mark.parametrize("line, claim, kind, expected", _expectations(DATA / "mazur_slips.txt"),
