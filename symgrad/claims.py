@@ -585,6 +585,10 @@ class _Judge:
                     if label == "rgr":
                         return row("right-given-rounding", f"what {how} give ({_fmt(value, claim)})")
                     earlier = self.earlier_slips(claim, world, policy)
+                    if c == 0 and not rounds_to(c, q, exact):
+                        # no carried-forward credit for a step an earlier mistake made trivial
+                        return row("wrong", f"0 follows from your earlier {earlier}, but that mistake makes this "
+                                            "step trivial; no credit is carried forward for it")
                     return row("consistent-with-earlier",
                                f"correct given your earlier {earlier}: {_fmt(value, claim)} follows from it")
         explanation = diagnose(self, claim, world, exact)

@@ -76,9 +76,12 @@ def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
         if r and rounds_to(c, q, -r):
             return f"a sign error: the value is {rounded(r, q)}, the opposite sign" + given
         for k in (1, -1, 2, -2, 3, -3):
-            if r and rounds_to(c, q, r * mpmath.mpf(10) ** k):
-                shifted = rounded(r, q.scaleb(-max(k, 0)))
+            if r and claim.significant >= 2 and rounds_to(c, q, r * mpmath.mpf(10) ** k):
+                shifted = rounded(r, q.scaleb(-k))
                 return f"a misplaced decimal point: {claim.value} is {shifted} × 10^{k}" + given
+    if claim.significant < 2:
+        return "not the exact value rounded; one significant digit is too few to tell which slip it was"
+    slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
     worlds = [("", _World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
     for given, w, correct in worlds:
         for label, compute in _computed_slips(judge, claim, w, correct):
@@ -88,7 +91,7 @@ def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
                 continue
             if value is None:
                 continue
-            if rounds_to(c, q, value, slack=2) and abs(as_decimal(value) - as_decimal(correct)) > q:
+            if rounds_to(c, q, value, slack=slack) and abs(as_decimal(value) - as_decimal(correct)) > q:
                 return label + given
     return _NOTHING
 
@@ -96,7 +99,7 @@ def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
 def _digit_slip(c: Decimal, q: Decimal, r, claim: Claim) -> str:
     from .claims import rounded
 
-    if r == 0 or (c < 0) != (r < 0) or c == 0:
+    if r == 0 or (c < 0) != (r < 0) or c == 0 or claim.significant < 2:
         return ""
     written = _plain(c)
     same = _plain(rounded(r, q))

@@ -187,6 +187,14 @@ def test_error_carried_forward_names_the_first_real_slip():
     assert report.ok is False  # the slip itself is still wrong
 
 
+def test_no_carried_forward_credit_for_a_step_an_earlier_mistake_made_trivial():
+    text = "out_o1 = 0.01\nE_o1 = 0.000\ndE_total/dout_o1 = 0.0\nE_o2 = 0.023560026\n"  # out_o1 written as the target
+    rows = symgrad.check(symgrad.load("mazur"), text).rows
+    assert [row.verdict for row in rows] == ["wrong", "wrong", "wrong", "right"]
+    assert all("makes this step trivial" in row.explanation and "line 1 (out_o1)" in row.explanation
+               for row in rows[1:3])
+
+
 def test_degrees_instead_of_radians_on_the_chain_sin_example():
     path = DATA / "chain_sin_degrees.txt"
     report = symgrad.check(symgrad.load("chain_sin"), path.read_text())
