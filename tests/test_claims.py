@@ -235,6 +235,25 @@ def test_the_slides_gradient_sign_is_caught_with_the_correct_expression():
     assert sympy.expand(shown - sympy.diff((y - w * x) ** 2 / 2, w)) == 0
 
 
+def test_a_large_symbolic_claim_falls_back_to_spot_checks_and_says_so():
+    import sympy
+
+    # sympy.diff of the loss written out by hand in the leaves, σ spelled with exp: too big to simplify.
+    i1, i2, t1, t2, w1, w2, w3, w4, w5, w6, w7, w8, b1, b2 = sympy.symbols(
+        "i1 i2 t1 t2 w1 w2 w3 w4 w5 w6 w7 w8 b1 b2", real=True)
+
+    def s(x):
+        return 1 / (1 + sympy.exp(-x))
+
+    h1, h2 = s(w1 * i1 + w2 * i2 + b1), s(w3 * i1 + w4 * i2 + b1)
+    loss = (t1 - s(w5 * h1 + w6 * h2 + b2)) ** 2 / 2 + (t2 - s(w7 * h1 + w8 * h2 + b2)) ** 2 / 2
+    gradient = sympy.diff(loss, w1)
+    text = f"dE_total/dw1 = {sympy.sstr(gradient)}\ndE_total/dw1 = {sympy.sstr(-gradient)}\n"
+    right, flipped = symgrad.check(symgrad.load("mazur"), text).rows
+    assert right.verdict == "right" and "numeric spot checks" in right.explanation
+    assert flipped.verdict == "wrong" and flipped.explanation.startswith("a sign error")
+
+
 # -- multi-step claims -------------------------------------------------------------------------
 def test_a_thousand_step_claim_is_certified_and_agrees_with_float64_backprop():
     reference = _mazur(1000)[0]
