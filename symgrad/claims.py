@@ -147,7 +147,7 @@ def parse_claims(text: str, network: Network, *, source: str = "<claims>") -> tu
     if len(text) > MAX_CLAIMS_TEXT:
         raise ParseError(f"{source}: {len(text)} characters; a claims file may hold at most {MAX_CLAIMS_TEXT}")
     claims = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(re.split(r"\r\n|\n|\r", text), start=1):  # the line numbers an editor shows
         body = raw.split("#", 1)[0].strip()
         if not body:
             continue
@@ -420,6 +420,8 @@ class _World:
 
 
 class _Judge:
+    """Judges claims in file order, keeping the person's numbers (``_World``) to recompute later claims from."""
+
     def __init__(self, network: Network, claims: tuple[Claim, ...], *, source: str = "<claims>"):
         self.network = network
         self.source = source
