@@ -13,6 +13,7 @@ chain rule on the graph, evaluate it exactly, and check it.
 from importlib.metadata import PackageNotFoundError, version
 
 from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, accumulate, derive, total_derivative
+from .claims import VERDICTS, Claim, ClaimRow, ClaimsReport, check, parse_claims
 from .compile import CompiledGradient, compile_gradient
 from .errors import (
     DomainError,
@@ -66,6 +67,9 @@ __all__ = [
     "Adjoint",
     "Chain",
     "CircuitLayout",
+    "Claim",
+    "ClaimRow",
+    "ClaimsReport",
     "CompiledGradient",
     "Derivation",
     "DomainError",
@@ -105,11 +109,13 @@ __all__ = [
     "Term",
     "Trajectory",
     "UPDATE_RULES",
+    "VERDICTS",
     "Values",
     "accumulate",
     "add_l2",
     "add_loss",
     "builtin_examples",
+    "check",
     "circuit_figure",
     "compile_gradient",
     "compile_network",
@@ -135,6 +141,7 @@ __all__ = [
     "maxout_neuron",
     "mlp",
     "neuron",
+    "parse_claims",
     "parse_expression",
     "plot_sweep",
     "relu",

@@ -33,6 +33,9 @@ __all__ = [
     "MAX_FULL_GRADCHECK",
     "MAX_STEP",
     "MAX_PICTURE_QUANTITIES",
+    "MAX_CLAIMS_TEXT",
+    "MAX_CLAIMS",
+    "MAX_CLAIM_STEPS",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -73,3 +76,7 @@ MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded s
 MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its powers must stay finite in float64)
 # -- pictures --------------------------------------------------------------------------
 MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)
+# -- claims files (symgrad check) ------------------------------------------------------
+MAX_CLAIMS_TEXT = 1_000_000  # characters in one claims file
+MAX_CLAIMS = 2_000  # claims in one file
+MAX_CLAIM_STEPS = 100_000  # k in a claim A@k (10,000 steps of the 2-2-2 network take seconds)
