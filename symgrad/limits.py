@@ -22,6 +22,12 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_GENERATED_DEPTH",
+    "MAX_GENERATED_WIDTH",
+    "MAX_GENERATED_NODES",
+    "MAX_GENERATED_BATCH",
+    "MAX_GENERATED_MAGNITUDE",
+    "MAX_TABLE_ROWS",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -45,3 +51,11 @@ MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix fo
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
+
+# -- property testing (symgrad.strategies, symgrad.testing) ----------------------------
+MAX_GENERATED_DEPTH = 10  # weight layers of a generated network
+MAX_GENERATED_WIDTH = 50  # units of one generated layer, leaves of a circuit
+MAX_GENERATED_NODES = 200  # nodes of a generated circuit
+MAX_GENERATED_BATCH = 1_000  # samples of a generated batch
+MAX_GENERATED_MAGNITUDE = 1e6  # generated points keep every value below this (no overflow in float64)
+MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N more"

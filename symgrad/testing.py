@@ -1,0 +1,335 @@
+"""Test your own backprop against symgrad's exact gradients: one assertion and a property runner.
+
+``assert_gradients_match(grad_fn, network)`` evaluates the exact gradient of ``network`` (at its
+own values, or at ``point``) and compares what ``grad_fn`` returns. Two conventions:
+
+- **leaves**: ``grad_fn(values) -> grads``, ``values`` a dict of every leaf (inputs, targets,
+  params) by name as floats, ``grads`` a dict by parameter name (as ``symgrad gradcheck
+  --against``);
+- **layers**: ``grad_fn(Ws, bs, X, T) -> (dWs, dbs)`` for networks built by ``mlp``, with the
+  arrays of the matrix form: ``Ws[l]`` of shape (n_l, n_{l-1}), ``bs[l]`` of shape (n_l,)
+  (a 0-d array for one bias per layer, ``None`` without biases), ``X`` (batch, n_inputs) and
+  ``T`` (batch, n_targets), one sample per row. The loss is the mean (``reduction="mean"``) or
+  the sum of the per-sample loss over the batch.
+
+A wrong gradient raises ``GradientMismatch`` (an ``AssertionError``) whose message is a table,
+most wrong parameter first. ``check_gradients`` runs that assertion as a Hypothesis property
+over generated networks and raises the shrunk failure.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import mpmath
+import numpy as np
+
+from .chain import derive
+from .errors import InvalidArgument, MissingDependency
+from .evaluate import evaluate_gradients, to_decimal
+from .graph import Network
+from .layers import MLPStructure
+from .limits import MAX_DIGITS, MAX_TABLE_ROWS
+from .matrix import matrix_params
+
+__all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "check_gradients", "CONVENTIONS"]
+
+CONVENTIONS = ("auto", "leaves", "layers")
+_REDUCTIONS = ("mean", "sum")
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """Samples as rows: ``inputs`` (batch, n_inputs) and ``targets`` (batch, n_targets), in the network's order."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    """One parameter's comparison: the exact value, the value received and |received − exact|."""
+
+    parameter: str
+    expected: mpmath.mpf
+    received: float
+    error: float
+    ok: bool
+
+
+class GradientMismatch(AssertionError):
+    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first."""
+
+    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = ()):
+        self.rows = rows
+        super().__init__(message)
+
+
+# -- the comparison (one function: the gradient checker's formula slots in here) --------
+def _compare(expected: Mapping[str, mpmath.mpf], received: Mapping[str, float], *, rtol: float,
+             atol: float) -> tuple[GradientRow, ...]:
+    """Rows for every parameter, most wrong first: ok when |a − b| ≤ atol + rtol·max(|a|, |b|)."""
+    rows = []
+    for name, exact in expected.items():
+        value = received[name]
+        a = float(exact)
+        error = abs(value - a) if math.isfinite(value) else math.inf
+        ok = error <= atol + rtol * max(abs(a), abs(value))
+        rows.append(GradientRow(name, exact, value, error, ok))
+    order = {name: k for k, name in enumerate(expected)}
+    return tuple(sorted(rows, key=lambda r: (-r.error, order[r.parameter])))
+
+
+# -- describing what was compared ------------------------------------------------------
+def _describe(network: Network) -> str:
+    """The builder call that makes ``network`` again, or its description."""
+    s = network.structure
+    if isinstance(s, MLPStructure):
+        options = [f"activation={s.activation!r}"]
+        default_output = "identity" if s.loss == "softmax_cross_entropy" or s.activation == "maxout" else s.activation
+        if s.output_activation != default_output:
+            options.append(f"output_activation={s.output_activation!r}")
+        options += [f"loss={s.loss!r}", f"bias={s.bias!r}", f"seed={s.seed}"]
+        return f"mlp({list(s.widths)}, {', '.join(options)})"
+    return repr(network.description or "a network")
+
+
+def _table(rows: tuple[GradientRow, ...]) -> str:
+    shown = rows[:MAX_TABLE_ROWS]
+    cells = [("parameter", "expected (exact)", "received", "error")]
+    cells += [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.3g}") for r in shown]
+    widths = [max(len(row[k]) for row in cells) for k in range(4)]
+    lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    if len(rows) > len(shown):
+        lines.append(f"  ... and {len(rows) - len(shown)} more")
+    return "\n".join(lines)
+
+
+# -- checking options and results -------------------------------------------------------
+def _convention(grad_fn: Callable, convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise InvalidArgument(f"convention={convention!r}: choose one of {', '.join(map(repr, CONVENTIONS))}")
+    if convention != "auto":
+        return convention
+    try:
+        parameters = inspect.signature(grad_fn).parameters.values()
+    except (TypeError, ValueError):
+        parameters = None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if parameters is not None and not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        required = [p for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty]
+        if len(required) == 1:
+            return "leaves"
+        if len(required) == 4:
+            return "layers"
+    raise InvalidArgument(f"cannot tell the convention of {getattr(grad_fn, '__name__', grad_fn)!r} from its "
+                          f"signature; pass convention='leaves' for grad_fn(values) or convention='layers' for "
+                          f"grad_fn(Ws, bs, X, T)")
+
+
+def _check_options(reduction: str, rtol: float, atol: float, digits: int) -> None:
+    if reduction not in _REDUCTIONS:
+        raise InvalidArgument(f"reduction={reduction!r}: choose 'mean' or 'sum'")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise InvalidArgument(f"{name}={value!r}: give a finite tolerance of 0 or more, such as 1e-7")
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
+        raise InvalidArgument(f"digits={digits!r}: give an integer from 1 to {MAX_DIGITS}")
+
+
+def _number(value: object, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise GradientMismatch(f"{where} is {value!r}; expected a number") from None
+
+
+def _layout(network: Network) -> dict[str, np.ndarray]:
+    """The scalar parameter name at each entry of W1, b1, … (the matrix form's arrays)."""
+    index = {p: k for k, p in enumerate(network.params)}
+    return {key: np.vectorize(lambda k: network.params[int(k)], otypes=[object])(array)
+            for key, array in matrix_params(network, index).items()}
+
+
+def _layers_network(network: Network) -> MLPStructure:
+    s = network.structure
+    if not isinstance(s, MLPStructure) or s.activation == "maxout" or not network.params:
+        raise InvalidArgument("convention='layers' needs a dense network built by mlp() or an [mlp] spec, with "
+                              "scalar parameters and no maxout; use convention='leaves' for other networks")
+    return s
+
+
+# -- the assertion ----------------------------------------------------------------------
+def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[str, object] | None = None, *,
+                           batch: Batch | None = None, convention: str = "auto", reduction: str = "mean",
+                           rtol: float = 1e-7, atol: float = 1e-10, digits: int = 20) -> None:
+    """Raise ``GradientMismatch`` unless ``grad_fn`` returns the exact gradient of ``network``.
+
+    ``point`` overrides leaf values (``None``: the network's own). ``batch`` (layers convention
+    only) replaces the point's inputs and targets by its rows. The reference is exact (mpmath,
+    ``digits`` certified); the tolerance is for the float64 arithmetic of ``grad_fn``.
+
+    >>> import symgrad
+    >>> net = symgrad.mlp([1, 1], activation="identity", bias="none")   # E = ½(t − w1·i1)²
+    >>> assert_gradients_match(lambda v: {"w1": (v["w1"] * v["i1"] - v["t1"]) * v["i1"]}, net)
+    >>> try:                                                               # the factor i1 forgotten
+    ...     assert_gradients_match(lambda v: {"w1": v["w1"] * v["i1"] - v["t1"]}, net)
+    ... except GradientMismatch as failure:
+    ...     print(failure.rows[0].parameter, symgrad.to_decimal(failure.rows[0].expected, 5), failure.rows[0].received)
+    w1 -0.52955 -0.623
+    """
+    convention = _convention(grad_fn, convention)
+    _check_options(reduction, rtol, atol, digits)
+    if not isinstance(network, Network):
+        raise InvalidArgument(f"network={network!r}: give a symgrad.Network")
+    base = network.point(point)
+    derivation = derive(network)
+    if convention == "leaves":
+        if batch is not None:
+            raise InvalidArgument("batch= needs convention='layers'; with convention='leaves' give one sample "
+                                  "as point=")
+        expected = evaluate_gradients(derivation, at=base, digits=digits).gradients
+        returned = grad_fn({name: float(value) for name, value in base.items()})
+        received = _received_leaves(returned, network)
+        context = ""
+    else:
+        structure = _layers_network(network)
+        batch = batch if batch is not None else Batch(
+            np.array([[float(base[x]) for x in network.inputs]]), np.array([[float(base[t]) for t in network.targets]]))
+        _check_batch(batch, network)
+        expected = _batch_gradients(derivation, network, base, batch, reduction, digits)
+        params = matrix_params(network, base)
+        received = _received_layers(grad_fn, network, structure, params, batch)
+        context = f" (batch of {len(batch.inputs)}, {reduction} over the batch)"
+        layout = _layout(network)
+        where = {name: f"{name} = {key}{list(index)}" if np.ndim(layout[key]) else f"{name} = {key}"
+                 for key in layout for index, name in np.ndenumerate(layout[key])}
+        expected = {where[p]: v for p, v in expected.items()}
+        received = {where[p]: v for p, v in received.items()}
+    rows = _compare(expected, received, rtol=rtol, atol=atol)
+    wrong = sum(not r.ok for r in rows)
+    if wrong:
+        raise GradientMismatch(f"gradients of {_describe(network)} do not match at {wrong} of {len(rows)} "
+                               f"parameters{context}, rtol={rtol:g}, atol={atol:g}; most wrong first:\n"
+                               + _table(rows), rows=rows)
+
+
+def _received_leaves(returned: object, network: Network) -> dict[str, float]:
+    if not isinstance(returned, Mapping):
+        raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a dict of gradients by "
+                               f"parameter name ({', '.join(network.params)})")
+    extra = [k for k in returned if k not in network.params]
+    missing = [p for p in network.params if p not in returned]
+    if extra or missing:
+        raise GradientMismatch("grad_fn returned the wrong names: "
+                               + "; ".join(filter(None, [missing and f"missing {', '.join(map(repr, missing))}",
+                                                         extra and f"not parameters {', '.join(map(repr, extra))}"])))
+    return {p: _number(returned[p], f"the gradient for {p!r}") for p in network.params}
+
+
+def _check_batch(batch: object, network: Network) -> None:
+    if not isinstance(batch, Batch):
+        raise InvalidArgument(f"batch={batch!r}: give a symgrad.testing.Batch(inputs, targets)")
+    n = len(batch.inputs) if np.ndim(batch.inputs) == 2 else -1
+    if (np.shape(batch.inputs) != (n, len(network.inputs)) or np.shape(batch.targets) != (n, len(network.targets))
+            or n < 1):
+        raise InvalidArgument(f"batch shapes {np.shape(batch.inputs)} and {np.shape(batch.targets)} do not fit "
+                              f"{len(network.inputs)} inputs and {len(network.targets)} targets; give arrays of "
+                              f"shape (batch, {len(network.inputs)}) and (batch, {len(network.targets)})")
+
+
+def _batch_gradients(derivation, network: Network, base: dict, batch: Batch, reduction: str, digits: int) -> dict:
+    """The exact gradient of the batch loss: the per-sample gradients summed (and divided by the batch)."""
+    totals = {p: mpmath.mpf(0) for p in network.params}
+    for x, t in zip(batch.inputs, batch.targets):
+        at = base | {name: mpmath.mpf(float(v)) for name, v in zip(network.inputs + network.targets, [*x, *t])}
+        grads = evaluate_gradients(derivation, at=at, digits=digits).gradients
+        with mpmath.workdps(digits + 10):
+            for p in totals:
+                totals[p] += grads[p]
+    if reduction == "mean":
+        with mpmath.workdps(digits + 10):
+            totals = {p: v / len(batch.inputs) for p, v in totals.items()}
+    return totals
+
+
+def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructure, params: dict,
+                     batch: Batch) -> dict[str, float]:
+    depth = len(structure.widths) - 1
+    Ws = [params[f"W{k}"].copy() for k in range(1, depth + 1)]
+    bs = [np.array(params[f"b{k}"]) if f"b{k}" in params else None for k in range(1, depth + 1)]
+    returned = grad_fn(Ws, bs, np.array(batch.inputs, dtype=np.float64), np.array(batch.targets, dtype=np.float64))
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+        raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a pair (dWs, dbs)")
+    dWs, dbs = returned
+    for label, arrays in (("dWs", dWs), ("dbs", dbs)):
+        if structure.bias == "none" and label == "dbs":
+            continue
+        if not isinstance(arrays, (tuple, list)) or len(arrays) != depth:
+            raise GradientMismatch(f"grad_fn returned {label} of type {type(arrays).__name__}"
+                                   f"{f' and length {len(arrays)}' if isinstance(arrays, (tuple, list)) else ''}; "
+                                   f"expected a list of {depth} arrays, one per layer")
+    layout = _layout(network)
+    received: dict[str, float] = {}
+    for key, names in layout.items():
+        k = int(key[1:]) - 1
+        got = np.asarray(dWs[k] if key.startswith("W") else dbs[k])
+        if got.shape != names.shape:
+            raise GradientMismatch(f"grad_fn returned {'dWs' if key.startswith('W') else 'dbs'}[{k}] of shape "
+                                   f"{got.shape}; the matrix form's {key} has shape {names.shape}")
+        for index, name in np.ndenumerate(names):
+            received[name] = _number(got[index], f"{key}{list(index)}")
+    return received
+
+
+# -- the property runner ----------------------------------------------------------------
+def check_gradients(grad_fn: Callable, *, networks=None, convention: str = "auto", min_batch_size: int = 1,
+                    max_batch_size: int = 4, reduction: str = "mean", rtol: float = 1e-7, atol: float = 1e-10,
+                    settings=None) -> None:
+    """Run ``assert_gradients_match`` as a Hypothesis property over generated networks.
+
+    ``networks`` is a strategy (default ``symgrad.strategies.networks()``); with the layers
+    convention each example also draws a batch of ``min_batch_size`` to ``max_batch_size``
+    samples. ``settings`` is a ``hypothesis.settings`` (default: the loaded profile). A wrong
+    backprop raises the ``GradientMismatch`` of the smallest failing example Hypothesis finds.
+
+    >>> import numpy as np
+    >>> from hypothesis import settings
+    >>> from symgrad.strategies import networks
+    >>> def backprop(Ws, bs, X, T):            # one linear layer, no bias, E = mean of ½|W x − t|²
+    ...     R = X @ Ws[0].T - T
+    ...     return [R.T @ X / len(X)], [None]
+    >>> check_gradients(backprop, networks=networks(max_depth=1, activations=("identity",),
+    ...                 losses=("half_sse",), biases=("none",)), settings=settings(max_examples=3))
+    """
+    try:
+        from hypothesis import HealthCheck, given
+        from hypothesis import settings as Settings
+        from hypothesis import strategies as st
+
+        from . import strategies
+    except ImportError as error:
+        raise MissingDependency("symgrad.testing.check_gradients", extra="test", module="hypothesis") from error
+    convention = _convention(grad_fn, convention)
+    _check_options(reduction, rtol, atol, 20)
+    if networks is None:
+        networks = strategies.networks()
+    if not isinstance(networks, st.SearchStrategy):
+        raise InvalidArgument(f"networks={networks!r}: give a Hypothesis strategy such as "
+                              f"symgrad.strategies.networks()")
+
+    def gradients_match(data):
+        network = data.draw(networks, label="network")
+        batch = None
+        if convention == "layers":
+            batch = data.draw(strategies.batches(network, min_size=min_batch_size, max_size=max_batch_size),
+                              label="batch")
+        assert_gradients_match(grad_fn, network, batch=batch, convention=convention, reduction=reduction,
+                               rtol=rtol, atol=atol)
+
+    chosen = Settings(settings if settings is not None else Settings(), deadline=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    chosen(given(st.data())(gradients_match))()
