@@ -30,6 +30,7 @@ from .evaluate import GradientValues, Values, evaluate, evaluate_gradients, to_d
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
 from .fit import FitResult, compile_network, dataset, fit
+from .gradient_check import GradcheckReport, GradcheckRow, StepSweep, gradcheck, plot_sweep, sweep_steps
 from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
@@ -50,6 +51,8 @@ __all__ = [
     "DomainError",
     "Factor",
     "FitResult",
+    "GradcheckReport",
+    "GradcheckRow",
     "GradientValues",
     "GraphError",
     "InvalidArgument",
@@ -66,6 +69,7 @@ __all__ = [
     "PrecisionError",
     "SpecError",
     "Step",
+    "StepSweep",
     "SymgradError",
     "Term",
     "Trajectory",
@@ -83,6 +87,7 @@ __all__ = [
     "evaluate",
     "evaluate_gradients",
     "fit",
+    "gradcheck",
     "load",
     "loads",
     "logsumexp",
@@ -91,10 +96,12 @@ __all__ = [
     "mlp",
     "neuron",
     "parse_expression",
+    "plot_sweep",
     "relu",
     "sgd",
     "sigmoid",
     "step",
+    "sweep_steps",
     "to_decimal",
     "total_derivative",
     "zero_one",

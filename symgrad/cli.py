@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .errors import SpecError, SymgradError
 from .fit import compile_network
+from .gradient_check import SCHEMES, gradcheck, load_gradient_function, plot_sweep, sweep_steps
 from .report import FORMATS, render_training, report, train_network
 from .spec import builtin_examples, load
 
@@ -68,6 +70,24 @@ def _cmd_train(args: argparse.Namespace) -> str:
     return render_training(result, format=args.format)
 
 
+def _cmd_gradcheck(args: argparse.Namespace) -> tuple[str, int]:
+    network = load(args.spec)
+    against = load_gradient_function(args.against) if args.against else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = gradcheck(network, against=against, scheme=args.scheme, step=args.step, sample=args.sample,
+                           directions=args.directions, seed=args.seed)
+    for warning in caught:
+        print(f"symgrad: warning: {warning.message}", file=sys.stderr)
+    text = result.to_json() if args.format == "json" else result.table()
+    if args.plot:
+        sweep = sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme)
+        plot_sweep(sweep, args.plot)
+        if args.format == "text":
+            text += f"{sweep.summary()}; plot saved to {args.plot}\n"
+    return text, 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symgrad", description="Exact, symbolic backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -94,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=("scalar", "matrix"), default=None)
     p.add_argument("--format", choices=FORMATS, default="text")
     p.set_defaults(run=_cmd_train)
+    p = sub.add_parser("gradcheck", help="exact vs compiled vs finite differences, each disagreement explained")
+    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
+    p.add_argument("--against", metavar="FILE:FUNC", help="also check FUNC(values) -> {param: gradient} in FILE")
+    p.add_argument("--scheme", choices=tuple(SCHEMES), default="central", help="default central")
+    p.add_argument("--step", type=float, default=None, help="one step for every coordinate (default: optimal each)")
+    p.add_argument("--sample", type=_positive_int, default=None, help="coordinates to check (default: all up to 100)")
+    p.add_argument("--directions", type=int, default=None, help="random directions (default 3 when sampling)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the sample and the directions (default 0)")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--plot", metavar="FILE", help="save the step-size sweep as FILE.svg or FILE.png")
+    p.set_defaults(run=_cmd_gradcheck)
     return parser
 
 
@@ -109,5 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:
         print("symgrad: error: the network is nested too deeply to process", file=sys.stderr)
         return 2
+    text, status = text if isinstance(text, tuple) else (text, 0)
     sys.stdout.write(text)
-    return 0
+    return status

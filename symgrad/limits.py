@@ -22,6 +22,7 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_FULL_GRADCHECK",
     "MAX_GENERATED_DEPTH",
     "MAX_GENERATED_WIDTH",
     "MAX_GENERATED_NODES",
@@ -51,6 +52,9 @@ MAX_SCALAR_PARAMS = 5_000  # an [mlp] with more parameters is built in matrix fo
 # -- options ---------------------------------------------------------------------------
 MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
+
+# -- gradient checking -------------------------------------------------------------------
+MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded sample plus random directions
 
 # -- property testing (symgrad.strategies, symgrad.testing) ----------------------------
 MAX_GENERATED_DEPTH = 10  # weight layers of a generated network

@@ -1,0 +1,103 @@
+"""Finite-difference schemes: stencils, optimal steps and error bounds, one table.
+
+Each real scheme estimates f′(x) as Σ_k w_k f(x + o_k h) / h. Its error has two parts:
+truncation, C·hⁿ·|f⁽ⁿ⁺¹⁾| (the Taylor remainder), and round-off, R·ε_f/h, where ε_f is the
+error of one evaluation of f and R = Σ|w_k|. The step that balances them is ε^(1/(n+1))
+times the scale of x, which is the default: ∛ε·max(1, |x|) for central differences.
+
+The complex step, Im f(x + ih)/h, subtracts nothing, so its round-off is ε|f′| whatever h is;
+its truncation is h²|f‴|/6, negligible at h = 10⁻²⁰·max(1, |x|). It needs f analytic along
+the way (no relu, abs, max, min), which the gradient checker verifies from the function table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InvalidArgument
+
+__all__ = ["EPS", "Scheme", "SCHEMES", "scheme_named", "default_step", "truncation_bound", "roundoff_bound"]
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One finite-difference scheme: where f is evaluated and how the error scales with h."""
+
+    name: str
+    title: str  # for reports: "central differences"
+    offsets: tuple[float, ...]  # stencil points x + o·h (empty for the complex step)
+    weights: tuple[float, ...]  # f′ ≈ Σ w·f(x + o·h) / h
+    order: int  # truncation error ~ h**order
+    truncation: float  # C in C·h**order·|f^(order+1)|
+    step_power: float  # default step: EPS**step_power · max(1, |x|)
+    step_text: str  # how the default step reads in a report
+
+    @property
+    def roundoff(self) -> float:
+        """R in R·ε_f/h: the sum of the absolute stencil weights (1 for the complex step)."""
+        return float(sum(abs(w) for w in self.weights)) if self.weights else 1.0
+
+
+SCHEMES: dict[str, Scheme] = {
+    s.name: s for s in (
+        Scheme("forward", "forward differences", (0.0, 1.0), (-1.0, 1.0), 1, 1 / 2, 1 / 2, "√ε·max(1, |x|)"),
+        Scheme("backward", "backward differences", (-1.0, 0.0), (-1.0, 1.0), 1, 1 / 2, 1 / 2, "√ε·max(1, |x|)"),
+        Scheme("central", "central differences", (-1.0, 1.0), (-0.5, 0.5), 2, 1 / 6, 1 / 3, "∛ε·max(1, |x|)"),
+        # Richardson: (4·D(h/2) − D(h))/3 with D the central difference; error −h⁴f⁽⁵⁾/480.
+        Scheme("richardson", "Richardson extrapolation of central differences", (-1.0, -0.5, 0.5, 1.0),
+               (1 / 6, -4 / 3, 4 / 3, -1 / 6), 4, 1 / 480, 1 / 5, "ε^(1/5)·max(1, |x|)"),
+        Scheme("complex", "complex step", (), (), 2, 1 / 6, 0.0, "1e-20·max(1, |x|)"),
+    )
+}
+
+_COMPLEX_STEP = 1e-20
+
+
+def scheme_named(name: str) -> Scheme:
+    """The scheme called ``name``; InvalidArgument naming the choices otherwise.
+
+    >>> scheme_named("central").order
+    2
+    """
+    if not isinstance(name, str) or name not in SCHEMES:
+        raise InvalidArgument(f"scheme must be one of {', '.join(SCHEMES)}, got {name!r}")
+    return SCHEMES[name]
+
+
+def default_step(scheme: Scheme, x: float) -> float:
+    """The step for ``x``: optimal for the scheme, relative to |x|, a power of two.
+
+    A power of two keeps every stencil point x + o·h exact in float64, so the only
+    round-off is in f itself.
+
+    >>> default_step(SCHEMES["central"], 0.0) == 2.0 ** -17
+    True
+    """
+    scale = max(1.0, abs(x))
+    nominal = (_COMPLEX_STEP if scheme.name == "complex" else EPS ** scheme.step_power) * scale
+    return 2.0 ** round(math.log2(nominal))
+
+
+def truncation_bound(scheme: Scheme, h: float, derivative: float) -> float:
+    """C·hⁿ·|f⁽ⁿ⁺¹⁾|, with ``derivative`` the (n+1)-th derivative of f at x.
+
+    >>> truncation_bound(SCHEMES["central"], 1e-3, 6.0)
+    1e-06
+    """
+    return scheme.truncation * h ** scheme.order * abs(derivative)
+
+
+def roundoff_bound(scheme: Scheme, h: float, error_f: float, *, slope: float = 0.0) -> float:
+    """R·ε_f/h for a stencil (ε_f: the error of one evaluation of f); ε|f′| for the complex step.
+
+    >>> roundoff_bound(SCHEMES["central"], 0.5, 1e-16)
+    2e-16
+    """
+    if scheme.name == "complex":
+        return EPS * abs(slope)
+    return scheme.roundoff * error_f / h

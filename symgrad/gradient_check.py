@@ -1,0 +1,879 @@
+"""Gradient checking that explains itself: exact vs compiled vs finite differences.
+
+For each parameter (or random direction) three numbers are compared: the exact derivative
+(certified high precision), the compiled float64 gradient, and a finite-difference estimate
+of the compiled loss. A user's gradient function can be a fourth. The tolerance is an error
+bound, truncation + round-off, with the higher derivative taken from exact gradients near
+the point; each disagreement is attributed to its cause:
+
+- ``step`` or ``round-off``: the finite difference is off, by truncation or by cancellation
+  (measured by repeating the same difference in exact arithmetic);
+- ``kink``: a relu/abs/max/min/hinge argument changes sign within the step; the gradient is
+  then checked to lie between the one-sided differences (a subgradient check);
+- ``precision``: a gradient differs from the exact value beyond its dtype's rounding, but by
+  less than finite differences can resolve;
+- ``mismatch``: a wrong derivative.
+
+The error formula, used everywhere, is symmetric: ``|a − b| / max(|a|, |b|)``.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import mpmath
+import numpy as np
+import sympy
+
+from .errors import InvalidArgument, MissingDependency
+from .finite_differences import EPS, SCHEMES, Scheme, default_step, roundoff_bound, scheme_named, truncation_bound
+from .functions import FUNCTIONS, logsumexp
+from .graph import Network
+from .limits import MAX_FULL_GRADCHECK
+
+__all__ = [
+    "GradcheckRow",
+    "GradcheckReport",
+    "StepSweep",
+    "gradcheck",
+    "sweep_steps",
+    "plot_sweep",
+    "load_gradient_function",
+    "relative_error",
+    "VERDICTS",
+]
+
+VERDICTS = ("mismatch", "precision", "step", "round-off", "kink", "ok")  # worst first
+EXPLAINED = ("step", "round-off", "kink", "ok")
+DIGITS = 30  # certified digits of the exact values
+TAU_ULPS = 64  # a gradient agrees with the exact one within TAU_ULPS·ε_dtype·(|exact| + largest |gradient|)
+F_ULPS = 8  # one float64 evaluation of f is taken to err by at most F_ULPS·ε·(|f| + Σ|x·∂f/∂x|)
+SAMPLE = 20  # coordinates checked one by one when there are more than MAX_FULL_GRADCHECK
+DIRECTIONS = 3  # random directions checked when coordinates are sampled
+SLOPE_MARGIN = 0.1  # the measured sweep slope must be within this of the scheme's order
+_STENCIL = (-2, -1, 1, 2)  # exact evaluations at x + k·η·v around the centre
+
+
+def relative_error(a: float, b: float) -> float:
+    """|a − b| / max(|a|, |b|): symmetric, 0 when both are 0, at most 2.
+
+    >>> relative_error(1.0, 1.1) == relative_error(1.1, 1.0)
+    True
+    """
+    top = max(abs(a), abs(b))
+    return 0.0 if top == 0 else abs(a - b) / top
+
+
+# -- results ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GradcheckRow:
+    """One checked parameter or direction: the numbers, the error of the gradient under check
+    (the user's, else the compiled one) against the exact value, the bound and the verdict."""
+
+    param: str
+    exact: float | None  # None where no exact value exists (matrix-form networks)
+    compiled: float | None  # None for derivatives with respect to inputs
+    numerical: float
+    user: float | None
+    abs_error: float
+    rel_error: float
+    bound: float
+    verdict: str
+    cause: str  # one sentence: why this verdict
+
+
+@dataclass(frozen=True)
+class GradcheckReport:
+    """The outcome of ``gradcheck``: rows worst first; ``ok`` unless some row is a mismatch."""
+
+    title: str
+    scheme: str
+    rows: tuple[GradcheckRow, ...]
+    notes: tuple[str, ...]
+    has_user: bool
+
+    @property
+    def ok(self) -> bool:
+        return all(row.verdict != "mismatch" for row in self.rows)
+
+    def _columns(self) -> list[tuple[str, Callable[[GradcheckRow], str]]]:
+        cols = [("param", lambda r: r.param), ("exact", lambda r: _num(r.exact, 17)),
+                ("compiled", lambda r: _num(r.compiled, 17)), ("numerical", lambda r: _num(r.numerical, 12))]
+        if self.has_user:
+            cols.append(("user", lambda r: _num(r.user, 12)))
+        cols += [("abs error", lambda r: _err(r.abs_error)), ("rel error", lambda r: _err(r.rel_error)),
+                 ("bound", lambda r: _err(r.bound)), ("verdict", lambda r: r.verdict)]
+        return cols
+
+    def table(self) -> str:
+        """The report as plain text: a title, the table, a summary and the causes."""
+        cols = self._columns()
+        cells = [[head for head, _ in cols]] + [[fmt(row) for _, fmt in cols] for row in self.rows]
+        widths = [max(len(line[k]) for line in cells) for k in range(len(cols))]
+        lines = [self.title, *self.notes, ""]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
+        lines += ["", self.summary()]
+        lines += [f"  {row.param}: {row.cause}" for row in self.rows if row.verdict != "ok"]
+        return "\n".join(lines) + "\n"
+
+    def summary(self) -> str:
+        counts = {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+        parts = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        head = "OK" if self.ok else "MISMATCH"
+        return f"{head}: {len(self.rows)} checked ({parts})"
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        cols = self._columns()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(row))}</td>" for _, fmt in cols) + "</tr>"
+                       for row in self.rows)
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
+        return (f"<div><p><b>{html.escape(self.title)}</b></p>{notes}<table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table><p>{html.escape(self.summary())}</p></div>")
+
+    def as_dict(self) -> dict:
+        """The JSON form: {"ok", "scheme", "rows": [{param, exact, compiled, numerical, [user], …}]}."""
+        rows = []
+        for r in self.rows:
+            row = {"param": r.param, "exact": r.exact, "compiled": r.compiled, "numerical": _finite(r.numerical)}
+            if self.has_user:
+                row["user"] = r.user
+            row |= {"abs_error": _finite(r.abs_error), "rel_error": _finite(r.rel_error),
+                    "bound": _finite(r.bound), "verdict": r.verdict}
+            rows.append(row)
+        return {"ok": self.ok, "scheme": self.scheme, "rows": rows}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def _num(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def _err(x: float) -> str:
+    return f"{x:.2e}"
+
+
+# -- the user's gradient function -------------------------------------------------------
+def load_gradient_function(text: str) -> Callable[[dict[str, float]], Mapping[str, object]]:
+    """The function FUNC in FILE for ``"FILE:FUNC"``; InvalidArgument with the fix otherwise.
+
+    The file is the user's own Python code and is imported (run) as a module.
+
+    >>> load_gradient_function("no_such_file.py:grad")
+    Traceback (most recent call last):
+    ...
+    symgrad.errors.InvalidArgument: --against no_such_file.py:grad: there is no file no_such_file.py; give FILE.py:FUNCTION with an existing file
+    """
+    if not isinstance(text, str) or ":" not in text:
+        raise InvalidArgument(f"--against {text!r}: expected FILE.py:FUNCTION, such as my_backprop.py:gradient")
+    path_text, name = text.rsplit(":", 1)
+    path = Path(path_text)
+    if not name.isidentifier():
+        raise InvalidArgument(f"--against {text}: {name!r} is not a Python function name; give FILE.py:FUNCTION")
+    if not path.is_file():
+        raise InvalidArgument(f"--against {text}: there is no file {path_text}; give FILE.py:FUNCTION with an "
+                              "existing file")
+    spec = importlib.util.spec_from_file_location(f"symgrad_user_gradient_{abs(hash(str(path)))}", path)
+    if spec is None or spec.loader is None:
+        raise InvalidArgument(f"--against {text}: {path_text} cannot be imported as Python; give a .py file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)  # the user's own file, run on the user's request
+    except (Exception, SystemExit) as exc:
+        raise InvalidArgument(f"--against {text}: importing {path_text} raised {_describe(exc)}; fix the file") from exc
+    function = getattr(module, name, None)
+    if function is None:
+        defined = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_")
+                         and getattr(v, "__module__", None) == module.__name__)
+        raise InvalidArgument(f"--against {text}: {path_text} has no function {name!r}"
+                              + (f"; it defines {', '.join(defined)}" if defined else ""))
+    if not callable(function):
+        raise InvalidArgument(f"--against {text}: {name!r} in {path_text} is the {type(function).__name__} "
+                              f"{function!r:.40}, not a function")
+    return function
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _call_user(function: Callable, point: dict[str, float], names: tuple[str, ...]) -> tuple[dict[str, float], np.dtype]:
+    """Call the user's gradient function once; validate what it returns."""
+    label = getattr(function, "__name__", "the gradient function")
+    try:
+        result = function(dict(point))
+    except (Exception, SystemExit) as exc:
+        raise InvalidArgument(f"gradient function {label} raised {_describe(exc)} at the network's point") from exc
+    if not isinstance(result, Mapping):
+        raise InvalidArgument(f"gradient function {label} returned a {type(result).__name__}; return a dict "
+                              f"{{parameter name: gradient}} with keys {', '.join(names)}")
+    missing = [n for n in names if n not in result]
+    extra = [repr(k) for k in result if k not in names]
+    if missing or extra:
+        problem = "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
+                                        f"unknown {', '.join(extra)}" if extra else "") if p)
+        raise InvalidArgument(f"gradient function {label} returned the wrong keys ({problem}); "
+                              f"return exactly {', '.join(names)}")
+    values: dict[str, float] = {}
+    dtype = np.dtype(np.float64)
+    for n in names:
+        value = result[n]
+        array = np.asarray(value) if isinstance(value, (int, float, np.generic, np.ndarray)) else None
+        if array is None or array.dtype.kind not in "iuf" or isinstance(value, bool):
+            raise InvalidArgument(f"gradient function {label} returned {value!r} for {n!r}; return a real number")
+        if array.shape != ():
+            raise InvalidArgument(f"gradient function {label} returned shape {array.shape} for {n!r}; "
+                                  "return one number per parameter")
+        if not np.isfinite(array):
+            raise InvalidArgument(f"gradient function {label} returned {float(array)!r} for {n!r}; "
+                                  "a gradient must be a finite number")
+        if array.dtype.kind == "f" and np.finfo(array.dtype).eps > np.finfo(dtype).eps:
+            dtype = array.dtype
+        values[n] = float(array)
+    return values, dtype
+
+
+# -- evaluating the loss ------------------------------------------------------------------
+def _compiled_at(compiled, point: Mapping[str, float]) -> tuple[float, dict]:
+    """Compiled loss and gradients at one point (every leaf by name), one sample.
+
+    The one place that evaluates the compiled code at perturbed points: swap in the
+    per-point form (all points in one call) here when it lands.
+    """
+    params = {p: np.float64(point[p]) for p in compiled.params}
+    inputs = np.array([[point[n] for n in compiled.inputs]], dtype=np.float64).reshape(1, len(compiled.inputs))
+    targets = np.array([[point[n] for n in compiled.targets]], dtype=np.float64).reshape(1, len(compiled.targets))
+    with np.errstate(all="ignore"):
+        loss, grads = compiled(params, inputs, targets)
+    return float(loss), grads
+
+
+_HEADS = {r.head: r for r in FUNCTIONS if r.head is not sympy.Pow}
+
+
+def _value(expr: sympy.Expr, env: Mapping[str, object]):
+    """An expression's value in mpmath (real or complex) at the current precision."""
+    if expr.is_Symbol:
+        return env[expr.name]
+    if expr.is_Rational:
+        return mpmath.mpf(expr.p) / expr.q
+    if expr.is_Number or expr.is_NumberSymbol:
+        return mpmath.mpf(sympy.N(expr, mpmath.mp.dps + 5))
+    args = [_value(a, env) for a in expr.args]
+    if expr.is_Add:
+        return mpmath.fsum(args)
+    if expr.is_Mul:
+        return math.prod(args[1:], start=args[0])
+    if expr.is_Pow:
+        if expr.exp.is_Integer:
+            return args[0] ** int(expr.exp)
+        return mpmath.sqrt(args[0]) if expr.exp == sympy.S.Half else mpmath.power(*args)
+    if expr.func is logsumexp:
+        top = max(mpmath.re(a) for a in args)
+        return top + mpmath.log(mpmath.fsum(mpmath.exp(a - top) for a in args))
+    return _HEADS[expr.func].mpmath(*args)
+
+
+def _kink_arguments(network: Network, nodes: tuple[str, ...]) -> list[tuple[str, str, sympy.Expr]]:
+    """(node, function, argument) for every argument whose sign change is a kink."""
+    out = []
+    for name in (n for n in nodes if n in network.nodes):
+        for sub in sympy.preorder_traversal(network.nodes[name].expr):
+            rule = _HEADS.get(getattr(sub, "func", None)) if isinstance(sub, sympy.Function) else None
+            if rule is None or rule.smooth:
+                continue
+            head = rule.spec_name or rule.head.__name__
+            if rule.head in (sympy.Max, sympy.Min):
+                args = sub.args
+                out += [(name, head, args[i] - args[j]) for i in range(len(args)) for j in range(i + 1, len(args))]
+            else:
+                out.append((name, head, sub.args[0]))
+    return out
+
+
+def _downstream(network: Network, leaves: set[str]) -> tuple[str, ...]:
+    """Nodes that depend on any of ``leaves`` and feed the output, in graph order."""
+    feeding = set(network.ancestors(network.output))
+    reached = set(leaves)
+    for name, node in network.nodes.items():
+        if any(op in reached for op in node.operands):
+            reached.add(name)
+    return tuple(n for n in network.nodes if n in reached and n in feeding)
+
+
+def _check_analytic(network: Network, names: tuple[str, ...]) -> None:
+    for node_name in _downstream(network, set(names)):
+        for sub in sympy.preorder_traversal(network.nodes[node_name].expr):
+            rule = _HEADS.get(sub.func) if isinstance(sub, sympy.Function) else None
+            if rule is not None and not (rule.smooth and rule.differentiable):
+                raise InvalidArgument(
+                    f"scheme 'complex' needs every node between the parameters and the output to be analytic, "
+                    f"but node {node_name!r} uses {rule.spec_name or rule.head.__name__}, which has a kink; "
+                    "use scheme='central'")
+
+
+# -- the problem being checked ---------------------------------------------------------------
+@dataclass(frozen=True)
+class _Scalar:
+    """A network with named scalar leaves: exact values exist."""
+
+    network: Network
+    derivation: object
+    compiled: object
+    names: tuple[str, ...]  # the coordinates: params, or inputs when there are none
+    point: dict[str, float]
+    kinks: list
+
+    def loss(self, x: np.ndarray) -> tuple[float, np.ndarray | None]:
+        point = self.point | dict(zip(self.names, map(float, x)))
+        loss, grads = _compiled_at(self.compiled, point)
+        if set(self.names) <= set(grads):
+            return loss, np.array([float(grads[n]) for n in self.names])
+        return loss, None
+
+    def exact(self, x: np.ndarray):
+        """Exact loss, exact gradient over ``names`` and every value, at float64 point x."""
+        from . import evaluate_gradients  # the public name (internals are being reorganised)
+
+        at = {k: sympy.Rational(v) for k, v in self.point.items()}
+        at |= {n: sympy.Rational(float(v)) for n, v in zip(self.names, x)}
+        g = evaluate_gradients(self.derivation, at=at, digits=DIGITS)
+        grads = g.gradients
+        grad = [grads[n] if n in grads else g.adjoints.get(n, mpmath.mpf(0)) for n in self.names]
+        return g.values[self.derivation.output], grad, g.values
+
+    def complex_step(self, x: np.ndarray, v: np.ndarray, h: float) -> float:
+        with mpmath.workprec(53):
+            env = {k: mpmath.mpf(val) for k, val in self.point.items()}
+            for n, xi, vi in zip(self.names, x, v):
+                env[n] = mpmath.mpc(float(xi), h * float(vi)) if vi else mpmath.mpf(float(xi))
+            for name, node in self.network.nodes.items():
+                env[name] = _value(node.expr, env)
+            return float(mpmath.im(env[self.derivation.output])) / h
+
+
+@dataclass(frozen=True)
+class _Matrix:
+    """A matrix-form-only [mlp] network: compiled code, no scalar symbols, no exact values."""
+
+    compiled: object
+    names: tuple[str, ...]
+    shapes: dict[str, tuple[int, ...]]
+    inputs: np.ndarray
+    targets: np.ndarray
+
+    def unflatten(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        out, k = {}, 0
+        for key, shape in self.shapes.items():
+            size = int(np.prod(shape))
+            out[key] = x[k:k + size].reshape(shape) if shape else np.float64(x[k])
+            k += size
+        return out
+
+    def loss(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):
+            loss, grads = self.compiled(self.unflatten(x), self.inputs, self.targets)
+        return float(loss), np.concatenate([np.ravel(grads[k]) for k in self.shapes])
+
+
+def _matrix_problem(network: Network) -> tuple[_Matrix, np.ndarray]:
+    from . import compile_network
+
+    compiled = compile_network(network, form="matrix", reduction="sum")
+    params = compiled.initial_params(network)
+    shapes = {k: np.shape(v) for k, v in params.items()}
+    names = []
+    for key, shape in shapes.items():
+        names += [f"{key}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)] if shape else [key]
+    point = network.point()
+    inputs = np.array([[float(point[n]) for n in network.inputs]])
+    targets = np.array([[float(point[n]) for n in network.targets]])
+    x = np.concatenate([np.ravel(params[k]) for k in shapes]).astype(np.float64)
+    return _Matrix(compiled, tuple(names), shapes, inputs, targets), x
+
+
+# -- the check ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Direction:
+    label: str
+    v: np.ndarray
+    h: float
+
+
+def _directions(names, x, scheme, step, sample, directions, seed) -> tuple[list[_Direction], list[str]]:
+    n = len(names)
+    notes = []
+    if sample is None:
+        sample = n if n <= MAX_FULL_GRADCHECK else SAMPLE
+    if directions is None:
+        directions = 0 if sample >= n else DIRECTIONS
+    for key, value in (("sample", sample), ("directions", directions)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidArgument(f"{key} must be a non-negative integer, got {value!r}")
+    if sample == 0 and directions == 0:
+        raise InvalidArgument("sample and directions are both 0: nothing would be checked; give sample=1 or more")
+    rng = np.random.default_rng(seed)
+    if sample >= n:
+        chosen = list(range(n))
+    else:
+        chosen = sorted(int(k) for k in rng.choice(n, size=sample, replace=False))
+        notes.append(f"{sample} of {n} coordinates sampled (seed {seed})")
+    out = []
+    for k in chosen:
+        v = np.zeros(n)
+        v[k] = 1.0
+        out.append(_Direction(names[k], v, step if step is not None else default_step(scheme, float(x[k]))))
+    scale = float(np.max(np.abs(x))) if n else 1.0
+    for d in range(directions):
+        v = rng.standard_normal(n)
+        v /= np.linalg.norm(v)
+        out.append(_Direction(f"direction {d + 1}", v, step if step is not None else default_step(scheme, scale)))
+    if directions:
+        notes.append(f"{directions} random unit directions v (seed {seed}): rows compare directional derivatives ∇f·v")
+    return out, notes
+
+
+def _derivatives(g: dict[int, float], eta: float) -> dict[int, float]:
+    """f″, f‴, f⁽⁵⁾ along v from the slope g = f′ at x + k·η (k = −2 … 2), by 5-point differences."""
+    return {
+        2: (g[-2] - 8 * g[-1] + 8 * g[1] - g[2]) / (12 * eta),
+        3: (-g[-2] + 16 * g[-1] - 30 * g[0] + 16 * g[1] - g[2]) / (12 * eta ** 2),
+        5: (g[-2] - 4 * g[-1] + 6 * g[0] - 4 * g[1] + g[2]) / eta ** 4,
+    }
+
+
+def _cause_of(value: float, exact: float, who: str) -> str:
+    if value == 0:
+        return f"the {who} gradient is 0 but the exact one is {exact:.6g} (a missing term?)"
+    ratio = value / exact if exact else math.inf
+    for target, words in ((-1.0, "the sign is flipped"), (2.0, "it is twice the exact value"),
+                          (0.5, "it is half the exact value")):
+        if abs(ratio - target) < 1e-6:
+            return f"the {who} gradient {value:.6g} differs from the exact {exact:.6g}: {words}"
+    return f"the {who} gradient {value:.6g} differs from the exact {exact:.6g} (ratio {ratio:.6g})"
+
+
+def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping[str, object]] | None = None,
+              at: Mapping[str, object] | None = None, scheme: str = "central", step: float | None = None,
+              sample: int | None = None, directions: int | None = None, seed: int = 0) -> GradcheckReport:
+    """Check the network's gradient three ways, and ``against`` (a user's gradient function).
+
+    ``against`` receives every leaf's value by name as floats and returns gradients by
+    parameter name. Networks with more than ``limits.MAX_FULL_GRADCHECK`` parameters are
+    checked on a seeded sample of coordinates plus random directions.
+
+    >>> import symgrad
+    >>> report = symgrad.gradcheck(symgrad.load("mazur"))
+    >>> report.ok, report.rows[0].verdict
+    (True, 'ok')
+    """
+    from . import compile_gradient, derive
+
+    sch = scheme_named(scheme)
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
+                             or not math.isfinite(step) or step <= 0):
+        raise InvalidArgument(f"step must be a positive number such as 1e-6, got {step!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InvalidArgument(f"seed must be an integer, got {seed!r}")
+    notes: list[str] = []
+    if network.structure is not None and not network.nodes:
+        if against is not None or at is not None:
+            raise InvalidArgument("this [mlp] network exists in matrix form only (no scalar parameter names): "
+                                  "check it without --against and at=")
+        if sch.name == "complex":
+            raise InvalidArgument("scheme 'complex' needs scalar nodes; a matrix-form network is checked with "
+                                  "'central', 'forward', 'backward' or 'richardson'")
+        problem, x = _matrix_problem(network)
+        exact_side = False
+        notes.append("matrix form only: no exact values; the compiled gradient is checked against finite "
+                     "differences, the bound's higher derivative estimated from compiled gradients")
+    else:
+        derivation = derive(network)
+        compiled = compile_gradient(derivation, reduction="sum")
+        point = {k: float(v) for k, v in network.point(at).items()}
+        names = network.params or network.inputs
+        if not network.params:
+            notes.append("no parameters: derivatives with respect to the inputs are checked (no compiled column)")
+        if sch.name == "complex":
+            _check_analytic(network, names)
+        problem = _Scalar(network, derivation, compiled, tuple(names), point,
+                          _kink_arguments(network, network.ancestors(network.output)))
+        x = np.array([point[n] for n in names])
+        exact_side = True
+    if not problem.names:
+        raise InvalidArgument("the network has no parameters or inputs to differentiate with respect to")
+    rows_in, sample_notes = _directions(problem.names, x, sch, step, sample, directions, seed)
+    notes = [f"{sch.title}; step {'%g' % step if step is not None else sch.step_text} per coordinate; "
+             f"tolerance = truncation + round-off bound"] + notes + sample_notes
+
+    loss0, compiled0 = problem.loss(x)
+    user = user_dtype = None
+    if against is not None:
+        user, user_dtype = _call_user(against, problem.point, problem.names)
+        if user_dtype != np.float64:
+            message = (f"the user gradient is {user_dtype.name}: finite differences stay float64, and its "
+                       f"tolerance follows {user_dtype.name} (ε = {np.finfo(user_dtype).eps:.3g})")
+            warnings.warn(message, UserWarning, stacklevel=2)
+            notes.append("warning: " + message)
+    if exact_side:
+        with mpmath.workdps(DIGITS * 3):
+            f0, exact0, values0 = problem.exact(x)
+            gscale = float(max((abs(e) for e in exact0), default=0))
+            f_scale = float(abs(f0) + mpmath.fsum(abs(mpmath.mpf(float(xi)) * e) for xi, e in zip(x, exact0)))
+    else:
+        gscale = float(np.max(np.abs(compiled0)))
+        f_scale = abs(loss0) + float(np.sum(np.abs(x * compiled0)))
+    error_f = F_ULPS * EPS * f_scale
+
+    rows = []
+    for d in rows_in:
+        rows.append(_check_one(problem, sch, d, x, loss0, compiled0, user, user_dtype, error_f, gscale, exact_side,
+                               f0 if exact_side else None, exact0 if exact_side else None,
+                               values0 if exact_side else None))
+    rank = {v: k for k, v in enumerate(VERDICTS)}
+    order = sorted(range(len(rows)), key=lambda k: (rank[rows[k][0].verdict], -rows[k][1], k))
+    title = f"gradcheck: {network.description or 'network'}"
+    return GradcheckReport(title, sch.name, tuple(rows[k][0] for k in order), tuple(notes), against is not None)
+
+
+def _check_one(problem, sch: Scheme, d: _Direction, x, loss0, compiled0, user, user_dtype, error_f, gscale,
+               exact_side, f0, exact0, values0) -> tuple[GradcheckRow, float]:
+    h, v = d.h, d.v
+    eta = h / 2 if sch.name == "richardson" else (h if sch.name != "complex" else default_step(SCHEMES["central"], 0)
+                                                  * max(1.0, float(np.max(np.abs(x)))))
+    points = {k: x + k * eta * v for k in _STENCIL}
+    points[0] = x
+    # float64 losses at the stencil (compiled code); exact slopes and losses around x
+    floss = {0: loss0}
+    fgrad = {0: compiled0}
+    for k in _STENCIL:
+        floss[k], fgrad[k] = problem.loss(points[k])
+    compiled_v = float(np.dot(compiled0, v)) if compiled0 is not None else None
+    user_v = float(np.dot([user[n] for n in problem.names], v)) if user is not None else None
+    if sch.name == "complex":
+        numerical = problem.complex_step(x, v, h)
+    else:
+        stencil = {round(o * h / eta): w for o, w in zip(sch.offsets, sch.weights)}
+        numerical = sum(w * floss[k] for k, w in stencil.items()) / h
+    if exact_side:
+        with mpmath.workdps(DIGITS * 3):
+            exact_f = {0: f0}
+            slope = {0: mpmath.fsum(e * float(vi) for e, vi in zip(exact0, v) if vi)}
+            values = {0: values0}
+            for k in _STENCIL:
+                exact_f[k], grad_k, values[k] = problem.exact(points[k])
+                slope[k] = mpmath.fsum(e * float(vi) for e, vi in zip(grad_k, v) if vi)
+            exact_v = slope[0]
+            derivs = _derivatives(slope, eta)
+            d_exact = None
+            if sch.name != "complex":
+                # the same stencil in exact arithmetic, at the same float64 points: its error is truncation only
+                d_exact = mpmath.fsum(w * exact_f[k] for k, w in stencil.items()) / mpmath.mpf(h)
+            kink = _kink_within(problem.kinks, values, sch)
+            reference = float(exact_v)
+    else:
+        slope = {k: float(np.dot(fgrad[k], v)) for k in fgrad}
+        derivs = _derivatives(slope, eta)
+        reference = compiled_v
+        d_exact, kink, exact_v = None, None, None
+    derivative = float(derivs[sch.order + 1])
+    trunc = truncation_bound(sch, h, derivative)
+    rounding = roundoff_bound(sch, h, error_f, slope=reference) * (F_ULPS if sch.name == "complex" else 1)
+    if sch.name != "complex" and not np.all(v == np.round(v)):  # stencil points rounded: input error too
+        rounding += sch.roundoff * EPS * float(np.sum(np.abs(x * compiled0 if compiled0 is not None else x))) / h
+    bound = 2 * (trunc + rounding)  # 2: the derivative is taken at x, not maximised over the stencil
+
+    subject_name, subject, eps_subject = ("user", user_v, np.finfo(user_dtype).eps) if user is not None \
+        else ("compiled", compiled_v, EPS)
+    if subject is None:  # inputs: no compiled gradient; the numerical estimate is judged
+        subject_name, subject, eps_subject = "numerical", numerical, EPS
+    candidates = [(subject_name, subject, eps_subject)]
+    if user is not None and compiled_v is not None:
+        candidates.append(("compiled", compiled_v, EPS))
+
+    if exact_side:
+        exact_float = float(exact_v)
+        scale = abs(exact_float) + (gscale if subject_name != "numerical" else 0)
+        abs_error = abs(subject - exact_float)
+        rel_error = relative_error(subject, exact_float)
+    else:
+        exact_float = None
+        abs_error = abs(subject - numerical)
+        rel_error = relative_error(subject, numerical)
+
+    verdict, cause = "ok", "agrees"
+    if exact_side and kink is not None:
+        lo, hi, slack = _one_sided(floss, slope, eta)
+        outside = [(who, val) for who, val, _ in candidates if not lo - slack <= val <= hi + slack]
+        if outside:
+            who, val = outside[0]
+            verdict = "mismatch"
+            cause = (f"within the step of a kink of {kink}, and the {who} gradient {val:.6g} lies outside the "
+                     f"one-sided differences [{lo:.6g}, {hi:.6g}]")
+        else:
+            verdict = "kink"
+            cause = (f"within the step of a kink of {kink}: finite differences straddle it; the gradient lies "
+                     f"between the one-sided differences [{lo:.6g}, {hi:.6g}] (subgradient check passed)")
+        bound = slack
+        return GradcheckRow(d.label, exact_float, compiled_v, numerical, user_v, abs_error, rel_error, bound, verdict,
+                    cause), abs_error / max(bound, 1e-300)
+    if exact_side:
+        worst = None
+        for who, val, eps in candidates:
+            if who == "numerical":
+                continue
+            tau = TAU_ULPS * eps * scale
+            err = abs(val - exact_float)
+            if err <= tau:
+                continue
+            kind = "precision" if err <= bound else "mismatch"
+            if worst is None or VERDICTS.index(kind) < VERDICTS.index(worst[0]):
+                worst = (kind, who, val, tau)
+        fd_error = abs(numerical - exact_float)
+        if worst is not None and worst[0] == "mismatch":
+            verdict = "mismatch"
+            cause = _cause_of(worst[2], exact_float, worst[1]) + \
+                f"; finite differences agree with the exact value within {fd_error:.2e}"
+        elif fd_error > bound:
+            truncation = float(abs(d_exact - exact_v)) if d_exact is not None else 0.0
+            roundoff = abs(numerical - float(d_exact)) if d_exact is not None else fd_error
+            verdict = "step" if truncation >= roundoff else "round-off"
+            cause = (f"finite differences are off by {fd_error:.2e} > bound {bound:.2e}: truncation (the same "
+                     f"difference in exact arithmetic) {truncation:.2e}, round-off {roundoff:.2e}; "
+                     + ("use a smaller step" if verdict == "step" else "use a larger step"))
+        elif worst is not None:
+            verdict = "precision"
+            cause = (f"the {worst[1]} gradient differs from the exact value by {abs(worst[2] - exact_float):.2e}, "
+                     f"more than {worst[3]:.2e} (its dtype's rounding) but within what finite differences resolve")
+        else:
+            cause = f"finite differences within {fd_error:.2e} of the exact value (bound {bound:.2e})"
+        bound = max(bound, TAU_ULPS * eps_subject * scale)  # the tolerance abs_error is judged against
+    else:
+        if abs_error > bound + TAU_ULPS * EPS * (abs(subject) + gscale):
+            verdict = "mismatch"
+            cause = f"the compiled gradient {subject:.6g} differs from finite differences {numerical:.6g}"
+        else:
+            cause = f"finite differences within {abs_error:.2e} of the compiled value (bound {bound:.2e})"
+    score = abs_error / max(bound, 1e-300)
+    return GradcheckRow(d.label, exact_float, compiled_v, numerical, user_v, abs_error, rel_error, bound, verdict,
+                cause), score
+
+
+def _kink_within(kinks, values: dict, sch: Scheme) -> str | None:
+    """The first kink argument that changes sign (or touches 0) between the stencil points."""
+    span = [k for k in (-2, -1, 0, 1, 2) if _in_step(k, sch)]
+    for node, head, arg in kinks:
+        vals = [_value(arg, values[k]) for k in span]
+        signs = {int(mpmath.sign(val)) for val in vals}
+        if len(signs) > 1:
+            return f"{head} in node {node!r} (argument {sympy.sstr(arg)} = {mpmath.nstr(vals[span.index(0)], 6)})"
+    return None
+
+
+def _in_step(k: int, sch: Scheme) -> bool:
+    if sch.name == "forward":
+        return k in (0, 1)
+    if sch.name == "backward":
+        return k in (-1, 0)
+    if sch.name == "richardson":
+        return True
+    return k in (-1, 0, 1)
+
+
+def _one_sided(floss: dict, slope: dict, eta: float) -> tuple[float, float, float]:
+    """The one-sided differences at step η, and a slack: truncation on each side + round-off."""
+    plus = (floss[1] - floss[0]) / eta
+    minus = (floss[0] - floss[-1]) / eta
+    curvature = max(abs(float(slope[2] - slope[1])), abs(float(slope[-1] - slope[-2]))) / eta
+    f_error = F_ULPS * EPS * max(abs(floss[k]) for k in (-1, 0, 1))
+    slack = 2 * (eta * curvature / 2 + 2 * f_error / eta)
+    return min(plus, minus), max(plus, minus), slack
+
+
+# -- step-size sweep ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StepSweep:
+    """Finite-difference error against step size for one parameter, and the fitted slope."""
+
+    param: str
+    scheme: str
+    steps: tuple[float, ...]
+    errors: tuple[float, ...]
+    fit_range: tuple[float, float]  # the steps fitted: where truncation dominates round-off 100-fold
+    slope: float | None  # None when truncation never dominates round-off (e.g. f is polynomial in param)
+    expected: int
+    margin: float
+
+    @property
+    def ok(self) -> bool:
+        return self.slope is None or abs(self.slope - self.expected) <= self.margin
+
+    def summary(self) -> str:
+        if self.slope is None:
+            return (f"step sweep of {self.param}: no slope to measure (the truncation error stays below "
+                    "round-off at every step tried, e.g. f is a low-degree polynomial in it)")
+        return (f"step sweep of {self.param}: measured slope {self.slope:.3f} for h in "
+                f"[{self.fit_range[0]:.2g}, {self.fit_range[1]:.2g}], expected {self.expected} ± {self.margin}: "
+                + ("ok" if self.ok else "NOT ok"))
+
+
+def sweep_steps(network: Network, *, param: str | None = None, scheme: str = "central",
+                at: Mapping[str, object] | None = None) -> StepSweep:
+    """Finite-difference error |D(h) − exact| for h = 2⁻³ … 2⁻⁴⁰ (times max(1, |x|)), and its slope.
+
+    The slope is fitted (least squares on log-log) where the bound's truncation term exceeds
+    its round-off term 100-fold; for central differences it should be 2.
+
+    >>> import symgrad
+    >>> sweep = symgrad.sweep_steps(symgrad.load("mazur"), param="w5")
+    >>> sweep.ok, round(sweep.slope)
+    (True, 2)
+    """
+    from . import compile_gradient, derive
+
+    sch = scheme_named(scheme)
+    if sch.name == "complex":
+        raise InvalidArgument("the step sweep is for difference schemes; the complex step has no round-off "
+                              "to trade against; use scheme='central'")
+    derivation = derive(network)
+    compiled = compile_gradient(derivation, reduction="sum")
+    point = {k: float(v) for k, v in network.point(at).items()}
+    names = tuple(network.params or network.inputs)
+    problem = _Scalar(network, derivation, compiled, names, point, [])
+    x = np.array([point[n] for n in names])
+    if param is None:
+        param = _most_curved(problem, x, sch)
+    if param not in names:
+        raise InvalidArgument(f"param {param!r} is not a parameter of the network; choose one of {', '.join(names)}")
+    k = names.index(param)
+    v = np.zeros(len(names))
+    v[k] = 1.0
+    scale = 2.0 ** round(math.log2(max(1.0, abs(x[k]))))
+    steps = tuple(scale * 2.0 ** -e for e in range(3, 41))
+    with mpmath.workdps(DIGITS * 3):
+        f0, exact0, _ = problem.exact(x)
+        eta = default_step(SCHEMES["central"], float(x[k]))
+        slope = {0: exact0[k]}
+        for j in _STENCIL:
+            slope[j] = problem.exact(x + j * eta * v)[1][k]
+        derivative = float(_derivatives(slope, eta)[sch.order + 1])
+        f_scale = float(abs(f0) + mpmath.fsum(abs(mpmath.mpf(float(xi)) * e) for xi, e in zip(x, exact0)))
+        exact = float(exact0[k])
+    loss0 = problem.loss(x)[0]
+    errors = []
+    for h in steps:
+        losses = {o: (loss0 if o == 0 else problem.loss(x + o * h * v)[0]) for o in sch.offsets}
+        estimate = sum(w * losses[o] for o, w in zip(sch.offsets, sch.weights)) / h
+        errors.append(abs(estimate - exact))
+    error_f = F_ULPS * EPS * f_scale
+    fit = [j for j, h in enumerate(steps)
+           if truncation_bound(sch, h, derivative) > 100 * roundoff_bound(sch, h, error_f) and errors[j] > 0]
+    if derivative == 0 or len(fit) < 3:
+        return StepSweep(param, sch.name, steps, tuple(errors), (0.0, 0.0), None, sch.order, SLOPE_MARGIN)
+    fitted = np.polyfit(np.log([steps[j] for j in fit]), np.log([errors[j] for j in fit]), 1)[0]
+    return StepSweep(param, sch.name, steps, tuple(errors), (steps[fit[-1]], steps[fit[0]]), float(fitted),
+                     sch.order, SLOPE_MARGIN)
+
+
+def _most_curved(problem: _Scalar, x: np.ndarray, sch: Scheme) -> str:
+    """The coordinate (among the first MAX_FULL_GRADCHECK) with the largest truncation derivative."""
+    best, best_value = problem.names[0], -1.0
+    with mpmath.workdps(DIGITS * 3):
+        _, exact0, _ = problem.exact(x)
+        for k, name in enumerate(problem.names[:MAX_FULL_GRADCHECK]):
+            v = np.zeros(len(x))
+            v[k] = 1.0
+            eta = default_step(SCHEMES["central"], float(x[k]))
+            slope = {0: exact0[k]} | {j: problem.exact(x + j * eta * v)[1][k] for j in _STENCIL}
+            value = abs(float(_derivatives(slope, eta)[sch.order + 1]))
+            if value > best_value:
+                best, best_value = name, value
+    return best
+
+
+def plot_sweep(sweep: StepSweep, path: str | Path) -> Path:
+    """Save the sweep as a log-log plot: SVG by symgrad itself, PNG with matplotlib (the plot extra)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".svg", ".png"):
+        raise InvalidArgument(f"--plot {path}: the file must end in .svg or .png")
+    if suffix == ".png":
+        _plot_png(sweep, path)
+    else:
+        _write(path, _svg(sweep))
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
+
+
+def _plot_png(sweep: StepSweep, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingDependency("a PNG step-sweep plot", extra="plot", module="matplotlib") from None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    errors = [max(e, 1e-300) for e in sweep.errors]
+    ax.loglog(sweep.steps, errors, "o-", markersize=3)
+    ax.set_xlabel("step h")
+    ax.set_ylabel("|finite difference − exact|")
+    ax.set_title(sweep.summary(), fontsize=7)
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
+    finally:
+        plt.close(fig)
+
+
+def _svg(sweep: StepSweep) -> str:
+    width, height, pad = 640, 420, 60
+    xs = [math.log10(h) for h in sweep.steps]
+    ys = [math.log10(max(e, 1e-300)) for e in sweep.errors]
+    ys = [max(y, min(y for y in ys if y > -300) if any(y > -300 for y in ys) else -20) for y in ys]
+    x0, x1, y0, y1 = min(xs), max(xs), math.floor(min(ys)), math.ceil(max(ys))
+    y1 = y1 if y1 > y0 else y0 + 1
+
+    def px(x, y):
+        return pad + (x - x0) / (x1 - x0) * (width - 2 * pad), height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad)
+
+    points = " ".join("%.1f,%.1f" % px(x, y) for x, y in zip(xs, ys))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{points}"/>']
+    for exponent in range(math.ceil(x0), math.floor(x1) + 1, 2):
+        X, _ = px(exponent, y0)
+        parts.append(f'<text x="{X:.1f}" y="{height - pad + 18}" font-size="11" text-anchor="middle">1e{exponent}</text>')
+    for exponent in range(y0, y1 + 1, max(1, (y1 - y0) // 8)):
+        _, Y = px(x0, exponent)
+        parts.append(f'<text x="{pad - 6}" y="{Y + 4:.1f}" font-size="11" text-anchor="end">1e{exponent}</text>')
+    parts.append(f'<text x="{width / 2}" y="{height - 12}" font-size="12" text-anchor="middle">step h</text>')
+    parts.append(f'<text x="{width / 2}" y="20" font-size="12" text-anchor="middle">{html.escape(sweep.summary())}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+

@@ -1,0 +1,400 @@
+"""Gradient checking: every example passes, wrong gradients are caught and named, kinks are
+explained, the complex step is exact to rounding, the central-difference error falls as h².
+
+References are independent of the checker: the lecture's printed gradients, a hand-written
+NumPy forward pass and backprop for the 2-2-2 network, and central differences written out here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import symgrad
+from symgrad.cli import main
+from symgrad.errors import InvalidArgument, MissingDependency
+from symgrad.gradient_check import relative_error
+
+MAZUR = symgrad.load("mazur")
+HIDDEN = {"w1", "w2", "w3", "w4", "b1"}
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def mazur_loss(v: dict) -> float:
+    """The 2-2-2 network's loss, written out by hand."""
+    h1 = sigmoid(v["w1"] * v["i1"] + v["w2"] * v["i2"] + v["b1"])
+    h2 = sigmoid(v["w3"] * v["i1"] + v["w4"] * v["i2"] + v["b1"])
+    o1 = sigmoid(v["w5"] * h1 + v["w6"] * h2 + v["b2"])
+    o2 = sigmoid(v["w7"] * h1 + v["w8"] * h2 + v["b2"])
+    return 0.5 * (v["t1"] - o1) ** 2 + 0.5 * (v["t2"] - o2) ** 2
+
+
+def mazur_backprop(v: dict, *, hidden_sigma_prime=True, flip=None, double=None, dtype=np.float64) -> dict:
+    """Hand-written backprop for the 2-2-2 network, with optional deliberate bugs."""
+    v = {k: dtype(x) for k, x in v.items()}
+    h1 = sigmoid(v["w1"] * v["i1"] + v["w2"] * v["i2"] + v["b1"])
+    h2 = sigmoid(v["w3"] * v["i1"] + v["w4"] * v["i2"] + v["b1"])
+    o1 = sigmoid(v["w5"] * h1 + v["w6"] * h2 + v["b2"])
+    o2 = sigmoid(v["w7"] * h1 + v["w8"] * h2 + v["b2"])
+    d1, d2 = (o1 - v["t1"]) * o1 * (1 - o1), (o2 - v["t2"]) * o2 * (1 - o2)
+    e1, e2 = d1 * v["w5"] + d2 * v["w7"], d1 * v["w6"] + d2 * v["w8"]
+    if hidden_sigma_prime:
+        e1, e2 = e1 * h1 * (1 - h1), e2 * h2 * (1 - h2)
+    g = {"w1": e1 * v["i1"], "w2": e1 * v["i2"], "w3": e2 * v["i1"], "w4": e2 * v["i2"], "b1": e1 + e2,
+         "w5": d1 * h1, "w6": d1 * h2, "w7": d2 * h1, "w8": d2 * h2, "b2": d1 + d2}
+    if flip:
+        g[flip] = -g[flip]
+    if double:
+        g[double] = 2 * g[double]
+    return g
+
+
+RELU_AT_ZERO = """
+description = "one relu unit whose net input is exactly 0"
+output = "L"
+[symbols]
+inputs = ["x"]
+targets = ["t"]
+params = ["w", "b", "v"]
+[values]
+x = 2
+t = 1
+w = 0.5
+b = -1
+v = 0.75
+[nodes]
+net = "w*x + b"
+out = "relu(net)"
+y = "v*out + v"
+L = "1/2*(y - t)**2"
+"""
+
+
+# -- every built-in example ---------------------------------------------------------------
+@pytest.mark.parametrize("example", [e.name for e in symgrad.builtin_examples()])
+def test_every_builtin_example_passes(example):
+    report = symgrad.gradcheck(symgrad.load(example))
+    assert report.ok
+    assert {row.verdict for row in report.rows} == {"ok"}, report.table()
+    for row in report.rows:  # each row really compared three numbers that agree
+        assert abs(row.numerical - row.exact) <= row.bound
+        assert row.compiled is None or abs(row.compiled - row.exact) <= 1e-14 * max(1.0, abs(row.exact))
+
+
+def test_mazur_exact_column_is_the_lecture_and_numerical_is_a_central_difference():
+    rows = {row.param: row for row in symgrad.gradcheck(MAZUR).rows}
+    assert f"{rows['w5'].exact:.9f}" == "0.082167041"  # the lecture's ∂E/∂w5
+    assert f"{rows['w1'].exact:.9f}" == "0.000438568"  # the lecture's ∂E/∂w1
+    point = {k: float(v) for k, v in MAZUR.point().items()}
+    for name in MAZUR.params:
+        h = 2.0 ** round(math.log2(np.finfo(float).eps ** (1 / 3) * max(1.0, abs(point[name]))))
+        up, down = dict(point), dict(point)
+        up[name] += h
+        down[name] -= h
+        by_hand = (mazur_loss(up) - mazur_loss(down)) / (2 * h)
+        assert abs(rows[name].numerical - by_hand) < 1e-9, name
+        assert abs(rows[name].exact - mazur_backprop(point)[name]) < 1e-15
+
+
+def test_rows_are_worst_first_and_the_report_prints(tmp_path):
+    report = symgrad.gradcheck(MAZUR, against=lambda v: mazur_backprop(v, double="w3"))
+    text = str(report)
+    header = next(line for line in text.splitlines() if line.startswith("param"))
+    assert header.split() == ["param", "exact", "compiled", "numerical", "user", "abs", "error", "rel", "error",
+                              "bound", "verdict"]
+    assert "MISMATCH" in text and "twice the exact value" in text
+    html = report._repr_html_()
+    assert html.count("<tr>") == len(report.rows) + 1 and "<table>" in html
+    scores = [row.abs_error / row.bound for row in report.rows if row.verdict == "ok"]
+    assert scores == sorted(scores, reverse=True)
+    assert str(symgrad.gradcheck(MAZUR)) == str(symgrad.gradcheck(MAZUR))  # deterministic
+
+
+# -- wrong user gradients --------------------------------------------------------------------
+def test_a_correct_hand_written_backprop_passes():
+    report = symgrad.gradcheck(MAZUR, against=mazur_backprop)
+    assert report.ok and {row.verdict for row in report.rows} == {"ok"}
+    assert all(row.user == pytest.approx(row.exact, rel=1e-14, abs=1e-18) for row in report.rows)
+
+
+@pytest.mark.parametrize("bug, wrong, words", [
+    ({"flip": "w6"}, {"w6"}, "the sign is flipped"),
+    ({"double": "w3"}, {"w3"}, "twice the exact value"),
+    ({"hidden_sigma_prime": False}, HIDDEN, "differs from the exact"),
+])
+def test_wrong_user_gradients_are_caught_and_named_first(bug, wrong, words):
+    report = symgrad.gradcheck(MAZUR, against=lambda v: mazur_backprop(v, **bug))
+    assert not report.ok
+    assert report.rows[0].param in wrong and report.rows[0].verdict == "mismatch"
+    assert {row.param for row in report.rows if row.verdict == "mismatch"} == wrong
+    assert words in report.rows[0].cause
+    assert "finite differences agree with the exact value" in report.rows[0].cause
+
+
+def test_float32_user_gradients_get_float32_tolerance_and_a_warning():
+    with pytest.warns(UserWarning, match="float32"):
+        report = symgrad.gradcheck(MAZUR, against=lambda v: mazur_backprop(v, dtype=np.float32))
+    assert report.ok
+    assert any("float32" in note for note in report.notes)
+    assert max(row.rel_error for row in report.rows) > 1e-9  # float32 really was off beyond float64 rounding
+    with pytest.warns(UserWarning):
+        bad = symgrad.gradcheck(MAZUR, against=lambda v: mazur_backprop(v, dtype=np.float32, flip="w2"))
+    assert bad.rows[0].param == "w2" and not bad.ok
+
+
+# -- kinks -------------------------------------------------------------------------------------
+def test_relu_at_zero_is_a_kink_not_a_mismatch():
+    net = symgrad.loads(RELU_AT_ZERO)
+    report = symgrad.gradcheck(net)
+    assert report.ok
+    rows = {row.param: row for row in report.rows}
+    assert rows["w"].verdict == rows["b"].verdict == "kink" and rows["v"].verdict == "ok"
+    # central differences straddle the kink: a naive comparison would fail
+    assert abs(rows["w"].numerical - rows["w"].exact) > 0.1
+    assert "relu" in rows["w"].cause and "subgradient check passed" in rows["w"].cause
+    for scheme in ("forward", "backward", "richardson"):
+        assert symgrad.gradcheck(net, scheme=scheme).ok
+
+
+def test_a_gradient_outside_the_one_sided_differences_at_a_kink_is_a_mismatch():
+    net = symgrad.loads(RELU_AT_ZERO)
+    # left derivative of L in w is 0, right derivative (y − t)·v·x = (0.75 − 1)·0.75·2 = −0.375
+    report = symgrad.gradcheck(net, against=lambda v: {"w": 0.5, "b": 0.0, "v": -0.25})
+    assert not report.ok and report.rows[0].param == "w" and "outside" in report.rows[0].cause
+    inside = symgrad.gradcheck(net, against=lambda v: {"w": -0.375, "b": -0.1875, "v": -0.25})
+    assert inside.ok  # the right derivative is a valid subgradient too
+
+
+# -- schemes -----------------------------------------------------------------------------------
+def test_complex_step_agrees_with_exact_to_rounding_on_the_2_2_2_network():
+    report = symgrad.gradcheck(MAZUR, scheme="complex")
+    assert report.ok
+    for row in report.rows:
+        assert relative_error(row.numerical, row.exact) < 4e-15, row
+
+
+def test_complex_step_is_refused_through_a_kink():
+    with pytest.raises(InvalidArgument, match="node 'out' uses relu"):
+        symgrad.gradcheck(symgrad.loads(RELU_AT_ZERO), scheme="complex")
+
+
+@pytest.mark.parametrize("scheme", ["forward", "backward", "central", "richardson"])
+def test_every_scheme_passes_on_mazur(scheme):
+    assert symgrad.gradcheck(MAZUR, scheme=scheme).ok
+
+
+@pytest.mark.parametrize("step", [0.5, 1e-12])
+def test_overridden_steps_widen_the_bound_not_the_verdict(step):
+    default = symgrad.gradcheck(MAZUR)
+    report = symgrad.gradcheck(MAZUR, step=step)
+    assert report.ok
+    assert min(r.bound for r in report.rows) > 10 * max(r.bound for r in default.rows)
+
+
+@pytest.mark.parametrize("param", ["w5", "w1", "b1"])
+def test_central_difference_error_falls_as_h_squared(param):
+    sweep = symgrad.sweep_steps(MAZUR, param=param)
+    assert abs(sweep.slope - 2) <= 0.1  # the stated margin, SLOPE_MARGIN
+    assert sweep.ok and sweep.fit_range[1] / sweep.fit_range[0] >= 8  # at least three octaves fitted
+    # below the optimum, round-off takes over: the error grows again as h shrinks
+    errors = dict(zip(sweep.steps, sweep.errors))
+    assert errors[min(sweep.steps)] > 100 * min(sweep.errors)
+
+
+def test_forward_difference_error_falls_as_h():
+    assert abs(symgrad.sweep_steps(MAZUR, param="w5", scheme="forward").slope - 1) <= 0.1
+
+
+def test_sweep_plots_svg_and_png_needs_matplotlib(tmp_path, monkeypatch):
+    sweep = symgrad.sweep_steps(MAZUR, param="w5")
+    path = symgrad.plot_sweep(sweep, tmp_path / "sweep.svg")
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 1
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingDependency, match=r'pip install "symgrad\[plot\]"'):
+        symgrad.plot_sweep(sweep, tmp_path / "sweep.png")
+    with pytest.raises(InvalidArgument, match=".svg or .png"):
+        symgrad.plot_sweep(sweep, tmp_path / "sweep.pdf")
+
+
+# -- large networks ------------------------------------------------------------------------------
+def test_sampled_coordinates_and_random_directions_catch_a_bug_outside_the_sample():
+    report = symgrad.gradcheck(MAZUR, sample=3, directions=4, seed=1)
+    labels = [row.param for row in report.rows]
+    assert len(labels) == 7 and sum(label.startswith("direction") for label in labels) == 4
+    assert report.ok
+    sampled = {label for label in labels if not label.startswith("direction")}
+    victim = next(p for p in ("w5", "w6", "w7", "w8", "b2") if p not in sampled)
+    bad = symgrad.gradcheck(MAZUR, sample=3, directions=4, seed=1,
+                            against=lambda v: mazur_backprop(v, flip=victim))
+    assert not bad.ok and bad.rows[0].param.startswith("direction")
+    assert symgrad.gradcheck(MAZUR, sample=3, directions=4, seed=1).rows == report.rows  # seeded
+
+
+def test_784_100_10_matrix_network_is_checked_by_sample_and_directions():
+    net = symgrad.mlp([784, 100, 10], scalar=False)
+    report = symgrad.gradcheck(net)
+    assert report.ok and len(report.rows) == 20 + 3
+    assert all(row.exact is None and row.compiled is not None for row in report.rows)
+    assert any("matrix form only" in note for note in report.notes)
+
+
+# -- bad input ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, match", [
+    ({"scheme": "centre"}, "scheme must be one of"),
+    ({"step": 0.0}, "step must be a positive number"),
+    ({"step": float("nan")}, "step must be a positive number"),
+    ({"sample": -1}, "sample must be a non-negative integer"),
+    ({"sample": 0, "directions": 0}, "nothing would be checked"),
+    ({"against": lambda v: [1.0]}, "returned a list"),
+    ({"against": lambda v: {"w1": 1.0}}, "wrong keys"),
+    ({"against": lambda v: mazur_backprop(v) | {"w9": 0.0}}, "unknown 'w9'"),
+    ({"against": lambda v: mazur_backprop(v) | {"w1": float("nan")}}, "finite number"),
+    ({"against": lambda v: mazur_backprop(v) | {"w1": np.zeros(2)}}, "shape"),
+    ({"against": lambda v: mazur_backprop(v) | {"w1": "0.1"}}, "real number"),
+    ({"against": lambda v: 1 / 0}, "raised ZeroDivisionError"),
+])
+def test_bad_options_and_bad_user_functions_raise_invalid_argument(kwargs, match):
+    with pytest.raises(InvalidArgument, match=match):
+        symgrad.gradcheck(MAZUR, **kwargs)
+
+
+def test_relative_error_is_symmetric_and_bounded():
+    for a, b in [(1.0, 1.1), (-3.0, 2.0), (0.0, 5e-300), (0.0, 0.0), (1e300, -1e300)]:
+        assert relative_error(a, b) == relative_error(b, a)
+        assert 0 <= relative_error(a, b) <= 2
+
+
+# -- the command line --------------------------------------------------------------------------
+USER_FILE = '''
+import math
+
+
+def sigmoid(z):
+    return 1 / (1 + math.exp(-z))
+
+
+def gradient(v, flip=False):
+    h1 = sigmoid(v["w1"] * v["i1"] + v["w2"] * v["i2"] + v["b1"])
+    h2 = sigmoid(v["w3"] * v["i1"] + v["w4"] * v["i2"] + v["b1"])
+    o1 = sigmoid(v["w5"] * h1 + v["w6"] * h2 + v["b2"])
+    o2 = sigmoid(v["w7"] * h1 + v["w8"] * h2 + v["b2"])
+    d1, d2 = (o1 - v["t1"]) * o1 * (1 - o1), (o2 - v["t2"]) * o2 * (1 - o2)
+    e1 = (d1 * v["w5"] + d2 * v["w7"]) * h1 * (1 - h1)
+    e2 = (d1 * v["w6"] + d2 * v["w8"]) * h2 * (1 - h2)
+    g = {"w1": e1 * v["i1"], "w2": e1 * v["i2"], "w3": e2 * v["i1"], "w4": e2 * v["i2"], "b1": e1 + e2,
+         "w5": d1 * h1, "w6": d1 * h2, "w7": d2 * h1, "w8": d2 * h2, "b2": d1 + d2}
+    if flip:
+        g["w7"] = -g["w7"]
+    return g
+
+
+def flipped(v):
+    return gradient(v, flip=True)
+
+
+def raises(v):
+    raise RuntimeError("my backprop is broken")
+
+
+def returns_list(v):
+    return [0.0] * 10
+
+
+def returns_nan(v):
+    return gradient(v) | {"w2": float("nan")}
+
+
+def wrong_keys(v):
+    return {"W1": 0.0}
+
+
+not_a_function = 3
+'''
+
+
+@pytest.fixture()
+def user_file(tmp_path):
+    path = tmp_path / "my_backprop.py"
+    path.write_text(USER_FILE)
+    return path
+
+
+def _run(argv, capsys):
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_cli_exit_0_when_all_agree_and_1_on_a_mismatch(user_file, capsys):
+    status, out, err = _run(["gradcheck", "mazur", "--against", f"{user_file}:gradient"], capsys)
+    assert status == 0 and "OK: 10 checked (10 ok)" in out and not err
+    status, out, _ = _run(["gradcheck", "mazur", "--against", f"{user_file}:flipped"], capsys)
+    assert status == 1 and out.split("\n\n")[1].splitlines()[1].startswith("w7 ")
+    status, out, _ = _run(["gradcheck", "mazur", "--scheme", "complex"], capsys)
+    assert status == 0
+
+
+def test_cli_kink_exits_0(tmp_path, capsys):
+    spec = tmp_path / "relu.toml"
+    spec.write_text(RELU_AT_ZERO)
+    status, out, _ = _run(["gradcheck", str(spec)], capsys)
+    assert status == 0 and "2 kink" in out
+
+
+def test_cli_json_has_exactly_the_documented_keys(user_file, capsys):
+    status, out, _ = _run(["gradcheck", "mazur", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert status == 0 and list(data) == ["ok", "scheme", "rows"] and data["ok"] is True
+    assert data["scheme"] == "central" and len(data["rows"]) == 10
+    assert list(data["rows"][0]) == ["param", "exact", "compiled", "numerical", "abs_error", "rel_error", "bound",
+                                     "verdict"]
+    status, out, _ = _run(["gradcheck", "mazur", "--format", "json", "--against", f"{user_file}:flipped"], capsys)
+    data = json.loads(out)
+    assert status == 1 and data["ok"] is False
+    assert list(data["rows"][0]) == ["param", "exact", "compiled", "numerical", "user", "abs_error", "rel_error",
+                                     "bound", "verdict"]
+    assert data["rows"][0]["param"] == "w7" and data["rows"][0]["verdict"] == "mismatch"
+
+
+@pytest.mark.parametrize("target, words", [
+    ("missing.py:gradient", "there is no file"),
+    ("{dir}/my_backprop.py", "expected FILE.py:FUNCTION"),
+    ("{dir}/my_backprop.py:nope", "has no function 'nope'"),
+    ("{dir}/my_backprop.py:not_a_function", "is the int 3, not a function"),
+    ("{dir}/my_backprop.py:raises", "raised RuntimeError: my backprop is broken"),
+    ("{dir}/my_backprop.py:returns_list", "returned a list"),
+    ("{dir}/my_backprop.py:returns_nan", "returned nan for 'w2'"),
+    ("{dir}/my_backprop.py:wrong_keys", "wrong keys"),
+    ("{dir}/broken.py:gradient", "importing"),
+])
+def test_cli_hostile_against_is_one_line_exit_2(target, words, user_file, capsys):
+    (user_file.parent / "broken.py").write_text("def gradient(v):\n    return {\n")
+    status, out, err = _run(["gradcheck", "mazur", "--against", target.format(dir=user_file.parent)], capsys)
+    assert status == 2 and not out
+    assert err.count("\n") == 1 and err.startswith("symgrad: error: ") and words in err
+    assert "Traceback" not in err
+
+
+def test_cli_float32_user_gradient_warns_on_stderr(tmp_path, capsys):
+    path = tmp_path / "f32.py"
+    path.write_text(USER_FILE + "\nimport numpy as np\n\ndef single(v):\n"
+                    "    return {k: np.float32(x) for k, x in gradient({k: np.float32(x) for k, x in v.items()}).items()}\n")
+    status, out, err = _run(["gradcheck", "mazur", "--against", f"{path}:single"], capsys)
+    assert status == 0 and err.startswith("symgrad: warning: the user gradient is float32")
+
+
+def test_cli_plot(tmp_path, capsys):
+    status, out, _ = _run(["gradcheck", "mazur", "--plot", str(tmp_path / "sweep.svg")], capsys)
+    assert status == 0 and "expected 2 ± 0.1: ok; plot saved to" in out
+    assert ET.parse(tmp_path / "sweep.svg").getroot().tag.endswith("svg")
+    status, _, err = _run(["gradcheck", "mazur", "--plot", str(tmp_path / "sweep.jpg")], capsys)
+    assert status == 2 and ".svg or .png" in err
