@@ -31,12 +31,9 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess by the tests
     raise MissingDependency("symgrad.strategies", extra="test", module="hypothesis") from error
 
-from .evaluate import evaluate
-from .graph import Network
-from .layers import ACTIVATIONS, LOSSES, mlp
+from . import ACTIVATIONS, LOSSES, Network, evaluate, loads, mlp
 from .limits import (MAX_GENERATED_BATCH, MAX_GENERATED_DEPTH, MAX_GENERATED_MAGNITUDE, MAX_GENERATED_NODES,
                      MAX_GENERATED_WIDTH)
-from .spec import loads
 from .testing import Batch
 
 __all__ = ["networks", "expressions", "points", "batches", "EXPRESSION_FUNCTIONS"]
@@ -219,10 +216,14 @@ def _circuit_texts(draw, functions, min_nodes, max_nodes, min_leaves, max_leaves
     names = [f"w{k}" for k in range(1, n_params + 1)] + [f"x{k}" for k in range(1, n_inputs + 1)]
     definitions = []
     for k in range(1, draw(st.integers(min_nodes, max_nodes)) + 1):
-        template = EXPRESSION_FUNCTIONS[draw(st.sampled_from(functions))]
-        # Operands default to the newest quantity, so the smallest circuit is a chain.
-        a = draw(st.sampled_from(names[::-1]))
-        b = draw(st.sampled_from(names[::-1]))
+        function = draw(st.sampled_from(functions))
+        # Each node uses the one before it, so the output depends on every node; the second
+        # operand (and the first node's) is any earlier quantity, which makes shared paths.
+        # u − u and u/u would fold to a constant (0/0 at u = 0): their operands differ.
+        a = names[-1] if k > 1 else draw(st.sampled_from(names[::-1]))
+        others = [n for n in names[::-1] if n != a] if function in ("-", "/") else names[::-1]
+        b = draw(st.sampled_from(others)) if k > 1 or function in ("-", "/") else a
+        template = EXPRESSION_FUNCTIONS[function]
         definitions.append(template.format(a=a, b=b))
         names.append(f"n{k}")
     return _circuit_spec(n_params, n_inputs, values, definitions)
@@ -233,8 +234,8 @@ def expressions(*, functions: Sequence[str] = _SMOOTH_FUNCTIONS, min_nodes: int 
                 places: int = 2, margin: float = 1e-3) -> st.SearchStrategy[Network]:
     """Random differentiable circuits: spec files with params ``w1…``, inputs ``x1…``, nodes ``n1…``.
 
-    Each node applies one entry of ``EXPRESSION_FUNCTIONS`` to earlier quantities; the output is
-    the last node. Values are ``places``-decimal numbers; every value stays finite and below
+    Each node applies one entry of ``EXPRESSION_FUNCTIONS`` to the node before it and, for binary
+    operations, any earlier quantity; the output is the last node, which depends on every node. Values are ``places``-decimal numbers; every value stays finite and below
     ``MAX_GENERATED_MAGNITUDE``, and every point is at least ``margin`` from a kink or a pole.
     Shrinks toward one node, one param and one input, the first function listed (``+``), and
     values near 0.

@@ -27,15 +27,15 @@ from typing import Callable, Mapping
 import mpmath
 import numpy as np
 
-from .chain import derive
+# The public names only (the package's internals are being reorganised); symgrad/__init__ is
+# fully imported before this module, which it does not import.
+from . import MLPStructure, Network, derive, evaluate_gradients, matrix_params, to_decimal
 from .errors import InvalidArgument, MissingDependency
-from .evaluate import evaluate_gradients, to_decimal
-from .graph import Network
-from .layers import MLPStructure
+from .finite_differences import EPS, SCHEMES, default_step, roundoff_bound
+from .gradient_check import F_ULPS, TAU_ULPS, relative_error
 from .limits import MAX_DIGITS, MAX_TABLE_ROWS
-from .matrix import matrix_params
 
-__all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "check_gradients", "CONVENTIONS"]
+__all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "check_gradients"]
 
 CONVENTIONS = ("auto", "leaves", "layers")
 _REDUCTIONS = ("mean", "sum")
@@ -51,13 +51,20 @@ class Batch:
 
 @dataclass(frozen=True)
 class GradientRow:
-    """One parameter's comparison: the exact value, the value received and |received − exact|."""
+    """One parameter's comparison: the exact value, the value received, their errors and the verdict."""
 
     parameter: str
     expected: mpmath.mpf
     received: float
-    error: float
-    ok: bool
+    error: float  # |received − exact|
+    rel_error: float  # |received − exact| / max(|received|, |exact|)
+    tolerance: float  # within it: ok
+    bound: float  # beyond the tolerance but within this: precision; beyond both: mismatch
+    verdict: str  # "ok", "precision" or "mismatch"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != "mismatch"
 
 
 class GradientMismatch(AssertionError):
@@ -68,18 +75,39 @@ class GradientMismatch(AssertionError):
         super().__init__(message)
 
 
-# -- the comparison (one function: the gradient checker's formula slots in here) --------
-def _compare(expected: Mapping[str, mpmath.mpf], received: Mapping[str, float], *, rtol: float,
-             atol: float) -> tuple[GradientRow, ...]:
-    """Rows for every parameter, most wrong first: ok when |a − b| ≤ atol + rtol·max(|a|, |b|)."""
+# -- the comparison: the gradient checker's rule ----------------------------------------
+@dataclass(frozen=True)
+class _Exact:
+    """The exact batch gradient, with the magnitudes its float64 computation rounds against."""
+
+    gradients: dict[str, mpmath.mpf]
+    magnitudes: dict[str, float]  # Σ over samples of |per-sample gradient| (÷ batch for the mean)
+    loss: float  # |loss| summed the same way
+    point: dict[str, float]  # the parameter values
+
+
+def _compare(exact: _Exact, received: Mapping[str, float], *, ulps: float, eps: float) -> tuple[GradientRow, ...]:
+    """Rows for every parameter, most wrong first, with ``symgrad.gradcheck``'s verdicts.
+
+    ``ok``: |received − exact| ≤ ulps·ε·(magnitude + the largest magnitude), ε of the dtype
+    received (the checker's TAU rule; for one sample the magnitude is |exact|). ``precision``:
+    beyond that, but within the round-off bound of a float64 central difference of the loss,
+    so no finite-difference check could call it wrong. ``mismatch``: beyond both: a wrong
+    derivative. ``rel_error`` is the checker's symmetric ``relative_error``.
+    """
+    largest = max(exact.magnitudes.values(), default=0.0)
+    error_f = F_ULPS * EPS * (exact.loss + sum(abs(exact.point[p]) * m for p, m in exact.magnitudes.items()))
+    central = SCHEMES["central"]
     rows = []
-    for name, exact in expected.items():
-        value = received[name]
-        a = float(exact)
+    for name, value_exact in exact.gradients.items():
+        value, a = received[name], float(value_exact)
         error = abs(value - a) if math.isfinite(value) else math.inf
-        ok = error <= atol + rtol * max(abs(a), abs(value))
-        rows.append(GradientRow(name, exact, value, error, ok))
-    order = {name: k for k, name in enumerate(expected)}
+        tolerance = ulps * eps * (exact.magnitudes[name] + largest)
+        bound = roundoff_bound(central, default_step(central, exact.point[name]), error_f)
+        verdict = "ok" if error <= tolerance else ("precision" if error <= bound else "mismatch")
+        rel = relative_error(value, a) if math.isfinite(value) else math.inf
+        rows.append(GradientRow(name, value_exact, value, error, rel, tolerance, bound, verdict))
+    order = {name: k for k, name in enumerate(exact.gradients)}
     return tuple(sorted(rows, key=lambda r: (-r.error, order[r.parameter])))
 
 
@@ -99,9 +127,10 @@ def _describe(network: Network) -> str:
 
 def _table(rows: tuple[GradientRow, ...]) -> str:
     shown = rows[:MAX_TABLE_ROWS]
-    cells = [("parameter", "expected (exact)", "received", "error")]
-    cells += [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.3g}") for r in shown]
-    widths = [max(len(row[k]) for row in cells) for k in range(4)]
+    cells = [("parameter", "expected (exact)", "received", "error", "rel error", "verdict")]
+    cells += [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}", f"{r.rel_error:.2e}",
+               r.verdict) for r in shown]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))]
     lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
     if len(rows) > len(shown):
         lines.append(f"  ... and {len(rows) - len(shown)} more")
@@ -130,21 +159,26 @@ def _convention(grad_fn: Callable, convention: str) -> str:
                           f"grad_fn(Ws, bs, X, T)")
 
 
-def _check_options(reduction: str, rtol: float, atol: float, digits: int) -> None:
+def _check_options(reduction: str, ulps: float, digits: int) -> None:
     if reduction not in _REDUCTIONS:
         raise InvalidArgument(f"reduction={reduction!r}: choose 'mean' or 'sum'")
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-            raise InvalidArgument(f"{name}={value!r}: give a finite tolerance of 0 or more, such as 1e-7")
+    if isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or not 0 <= ulps < math.inf:
+        raise InvalidArgument(f"ulps={ulps!r}: give a finite tolerance in units of the dtype's epsilon, "
+                              f"such as {TAU_ULPS}")
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
         raise InvalidArgument(f"digits={digits!r}: give an integer from 1 to {MAX_DIGITS}")
 
 
 def _number(value: object, where: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise GradientMismatch(f"{where} is {value!r}; expected a number") from None
+    if isinstance(value, bool) or np.asarray(value).dtype.kind not in "iuf" or np.ndim(value):
+        raise GradientMismatch(f"{where} is {value!r}; expected a real number")
+    return float(value)
+
+
+def _epsilon(values: list) -> float:
+    """The machine epsilon of the coarsest float dtype among ``values`` (float64 when none is a float)."""
+    kinds = [np.asarray(v).dtype for v in values]
+    return max([np.finfo(d).eps for d in kinds if d.kind == "f"], default=np.finfo(np.float64).eps)
 
 
 def _layout(network: Network) -> dict[str, np.ndarray]:
@@ -165,12 +199,14 @@ def _layers_network(network: Network) -> MLPStructure:
 # -- the assertion ----------------------------------------------------------------------
 def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[str, object] | None = None, *,
                            batch: Batch | None = None, convention: str = "auto", reduction: str = "mean",
-                           rtol: float = 1e-7, atol: float = 1e-10, digits: int = 20) -> None:
+                           ulps: float = TAU_ULPS, digits: int = 20) -> None:
     """Raise ``GradientMismatch`` unless ``grad_fn`` returns the exact gradient of ``network``.
 
     ``point`` overrides leaf values (``None``: the network's own). ``batch`` (layers convention
     only) replaces the point's inputs and targets by its rows. The reference is exact (mpmath,
-    ``digits`` certified); the tolerance is for the float64 arithmetic of ``grad_fn``.
+    ``digits`` certified). Each value is judged as ``symgrad.gradcheck`` judges a gradient: ok
+    within ``ulps``·ε·(|exact| + largest |exact gradient|), ε of the dtype ``grad_fn`` returned;
+    a mismatch when also beyond the round-off bound of a central difference.
 
     >>> import symgrad
     >>> net = symgrad.mlp([1, 1], activation="identity", bias="none")   # E = ½(t − w1·i1)²
@@ -182,7 +218,7 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
     w1 -0.52955 -0.623
     """
     convention = _convention(grad_fn, convention)
-    _check_options(reduction, rtol, atol, digits)
+    _check_options(reduction, ulps, digits)
     if not isinstance(network, Network):
         raise InvalidArgument(f"network={network!r}: give a symgrad.Network")
     base = network.point(point)
@@ -191,9 +227,9 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
         if batch is not None:
             raise InvalidArgument("batch= needs convention='layers'; with convention='leaves' give one sample "
                                   "as point=")
-        expected = evaluate_gradients(derivation, at=base, digits=digits).gradients
+        expected = _batch_gradients(derivation, network, base, None, "sum", digits)
         returned = grad_fn({name: float(value) for name, value in base.items()})
-        received = _received_leaves(returned, network)
+        received, eps = _received_leaves(returned, network)
         context = ""
     else:
         structure = _layers_network(network)
@@ -202,22 +238,24 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
         _check_batch(batch, network)
         expected = _batch_gradients(derivation, network, base, batch, reduction, digits)
         params = matrix_params(network, base)
-        received = _received_layers(grad_fn, network, structure, params, batch)
+        received, eps = _received_layers(grad_fn, network, structure, params, batch)
         context = f" (batch of {len(batch.inputs)}, {reduction} over the batch)"
         layout = _layout(network)
-        where = {name: f"{name} = {key}{list(index)}" if np.ndim(layout[key]) else f"{name} = {key}"
+        where = {name: f"{name} = {key}{list(index)}" if np.ndim(layout[key]) else name
                  for key in layout for index, name in np.ndenumerate(layout[key])}
-        expected = {where[p]: v for p, v in expected.items()}
+        expected = _Exact(*({where[p]: v for p, v in d.items()} for d in (expected.gradients, expected.magnitudes)),
+                          expected.loss, {where[p]: v for p, v in expected.point.items()})
         received = {where[p]: v for p, v in received.items()}
-    rows = _compare(expected, received, rtol=rtol, atol=atol)
+    rows = _compare(expected, received, ulps=ulps, eps=eps)
     wrong = sum(not r.ok for r in rows)
     if wrong:
         raise GradientMismatch(f"gradients of {_describe(network)} do not match at {wrong} of {len(rows)} "
-                               f"parameters{context}, rtol={rtol:g}, atol={atol:g}; most wrong first:\n"
+                               f"parameters{context}, beyond {ulps:g}·ε·(|exact| + largest |exact gradient|) "
+                               f"(ε = {eps:.3g}) and beyond what finite differences resolve; most wrong first:\n"
                                + _table(rows), rows=rows)
 
 
-def _received_leaves(returned: object, network: Network) -> dict[str, float]:
+def _received_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
     if not isinstance(returned, Mapping):
         raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a dict of gradients by "
                                f"parameter name ({', '.join(network.params)})")
@@ -227,7 +265,8 @@ def _received_leaves(returned: object, network: Network) -> dict[str, float]:
         raise GradientMismatch("grad_fn returned the wrong names: "
                                + "; ".join(filter(None, [missing and f"missing {', '.join(map(repr, missing))}",
                                                          extra and f"not parameters {', '.join(map(repr, extra))}"])))
-    return {p: _number(returned[p], f"the gradient for {p!r}") for p in network.params}
+    values = {p: _number(returned[p], f"the gradient for {p!r}") for p in network.params}
+    return values, _epsilon([returned[p] for p in network.params])
 
 
 def _check_batch(batch: object, network: Network) -> None:
@@ -241,23 +280,31 @@ def _check_batch(batch: object, network: Network) -> None:
                               f"shape (batch, {len(network.inputs)}) and (batch, {len(network.targets)})")
 
 
-def _batch_gradients(derivation, network: Network, base: dict, batch: Batch, reduction: str, digits: int) -> dict:
-    """The exact gradient of the batch loss: the per-sample gradients summed (and divided by the batch)."""
+def _batch_gradients(derivation, network: Network, base: dict, batch: Batch | None, reduction: str,
+                     digits: int) -> _Exact:
+    """The exact gradient of the loss over ``batch`` (the point itself when None), summed or averaged."""
+    samples = [{}] if batch is None else [
+        {name: mpmath.mpf(float(v)) for name, v in zip(network.inputs + network.targets, [*x, *t])}
+        for x, t in zip(batch.inputs, batch.targets)]
     totals = {p: mpmath.mpf(0) for p in network.params}
-    for x, t in zip(batch.inputs, batch.targets):
-        at = base | {name: mpmath.mpf(float(v)) for name, v in zip(network.inputs + network.targets, [*x, *t])}
-        grads = evaluate_gradients(derivation, at=at, digits=digits).gradients
+    magnitudes = dict.fromkeys(network.params, 0.0)
+    loss = 0.0
+    for sample in samples:
+        result = evaluate_gradients(derivation, at=base | sample, digits=digits)
+        loss += abs(float(result.values[result.output]))
         with mpmath.workdps(digits + 10):
             for p in totals:
-                totals[p] += grads[p]
-    if reduction == "mean":
-        with mpmath.workdps(digits + 10):
-            totals = {p: v / len(batch.inputs) for p, v in totals.items()}
-    return totals
+                totals[p] += result.gradients[p]
+                magnitudes[p] += abs(float(result.gradients[p]))
+    n = len(samples) if reduction == "mean" else 1
+    with mpmath.workdps(digits + 10):
+        totals = {p: v / n for p, v in totals.items()}
+    return _Exact(totals, {p: m / n for p, m in magnitudes.items()}, loss / n,
+                  {p: float(base[p]) for p in network.params})
 
 
 def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructure, params: dict,
-                     batch: Batch) -> dict[str, float]:
+                     batch: Batch) -> tuple[dict[str, float], float]:
     depth = len(structure.widths) - 1
     Ws = [params[f"W{k}"].copy() for k in range(1, depth + 1)]
     bs = [np.array(params[f"b{k}"]) if f"b{k}" in params else None for k in range(1, depth + 1)]
@@ -274,20 +321,22 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
                                    f"expected a list of {depth} arrays, one per layer")
     layout = _layout(network)
     received: dict[str, float] = {}
+    arrays_received = []
     for key, names in layout.items():
         k = int(key[1:]) - 1
         got = np.asarray(dWs[k] if key.startswith("W") else dbs[k])
         if got.shape != names.shape:
             raise GradientMismatch(f"grad_fn returned {'dWs' if key.startswith('W') else 'dbs'}[{k}] of shape "
                                    f"{got.shape}; the matrix form's {key} has shape {names.shape}")
+        arrays_received.append(got)
         for index, name in np.ndenumerate(names):
             received[name] = _number(got[index], f"{key}{list(index)}")
-    return received
+    return received, _epsilon(arrays_received)
 
 
 # -- the property runner ----------------------------------------------------------------
 def check_gradients(grad_fn: Callable, *, networks=None, convention: str = "auto", min_batch_size: int = 1,
-                    max_batch_size: int = 4, reduction: str = "mean", rtol: float = 1e-7, atol: float = 1e-10,
+                    max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
                     settings=None) -> None:
     """Run ``assert_gradients_match`` as a Hypothesis property over generated networks.
 
@@ -314,7 +363,7 @@ def check_gradients(grad_fn: Callable, *, networks=None, convention: str = "auto
     except ImportError as error:
         raise MissingDependency("symgrad.testing.check_gradients", extra="test", module="hypothesis") from error
     convention = _convention(grad_fn, convention)
-    _check_options(reduction, rtol, atol, 20)
+    _check_options(reduction, ulps, 20)
     if networks is None:
         networks = strategies.networks()
     if not isinstance(networks, st.SearchStrategy):
@@ -328,7 +377,7 @@ def check_gradients(grad_fn: Callable, *, networks=None, convention: str = "auto
             batch = data.draw(strategies.batches(network, min_size=min_batch_size, max_size=max_batch_size),
                               label="batch")
         assert_gradients_match(grad_fn, network, batch=batch, convention=convention, reduction=reduction,
-                               rtol=rtol, atol=atol)
+                               ulps=ulps)
 
     chosen = Settings(settings if settings is not None else Settings(), deadline=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

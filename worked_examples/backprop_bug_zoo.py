@@ -10,10 +10,13 @@ bug at a time:
 - ``mean_forgotten``: E summed over the batch, not averaged (δ_L not divided by the batch size).
 
 For each, ``check_gradients`` runs the same property as the correct code and prints the
-smallest failing example Hypothesis finds (derandomized, so the output is the same every run).
+smallest failing example Hypothesis finds (derandomized, so the output is the same every run;
+docs/how-to/property-tests.md shows it, and this script checks that it still does).
 
 Run it with the test extra installed: python worked_examples/backprop_bug_zoo.py
 """
+
+from pathlib import Path
 
 import numpy as np
 
@@ -79,7 +82,13 @@ def counterexample(bug):
 if __name__ == "__main__":
     check_gradients(backprop, networks=SIGMOID_MLPS, max_batch_size=4, settings=SETTINGS)
     print("without a bug: the property passes\n")
+    shown = {}
     for bug in BUGS:
-        print(f"== {bug} ==")
-        print(counterexample(bug))
-        print()
+        shown[bug] = f"== {bug} ==\n{counterexample(bug).rstrip()}"
+        print(shown[bug], end="\n\n")
+    # docs/how-to/property-tests.md shows this output verbatim: keep the page in step with it.
+    page = Path(__file__).resolve().parent.parent / "docs" / "how-to" / "property-tests.md"
+    if page.exists():
+        stale = [bug for bug, text in shown.items() if text not in page.read_text()]
+        if stale:
+            raise SystemExit(f"{page} does not show the current counterexample of {', '.join(stale)}")
