@@ -8,7 +8,8 @@ import warnings
 
 from .errors import SpecError, SymgradError
 from .fit import compile_network
-from .gradient_check import SCHEMES, gradcheck, load_gradient_function, plot_sweep, sweep_steps
+from .finite_differences import SCHEMES
+from .gradient_check import gradcheck, load_gradient_function, plot_sweep, sweep_steps
 from .report import FORMATS, render_training, report, train_network
 from .spec import builtin_examples, load
 

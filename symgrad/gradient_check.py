@@ -19,10 +19,13 @@ The error formula, used everywhere, is symmetric: ``|a − b| / max(|a|, |b|)``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib.util
 import json
 import math
+import numbers
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +35,11 @@ import mpmath
 import numpy as np
 import sympy
 
-from .errors import InvalidArgument, MissingDependency
+from .errors import DomainError, InvalidArgument, MissingDependency
 from .finite_differences import EPS, SCHEMES, Scheme, default_step, roundoff_bound, scheme_named, truncation_bound
 from .functions import FUNCTIONS, logsumexp
 from .graph import Network
-from .limits import MAX_FULL_GRADCHECK
+from .limits import MAX_FULL_GRADCHECK, MAX_STEP
 
 __all__ = [
     "GradcheckRow",
@@ -51,13 +54,13 @@ __all__ = [
 ]
 
 VERDICTS = ("mismatch", "precision", "step", "round-off", "kink", "ok")  # worst first
-EXPLAINED = ("step", "round-off", "kink", "ok")
 DIGITS = 30  # certified digits of the exact values
 TAU_ULPS = 64  # a gradient agrees with the exact one within TAU_ULPS·ε_dtype·(|exact| + largest |gradient|)
 F_ULPS = 8  # one float64 evaluation of f is taken to err by at most F_ULPS·ε·(|f| + Σ|x·∂f/∂x|)
 SAMPLE = 20  # coordinates checked one by one when there are more than MAX_FULL_GRADCHECK
 DIRECTIONS = 3  # random directions checked when coordinates are sampled
 SLOPE_MARGIN = 0.1  # the measured sweep slope must be within this of the scheme's order
+MAX_HALVINGS = 40  # times a step is halved to keep the stencil inside the loss's domain
 _STENCIL = (-2, -1, 1, 2)  # exact evaluations at x + k·η·v around the centre
 
 
@@ -178,7 +181,7 @@ def load_gradient_function(text: str) -> Callable[[dict[str, float]], Mapping[st
     >>> load_gradient_function("no_such_file.py:grad")
     Traceback (most recent call last):
     ...
-    symgrad.errors.InvalidArgument: --against no_such_file.py:grad: there is no file no_such_file.py; give FILE.py:FUNCTION with an existing file
+    symgrad.errors.InvalidArgument: --against no_such_file.py:grad: no_such_file.py does not exist; give FILE.py:FUNCTION with an existing Python file
     """
     if not isinstance(text, str) or ":" not in text:
         raise InvalidArgument(f"--against {text!r}: expected FILE.py:FUNCTION, such as my_backprop.py:gradient")
@@ -187,15 +190,19 @@ def load_gradient_function(text: str) -> Callable[[dict[str, float]], Mapping[st
     if not name.isidentifier():
         raise InvalidArgument(f"--against {text}: {name!r} is not a Python function name; give FILE.py:FUNCTION")
     if not path.is_file():
-        raise InvalidArgument(f"--against {text}: there is no file {path_text}; give FILE.py:FUNCTION with an "
-                              "existing file")
+        problem = "is not a regular file" if path.exists() else "does not exist"
+        raise InvalidArgument(f"--against {text}: {path_text} {problem}; give FILE.py:FUNCTION with an existing "
+                              "Python file")
     spec = importlib.util.spec_from_file_location(f"symgrad_user_gradient_{abs(hash(str(path)))}", path)
     if spec is None or spec.loader is None:
         raise InvalidArgument(f"--against {text}: {path_text} cannot be imported as Python; give a .py file")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look it up
     try:
-        spec.loader.exec_module(module)  # the user's own file, run on the user's request
+        with contextlib.redirect_stdout(sys.stderr):  # the user's prints must not mix into our JSON
+            spec.loader.exec_module(module)  # the user's own file, run on the user's request
     except (Exception, SystemExit) as exc:
+        del sys.modules[spec.name]
         raise InvalidArgument(f"--against {text}: importing {path_text} raised {_describe(exc)}; fix the file") from exc
     function = getattr(module, name, None)
     if function is None:
@@ -218,9 +225,20 @@ def _call_user(function: Callable, point: dict[str, float], names: tuple[str, ..
     """Call the user's gradient function once; validate what it returns."""
     label = getattr(function, "__name__", "the gradient function")
     try:
-        result = function(dict(point))
+        with contextlib.redirect_stdout(sys.stderr):
+            result = function(dict(point))
     except (Exception, SystemExit) as exc:
         raise InvalidArgument(f"gradient function {label} raised {_describe(exc)} at the network's point") from exc
+    try:
+        return _read_user(result, label, names)
+    except InvalidArgument:
+        raise
+    except Exception as exc:  # a hostile Mapping whose methods raise
+        raise InvalidArgument(f"gradient function {label} returned a {type(result).__name__} that cannot be read "
+                              f"({_describe(exc)}); return a plain dict") from exc
+
+
+def _read_user(result: object, label: str, names: tuple[str, ...]) -> tuple[dict[str, float], np.dtype]:
     if not isinstance(result, Mapping):
         raise InvalidArgument(f"gradient function {label} returned a {type(result).__name__}; return a dict "
                               f"{{parameter name: gradient}} with keys {', '.join(names)}")
@@ -235,9 +253,10 @@ def _call_user(function: Callable, point: dict[str, float], names: tuple[str, ..
     dtype = np.dtype(np.float64)
     for n in names:
         value = result[n]
-        array = np.asarray(value) if isinstance(value, (int, float, np.generic, np.ndarray)) else None
-        if array is None or array.dtype.kind not in "iuf" or isinstance(value, bool):
-            raise InvalidArgument(f"gradient function {label} returned {value!r} for {n!r}; return a real number")
+        array = _as_array(value)
+        if array is None or array.dtype.kind not in "iuf":
+            raise InvalidArgument(f"gradient function {label} returned {_short(value)} for {n!r}; return a real "
+                                  "number (a float, a NumPy scalar, or a detached 0-d tensor)")
         if array.shape != ():
             raise InvalidArgument(f"gradient function {label} returned shape {array.shape} for {n!r}; "
                                   "return one number per parameter")
@@ -248,6 +267,28 @@ def _call_user(function: Callable, point: dict[str, float], names: tuple[str, ..
             dtype = array.dtype
         values[n] = float(array)
     return values, dtype
+
+
+def _as_array(value: object) -> np.ndarray | None:
+    """A user's number as a NumPy array keeping its dtype; None for what is not a real number."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (np.generic, np.ndarray)) or (hasattr(value, "__array__") and not isinstance(value, str)):
+        try:
+            return np.asarray(value)
+        except Exception:  # a tensor that refuses conversion (requires grad, on a GPU, ...)
+            return None
+    if isinstance(value, numbers.Real):  # int, float, Fraction, Decimal-like: float64
+        return np.asarray(float(value))
+    return None
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- evaluating the loss ------------------------------------------------------------------
@@ -296,7 +337,7 @@ def _kink_arguments(network: Network, nodes: tuple[str, ...]) -> list[tuple[str,
     out = []
     for name in (n for n in nodes if n in network.nodes):
         for sub in sympy.preorder_traversal(network.nodes[name].expr):
-            rule = _HEADS.get(getattr(sub, "func", None)) if isinstance(sub, sympy.Function) else None
+            rule = _HEADS.get(sub.func)  # Max and Min are not sympy.Function instances: look up every head
             if rule is None or rule.smooth:
                 continue
             head = rule.spec_name or rule.head.__name__
@@ -321,7 +362,7 @@ def _downstream(network: Network, leaves: set[str]) -> tuple[str, ...]:
 def _check_analytic(network: Network, names: tuple[str, ...]) -> None:
     for node_name in _downstream(network, set(names)):
         for sub in sympy.preorder_traversal(network.nodes[node_name].expr):
-            rule = _HEADS.get(sub.func) if isinstance(sub, sympy.Function) else None
+            rule = _HEADS.get(sub.func)
             if rule is not None and not (rule.smooth and rule.differentiable):
                 raise InvalidArgument(
                     f"scheme 'complex' needs every node between the parameters and the output to be analytic, "
@@ -439,15 +480,32 @@ def _directions(names, x, scheme, step, sample, directions, seed) -> tuple[list[
     for k in chosen:
         v = np.zeros(n)
         v[k] = 1.0
-        out.append(_Direction(names[k], v, step if step is not None else default_step(scheme, float(x[k]))))
+        given = step.get(names[k]) if isinstance(step, Mapping) else step
+        _check_step(given, names[k], float(x[k]), scheme)
+        out.append(_Direction(names[k], v, given if given is not None else default_step(scheme, float(x[k]))))
     scale = float(np.max(np.abs(x))) if n else 1.0
     for d in range(directions):
         v = rng.standard_normal(n)
         v /= np.linalg.norm(v)
-        out.append(_Direction(f"direction {d + 1}", v, step if step is not None else default_step(scheme, scale)))
+        given = None if isinstance(step, Mapping) else step
+        _check_step(given, "the largest coordinate", scale, scheme)
+        out.append(_Direction(f"direction {d + 1}", v, given if given is not None else default_step(scheme, scale)))
     if directions:
         notes.append(f"{directions} random unit directions v (seed {seed}): rows compare directional derivatives ∇f·v")
     return out, notes
+
+
+def _check_step(step: float | None, name: str, x: float, scheme: Scheme) -> None:
+    """A given step must move x in float64 (real schemes) and stay below MAX_STEP."""
+    if step is None:
+        return
+    if step > MAX_STEP:
+        raise InvalidArgument(f"step {step:g} is above the largest accepted, {MAX_STEP:g}; give a step near "
+                              f"{default_step(scheme, x):.2g}")
+    smallest = min((abs(o) for o in scheme.offsets if o), default=1.0) * step
+    if scheme.name != "complex" and x + smallest == x:
+        raise InvalidArgument(f"step {step:g} is too small for {name} = {x:g}: x + h rounds to x in float64; give "
+                              f"at least {4 * EPS * max(1.0, abs(x)):.2g}")
 
 
 def _derivatives(g: dict[int, float], eta: float) -> dict[int, float]:
@@ -470,14 +528,17 @@ def _cause_of(value: float, exact: float, who: str) -> str:
     return f"the {who} gradient {value:.6g} differs from the exact {exact:.6g} (ratio {ratio:.6g})"
 
 
-def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping[str, object]] | None = None,
-              at: Mapping[str, object] | None = None, scheme: str = "central", step: float | None = None,
+def gradcheck(network: Network, *,
+              against: Callable[[dict[str, float]], Mapping[str, object]] | str | None = None,
+              at: Mapping[str, object] | None = None, scheme: str = "central",
+              step: float | Mapping[str, float] | None = None,
               sample: int | None = None, directions: int | None = None, seed: int = 0) -> GradcheckReport:
     """Check the network's gradient three ways, and ``against`` (a user's gradient function).
 
     ``against`` receives every leaf's value by name as floats and returns gradients by
-    parameter name. Networks with more than ``limits.MAX_FULL_GRADCHECK`` parameters are
-    checked on a seeded sample of coordinates plus random directions.
+    parameter name (or is ``"FILE.py:FUNC"``, loaded as the CLI's ``--against`` does). ``at`` overrides leaf values; ``step`` overrides the optimal step (one
+    number, or a dict by parameter). Networks with more than ``limits.MAX_FULL_GRADCHECK``
+    parameters are checked on ``sample`` coordinates plus ``directions`` random directions.
 
     >>> import symgrad
     >>> report = symgrad.gradcheck(symgrad.load("mazur"))
@@ -487,11 +548,13 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
     from . import compile_gradient, derive
 
     sch = scheme_named(scheme)
-    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
-                             or not math.isfinite(step) or step <= 0):
-        raise InvalidArgument(f"step must be a positive number such as 1e-6, got {step!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise InvalidArgument(f"seed must be an integer, got {seed!r}")
+    for value in (step.values() if isinstance(step, Mapping) else [step]):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value <= 0):
+            raise InvalidArgument(f"step must be a positive number such as 1e-6 (or a dict of them by "
+                                  f"parameter), got {value!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
     notes: list[str] = []
     if network.structure is not None and not network.nodes:
         if against is not None or at is not None:
@@ -503,7 +566,8 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
         problem, x = _matrix_problem(network)
         exact_side = False
         notes.append("matrix form only: no exact values; the compiled gradient is checked against finite "
-                     "differences, the bound's higher derivative estimated from compiled gradients")
+                     "differences, the bound's higher derivative estimated from compiled gradients; kinks are not "
+                     "detected in this form")
     else:
         derivation = derive(network)
         compiled = compile_gradient(derivation, reduction="sum")
@@ -519,13 +583,24 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
         exact_side = True
     if not problem.names:
         raise InvalidArgument("the network has no parameters or inputs to differentiate with respect to")
+    if isinstance(step, Mapping) and set(step) - set(problem.names):
+        raise InvalidArgument(f"step names {', '.join(sorted(map(str, set(step) - set(problem.names))))}, which "
+                              f"are not checked coordinates; use names among {', '.join(problem.names[:10])}")
     rows_in, sample_notes = _directions(problem.names, x, sch, step, sample, directions, seed)
-    notes = [f"{sch.title}; step {'%g' % step if step is not None else sch.step_text} per coordinate; "
+    step_text = f"{step:g} for every coordinate" if isinstance(step, (int, float)) else f"{sch.step_text} per coordinate"
+    if isinstance(step, Mapping) and step:
+        step_text += ", as given for " + ", ".join(step)
+    notes = [f"{sch.title}; step {step_text}; "
              f"tolerance = truncation + round-off bound"] + notes + sample_notes
 
     loss0, compiled0 = problem.loss(x)
     user = user_dtype = None
     if against is not None:
+        if isinstance(against, str):
+            against = load_gradient_function(against)
+        if not callable(against):
+            raise InvalidArgument(f"against must be a function values -> {{param: gradient}} or 'FILE.py:FUNC', "
+                                  f"got {_short(against)}")
         user, user_dtype = _call_user(against, problem.point, problem.names)
         if user_dtype != np.float64:
             message = (f"the user gradient is {user_dtype.name}: finite differences stay float64, and its "
@@ -534,146 +609,200 @@ def gradcheck(network: Network, *, against: Callable[[dict[str, float]], Mapping
             notes.append("warning: " + message)
     if exact_side:
         with mpmath.workdps(DIGITS * 3):
-            f0, exact0, values0 = problem.exact(x)
-            gscale = float(max((abs(e) for e in exact0), default=0))
-            f_scale = float(abs(f0) + mpmath.fsum(abs(mpmath.mpf(float(xi)) * e) for xi, e in zip(x, exact0)))
+            exact = problem.exact(x)
+            gscale = float(max((abs(e) for e in exact[1]), default=0))
+            f_scale = float(abs(exact[0]) + mpmath.fsum(abs(mpmath.mpf(float(xi)) * e) for xi, e in zip(x, exact[1])))
     else:
+        exact = None
         gscale = float(np.max(np.abs(compiled0)))
         f_scale = abs(loss0) + float(np.sum(np.abs(x * compiled0)))
-    error_f = F_ULPS * EPS * f_scale
-
-    rows = []
-    for d in rows_in:
-        rows.append(_check_one(problem, sch, d, x, loss0, compiled0, user, user_dtype, error_f, gscale, exact_side,
-                               f0 if exact_side else None, exact0 if exact_side else None,
-                               values0 if exact_side else None))
+    centre = _Centre(problem, sch, x, loss0, compiled0, exact, user,
+                     float(np.finfo(user_dtype).eps) if user is not None else EPS, F_ULPS * EPS * f_scale, gscale)
+    judged = [_judge(centre, d, _estimate(centre, d)) for d in rows_in]
     rank = {v: k for k, v in enumerate(VERDICTS)}
-    order = sorted(range(len(rows)), key=lambda k: (rank[rows[k][0].verdict], -rows[k][1], k))
+    order = sorted(range(len(judged)), key=lambda k: (rank[judged[k][0].verdict], -judged[k][1], k))
     title = f"gradcheck: {network.description or 'network'}"
-    return GradcheckReport(title, sch.name, tuple(rows[k][0] for k in order), tuple(notes), against is not None)
+    return GradcheckReport(title, sch.name, tuple(judged[k][0] for k in order), tuple(notes), against is not None)
 
 
-def _check_one(problem, sch: Scheme, d: _Direction, x, loss0, compiled0, user, user_dtype, error_f, gscale,
-               exact_side, f0, exact0, values0) -> tuple[GradcheckRow, float]:
-    h, v = d.h, d.v
-    eta = h / 2 if sch.name == "richardson" else (h if sch.name != "complex" else default_step(SCHEMES["central"], 0)
-                                                  * max(1.0, float(np.max(np.abs(x)))))
-    points = {k: x + k * eta * v for k in _STENCIL}
-    points[0] = x
-    # float64 losses at the stencil (compiled code); exact slopes and losses around x
-    floss = {0: loss0}
-    fgrad = {0: compiled0}
+@dataclass(frozen=True)
+class _Centre:
+    """What every row shares: the point, the loss and gradients there, and the error scales."""
+
+    problem: _Scalar | _Matrix
+    scheme: Scheme
+    x: np.ndarray
+    loss: float  # compiled float64 loss at x
+    compiled: np.ndarray | None  # compiled gradient at x (None: derivatives by inputs)
+    exact: tuple | None  # (loss, gradient, values) exactly at x; None for matrix-form networks
+    user: dict[str, float] | None
+    user_eps: float  # the rounding unit of the user's dtype
+    error_f: float  # the error of one float64 evaluation of the loss
+    gscale: float  # the largest |gradient| entry
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    """One row's numbers before judging: the directional derivatives and the evidence."""
+
+    numerical: float
+    exact: float | None
+    compiled: float | None
+    user: float | None
+    bound: float  # the finite-difference error bound, truncation + round-off
+    truncation: float | None  # measured: the same difference in exact arithmetic, minus the exact value
+    kink: str | None  # the kink within the step, described
+    one_sided: tuple[float, float, float] | None  # (low, high, slack) of the one-sided differences
+    halvings: int  # times the step was halved to keep the stencil inside the domain
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """Values around x along v at x + k·η·v, k = −2 … 2: compiled losses and slopes, exact ones."""
+
+    eta: float
+    losses: dict[int, float]  # compiled float64 loss
+    slopes: dict[int, object]  # ∇f·v: exact (mpmath) where exact values exist, else compiled
+    exact_losses: dict[int, object] | None
+    values: dict[int, dict] | None  # exact value of every quantity, for the kink test
+
+
+def _sample(c: _Centre, v: np.ndarray, eta: float) -> _Samples | None:
+    """The stencil's values, or None when a point leaves the loss's domain (NaN, complex, DomainError)."""
+    points = {k: c.x + k * eta * v for k in _STENCIL}
+    losses, grads = {0: c.loss}, {0: c.compiled}
     for k in _STENCIL:
-        floss[k], fgrad[k] = problem.loss(points[k])
-    compiled_v = float(np.dot(compiled0, v)) if compiled0 is not None else None
-    user_v = float(np.dot([user[n] for n in problem.names], v)) if user is not None else None
-    if sch.name == "complex":
-        numerical = problem.complex_step(x, v, h)
+        losses[k], grads[k] = c.problem.loss(points[k])
+    if not all(math.isfinite(f) for f in losses.values()):
+        return None
+    if c.exact is None:
+        return _Samples(eta, losses, {k: float(np.dot(g, v)) for k, g in grads.items()}, None, None)
+    exact_losses, values, slopes = {0: c.exact[0]}, {0: c.exact[2]}, {0: _along(c.exact[1], v)}
+    for k in _STENCIL:
+        try:
+            exact_losses[k], grad_k, values[k] = c.problem.exact(points[k])
+        except DomainError:
+            return None
+        slopes[k] = _along(grad_k, v)
+    if any(isinstance(z, mpmath.mpc) for z in [*exact_losses.values(), *slopes.values()]):
+        return None
+    return _Samples(eta, losses, slopes, exact_losses, values)
+
+
+def _estimate(c: _Centre, d: _Direction) -> _Estimate:
+    """Finite difference along d, exact slopes at x + k·η·v, the bound, and any kink in reach.
+
+    Where the stencil leaves the loss's domain (log of a negative, say), the step is halved
+    until it fits, at most MAX_HALVINGS times.
+    """
+    sch, h, v, x = c.scheme, d.h, d.v, c.x
+    if sch.name == "complex":  # η only serves the derivative estimate
+        eta = default_step(SCHEMES["central"], 0.0) * max(1.0, float(np.max(np.abs(x))))
     else:
+        eta = h / 2 if sch.name == "richardson" else h
+    with mpmath.workdps(DIGITS * 3):
+        for halvings in range(MAX_HALVINGS + 1):
+            samples = _sample(c, v, eta)
+            if samples is not None:
+                break
+            eta, h = eta / 2, (h if sch.name == "complex" else h / 2)
+        else:
+            raise DomainError(f"{d.label}: every finite-difference step down to {h:.3g} leaves the domain of the "
+                              "loss; check the point, or give a smaller step")
         stencil = {round(o * h / eta): w for o, w in zip(sch.offsets, sch.weights)}
-        numerical = sum(w * floss[k] for k, w in stencil.items()) / h
-    if exact_side:
-        with mpmath.workdps(DIGITS * 3):
-            exact_f = {0: f0}
-            slope = {0: mpmath.fsum(e * float(vi) for e, vi in zip(exact0, v) if vi)}
-            values = {0: values0}
-            for k in _STENCIL:
-                exact_f[k], grad_k, values[k] = problem.exact(points[k])
-                slope[k] = mpmath.fsum(e * float(vi) for e, vi in zip(grad_k, v) if vi)
-            exact_v = slope[0]
-            derivs = _derivatives(slope, eta)
-            d_exact = None
-            if sch.name != "complex":
-                # the same stencil in exact arithmetic, at the same float64 points: its error is truncation only
-                d_exact = mpmath.fsum(w * exact_f[k] for k, w in stencil.items()) / mpmath.mpf(h)
-            kink = _kink_within(problem.kinks, values, sch)
-            reference = float(exact_v)
-    else:
-        slope = {k: float(np.dot(fgrad[k], v)) for k in fgrad}
-        derivs = _derivatives(slope, eta)
-        reference = compiled_v
-        d_exact, kink, exact_v = None, None, None
-    derivative = float(derivs[sch.order + 1])
-    trunc = truncation_bound(sch, h, derivative)
-    rounding = roundoff_bound(sch, h, error_f, slope=reference) * (F_ULPS if sch.name == "complex" else 1)
+        if sch.name == "complex":
+            numerical = c.problem.complex_step(x, v, h)
+        else:
+            numerical = sum(w * samples.losses[k] for k, w in stencil.items()) / h
+        truncation = kink = exact = None
+        if samples.exact_losses is not None:
+            if sch.name != "complex":  # the same difference in exact arithmetic: truncation alone
+                truncation = float(mpmath.fsum(w * samples.exact_losses[k] for k, w in stencil.items()) / h
+                                   - samples.slopes[0])
+            kink = _kink_within(c.problem.kinks, samples.values, sch)
+            exact = float(samples.slopes[0])
+        derivative = float(_derivatives(samples.slopes, eta)[sch.order + 1])
+    compiled = float(np.dot(c.compiled, v)) if c.compiled is not None else None
+    user = float(np.dot([c.user[n] for n in c.problem.names], v)) if c.user is not None else None
+    reference = exact if exact is not None else compiled
+    rounding = roundoff_bound(sch, h, c.error_f, slope=reference) * (F_ULPS if sch.name == "complex" else 1)
     if sch.name != "complex" and not np.all(v == np.round(v)):  # stencil points rounded: input error too
-        rounding += sch.roundoff * EPS * float(np.sum(np.abs(x * compiled0 if compiled0 is not None else x))) / h
-    bound = 2 * (trunc + rounding)  # 2: the derivative is taken at x, not maximised over the stencil
+        rounding += sch.roundoff * EPS * float(np.sum(np.abs(x * (c.compiled if c.compiled is not None else 1)))) / h
+    bound = 2 * (truncation_bound(sch, h, derivative) + rounding)  # 2: f⁽ⁿ⁺¹⁾ at x, not its max on the stencil
+    one_sided = _one_sided(samples.losses, samples.slopes, eta) if kink else None
+    return _Estimate(numerical, exact, compiled, user, bound, truncation, kink, one_sided, halvings)
 
-    subject_name, subject, eps_subject = ("user", user_v, np.finfo(user_dtype).eps) if user is not None \
-        else ("compiled", compiled_v, EPS)
-    if subject is None:  # inputs: no compiled gradient; the numerical estimate is judged
-        subject_name, subject, eps_subject = "numerical", numerical, EPS
-    candidates = [(subject_name, subject, eps_subject)]
-    if user is not None and compiled_v is not None:
-        candidates.append(("compiled", compiled_v, EPS))
 
-    if exact_side:
-        exact_float = float(exact_v)
-        scale = abs(exact_float) + (gscale if subject_name != "numerical" else 0)
-        abs_error = abs(subject - exact_float)
-        rel_error = relative_error(subject, exact_float)
+def _along(gradient, v: np.ndarray):
+    """The directional derivative ∇f·v in mpmath, skipping the zero entries of v."""
+    return mpmath.fsum(g * float(vi) for g, vi in zip(gradient, v) if vi)
+
+
+def _judge(c: _Centre, d: _Direction, e: _Estimate) -> tuple[GradcheckRow, float]:
+    """The verdict and its cause for one row; the score ranks rows of the same verdict."""
+    if e.user is not None:
+        subject, value, eps = "user", e.user, c.user_eps
+    elif e.compiled is not None:
+        subject, value, eps = "compiled", e.compiled, EPS
+    else:  # derivatives by inputs: no compiled gradient, the finite difference itself is judged
+        subject, value, eps = "numerical", e.numerical, EPS
+    candidates = [(subject, value, eps)] + ([("compiled", e.compiled, EPS)] if subject == "user" else [])
+    reference = e.exact if e.exact is not None else e.numerical
+    abs_error, rel_error = abs(value - reference), relative_error(value, reference)
+    if e.kink is not None:
+        verdict, cause, bound = _judge_kink(e, candidates)
+    elif e.exact is not None:
+        verdict, cause, bound = _judge_exact(c, e, candidates, subject)
     else:
-        exact_float = None
-        abs_error = abs(subject - numerical)
-        rel_error = relative_error(subject, numerical)
+        bound = e.bound + TAU_ULPS * EPS * (abs(value) + c.gscale)
+        if abs_error > bound:
+            verdict, cause = "mismatch", f"the compiled gradient {value:.6g} differs from finite differences"
+        else:
+            verdict, cause = "ok", f"finite differences within {abs_error:.2e} of the compiled value"
+    if e.halvings:
+        cause += f" (step halved {e.halvings} times to keep the stencil inside the loss's domain)"
+    row = GradcheckRow(d.label, e.exact, e.compiled, e.numerical, e.user, abs_error, rel_error, bound, verdict, cause)
+    return row, abs_error / max(bound, 1e-300)
 
-    verdict, cause = "ok", "agrees"
-    if exact_side and kink is not None:
-        lo, hi, slack = _one_sided(floss, slope, eta)
-        outside = [(who, val) for who, val, _ in candidates if not lo - slack <= val <= hi + slack]
-        if outside:
-            who, val = outside[0]
-            verdict = "mismatch"
-            cause = (f"within the step of a kink of {kink}, and the {who} gradient {val:.6g} lies outside the "
-                     f"one-sided differences [{lo:.6g}, {hi:.6g}]")
-        else:
-            verdict = "kink"
-            cause = (f"within the step of a kink of {kink}: finite differences straddle it; the gradient lies "
-                     f"between the one-sided differences [{lo:.6g}, {hi:.6g}] (subgradient check passed)")
-        bound = slack
-        return GradcheckRow(d.label, exact_float, compiled_v, numerical, user_v, abs_error, rel_error, bound, verdict,
-                    cause), abs_error / max(bound, 1e-300)
-    if exact_side:
-        worst = None
-        for who, val, eps in candidates:
-            if who == "numerical":
-                continue
-            tau = TAU_ULPS * eps * scale
-            err = abs(val - exact_float)
-            if err <= tau:
-                continue
-            kind = "precision" if err <= bound else "mismatch"
-            if worst is None or VERDICTS.index(kind) < VERDICTS.index(worst[0]):
-                worst = (kind, who, val, tau)
-        fd_error = abs(numerical - exact_float)
-        if worst is not None and worst[0] == "mismatch":
-            verdict = "mismatch"
-            cause = _cause_of(worst[2], exact_float, worst[1]) + \
-                f"; finite differences agree with the exact value within {fd_error:.2e}"
-        elif fd_error > bound:
-            truncation = float(abs(d_exact - exact_v)) if d_exact is not None else 0.0
-            roundoff = abs(numerical - float(d_exact)) if d_exact is not None else fd_error
-            verdict = "step" if truncation >= roundoff else "round-off"
-            cause = (f"finite differences are off by {fd_error:.2e} > bound {bound:.2e}: truncation (the same "
-                     f"difference in exact arithmetic) {truncation:.2e}, round-off {roundoff:.2e}; "
-                     + ("use a smaller step" if verdict == "step" else "use a larger step"))
-        elif worst is not None:
-            verdict = "precision"
-            cause = (f"the {worst[1]} gradient differs from the exact value by {abs(worst[2] - exact_float):.2e}, "
-                     f"more than {worst[3]:.2e} (its dtype's rounding) but within what finite differences resolve")
-        else:
-            cause = f"finite differences within {fd_error:.2e} of the exact value (bound {bound:.2e})"
-        bound = max(bound, TAU_ULPS * eps_subject * scale)  # the tolerance abs_error is judged against
-    else:
-        if abs_error > bound + TAU_ULPS * EPS * (abs(subject) + gscale):
-            verdict = "mismatch"
-            cause = f"the compiled gradient {subject:.6g} differs from finite differences {numerical:.6g}"
-        else:
-            cause = f"finite differences within {abs_error:.2e} of the compiled value (bound {bound:.2e})"
-    score = abs_error / max(bound, 1e-300)
-    return GradcheckRow(d.label, exact_float, compiled_v, numerical, user_v, abs_error, rel_error, bound, verdict,
-                cause), score
+
+def _judge_kink(e: _Estimate, candidates: list) -> tuple[str, str, float]:
+    low, high, slack = e.one_sided
+    interval = f"[{low:.6g}, {high:.6g}]"
+    for who, value, _ in candidates:
+        if who != "numerical" and not low - slack <= value <= high + slack:
+            return ("mismatch", f"within the step of a kink of {e.kink}, and the {who} gradient {value:.6g} lies "
+                    f"outside the one-sided differences {interval}", slack)
+    return ("kink", f"within the step of a kink of {e.kink}: finite differences straddle it; the gradient lies "
+            f"between the one-sided differences {interval} (subgradient check passed)", slack)
+
+
+def _judge_exact(c: _Centre, e: _Estimate, candidates: list, subject: str) -> tuple[str, str, float]:
+    scale = abs(e.exact) + (c.gscale if subject != "numerical" else 0.0)
+    worst = None  # (verdict, who, value, tolerance) of the worst gradient under check
+    for who, value, eps in candidates:
+        tolerance = TAU_ULPS * eps * scale
+        if who == "numerical" or abs(value - e.exact) <= tolerance:
+            continue
+        kind = "precision" if abs(value - e.exact) <= e.bound else "mismatch"
+        if worst is None or kind == "mismatch":
+            worst = (kind, who, value, tolerance)
+    bound = max(e.bound, TAU_ULPS * candidates[0][2] * scale)  # the tolerance abs_error is judged against
+    fd_error = abs(e.numerical - e.exact)
+    if worst is not None and worst[0] == "mismatch":
+        return ("mismatch", _cause_of(worst[2], e.exact, worst[1])
+                + f"; finite differences agree with the exact value within {fd_error:.2e}", bound)
+    if fd_error > e.bound:
+        truncation = abs(e.truncation) if e.truncation is not None else 0.0
+        roundoff = abs(e.numerical - e.exact - e.truncation) if e.truncation is not None else fd_error
+        verdict = "step" if truncation >= roundoff else "round-off"
+        return (verdict, f"finite differences are off by {fd_error:.2e}, more than their bound {e.bound:.2e}: "
+                f"truncation (the same difference in exact arithmetic) {truncation:.2e}, round-off "
+                f"{roundoff:.2e}; " + ("use a smaller step" if verdict == "step" else "use a larger step"), bound)
+    if worst is not None:
+        return ("precision", f"the {worst[1]} gradient differs from the exact value by "
+                f"{abs(worst[2] - e.exact):.2e}, more than {worst[3]:.2e} (its dtype's rounding) but within what "
+                "finite differences resolve", bound)
+    return "ok", f"finite differences within {fd_error:.2e} of the exact value (bound {e.bound:.2e})", bound
 
 
 def _kink_within(kinks, values: dict, sch: Scheme) -> str | None:
@@ -715,7 +844,9 @@ class StepSweep:
     param: str
     scheme: str
     steps: tuple[float, ...]
-    errors: tuple[float, ...]
+    errors: tuple[float, ...]  # measured |D(h) − exact|
+    truncation: tuple[float, ...]  # the bound's truncation term at each step, C·hⁿ·|f⁽ⁿ⁺¹⁾|
+    roundoff: tuple[float, ...]  # the bound's round-off term at each step, R·ε_f/h
     fit_range: tuple[float, float]  # the steps fitted: where truncation dominates round-off 100-fold
     slope: float | None  # None when truncation never dominates round-off (e.g. f is polynomial in param)
     expected: int
@@ -752,6 +883,9 @@ def sweep_steps(network: Network, *, param: str | None = None, scheme: str = "ce
     if sch.name == "complex":
         raise InvalidArgument("the step sweep is for difference schemes; the complex step has no round-off "
                               "to trade against; use scheme='central'")
+    if network.structure is not None and not network.nodes:
+        raise InvalidArgument("the step sweep measures against exact values, which a matrix-form-only network "
+                              "does not have; sweep a smaller [mlp] (up to 5,000 parameters)")
     derivation = derive(network)
     compiled = compile_gradient(derivation, reduction="sum")
     point = {k: float(v) for k, v in network.point(at).items()}
@@ -783,13 +917,15 @@ def sweep_steps(network: Network, *, param: str | None = None, scheme: str = "ce
         estimate = sum(w * losses[o] for o, w in zip(sch.offsets, sch.weights)) / h
         errors.append(abs(estimate - exact))
     error_f = F_ULPS * EPS * f_scale
-    fit = [j for j, h in enumerate(steps)
-           if truncation_bound(sch, h, derivative) > 100 * roundoff_bound(sch, h, error_f) and errors[j] > 0]
+    truncation = tuple(truncation_bound(sch, h, derivative) for h in steps)
+    roundoff = tuple(roundoff_bound(sch, h, error_f) for h in steps)
+    fit = [j for j in range(len(steps)) if truncation[j] > 100 * roundoff[j] and errors[j] > 0]
     if derivative == 0 or len(fit) < 3:
-        return StepSweep(param, sch.name, steps, tuple(errors), (0.0, 0.0), None, sch.order, SLOPE_MARGIN)
+        return StepSweep(param, sch.name, steps, tuple(errors), truncation, roundoff, (0.0, 0.0), None, sch.order,
+                         SLOPE_MARGIN)
     fitted = np.polyfit(np.log([steps[j] for j in fit]), np.log([errors[j] for j in fit]), 1)[0]
-    return StepSweep(param, sch.name, steps, tuple(errors), (steps[fit[-1]], steps[fit[0]]), float(fitted),
-                     sch.order, SLOPE_MARGIN)
+    return StepSweep(param, sch.name, steps, tuple(errors), truncation, roundoff, (steps[fit[-1]], steps[fit[0]]),
+                     float(fitted), sch.order, SLOPE_MARGIN)
 
 
 def _most_curved(problem: _Scalar, x: np.ndarray, sch: Scheme) -> str:
@@ -837,8 +973,11 @@ def _plot_png(sweep: StepSweep, path: Path) -> None:
     except ImportError:
         raise MissingDependency("a PNG step-sweep plot", extra="plot", module="matplotlib") from None
     fig, ax = plt.subplots(figsize=(6, 4))
-    errors = [max(e, 1e-300) for e in sweep.errors]
-    ax.loglog(sweep.steps, errors, "o-", markersize=3)
+    for field, label, colour, dash in _SERIES:
+        values = [v if v > 0 else np.nan for v in getattr(sweep, field)]
+        ax.loglog(sweep.steps, values, "o-" if not dash else "--", color=colour, label=label, markersize=3)
+    ax.set_ylim(bottom=0.1 * min(e for e in sweep.errors if e > 0), top=10 * max(sweep.errors))
+    ax.legend(fontsize=7)
     ax.set_xlabel("step h")
     ax.set_ylabel("|finite difference − exact|")
     ax.set_title(sweep.summary(), fontsize=7)
@@ -850,30 +989,42 @@ def _plot_png(sweep: StepSweep, path: Path) -> None:
         plt.close(fig)
 
 
+_SERIES = (("errors", "measured |D(h) − exact|", "#1f77b4", ""),
+           ("truncation", "bound: truncation", "#ff7f0e", "6,4"),
+           ("roundoff", "bound: round-off", "#2ca02c", "2,3"))
+
+
 def _svg(sweep: StepSweep) -> str:
+    """A log-log plot of the sweep as a small, dependency-free SVG document."""
     width, height, pad = 640, 420, 60
     xs = [math.log10(h) for h in sweep.steps]
-    ys = [math.log10(max(e, 1e-300)) for e in sweep.errors]
-    ys = [max(y, min(y for y in ys if y > -300) if any(y > -300 for y in ys) else -20) for y in ys]
-    x0, x1, y0, y1 = min(xs), max(xs), math.floor(min(ys)), math.ceil(max(ys))
+    measured = [math.log10(e) for e in sweep.errors if e > 0] or [-20.0]
+    x0, x1, y0, y1 = min(xs), max(xs), math.floor(min(measured)), math.ceil(max(measured))
     y1 = y1 if y1 > y0 else y0 + 1
 
-    def px(x, y):
+    def px(x: float, value: float) -> tuple[float, float]:
+        y = min(max(math.log10(value) if value > 0 else y0, y0), y1)  # clipped to the frame
         return pad + (x - x0) / (x1 - x0) * (width - 2 * pad), height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad)
 
-    points = " ".join("%.1f,%.1f" % px(x, y) for x, y in zip(xs, ys))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{points}"/>']
+             f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" fill="none" '
+             'stroke="#999"/>']
+    for k, (field, label, colour, dash) in enumerate(_SERIES):
+        points = " ".join("%.1f,%.1f" % px(x, value) for x, value in zip(xs, getattr(sweep, field)))
+        style = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{style} points="{points}"/>')
+        parts.append(f'<line x1="{pad + 10}" y1="{pad + 16 + 16 * k}" x2="{pad + 40}" y2="{pad + 16 + 16 * k}" '
+                     f'stroke="{colour}" stroke-width="2"{style}/>')
+        parts.append(f'<text x="{pad + 46}" y="{pad + 20 + 16 * k}" font-size="11">{html.escape(label)}</text>')
     for exponent in range(math.ceil(x0), math.floor(x1) + 1, 2):
-        X, _ = px(exponent, y0)
+        X, _ = px(exponent, 10.0 ** y0)
         parts.append(f'<text x="{X:.1f}" y="{height - pad + 18}" font-size="11" text-anchor="middle">1e{exponent}</text>')
     for exponent in range(y0, y1 + 1, max(1, (y1 - y0) // 8)):
-        _, Y = px(x0, exponent)
+        _, Y = px(x0, 10.0 ** exponent)
         parts.append(f'<text x="{pad - 6}" y="{Y + 4:.1f}" font-size="11" text-anchor="end">1e{exponent}</text>')
     parts.append(f'<text x="{width / 2}" y="{height - 12}" font-size="12" text-anchor="middle">step h</text>')
     parts.append(f'<text x="{width / 2}" y="20" font-size="12" text-anchor="middle">{html.escape(sweep.summary())}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
-

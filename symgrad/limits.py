@@ -23,6 +23,7 @@ __all__ = [
     "MAX_DIGITS",
     "MAX_STEPS",
     "MAX_FULL_GRADCHECK",
+    "MAX_STEP",
     "MAX_GENERATED_DEPTH",
     "MAX_GENERATED_WIDTH",
     "MAX_GENERATED_NODES",
@@ -55,6 +56,7 @@ MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever t
 
 # -- gradient checking -------------------------------------------------------------------
 MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded sample plus random directions
+MAX_STEP = 1e10  # the largest finite-difference step accepted (its powers must stay finite in float64)
 
 # -- property testing (symgrad.strategies, symgrad.testing) ----------------------------
 MAX_GENERATED_DEPTH = 10  # weight layers of a generated network

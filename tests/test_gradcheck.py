@@ -217,7 +217,9 @@ def test_sweep_plots_svg_and_png_needs_matplotlib(tmp_path, monkeypatch):
     sweep = symgrad.sweep_steps(MAZUR, param="w5")
     path = symgrad.plot_sweep(sweep, tmp_path / "sweep.svg")
     root = ET.parse(path).getroot()
-    assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 1
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")  # measured, truncation term, round-off term
+    assert root.tag.endswith("svg") and len(lines) == 3
+    assert all(len(line.get("points").split()) == len(sweep.steps) for line in lines)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MissingDependency, match=r'pip install "symgrad\[plot\]"'):
         symgrad.plot_sweep(sweep, tmp_path / "sweep.png")
@@ -252,6 +254,9 @@ def test_784_100_10_matrix_network_is_checked_by_sample_and_directions():
     ({"scheme": "centre"}, "scheme must be one of"),
     ({"step": 0.0}, "step must be a positive number"),
     ({"step": float("nan")}, "step must be a positive number"),
+    ({"step": 1e-300}, "x \\+ h rounds to x"),
+    ({"step": 1e300}, "above the largest accepted"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
     ({"sample": -1}, "sample must be a non-negative integer"),
     ({"sample": 0, "directions": 0}, "nothing would be checked"),
     ({"against": lambda v: [1.0]}, "returned a list"),
@@ -366,7 +371,8 @@ def test_cli_json_has_exactly_the_documented_keys(user_file, capsys):
 
 
 @pytest.mark.parametrize("target, words", [
-    ("missing.py:gradient", "there is no file"),
+    ("missing.py:gradient", "missing.py does not exist"),
+    ("{dir}:gradient", "is not a regular file"),
     ("{dir}/my_backprop.py", "expected FILE.py:FUNCTION"),
     ("{dir}/my_backprop.py:nope", "has no function 'nope'"),
     ("{dir}/my_backprop.py:not_a_function", "is the int 3, not a function"),
@@ -398,3 +404,152 @@ def test_cli_plot(tmp_path, capsys):
     assert ET.parse(tmp_path / "sweep.svg").getroot().tag.endswith("svg")
     status, _, err = _run(["gradcheck", "mazur", "--plot", str(tmp_path / "sweep.jpg")], capsys)
     assert status == 2 and ".svg or .png" in err
+
+
+# -- attribution of finite-difference errors ------------------------------------------------------
+SIN_AT_ZERO = """
+[symbols]
+params = ["w"]
+[values]
+w = 0
+[nodes]
+f = "sin(w)"
+"""
+
+CANCELLATION = """
+[symbols]
+inputs = ["x"]
+params = ["w"]
+[values]
+x = 1e8
+w = 0.5
+[nodes]
+a = "w + x"
+f = "a*a - x*x"
+"""
+
+
+def test_a_step_that_aliases_the_curvature_is_blamed_on_the_step():
+    # sin(w) at 0 with h = 2π: the central difference sin(h)/h is 0, the derivative is 1
+    report = symgrad.gradcheck(symgrad.loads(SIN_AT_ZERO), step=2 * math.pi)
+    row = report.rows[0]
+    assert report.ok and row.verdict == "step" and "use a smaller step" in row.cause
+    assert abs(row.numerical) < 1e-15 and row.exact == 1.0
+
+
+def test_cancellation_in_the_loss_is_blamed_on_round_off():
+    # f = (w + x)² − x² = 2wx + w² with x = 1e8: float64 loses the low digits of f
+    report = symgrad.gradcheck(symgrad.loads(CANCELLATION))
+    row = report.rows[0]
+    assert row.exact == 2 * 0.5 + 2 * 1e8
+    assert report.ok and row.verdict == "round-off" and "use a larger step" in row.cause
+    assert abs(row.numerical - row.exact) > 1.0
+
+
+def test_a_gradient_off_by_less_than_finite_differences_resolve_is_precision():
+    report = symgrad.gradcheck(MAZUR, against=lambda v: {k: g * (1 + 1e-11) for k, g in mazur_backprop(v).items()})
+    assert report.ok and {row.verdict for row in report.rows} == {"precision"}
+    assert "within what finite differences resolve" in report.rows[0].cause
+
+
+HINGE_AND_ABS = """
+[symbols]
+inputs = ["x"]
+targets = ["t"]
+params = ["w", "c"]
+[values]
+x = 2
+t = 1
+w = 0.5
+c = 0.25
+[nodes]
+y = "w*x"
+L = "max(0, 1 - t*y) + abs(c - 1/4)"
+"""
+
+
+def test_hinge_and_abs_kinks_are_found_from_the_graph():
+    report = symgrad.gradcheck(symgrad.loads(HINGE_AND_ABS))
+    rows = {row.param: row for row in report.rows}
+    assert report.ok and rows["w"].verdict == rows["c"].verdict == "kink"
+    assert "max in node 'L'" in rows["w"].cause and "abs in node 'L'" in rows["c"].cause
+    # one-sided slopes of the hinge in w: −t·x = −2 on the left, 0 on the right
+    assert "[-2, 0]" in rows["w"].cause
+    with pytest.raises(InvalidArgument, match="node 'L' uses (max|abs), which has a kink"):
+        symgrad.gradcheck(symgrad.loads(HINGE_AND_ABS), scheme="complex")
+    with pytest.raises(InvalidArgument, match="node 'L' uses max, which has a kink"):
+        symgrad.gradcheck(symgrad.loads(HINGE_AND_ABS.replace(" + abs(c - 1/4)", " + c")), scheme="complex")
+
+
+def test_at_moves_the_point_and_a_step_per_parameter_is_used():
+    at = {"w1": 0.2, "i2": 0.3}
+    report = symgrad.gradcheck(MAZUR, at=at, step={"w1": 2.0 ** -10})
+    point = {k: float(v) for k, v in MAZUR.point(at).items()}
+    hand = mazur_backprop(point)
+    assert report.ok
+    assert all(abs(row.exact - hand[row.param]) < 1e-15 for row in report.rows)
+    assert "as given for w1" in report.notes[0]
+    rows = {row.param: row for row in report.rows}
+    default = {row.param: row for row in symgrad.gradcheck(MAZUR, at=at).rows}
+    assert rows["w1"].numerical != default["w1"].numerical and rows["w1"].bound != default["w1"].bound
+    assert rows["w2"].numerical == default["w2"].numerical and rows["w2"].bound == default["w2"].bound
+    with pytest.raises(InvalidArgument, match="not checked coordinates"):
+        symgrad.gradcheck(MAZUR, step={"w99": 1e-3})
+
+
+def test_user_prints_go_to_stderr_and_user_dataclasses_import(tmp_path, capsys):
+    path = tmp_path / "chatty.py"
+    path.write_text(USER_FILE + "\nfrom dataclasses import dataclass\n\n\n@dataclass\nclass Box:\n    x: float\n\n\n"
+                    "print('imported')\n\n\ndef noisy(v):\n    print('computing')\n    return gradient(v)\n")
+    status, out, err = _run(["gradcheck", "mazur", "--format", "json", "--against", f"{path}:noisy"], capsys)
+    assert status == 0 and json.loads(out)["ok"] is True
+    assert "imported" in err and "computing" in err
+
+
+@pytest.mark.parametrize("scheme", ["forward", "central", "richardson"])
+def test_the_bound_covers_the_measured_error_at_every_step_of_the_sweep(scheme):
+    for param in ("w1", "w5", "b2"):
+        sweep = symgrad.sweep_steps(MAZUR, param=param, scheme=scheme)
+        for h, error, truncation, roundoff in zip(sweep.steps, sweep.errors, sweep.truncation, sweep.roundoff):
+            assert error <= 2 * (truncation + roundoff), (param, h)
+
+
+def test_the_sweep_needs_exact_values():
+    with pytest.raises(InvalidArgument, match="matrix-form-only"):
+        symgrad.sweep_steps(symgrad.mlp([784, 100, 10], scalar=False))
+    with pytest.raises(InvalidArgument, match="complex step has no round-off"):
+        symgrad.sweep_steps(MAZUR, scheme="complex")
+    with pytest.raises(InvalidArgument, match="not a parameter"):
+        symgrad.sweep_steps(MAZUR, param="w9")
+    assert symgrad.sweep_steps(symgrad.load("two_neurons")).slope is None  # linear in each parameter
+
+
+ACTIVATION_LOSS = [("sigmoid", "half_sse"), ("tanh", "softmax_cross_entropy"), ("relu", "sse"),
+                   ("leaky_relu", "hinge"), ("tanh", "l1")]
+
+
+@pytest.mark.parametrize("activation, loss", ACTIVATION_LOSS)
+def test_no_false_alarms_on_seeded_random_networks(activation, loss):
+    report = symgrad.gradcheck(symgrad.mlp([2, 3, 2], activation=activation, loss=loss, seed=1))
+    assert report.ok and {row.verdict for row in report.rows} <= {"ok", "kink"}, report.table()
+
+
+def test_a_stencil_leaving_the_domain_gets_a_smaller_step():
+    # log(w) at w = 1e-6: the default step 2⁻¹⁷ ≈ 7.6e-6 would reach log of a negative number
+    net = symgrad.loads('[symbols]\nparams = ["w"]\n[values]\nw = 0.000001\n[nodes]\nf = "log(w)"\n')
+    row = symgrad.gradcheck(net).rows[0]
+    assert row.verdict == "ok" and "step halved 4 times" in row.cause  # the stencil reaches x − 2h: 2·2⁻²¹ < 1e-6
+    assert row.exact == pytest.approx(1e6, rel=1e-15) and math.isfinite(row.numerical)
+    assert abs(row.numerical - row.exact) <= row.bound
+
+
+def test_user_numbers_of_any_real_type_and_a_file_function_in_the_api(user_file):
+    import fractions
+
+    net = symgrad.load("two_neurons")  # gradients by hand: df/dw1 = w2*x = -4, df/dw_b1 = w2 = 2, ...
+    by_hand = {"w1": -4, "w_b1": 2, "w2": -7, "w_b2": 1}
+    for convert in (int, fractions.Fraction, np.int64, lambda g: np.array(float(g))):
+        assert symgrad.gradcheck(net, against=lambda v: {k: convert(g) for k, g in by_hand.items()}).ok
+    assert symgrad.gradcheck(MAZUR, against=f"{user_file}:gradient").ok
+    with pytest.raises(InvalidArgument, match="against must be a function"):
+        symgrad.gradcheck(MAZUR, against=5)
