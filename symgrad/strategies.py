@@ -31,7 +31,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess by the tests
     raise MissingDependency("symgrad.strategies", extra="test", module="hypothesis") from error
 
-from . import ACTIVATIONS, LOSSES, Network, evaluate, loads, mlp
+from . import ACTIVATIONS, LOSSES, Network, evaluate, loads, mlp, relu
 from .limits import (MAX_GENERATED_BATCH, MAX_GENERATED_DEPTH, MAX_GENERATED_MAGNITUDE, MAX_GENERATED_NODES,
                      MAX_GENERATED_WIDTH)
 from .testing import Batch
@@ -135,8 +135,7 @@ def _distance(head: sympy.Expr, args: list[float]) -> float:
 def _watched(expr: sympy.Expr) -> bool:
     if expr.is_Pow:
         return not (expr.exp.is_Integer and expr.exp >= 0)
-    return isinstance(expr, (sympy.Abs, sympy.Max, sympy.Min, sympy.log, sympy.Heaviside, sympy.sign)) \
-        or type(expr).__name__ == "relu"
+    return isinstance(expr, (sympy.Abs, sympy.Max, sympy.Min, sympy.log, sympy.Heaviside, sympy.sign, relu))
 
 
 def _clearance(network: Network, point: dict | None = None) -> float:
@@ -157,7 +156,10 @@ def _clearance(network: Network, point: dict | None = None) -> float:
     for node in network.nodes.values():
         for sub in sympy.preorder_traversal(node.expr):
             if _watched(sub):
-                args = [float(a.xreplace(numbers)) for a in sub.args]
+                try:
+                    args = [float(a.xreplace(numbers)) for a in sub.args]
+                except (TypeError, ValueError):  # not a real number there
+                    return -math.inf
                 nearest = min(nearest, _distance(sub, args))
     return nearest
 
