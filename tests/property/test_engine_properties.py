@@ -13,7 +13,7 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import sympy
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import symgrad
@@ -81,6 +81,7 @@ def test_central_differences_of_the_forward_pass_agree(net, data):
 
 
 @given(st.one_of(expressions(functions=ALL_FUNCTIONS), networks()))
+@example(symgrad.load("mazur"))  # the lecture's network, with its shared layer biases
 def test_compiled_scalar_code_equals_exact_evaluation(net):
     compiled = symgrad.compile_gradient(symgrad.derive(net), reduction="sum")
 
