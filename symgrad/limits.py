@@ -36,6 +36,12 @@ __all__ = [
     "MAX_CLAIMS_TEXT",
     "MAX_CLAIMS",
     "MAX_CLAIM_STEPS",
+    "MAX_GENERATED_DEPTH",
+    "MAX_GENERATED_WIDTH",
+    "MAX_GENERATED_NODES",
+    "MAX_GENERATED_BATCH",
+    "MAX_GENERATED_MAGNITUDE",
+    "MAX_TABLE_ROWS",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -80,3 +86,12 @@ MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond 
 MAX_CLAIMS_TEXT = 1_000_000  # characters in one claims file
 MAX_CLAIMS = 2_000  # claims in one file
 MAX_CLAIM_STEPS = 100_000  # k in a claim A@k (10,000 steps of the 2-2-2 network take seconds)
+
+
+# -- property testing (symgrad.strategies, symgrad.testing) ----------------------------
+MAX_GENERATED_DEPTH = 10  # weight layers of a generated network
+MAX_GENERATED_WIDTH = 50  # units of one generated layer, leaves of a circuit
+MAX_GENERATED_NODES = 200  # nodes of a generated circuit
+MAX_GENERATED_BATCH = 1_000  # samples of a generated batch
+MAX_GENERATED_MAGNITUDE = 1_000_000  # generated points keep every value below this (no overflow in float64)
+MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N more"

@@ -52,8 +52,24 @@ def _python_blocks():
             for path in DOCS for lang, body, ident, output in _fences(path) if lang == "python"]
 
 
+_CHECKING_CALLS = {"assert_gradients_match", "check_gradients"}  # symgrad.testing's assertions
+
+
 def _asserts(source: str) -> int:
-    return sum(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(source)))
+    """How many checks the source makes: assert statements, symgrad.testing's assertion calls,
+    and a failure exit (``raise SystemExit``) under a condition."""
+    tree = ast.parse(source)
+    count = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            count += 1
+        elif isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            count += name in _CHECKING_CALLS
+        elif isinstance(node, ast.If):
+            count += any(isinstance(sub, ast.Raise) and isinstance(sub.exc, ast.Call)
+                         and getattr(sub.exc.func, "id", None) == "SystemExit" for sub in node.body)
+    return count
 
 
 def test_every_doc_has_snippets_found():

@@ -1,0 +1,384 @@
+"""Test your own backprop against symgrad's exact gradients: one assertion and a property runner.
+
+``assert_gradients_match(grad_fn, network)`` evaluates the exact gradient of ``network`` (at its
+own values, or at ``point``) and compares what ``grad_fn`` returns. Two conventions:
+
+- **leaves**: ``grad_fn(values) -> grads``, ``values`` a dict of every leaf (inputs, targets,
+  params) by name as floats, ``grads`` a dict by parameter name (as ``symgrad gradcheck
+  --against``);
+- **layers**: ``grad_fn(Ws, bs, X, T) -> (dWs, dbs)`` for networks built by ``mlp``, with the
+  arrays of the matrix form: ``Ws[l]`` of shape (n_l, n_{l-1}), ``bs[l]`` of shape (n_l,)
+  (a 0-d array for one bias per layer, ``None`` without biases), ``X`` (batch, n_inputs) and
+  ``T`` (batch, n_targets), one sample per row. The loss is the mean (``reduction="mean"``) or
+  the sum of the per-sample loss over the batch.
+
+A wrong gradient raises ``GradientMismatch`` (an ``AssertionError``) whose message is a table,
+most wrong parameter first. ``check_gradients`` runs that assertion as a Hypothesis property
+over generated networks and raises the shrunk failure.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import mpmath
+import numpy as np
+
+# The public names only (the package's internals are being reorganised); symgrad/__init__ is
+# fully imported before this module, which it does not import.
+from . import MLPStructure, Network, derive, evaluate_gradients, matrix_params, to_decimal
+from .errors import InvalidArgument, MissingDependency
+from .finite_differences import EPS, SCHEMES, default_step, roundoff_bound
+from .gradient_check import F_ULPS, TAU_ULPS, relative_error
+from .limits import MAX_DIGITS, MAX_TABLE_ROWS
+
+__all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "check_gradients"]
+
+CONVENTIONS = ("auto", "leaves", "layers")
+_REDUCTIONS = ("mean", "sum")
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """Samples as rows: ``inputs`` (batch, n_inputs) and ``targets`` (batch, n_targets), in the network's order."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    """One parameter's comparison: the exact value, the value received, their errors and the verdict."""
+
+    parameter: str
+    expected: mpmath.mpf
+    received: float
+    error: float  # |received − exact|
+    rel_error: float  # |received − exact| / max(|received|, |exact|)
+    tolerance: float  # within it: ok
+    bound: float  # beyond the tolerance but within this: precision; beyond both: mismatch
+    verdict: str  # "ok", "precision" or "mismatch"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != "mismatch"
+
+
+class GradientMismatch(AssertionError):
+    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first."""
+
+    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = ()):
+        self.rows = rows
+        super().__init__(message)
+
+
+# -- the comparison: the gradient checker's rule ----------------------------------------
+@dataclass(frozen=True)
+class _Exact:
+    """The exact batch gradient, with the magnitudes its float64 computation rounds against."""
+
+    gradients: dict[str, mpmath.mpf]
+    magnitudes: dict[str, float]  # Σ over samples of |per-sample gradient| (÷ batch for the mean)
+    loss: float  # |loss| summed the same way
+    point: dict[str, float]  # the parameter values
+
+
+def _compare(exact: _Exact, received: Mapping[str, float], *, ulps: float, eps: float) -> tuple[GradientRow, ...]:
+    """Rows for every parameter, most wrong first, with ``symgrad.gradcheck``'s verdicts.
+
+    ``ok``: |received − exact| ≤ ulps·ε·(magnitude + the largest magnitude), ε of the dtype
+    received (the checker's TAU rule; for one sample the magnitude is |exact|). ``precision``:
+    beyond that, but within the round-off bound of a float64 central difference of the loss,
+    so no finite-difference check could call it wrong. ``mismatch``: beyond both: a wrong
+    derivative. ``rel_error`` is the checker's symmetric ``relative_error``.
+    """
+    largest = max(exact.magnitudes.values(), default=0.0)
+    error_f = F_ULPS * EPS * (exact.loss + sum(abs(exact.point[p]) * m for p, m in exact.magnitudes.items()))
+    central = SCHEMES["central"]
+    rows = []
+    for name, value_exact in exact.gradients.items():
+        value, a = received[name], float(value_exact)
+        error = abs(value - a) if math.isfinite(value) else math.inf
+        tolerance = ulps * eps * (exact.magnitudes[name] + largest)
+        bound = roundoff_bound(central, default_step(central, exact.point[name]), error_f)
+        verdict = "ok" if error <= tolerance else ("precision" if error <= bound else "mismatch")
+        rel = relative_error(value, a) if math.isfinite(value) else math.inf
+        rows.append(GradientRow(name, value_exact, value, error, rel, tolerance, bound, verdict))
+    order = {name: k for k, name in enumerate(exact.gradients)}
+    return tuple(sorted(rows, key=lambda r: (-r.error, order[r.parameter])))
+
+
+# -- describing what was compared ------------------------------------------------------
+def _describe(network: Network) -> str:
+    """The builder call that makes ``network`` again, or its description."""
+    s = network.structure
+    if isinstance(s, MLPStructure):
+        options = [f"activation={s.activation!r}"]
+        default_output = "identity" if s.loss == "softmax_cross_entropy" or s.activation == "maxout" else s.activation
+        if s.output_activation != default_output:
+            options.append(f"output_activation={s.output_activation!r}")
+        options += [f"loss={s.loss!r}", f"bias={s.bias!r}", f"seed={s.seed}"]
+        return f"mlp({list(s.widths)}, {', '.join(options)})"
+    return repr(network.description or "a network")
+
+
+def _table(rows: tuple[GradientRow, ...]) -> str:
+    shown = rows[:MAX_TABLE_ROWS]
+    cells = [("parameter", "expected (exact)", "received", "error", "rel error", "verdict")]
+    cells += [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}", f"{r.rel_error:.2e}",
+               r.verdict) for r in shown]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))]
+    lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    if len(rows) > len(shown):
+        lines.append(f"  ... and {len(rows) - len(shown)} more")
+    return "\n".join(lines)
+
+
+# -- checking options and results -------------------------------------------------------
+def _convention(grad_fn: Callable, convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise InvalidArgument(f"convention={convention!r}: choose one of {', '.join(map(repr, CONVENTIONS))}")
+    if convention != "auto":
+        return convention
+    try:
+        parameters = inspect.signature(grad_fn).parameters.values()
+    except (TypeError, ValueError):
+        parameters = None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if parameters is not None and not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        required = [p for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty]
+        if len(required) == 1:
+            return "leaves"
+        if len(required) == 4:
+            return "layers"
+    raise InvalidArgument(f"cannot tell the convention of {getattr(grad_fn, '__name__', grad_fn)!r} from its "
+                          f"signature; pass convention='leaves' for grad_fn(values) or convention='layers' for "
+                          f"grad_fn(Ws, bs, X, T)")
+
+
+def _check_options(reduction: str, ulps: float, digits: int) -> None:
+    if reduction not in _REDUCTIONS:
+        raise InvalidArgument(f"reduction={reduction!r}: choose 'mean' or 'sum'")
+    if isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or not 0 <= ulps < math.inf:
+        raise InvalidArgument(f"ulps={ulps!r}: give a finite tolerance in units of the dtype's epsilon, "
+                              f"such as {TAU_ULPS}")
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
+        raise InvalidArgument(f"digits={digits!r}: give an integer from 1 to {MAX_DIGITS}")
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or np.asarray(value).dtype.kind not in "iuf" or np.ndim(value):
+        raise GradientMismatch(f"{where} is {value!r}; expected a real number")
+    return float(value)
+
+
+def _epsilon(values: list) -> float:
+    """The machine epsilon of the coarsest float dtype among ``values`` (float64 when none is a float)."""
+    kinds = [np.asarray(v).dtype for v in values]
+    return max([np.finfo(d).eps for d in kinds if d.kind == "f"], default=np.finfo(np.float64).eps)
+
+
+def _layout(network: Network) -> dict[str, np.ndarray]:
+    """The scalar parameter name at each entry of W1, b1, … (the matrix form's arrays)."""
+    index = {p: k for k, p in enumerate(network.params)}
+    return {key: np.vectorize(lambda k: network.params[int(k)], otypes=[object])(array)
+            for key, array in matrix_params(network, index).items()}
+
+
+def _layers_network(network: Network) -> MLPStructure:
+    s = network.structure
+    if not isinstance(s, MLPStructure) or s.activation == "maxout" or not network.params:
+        raise InvalidArgument("convention='layers' needs a dense network built by mlp() or an [mlp] spec, with "
+                              "scalar parameters and no maxout; use convention='leaves' for other networks")
+    return s
+
+
+# -- the assertion ----------------------------------------------------------------------
+def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[str, object] | None = None, *,
+                           batch: Batch | None = None, convention: str = "auto", reduction: str = "mean",
+                           ulps: float = TAU_ULPS, digits: int = 20) -> None:
+    """Raise ``GradientMismatch`` unless ``grad_fn`` returns the exact gradient of ``network``.
+
+    ``point`` overrides leaf values (``None``: the network's own). ``batch`` (layers convention
+    only) replaces the point's inputs and targets by its rows. The reference is exact (mpmath,
+    ``digits`` certified). Each value is judged as ``symgrad.gradcheck`` judges a gradient: ok
+    within ``ulps``·ε·(|exact| + largest |exact gradient|), ε of the dtype ``grad_fn`` returned;
+    a mismatch when also beyond the round-off bound of a central difference.
+
+    >>> import symgrad
+    >>> net = symgrad.mlp([1, 1], activation="identity", bias="none")   # E = ½(t − w1·i1)²
+    >>> assert_gradients_match(lambda v: {"w1": (v["w1"] * v["i1"] - v["t1"]) * v["i1"]}, net)
+    >>> try:                                                               # the factor i1 forgotten
+    ...     assert_gradients_match(lambda v: {"w1": v["w1"] * v["i1"] - v["t1"]}, net)
+    ... except GradientMismatch as failure:
+    ...     print(failure.rows[0].parameter, symgrad.to_decimal(failure.rows[0].expected, 5), failure.rows[0].received)
+    w1 -0.52955 -0.623
+    """
+    convention = _convention(grad_fn, convention)
+    _check_options(reduction, ulps, digits)
+    if not isinstance(network, Network):
+        raise InvalidArgument(f"network={network!r}: give a symgrad.Network")
+    base = network.point(point)
+    derivation = derive(network)
+    if convention == "leaves":
+        if batch is not None:
+            raise InvalidArgument("batch= needs convention='layers'; with convention='leaves' give one sample "
+                                  "as point=")
+        expected = _batch_gradients(derivation, network, base, None, "sum", digits)
+        returned = grad_fn({name: float(value) for name, value in base.items()})
+        received, eps = _received_leaves(returned, network)
+        context = ""
+    else:
+        structure = _layers_network(network)
+        batch = batch if batch is not None else Batch(
+            np.array([[float(base[x]) for x in network.inputs]]), np.array([[float(base[t]) for t in network.targets]]))
+        _check_batch(batch, network)
+        expected = _batch_gradients(derivation, network, base, batch, reduction, digits)
+        params = matrix_params(network, base)
+        received, eps = _received_layers(grad_fn, network, structure, params, batch)
+        context = f" (batch of {len(batch.inputs)}, {reduction} over the batch)"
+        layout = _layout(network)
+        where = {name: f"{name} = {key}{list(index)}" if np.ndim(layout[key]) else name
+                 for key in layout for index, name in np.ndenumerate(layout[key])}
+        expected = _Exact(*({where[p]: v for p, v in d.items()} for d in (expected.gradients, expected.magnitudes)),
+                          expected.loss, {where[p]: v for p, v in expected.point.items()})
+        received = {where[p]: v for p, v in received.items()}
+    rows = _compare(expected, received, ulps=ulps, eps=eps)
+    wrong = sum(not r.ok for r in rows)
+    if wrong:
+        raise GradientMismatch(f"gradients of {_describe(network)} do not match at {wrong} of {len(rows)} "
+                               f"parameters{context}, beyond {ulps:g}·ε·(|exact| + largest |exact gradient|) "
+                               f"(ε = {eps:.3g}) and beyond what finite differences resolve; most wrong first:\n"
+                               + _table(rows), rows=rows)
+
+
+def _received_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
+    if not isinstance(returned, Mapping):
+        raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a dict of gradients by "
+                               f"parameter name ({', '.join(network.params)})")
+    extra = [k for k in returned if k not in network.params]
+    missing = [p for p in network.params if p not in returned]
+    if extra or missing:
+        raise GradientMismatch("grad_fn returned the wrong names: "
+                               + "; ".join(filter(None, [missing and f"missing {', '.join(map(repr, missing))}",
+                                                         extra and f"not parameters {', '.join(map(repr, extra))}"])))
+    values = {p: _number(returned[p], f"the gradient for {p!r}") for p in network.params}
+    return values, _epsilon([returned[p] for p in network.params])
+
+
+def _check_batch(batch: object, network: Network) -> None:
+    if not isinstance(batch, Batch):
+        raise InvalidArgument(f"batch={batch!r}: give a symgrad.testing.Batch(inputs, targets)")
+    n = len(batch.inputs) if np.ndim(batch.inputs) == 2 else -1
+    if (np.shape(batch.inputs) != (n, len(network.inputs)) or np.shape(batch.targets) != (n, len(network.targets))
+            or n < 1):
+        raise InvalidArgument(f"batch shapes {np.shape(batch.inputs)} and {np.shape(batch.targets)} do not fit "
+                              f"{len(network.inputs)} inputs and {len(network.targets)} targets; give arrays of "
+                              f"shape (batch, {len(network.inputs)}) and (batch, {len(network.targets)})")
+
+
+def _batch_gradients(derivation, network: Network, base: dict, batch: Batch | None, reduction: str,
+                     digits: int) -> _Exact:
+    """The exact gradient of the loss over ``batch`` (the point itself when None), summed or averaged."""
+    samples = [{}] if batch is None else [
+        {name: mpmath.mpf(float(v)) for name, v in zip(network.inputs + network.targets, [*x, *t])}
+        for x, t in zip(batch.inputs, batch.targets)]
+    totals = {p: mpmath.mpf(0) for p in network.params}
+    magnitudes = dict.fromkeys(network.params, 0.0)
+    loss = 0.0
+    for sample in samples:
+        result = evaluate_gradients(derivation, at=base | sample, digits=digits)
+        loss += abs(float(result.values[result.output]))
+        with mpmath.workdps(digits + 10):
+            for p in totals:
+                totals[p] += result.gradients[p]
+                magnitudes[p] += abs(float(result.gradients[p]))
+    n = len(samples) if reduction == "mean" else 1
+    with mpmath.workdps(digits + 10):
+        totals = {p: v / n for p, v in totals.items()}
+    return _Exact(totals, {p: m / n for p, m in magnitudes.items()}, loss / n,
+                  {p: float(base[p]) for p in network.params})
+
+
+def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructure, params: dict,
+                     batch: Batch) -> tuple[dict[str, float], float]:
+    depth = len(structure.widths) - 1
+    Ws = [params[f"W{k}"].copy() for k in range(1, depth + 1)]
+    bs = [np.array(params[f"b{k}"]) if f"b{k}" in params else None for k in range(1, depth + 1)]
+    returned = grad_fn(Ws, bs, np.array(batch.inputs, dtype=np.float64), np.array(batch.targets, dtype=np.float64))
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+        raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a pair (dWs, dbs)")
+    dWs, dbs = returned
+    for label, arrays in (("dWs", dWs), ("dbs", dbs)):
+        if structure.bias == "none" and label == "dbs":
+            continue
+        if not isinstance(arrays, (tuple, list)) or len(arrays) != depth:
+            raise GradientMismatch(f"grad_fn returned {label} of type {type(arrays).__name__}"
+                                   f"{f' and length {len(arrays)}' if isinstance(arrays, (tuple, list)) else ''}; "
+                                   f"expected a list of {depth} arrays, one per layer")
+    layout = _layout(network)
+    received: dict[str, float] = {}
+    arrays_received = []
+    for key, names in layout.items():
+        k = int(key[1:]) - 1
+        got = np.asarray(dWs[k] if key.startswith("W") else dbs[k])
+        if got.shape != names.shape:
+            raise GradientMismatch(f"grad_fn returned {'dWs' if key.startswith('W') else 'dbs'}[{k}] of shape "
+                                   f"{got.shape}; the matrix form's {key} has shape {names.shape}")
+        arrays_received.append(got)
+        for index, name in np.ndenumerate(names):
+            received[name] = _number(got[index], f"{key}{list(index)}")
+    return received, _epsilon(arrays_received)
+
+
+# -- the property runner ----------------------------------------------------------------
+def check_gradients(grad_fn: Callable, *, networks=None, convention: str = "auto", min_batch_size: int = 1,
+                    max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
+                    settings=None) -> None:
+    """Run ``assert_gradients_match`` as a Hypothesis property over generated networks.
+
+    ``networks`` is a strategy (default ``symgrad.strategies.networks()``); with the layers
+    convention each example also draws a batch of ``min_batch_size`` to ``max_batch_size``
+    samples. ``settings`` is a ``hypothesis.settings`` (default: the loaded profile). A wrong
+    backprop raises the ``GradientMismatch`` of the smallest failing example Hypothesis finds.
+
+    >>> import numpy as np
+    >>> from hypothesis import settings
+    >>> from symgrad.strategies import networks
+    >>> def backprop(Ws, bs, X, T):            # one linear layer, no bias, E = mean of ½|W x − t|²
+    ...     R = X @ Ws[0].T - T
+    ...     return [R.T @ X / len(X)], [None]
+    >>> check_gradients(backprop, networks=networks(max_depth=1, activations=("identity",),
+    ...                 losses=("half_sse",), biases=("none",)), settings=settings(max_examples=3))
+    """
+    try:
+        from hypothesis import HealthCheck, given
+        from hypothesis import settings as Settings
+        from hypothesis import strategies as st
+
+        from . import strategies
+    except ImportError as error:
+        raise MissingDependency("symgrad.testing.check_gradients", extra="test", module="hypothesis") from error
+    convention = _convention(grad_fn, convention)
+    _check_options(reduction, ulps, 20)
+    if networks is None:
+        networks = strategies.networks()
+    if not isinstance(networks, st.SearchStrategy):
+        raise InvalidArgument(f"networks={networks!r}: give a Hypothesis strategy such as "
+                              f"symgrad.strategies.networks()")
+
+    def gradients_match(data):
+        network = data.draw(networks, label="network")
+        batch = None
+        if convention == "layers":
+            batch = data.draw(strategies.batches(network, min_size=min_batch_size, max_size=max_batch_size),
+                              label="batch")
+        assert_gradients_match(grad_fn, network, batch=batch, convention=convention, reduction=reduction,
+                               ulps=ulps)
+
+    chosen = Settings(settings if settings is not None else Settings(), deadline=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    chosen(given(st.data())(gradients_match))()

@@ -1,0 +1,282 @@
+"""symgrad.testing: the assertion passes a correct hand-written backprop, names the wrong
+parameter first for a wrong one, and the property runner shrinks a bug to a small network.
+
+The reference backprop below is plain NumPy written from the lecture's equations; the
+lecture's printed numbers pin the exact column of the table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import Phase, settings
+
+import symgrad
+import symgrad.strategies
+import symgrad.testing
+from symgrad.strategies import networks
+from symgrad.testing import Batch, GradientMismatch, assert_gradients_match, check_gradients
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = settings(max_examples=15, derandomize=True, database=None, phases=[Phase.generate, Phase.shrink])
+
+ACTIVATIONS = {  # activation, and its derivative from (pre-activation z, activation h)
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, h: h * (1 - h)),
+    "tanh": (np.tanh, lambda z, h: 1 - h * h),
+    "identity": (lambda z: z, lambda z, h: np.ones_like(z)),
+    "relu": (lambda z: np.maximum(z, 0), lambda z, h: (z > 0) * 1.0),
+}
+LOSS_GRADIENTS = {"half_sse": lambda y, t: y - t, "sse": lambda y, t: 2 * (y - t)}
+
+
+def reference_backprop(Ws, bs, X, T, *, activation="sigmoid", loss="half_sse", reduction="mean"):
+    """Rows are samples: z = h Wᵀ + b, δ_L = ∂ℓ/∂y ⊙ act′, δ_l = (δ_{l+1} W_{l+1}) ⊙ act′."""
+    f, df = ACTIVATIONS[activation]
+    hs, zs = [X], []
+    for W, b in zip(Ws, bs):
+        zs.append(hs[-1] @ W.T + (0 if b is None else b))
+        hs.append(f(zs[-1]))
+    delta = LOSS_GRADIENTS[loss](hs[-1], T) * df(zs[-1], hs[-1])
+    if reduction == "mean":
+        delta = delta / len(X)
+    dWs, dbs = [], []
+    for layer in reversed(range(len(Ws))):
+        dWs.insert(0, delta.T @ hs[layer])
+        b = bs[layer]
+        dbs.insert(0, None if b is None else (delta.sum() if np.ndim(b) == 0 else delta.sum(axis=0)))
+        if layer:
+            delta = (delta @ Ws[layer]) * df(zs[layer - 1], hs[layer])
+    return dWs, dbs
+
+
+def leaves_backprop(widths, bias, **options):
+    """The same backprop in the leaves convention, reading the documented mlp naming scheme."""
+
+    def grad_fn(values):
+        Ws, bs, names, k = [], [], [], 1
+        for layer, (m, n) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+            Ws.append(np.array([[values[f"w{k + j * m + i}"] for i in range(m)] for j in range(n)]))
+            names.append([[f"w{k + j * m + i}" for i in range(m)] for j in range(n)])
+            k += n * m
+            bs.append(np.float64(values[f"b{layer}"]) if bias == "layer" else None)
+        X = np.array([[values[f"i{i}"] for i in range(1, widths[0] + 1)]])
+        T = np.array([[values[f"t{i}"] for i in range(1, widths[-1] + 1)]])
+        dWs, dbs = reference_backprop(Ws, bs, X, T, **options)
+        grads = {name: dW[j, i] for dW, rows in zip(dWs, names) for j, row in enumerate(rows) for i, name in
+                 enumerate(row)}
+        grads |= {f"b{layer}": float(db) for layer, db in enumerate(dbs, start=1) if db is not None}
+        return grads
+
+    return grad_fn
+
+
+MAZUR = leaves_backprop([2, 2, 2], "layer")
+
+
+# -- the assertion -----------------------------------------------------------------------
+def test_the_lecture_network_passes():
+    assert_gradients_match(MAZUR, symgrad.load("mazur"))
+
+
+def test_a_wrong_gradient_is_named_first_with_the_lectures_exact_value():
+    def wrong_w5(values):
+        return MAZUR(values) | {"w5": 0.09}
+
+    with pytest.raises(GradientMismatch) as caught:
+        assert_gradients_match(wrong_w5, symgrad.load("mazur"))
+    failure = caught.value
+    assert isinstance(failure, AssertionError)
+    assert failure.rows[0].parameter == "w5" and not failure.rows[0].ok
+    assert all(row.ok for row in failure.rows[1:])
+    assert symgrad.to_decimal(failure.rows[0].expected, 8) == "0.082167041"  # the lecture's printed ∂E/∂w5
+    lines = str(failure).splitlines()
+    assert "1 of 10 parameters" in lines[0]
+    name, expected, received = lines[2].split()[:3]
+    assert (name, expected[:10], received) == ("w5", "0.08216704", "0.09")
+
+
+def test_point_none_means_the_networks_own_values_and_point_overrides_them():
+    net = symgrad.mlp([2, 2, 2], bias="layer", seed=3)
+    seen = []
+
+    def spy(values):
+        seen.append(values)
+        return leaves_backprop([2, 2, 2], "layer")(values)
+
+    assert_gradients_match(spy, net)
+    assert seen[-1] == {name: float(value) for name, value in net.point().items()}
+    assert_gradients_match(spy, net, {"w1": 0.5, "i2": -0.25})
+    assert seen[-1]["w1"] == 0.5 and seen[-1]["i2"] == -0.25
+
+    def stale(values):  # ignores the point it is given
+        return spy({name: float(value) for name, value in net.point().items()})
+
+    with pytest.raises(GradientMismatch):
+        assert_gradients_match(stale, net, {"w1": 0.5})
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "identity", "relu"])
+@pytest.mark.parametrize("bias", ["neuron", "layer", "none"])
+def test_the_layers_convention_over_a_batch(activation, bias):
+    net = symgrad.mlp([3, 2, 2], activation=activation, bias=bias, seed=1)
+    batch = Batch(np.array([[0.5, -0.25, 1.0], [0.1, 0.2, 0.3], [-1.0, 0.75, 0.0]]),
+                  np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.25]]))
+    for reduction in ("mean", "sum"):
+        def backprop(Ws, bs, X, T):
+            return reference_backprop(Ws, bs, X, T, activation=activation, reduction=reduction)
+
+        assert_gradients_match(backprop, net, batch=batch, reduction=reduction)
+
+
+def test_the_mean_forgotten_is_caught_only_with_more_than_one_sample():
+    net = symgrad.mlp([2, 2, 1], seed=2)
+
+    def summed(Ws, bs, X, T):
+        return reference_backprop(Ws, bs, X, T, reduction="sum")
+
+    assert_gradients_match(summed, net)  # one sample: the mean is the sum
+    batch = Batch(np.array([[0.5, 0.25], [0.1, -0.2]]), np.array([[0.3], [0.9]]))
+    with pytest.raises(GradientMismatch, match="batch of 2, mean over the batch") as caught:
+        assert_gradients_match(summed, net, batch=batch)
+    row = caught.value.rows[0]
+    assert row.received == pytest.approx(2 * float(row.expected), rel=1e-12)
+    assert re.match(r"\w+ = [Wb]\d", row.parameter)
+
+
+def test_float32_gradients_are_judged_at_float32_precision():
+    net = symgrad.mlp([2, 3, 1], seed=5)
+
+    def in_float32(Ws, bs, X, T):
+        dWs, dbs = reference_backprop([W.astype(np.float32) for W in Ws], [b.astype(np.float32) for b in bs],
+                                      X.astype(np.float32), T.astype(np.float32))
+        return dWs, dbs
+
+    assert_gradients_match(in_float32, net)  # float32 rounding is not a bug
+
+    def off_by_1e5(Ws, bs, X, T):
+        dWs, dbs = reference_backprop(Ws, bs, X, T)
+        return [dW * (1 + 1e-5) for dW in dWs], dbs
+
+    with pytest.raises(GradientMismatch):  # in float64 it is
+        assert_gradients_match(off_by_1e5, net)
+
+
+@pytest.mark.parametrize("returned, message", [
+    (lambda v: [1.0], "expected a dict of gradients"),
+    (lambda v: {"w1": 0.0}, "missing 'b_o1'"),
+    (lambda v: {"w1": 0.0, "b_o1": 0.0, "i1": 0.0}, "not parameters 'i1'"),
+    (lambda v: {"w1": "0.1", "b_o1": 0.0}, "the gradient for 'w1' is '0.1'; expected a real number"),
+    (lambda v: {"w1": np.zeros(2), "b_o1": 0.0}, "expected a real number"),
+])
+def test_what_a_leaves_function_returns_is_checked(returned, message):
+    with pytest.raises(GradientMismatch, match=re.escape(message)):
+        assert_gradients_match(returned, symgrad.mlp([1, 1]))
+
+
+@pytest.mark.parametrize("returned, message", [
+    (lambda Ws, bs, X, T: Ws[0], "expected a pair (dWs, dbs)"),
+    (lambda Ws, bs, X, T: (Ws[0], bs), "grad_fn returned dWs of type ndarray"),
+    (lambda Ws, bs, X, T: (Ws[:1], bs), "expected a list of 2 arrays, one per layer"),
+    (lambda Ws, bs, X, T: ([W.T for W in Ws], bs), "dWs[0] of shape (2, 3); the matrix form's W1 has shape (3, 2)"),
+    (lambda Ws, bs, X, T: (Ws, [b[:, None] for b in bs]), "dbs[0] of shape (3, 1); the matrix form's b1 has shape (3,)"),
+])
+def test_what_a_layers_function_returns_is_checked(returned, message):
+    with pytest.raises(GradientMismatch, match=re.escape(message)):
+        assert_gradients_match(returned, symgrad.mlp([2, 3, 1]))
+
+
+def test_a_non_finite_gradient_is_the_worst_row():
+    def nan_w2(values):
+        return MAZUR(values) | {"w2": float("nan")}
+
+    with pytest.raises(GradientMismatch) as caught:
+        assert_gradients_match(nan_w2, symgrad.load("mazur"))
+    assert caught.value.rows[0].parameter == "w2" and caught.value.rows[0].error == float("inf")
+
+
+def test_the_table_shows_the_worst_rows_and_counts_the_rest():
+    net = symgrad.mlp([4, 5, 3], seed=1)  # 43 parameters
+    with pytest.raises(GradientMismatch) as caught:
+        assert_gradients_match(lambda v: {p: 1.0 for p in net.params}, net)
+    text = str(caught.value)
+    assert text.endswith(f"... and {43 - symgrad.limits.MAX_TABLE_ROWS} more")
+    errors = [row.error for row in caught.value.rows]
+    assert errors == sorted(errors, reverse=True)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: assert_gradients_match(MAZUR, symgrad.load("mazur"), convention="columns"), "convention='columns'"),
+    (lambda: assert_gradients_match(MAZUR, symgrad.load("mazur"), reduction="avg"), "reduction='avg'"),
+    (lambda: assert_gradients_match(MAZUR, symgrad.load("mazur"), ulps=-1), "ulps=-1"),
+    (lambda: assert_gradients_match(MAZUR, symgrad.load("mazur"), digits=0), "digits=0"),
+    (lambda: assert_gradients_match(lambda a, b: {}, symgrad.load("mazur")), "cannot tell the convention"),
+    (lambda: assert_gradients_match(MAZUR, symgrad.load("mazur"), batch=Batch(np.zeros((1, 2)), np.zeros((1, 2)))),
+     "batch= needs convention='layers'"),
+    (lambda: assert_gradients_match(reference_backprop, symgrad.load("mazur")), "needs a dense network built by mlp"),
+    (lambda: assert_gradients_match(reference_backprop, symgrad.mlp([2, 1]), batch=Batch(np.zeros((2, 3)),
+                                                                                     np.zeros((2, 1)))),
+     "batch shapes (2, 3) and (2, 1) do not fit 2 inputs and 1 targets"),
+    (lambda: check_gradients(MAZUR, networks="mlp"), "networks='mlp': give a Hypothesis strategy"),
+])
+def test_bad_options_are_invalid_arguments(call, message):
+    with pytest.raises(symgrad.InvalidArgument, match=re.escape(message)):
+        call()
+
+
+# -- the property runner -----------------------------------------------------------------
+def test_check_gradients_passes_a_correct_backprop():
+    check_gradients(lambda Ws, bs, X, T: reference_backprop(Ws, bs, X, T, activation="tanh"),
+                    networks=networks(max_depth=3, activations=("tanh",), losses=("half_sse",)), settings=QUICK)
+
+
+def test_check_gradients_shrinks_a_bug_to_the_smallest_network():
+    def bias_sign_flipped(Ws, bs, X, T):
+        dWs, dbs = reference_backprop(Ws, bs, X, T)
+        return dWs, [None if db is None else -db for db in dbs]
+
+    with pytest.raises(GradientMismatch) as caught:
+        check_gradients(bias_sign_flipped, networks=networks(activations=("sigmoid",), losses=("half_sse",)),
+                        settings=QUICK)
+    first_line = str(caught.value).splitlines()[0]
+    assert "mlp([1, 1], activation='sigmoid', loss='half_sse', bias='neuron', seed=0)" in first_line
+    assert "batch of 1" in first_line
+
+
+# -- docs and public surface -------------------------------------------------------------
+def test_the_how_to_gives_each_profiles_example_counts():
+    from tests.conftest import CI_EXAMPLES, THOROUGH_EXAMPLES
+
+    import tests.property.test_engine_properties as engine
+    import tests.property.test_strategies as strategies_tests
+
+    page = (ROOT / "docs" / "how-to" / "property-tests.md").read_text()
+    rows = dict(re.findall(r"^\| `(test_\w+)` \| (\d+ \| \d+) \|$", page, re.M))
+    assert settings.get_profile("ci").max_examples == CI_EXAMPLES
+    assert settings.get_profile("thorough").max_examples == THOROUGH_EXAMPLES
+    for module in (engine, strategies_tests):
+        for name in dir(module):
+            test = getattr(module, name)
+            if name.startswith("test_") and hasattr(test, "hypothesis"):
+                share = test._hypothesis_internal_use_settings.max_examples / settings.default.max_examples
+                expected = f"{round(share * CI_EXAMPLES)} | {round(share * THOROUGH_EXAMPLES)}"
+                assert rows.get(name) == expected, name
+
+
+def test_the_api_reference_lists_exactly_the_public_names():
+    page = (ROOT / "docs" / "reference" / "api.md").read_text()
+    for module in (symgrad.strategies, symgrad.testing):
+        section = page.split(f"## `{module.__name__}`")[1].split("\n## ")[0]
+        listed = set(re.findall(r"^- `(\w+)", section, re.M))
+        assert listed == set(module.__all__), module.__name__
+
+
+def test_rounding_beyond_the_ulps_rule_but_within_what_finite_differences_resolve_passes():
+    def scaled(factor):
+        return lambda values: {p: g * factor for p, g in MAZUR(values).items()}
+
+    assert_gradients_match(scaled(1 + 1e-13), symgrad.load("mazur"))  # "precision", as gradcheck calls it
+    with pytest.raises(GradientMismatch) as caught:
+        assert_gradients_match(scaled(1 + 1e-6), symgrad.load("mazur"))
+    assert {row.verdict for row in caught.value.rows} == {"mismatch"}
