@@ -53,3 +53,7 @@ MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
 MAX_LEARNING_RATE = 1e6  # a larger step size is a typo, and overflows float64 at the first update
 MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the first and the last
+
+# -- fused (numba) backend ---------------------------------------------------------------
+FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums never depend on the thread count
+FUSED_PARALLEL_ROWS = 200_000  # rows × parameter points from which the fused loop runs on several threads
