@@ -4,8 +4,9 @@ NumPy materialises every elementwise temporary over the whole batch; on small ne
 memory traffic is the whole cost. The fused module instead loops over the rows, keeps every
 node, local factor and δ of one row in registers, and adds the row's loss and gradient terms
 into per-chunk accumulators. The batch is cut into a fixed number of chunks (``CHUNKS``), run
-in parallel with ``prange``, and the chunk sums are added in a fixed order, so the result does
-not depend on the number of threads.
+in parallel with ``prange`` once rows × points reach ``limits.FUSED_PARALLEL_ROWS`` (below
+that, threads cost more than they save), and the chunk sums are added in a fixed order, so
+the result does not depend on the number of threads.
 
 Many parameter points per call: ``value_and_grad_many(theta, inputs, targets)`` takes a stack
 of P parameter vectors (P × params, columns in ``PARAM_ORDER``) and returns P losses and a

@@ -56,4 +56,4 @@ MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the
 
 # -- fused (numba) backend ---------------------------------------------------------------
 FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums never depend on the thread count
-FUSED_PARALLEL_ROWS = 200_000  # rows × parameter points from which the fused loop runs on several threads
+FUSED_PARALLEL_ROWS = 10_000  # rows × parameter points from which the fused loop runs on several threads

@@ -279,3 +279,26 @@ def test_second_process_loads_the_machine_code_from_disk(numba, tmp_path):
     first = run()
     assert any(p.suffix == ".nbc" for p in first)  # machine code written to disk
     assert run() == first  # the second process read it and wrote nothing new
+
+
+def test_threads_change_nothing(numba):
+    net = mlp([3, 4, 2], seed=11)
+    f = compile_network(net, backend="numba", reduction="sum")
+    rng = np.random.default_rng(4)
+    x, t = rng.normal(size=(20_000, 3)), rng.uniform(size=(20_000, 2))  # above FUSED_PARALLEL_ROWS: prange
+    theta = np.array([[float(net.values[p]) for p in f.params]])
+    run_serial, run_parallel = f.function.__globals__["run_serial"], f.function.__globals__["run_parallel"]
+    serial, parallel = run_serial(theta, x, t), run_parallel(theta, x, t)
+    assert np.array_equal(serial[0], parallel[0]) and np.array_equal(serial[1], parallel[1])  # same chunk order
+    v = {k: float(val) for k, val in net.point().items()}
+    W1 = np.array([[v[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)])
+    W2 = np.array([[v[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)])
+    b1 = np.array([v[f"b_h{j + 1}"] for j in range(4)])
+    b2 = np.array([v[f"b_o{k + 1}"] for k in range(2)])
+    h = 1 / (1 + np.exp(-(x @ W1.T + b1)))  # hand-written batched backprop
+    o = 1 / (1 + np.exp(-(h @ W2.T + b2)))
+    delta_o = (o - t) * o * (1 - o)
+    grads = dict(zip(f.params, parallel[1][0]))
+    np.testing.assert_allclose([[grads[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)],
+                               delta_o.T @ h, rtol=1e-11)
+    assert parallel[0][0] == pytest.approx(0.5 * np.sum((t - o) ** 2), rel=1e-12)
