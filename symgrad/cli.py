@@ -111,7 +111,7 @@ def _cmd_compile(args: argparse.Namespace) -> str:
         raise SymgradError(f"refusing to write generated Python over {args.output}; choose an output such as "
                            f"grad.py with -o")
     network = load(args.spec)
-    compiled = compile_network(network, form=args.form, reduction=args.reduction)
+    compiled = compile_network(network, form=args.form, reduction=args.reduction, backend=args.backend)
     try:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(compiled.source)
@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=("scalar", "matrix"), default=None,
                    help="matrix for [mlp] networks (default), scalar otherwise")
     p.add_argument("--reduction", choices=("mean", "sum"), default="mean", help="loss over the batch (default mean)")
+    p.add_argument("--backend", choices=("numpy", "numba"), default="numpy",
+                   help="numpy (default; the module needs only NumPy) or numba (fused loop; needs symgrad[fast])")
     p.set_defaults(run=_cmd_compile)
     p = sub.add_parser("train", help="gradient descent on compiled code; prints the final loss and parameters")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")

@@ -75,13 +75,14 @@ def choose_form(network: Network, form: str | None, *, derived: bool = False) ->
 
 
 def compile_gradient(what: Derivation | Network, *, form: str | None = None,
-                     reduction: str = "mean") -> CompiledGradient:
+                     reduction: str = "mean", backend: str = "numpy") -> CompiledGradient:
     """Compile a derivation (scalar form, the derivation used as given) or a network into NumPy.
 
     A network built by ``mlp`` compiles to the matrix form by default (``form="scalar"`` to
     name every weight); any other network is derived, then compiled in the scalar form.
     ``reduction`` is "mean" or "sum" over the batch, or "none" (scalar form) for one loss and
-    gradient per point; see the module docstring.
+    gradient per point; see the module docstring. ``backend="numba"`` fuses forward and backward
+    into one loop over the batch (``symgrad.fused``, the ``fast`` extra).
 
     >>> import symgrad
     >>> f = symgrad.compile_gradient(symgrad.derive(symgrad.load("mazur")), reduction="sum")
@@ -89,6 +90,11 @@ def compile_gradient(what: Derivation | Network, *, form: str | None = None,
     >>> round(grads["w5"], 9)
     0.082167041
     """
+    if backend != "numpy":
+        if backend != "numba":
+            raise InvalidArgument(f"backend must be 'numpy' or 'numba', got {backend!r}")
+        from .fused import compile_fused
+        return compile_fused(what, form=form, reduction=reduction)
     derived = isinstance(what, Derivation)
     if not derived and not isinstance(what, Network):
         raise InvalidArgument(f"compile_gradient needs a Derivation or a Network, got {type(what).__name__}")
@@ -108,9 +114,10 @@ def compile_gradient(what: Derivation | Network, *, form: str | None = None,
                             function, namespace["__file__"], tuple(network.leaves))
 
 
-def compile_network(network: Network, *, form: str | None = None, reduction: str = "mean") -> CompiledGradient:
+def compile_network(network: Network, *, form: str | None = None, reduction: str = "mean",
+                    backend: str = "numpy") -> CompiledGradient:
     """``compile_gradient`` for a network: the matrix form by default for networks built by ``mlp``."""
-    return compile_gradient(network, form=form, reduction=reduction)
+    return compile_gradient(network, form=form, reduction=reduction, backend=backend)
 
 
 # -- the scalar form, step by step -------------------------------------------------------

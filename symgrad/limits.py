@@ -95,3 +95,7 @@ MAX_GENERATED_NODES = 200  # nodes of a generated circuit
 MAX_GENERATED_BATCH = 1_000  # samples of a generated batch
 MAX_GENERATED_MAGNITUDE = 1_000_000  # generated points keep every value below this (no overflow in float64)
 MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N more"
+
+# -- fused (numba) backend ---------------------------------------------------------------
+FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums never depend on the thread count
+FUSED_PARALLEL_ROWS = 10_000  # rows × parameter points from which the fused loop runs on several threads

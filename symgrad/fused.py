@@ -1,0 +1,287 @@
+"""The fused backend: numba code that runs forward and backward for one batch row at a time.
+
+NumPy materialises every elementwise temporary over the whole batch; on small networks that
+memory traffic is the whole cost. The fused module instead loops over the rows, keeps every
+node, local factor and δ of one row in registers, and adds the row's loss and gradient terms
+into per-chunk accumulators. The batch is cut into a fixed number of chunks (``CHUNKS``), run
+in parallel with ``prange`` once rows × points reach ``limits.FUSED_PARALLEL_ROWS`` (below
+that, threads cost more than they save), and the chunk sums are added in a fixed order, so
+the result does not depend on the number of threads.
+
+Many parameter points per call: ``value_and_grad_many(theta, inputs, targets)`` takes a stack
+of P parameter vectors (P × params, columns in ``PARAM_ORDER``) and returns P losses and a
+P × params gradient matrix; ``FusedGradient.many`` is its keyword-friendly wrapper.
+
+The per-row code is the scalar form's own lines (``symgrad.compile``): the same stable
+rewrites, the same adjoint terms; the kernels are ``symgrad.fused_kernels``. Generated
+modules are written to a cache directory and compiled with ``cache=True``, so a second
+process loads the machine code from disk instead of running the JIT again.
+
+>>> import symgrad
+>>> source = fused_source(symgrad.derive(symgrad.load("mazur")))
+>>> "prange" in source and "from numba import njit, prange" in source
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from . import fused_kernels
+from .chain import Derivation, derive
+from .codegen import Names, NumpyPrinter
+from .compile import _Writer, _adjoint_lines, _constant_literal, _forward_lines, _joined, _local_factors, _term, \
+    choose_form
+from .errors import InvalidArgument, MissingDependency
+from .generated import CompiledGradient, check_reduction
+from .graph import Network
+from .limits import FUSED_CHUNKS, FUSED_PARALLEL_ROWS, MAX_SCALAR_PARAMS
+
+__all__ = ["FusedGradient", "StackedGradients", "compile_fused", "fused_source", "require_numba", "cache_dir",
+           "BACKENDS"]
+
+#: Code generators for ``compile_gradient(..., backend=...)``: NumPy (default, standalone) or numba (fused).
+BACKENDS = ("numpy", "numba")
+
+_KERNELS = {name: obj for name, obj in vars(fused_kernels).items() if inspect.isfunction(obj)}
+#: Names the fused module uses for itself, on top of ``codegen.RESERVED``.
+_FUSED_RESERVED = {"njit", "prange", "theta", "n_points", "chunks", "size", "part_loss", "part_grad", "job",
+                   "q", "c", "r", "acc_loss", "value_and_grad_many", "CHUNKS", "N_PARAMS", "PARAM_ORDER",
+                   "stack", "shape", "name", "k", "chunk_sums", "add_chunks", "run_serial", "run_parallel",
+                   "run", "start", "stop", "PARALLEL_ROWS"}
+_JIT = 'njit(cache=True, error_model="numpy")'
+_JIT_PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
+
+
+def require_numba():
+    """The numba module, or ``MissingDependency`` with the install command."""
+    try:
+        import numba
+    except ImportError:
+        raise MissingDependency("the numba backend", extra="fast", module="numba") from None
+    return numba
+
+
+def cache_dir() -> Path:
+    """Where fused modules and their machine code live: $SYMGRAD_CACHE_DIR, else ~/.cache/symgrad/fused."""
+    base = os.environ.get("SYMGRAD_CACHE_DIR")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "symgrad" / "fused"
+
+
+@dataclass(frozen=True)
+class StackedGradients:
+    """Loss and gradients at P parameter points: ``loss`` of shape (P,), each gradient (P,)."""
+
+    loss: np.ndarray
+    gradients: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class FusedGradient(CompiledGradient):
+    """A ``CompiledGradient`` from the numba backend, with ``many`` for stacks of parameter points."""
+
+    stack: Callable | None = field(default=None, repr=False)
+    backend: str = "numba"
+
+    def many(self, params: Mapping[str, object], inputs, targets) -> StackedGradients:
+        """Loss and gradients at P parameter points in one call: each parameter a scalar or P values.
+
+        Every parameter of ``params`` is broadcast to P points; the batch (``inputs``,
+        ``targets``) is the same at every point.
+        """
+        order = tuple(self.params)
+        unknown = sorted(set(params) - set(order))
+        if unknown:
+            raise InvalidArgument(f"{unknown[0]!r} is not a parameter of the compiled network; its parameters are "
+                                  f"{', '.join(order)}")
+        missing = [p for p in order if p not in params]
+        if missing:
+            raise InvalidArgument(f"no value for the parameter {missing[0]!r}; give every parameter, as a scalar "
+                                  "or an array of P points")
+        arrays = [np.asarray(params[p], dtype=np.float64) for p in order]
+        for p, a in zip(order, arrays):
+            if a.ndim > 1:
+                raise InvalidArgument(f"parameter {p!r} must be a scalar or a 1-D array of P points, got shape "
+                                      f"{a.shape}")
+        try:
+            points = np.broadcast_shapes(*(a.shape for a in arrays), (1,))[0]
+        except ValueError:
+            sizes = {p: a.shape[0] for p, a in zip(order, arrays) if a.ndim}
+            raise InvalidArgument(f"the parameters give different numbers of points: {sizes}; give every array "
+                                  "the same length P") from None
+        theta = np.empty((points, len(order)))
+        for k, a in enumerate(arrays):
+            theta[:, k] = a
+        loss, grads = self.stack(theta, _rows(inputs, len(self.inputs)), _rows(targets, len(self.targets)))
+        return StackedGradients(loss, {p: grads[:, k].copy() for k, p in enumerate(order)})
+
+
+def _rows(values, width: int) -> np.ndarray:
+    array = np.ascontiguousarray(values, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != width:
+        raise InvalidArgument(f"expected a (batch, {width}) array, got shape {array.shape}")
+    return array
+
+
+def compile_fused(what: Derivation | Network, *, form: str | None = None, reduction: str = "mean") -> FusedGradient:
+    """Compile a derivation or a network with the numba backend (see the module docstring).
+
+    A network is derived and compiled row by row (the scalar form's lines); ``form="matrix"``
+    is refused for now. ``reduction`` is "mean" or "sum".
+    """
+    require_numba()
+    derived = isinstance(what, Derivation)
+    if not derived and not isinstance(what, Network):
+        raise InvalidArgument(f"compile_gradient needs a Derivation or a Network, got {type(what).__name__}")
+    network = what.network if derived else what
+    if form is not None:
+        choose_form(network, form, derived=derived)  # validates the value
+    if form == "matrix":
+        raise InvalidArgument("the numba backend compiles the scalar form (one row at a time); use form='scalar' "
+                              "or backend='numpy' for the matrix form")
+    check_reduction(reduction, allowed=("mean", "sum"))
+    if not network.params and network.structure is not None:
+        raise InvalidArgument(f"the numba backend compiles the scalar form, and this network has more than "
+                              f"{MAX_SCALAR_PARAMS:,} parameters, so it is built in matrix form only; use "
+                              "backend='numpy' (its matrix products already run at BLAS speed)")
+    derivation = what if derived else derive(network)
+    source = fused_source(derivation, reduction=reduction)
+    module = _load(source)
+    params = {p: () for p in network.params}
+    return FusedGradient(source, tuple(network.inputs), tuple(network.targets), params, reduction, "scalar",
+                         module.value_and_grad, module.__file__, tuple(network.leaves),
+                         stack=module.value_and_grad_many)
+
+
+def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
+    """The source of a fused numba module for ``derivation``: ``value_and_grad`` and ``value_and_grad_many``."""
+    check_reduction(reduction, allowed=("mean", "sum"))
+    net = derivation.network
+    names = Names(reserved=_FUSED_RESERVED)
+    w = _Writer(derivation, names, NumpyPrinter(names))
+    order = tuple(net.params)
+    # Everything a row needs, in the order the row computes it.
+    forward = _forward_lines(w)
+    local, factor_lines = _local_factors(w)
+    unit, adjoint_lines = _adjoint_lines(w, local)
+    grad_lines = []
+    for p in order:
+        adj = derivation.adjoints.get(p)
+        if adj is not None:
+            terms = [_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
+            grad_lines.append(f"{names.get(p, 'grad')} += {_joined(terms)}")
+    accumulators = [names.get(p, "grad") for p in order]
+
+    # chunk_sums: one parameter point, one chunk of rows, every value of a row in registers.
+    chunk = [f"{names.get(p)} = theta[q, {k}]" for k, p in enumerate(order)]
+    chunk += [f"{names.get(n)} = {_constant_literal(net, n)}" for n, leaf in net.leaves.items()
+              if leaf.kind == "constant"]
+    chunk += ["acc_loss = 0.0", *(f"{a} = 0.0" for a in accumulators), "for r in range(start, stop):"]
+    row = [f"{names.get(n)} = inputs[r, {k}]" for k, n in enumerate(net.inputs)]
+    row += [f"{names.get(n)} = targets[r, {k}]" for k, n in enumerate(net.targets)]
+    row += ["# forward pass", *forward, f"acc_loss += {names.get(derivation.output)}",
+            "# backward pass: delta_x = sum over consumers c of delta_c * dc/dx", *factor_lines, *adjoint_lines,
+            *grad_lines]
+    chunk += [f"    {line}" for line in row]
+    chunk += ["part_loss[q, c] = acc_loss", *(f"part_grad[q, c, {k}] = {a}" for k, a in enumerate(accumulators))]
+    scale = "1.0 / batch" if reduction == "mean" else "1.0"
+
+    def driver(loop: str) -> list[str]:
+        return ["n_points = theta.shape[0]", "batch = inputs.shape[0]", "chunks = max(1, min(CHUNKS, batch))",
+                "size = (batch + chunks - 1) // chunks", "part_loss = np.zeros((n_points, chunks))",
+                "part_grad = np.zeros((n_points, chunks, N_PARAMS))", f"for job in {loop}(n_points * chunks):",
+                "    q = job // chunks", "    c = job % chunks",
+                "    chunk_sums(theta, inputs, targets, q, c, c * size, min(batch, (c + 1) * size), part_loss, "
+                "part_grad)",
+                f"return add_chunks(part_loss, part_grad, {scale})"]
+
+    doc = (f"Loss and gradients of {derivation.output!r} for the network: {net.description or 'a symgrad network'}; "
+           f"{reduction} over the batch (fused, numba).")
+    lines = [repr(f"{doc}\n\nGenerated by symgrad; needs NumPy and numba (pip install \"symgrad[fast]\")."), "",
+             "import numpy as np", "from numba import njit, prange", ""]
+    lines += [f"N_INPUTS = {len(net.inputs)}", f"N_TARGETS = {len(net.targets)}",
+              f"INPUTS = {tuple(net.inputs)!r}", f"TARGETS = {tuple(net.targets)!r}",
+              "PARAMS = {" + ", ".join(f"{p!r}: ()" for p in order) + "}", f"PARAM_ORDER = {order!r}",
+              f"N_PARAMS = {len(order)}", f"CHUNKS = {FUSED_CHUNKS}", f"PARALLEL_ROWS = {FUSED_PARALLEL_ROWS}", ""]
+    for source in _kernel_sources(w.printer.kernels):
+        lines += ["", f"@{_JIT}", source, ""]
+    lines += ["", f"@{_JIT}", "def chunk_sums(theta, inputs, targets, q, c, start, stop, part_loss, part_grad):",
+              "    'Loss and gradient sums of rows start..stop at parameter point q, into chunk c.'"]
+    lines += [f"    {line}" for line in chunk]
+    lines += ["", "", f"@{_JIT}", "def add_chunks(part_loss, part_grad, scale):",
+              "    'Chunk sums added in a fixed order: the result does not depend on the thread count.'",
+              "    n_points, chunks = part_loss.shape", "    loss = np.zeros(n_points)",
+              "    grads = np.zeros((n_points, N_PARAMS))", "    for q in range(n_points):",
+              "        for c in range(chunks):", "            loss[q] += part_loss[q, c]",
+              "            for k in range(N_PARAMS):", "                grads[q, k] += part_grad[q, c, k]",
+              "    return loss * scale, grads * scale"]
+    for name, loop, jit in (("run_serial", "range", _JIT), ("run_parallel", "prange", _JIT_PARALLEL)):
+        lines += ["", "", f"@{jit}", f"def {name}(theta, inputs, targets):"]
+        lines += [f"    {line}" for line in driver(loop)]
+    lines += ["", "", "def value_and_grad_many(theta, inputs, targets):",
+              f"    {repr(doc + ' theta is (P, N_PARAMS) in PARAM_ORDER; returns (loss (P,), grads (P, N_PARAMS)).')}",
+              "    theta = np.ascontiguousarray(np.atleast_2d(np.asarray(theta, dtype=np.float64)))",
+              "    inputs = np.ascontiguousarray(inputs, dtype=np.float64)",
+              "    targets = np.ascontiguousarray(targets, dtype=np.float64)",
+              "    # threads pay only for long loops; below that their start-up costs more than they save",
+              "    run = run_parallel if theta.shape[0] * inputs.shape[0] >= PARALLEL_ROWS else run_serial",
+              "    return run(theta, inputs, targets)"]
+    lines += ["", "", "def value_and_grad(params, inputs, targets):",
+              f"    {repr(doc + ' Returns (loss, {param name: gradient}).')}",
+              "    theta = np.array([[float(params[name]) for name in PARAM_ORDER]], dtype=np.float64)",
+              "    inputs = np.ascontiguousarray(np.atleast_2d(np.asarray(inputs, dtype=np.float64)))",
+              "    targets = np.ascontiguousarray(targets, dtype=np.float64).reshape(inputs.shape[0], N_TARGETS)",
+              "    loss, grads = value_and_grad_many(theta, inputs, targets)",
+              "    return float(loss[0]), {name: float(grads[0, k]) for k, name in enumerate(PARAM_ORDER)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _kernel_sources(wanted: set[str]) -> list[str]:
+    """The scalar kernels named, and those they call, callees first (numba resolves them at definition)."""
+    needed = set(wanted)
+    changed = True
+    while changed:
+        changed = False
+        for name in list(needed):
+            for other in set(_KERNELS) - needed:
+                if re.search(rf"\b{other}\(", inspect.getsource(_KERNELS[name])):
+                    needed.add(other)
+                    changed = True
+    callees_first = sorted(needed, key=lambda n: (any(re.search(rf"\b{o}\(", inspect.getsource(_KERNELS[n]))
+                                                      for o in needed - {n}), n))
+    return [inspect.getsource(_KERNELS[n]).strip() for n in callees_first]
+
+
+def _load(source: str):
+    """Write ``source`` to the cache directory (once per distinct source) and import it.
+
+    The file name is the source's hash and an existing file is never rewritten, so numba's
+    on-disk cache (keyed by file and timestamp) stays valid across processes.
+    """
+    numba = require_numba()
+    digest = hashlib.sha256(f"{numba.__version__}\n{source}".encode()).hexdigest()[:24]
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"symgrad_fused_{digest}.py"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(source, encoding="utf-8")
+        os.replace(partial, path)
+    spec = importlib.util.spec_from_file_location(f"symgrad_fused_{digest}", path)
+    module = importlib.util.module_from_spec(spec)
+    # numba's disk cache finds the module again by name when it loads the machine code.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

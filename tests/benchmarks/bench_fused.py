@@ -1,0 +1,185 @@
+"""The fused (numba) backend against NumPy, PyTorch and JAX, every number measured in the same run.
+
+Run:  python tests/benchmarks/bench_fused.py [--quick]
+(needs numba: pip install ".[fast]"; the peers come with pip install ".[bench]", each optional)
+
+Part 1, one loss-and-gradient evaluation over a batch, float64, sigmoid layers, ½Σ(t − o)²
+summed: hand-written NumPy (the reference every result is checked against), symgrad's
+NumPy matrix form, symgrad's fused scalar form on one thread and on every thread, PyTorch
+autograd (CPU) and jax.jit(jax.grad).
+
+Part 2, many parameter points: P = 2·(number of parameters) points in one ``many`` call
+against P Python-level calls.
+
+Part 3, derive + compile + first call of a 2-2-2 network with the fused backend, each in a
+fresh process: with an empty cache directory (the JIT runs), then again (machine code read
+from disk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# numba's default OpenMP layer keeps idle threads spinning after a parallel loop, which on a
+# shared machine steals the cores from whatever is timed next; workqueue threads sleep.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+import numpy as np  # noqa: E402
+
+import symgrad  # noqa: E402
+import symgrad.fused  # noqa: E402
+import symgrad.limits  # noqa: E402
+from symgrad.fitting import compile_network  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gradients import _hand_numpy, _init, _jax, _scalar_layout, _time, _torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _case(widths, batch, numba):
+    Ws, bs = _init(widths)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(batch, widths[0]))
+    T = rng.uniform(0, 1, size=(batch, widths[-1]))
+    ref = _hand_numpy(Ws, bs, X, T)
+    out = {"hand-written NumPy": lambda: _hand_numpy(Ws, bs, X, T)}
+    scalar = sum(m * n + n for m, n in zip(widths[:-1], widths[1:])) <= symgrad.limits.MAX_SCALAR_PARAMS
+    net = symgrad.mlp(widths, scalar=scalar)
+    matrix = compile_network(net, form="matrix", reduction="sum")
+    mparams = {**{f"W{k + 1}": W for k, W in enumerate(Ws)}, **{f"b{k + 1}": b for k, b in enumerate(bs)}}
+    assert np.allclose(matrix(mparams, X, T)[1]["W1"], ref[1][0], rtol=1e-10)
+    out["symgrad NumPy matrix form"] = lambda: matrix(mparams, X, T)
+    jit_seconds = None
+    if scalar:
+        import time
+
+        start = time.perf_counter()
+        fused = compile_network(net, form="scalar", reduction="sum", backend="numba")
+        sparams = dict(zip(*_scalar_layout(net, Ws, bs)))
+        theta = np.array([[sparams[p] for p in fused.params]])
+        serial = fused.function.__globals__["run_serial"]
+        parallel = fused.function.__globals__["run_parallel"]
+        serial(theta, X, T)
+        parallel(theta, X, T)
+        jit_seconds = time.perf_counter() - start
+        loss, g = fused(sparams, X, T)
+        assert np.isclose(g["w1"], ref[1][0][0, 0], rtol=1e-10) and np.isclose(loss, ref[0], rtol=1e-12)
+        out["symgrad fused, 1 thread"] = lambda: serial(theta, X, T)
+        out[f"symgrad fused, prange on {numba.get_num_threads()} threads"] = lambda: parallel(theta, X, T)
+    for name, make in (("PyTorch autograd (CPU)", _torch), ("jax.jit(jax.grad)", _jax)):
+        fn = make(Ws, bs, X, T, ref)
+        if fn is not None:
+            out[name] = fn
+    return out, jit_seconds
+
+
+def part1(quick: bool, numba) -> None:
+    cases = [([2, 2, 2], 100_000), ([4, 8, 8, 8, 4], 10_000), ([784, 100, 10], 128), ([784, 100, 10], 4096)]
+    if quick:
+        cases = [([2, 2, 2], 10_000), ([784, 100, 10], 128)]
+    print("| case | implementation | time per evaluation | vs hand-written NumPy | vs JAX | vs PyTorch |")
+    print("|---|---|---|---|---|---|")
+    for widths, batch in cases:
+        candidates, jit_seconds = _case(widths, batch, numba)
+        timings = {name: _time(fn) for name, fn in candidates.items()}
+        base = timings["hand-written NumPy"]
+        jax_t = timings.get("jax.jit(jax.grad)")
+        torch_t = timings.get("PyTorch autograd (CPU)")
+        label = f"{'-'.join(map(str, widths))}, batch {batch:,}"
+        for name, t in timings.items():
+            vs_jax = f"{t / jax_t:.2f}×" if jax_t else "-"
+            vs_torch = f"{t / torch_t:.2f}×" if torch_t else "-"
+            print(f"| {label} | {name} | {t * 1e3:.3f} ms | {t / base:.2f}× | {vs_jax} | {vs_torch} |", flush=True)
+        if jit_seconds is not None:
+            print(f"|   ({label}: derive + compile + first call of both fused loops, disk cache as found, took {jit_seconds:.1f} s) |||||", flush=True)
+
+
+def part2() -> None:
+    print("| case | implementation | time | vs one `many` call |")
+    print("|---|---|---|---|")
+    for batch in (1, 1_000):
+        _many(batch)
+
+
+def _many(batch: int) -> None:
+    widths = [2, 2, 2]
+    net = symgrad.mlp(widths)
+    Ws, bs = _init(widths)
+    rng = np.random.default_rng(2)
+    X, T = rng.uniform(-1, 1, size=(batch, 2)), rng.uniform(0, 1, size=(batch, 2))
+    d = symgrad.derive(net)
+    fused = symgrad.compile_gradient(d, reduction="sum", backend="numba")
+    plain = symgrad.compile_gradient(d, reduction="sum")
+    base = dict(zip(*_scalar_layout(net, Ws, bs)))
+    P = 2 * len(net.params)
+    stack = {p: np.full(P, v) for p, v in base.items()}
+    for k, p in enumerate(net.params):
+        stack[p][2 * k] += 1e-4
+        stack[p][2 * k + 1] -= 1e-4
+    points = [{p: float(stack[p][k]) for p in net.params} for k in range(P)]
+    many = fused.many(stack, X, T)
+    for k in (0, P - 1):
+        assert np.isclose(many.gradients["w1"][k], plain(points[k], X, T)[1]["w1"], rtol=1e-12)
+    t_many = _time(lambda: fused.many(stack, X, T))
+    t_fused = _time(lambda: [fused(pt, X, T) for pt in points])
+    t_numpy = _time(lambda: [plain(pt, X, T) for pt in points])
+    print(f"| 2-2-2, batch {batch:,}, P = {P} points | one fused `many` call | {t_many * 1e3:.3f} ms | 1.00× |")
+    print(f"| | P fused calls | {t_fused * 1e3:.3f} ms | {t_fused / t_many:.1f}× |")
+    print(f"| | P NumPy scalar-form calls | {t_numpy * 1e3:.3f} ms | {t_numpy / t_many:.1f}× |", flush=True)
+
+
+_FIRST_CALL = """
+import time
+start = time.perf_counter()
+import numba
+imported = time.perf_counter()
+import numpy as np, symgrad
+net = symgrad.mlp([2, 2, 2])
+ready = time.perf_counter()
+f = symgrad.compile_gradient(symgrad.derive(net), backend="numba")
+compiled = time.perf_counter()
+f(f.initial_params(net), np.zeros((100, 2)), np.zeros((100, 2)))
+called = time.perf_counter()
+print(imported - start, compiled - ready, called - compiled)
+"""
+
+
+def part3() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory() as cache:
+        env["SYMGRAD_CACHE_DIR"] = cache
+        print("| cache | import numba | derive + write module | first call (JIT or load) |")
+        print("|---|---|---|---|")
+        for label in ("cold (empty cache directory)", "warm (second process)"):
+            run = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True,
+                                 check=True)
+            a, b, c = map(float, run.stdout.split())
+            print(f"| {label} | {a:.2f} s | {b:.3f} s | {c:.2f} s |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small batches: a smoke run")
+    args = parser.parse_args()
+    numba = symgrad.fused.require_numba()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, NumPy {np.__version__}, numba {numba.__version__} "
+          f"(threading layer chosen at first parallel call), load average {os.getloadavg()[0]:.1f}")
+    print("\nPart 3: derive + compile + first call, 2-2-2, fused backend, each in a fresh process\n")
+    part3()
+    print("\nPart 2: many parameter points in one call (best of 7)\n")
+    part2()
+    print("\nPart 1: loss and gradient over a batch, float64 (best of 7)\n")
+    part1(args.quick, numba)
+    print(f"\nthreading layer: {numba.threading_layer()}; load average now {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+"""The fused (numba) backend against exact values, hand-written NumPy and the NumPy kernels.
+
+Skipped with a reason when numba is not installed; a failure when the environment variable
+CI is set, because CI installs every extra (.ci/run).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+
+import symgrad
+from symgrad import compile_gradient, derive, evaluate_gradients, load, mlp
+from symgrad import kernels as numpy_kernels
+from symgrad import fused_kernels
+from symgrad.cli import main
+from symgrad.errors import InvalidArgument, MissingDependency
+from symgrad.fitting import compile_network, dataset
+from symgrad.spec import builtin_examples
+
+from .property.test_random_networks import _network, networks
+from .test_chain import _numpy_backprop
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def numba():
+    """numba, or a skip with the install command (a failure under CI, which installs every extra)."""
+    try:
+        import numba as module
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs every extra, but numba is missing: python -m pip install \".[fast]\"")
+        pytest.skip("numba is not installed: python -m pip install \"symgrad[fast]\"")
+    return module
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Fused modules go to one cache directory for the session, never the user's ~/.cache."""
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fused-cache"))
+
+
+def _exact(derivation, at=None):
+    g = evaluate_gradients(derivation, at=at, digits=30)
+    return float(g.values[derivation.output]), {p: float(g.gradients[p]) for p in derivation.network.params}
+
+
+# -- without numba -----------------------------------------------------------------------
+def test_missing_numba_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    with pytest.raises(MissingDependency, match=r'pip install "symgrad\[fast\]"') as info:
+        compile_gradient(derive(load("mazur")), backend="numba")
+    assert info.value.extra == "fast" and info.value.module == "numba"
+
+
+def test_bad_backend_is_an_invalid_argument():
+    with pytest.raises(InvalidArgument, match="backend must be 'numpy' or 'numba', got 'cuda'"):
+        compile_gradient(derive(load("mazur")), backend="cuda")
+
+
+def test_every_numpy_kernel_has_a_scalar_twin_that_agrees():
+    numpy_names = {n for n, f in vars(numpy_kernels).items() if inspect.isfunction(f)} - {"logsumexp_rows"}
+    fused_names = {n for n, f in vars(fused_kernels).items() if inspect.isfunction(f)}
+    assert numpy_names == fused_names
+    grid = [-1000.0, -30.0, -1.5, -0.0, 0.0, 0.5, 2.0, 30.0, 1000.0]
+    for name in ("sigmoid", "relu", "softplus", "zero_one"):
+        for x in grid:
+            with np.errstate(over="ignore"):
+                expected = float(getattr(numpy_kernels, name)(np.float64(x)))
+            assert float(getattr(fused_kernels, name)(x)) == pytest.approx(expected, rel=1e-15, abs=1e-300), (name, x)
+    for args in [(1.0, 2.0), (2.0, 2.0), (-1000.0, 1000.0, 1000.0), (3.0, -1.0, 0.5)]:
+        for name in ("maximum", "minimum", "logsumexp"):
+            expected = float(getattr(numpy_kernels, name)(*map(np.float64, args)))
+            assert float(getattr(fused_kernels, name)(*args)) == pytest.approx(expected, rel=1e-15), (name, args)
+        for name in ("max_share", "min_share"):
+            expected = float(getattr(numpy_kernels, name)(np.float64(args[0]), *map(np.float64, args)))
+            assert float(getattr(fused_kernels, name)(args[0], *args)) == expected, (name, args)
+    assert fused_kernels.heaviside(0.0, 0.5) == 0.5 and fused_kernels.heaviside(-2.0, 0.5) == 0.0
+
+
+# -- with numba --------------------------------------------------------------------------
+@pytest.mark.parametrize("name", [e.name for e in builtin_examples()])
+def test_every_builtin_example_agrees_with_exact_values(numba, name):
+    net = load(name)
+    d = derive(net)
+    f = compile_gradient(d, backend="numba", reduction="sum")
+    x, t = dataset(net)
+    loss, grads = f({p: float(net.values[p]) for p in net.params}, x, t)
+    if net.n_samples and net.n_samples > 1:  # a data set: the exact sum over its samples
+        rows = [_exact(d, at={n: net.data[n][k] for n in net.data}) for k in range(net.n_samples)]
+        exact_loss = sum(r[0] for r in rows)
+        exact_grads = {p: sum(r[1][p] for r in rows) for p in net.params}
+    else:
+        exact_loss, exact_grads = _exact(d)
+    assert loss == pytest.approx(exact_loss, rel=1e-13, abs=1e-15)
+    for p in net.params:
+        assert grads[p] == pytest.approx(exact_grads[p], rel=1e-12, abs=1e-15), p
+
+
+def test_mazur_lecture_numbers(numba):
+    net = load("mazur")
+    f = compile_gradient(derive(net), backend="numba", reduction="sum")
+    loss, grads = f(f.initial_params(net), *dataset(net))
+    assert f"{loss:.9f}" == "0.298371109" and f"{grads['w5']:.9f}" == "0.082167041"
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_batch_gradients_match_hand_written_backprop(numba, reduction):
+    net = mlp([3, 4, 2], seed=11)
+    f = compile_network(net, backend="numba", reduction=reduction)
+    assert f.form == "scalar" and f.backend == "numba"
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(300, 3)), rng.uniform(size=(300, 2))  # more rows than chunks
+    loss, grads = f(f.initial_params(net), x, t)
+    v = {k: float(val) for k, val in net.point().items()}
+    W1 = np.array([[v[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)])
+    W2 = np.array([[v[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)])
+    b1 = np.array([v[f"b_h{j + 1}"] for j in range(4)])
+    b2 = np.array([v[f"b_o{k + 1}"] for k in range(2)])
+    total = [np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)]
+    for xi, ti in zip(x, t):
+        for acc, g in zip(total, _numpy_backprop(W1, b1, W2, b2, xi, ti)):
+            acc += g
+    scale = 1 / 300 if reduction == "mean" else 1
+    np.testing.assert_allclose([[grads[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)], total[0] * scale,
+                               rtol=1e-12)
+    np.testing.assert_allclose([[grads[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)],
+                               total[2] * scale, rtol=1e-12)
+    np.testing.assert_allclose([grads[f"b_h{j + 1}"] for j in range(4)], total[1] * scale, rtol=1e-12)
+    np.testing.assert_allclose([grads[f"b_o{k + 1}"] for k in range(2)], total[3] * scale, rtol=1e-12)
+
+
+def test_agrees_with_the_numpy_module_to_a_few_ulps(numba):
+    net = mlp([3, 5, 3], seed=3)
+    d = derive(net)
+    fused = compile_gradient(d, backend="numba", reduction="sum")
+    plain = compile_gradient(d, reduction="sum")
+    rng = np.random.default_rng(5)
+    x, t = rng.normal(size=(1, 3)), rng.uniform(size=(1, 3))  # one row: no summation order to differ
+    params = plain.initial_params(net)
+    a, b = fused(params, x, t), plain(params, x, t)
+    np.testing.assert_array_max_ulp(np.float64(a[0]), np.float64(b[0]), maxulp=4)
+    np.testing.assert_array_max_ulp(np.array([a[1][p] for p in net.params]), np.array([b[1][p] for p in net.params]),
+                                    maxulp=64)
+
+
+def test_many_parameter_points_in_one_call(numba):
+    net = load("mazur")
+    d = derive(net)
+    f = compile_gradient(d, backend="numba", reduction="sum")
+    x, t = dataset(net)
+    base = {p: float(net.values[p]) for p in net.params}
+    P = 2 * len(net.params)  # the gradient checker's ± perturbation of every parameter
+    stack = {p: np.full(P, v) for p, v in base.items()}
+    for k, p in enumerate(net.params):
+        stack[p][2 * k] += 1e-3
+        stack[p][2 * k + 1] -= 1e-3
+    result = f.many(stack, x, t)
+    assert result.loss.shape == (P,) and all(g.shape == (P,) for g in result.gradients.values())
+    for k in range(P):
+        loss, grads = _exact(d, at={p: repr(float(stack[p][k])) for p in net.params})
+        assert result.loss[k] == pytest.approx(loss, rel=1e-13)
+        for p in net.params:
+            assert result.gradients[p][k] == pytest.approx(grads[p], rel=1e-12), (k, p)
+
+
+def test_many_broadcasts_scalars_and_refuses_bad_stacks(numba):
+    net = load("mazur")
+    f = compile_gradient(derive(net), backend="numba", reduction="sum")
+    x, t = dataset(net)
+    base = {p: float(net.values[p]) for p in net.params}
+    one = f.many({**base, "w5": np.array([0.40, 0.45])}, x, t)
+    assert [round(float(g), 9) for g in one.gradients["w5"]] == [0.082167041, 0.081538033]
+    with pytest.raises(InvalidArgument, match="different numbers of points"):
+        f.many({**base, "w5": np.zeros(2), "w6": np.zeros(3)}, x, t)
+    with pytest.raises(InvalidArgument, match="'w9' is not a parameter"):
+        f.many({**base, "w9": 1.0}, x, t)
+    with pytest.raises(InvalidArgument, match="no value for the parameter 'w1'"):
+        f.many({k: v for k, v in base.items() if k != "w1"}, x, t)
+
+
+def test_refuses_what_it_does_not_compile(numba):
+    with pytest.raises(InvalidArgument, match="form='scalar'"):
+        compile_network(mlp([2, 2, 2]), form="matrix", backend="numba")
+    with pytest.raises(InvalidArgument, match="reduction must be one of 'mean', 'sum', got 'none'"):
+        compile_gradient(derive(load("mazur")), backend="numba", reduction="none")
+    with pytest.raises(InvalidArgument, match="matrix form only; use backend='numpy'"):
+        compile_network(mlp([80, 70, 2], scalar=False), backend="numba")
+
+
+@pytest.mark.parametrize("loss", ["half_sse", "softmax_cross_entropy"])
+def test_stable_for_pre_activations_up_to_1000(numba, loss):
+    net = mlp([2, 3, 3], loss=loss, seed=2)
+    f = compile_network(net, form="scalar", backend="numba")
+    x = np.array([[1000.0, -1000.0], [-1000.0, 1000.0], [1000.0, 1000.0], [0.0, 0.0]])
+    t = np.eye(3)[[0, 1, 2, 0]]
+    params = {k: np.asarray(v) * 100 for k, v in f.initial_params(net).items()}  # pre-activations in the thousands
+    loss_value, grads = f(params, x, t)
+    assert np.isfinite(loss_value)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+
+
+def test_log_sigmoid_is_compiled_as_softplus(numba):
+    net = symgrad.Network()
+    net.input("x", 1)
+    net.param("w", 1)
+    net.node("E", "-log(sigmoid(w*x))")
+    f = compile_gradient(derive(net), backend="numba")
+    assert "softplus" in f.source and "np.log(" not in f.source
+    loss, grads = f({"w": 1.0}, np.array([[-1000.0]]), np.zeros((1, 0)))
+    assert loss == pytest.approx(1000.0) and grads["w"] == pytest.approx(1000.0)
+
+
+def test_softmax_log_sum_exp_is_finite_at_1000(numba):
+    net = mlp([2, 3], loss="softmax_cross_entropy", output_activation="identity", seed=0)
+    f = compile_network(net, form="scalar", backend="numba", reduction="sum")
+    x, t = np.array([[1000.0, -1000.0]]), np.array([[1.0, 0.0, 0.0]])
+    params = {k: 1.0 for k in net.params}
+    params.update({"w3": 2.0, "w5": -1.0})  # logits 1, 1001 and -1999
+    loss, grads = f(params, x, t)
+    z = np.array([sum(params[f"w{2 * j + i + 1}"] * x[0, i] for i in range(2)) + params[f"b_o{j + 1}"]
+                  for j in range(3)])
+    top = z.max()
+    expected = top + np.log(np.sum(np.exp(z - top))) - z[0]  # log-sum-exp by hand, shifted
+    assert loss == pytest.approx(expected, rel=1e-15)
+    assert all(np.isfinite(g) for g in grads.values())
+
+
+@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(networks())
+@example(_network({"x0": "0.5"}, {"w0": "-0.7"}, {"n0": "x0 * x0", "n1": "sigmoid(x0)", "n2": "n0 / (1 + (n1)**2)",
+                                                  "n3": "n2 * w0"}))
+def test_random_networks_agree_with_exact_values(numba, net):
+    d = derive(net)
+    f = compile_gradient(d, backend="numba", reduction="sum")
+    x, t = dataset(net)
+    loss, grads = f({p: float(net.values[p]) for p in net.params}, x, t)
+    exact_loss, exact_grads = _exact(d)
+    assert loss == pytest.approx(exact_loss, rel=1e-12, abs=1e-14)
+    for p in net.params:
+        assert grads[p] == pytest.approx(exact_grads[p], rel=1e-11, abs=1e-14), p
+
+
+def test_cli_writes_a_module_that_needs_numba(numba, tmp_path):
+    out = tmp_path / "grad_mazur.py"
+    assert main(["compile", "mazur", "-o", str(out), "--backend", "numba", "--reduction", "sum"]) == 0
+    source = out.read_text(encoding="utf-8")
+    assert "from numba import njit, prange" in source and "cache=True" in source
+    script = ("import grad_mazur as m\n"
+              "p = dict(w1=.15, w2=.2, w3=.25, w4=.3, w5=.4, w6=.45, w7=.5, w8=.55, b1=.35, b2=.6)\n"
+              "loss, g = m.value_and_grad(p, [[0.05, 0.10]], [[0.01, 0.99]])\n"
+              "print(f'{loss:.9f} {g[\"w5\"]:.9f}')\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.stdout.split() == ["0.298371109", "0.082167041"], run.stderr
+
+
+def test_second_process_loads_the_machine_code_from_disk(numba, tmp_path):
+    script = ("import numpy as np, symgrad\n"
+              "net = symgrad.load('chain_sin')\n"
+              "f = symgrad.compile_gradient(symgrad.derive(net), backend='numba')\n"
+              "from symgrad.fitting import dataset\n"
+              "print(f({p: float(net.values[p]) for p in net.params}, *dataset(net))[0])\n")
+    env = {**os.environ, "SYMGRAD_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return {p: p.stat().st_mtime_ns for p in (tmp_path / "__pycache__").iterdir()}
+
+    first = run()
+    assert any(p.suffix == ".nbc" for p in first)  # machine code written to disk
+    assert run() == first  # the second process read it and wrote nothing new
+
+
+def test_threads_change_nothing(numba):
+    net = mlp([3, 4, 2], seed=11)
+    f = compile_network(net, backend="numba", reduction="sum")
+    rng = np.random.default_rng(4)
+    x, t = rng.normal(size=(20_000, 3)), rng.uniform(size=(20_000, 2))  # above FUSED_PARALLEL_ROWS: prange
+    theta = np.array([[float(net.values[p]) for p in f.params]])
+    run_serial, run_parallel = f.function.__globals__["run_serial"], f.function.__globals__["run_parallel"]
+    serial, parallel = run_serial(theta, x, t), run_parallel(theta, x, t)
+    assert np.array_equal(serial[0], parallel[0]) and np.array_equal(serial[1], parallel[1])  # same chunk order
+    v = {k: float(val) for k, val in net.point().items()}
+    W1 = np.array([[v[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)])
+    W2 = np.array([[v[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)])
+    b1 = np.array([v[f"b_h{j + 1}"] for j in range(4)])
+    b2 = np.array([v[f"b_o{k + 1}"] for k in range(2)])
+    h = 1 / (1 + np.exp(-(x @ W1.T + b1)))  # hand-written batched backprop
+    o = 1 / (1 + np.exp(-(h @ W2.T + b2)))
+    delta_o = (o - t) * o * (1 - o)
+    grads = dict(zip(f.params, parallel[1][0]))
+    np.testing.assert_allclose([[grads[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)],
+                               delta_o.T @ h, rtol=1e-11)
+    assert parallel[0][0] == pytest.approx(0.5 * np.sum((t - o) ** 2), rel=1e-12)
