@@ -64,7 +64,8 @@ def _cmd_report(args: argparse.Namespace) -> str:
     if args.params is not None:
         params = [p.strip() for p in args.params.split(",") if p.strip()]
     text = report(network, digits=args.digits, format=args.format, title=title,
-                  round_intermediates=args.round_intermediates, update_rule=args.update_rule, params=params)
+                  round_intermediates=args.round_intermediates, update_rule=args.update_rule, params=params,
+                  decimals=args.decimals)
     if args.output is None:
         return text
     if _same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
@@ -174,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="forward pass, chain-rule derivation, gradients and update")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC", help="a built-in example name or a .toml spec file")
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--decimals", type=_digits, default=None,
+                   help="print N decimal places instead, trailing zeros dropped, as the lectures print")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), json, latex (a standalone article for pdflatex) or markdown")
     p.add_argument("-o", "--output", default=None, help="write the report to this file instead of stdout")

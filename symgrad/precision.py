@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 
 import mpmath
 import sympy
@@ -32,6 +32,7 @@ __all__ = [
     "check_digits",
     "to_decimal",
     "format_number",
+    "format_decimals",
 ]
 
 DEFAULT_DIGITS = 30  # significant digits certified by default by the Python API
@@ -163,3 +164,33 @@ def format_number(value, digits: int) -> str:
         mantissa = "0"
     return f"{mantissa}e{exponent}" if exponent else mantissa
 
+
+
+def format_decimals(value, decimals: int) -> str:
+    """``value`` rounded to ``decimals`` places, trailing zeros dropped, as the lectures print.
+
+    Outside 1e-7…1e15 (and for a value that rounds to 0 but is not 0) the number prints with
+    significant digits in scientific notation instead, so nothing is lost silently.
+
+    >>> format_decimals(mpmath.mpf("0.0821670405642"), 9)
+    '0.082167041'
+    >>> format_decimals(mpmath.mpf("0.35891647971"), 9)
+    '0.35891648'
+    """
+    with mpmath.workdps(decimals + 30):
+        value = mpmath.mpf(_as_mpf(value))
+        if not mpmath.isfinite(value):
+            return str(value)
+        if value == 0:
+            return "0"
+        exponent = int(mpmath.floor(mpmath.log10(abs(value))))
+        if not PLAIN_RANGE[0] <= exponent < PLAIN_RANGE[1] or exponent < -decimals:
+            return format_number(value, max(decimals, 1))
+        text = mpmath.nstr(value, exponent + decimals + 8, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
+    with localcontext() as context:
+        context.prec = exponent + decimals + 40
+        rounded = Decimal(text).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    out = format(rounded, "f")
+    if "." in out:
+        out = out.rstrip("0").rstrip(".")
+    return "0" if out in ("-0", "") else out

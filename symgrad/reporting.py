@@ -41,12 +41,14 @@ def render_solution(solution: Solution, *, format: str = "text", title: str = ""
 
 def report(network: Network, *, digits: int = 9, format: str = "text", title: str = "",
            round_intermediates: bool = False, update_rule: str = "simultaneous",
-           params: Sequence[str] | None = None) -> str:
+           params: Sequence[str] | None = None, decimals: int | None = None) -> str:
     """The full derivation of ``network`` as text, JSON, LaTeX or Markdown, evaluated once.
 
-    ``round_intermediates`` rounds every intermediate to ``digits`` significant digits as it is
-    produced, the way a person computes by hand; by default everything is exact and only the
-    printed numbers are rounded. ``params`` shows only those parameters' gradients and updates.
+    ``round_intermediates`` rounds every intermediate to ``digits`` significant digits (or to
+    ``decimals`` places) as it is produced, the way a person computes by hand; by default
+    everything is exact and only the printed numbers are rounded. ``decimals`` prints that many
+    decimal places, trailing zeros dropped, as the lectures print (0.082167041 at 9).
+    ``params`` shows only those parameters' gradients and updates.
 
     >>> import symgrad
     >>> print(report(symgrad.load("two_neurons"), digits=3).splitlines()[-2])
@@ -56,9 +58,14 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
         raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     check_digits(digits)
     printed = max(digits, JSON_MIN_DIGITS) if format == "json" else digits
+    working = printed + GUARD_DIGITS
     rounding = Rounding.significant(digits) if round_intermediates else None
-    solution = solve(derive(network), digits=printed, working_digits=printed + GUARD_DIGITS, rounding=rounding,
-                     update_rule=update_rule)
+    if decimals is not None:
+        check_digits(decimals, what="decimals")
+        working = max(working, decimals + 15 + GUARD_DIGITS)  # places of numbers up to 1e15
+        rounding = Rounding.decimals(decimals) if round_intermediates else None
+    solution = solve(derive(network), digits=printed, working_digits=working, rounding=rounding,
+                     update_rule=update_rule, decimals=decimals if format != "json" else None)
     if params is not None:
         solution = solution.restrict(params)
     return render_solution(solution, format=format, title=title)

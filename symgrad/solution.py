@@ -21,7 +21,7 @@ from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
 from .layers import MLPStructure
 from .matrix import MatrixDerivation, derive_matrix
-from .precision import GUARD_DIGITS, Rounding, check_digits
+from .precision import GUARD_DIGITS, Rounding, check_digits, format_decimals, format_number
 from .train import UPDATE_RULES, step
 
 __all__ = [
@@ -131,7 +131,7 @@ class Solution:
 
     derivation: Derivation
     output: str
-    digits: int  # significant digits to print
+    digits: int  # significant digits to print (unless ``decimals`` is set)
     working_digits: int  # digits certified (printed digits + guard digits)
     rounding: Rounding
     leaves: tuple[SolvedLeaf, ...]
@@ -143,6 +143,20 @@ class Solution:
     updates: tuple[SolvedUpdate, ...]
     numbers: GradientValues
     matrix: MatrixDerivation | None = None  # the vector-form equations of an [mlp] network
+    decimals: int | None = None  # print this many decimal places instead, as the lectures do
+
+    def format(self, value) -> str:
+        """A number as every renderer prints it: ``digits`` significant digits, or ``decimals`` places."""
+        if self.decimals is not None:
+            return format_decimals(value, self.decimals)
+        return format_number(value, self.digits)
+
+    @property
+    def precision_note(self) -> str:
+        """What the printed numbers are: "9 significant digits" or "9 decimal places"."""
+        if self.decimals is not None:
+            return f"{self.decimals} decimal places"
+        return f"{self.digits} significant digits"
 
     @property
     def loss(self) -> object:
@@ -206,13 +220,15 @@ class Solution:
 
 def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] | None = None,
           rounding: Rounding | None = None, overrides: Overrides | None = None,
-          learning_rate: object = None, update_rule: str = "simultaneous", working_digits: int | None = None) -> Solution:
+          learning_rate: object = None, update_rule: str = "simultaneous", working_digits: int | None = None,
+          decimals: int | None = None) -> Solution:
     """Evaluate ``derivation`` once and collect every number of its worked solution.
 
     ``digits`` is what renderers print; the values are certified to ``working_digits``
     (default: ``digits`` plus ``GUARD_DIGITS``). With ``rounding``, every intermediate is rounded
     as it is produced. The update is included when the network (or ``learning_rate``) has a
-    learning rate.
+    learning rate. ``decimals`` makes renderers print that many decimal places instead of
+    significant digits (trailing zeros dropped), as the lectures print their numbers.
 
     >>> import symgrad
     >>> s = solve(symgrad.derive(symgrad.load("mazur")), digits=9)
@@ -221,6 +237,8 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
     '0.35891648'
     """
     check_digits(digits)
+    if decimals is not None:
+        check_digits(decimals, what="decimals")
     working = working_digits if working_digits is not None else digits + GUARD_DIGITS
     check_digits(working, what="working digits")
     if update_rule not in UPDATE_RULES:
@@ -244,7 +262,8 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
         updates = tuple(SolvedUpdate(p, s.before[p], s.gradients[p], s.after[p]) for p in derivation.params)
         rate = s.learning_rate
     return Solution(derivation, derivation.output, digits, working, rounding, leaves, nodes, deltas, gradients,
-                    rate if updates else None, update_rule if updates else None, updates, numbers, _matrix(net))
+                    rate if updates else None, update_rule if updates else None, updates, numbers, _matrix(net),
+                    decimals)
 
 
 def _matrix(network) -> MatrixDerivation | None:

@@ -232,3 +232,22 @@ def test_solution_holds_every_number_once():
         assert close(sum(t.value for t in out_h1.terms), out_h1.value, 9)
     assert s.learning_rate == mpmath.mpf("0.5") and s.update_rule == "simultaneous"
     np.testing.assert_allclose(float(s.loss), 0.298371109, atol=5e-10)
+
+
+LECTURE_PRINTED = ["0.74136507", "0.186815602", "0.593269992", "0.082167041", "0.35891648"]  # the fourth lecture
+
+
+@pytest.mark.parametrize("fmt", ["text", "latex", "markdown"])
+def test_decimals_print_the_lecture_numbers_as_printed(fmt):
+    out = symgrad.report(load("mazur"), decimals=9, format=fmt)
+    for number in LECTURE_PRINTED:
+        assert number in out, (fmt, number)
+
+
+def test_format_decimals_rounds_half_even_and_drops_trailing_zeros():
+    from symgrad.precision import format_decimals
+
+    assert format_decimals(mpmath.mpf("0.1250"), 2) == "0.12"
+    assert format_decimals(mpmath.mpf("-2.5000"), 0) == "-2"
+    assert format_decimals(mpmath.mpf("1e-12"), 9) == "1e-12"  # never a silent 0
+    assert format_decimals(mpmath.mpf(0), 9) == "0"

@@ -21,7 +21,6 @@ import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..functions import FUNCTIONS
-from ..precision import format_number
 from ..solution import Solution, SolvedDelta, SolvedFactor, SolvedGradient
 
 __all__ = ["render_latex", "render_latex_math", "latex_name", "escape_text", "document_blocks", "Heading",
@@ -146,10 +145,10 @@ Block = Heading | Paragraph | Equations
 
 class _Numbers:
     def __init__(self, solution: Solution):
-        self.digits = solution.digits
+        self.solution = solution
 
     def __call__(self, value) -> str:
-        text = format_number(value, self.digits)
+        text = self.solution.format(value)
         mantissa, _, exponent = text.partition("e")
         if exponent:
             text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
@@ -373,7 +372,7 @@ def document_blocks(solution: Solution, *, title: str = "") -> list[Block]:
         blocks.append(Heading(0, (("text", title),)))
     note = solution.rounding.describe() if solution.rounding.active else "computed exactly, then rounded for print"
     blocks.append(Paragraph((
-        ("text", f"Numbers to {solution.digits} significant digits ({note}). A local partial "),
+        ("text", f"Numbers to {solution.precision_note} ({note}). A local partial "),
         ("math", r"\partial c/\partial x"),
         ("text", " differentiates one node's own expression, its other operands held fixed; a total derivative "),
         ("math", _d_inline(out, "x")), ("text", " follows every path from "), ("math", latex_name(out)),

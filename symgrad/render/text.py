@@ -11,7 +11,6 @@ import unicodedata
 
 import sympy
 
-from ..precision import format_number
 from ..solution import Solution, SolvedDelta, SolvedGradient
 
 __all__ = ["render_text", "substitute", "printable"]
@@ -63,10 +62,9 @@ def _paren(number: str) -> str:
 class _Formatter:
     def __init__(self, solution: Solution):
         self.solution = solution
-        self.digits = solution.digits
 
     def __call__(self, value) -> str:
-        return format_number(value, self.digits)
+        return self.solution.format(value)
 
 
 def render_text(solution: Solution, *, title: str = "") -> str:
@@ -79,7 +77,7 @@ def render_text(solution: Solution, *, title: str = "") -> str:
     note = "decimals in the spec are exact"
     if solution.rounding.active:
         note = solution.rounding.describe()
-    lines += [f"Output: {solution.output}    ({solution.digits} significant digits; {note})", ""]
+    lines += [f"Output: {solution.output}    ({solution.precision_note}; {note})", ""]
     lines += _leaves(solution, fmt) + [""] + _forward(solution, fmt) + [""]
     lines += ["Loss", f"  {solution.output} = {fmt(solution.loss)}", ""]
     lines += _backward(solution, fmt) + [""] + _gradients(solution, fmt)
