@@ -144,15 +144,20 @@ def test_console_snippets_run(body, capsys):
         return
     for index, (k, command) in enumerate(commands):
         end = commands[index + 1][0] if index + 1 < len(commands) else len(lines)
+        shown = lines[k + 1:end]
+        expected_status = 0
+        if shown and shown[-1].startswith("# exit status "):  # a command that reports a finding exits 1
+            expected_status = int(shown[-1].removeprefix("# exit status "))
+            shown = shown[:-1]
         argv = shlex.split(command)
         assert argv[0] == "symgrad"
         status = main(argv[1:])
         captured = capsys.readouterr()
-        if status != 0:
+        if status != expected_status:
             _skip_without_extra(captured.err)
-        assert status == 0, captured.err
+        assert status == expected_status, captured.err
         actual = captured.out.splitlines()
-        assert _matches(lines[k + 1:end], actual), command
+        assert _matches(shown, actual), command
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
