@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import sympy
 
-from .chain import Derivation
+from .chain import Derivation, Factor
 from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
 from .layers import MLPStructure
@@ -59,21 +59,10 @@ class SolvedNode:
 
 
 @dataclass(frozen=True)
-class SolvedFactor:
-    """A local partial ∂of/∂wrt: its symbolic form and its value."""
+class SolvedFactor(Factor):
+    """A local partial ∂of/∂wrt (a ``Factor``: symbolic form, Leibniz name) with its value."""
 
-    of: str
-    wrt: str
-    expr: sympy.Expr
     value: object
-
-    @property
-    def leibniz(self) -> str:
-        return f"d{self.of}/d{self.wrt}"
-
-    @property
-    def partial(self) -> str:
-        return f"∂{self.of}/∂{self.wrt}"
 
 
 @dataclass(frozen=True)
