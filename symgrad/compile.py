@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from .chain import Derivation, derive
+from .chain import Derivation, accumulate, derive
 from .codegen import Names, NumpyPrinter, float_literal, kernel_source, stabilize
 from .errors import GraphError, InvalidArgument
 from .generated import FORMS, REDUCTIONS, CompiledGradient, PointGradients, check_reduction, load_source, \
@@ -225,19 +225,6 @@ def _local_factors(w: _Writer) -> tuple[dict, list[str]]:
     return dict(zip(keys, reduced)), body
 
 
-def _needed_adjoints(derivation: Derivation) -> set[str]:
-    """The quantities whose δ some parameter's gradient needs: params and everything above them."""
-    needed = set(p for p in derivation.network.params if p in derivation.adjoints)
-    frontier = list(needed)
-    while frontier:
-        name = frontier.pop()
-        for term in derivation.adjoints[name].terms:
-            if term.consumer not in needed:
-                needed.add(term.consumer)
-                frontier.append(term.consumer)
-    return needed
-
-
 def _print_factor(w: _Writer, factor: sympy.Expr, consumer: str, operand: str, *, atom: bool = False) -> str:
     try:
         return w.printer.atom(factor) if atom else w.printer(factor)
@@ -265,27 +252,25 @@ def _joined(terms: list[str]) -> str:
 
 
 def _adjoint_lines(w: _Writer, local: dict) -> tuple[set[str], list[str]]:
-    """One ``delta_x = Σ delta_c * dc/dx`` line per quantity a gradient needs.
+    """One ``delta_x = Σ delta_c * dc/dx`` line per quantity a gradient needs (``chain.accumulate``).
 
     δ_output = 1 per sample; a δ that is exactly 1 (the output, and a sum node's operands)
     is never materialised, and parameter gradients are reduced term by term, never stored.
     """
     derivation = w.derivation
-    out = derivation.output
-    unit = {out}
-    needed = _needed_adjoints(derivation)
+    unit = {derivation.output}
     params = set(derivation.network.params)
-    body = []
-    for adj in derivation.adjoints.values():
-        if adj.name == out or adj.name not in needed:
-            continue
-        if len(adj.terms) == 1 and adj.terms[0].consumer in unit and local[adj.terms[0].consumer, adj.name] == 1:
-            unit.add(adj.name)
-            continue
-        if adj.name in params:
-            continue
-        terms = [_term(w, local[t.consumer, adj.name], t.consumer, adj.name, unit) for t in adj.terms]
-        body.append(f"{w.names.get(adj.name, 'delta')} = {_joined(terms)}")
+    body: list[str] = []
+
+    def total(name: str, consumers: list[str]) -> str:
+        if len(consumers) == 1 and consumers[0] in unit and local[consumers[0], name] == 1:
+            unit.add(name)  # δ_name = δ_consumer = 1
+        elif name not in params:
+            terms = [_term(w, local[c, name], c, name, unit) for c in consumers]
+            body.append(f"{w.names.get(name, 'delta')} = {_joined(terms)}")
+        return name
+
+    accumulate(derivation, derivation.output, lambda _, t: t.consumer, total, only=derivation.needed)
     return unit, body
 
 
