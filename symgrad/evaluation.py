@@ -19,6 +19,7 @@ x), the δ that need it are reported as undefined instead.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -28,6 +29,7 @@ import numpy as np
 import sympy
 
 from .chain import Derivation, Term, accumulate
+from .codegen import stabilize
 from .errors import DomainError, GraphError, PrecisionError
 from .functions import rule_for
 from .graph import Network, as_number
@@ -268,9 +270,10 @@ class _Solver:
                 factors[key] = self.number(fixed_factors[key])
                 continue
             what = f"the local partial {factor.leibniz} = {sympy.sstr(factor.expr)}"
+            # float64 uses the compiled code's stable rewrites (e^z/(1+e^z) → σ(z)), so it stays finite
+            expr = factor.expr if self.exact else _stable(factor.expr)
             try:
-                factors[key] = self.round(self.guard(lambda: self.arith.expr(factor.expr, env), what, env,
-                                                     factor.expr))
+                factors[key] = self.round(self.guard(lambda: self.arith.expr(expr, env), what, env, expr))
             except DomainError as exc:
                 if key[1] in needed:  # a parameter's gradient needs it
                     raise
@@ -300,6 +303,11 @@ class _Solver:
         values = {n: env[n] for n in self.network.quantities if n in env}
         return GradientValues(derivation.output, values, factors, terms, adjoints, gradients, None,
                               undefined={k: v for k, v in undefined.items() if adjoints.get(k) is None})
+
+
+@functools.lru_cache(maxsize=4096)
+def _stable(expr: sympy.Expr) -> sympy.Expr:
+    return stabilize(expr)
 
 
 def _certified(compute: Callable[[int], object], digits: int):

@@ -141,3 +141,14 @@ def test_train_refuses_unusable_options_on_one_line(capsys, args):
 def test_errors_after_loading_name_the_spec(tmp_path, capsys):
     spec = _spec(tmp_path, 'f = "w/x"', x="0")
     _refused(capsys, ["report", spec], "spec.toml:")
+
+
+def test_float64_evaluation_uses_the_stable_rewrites():
+    # exact ∂/∂w log(1 + e^(w·x)) = x·σ(w·x): 1000 at w·x = 1000, and 0 (to float64) at −1000
+    for x, expected in (("1000", 1000.0), ("-1000", 0.0)):
+        net = symgrad.Network()
+        net.input("x", x)
+        net.param("w", 1)
+        net.node("f", "log(1 + exp(w*x))")
+        g = symgrad.evaluate_gradients(symgrad.derive(net), digits=None).gradients["w"]
+        assert math.isfinite(g) and abs(g - expected) <= 1e-12 * max(1.0, abs(expected))
