@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, accumulate, derive, total_derivative
 from .claims import VERDICTS, Claim, ClaimRow, ClaimsReport, check, parse_claims
-from .compile import CompiledGradient, compile_gradient
+from .compile import CompiledGradient, PointGradients, compile_gradient
 from .errors import (
     DomainError,
     GraphError,
@@ -91,6 +91,7 @@ __all__ = [
     "ParseError",
     "Path",
     "PathLimitError",
+    "PointGradients",
     "PrecisionError",
     "Rounding",
     "Solution",
