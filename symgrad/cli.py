@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .chain import derive
 from .claims import check
-from .errors import SpecError, SymgradError
+from .errors import MissingDependency, SpecError, SymgradError
 from .finite_differences import SCHEMES
 from .fitting import compile_network
 from .gradient_check import gradcheck, load_gradient_function, plot_sweep, sweep_steps
@@ -46,7 +46,7 @@ def _naming_spec(run):
     def wrapped(args: argparse.Namespace) -> str:
         try:
             return run(args)
-        except SpecError:
+        except (SpecError, MissingDependency):  # already name their file, or are about the install
             raise
         except SymgradError as exc:
             raise SpecError(str(exc), source=str(args.spec)) from None
