@@ -146,6 +146,7 @@ def parse_claims(text: str, network: Network, *, source: str = "<claims>") -> tu
         raise InvalidArgument(f"claims must be text, got {type(text).__name__}")
     if len(text) > MAX_CLAIMS_TEXT:
         raise ParseError(f"{source}: {len(text)} characters; a claims file may hold at most {MAX_CLAIMS_TEXT}")
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write
     claims = []
     for number, raw in enumerate(re.split(r"\r\n|\n|\r", text), start=1):  # the line numbers an editor shows
         body = raw.split("#", 1)[0].strip()

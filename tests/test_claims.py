@@ -308,3 +308,12 @@ def test_results_are_frozen_and_the_api_checks_its_argument():
         report.rows[0].verdict = "wrong"  # type: ignore[misc]
     with pytest.raises(symgrad.InvalidArgument):
         symgrad.check("mazur", "h = 1")  # type: ignore[arg-type]
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path, capsys):
+    from symgrad.cli import main
+
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffout_o1 = 0.75136507\n".encode("utf-8"))
+    assert main(["check", "mazur", str(path)]) == 0
+    assert "right" in capsys.readouterr().out
