@@ -131,3 +131,35 @@ def reference_gradients(net, at: Mapping[str, object] | None = None, *, wrt=None
     point = leaf_point(net, at)
     names = wrt if wrt is not None else list(net.leaves)
     return {name: reference_derivative(full, net.symbol(name), point) for name in names}
+
+
+def mlp_3_4_2_batch_gradients(net, x, t, *, reduction: str) -> dict[str, float]:
+    """Textbook float64 backprop of ``mlp([3, 4, 2])`` over a batch, by the scalar parameter names.
+
+    Written from the naming scheme of docs/reference/spec-format.md (w1…w12 hidden, w13…w20
+    output, b_h*, b_o*), not from symgrad's layout code.
+    """
+    import numpy as np
+
+    v = {k: float(val) for k, val in net.point().items()}
+    W1 = np.array([[v[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)])
+    W2 = np.array([[v[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)])
+    b1 = np.array([v[f"b_h{j + 1}"] for j in range(4)])
+    b2 = np.array([v[f"b_o{k + 1}"] for k in range(2)])
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    gW1, gb1, gW2, gb2 = np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)
+    for xi, ti in zip(x, t):
+        h = sig(W1 @ xi + b1)
+        o = sig(W2 @ h + b2)
+        delta_o = (o - ti) * o * (1 - o)
+        delta_h = (W2.T @ delta_o) * h * (1 - h)
+        gW1 += np.outer(delta_h, xi)
+        gb1 += delta_h
+        gW2 += np.outer(delta_o, h)
+        gb2 += delta_o
+    scale = 1 / len(x) if reduction == "mean" else 1.0
+    out = {f"w{j * 3 + i + 1}": gW1[j, i] * scale for j in range(4) for i in range(3)}
+    out |= {f"w{12 + k * 4 + j + 1}": gW2[k, j] * scale for k in range(2) for j in range(4)}
+    out |= {f"b_h{j + 1}": gb1[j] * scale for j in range(4)}
+    out |= {f"b_o{k + 1}": gb2[k] * scale for k in range(2)}
+    return out

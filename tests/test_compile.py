@@ -16,7 +16,7 @@ from symgrad import compile_gradient, derive, load, mlp
 from symgrad.cli import main
 from symgrad.fitting import compile_network, dataset, fit
 
-from .test_chain import _numpy_backprop
+from .helpers import mlp_3_4_2_batch_gradients
 
 
 def _finite_difference(compiled, params, x, t, name, index=(), h=1e-6):
@@ -45,21 +45,9 @@ def test_batch_gradients_match_hand_written_backprop(form, reduction):
     x, t = rng.normal(size=(64, 3)), rng.uniform(size=(64, 2))
     loss, grads = f(f.initial_params(net), x, t)
     ours = f.scalar_gradients(net, grads)
-    v = {k: float(val) for k, val in net.point().items()}
-    W1 = np.array([[v[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)])
-    W2 = np.array([[v[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)])
-    b1 = np.array([v[f"b_h{j + 1}"] for j in range(4)])
-    b2 = np.array([v[f"b_o{k + 1}"] for k in range(2)])
-    total = [np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)]
-    for xi, ti in zip(x, t):
-        for acc, g in zip(total, _numpy_backprop(W1, b1, W2, b2, xi, ti)):
-            acc += g
-    scale = 1 / 64 if reduction == "mean" else 1
-    np.testing.assert_allclose([[ours[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)], total[0] * scale,
-                               rtol=1e-12)
-    np.testing.assert_allclose([[ours[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)],
-                               total[2] * scale, rtol=1e-12)
-    np.testing.assert_allclose([ours[f"b_h{j + 1}"] for j in range(4)], total[1] * scale, rtol=1e-12)
+    expected = mlp_3_4_2_batch_gradients(net, x, t, reduction=reduction)
+    assert set(expected) == set(ours)
+    np.testing.assert_allclose([ours[p] for p in expected], list(expected.values()), rtol=1e-12)
 
 
 @pytest.mark.parametrize("form", ["scalar", "matrix"])

@@ -25,8 +25,8 @@ from symgrad.errors import InvalidArgument, MissingDependency
 from symgrad.fitting import compile_network, dataset
 from symgrad.spec import builtin_examples
 
+from .helpers import mlp_3_4_2_batch_gradients
 from .property.test_random_networks import _network, networks
-from .test_chain import _numpy_backprop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,22 +121,9 @@ def test_batch_gradients_match_hand_written_backprop(numba, reduction):
     rng = np.random.default_rng(0)
     x, t = rng.normal(size=(300, 3)), rng.uniform(size=(300, 2))  # more rows than chunks
     loss, grads = f(f.initial_params(net), x, t)
-    v = {k: float(val) for k, val in net.point().items()}
-    W1 = np.array([[v[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)])
-    W2 = np.array([[v[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)])
-    b1 = np.array([v[f"b_h{j + 1}"] for j in range(4)])
-    b2 = np.array([v[f"b_o{k + 1}"] for k in range(2)])
-    total = [np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)]
-    for xi, ti in zip(x, t):
-        for acc, g in zip(total, _numpy_backprop(W1, b1, W2, b2, xi, ti)):
-            acc += g
-    scale = 1 / 300 if reduction == "mean" else 1
-    np.testing.assert_allclose([[grads[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)], total[0] * scale,
-                               rtol=1e-12)
-    np.testing.assert_allclose([[grads[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)],
-                               total[2] * scale, rtol=1e-12)
-    np.testing.assert_allclose([grads[f"b_h{j + 1}"] for j in range(4)], total[1] * scale, rtol=1e-12)
-    np.testing.assert_allclose([grads[f"b_o{k + 1}"] for k in range(2)], total[3] * scale, rtol=1e-12)
+    expected = mlp_3_4_2_batch_gradients(net, x, t, reduction=reduction)
+    assert set(expected) == set(grads)
+    np.testing.assert_allclose([grads[p] for p in expected], list(expected.values()), rtol=1e-12)
 
 
 def test_agrees_with_the_numpy_module_to_a_few_ulps(numba):

@@ -19,7 +19,6 @@ from symgrad import (
     GraphError,
     InvalidArgument,
     Network,
-    ParseError,
     NotDifferentiable,
     compile_gradient,
     derive,
@@ -28,7 +27,7 @@ from symgrad import (
     mlp,
 )
 from symgrad.cli import main
-from symgrad.errors import ParseError, DomainError, SpecError
+from symgrad.errors import DomainError, SpecError
 from symgrad.fitting import compile_network, dataset, fit, history_steps
 from symgrad.layers import LOSSES
 from symgrad.layout import param_names

@@ -122,8 +122,8 @@ def test_rounding_decimals_policy():
 
 def test_override_a_node_value_recomputes_everything_downstream():
     net = symgrad.Network()
-    x = net.input("x", 2)
-    w = net.param("w", 3)
+    net.input("x", 2)
+    net.param("w", 3)
     net.node("h", "w*x")
     net.node("f", "h**2 + w")
     d = derive(net)
