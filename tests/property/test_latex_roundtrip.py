@@ -1,0 +1,169 @@
+"""The LaTeX symgrad prints for derived expressions parses back to an equal expression.
+
+Printed exactly as the worked solution prints a local partial's formula (``render.latex``'s
+``_Symbolic``, in lecture names), parsed back by SymPy's own LaTeX parser
+(``sympy.parsing.latex.parse_latex``, ANTLR backend: ``antlr4-python3-runtime==4.11.*``, in the
+test extra), and compared with the original expression: exact equality is not asked for
+(``e^{x}`` comes back as ``exp(x)``, ``\\log`` as ``log(x, E)``), so both are evaluated with
+mpmath at 40 digits at three seeded random rational points and must agree to 30 digits.
+
+Checked: every local factor ``derivation.factors[...].expr`` of networks drawn by
+``networks()`` and circuits drawn by ``expressions()`` (every spec function, kinked ones too),
+and the gradient for one drawn parameter of a one-weight-layer network written out in its
+leaves (``sympy.diff`` of the expanded loss, tests/helpers.py), printed by the same printer.
+Examples: 20 networks, 20 circuits, 10 expanded gradients, plus every function head once.
+
+SymPy's parser does not read every printed form, so the test maps these back before parsing
+(the mapping is here, not in symgrad): lecture names (``\\mathrm{out}_{\\mathrm{o1}}``) become
+placeholder symbols ``Z_{k}`` in parentheses (SymPy's parser reads ``x \\left(1 - x\\right)`` as
+a call of a function x); ``\\operatorname{relu}``, ``\\operatorname{LSE}``,
+``\\operatorname{sign}``, ``\\operatorname{share}_{\\max}``/``_{\\min}`` and the indicator
+``\\mathbb{1}\\left[x \\le 0\\right]`` become placeholder functions ``F_{k}``; ``\\left|…\\right|``
+becomes ``|…|``; the parsed symbol ``e`` is Euler's number; the parsed heads ``sigma``,
+``theta`` (Heaviside), ``max``, ``min`` and ``F_{k}`` map to symgrad's and SymPy's functions.
+Not checked: the number-substituted rows and the forward
+pass's definitions (printed from expression text by a tokenizer, not from SymPy), and the
+matrix form.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import re
+import sys
+
+import mpmath
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symgrad
+from symgrad.functions import logsumexp, max_share, min_share, relu, sigmoid, zero_one
+from symgrad.render.latex import _Symbolic, latex_name
+from symgrad.strategies import EXPRESSION_FUNCTIONS, expressions, networks
+
+from ..helpers import expanded
+
+INSTALL = 'python -m pip install "antlr4-python3-runtime==4.11.*" (in the test extra)'
+
+
+@functools.cache
+def _parse(source: str) -> sympy.Expr:
+    """SymPy's parse of ``source`` (the same text recurs across factors and examples)."""
+    from sympy.parsing.latex import parse_latex
+
+    return parse_latex(source)
+
+
+def _parse_latex():
+    """SymPy's LaTeX parser; skip without its ANTLR runtime, but fail when CI is set."""
+    try:
+        _parse("x")
+    except ImportError as missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but SymPy's LaTeX parser cannot run ({missing}); {INSTALL}")
+        pytest.skip(f"SymPy's LaTeX parser needs the ANTLR 4.11 runtime: {INSTALL}")
+    return _parse
+
+
+# Printed function heads SymPy's parser cannot read → a placeholder function it reads (F_{6}: the indicator).
+_HEADS = {r"\operatorname{share}_{\max}": "F_{1}", r"\operatorname{share}_{\min}": "F_{2}",
+          r"\operatorname{LSE}": "F_{3}", r"\operatorname{relu}": "F_{4}", r"\operatorname{sign}": "F_{5}"}
+# Heads SymPy's parser reads as undefined functions, by name → the function they print.
+_PARSED = {"sigma": sigmoid, "theta": sympy.Heaviside, "max": sympy.Max, "min": sympy.Min,
+           "F_{1}": max_share, "F_{2}": min_share, "F_{3}": logsumexp, "F_{4}": relu, "F_{5}": sympy.sign,
+           "F_{6}": zero_one}
+_PRINT = _Symbolic(None, None)  # a local partial's formula, as the report prints it (no numbers substituted)
+
+
+def _round_trip(expr: sympy.Expr) -> tuple[str, sympy.Expr]:
+    """``expr`` printed by symgrad, then parsed back by SymPy with the graph's symbols restored."""
+    parse_latex = _parse_latex()
+    text = _PRINT(expr)
+    symbols = sorted(expr.free_symbols, key=lambda s: -len(latex_name(s.name)))  # longest name first
+    back = {sympy.Symbol("e"): sympy.E}  # the printer writes Euler's number as e (no graph name prints as e)
+    source = text
+    for printed, placeholder in _HEADS.items():
+        source = source.replace(printed + "{", placeholder).replace(printed, placeholder)
+    for k, symbol in enumerate(symbols):  # a whole name, never letters inside a command (x in \max)
+        name = re.compile(r"(?<![\\A-Za-z])" + re.escape(latex_name(symbol.name)) + r"(?![A-Za-z0-9])")
+        source = name.sub(lambda _: rf"\left(Z_{{{k}}}\right)", source)  # in parentheses: x (1 − x) is no call
+        back[sympy.Symbol(f"Z_{{{k}}}")] = symbol
+    source = re.sub(r"\\mathbb\{1\}\\left\[(.*?) \\le 0\\right\]", r"F_{6}\\left(\1\\right)", source)
+    source = source.replace(r"\left|{", "|").replace(r"}\right|", "|")
+    parsed = parse_latex(source).xreplace(back)
+    parsed = parsed.replace(lambda e: isinstance(e, sympy.core.function.AppliedUndef) and e.func.__name__ in _PARSED,
+                            lambda e: _PARSED[e.func.__name__](*e.args))
+    return text, parsed
+
+
+_MPMATH = [{"Heaviside": lambda x, at_zero=0: mpmath.mpf(x > 0) if x != 0 else at_zero, "Max": max, "Min": min,
+            "sign": mpmath.sign}, "mpmath"]
+
+
+def _function(expr: sympy.Expr, symbols: list) -> object:
+    """``expr`` as an mpmath function of ``symbols``, symgrad's functions by their own evaluation."""
+    rules = {rule.head.__name__: rule.mpmath for rule in symgrad.functions.FUNCTIONS}
+    return sympy.lambdify(symbols, expr, modules=[rules] + _MPMATH)
+
+
+def _assert_equal_at_random_points(expr: sympy.Expr, label: str) -> None:
+    text, parsed = _round_trip(expr)
+    assert parsed.free_symbols <= expr.free_symbols, (label, text, parsed)
+    symbols = sorted(expr.free_symbols, key=str)
+    want, got = _function(expr, symbols), _function(parsed, symbols)
+    rng = random.Random(20240611)
+    with mpmath.workdps(40):
+        for _ in range(3):
+            point = [mpmath.mpf(rng.randint(-97, 97)) / 89 for _ in symbols]  # off every kink at 0
+            exact = want(*point)
+            assert abs(exact - got(*point)) <= mpmath.mpf(10) ** -30 * (1 + abs(exact)), (label, text, parsed, point)
+
+
+def _assert_factors_round_trip(net: symgrad.Network) -> None:
+    for (of, wrt), factor in symgrad.derive(net).factors.items():
+        _assert_equal_at_random_points(factor.expr, f"∂{of}/∂{wrt}")
+
+
+@settings(max_examples=20, deadline=None)
+@given(networks())
+def test_the_latex_of_every_local_factor_of_a_network_parses_back_equal(net):
+    _assert_factors_round_trip(net)
+
+
+@settings(max_examples=20, deadline=None)
+@given(expressions(functions=tuple(EXPRESSION_FUNCTIONS)))
+def test_the_latex_of_every_local_factor_of_a_circuit_parses_back_equal(net):
+    _assert_factors_round_trip(net)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.data())
+def test_the_latex_of_an_expanded_gradient_parses_back_equal(data):
+    net = data.draw(networks(max_depth=1, max_width=2), label="network")
+    name = data.draw(st.sampled_from(net.params), label="parameter")
+    _assert_equal_at_random_points(sympy.diff(expanded(net), net.symbol(name)), f"dE/d{name}")
+
+
+def test_the_mapping_covers_every_printed_head():
+    """Every head the printer gives symgrad's functions parses back to that function."""
+    x, y = sympy.symbols("x y", real=True)
+    for expr in (max_share(x, y, x + y), min_share(x, y), logsumexp(x, y), relu(x), sympy.sign(x), zero_one(x),
+                 sigmoid(x), sympy.Heaviside(x, 0), sympy.Max(x, y), sympy.Min(x, y), sympy.Abs(x)):
+        assert _round_trip(expr)[1] == expr, expr
+
+
+def test_without_the_parser_the_tests_skip_locally_and_fail_under_ci(monkeypatch):
+    def missing(source):
+        raise ImportError("LaTeX parsing requires the antlr4 Python package")
+
+    monkeypatch.setattr(sys.modules[__name__], "_parse", missing)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="needs the ANTLR 4.11 runtime: .*antlr4-python3-runtime"):
+        _round_trip(sympy.Symbol("x"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set but SymPy's LaTeX parser cannot run"):
+        _round_trip(sympy.Symbol("x"))
