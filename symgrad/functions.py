@@ -137,39 +137,40 @@ class logsumexp(sympy.Function):
         return r"\operatorname{LSE}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
 
 
-class max_share(sympy.Function):
-    """∂max(a_1, …, a_n)/∂x for x one of the a_i: 1/k when x is one of k tied maxima, else 0.
+class _TieShare(sympy.Function):
+    """∂pick(a_1, …, a_n)/∂x for x one of the a_i: 1/k when x is one of the k tied picks, else 0.
 
     Arguments (x, a_1, …, a_n). The shares of all arguments sum to 1: a subgradient.
     """
 
+    pick = staticmethod(max)
+    latex_name = r"\operatorname{share}"
+
     @classmethod
     def eval(cls, x, *args):
         if all(a.is_number and a.is_comparable for a in (x, *args)):
-            top = max(args)
-            return sympy.Rational(1, sum(1 for a in args if a == top)) if x == top else sympy.S.Zero
+            best = cls.pick(args)
+            return sympy.Rational(1, sum(1 for a in args if a == best)) if x == best else sympy.S.Zero
 
     def fdiff(self, argindex=1):
         return sympy.S.Zero  # piecewise constant
 
     def _latex(self, printer):
-        return r"\operatorname{share}_{\max}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+        return r"%s\left(%s\right)" % (self.latex_name, ", ".join(printer._print(a) for a in self.args))
 
 
-class min_share(sympy.Function):
+class max_share(_TieShare):
+    """∂max(a_1, …, a_n)/∂x: 1/k when x is one of k tied maxima, else 0. Arguments (x, a_1, …, a_n)."""
+
+    pick = staticmethod(max)
+    latex_name = r"\operatorname{share}_{\max}"
+
+
+class min_share(_TieShare):
     """∂min(a_1, …, a_n)/∂x: 1/k when x is one of k tied minima, else 0. Arguments (x, a_1, …, a_n)."""
 
-    @classmethod
-    def eval(cls, x, *args):
-        if all(a.is_number and a.is_comparable for a in (x, *args)):
-            low = min(args)
-            return sympy.Rational(1, sum(1 for a in args if a == low)) if x == low else sympy.S.Zero
-
-    def fdiff(self, argindex=1):
-        return sympy.S.Zero
-
-    def _latex(self, printer):
-        return r"\operatorname{share}_{\min}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+    pick = staticmethod(min)
+    latex_name = r"\operatorname{share}_{\min}"
 
 
 class _TieMax(sympy.Function):
