@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from typing import Callable, Mapping
 
@@ -30,13 +30,15 @@ import mpmath
 import sympy
 
 from .chain import Derivation, derive
+from .claim_data import Claim, World, rounded, rounds_to
 from .errors import DomainError, GraphError, InvalidArgument, ParseError, PrecisionError, SymgradError
 from .evaluation import Overrides, evaluate, evaluate_gradients, evaluate_expr
-from .expr import parse_expression, parse_number
+from .expr import parse_expression
 from .functions import rule_for, sigmoid
 from .graph import Network
 from .limits import MAX_CLAIM_STEPS, MAX_CLAIMS, MAX_CLAIMS_TEXT, MAX_DECIMAL_EXPONENT, MAX_LITERAL
 from .precision import Rounding, to_decimal
+from .slips import diagnose, diagnose_symbolic
 from .train import layers_from_output, step
 
 __all__ = ["VERDICTS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "check"]
@@ -49,34 +51,6 @@ _LHS = re.compile(rf"d(?P<of>{_NAME})/d(?P<wrt>{_NAME})\Z|(?P<name>{_NAME})(?:(?
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _SPOT_CHECKS = 5  # random points tried when simplify cannot decide a symbolic claim
 _SIMPLIFY_OPS = 150  # larger differences go straight to the spot checks (simplify can take minutes)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One line of a claims file: the quantity claimed and the value as written."""
-
-    line: int
-    lhs: str  # as written
-    name: str  # the quantity; A in dA/dB
-    wrt: str | None  # B in dA/dB
-    steps: int | None  # k in A@k
-    value: str  # as written
-    number: Decimal | None  # a numeric claim
-    expr: sympy.Expr | None  # a symbolic claim
-
-    @property
-    def quantum(self) -> Decimal:
-        """One unit in the last stated digit: 0.40 → 0.01."""
-        return Decimal(1).scaleb(self.number.as_tuple().exponent)
-
-    @property
-    def significant(self) -> int:
-        digits = self.number.as_tuple().digits
-        return max(len(digits) - next((k for k, d in enumerate(digits) if d), len(digits)), 1)
-
-    @property
-    def decimals(self) -> int:
-        return -self.number.as_tuple().exponent
 
 
 @dataclass(frozen=True)
@@ -221,34 +195,6 @@ def _show(text: str) -> str:
 
 
 # -- numbers ---------------------------------------------------------------------------
-def as_decimal(value) -> Decimal:
-    """An mpf (or int) as a Decimal with every digit of the current precision."""
-    if isinstance(value, (int, Decimal)):
-        return Decimal(value)
-    value = mpmath.mpf(value)
-    return Decimal(mpmath.libmp.to_str(value._mpf_, mpmath.mp.dps + 5))
-
-
-def rounds_to(claimed: Decimal, quantum: Decimal, value, *, slack: Decimal | int = 1) -> bool:
-    """True when ``claimed`` is ``value`` correctly rounded to ``quantum`` (half a unit; ``slack`` units × ½)."""
-    with localcontext() as ctx:
-        ctx.prec = max(mpmath.mp.dps + 10, 60)
-        value = as_decimal(value)
-        # a tie (0.3925 to 3 decimals) may sit a rounding error of the working precision either side
-        noise = abs(value).scaleb(-max(mpmath.mp.dps - 5, 10))
-        return abs(claimed - value) <= quantum * Decimal(slack) / 2 + noise
-
-
-def rounded(value, quantum: Decimal, *, rounding: str = ROUND_HALF_UP) -> Decimal:
-    """``value`` rounded to ``quantum`` (half up by default)."""
-    with localcontext() as ctx:
-        ctx.prec = max(mpmath.mp.dps + 10, 60)
-        try:
-            return as_decimal(value).quantize(quantum, rounding=rounding)
-        except InvalidOperation:  # pragma: no cover - magnitudes are bounded by the limits
-            return as_decimal(value)
-
-
 # -- the straight-line trajectory -------------------------------------------------------
 def _closure(expr: sympy.Expr, slot: Mapping[str, int]) -> Callable[[list], object]:
     """``expr`` as a tree of Python closures over a list of mpf values (no checks: fast)."""
@@ -396,32 +342,8 @@ def trajectory(derivation: Derivation, steps: int, *, digits: int, rule: str = "
 
 
 # -- judging ---------------------------------------------------------------------------
-@dataclass
-class _World:
-    """The person's own numbers, from the claims judged so far."""
-
-    values: dict = field(default_factory=dict)  # name -> number
-    factors: dict = field(default_factory=dict)  # (node, operand) -> number
-    deltas: dict = field(default_factory=dict)  # (A, B) -> number
-    steps: dict = field(default_factory=dict)  # (name, k) -> number
-    lines: dict = field(default_factory=dict)  # key -> (line, verdict, lhs)
-
-    def add(self, claim: Claim, key, kind: str, verdict: str) -> None:
-        value = parse_number(str(claim.number))
-        getattr(self, kind)[key] = value
-        self.lines[kind, key] = (claim.line, verdict, claim.lhs)
-
-    def clean(self) -> _World:
-        keep = {k for k, (_, verdict, _) in self.lines.items() if verdict in ("right", "right-given-rounding")}
-        return _World({k: v for k, v in self.values.items() if ("values", k) in keep},
-                      {k: v for k, v in self.factors.items() if ("factors", k) in keep},
-                      {k: v for k, v in self.deltas.items() if ("deltas", k) in keep},
-                      {k: v for k, v in self.steps.items() if ("steps", k) in keep},
-                      {k: v for k, v in self.lines.items() if k in keep})
-
-
 class _Judge:
-    """Judges claims in file order, keeping the person's numbers (``_World``) to recompute later claims from."""
+    """Judges claims in file order, keeping the person's numbers (``World``) to recompute later claims from."""
 
     def __init__(self, network: Network, claims: tuple[Claim, ...], *, source: str = "<claims>"):
         self.network = network
@@ -443,7 +365,7 @@ class _Judge:
         return self.derivation()
 
     # -- the quantity a claim names, in some world ---------------------------------------
-    def quantity(self, claim: Claim, world: _World, *, rounding: Rounding | None = None,
+    def quantity(self, claim: Claim, world: World, *, rounding: Rounding | None = None,
                  at: Mapping[str, object] | None = None, factors: Mapping | None = None,
                  values: Mapping | None = None, rule: str = "simultaneous", learning_rate=None):
         """The claimed quantity computed from ``world``'s numbers (the claim's own excluded)."""
@@ -469,7 +391,7 @@ class _Judge:
                                      overrides=Overrides(values=own_values, factors=fixed_factors, deltas=deltas))
         return numbers.adjoints[claim.wrt]
 
-    def after_steps(self, claim: Claim, world: _World, own_values: dict, *, rounding, at, factors, rule,
+    def after_steps(self, claim: Claim, world: World, own_values: dict, *, rounding, at, factors, rule,
                     learning_rate):
         """A@k from the person's parameters after k − 1 steps, one step computed here."""
         k = claim.steps
@@ -526,11 +448,11 @@ class _Judge:
     def exact(self, claim: Claim):
         if claim.steps:
             return self.exact_steps(claim.steps, around=1)[claim.name]
-        return self.quantity(claim, _World())
+        return self.quantity(claim, World())
 
     # -- verdicts -------------------------------------------------------------------------
     def judge(self) -> tuple[ClaimRow, ...]:
-        world = _World()
+        world = World()
         rows = []
         for claim in self.claims:
             try:
@@ -555,8 +477,7 @@ class _Judge:
             return "factors", (claim.name, claim.wrt)
         return "deltas", (claim.name, claim.wrt)
 
-    def numeric(self, claim: Claim, world: _World) -> ClaimRow:
-        from .slips import diagnose
+    def numeric(self, claim: Claim, world: World) -> ClaimRow:
 
         exact = self.exact(claim)
         c, q = claim.number, claim.quantum
@@ -597,12 +518,12 @@ class _Judge:
         explanation = diagnose(self, claim, world, exact)
         return row("wrong", explanation)
 
-    def earlier_slips(self, claim: Claim, world: _World, policy: Rounding | None) -> str:
+    def earlier_slips(self, claim: Claim, world: World, policy: Rounding | None) -> str:
         """The earliest wrong earlier number this claim follows from (the one whose removal breaks the match)."""
         suspects = sorted((entry[0], entry[2], key) for key, entry in world.lines.items() if entry[1] == "wrong")
         followers = [key for key, entry in world.lines.items() if entry[1] == "consistent-with-earlier"]
         for line, lhs, suspect in suspects:
-            without = _World(**{k: dict(getattr(world, k)) for k in ("values", "factors", "deltas", "steps", "lines")})
+            without = World(**{k: dict(getattr(world, k)) for k in ("values", "factors", "deltas", "steps", "lines")})
             for kind, key in [suspect] + followers:  # the slip, and every number worked from some slip
                 del getattr(without, kind)[key]
                 del without.lines[kind, key]
@@ -611,7 +532,6 @@ class _Judge:
         return "numbers"
 
     def symbolic(self, claim: Claim) -> ClaimRow:
-        from .slips import diagnose_symbolic
 
         derived = self.derived_expr(claim)
         shown = sympy.sstr(derived)

@@ -16,6 +16,7 @@ import mpmath
 import sympy
 
 from .chain import accumulate
+from .claim_data import Claim, World, as_decimal, rounded, rounds_to
 from .errors import SymgradError
 from .evaluation import evaluate_expr
 from .functions import sigmoid
@@ -23,7 +24,7 @@ from .graph import as_number
 from .train import layers_from_output, step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .claims import Claim, _Judge, _World
+    from .claims import _Judge
 
 __all__ = ["SLIPS", "diagnose", "diagnose_symbolic"]
 
@@ -54,10 +55,8 @@ def _plain(value: Decimal) -> str:
     return format(value, "f").lstrip("-")
 
 
-def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
+def diagnose(judge: _Judge, claim: Claim, world: World, exact) -> str:
     """The explanation of a wrong numeric claim: the first slip that reproduces it, or a plain 'none'."""
-    from .claims import _World, as_decimal, rounded, rounds_to
-
     c, q = claim.number, claim.quantum
     references = [("", exact)]
     if world.lines:
@@ -82,7 +81,7 @@ def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
     if claim.significant < 2:
         return "not the exact value rounded; one significant digit is too few to tell which slip it was"
     slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
-    worlds = [("", _World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
+    worlds = [("", World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
     for given, w, correct in worlds:
         for label, compute in _computed_slips(judge, claim, w, correct):
             try:
@@ -97,8 +96,6 @@ def diagnose(judge: _Judge, claim: Claim, world: _World, exact) -> str:
 
 
 def _digit_slip(c: Decimal, q: Decimal, r, claim: Claim) -> str:
-    from .claims import rounded
-
     if r == 0 or (c < 0) != (r < 0) or c == 0 or claim.significant < 2:
         return ""
     written = _plain(c)
@@ -186,7 +183,7 @@ def _degree_world(judge: _Judge, claim: Claim):
     return {n: env[n] for n in net.nodes}, factors
 
 
-def _computed_slips(judge: _Judge, claim: Claim, world: _World, correct) -> Iterator[tuple[str, Callable]]:
+def _computed_slips(judge: _Judge, claim: Claim, world: World, correct) -> Iterator[tuple[str, Callable]]:
     net = judge.network
     eta = net.learning_rate
     eta_value = mpmath.mpf(as_number(eta).p) / as_number(eta).q if eta is not None else None
@@ -271,7 +268,7 @@ def _sigma_label(judge: _Judge, edge: tuple[str, str]) -> str:
     return f"σ′ missing: the factor ∂{node}/∂{operand} = {sympy.sstr(factor.expr)} left out"
 
 
-def _value_of(judge: _Judge, world: _World, name: str):
+def _value_of(judge: _Judge, world: World, name: str):
     if name in world.values:
         return world.values[name]
     return judge.network.point()[name]
