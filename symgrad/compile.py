@@ -29,18 +29,16 @@ Per-point mode, for gradient checks and property tests (float64, any network):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import sympy
-
-from .chain import Derivation, accumulate, derive
-from .codegen import Names, NumpyPrinter, float_literal, kernel_source, stabilize
+from .chain import Derivation, derive
+from .codegen import Names, NumpyPrinter, float_literal, kernel_source
 from .errors import GraphError, InvalidArgument
 from .generated import FORMS, REDUCTIONS, CompiledGradient, PointGradients, check_reduction, load_source, \
     module_source
 from .graph import Network
 from .layout import MLPStructure
 from .matrix import compile_matrix
+from .rowcode import RowWriter, adjoint_lines, constant_literal, delta_term, forward_lines, joined, local_factor_lines, \
+    print_factor
 
 __all__ = ["CompiledGradient", "PointGradients", "compile_gradient", "compile_network", "choose_form",
            "scalar_source", "REDUCTIONS"]
@@ -121,24 +119,15 @@ def compile_network(network: Network, *, form: str | None = None, reduction: str
 
 
 # -- the scalar form, step by step -------------------------------------------------------
-@dataclass
-class _Writer:
-    """What every step of the scalar form shares: the derivation, the names and the printer."""
-
-    derivation: Derivation
-    names: Names
-    printer: NumpyPrinter
-
-
 def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring: str = "") -> tuple[str, dict]:
     """The standalone module source of the scalar form, and its layout."""
     check_reduction(reduction)
     net = derivation.network
     names = Names()
-    w = _Writer(derivation, names, NumpyPrinter(names))
+    w = RowWriter(derivation, names, NumpyPrinter(names))
     points = reduction == "none"
     body = _point_leaf_lines(w) if points else _batch_leaf_lines(w)
-    body += ["", "# forward pass", *_forward_lines(w)]
+    body += ["", "# forward pass", *forward_lines(w)]
     out = names.get(derivation.output)
     if points:
         body.append(f"loss = per_point({out}, points)")
@@ -146,9 +135,9 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
         reducer = "np.mean" if reduction == "mean" else "np.sum"
         body.append(f"loss = {reducer}(np.broadcast_to({out}, (batch,)))")
     body += ["", "# backward pass: delta_x = sum over consumers c of delta_c * dc/dx"]
-    local, lines = _local_factors(w)
+    local, lines = local_factor_lines(w)
     body += lines
-    unit, lines = _adjoint_lines(w, local)
+    unit, lines = adjoint_lines(w, local)
     body += lines + [""]
     body += _point_gradient_lines(w, local, unit) if points else _batch_gradient_lines(w, local, unit, reduction)
     params = {p: () for p in net.params}
@@ -163,11 +152,7 @@ def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring:
     return module, {"inputs": net.inputs, "targets": net.targets, "params": params}
 
 
-def _constant_literal(net: Network, name: str) -> str:
-    return float_literal(net.values[name], what=f"the value of constant {name!r}")
-
-
-def _batch_leaf_lines(w: _Writer) -> list[str]:
+def _batch_leaf_lines(w: RowWriter) -> list[str]:
     """Inputs and targets are batch columns, parameters come from ``params``, constants are literals."""
     net = w.derivation.network
     body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)"]
@@ -175,12 +160,12 @@ def _batch_leaf_lines(w: _Writer) -> list[str]:
     body += [f"{w.names.get(name)} = targets[:, {k}]" for k, name in enumerate(net.targets)]
     # np.float64, so a Python float 0.0 divides as IEEE arithmetic does (inf), never raising.
     body += [f"{w.names.get(name)} = np.float64(params[{name!r}])" for name in net.params]
-    body += [f"{w.names.get(name)} = {_constant_literal(net, name)}"
+    body += [f"{w.names.get(name)} = {constant_literal(net, name)}"
              for name, leaf in net.leaves.items() if leaf.kind == "constant"]
     return body + ["batch = inputs.shape[0]"]
 
 
-def _point_leaf_lines(w: _Writer) -> list[str]:
+def _point_leaf_lines(w: RowWriter) -> list[str]:
     """Every leaf, constants included, comes from ``leaves`` as a scalar or an array of points."""
     net = w.derivation.network
     return [f"{w.names.get(name)} = np.asarray(leaves[{name!r}], dtype=np.float64)" for name in net.leaves]
@@ -198,83 +183,7 @@ def _defaults(net: Network) -> dict[str, str]:
     return out
 
 
-def _forward_lines(w: _Writer) -> list[str]:
-    body = []
-    for name in w.derivation.order:
-        node = w.derivation.network.nodes.get(name)
-        if node is not None:
-            try:
-                body.append(f"{w.names.get(name)} = {w.printer(stabilize(node.expr))}")
-            except GraphError as exc:
-                raise GraphError(f"cannot compile node {name!r}: {exc}") from None
-    return body
-
-
-def _local_factors(w: _Writer) -> tuple[dict, list[str]]:
-    """Every local factor, made stable and sharing common subexpressions: (factor by edge, lines)."""
-    keys = list(w.derivation.factors)
-    shared, reduced = sympy.cse([stabilize(w.derivation.factors[k].expr) for k in keys],
-                                symbols=sympy.numbered_symbols("cse", cls=sympy.Dummy), optimizations=None)
-    body = []
-    for k, (sym, expr) in enumerate(shared):
-        w.printer.override[sym] = w.names.get(str(k), "cse")
-        try:
-            body.append(f"{w.printer.override[sym]} = {w.printer(expr)}")
-        except GraphError as exc:
-            raise GraphError(f"cannot compile the local derivatives of {w.derivation.output!r}: {exc}") from None
-    return dict(zip(keys, reduced)), body
-
-
-def _print_factor(w: _Writer, factor: sympy.Expr, consumer: str, operand: str, *, atom: bool = False) -> str:
-    try:
-        return w.printer.atom(factor) if atom else w.printer(factor)
-    except GraphError as exc:
-        raise GraphError(f"cannot compile ∂{consumer}/∂{operand}: {exc}") from None
-
-
-def _term(w: _Writer, factor: sympy.Expr, consumer: str, operand: str, unit: set[str]) -> str:
-    """One term δ_consumer · factor as source; a δ that is exactly 1 is left out."""
-    if consumer in unit:
-        return _print_factor(w, factor, consumer, operand)
-    delta = w.names.get(consumer, "delta")
-    if factor == 1:
-        return delta
-    if factor == -1:
-        return f"-{delta}"
-    return f"{delta}*{_print_factor(w, factor, consumer, operand, atom=True)}"
-
-
-def _joined(terms: list[str]) -> str:
-    expr = terms[0]
-    for term in terms[1:]:
-        expr += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
-    return expr
-
-
-def _adjoint_lines(w: _Writer, local: dict) -> tuple[set[str], list[str]]:
-    """One ``delta_x = Σ delta_c * dc/dx`` line per quantity a gradient needs (``chain.accumulate``).
-
-    δ_output = 1 per sample; a δ that is exactly 1 (the output, and a sum node's operands)
-    is never materialised, and parameter gradients are reduced term by term, never stored.
-    """
-    derivation = w.derivation
-    unit = {derivation.output}
-    params = set(derivation.network.params)
-    body: list[str] = []
-
-    def total(name: str, consumers: list[str]) -> str:
-        if len(consumers) == 1 and consumers[0] in unit and local[consumers[0], name] == 1:
-            unit.add(name)  # δ_name = δ_consumer = 1
-        elif name not in params:
-            terms = [_term(w, local[c, name], c, name, unit) for c in consumers]
-            body.append(f"{w.names.get(name, 'delta')} = {_joined(terms)}")
-        return name
-
-    accumulate(derivation, derivation.output, lambda _, t: t.consumer, total, only=derivation.needed)
-    return unit, body
-
-
-def _batch_gradient_lines(w: _Writer, local: dict, unit: set[str], reduction: str) -> list[str]:
+def _batch_gradient_lines(w: RowWriter, local: dict, unit: set[str], reduction: str) -> list[str]:
     """``grads = {p: scale * Σ over the batch of δ·factor}``, one dot product per term."""
     body = [f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
     for p in w.derivation.network.params:
@@ -286,18 +195,18 @@ def _batch_gradient_lines(w: _Writer, local: dict, unit: set[str], reduction: st
         for t in adj.terms:
             factor = local[t.consumer, p]
             if t.consumer in unit:
-                parts.append(f"total({_print_factor(w, factor, t.consumer, p)}, batch)")
+                parts.append(f"total({print_factor(w, factor, t.consumer, p)}, batch)")
             elif factor == 1:
                 parts.append(f"total({w.names.get(t.consumer, 'delta')}, batch)")
             else:
                 parts.append(f"dot_total({w.names.get(t.consumer, 'delta')}, "
-                             f"{_print_factor(w, factor, t.consumer, p)}, batch)")
+                             f"{print_factor(w, factor, t.consumer, p)}, batch)")
         joined = " + ".join(parts)
         body.append(f"    {p!r}: scale * {joined if len(parts) == 1 else f'({joined})'},")
     return body + ["}", "return float(loss), grads"]
 
 
-def _point_gradient_lines(w: _Writer, local: dict, unit: set[str]) -> list[str]:
+def _point_gradient_lines(w: RowWriter, local: dict, unit: set[str]) -> list[str]:
     """``grads = {p: Σ δ·factor at each point}``, every gradient an array of shape (points,)."""
     body = ["grads = {"]
     for p in w.derivation.network.params:
@@ -305,6 +214,6 @@ def _point_gradient_lines(w: _Writer, local: dict, unit: set[str]) -> list[str]:
         if adj is None:
             body.append(f"    {p!r}: per_point(0.0, points),")
             continue
-        terms = [_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
-        body.append(f"    {p!r}: per_point({_joined(terms)}, points),")
+        terms = [delta_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
+        body.append(f"    {p!r}: per_point({joined(terms)}, points),")
     return body + ["}", "return loss, grads"]

@@ -38,14 +38,16 @@ from typing import Callable, Mapping
 import numpy as np
 
 from . import fused_kernels
+import sympy
+
 from .chain import Derivation, derive
 from .codegen import Names, NumpyPrinter
-from .compile import _Writer, _adjoint_lines, _constant_literal, _forward_lines, _joined, _local_factors, _term, \
-    choose_form
+from .compile import choose_form
 from .errors import InvalidArgument, MissingDependency
 from .generated import CompiledGradient, check_reduction
 from .graph import Network
-from .limits import FUSED_CHUNKS, FUSED_PARALLEL_ROWS, MAX_SCALAR_PARAMS
+from .limits import FUSED_CHUNKS, FUSED_LANES, FUSED_PARALLEL_ROWS, MAX_SCALAR_PARAMS
+from .rowcode import RowWriter, adjoint_lines, constant_literal, delta_term, forward_lines, joined, local_factor_lines
 
 __all__ = ["FusedGradient", "StackedGradients", "compile_fused", "fused_source", "require_numba", "cache_dir",
            "BACKENDS"]
@@ -55,12 +57,36 @@ BACKENDS = ("numpy", "numba")
 
 _KERNELS = {name: obj for name, obj in vars(fused_kernels).items() if inspect.isfunction(obj)}
 #: Names the fused module uses for itself, on top of ``codegen.RESERVED``.
-_FUSED_RESERVED = {"njit", "prange", "theta", "n_points", "chunks", "size", "part_loss", "part_grad", "job",
+_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "sums", "lane_inputs",
+                   "lane_targets", "lane", "base", "width", "LANES", "N_INPUTS", "N_TARGETS", "n_points", "chunks", "size", "part_loss", "part_grad", "job",
                    "q", "c", "r", "acc_loss", "value_and_grad_many", "CHUNKS", "N_PARAMS", "PARAM_ORDER",
                    "stack", "shape", "name", "k", "chunk_sums", "add_chunks", "run_serial", "run_parallel",
                    "run", "start", "stop", "PARALLEL_ROWS"}
-_JIT = 'njit(cache=True, error_model="numpy")'
-_JIT_PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
+# error_model="numpy": x/0 is IEEE inf, not a raised error, so divisions vectorise. fastmath
+# "contract" only: a·b + c may become one fused multiply-add (one rounding instead of two);
+# nothing is reassociated, so every sum keeps the order the source gives it.
+_JIT = 'njit(cache=True, error_model="numpy", fastmath={"contract"})'
+_JIT_PARALLEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)'
+# Kernels are inlined into the row loop by numba itself, so LLVM sees one loop body to vectorise
+# (left to LLVM's own inliner, it vectorised the 2-2-2 loop at some lane counts and not others).
+_JIT_KERNEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, inline="always")'
+_IMPORTS = ("import numpy as np", "from llvmlite import ir", "from numba import njit, prange, types",
+            "from numba.extending import intrinsic")
+# The bit casts of fused_kernels.fast_exp, as numba intrinsics: one LLVM bitcast, free in SIMD.
+_INTRINSIC_SOURCE = {
+    "double_from_bits": """@intrinsic
+def double_from_bits(typingctx, bits):
+    'The float64 whose IEEE bits are the int64 bits.'
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen""",
+    "bits_from_double": """@intrinsic
+def bits_from_double(typingctx, x):
+    'The IEEE bits of the float64 x, as an int64.'
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen""",
+}
 
 
 def require_numba():
@@ -165,37 +191,58 @@ def compile_fused(what: Derivation | Network, *, form: str | None = None, reduct
                          stack=module.value_and_grad_many)
 
 
+class _FusedPrinter(NumpyPrinter):
+    """NumPy's printer, with ``exp`` through ``fast_exp`` (``fused_kernels``) so rows vectorise."""
+
+    def print(self, expr: sympy.Expr) -> str:
+        if expr.func is sympy.exp:
+            self.kernels.add("fast_exp")
+            return f"fast_exp({self.print(expr.args[0])})"
+        return super().print(expr)
+
+
 def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
     """The source of a fused numba module for ``derivation``: ``value_and_grad`` and ``value_and_grad_many``."""
     check_reduction(reduction, allowed=("mean", "sum"))
     net = derivation.network
     names = Names(reserved=_FUSED_RESERVED)
-    w = _Writer(derivation, names, NumpyPrinter(names))
+    w = RowWriter(derivation, names, _FusedPrinter(names))
     order = tuple(net.params)
     # Everything a row needs, in the order the row computes it.
-    forward = _forward_lines(w)
-    local, factor_lines = _local_factors(w)
-    unit, adjoint_lines = _adjoint_lines(w, local)
-    grad_lines = []
-    for p in order:
+    forward = forward_lines(w)
+    local, factor_lines = local_factor_lines(w)
+    unit, delta_lines = adjoint_lines(w, local)
+    sum_lines = []
+    for k, p in enumerate(order):
         adj = derivation.adjoints.get(p)
         if adj is not None:
-            terms = [_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
-            grad_lines.append(f"{names.get(p, 'grad')} += {_joined(terms)}")
-    accumulators = [names.get(p, "grad") for p in order]
+            terms = [delta_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
+            sum_lines.append(f"sums[{k + 1}, lane] += {joined(terms)}")
 
-    # chunk_sums: one parameter point, one chunk of rows, every value of a row in registers.
+    # chunk_sums: one parameter point, one chunk of rows. The rows go LANES at a time: each
+    # block's inputs are copied into columns (lane_inputs[k, lane]), then one loop over the
+    # lanes computes a row per lane, every value in registers, and adds the row's loss and
+    # gradient terms into that lane's sums. The lanes are independent, so LLVM runs them in
+    # SIMD registers without reassociating anything; the lane sums are added in a fixed order.
     chunk = [f"{names.get(p)} = theta[q, {k}]" for k, p in enumerate(order)]
-    chunk += [f"{names.get(n)} = {_constant_literal(net, n)}" for n, leaf in net.leaves.items()
+    chunk += [f"{names.get(n)} = {constant_literal(net, n)}" for n, leaf in net.leaves.items()
               if leaf.kind == "constant"]
-    chunk += ["acc_loss = 0.0", *(f"{a} = 0.0" for a in accumulators), "for r in range(start, stop):"]
-    row = [f"{names.get(n)} = inputs[r, {k}]" for k, n in enumerate(net.inputs)]
-    row += [f"{names.get(n)} = targets[r, {k}]" for k, n in enumerate(net.targets)]
-    row += ["# forward pass", *forward, f"acc_loss += {names.get(derivation.output)}",
-            "# backward pass: delta_x = sum over consumers c of delta_c * dc/dx", *factor_lines, *adjoint_lines,
-            *grad_lines]
-    chunk += [f"    {line}" for line in row]
-    chunk += ["part_loss[q, c] = acc_loss", *(f"part_grad[q, c, {k}] = {a}" for k, a in enumerate(accumulators))]
+    chunk += ["sums = np.zeros((N_PARAMS + 1, LANES))  # row 0: the loss; row 1 + k: PARAM_ORDER[k]",
+              "lane_inputs = np.empty((N_INPUTS, LANES))", "lane_targets = np.empty((N_TARGETS, LANES))",
+              "for base in range(start, stop, LANES):", "    width = min(LANES, stop - base)",
+              "    for lane in range(width):"]
+    chunk += [f"        lane_inputs[{k}, lane] = inputs[base + lane, {k}]" for k in range(len(net.inputs))]
+    chunk += [f"        lane_targets[{k}, lane] = targets[base + lane, {k}]" for k in range(len(net.targets))]
+    chunk += ["        pass" if not net.inputs and not net.targets else None, "    for lane in range(width):"]
+    row = [f"{names.get(n)} = lane_inputs[{k}, lane]" for k, n in enumerate(net.inputs)]
+    row += [f"{names.get(n)} = lane_targets[{k}, lane]" for k, n in enumerate(net.targets)]
+    row += ["# forward pass", *forward, f"sums[0, lane] += {names.get(derivation.output)}",
+            "# backward pass: delta_x = sum over consumers c of delta_c * dc/dx", *factor_lines, *delta_lines,
+            *sum_lines]
+    chunk = [line for line in chunk if line is not None]
+    chunk += [f"        {line}" for line in row]
+    chunk += ["for lane in range(LANES):", "    part_loss[q, c] += sums[0, lane]", "    for k in range(N_PARAMS):",
+              "        part_grad[q, c, k] += sums[k + 1, lane]"]
     scale = "1.0 / batch" if reduction == "mean" else "1.0"
 
     def driver(loop: str) -> list[str]:
@@ -210,13 +257,13 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
     doc = (f"Loss and gradients of {derivation.output!r} for the network: {net.description or 'a symgrad network'}; "
            f"{reduction} over the batch (fused, numba).")
     lines = [repr(f"{doc}\n\nGenerated by symgrad; needs NumPy and numba (pip install \"symgrad[fast]\")."), "",
-             "import numpy as np", "from numba import njit, prange", ""]
+             *_IMPORTS, ""]
     lines += [f"N_INPUTS = {len(net.inputs)}", f"N_TARGETS = {len(net.targets)}",
               f"INPUTS = {tuple(net.inputs)!r}", f"TARGETS = {tuple(net.targets)!r}",
               "PARAMS = {" + ", ".join(f"{p!r}: ()" for p in order) + "}", f"PARAM_ORDER = {order!r}",
-              f"N_PARAMS = {len(order)}", f"CHUNKS = {FUSED_CHUNKS}", f"PARALLEL_ROWS = {FUSED_PARALLEL_ROWS}", ""]
-    for source in _kernel_sources(w.printer.kernels):
-        lines += ["", f"@{_JIT}", source, ""]
+              f"N_PARAMS = {len(order)}", f"CHUNKS = {FUSED_CHUNKS}", f"LANES = {FUSED_LANES}",
+              f"PARALLEL_ROWS = {FUSED_PARALLEL_ROWS}", ""]
+    lines += kernel_lines(w.printer.kernels)
     lines += ["", f"@{_JIT}", "def chunk_sums(theta, inputs, targets, q, c, start, stop, part_loss, part_grad):",
               "    'Loss and gradient sums of rows start..stop at parameter point q, into chunk c.'"]
     lines += [f"    {line}" for line in chunk]
@@ -248,20 +295,39 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _kernel_sources(wanted: set[str]) -> list[str]:
-    """The scalar kernels named, and those they call, callees first (numba resolves them at definition)."""
+def kernel_lines(wanted: set[str]) -> list[str]:
+    """Source lines defining the kernels named (and those they call) in a generated module, under numba."""
+    lines = []
+    for name, source in _kernel_sources(wanted):
+        if name in _INTRINSIC_SOURCE:
+            lines += ["", _INTRINSIC_SOURCE[name], ""]
+            continue
+        # numba cannot inline a function with *args; LLVM still inlines those calls most of the time
+        variadic = inspect.getfullargspec(_KERNELS[name]).varargs is not None
+        lines += ["", f"@{_JIT if variadic else _JIT_KERNEL}", source, ""]
+    return lines
+
+
+def _calls(name: str, other: str) -> bool:
+    return re.search(rf"\b{other}\(", inspect.getsource(_KERNELS[name])) is not None
+
+
+def _kernel_sources(wanted: set[str]) -> list[tuple[str, str]]:
+    """(name, source) of the kernels named and those they call, callees first (numba resolves them at definition)."""
     needed = set(wanted)
     changed = True
     while changed:
         changed = False
         for name in list(needed):
             for other in set(_KERNELS) - needed:
-                if re.search(rf"\b{other}\(", inspect.getsource(_KERNELS[name])):
+                if _calls(name, other):
                     needed.add(other)
                     changed = True
-    callees_first = sorted(needed, key=lambda n: (any(re.search(rf"\b{o}\(", inspect.getsource(_KERNELS[n]))
-                                                      for o in needed - {n}), n))
-    return [inspect.getsource(_KERNELS[n]).strip() for n in callees_first]
+    ordered: list[str] = []
+    while len(ordered) < len(needed):  # callees first; names break ties, so the order is stable
+        ready = sorted(n for n in needed - set(ordered) if not any(_calls(n, o) for o in needed - set(ordered) - {n}))
+        ordered += ready
+    return [(n, inspect.getsource(_KERNELS[n]).strip()) for n in ordered]
 
 
 def _load(source: str):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +72,7 @@ def test_bad_backend_is_an_invalid_argument():
 def test_every_numpy_kernel_has_a_scalar_twin_that_agrees():
     numpy_names = {n for n, f in vars(numpy_kernels).items() if inspect.isfunction(f)} - {"logsumexp_rows"}
     fused_names = {n for n, f in vars(fused_kernels).items() if inspect.isfunction(f)}
-    assert numpy_names == fused_names
+    assert fused_names == numpy_names | {"fast_exp", *fused_kernels.INTRINSICS}
     grid = [-1000.0, -30.0, -1.5, -0.0, 0.0, 0.5, 2.0, 30.0, 1000.0]
     for name in ("sigmoid", "relu", "softplus", "zero_one"):
         for x in grid:
@@ -87,7 +89,43 @@ def test_every_numpy_kernel_has_a_scalar_twin_that_agrees():
     assert fused_kernels.heaviside(0.0, 0.5) == 0.5 and fused_kernels.heaviside(-2.0, 0.5) == 0.0
 
 
+def _ulps(got, expected):
+    """|got − expected| in units of the spacing at ``expected`` (NaN and inf must match exactly)."""
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    return np.where(same, 0.0, np.abs(got - expected) / np.spacing(np.abs(expected)))
+
+
+_EXP_EDGES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-300, -1e-300, 1.0, -1.0, 0.5 * np.log(2.0), 709.78, 709.79,
+              710.0, 1000.0, -708.4, -745.1, -745.2, -746.0, -1000.0, np.log(2.0) * 3.5, -np.log(2.0) * 3.5]
+
+
+def test_fast_exp_in_python_is_within_one_ulp_of_numpy():
+    rng = np.random.default_rng(7)
+    xs = [*_EXP_EDGES, *rng.uniform(-745.0, 709.7, 300), *rng.uniform(-2.0, 2.0, 300)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        worst = max(float(_ulps(fused_kernels.fast_exp(x), np.exp(x))) for x in xs)
+    assert worst <= 1.0
+
+
 # -- with numba --------------------------------------------------------------------------
+def test_fast_exp_compiled_is_within_one_ulp_of_numpy_and_vectorised(numba):
+    """Over a million points and the edges; and (on x86-64) the loop over them runs in SIMD registers."""
+    source = "\n".join([*symgrad.fused._IMPORTS, *symgrad.fused.kernel_lines({"fast_exp"}), "",
+                        f"@{symgrad.fused._JIT}", "def many(xs, out):", "    for i in range(xs.size):",
+                        "        out[i] = fast_exp(xs[i])"])
+    many = symgrad.fused._load(source).many
+    rng = np.random.default_rng(8)
+    xs = np.concatenate([_EXP_EDGES, rng.uniform(-745.0, 709.7, 500_000), rng.uniform(-3.0, 3.0, 500_000)])
+    out = np.empty_like(xs)
+    many(xs, out)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert _ulps(out, np.exp(xs)).max() <= 1.0
+    if platform.machine() in ("x86_64", "AMD64"):
+        assembly = next(iter(many.inspect_asm().values()))
+        assert re.search(r"\bv(fmadd|mul)\w*pd\s+%[yz]mm", assembly), "the loop over fast_exp did not vectorise"
+
+
 @pytest.mark.parametrize("name", [e.name for e in builtin_examples()])
 def test_every_builtin_example_agrees_with_exact_values(numba, name):
     net = load(name)
