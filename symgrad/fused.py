@@ -57,8 +57,7 @@ BACKENDS = ("numpy", "numba")
 
 _KERNELS = {name: obj for name, obj in vars(fused_kernels).items() if inspect.isfunction(obj)}
 #: Names the fused module uses for itself, on top of ``codegen.RESERVED``.
-_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "sums", "lane_inputs",
-                   "lane_targets", "lane", "base", "width", "LANES", "N_INPUTS", "N_TARGETS", "n_points", "chunks", "size", "part_loss", "part_grad", "job",
+_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "scratch", "lane", "base", "width", "LANES", "N_INPUTS", "N_TARGETS", "n_points", "chunks", "size", "part_loss", "part_grad", "job",
                    "q", "c", "r", "acc_loss", "value_and_grad_many", "CHUNKS", "N_PARAMS", "PARAM_ORDER",
                    "stack", "shape", "name", "k", "chunk_sums", "add_chunks", "run_serial", "run_parallel",
                    "run", "start", "stop", "PARALLEL_ROWS"}
@@ -217,32 +216,38 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
         adj = derivation.adjoints.get(p)
         if adj is not None:
             terms = [delta_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
-            sum_lines.append(f"sums[{k + 1}, lane] += {joined(terms)}")
+            sum_lines.append(f"scratch[{k + 1}, lane] += {joined(terms)}")
 
     # chunk_sums: one parameter point, one chunk of rows. The rows go LANES at a time: each
-    # block's inputs are copied into columns (lane_inputs[k, lane]), then one loop over the
-    # lanes computes a row per lane, every value in registers, and adds the row's loss and
-    # gradient terms into that lane's sums. The lanes are independent, so LLVM runs them in
-    # SIMD registers without reassociating anything; the lane sums are added in a fixed order.
+    # block's inputs are copied into columns (scratch[row, lane]), then one loop over the lanes
+    # computes a row per lane, every value in registers, and adds the row's loss and gradient
+    # terms into that lane's sums. The lanes are independent, so LLVM runs them in SIMD
+    # registers without reassociating anything; the lane sums are added in a fixed order.
     chunk = [f"{names.get(p)} = theta[q, {k}]" for k, p in enumerate(order)]
     chunk += [f"{names.get(n)} = {constant_literal(net, n)}" for n, leaf in net.leaves.items()
               if leaf.kind == "constant"]
-    chunk += ["sums = np.zeros((N_PARAMS + 1, LANES))  # row 0: the loss; row 1 + k: PARAM_ORDER[k]",
-              "lane_inputs = np.empty((N_INPUTS, LANES))", "lane_targets = np.empty((N_TARGETS, LANES))",
+    # One scratch array for the lane sums and the block's inputs and targets: accesses to one
+    # array at constant offsets need no run-time alias checks, which LLVM gives up on (and with
+    # them on vectorising) once a network has a few dozen parameters.
+    first_input, first_target = len(order) + 1, len(order) + 1 + len(net.inputs)
+    chunk += [f"scratch = np.zeros(({first_target + len(net.targets)}, LANES))  "
+              "# row 0: the loss; 1 + k: gradient k; then inputs, targets",
               "for base in range(start, stop, LANES):", "    width = min(LANES, stop - base)",
               "    for lane in range(width):"]
-    chunk += [f"        lane_inputs[{k}, lane] = inputs[base + lane, {k}]" for k in range(len(net.inputs))]
-    chunk += [f"        lane_targets[{k}, lane] = targets[base + lane, {k}]" for k in range(len(net.targets))]
-    chunk += ["        pass" if not net.inputs and not net.targets else None, "    for lane in range(width):"]
-    row = [f"{names.get(n)} = lane_inputs[{k}, lane]" for k, n in enumerate(net.inputs)]
-    row += [f"{names.get(n)} = lane_targets[{k}, lane]" for k, n in enumerate(net.targets)]
-    row += ["# forward pass", *forward, f"sums[0, lane] += {names.get(derivation.output)}",
+    chunk += [f"        scratch[{first_input + k}, lane] = inputs[base + lane, {k}]" for k in range(len(net.inputs))]
+    chunk += [f"        scratch[{first_target + k}, lane] = targets[base + lane, {k}]"
+              for k in range(len(net.targets))]
+    if not net.inputs and not net.targets:
+        chunk.append("        pass")
+    chunk.append("    for lane in range(width):")
+    row = [f"{names.get(n)} = scratch[{first_input + k}, lane]" for k, n in enumerate(net.inputs)]
+    row += [f"{names.get(n)} = scratch[{first_target + k}, lane]" for k, n in enumerate(net.targets)]
+    row += ["# forward pass", *forward, f"scratch[0, lane] += {names.get(derivation.output)}",
             "# backward pass: delta_x = sum over consumers c of delta_c * dc/dx", *factor_lines, *delta_lines,
             *sum_lines]
-    chunk = [line for line in chunk if line is not None]
     chunk += [f"        {line}" for line in row]
-    chunk += ["for lane in range(LANES):", "    part_loss[q, c] += sums[0, lane]", "    for k in range(N_PARAMS):",
-              "        part_grad[q, c, k] += sums[k + 1, lane]"]
+    chunk += ["for lane in range(LANES):", "    part_loss[q, c] += scratch[0, lane]", "    for k in range(N_PARAMS):",
+              "        part_grad[q, c, k] += scratch[k + 1, lane]"]
     scale = "1.0 / batch" if reduction == "mean" else "1.0"
 
     def driver(loop: str) -> list[str]:

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 import symgrad
 from symgrad import compile_gradient, derive, evaluate_gradients, load, mlp
 from symgrad import kernels as numpy_kernels
-from symgrad import fused_kernels
+from symgrad import fused, fused_kernels
 from symgrad.cli import main
 from symgrad.errors import InvalidArgument, MissingDependency
 from symgrad.fitting import compile_network, dataset
@@ -109,12 +109,13 @@ def test_fast_exp_in_python_is_within_one_ulp_of_numpy():
 
 
 # -- with numba --------------------------------------------------------------------------
-def test_fast_exp_compiled_is_within_one_ulp_of_numpy_and_vectorised(numba):
+def test_fast_exp_compiled_is_within_one_ulp_of_numpy_and_vectorised(numba, tmp_path, monkeypatch):
     """Over a million points and the edges; and (on x86-64) the loop over them runs in SIMD registers."""
-    source = "\n".join([*symgrad.fused._IMPORTS, *symgrad.fused.kernel_lines({"fast_exp"}), "",
-                        f"@{symgrad.fused._JIT}", "def many(xs, out):", "    for i in range(xs.size):",
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))  # compiled here, so numba keeps the assembly
+    source = "\n".join([*fused._IMPORTS, *fused.kernel_lines({"fast_exp"}), "",
+                        f"@{fused._JIT}", "def many(xs, out):", "    for i in range(xs.size):",
                         "        out[i] = fast_exp(xs[i])"])
-    many = symgrad.fused._load(source).many
+    many = fused._load(source).many
     rng = np.random.default_rng(8)
     xs = np.concatenate([_EXP_EDGES, rng.uniform(-745.0, 709.7, 500_000), rng.uniform(-3.0, 3.0, 500_000)])
     out = np.empty_like(xs)
@@ -327,3 +328,16 @@ def test_threads_change_nothing(numba):
     np.testing.assert_allclose([[grads[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)],
                                delta_o.T @ h, rtol=1e-11)
     assert parallel[0][0] == pytest.approx(0.5 * np.sum((t - o) ** 2), rel=1e-12)
+
+
+def test_the_row_loop_runs_in_simd_lanes(numba, tmp_path, monkeypatch):
+    """A deterministic cost measure: the 2-2-2 row loop compiles to packed (SIMD) double arithmetic."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip(f"the check reads x86-64 assembly; this machine is {platform.machine()}")
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))  # compiled here, so numba keeps the assembly
+    f = compile_network(mlp([2, 2, 2], seed=3), backend="numba", reduction="sum")
+    chunk_sums = f.function.__globals__["chunk_sums"]
+    f(f.initial_params(mlp([2, 2, 2], seed=3)), np.zeros((40, 2)), np.zeros((40, 2)))
+    assembly = "\n".join(chunk_sums.inspect_asm().values())
+    packed = re.findall(r"\bv(?:fmadd|fnmadd|fmsub|mul|add|sub|div)\w*pd\s+%[yz]mm", assembly)
+    assert len(packed) >= 40, f"only {len(packed)} packed double operations: the lane loop did not vectorise"
