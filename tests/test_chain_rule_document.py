@@ -115,7 +115,7 @@ def test_the_factor_bound_keeps_a_wide_network_short():
     # 225 local factors, above the bound, so no gradient is shown, only the count
     assert 15 * 15 > MAX_REPR_FACTORS
     assert "The gradient for" not in shown
-    assert f"… and {len(net.params)} more parameters" in shown
+    assert f"The {len(net.params)} parameters, from $w_{{1}}$ on, are not shown here" in shown
     assert len(shown) < 5_000
     small = symgrad.derive(symgrad.load("mazur"))._repr_markdown_()
     assert small.count("The gradient for the parameter") == MAX_REPR_PARAMS and "… and 2 more parameters" in small

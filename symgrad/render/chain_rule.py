@@ -114,10 +114,11 @@ def derivation_blocks(derivation: Derivation, *, params: Sequence[str] | None = 
         blocks += _gradient(derivation, name, what)
     if selection.omitted:
         n = len(selection.omitted)
+        count = f"{n} {'more ' if selection.shown else ''}{what}{'s' if n != 1 else ''}"
         blocks.append(Paragraph((
-            ("text", f"… and {n} more {what}{'s' if n != 1 else ''}, from "),
+            ("text", f"… and {count}, from " if selection.shown else f"The {count}, from "),
             ("math", latex_name(selection.omitted[0])),
-            ("text", f" on, not shown here (a notebook shows at most {MAX_REPR_PARAMS} {what}s and "
+            ("text", f" on, are not shown here (a notebook shows at most {MAX_REPR_PARAMS} {what}s and "
                      f"{MAX_REPR_FACTORS} local factors); .latex() and .markdown() show every one."),
         )))
     return blocks
