@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import sympy
 
@@ -200,6 +200,34 @@ class Derivation:
             if node is not None:
                 expr = expr.xreplace({node.symbol: node.expr})
         return expr
+
+    def latex(self, *, params: Sequence[str] | None = None, title: str | None = None) -> str:
+        r"""The symbolic chain rule (no numbers) as a standalone LaTeX article, for ``params`` (default: all).
+
+        >>> import symgrad
+        >>> tex = symgrad.derive(symgrad.load("mazur")).latex(params=["w5"])
+        >>> r"\frac{\partial \mathrm{out}_{\mathrm{o1}}}{\partial \mathrm{net}_{\mathrm{o1}}}" in tex
+        True
+        """
+        from .render.chain_rule import render_derivation_latex
+
+        return render_derivation_latex(self, params=params, title=title)
+
+    def markdown(self, *, params: Sequence[str] | None = None, title: str | None = None) -> str:
+        """The symbolic chain rule (no numbers) as Markdown with ``$…$`` math, for ``params`` (default: all)."""
+        from .render.chain_rule import render_derivation_markdown
+
+        return render_derivation_markdown(self, params=params, title=title)
+
+    def _repr_latex_(self) -> str:
+        from .render.chain_rule import render_derivation_latex_math
+
+        return render_derivation_latex_math(self, bounded=True)
+
+    def _repr_markdown_(self) -> str:
+        from .render.chain_rule import render_derivation_markdown
+
+        return render_derivation_markdown(self, bounded=True)
 
 
 def accumulate(derivation: Derivation, seed: T, term: Callable[[T, Term], U], total: Callable[[str, list[U]], T], *,

@@ -42,6 +42,8 @@ __all__ = [
     "MAX_GENERATED_BATCH",
     "MAX_GENERATED_MAGNITUDE",
     "MAX_TABLE_ROWS",
+    "MAX_REPR_PARAMS",
+    "MAX_REPR_FACTORS",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -82,6 +84,9 @@ MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded s
 MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its powers must stay finite in float64)
 # -- pictures --------------------------------------------------------------------------
 MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)
+# -- notebook display (Derivation._repr_latex_ / _repr_markdown_) ----------------------
+MAX_REPR_PARAMS = 8  # parameters a Derivation shows in Jupyter; one line counts the rest
+MAX_REPR_FACTORS = 200  # local factors (δ terms and chain factors) it shows; parameters beyond are counted
 # -- claims files (symgrad check) ------------------------------------------------------
 MAX_CLAIMS_TEXT = 1_000_000  # characters in one claims file
 MAX_CLAIMS = 2_000  # claims in one file

@@ -1,1 +1,4 @@
-"""Renderers: each formats a ``Solution`` (symgrad.solve) in one format: text, JSON."""
+"""Renderers: each formats a ``Solution`` (symgrad.solve) in one format: text, JSON, LaTeX, Markdown, pictures.
+
+``chain_rule`` formats a ``Derivation`` alone: its symbolic chain rule, no numbers.
+"""

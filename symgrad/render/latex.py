@@ -21,10 +21,11 @@ import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..functions import FUNCTIONS
-from ..solution import Solution, SolvedDelta, SolvedFactor, SolvedGradient
+from ..chain import Factor, Term
+from ..solution import Solution, SolvedDelta, SolvedFactor, SolvedGradient, SolvedTerm
 
-__all__ = ["render_latex", "render_latex_math", "latex_name", "escape_text", "document_blocks", "Heading",
-           "Paragraph", "Equations", "LINE_WIDTH"]
+__all__ = ["render_latex", "render_latex_math", "latex_name", "symbolic_latex", "escape_text", "document_blocks",
+           "write_article", "write_math", "Heading", "Paragraph", "Equations", "LINE_WIDTH"]
 
 #: A displayed row is broken at a top-level + or − once it is wider than this many characters.
 LINE_WIDTH = 75
@@ -118,7 +119,7 @@ def _d_inline(of: str, wrt: str) -> str:
     return rf"\mathrm{{d}}{latex_name(of)}/\mathrm{{d}}{latex_name(wrt)}"
 
 
-def _partial(factor: SolvedFactor) -> str:
+def _partial(factor: Factor) -> str:
     """The local partial ∂c/∂x of one node's own expression."""
     return rf"\frac{{\partial {latex_name(factor.of)}}}{{\partial {latex_name(factor.wrt)}}}"
 
@@ -344,6 +345,17 @@ def _join(pieces: list[tuple[str, str]]) -> str:
     return text
 
 
+def symbolic_latex(expr: sympy.Expr) -> str:
+    """A SymPy expression (a local partial's formula) in lecture names, as every document prints it.
+
+    >>> import symgrad
+    >>> d = symgrad.derive(symgrad.load("mazur"))
+    >>> print(symbolic_latex(d.factors["out_o1", "net_o1"].expr))
+    \\mathrm{out}_{\\mathrm{o1}} \\left(1 - \\mathrm{out}_{\\mathrm{o1}}\\right)
+    """
+    return sympy.latex(expr, symbol_names={symbol: latex_name(symbol.name) for symbol in expr.free_symbols})
+
+
 class _Symbolic:
     """SymPy expressions (local partials) in lecture names, or with numbers substituted."""
 
@@ -352,13 +364,10 @@ class _Symbolic:
         self.fmt = fmt
 
     def __call__(self, expr: sympy.Expr, *, substituted: bool = False) -> str:
-        names = {}
-        for symbol in expr.free_symbols:
-            if substituted:
-                names[symbol] = self.fmt.paren(self.solution.numbers.values[symbol.name])
-            else:
-                names[symbol] = latex_name(symbol.name)
-        return sympy.latex(expr, symbol_names=names, mul_symbol="dot" if substituted else None)
+        if not substituted:
+            return symbolic_latex(expr)
+        names = {symbol: self.fmt.paren(self.solution.numbers.values[symbol.name]) for symbol in expr.free_symbols}
+        return sympy.latex(expr, symbol_names=names, mul_symbol="dot")
 
 
 # -- the blocks of a worked solution -----------------------------------------------------------
@@ -432,12 +441,17 @@ def _forward(solution: Solution, fmt: _Numbers) -> list[Block]:
 def _delta_rows(solution: Solution, delta: SolvedDelta, fmt: _Numbers, sym: _Symbolic) -> list[tuple[str, str]]:
     out = solution.output
     left = _d(out, delta.name)
-    symbolic = [("+", rf"{_d(out, t.consumer)} \, {_partial(t.factor)}") for t in delta.terms]
+    symbolic = _delta_pieces(out, delta.terms)
     if delta.value is None:
         return _rows(left, [symbolic, [("+", _UNDEFINED)]])
     numeric = [("+", rf"{fmt.paren(t.delta)} \cdot {fmt.paren(t.factor.value)}") for t in delta.terms]
     rows = _rows(left, [symbolic, numeric, [("+", fmt(delta.value))]])
     return rows
+
+
+def _delta_pieces(out: str, terms: tuple[Term, ...] | tuple[SolvedTerm, ...]) -> list[tuple[str, str]]:
+    """The symbolic sum over the consumers c of x: dE/dc ∂c/∂x for each term of δ_x."""
+    return [("+", rf"{_d(out, t.consumer)} \, {_partial(t.factor)}") for t in terms]
 
 
 _UNDEFINED = r"\text{(does not exist at this point)}"
@@ -673,8 +687,13 @@ def render_latex(solution: Solution, *, title: str | None = None) -> str:
     True
     """
     title = solution.network.description if title is None else title
+    return write_article(document_blocks(solution, title=title))
+
+
+def write_article(blocks: list[Block]) -> str:
+    """Document blocks as a standalone LaTeX article (read by every LaTeX document symgrad writes)."""
     parts = [_PREAMBLE]
-    for block in document_blocks(solution, title=title):
+    for block in blocks:
         if isinstance(block, Heading):
             text = _paragraph_latex(block)
             parts.append(f"\\section*{{{text}}}" if block.level else f"{{\\raggedright\\Large\\bfseries {text}\\par}}")
@@ -688,8 +707,13 @@ def render_latex(solution: Solution, *, title: str | None = None) -> str:
 
 def render_latex_math(solution: Solution) -> str:
     """The worked solution for MathJax (Jupyter's ``_repr_latex_``): text with ``$…$`` and ``$$…$$`` math."""
+    return write_math(document_blocks(solution, title=""))
+
+
+def write_math(blocks: list[Block]) -> str:
+    """Document blocks for MathJax: text with ``$…$`` and ``$$…$$`` math, no preamble or sections."""
     parts = []
-    for block in document_blocks(solution, title=""):
+    for block in blocks:
         if isinstance(block, (Heading, Paragraph)):
             parts.append("".join(text.replace("$", r"\$") if kind == "text" else f"${text}$"
                                  for kind, text in block.parts))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 from ..solution import Solution
-from .latex import Heading, Paragraph, document_blocks
+from .latex import Block, Heading, Paragraph, document_blocks
 
-__all__ = ["render_markdown", "escape_markdown"]
+__all__ = ["render_markdown", "escape_markdown", "write_markdown"]
 
 _SPECIAL = set("\\`*_[]#|$~")  # with < > & as entities: no markup, link, HTML or math
 
@@ -49,8 +49,13 @@ def render_markdown(solution: Solution, *, title: str | None = None) -> str:
     # The world's smallest perceptron y = w\\*x on four (x, y) pairs, squared error (fifth lecture)
     """
     title = solution.network.description if title is None else title
+    return write_markdown(document_blocks(solution, title=title))
+
+
+def write_markdown(blocks: list[Block]) -> str:
+    """Document blocks as Markdown: text escaped, math as ``$…$`` and ``$$…$$`` (every Markdown document)."""
     parts = []
-    for block in document_blocks(solution, title=title):
+    for block in blocks:
         if isinstance(block, (Heading, Paragraph)):
             text = "".join(escape_markdown(text) if kind == "text" else f"${text}$" for kind, text in block.parts)
             parts.append(f"{'#' * (block.level + 1)} {text}" if isinstance(block, Heading) else text)

@@ -81,9 +81,14 @@ _PRINT = _Symbolic(None, None)  # a local partial's formula, as the report print
 
 def _round_trip(expr: sympy.Expr) -> tuple[str, sympy.Expr]:
     """``expr`` printed by symgrad, then parsed back by SymPy with the graph's symbols restored."""
-    parse_latex = _parse_latex()
     text = _PRINT(expr)
-    symbols = sorted(expr.free_symbols, key=lambda s: -len(latex_name(s.name)))  # longest name first
+    return text, _parse_back(text, expr.free_symbols)
+
+
+def _parse_back(text: str, names) -> sympy.Expr:
+    """LaTeX printed by symgrad, parsed by SymPy, each of ``names`` (graph symbols) restored."""
+    parse_latex = _parse_latex()
+    symbols = sorted(names, key=lambda s: -len(latex_name(s.name)))  # longest name first
     back = {sympy.Symbol("e"): sympy.E}  # the printer writes Euler's number as e (no graph name prints as e)
     source = text
     for printed, placeholder in _HEADS.items():
@@ -95,9 +100,8 @@ def _round_trip(expr: sympy.Expr) -> tuple[str, sympy.Expr]:
     source = re.sub(r"\\mathbb\{1\}\\left\[(.*?) \\le 0\\right\]", r"F_{6}\\left(\1\\right)", source)
     source = source.replace(r"\left|{", "|").replace(r"}\right|", "|")
     parsed = parse_latex(source).xreplace(back)
-    parsed = parsed.replace(lambda e: isinstance(e, sympy.core.function.AppliedUndef) and e.func.__name__ in _PARSED,
-                            lambda e: _PARSED[e.func.__name__](*e.args))
-    return text, parsed
+    return parsed.replace(lambda e: isinstance(e, sympy.core.function.AppliedUndef) and e.func.__name__ in _PARSED,
+                          lambda e: _PARSED[e.func.__name__](*e.args))
 
 
 _MPMATH = [{"Heaviside": lambda x, at_zero=0: mpmath.mpf(x > 0) if x != 0 else at_zero, "Max": max, "Min": min,
@@ -167,3 +171,84 @@ def test_without_the_parser_the_tests_skip_locally_and_fail_under_ci(monkeypatch
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set but SymPy's LaTeX parser cannot run"):
         _round_trip(sympy.Symbol("x"))
+
+
+# -- the local factors a Derivation's own document prints ------------------------------------
+def _printed_factors(tex: str, net: symgrad.Network) -> list[tuple[str, str, str]]:
+    """(node, operand, printed formula) for every row ∂node/∂operand = … of a LaTeX article.
+
+    Read from the text: rows split at ``\\\\``, a continuation row (``&\\quad …``) joined to the one
+    above, the left side matched against the lecture names of the network's quantities.
+    """
+    names = {latex_name(n): n for n in net.quantities}
+    rows: list[list[str]] = []
+    for body in re.findall(r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", tex, re.S):
+        for row in body.split(" \\\\\n"):
+            left, _, right = row.partition(" &")
+            if not left and right.startswith("\\quad ") and rows:
+                rows[-1][1] += " " + right[len("\\quad "):]
+            else:
+                rows.append([left, right])
+    found = []
+    for left, right in rows:
+        match = re.fullmatch(r"\\frac\{\\partial (.+?)\}\{\\partial (.+)\}", left)
+        if match and match.group(1) in names and match.group(2) in names:
+            assert right.startswith("= ") and " = " not in right, right  # the formula alone, no numbers
+            found.append((names[match.group(1)], names[match.group(2)], right[2:]))
+    return found
+
+
+def _shown_edges(net: symgrad.Network) -> set[tuple[str, str]]:
+    """Every edge (consumer, x) on a path from the output down to a parameter (a circuit without any: an input)."""
+    relevant = set(net.ancestors(net.output))
+    wanted = [p for p in net.params if p in relevant] or [x for x in net.inputs if x in relevant]
+    consumers: dict[str, list[str]] = {}
+    for name, node in net.nodes.items():
+        if name in relevant:
+            for operand in dict.fromkeys(node.operands):
+                consumers.setdefault(operand, []).append(name)
+    edges, seen, frontier = set(), set(wanted), list(wanted)
+    while frontier:
+        x = frontier.pop()
+        for c in consumers.get(x, []):
+            edges.add((c, x))
+            if c not in seen:
+                seen.add(c)
+                frontier.append(c)
+    return edges
+
+
+def _assert_document_factors_are_the_derivatives(net: symgrad.Network) -> None:
+    """Each printed ∂c/∂x, parsed back with c replaced by its expression, equals sympy.diff(c's expression, x)."""
+    printed = _printed_factors(symgrad.derive(net).latex(), net)
+    assert {(of, wrt) for of, wrt, _ in printed} == _shown_edges(net)
+    rng = random.Random(20240611)
+    for of, wrt, text in printed:
+        node = net.nodes[of]
+        parsed = _parse_back(text, node.expr.free_symbols | {node.symbol}).xreplace({node.symbol: node.expr})
+        want = sympy.diff(node.expr, net.symbol(wrt))
+        symbols = sorted(node.expr.free_symbols, key=str)
+        assert parsed.free_symbols <= set(symbols), (of, wrt, text, parsed)
+        expected, got = _function(want, symbols), _function(parsed, symbols)
+        with mpmath.workdps(40):
+            for _ in range(3):
+                point = [mpmath.mpf(rng.randint(-97, 97)) / 89 for _ in symbols]  # off every kink at 0
+                exact = expected(*point)
+                assert abs(exact - got(*point)) <= mpmath.mpf(10) ** -30 * (1 + abs(exact)), (of, wrt, text, point)
+
+
+@pytest.mark.parametrize("name", [e.name for e in symgrad.builtin_examples()])
+def test_the_local_factors_a_derivation_prints_are_the_derivatives_of_its_nodes(name):
+    _assert_document_factors_are_the_derivatives(symgrad.load(name))
+
+
+@settings(max_examples=5, deadline=None)
+@given(networks(max_width=2))
+def test_the_local_factors_a_derivation_prints_for_a_drawn_network(net):
+    _assert_document_factors_are_the_derivatives(net)
+
+
+@settings(max_examples=10, deadline=None)
+@given(expressions(functions=tuple(EXPRESSION_FUNCTIONS)))
+def test_the_local_factors_a_derivation_prints_for_a_drawn_circuit(net):
+    _assert_document_factors_are_the_derivatives(net)
