@@ -2,17 +2,21 @@
 
 NumPy materialises every elementwise temporary over the whole batch; on small networks that
 memory traffic is the whole cost. The fused module instead loops over the rows, keeps every
-node, local factor and δ of one row in registers, and adds the row's loss and gradient terms
-into per-chunk accumulators. The batch is cut into a fixed number of chunks (``CHUNKS``), run
-in parallel with ``prange`` once rows × points reach ``limits.FUSED_PARALLEL_ROWS`` (below
-that, threads cost more than they save), and the chunk sums are added in a fixed order, so
-the result does not depend on the number of threads.
+node, local factor and δ of a row in registers, and adds the row's loss and gradient terms
+into sums. Rows go ``LANES`` (``limits.FUSED_LANES``) at a time, one row per SIMD lane: each
+lane has its own sums, so LLVM vectorises the loop without reordering any addition, and
+``exp`` is ``fused_kernels.fast_exp`` (no library call, within 1 ulp of ``np.exp``). The batch
+is cut into a fixed number of chunks (``CHUNKS``), run in parallel with ``prange`` once rows ×
+points reach ``limits.FUSED_PARALLEL_ROWS`` (below that, threads cost more than they save),
+and lane sums and chunk sums are added in a fixed order, so the result does not depend on the
+number of threads. It can differ from the NumPy module by a few ulps: a·b + c may be one fused
+multiply-add (``fastmath={"contract"}``, nothing else).
 
 Many parameter points per call: ``value_and_grad_many(theta, inputs, targets)`` takes a stack
 of P parameter vectors (P × params, columns in ``PARAM_ORDER``) and returns P losses and a
 P × params gradient matrix; ``FusedGradient.many`` is its keyword-friendly wrapper.
 
-The per-row code is the scalar form's own lines (``symgrad.compile``): the same stable
+The per-row code is the scalar form's own lines (``symgrad.rowcode``): the same stable
 rewrites, the same adjoint terms; the kernels are ``symgrad.fused_kernels``. Generated
 modules are written to a cache directory and compiled with ``cache=True``, so a second
 process loads the machine code from disk instead of running the JIT again.
