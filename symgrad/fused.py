@@ -50,6 +50,7 @@ from .compile import choose_form
 from .errors import InvalidArgument, MissingDependency
 from .generated import CompiledGradient, check_reduction
 from .graph import Network
+from .layout import MLPStructure
 from .limits import FUSED_CHUNKS, FUSED_LANES, FUSED_PARALLEL_ROWS, MAX_SCALAR_PARAMS
 from .rowcode import RowWriter, adjoint_lines, constant_literal, delta_term, forward_lines, joined, local_factor_lines
 
@@ -68,15 +69,15 @@ _FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "scrat
 # error_model="numpy": x/0 is IEEE inf, not a raised error, so divisions vectorise. fastmath
 # "contract" only: a·b + c may become one fused multiply-add (one rounding instead of two);
 # nothing is reassociated, so every sum keeps the order the source gives it.
-_JIT = 'njit(cache=True, error_model="numpy", fastmath={"contract"})'
-_JIT_PARALLEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)'
+JIT = 'njit(cache=True, error_model="numpy", fastmath={"contract"})'
+JIT_PARALLEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)'
 # Kernels are inlined into the row loop by numba itself, so LLVM sees one loop body to vectorise
 # (left to LLVM's own inliner, it vectorised the 2-2-2 loop at some lane counts and not others).
-_JIT_KERNEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, inline="always")'
-_IMPORTS = ("import numpy as np", "from llvmlite import ir", "from numba import njit, prange, types",
+JIT_KERNEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, inline="always")'
+IMPORTS = ("import numpy as np", "from llvmlite import ir", "from numba import njit, prange, types",
             "from numba.extending import intrinsic")
 # The bit casts of fused_kernels.fast_exp, as numba intrinsics: one LLVM bitcast, free in SIMD.
-_INTRINSIC_SOURCE = {
+INTRINSIC_SOURCE = {
     "double_from_bits": """@intrinsic
 def double_from_bits(typingctx, bits):
     'The float64 whose IEEE bits are the int64 bits.'
@@ -130,6 +131,8 @@ class FusedGradient(CompiledGradient):
         Every parameter of ``params`` is broadcast to P points; the batch (``inputs``,
         ``targets``) is the same at every point.
         """
+        if self.stack is None:
+            raise InvalidArgument("many parameter points per call need the scalar form: compile with form='scalar'")
         order = tuple(self.params)
         unknown = sorted(set(params) - set(order))
         if unknown:
@@ -167,8 +170,10 @@ def _rows(values, width: int) -> np.ndarray:
 def compile_fused(what: Derivation | Network, *, form: str | None = None, reduction: str = "mean") -> FusedGradient:
     """Compile a derivation or a network with the numba backend (see the module docstring).
 
-    A network is derived and compiled row by row (the scalar form's lines); ``form="matrix"``
-    is refused for now. ``reduction`` is "mean" or "sum".
+    The scalar form (row by row, the scalar form's lines) is the default whenever the network
+    has scalar parameters: on small layers it is the fast one. ``form="matrix"``, and a dense
+    network too large for scalar names, get ``symgrad.fused_matrix``: BLAS products with fused
+    elementwise passes. ``reduction`` is "mean" or "sum".
     """
     require_numba()
     derived = isinstance(what, Derivation)
@@ -177,24 +182,30 @@ def compile_fused(what: Derivation | Network, *, form: str | None = None, reduct
     network = what.network if derived else what
     if form is not None:
         choose_form(network, form, derived=derived)  # validates the value
-    if form == "matrix":
-        raise InvalidArgument("the numba backend compiles the scalar form (one row at a time); use form='scalar' "
-                              "or backend='numpy' for the matrix form")
     check_reduction(reduction, allowed=("mean", "sum"))
-    if not network.params and network.structure is not None:
-        raise InvalidArgument(f"the numba backend compiles the scalar form, and this network has more than "
-                              f"{MAX_SCALAR_PARAMS:,} parameters, so it is built in matrix form only; use "
-                              "backend='numpy' (its matrix products already run at BLAS speed)")
+    if form == "matrix" or (form is None and not network.params and network.structure is not None):
+        if not isinstance(network.structure, MLPStructure) or network.structure.activation == "maxout":
+            raise InvalidArgument("the matrix form needs a dense network built by mlp() or an [mlp] spec (without "
+                                  "maxout); use form='scalar'")
+        from .fused_matrix import fused_matrix_source
+
+        source, layout = fused_matrix_source(network, reduction=reduction)
+        module = load_module(source)
+        return FusedGradient(source, layout["inputs"], layout["targets"], layout["params"], reduction, "matrix",
+                             module.value_and_grad, module.__file__)
+    if not network.params:
+        raise InvalidArgument(f"this network has more than {MAX_SCALAR_PARAMS:,} parameters, so it is built in matrix "
+                              "form only, without scalar names; compile it with form='matrix'")
     derivation = what if derived else derive(network)
     source = fused_source(derivation, reduction=reduction)
-    module = _load(source)
+    module = load_module(source)
     params = {p: () for p in network.params}
     return FusedGradient(source, tuple(network.inputs), tuple(network.targets), params, reduction, "scalar",
                          module.value_and_grad, module.__file__, tuple(network.leaves),
                          stack=module.value_and_grad_many)
 
 
-class _FusedPrinter(NumpyPrinter):
+class FusedPrinter(NumpyPrinter):
     """NumPy's printer, with ``exp`` through ``fast_exp`` (``fused_kernels``) so rows vectorise."""
 
     def print(self, expr: sympy.Expr) -> str:
@@ -209,7 +220,7 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
     check_reduction(reduction, allowed=("mean", "sum"))
     net = derivation.network
     names = Names(reserved=_FUSED_RESERVED)
-    w = RowWriter(derivation, names, _FusedPrinter(names))
+    w = RowWriter(derivation, names, FusedPrinter(names))
     order = tuple(net.params)
     # Everything a row needs, in the order the row computes it.
     forward = forward_lines(w)
@@ -266,24 +277,24 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
     doc = (f"Loss and gradients of {derivation.output!r} for the network: {net.description or 'a symgrad network'}; "
            f"{reduction} over the batch (fused, numba).")
     lines = [repr(f"{doc}\n\nGenerated by symgrad; needs NumPy and numba (pip install \"symgrad[fast]\")."), "",
-             *_IMPORTS, ""]
+             *IMPORTS, ""]
     lines += [f"N_INPUTS = {len(net.inputs)}", f"N_TARGETS = {len(net.targets)}",
               f"INPUTS = {tuple(net.inputs)!r}", f"TARGETS = {tuple(net.targets)!r}",
               "PARAMS = {" + ", ".join(f"{p!r}: ()" for p in order) + "}", f"PARAM_ORDER = {order!r}",
               f"N_PARAMS = {len(order)}", f"CHUNKS = {FUSED_CHUNKS}", f"LANES = {FUSED_LANES}",
               f"PARALLEL_ROWS = {FUSED_PARALLEL_ROWS}", ""]
     lines += kernel_lines(w.printer.kernels)
-    lines += ["", f"@{_JIT}", "def chunk_sums(theta, inputs, targets, q, c, start, stop, part_loss, part_grad):",
+    lines += ["", f"@{JIT}", "def chunk_sums(theta, inputs, targets, q, c, start, stop, part_loss, part_grad):",
               "    'Loss and gradient sums of rows start..stop at parameter point q, into chunk c.'"]
     lines += [f"    {line}" for line in chunk]
-    lines += ["", "", f"@{_JIT}", "def add_chunks(part_loss, part_grad, scale):",
+    lines += ["", "", f"@{JIT}", "def add_chunks(part_loss, part_grad, scale):",
               "    'Chunk sums added in a fixed order: the result does not depend on the thread count.'",
               "    n_points, chunks = part_loss.shape", "    loss = np.zeros(n_points)",
               "    grads = np.zeros((n_points, N_PARAMS))", "    for q in range(n_points):",
               "        for c in range(chunks):", "            loss[q] += part_loss[q, c]",
               "            for k in range(N_PARAMS):", "                grads[q, k] += part_grad[q, c, k]",
               "    return loss * scale, grads * scale"]
-    for name, loop, jit in (("run_serial", "range", _JIT), ("run_parallel", "prange", _JIT_PARALLEL)):
+    for name, loop, jit in (("run_serial", "range", JIT), ("run_parallel", "prange", JIT_PARALLEL)):
         lines += ["", "", f"@{jit}", f"def {name}(theta, inputs, targets):"]
         lines += [f"    {line}" for line in driver(loop)]
     lines += ["", "", "def value_and_grad_many(theta, inputs, targets):",
@@ -308,12 +319,12 @@ def kernel_lines(wanted: set[str]) -> list[str]:
     """Source lines defining the kernels named (and those they call) in a generated module, under numba."""
     lines = []
     for name, source in _kernel_sources(wanted):
-        if name in _INTRINSIC_SOURCE:
-            lines += ["", _INTRINSIC_SOURCE[name], ""]
+        if name in INTRINSIC_SOURCE:
+            lines += ["", INTRINSIC_SOURCE[name], ""]
             continue
         # numba cannot inline a function with *args; LLVM still inlines those calls most of the time
         variadic = inspect.getfullargspec(_KERNELS[name]).varargs is not None
-        lines += ["", f"@{_JIT if variadic else _JIT_KERNEL}", source, ""]
+        lines += ["", f"@{JIT if variadic else JIT_KERNEL}", source, ""]
     return lines
 
 
@@ -339,7 +350,7 @@ def _kernel_sources(wanted: set[str]) -> list[tuple[str, str]]:
     return [(n, inspect.getsource(_KERNELS[n]).strip()) for n in ordered]
 
 
-def _load(source: str):
+def load_module(source: str):
     """Write ``source`` to the cache directory (once per distinct source) and import it.
 
     The file name is the source's hash and an existing file is never rewritten, so numba's

@@ -254,7 +254,7 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
     structure = mlp_structure(network)
     deriv = derive_matrix(structure)
     printer = NumpyPrinter(Names())
-    params, bias_text = _matrix_layout(structure)
+    params, bias_text = matrix_layout(structure)
     mp = _MatrixPrinter(printer, bias_text)
     body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
             "h0 = inputs.T  # (features, batch): each sample a column", "T = targets.T", "batch = inputs.shape[0]"]
@@ -274,7 +274,7 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
     return source, {"inputs": inputs, "targets": targets, "params": params}
 
 
-def _matrix_layout(structure: MLPStructure) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+def matrix_layout(structure: MLPStructure) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
     """Each parameter array's shape, and how a bias is added to a (features, batch) array."""
     widths = structure.widths
     params: dict[str, tuple[int, ...]] = {}

@@ -112,10 +112,10 @@ def test_fast_exp_in_python_is_within_one_ulp_of_numpy():
 def test_fast_exp_compiled_is_within_one_ulp_of_numpy_and_vectorised(numba, tmp_path, monkeypatch):
     """Over a million points and the edges; and (on x86-64) the loop over them runs in SIMD registers."""
     monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))  # compiled here, so numba keeps the assembly
-    source = "\n".join([*fused._IMPORTS, *fused.kernel_lines({"fast_exp"}), "",
-                        f"@{fused._JIT}", "def many(xs, out):", "    for i in range(xs.size):",
+    source = "\n".join([*fused.IMPORTS, *fused.kernel_lines({"fast_exp"}), "",
+                        f"@{fused.JIT}", "def many(xs, out):", "    for i in range(xs.size):",
                         "        out[i] = fast_exp(xs[i])"])
-    many = fused._load(source).many
+    many = fused.load_module(source).many
     rng = np.random.default_rng(8)
     xs = np.concatenate([_EXP_EDGES, rng.uniform(-745.0, 709.7, 500_000), rng.uniform(-3.0, 3.0, 500_000)])
     out = np.empty_like(xs)
@@ -215,12 +215,11 @@ def test_many_broadcasts_scalars_and_refuses_bad_stacks(numba):
 
 
 def test_refuses_what_it_does_not_compile(numba):
-    with pytest.raises(InvalidArgument, match="form='scalar'"):
-        compile_network(mlp([2, 2, 2]), form="matrix", backend="numba")
     with pytest.raises(InvalidArgument, match="reduction must be one of 'mean', 'sum', got 'none'"):
         compile_gradient(derive(load("mazur")), backend="numba", reduction="none")
-    with pytest.raises(InvalidArgument, match="matrix form only; use backend='numpy'"):
-        compile_network(mlp([80, 70, 2], scalar=False), backend="numba")
+    with pytest.raises(InvalidArgument, match="matrix form only, without scalar names; compile it with form='matrix'"):
+        compile_network(mlp([80, 70, 2], scalar=False), form="scalar", backend="numba")
+    assert compile_network(mlp([80, 70, 2], scalar=False), backend="numba").form == "matrix"
 
 
 @pytest.mark.parametrize("loss", ["half_sse", "softmax_cross_entropy"])
@@ -341,3 +340,85 @@ def test_the_row_loop_runs_in_simd_lanes(numba, tmp_path, monkeypatch):
     assembly = "\n".join(chunk_sums.inspect_asm().values())
     packed = re.findall(r"\bv(?:fmadd|fnmadd|fmsub|mul|add|sub|div)\w*pd\s+%[yz]mm", assembly)
     assert len(packed) >= 40, f"only {len(packed)} packed double operations: the lane loop did not vectorise"
+
+
+# -- the matrix form: BLAS products, fused elementwise passes ----------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_matrix_form_matches_hand_written_backprop(numba, reduction):
+    net = mlp([3, 4, 2], seed=11)
+    f = compile_network(net, form="matrix", backend="numba", reduction=reduction)
+    assert f.form == "matrix" and "def forward_1(f, b):" in f.source
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(64, 3)), rng.uniform(size=(64, 2))
+    loss, grads = f(f.initial_params(net), x, t)
+    ours = f.scalar_gradients(net, grads)
+    expected = mlp_3_4_2_batch_gradients(net, x, t, reduction=reduction)
+    np.testing.assert_allclose([ours[p] for p in expected], list(expected.values()), rtol=1e-12)
+
+
+@pytest.mark.parametrize("options", [
+    dict(activation="tanh", loss="half_sse"),
+    dict(activation="relu", loss="l1", output_activation="identity"),
+    dict(activation="leaky_relu", loss="hinge", output_activation="identity"),
+    dict(activation="sigmoid", loss="sse", bias="layer", l2="0.01"),
+    dict(activation="identity", loss="half_sse", bias="none"),
+], ids=lambda o: "-".join(map(str, o.values())))
+def test_matrix_form_agrees_with_exact_values(numba, options):
+    """Every activation and per-output loss, against the exact gradient summed sample by sample."""
+    net = mlp([3, 4, 2], seed=5, **options)
+    f = compile_network(net, form="matrix", backend="numba", reduction="sum")
+    rng = np.random.default_rng(1)
+    x, t = rng.normal(size=(5, 3)), rng.choice([-1.0, 1.0], (5, 2))
+    loss, grads = f(f.initial_params(net), x, t)
+    ours = f.scalar_gradients(net, grads)
+    d = derive(net)
+    rows = [_exact(d, at={**{n: float(x[k, i]) for i, n in enumerate(net.inputs)},
+                          **{n: float(t[k, i]) for i, n in enumerate(net.targets)}}) for k in range(len(x))]
+    assert loss == pytest.approx(sum(r[0] for r in rows), rel=1e-12)  # each sample's loss has the L2 term
+    for p in net.params:
+        assert ours[p] == pytest.approx(sum(r[1][p] for r in rows), rel=1e-11, abs=1e-13), p
+
+
+def test_matrix_form_agrees_with_the_numpy_matrix_form_to_a_few_ulps_on_784_100_10(numba):
+    net = mlp([784, 100, 10], scalar=False)
+    fused_f = compile_network(net, form="matrix", backend="numba", reduction="sum")
+    numpy_f = compile_network(net, form="matrix", reduction="sum")
+    rng = np.random.default_rng(3)
+    x, t = rng.uniform(size=(256, 784)), rng.uniform(size=(256, 10))
+    params = numpy_f.initial_params(net)
+    a, b = fused_f(params, x, t), numpy_f(params, x, t)
+    np.testing.assert_array_max_ulp(np.float64(a[0]), np.float64(b[0]), maxulp=64)
+    for name in params:
+        np.testing.assert_allclose(a[1][name], b[1][name], rtol=1e-11, atol=1e-14 * np.abs(b[1][name]).max())
+    W1, b1, W2, b2 = (params[k] for k in ("W1", "b1", "W2", "b2"))
+    h = 1 / (1 + np.exp(-(x @ W1.T + b1)))  # hand-written batched backprop
+    o = 1 / (1 + np.exp(-(h @ W2.T + b2)))
+    delta_o = (o - t) * o * (1 - o)
+    np.testing.assert_allclose(a[1]["W2"], delta_o.T @ h, rtol=1e-10)
+    np.testing.assert_allclose(a[1]["b1"], ((delta_o @ W2) * h * (1 - h)).sum(axis=0), rtol=1e-10)
+
+
+def test_matrix_form_threads_change_nothing_and_it_is_stable_at_1000(numba):
+    net = mlp([2, 3, 3], seed=2)
+    f = compile_network(net, form="matrix", backend="numba")
+    x = np.array([[1000.0, -1000.0], [-1000.0, 1000.0], [1000.0, 1000.0], [0.0, 0.0]] * 50)
+    t = np.tile(np.eye(3)[[0, 1, 2, 0]], (50, 1))
+    params = {k: v * 10 for k, v in f.initial_params(net).items()}
+    numba.set_num_threads(1)
+    try:
+        one = f(params, x, t)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    every = f(params, x, t)
+    assert one[0] == every[0] and all(np.array_equal(one[1][k], every[1][k]) for k in params)
+    assert np.isfinite(every[0]) and all(np.isfinite(g).all() for g in every[1].values())
+
+
+def test_matrix_form_refusals(numba):
+    with pytest.raises(InvalidArgument, match="softmax cross-entropy .* use backend='numpy'"):
+        compile_network(mlp([2, 3, 3], loss="softmax_cross_entropy"), form="matrix", backend="numba")
+    with pytest.raises(InvalidArgument, match="dense network built by mlp"):
+        compile_gradient(derive(load("mazur")), form="matrix", backend="numba")
+    f = compile_network(mlp([2, 2, 2]), form="matrix", backend="numba")
+    with pytest.raises(InvalidArgument, match="need the scalar form"):
+        f.many({}, np.zeros((1, 2)), np.zeros((1, 2)))

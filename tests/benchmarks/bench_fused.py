@@ -5,8 +5,9 @@ Run:  python tests/benchmarks/bench_fused.py [--quick]
 
 Part 1, one loss-and-gradient evaluation over a batch, float64, sigmoid layers, ½Σ(t − o)²
 summed: hand-written NumPy (the reference every result is checked against), symgrad's
-NumPy matrix form, symgrad's fused scalar form on one thread and on every thread, PyTorch
-autograd (CPU) and jax.jit(jax.grad).
+NumPy matrix form, its fused matrix form (BLAS products, numba elementwise passes), symgrad's
+fused scalar form on one thread and on every thread, PyTorch autograd (CPU) and
+jax.jit(jax.grad).
 
 Part 2, many parameter points: P = 2·(number of parameters) points in one ``many`` call
 against P Python-level calls.
@@ -56,6 +57,10 @@ def _case(widths, batch, numba):
     mparams = {**{f"W{k + 1}": W for k, W in enumerate(Ws)}, **{f"b{k + 1}": b for k, b in enumerate(bs)}}
     assert np.allclose(matrix(mparams, X, T)[1]["W1"], ref[1][0], rtol=1e-10)
     out["symgrad NumPy matrix form"] = lambda: matrix(mparams, X, T)
+    fused_matrix = compile_network(net, form="matrix", reduction="sum", backend="numba")
+    fused_matrix(mparams, X, T)  # the JIT, or the disk cache
+    assert np.allclose(fused_matrix(mparams, X, T)[1]["W1"], ref[1][0], rtol=1e-10)
+    out["symgrad fused matrix form (BLAS + numba elementwise)"] = lambda: fused_matrix(mparams, X, T)
     jit_seconds = None
     if scalar:
         import time

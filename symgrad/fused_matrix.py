@@ -1,0 +1,147 @@
+"""The matrix form with the numba backend: BLAS for the products, one fused pass for the rest.
+
+The NumPy matrix form (``symgrad.matrix``) spends its time in two places: the matrix
+products, which BLAS already runs at full speed, and the elementwise work around them — add
+the bias, apply the activation, form act′ and scale it by the upstream δ, the loss and its
+derivative, the bias gradients' row sums — where NumPy makes a temporary array and a pass
+over memory for every operation. Here every product stays a NumPy ``@`` (BLAS), and each
+block of elementwise work is one generated numba kernel that passes over its arrays once,
+with rows (features) in parallel:
+
+* ``forward_l(f, b) -> h``: ``f += b`` in place and ``h = act(f)``;
+* ``output_L(h, f, T) -> (loss per feature, δ_L, Σ_batch δ_L)``: the loss term, and
+  δ_L = ∂ℓ/∂ŷ ⊙ act′ with its row sums (the bias gradient);
+* ``backward_l(h, f, upstream) -> δ_l``: δ_l = upstream ⊙ act′, in place.
+
+The formulas are the matrix derivation's own (``derive_matrix``: SymPy's act′ and ∂ℓ/∂u),
+printed for one element; ``exp`` is ``fused_kernels.fast_exp``. The output layer's sums go
+in a fixed order (each feature's batch sum in sample order, then the features in order) and
+the hidden bias gradients are NumPy's row sums, so the result does not depend on the thread
+count. Covered: every activation and every per-output loss of the
+matrix form; softmax cross-entropy (a sum across features per sample) stays on the NumPy
+backend.
+
+>>> import symgrad
+>>> source, _ = fused_matrix_source(symgrad.mlp([3, 4, 2]))
+>>> "def forward_1(f, b):" in source and "h1 = forward_1(f1, b1)" in source
+True
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from .codegen import Names, float_literal
+from .errors import InvalidArgument
+from .fused import IMPORTS, JIT, JIT_PARALLEL, FusedPrinter, kernel_lines
+from .generated import check_reduction
+from .graph import Network
+from .layout import mlp_structure
+from .matrix import LOSS_TERMS, derive_matrix, matrix_layout
+
+__all__ = ["fused_matrix_source"]
+
+_u = sympy.Symbol("u", real=True)  # the element an elementwise function acts on (as in symgrad.matrix)
+_t = sympy.Symbol("t", real=True)  # a target element
+
+
+def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, dict]:
+    """The numba module source of ``network``'s matrix form, and its parameter layout."""
+    check_reduction(reduction, allowed=("mean", "sum"))
+    structure = mlp_structure(network)
+    if structure.loss == "softmax_cross_entropy":
+        raise InvalidArgument("the numba backend's matrix form covers the per-output losses; softmax cross-entropy "
+                              "sums across the outputs of each sample: use backend='numpy' (its matrix form covers it)")
+    deriv = derive_matrix(structure)
+    printer = FusedPrinter(Names())
+    L = len(structure.widths) - 1
+    params, _ = matrix_layout(structure)
+    kernels: list[str] = []
+
+    def element(expr: sympy.Expr, **names: str) -> str:
+        mapping = {sympy.Symbol(k, real=True): v for k, v in names.items()}
+        return printer.with_override(mapping, expr)
+
+    def bias_of(layer: int) -> str:
+        return {"neuron": "b[i]", "layer": "b", "none": "0.0"}[structure.bias]
+
+    locals_ = {eq.name: eq.expr for eq in deriv.backward}
+    body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
+            "h0 = inputs.T  # (features, batch): each sample a column", "T = np.ascontiguousarray(targets.T)",
+            "batch = inputs.shape[0]"]
+    body += [f"{name} = params[{name!r}]" for name in params]
+    body += ["", "# forward pass: BLAS for W h, one fused pass for the bias and the activation"]
+    for layer in range(1, L + 1):
+        act = next(eq.expr for eq in deriv.forward if eq.name == f"h{layer}")
+        kernels += [f"@{JIT_PARALLEL}", f"def forward_{layer}(f, b):",
+                    f"    'f += b in place; returns h{layer} = act(f).'",
+                    "    h = np.empty_like(f)", "    for i in prange(f.shape[0]):", "        for j in range(f.shape[1]):",
+                    f"            u = f[i, j] + {bias_of(layer)}", "            f[i, j] = u",
+                    f"            h[i, j] = {element(act.function.expr.xreplace({act.function.variables[0]: _u}), u='u')}",
+                    "    return h", "", ""]
+        bias_arg = f"b{layer}" if structure.bias != "none" else "0.0"
+        body += [f"f{layer} = {f'W{layer} @ h{layer - 1}'}", f"h{layer} = forward_{layer}(f{layer}, {bias_arg})"]
+
+    def local_factor(layer: int) -> str:
+        """act′ of layer ``layer`` for element (i, j), in h or in f as the derivation has it."""
+        expr = locals_[f"delta{layer}"]
+        local = next(a for a in expr.args if hasattr(a, "function"))
+        var, body_ = local.function.variables[0], local.function.expr
+        source = local.expr.name  # h{layer} or f{layer}
+        return element(body_.xreplace({var: _u}), u=f"{source[0]}[i, j]")
+
+    # The output layer: the loss term and δ_L = ∂ℓ/∂ŷ ⊙ act′ in one pass.
+    term = LOSS_TERMS[structure.loss]
+    kernels += [f"@{JIT_PARALLEL}", f"def output_{L}(h, f, T):",
+                "    'Loss per feature, δ_L = dℓ/dŷ ⊙ act′ and its batch sums (the bias gradient).'",
+                "    n, batch = h.shape", "    loss = np.zeros(n)", "    delta = np.empty_like(h)",
+                "    total = np.zeros(n)", "    for i in prange(n):", "        part = 0.0", "        s = 0.0",
+                "        for j in range(batch):", "            u = h[i, j]", "            t = T[i, j]",
+                f"            part += {element(term, u='u', t='t')}",
+                f"            d = ({element(deriv.loss_grad, u='u', t='t')})*({local_factor(L)})",
+                "            delta[i, j] = d", "            s += d", "        loss[i] = part", "        total[i] = s",
+                "    return loss, delta, total", "", ""]
+    loss_text = "add_in_order(loss_parts)"
+    body += ["", "# loss and output delta: one fused pass", f"loss_parts, delta{L}, delta_sum{L} = output_{L}(h{L}, f{L}, T)",
+             f"loss = {loss_text}/batch" if reduction == "mean" else f"loss = {loss_text}"]
+    if structure.l2 is not None:
+        penalty = f"{float_literal(structure.l2, what='the L2 strength')}*(" + " + ".join(
+            f"np.sum({p}*{p})" for p in params) + ")"
+        body.append(f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch"))
+    body += ["", "# backward pass: BLAS for W^T delta, one fused pass for delta_l = (W^T delta) ⊙ act'"]
+    for layer in range(L - 1, 0, -1):
+        # No running sum in this loop, so it vectorises; the bias gradient is NumPy's row sum.
+        kernels += [f"@{JIT_PARALLEL}", f"def backward_{layer}(h, f, upstream):",
+                    "    'δ = upstream ⊙ act′, in place in upstream.'",
+                    "    for i in prange(upstream.shape[0]):", "        for j in range(upstream.shape[1]):",
+                    f"            upstream[i, j] = upstream[i, j]*({local_factor(layer)})", "    return upstream", "", ""]
+        body.append(f"delta{layer} = backward_{layer}(h{layer}, f{layer}, W{layer + 1}.T @ delta{layer + 1})")
+        body.append(f"delta_sum{layer} = np.sum(delta{layer}, axis=1)")
+    body += ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
+    penalty_scale = "" if reduction == "mean" else "*batch"
+    for layer in range(1, L + 1):
+        for name, text in ((f"W{layer}", f"scale*(delta{layer} @ h{layer - 1}.T)"),
+                           (f"b{layer}", f"scale*delta_sum{layer}" if structure.bias == "neuron"
+                            else f"scale*add_in_order(delta_sum{layer})")):
+            if name not in params:
+                continue
+            if structure.l2 is not None:
+                text = f"{text} + {float_literal(2 * structure.l2, what='the L2 strength')}*{name}{penalty_scale}"
+            body.append(f"    {name!r}: {text},")
+    body += ["}", "return float(loss), grads"]
+
+    inputs, targets = tuple(network.inputs), tuple(network.targets)
+    widths = "-".join(map(str, structure.widths))
+    doc = (f"Loss and gradients of a {widths} {structure.activation} network, {structure.loss} loss {reduction} "
+           "over the batch (matrix form; BLAS products, fused numba elementwise passes).")
+    lines = [repr(f"{doc}\n\nGenerated by symgrad; needs NumPy and numba (pip install \"symgrad[fast]\")."), "",
+             *IMPORTS, "", f"N_INPUTS = {len(inputs)}", f"N_TARGETS = {len(targets)}", f"INPUTS = {inputs!r}",
+             f"TARGETS = {targets!r}", "PARAMS = {" + ", ".join(f"{k!r}: {v!r}" for k, v in params.items()) + "}", ""]
+    lines += kernel_lines(printer.kernels)
+    lines += ["", f"@{JIT}", "def add_in_order(parts):", "    'A sum in index order: the same bytes on any thread count.'",
+              "    total = 0.0", "    for k in range(parts.shape[0]):", "        total += parts[k]", "    return total",
+              "", ""]
+    lines += kernels
+    lines += ["def value_and_grad(params, inputs, targets):", f"    {repr(doc + ' Returns (loss, {param name: gradient}).')}"]
+    lines += [f"    {line}" if line else "" for line in body]
+    return "\n".join(lines) + "\n", {"inputs": inputs, "targets": targets, "params": params}
