@@ -61,11 +61,12 @@ __all__ = ["FusedGradient", "StackedGradients", "compile_fused", "fused_source",
 BACKENDS = ("numpy", "numba")
 
 _KERNELS = {name: obj for name, obj in vars(fused_kernels).items() if inspect.isfunction(obj)}
-#: Names the fused module uses for itself, on top of ``codegen.RESERVED``.
-_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "scratch", "lane", "base", "width", "LANES", "N_INPUTS", "N_TARGETS", "n_points", "chunks", "size", "part_loss", "part_grad", "job",
-                   "q", "c", "r", "acc_loss", "value_and_grad_many", "CHUNKS", "N_PARAMS", "PARAM_ORDER",
-                   "stack", "shape", "name", "k", "chunk_sums", "add_chunks", "run_serial", "run_parallel",
-                   "run", "start", "stop", "PARALLEL_ROWS"}
+#: Names the fused module uses for itself (its kernels' among them), on top of ``codegen.RESERVED``.
+_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "scratch", "lane", "base", "width",
+                   "n_points", "chunks", "size", "part_loss", "part_grad", "job", "q", "c", "k", "batch",
+                   "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial",
+                   "run_parallel", "run", "start", "stop", "stack", "shape", "name", "LANES", "CHUNKS",
+                   "N_PARAMS", "N_INPUTS", "N_TARGETS", "PARAM_ORDER", "PARALLEL_ROWS", *_KERNELS}
 # error_model="numpy": x/0 is IEEE inf, not a raised error, so divisions vectorise. fastmath
 # "contract" only: a·b + c may become one fused multiply-add (one rounding instead of two);
 # nothing is reassociated, so every sum keeps the order the source gives it.

@@ -422,3 +422,20 @@ def test_matrix_form_refusals(numba):
     f = compile_network(mlp([2, 2, 2]), form="matrix", backend="numba")
     with pytest.raises(InvalidArgument, match="need the scalar form"):
         f.many({}, np.zeros((1, 2)), np.zeros((1, 2)))
+
+
+def test_names_of_the_fused_module_itself_cannot_be_shadowed(numba):
+    """Symbols named like the fused module's kernels, intrinsics and loop variables stay the user's."""
+    from symgrad.spec import loads
+
+    net = loads('output = "E"\n[symbols]\ninputs = ["fast_exp", "scratch"]\ntargets = ["lane"]\n'
+                'params = ["double_from_bits", "width", "base", "LANES", "k"]\n[values]\nfast_exp = 0.5\n'
+                'scratch = -0.3\nlane = 1.0\ndouble_from_bits = 0.2\nwidth = -0.4\nbase = 0.1\nLANES = 0.7\nk = 0.3\n'
+                '[nodes]\nz = "double_from_bits*fast_exp + width*scratch + base"\ny = "sigmoid(z)*LANES + exp(k)"\n'
+                'E = "(y - lane)**2"\n')
+    d = derive(net)
+    loss, grads = compile_gradient(d, backend="numba", reduction="sum")(
+        {p: float(net.values[p]) for p in net.params}, np.array([[0.5, -0.3]]), np.array([[1.0]]))
+    exact_loss, exact = _exact(d)
+    assert loss == pytest.approx(exact_loss, rel=1e-14)
+    assert all(grads[p] == pytest.approx(exact[p], rel=1e-13) for p in net.params)
