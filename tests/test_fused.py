@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import symgrad
 from symgrad import compile_gradient, derive, evaluate_gradients, load, mlp
@@ -439,3 +440,28 @@ def test_names_of_the_fused_module_itself_cannot_be_shadowed(numba):
     exact_loss, exact = _exact(d)
     assert loss == pytest.approx(exact_loss, rel=1e-14)
     assert all(grads[p] == pytest.approx(exact[p], rel=1e-13) for p in net.params)
+
+
+@st.composite
+def _dense(draw):
+    widths = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
+    return mlp(widths, activation=draw(st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu", "identity"])),
+               output_activation=draw(st.sampled_from([None, "identity", "sigmoid"])),
+               loss=draw(st.sampled_from(["half_sse", "sse", "l1", "hinge"])),
+               bias=draw(st.sampled_from(["neuron", "layer", "none"])), seed=draw(st.integers(0, 99)))
+
+
+@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_dense())
+def test_random_dense_networks_in_matrix_form_agree_with_exact_values(numba, net):
+    f = compile_network(net, form="matrix", backend="numba", reduction="sum")
+    rng = np.random.default_rng(6)
+    x, t = rng.normal(size=(3, len(net.inputs))), rng.choice([-1.0, 1.0], (3, len(net.targets)))
+    loss, grads = f(f.initial_params(net), x, t)
+    ours = f.scalar_gradients(net, grads)
+    d = derive(net)
+    rows = [_exact(d, at={**{n: float(x[k, i]) for i, n in enumerate(net.inputs)},
+                          **{n: float(t[k, i]) for i, n in enumerate(net.targets)}}) for k in range(len(x))]
+    assert loss == pytest.approx(sum(r[0] for r in rows), rel=1e-12, abs=1e-14)
+    for p in net.params:
+        assert ours[p] == pytest.approx(sum(r[1][p] for r in rows), rel=1e-11, abs=1e-13), p
