@@ -42,7 +42,7 @@ from .evaluation import evaluate_gradients
 from .finite_differences import EPS, SCHEMES, Scheme, default_step, roundoff_bound, scheme_named, truncation_bound
 from .functions import FUNCTIONS, logsumexp
 from .graph import Network
-from .limits import MAX_FULL_GRADCHECK, MAX_STEP
+from .limits import MAX_FULL_GRADCHECK, MAX_GRADCHECK_POINTS, MAX_STEP
 
 __all__ = [
     "GradcheckRow",
@@ -295,18 +295,25 @@ def _short(value: object) -> str:
 
 
 # -- evaluating the loss ------------------------------------------------------------------
-def _compiled_at(compiled, point: Mapping[str, float]) -> tuple[float, dict]:
-    """Compiled loss and gradients at one point (every leaf by name), one sample.
+def _compiled_at(compiled, point: Mapping[str, float], moved: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    """Compiled losses (P,) and gradients {param: (P,)} at P points, MAX_GRADCHECK_POINTS per call.
 
-    The one place that evaluates the compiled code at perturbed points: swap in the
-    per-point form (all points in one call) here when it lands.
+    The one place that evaluates the compiled code (``reduction="none"``) at perturbed points:
+    ``point`` gives every leaf, ``moved`` the leaves that vary, P values each. Constants keep
+    their compiled values, as ``point`` gives only parameters, inputs and targets.
     """
-    params = {p: np.float64(point[p]) for p in compiled.params}
-    inputs = np.array([[point[n] for n in compiled.inputs]], dtype=np.float64).reshape(1, len(compiled.inputs))
-    targets = np.array([[point[n] for n in compiled.targets]], dtype=np.float64).reshape(1, len(compiled.targets))
+    fixed = {n: point[n] for n in (*compiled.params, *compiled.inputs, *compiled.targets)}
+    count = len(next(iter(moved.values())))
+    losses, grads = [], []
     with np.errstate(all="ignore"):
-        loss, grads = compiled(params, inputs, targets)
-    return float(loss), grads
+        for start in range(0, count, MAX_GRADCHECK_POINTS):
+            chunk = {n: values[start:start + MAX_GRADCHECK_POINTS] for n, values in moved.items()}
+            result = compiled.at(fixed | chunk)
+            losses.append(result.loss)
+            grads.append(result.gradients)
+    if len(losses) == 1:
+        return losses[0], grads[0]
+    return np.concatenate(losses), {p: np.concatenate([g[p] for g in grads]) for p in grads[0]}
 
 
 _HEADS = {r.head: r for r in FUNCTIONS if r.head is not sympy.Pow}
@@ -385,12 +392,12 @@ class _Scalar:
     point: dict[str, float]
     kinks: list
 
-    def loss(self, x: np.ndarray) -> tuple[float, np.ndarray | None]:
-        point = self.point | dict(zip(self.names, map(float, x)))
-        loss, grads = _compiled_at(self.compiled, point)
+    def losses(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Compiled losses (P,) and gradients over ``names`` (P, n) at the rows of xs, in one call."""
+        loss, grads = _compiled_at(self.compiled, self.point, {n: xs[:, k] for k, n in enumerate(self.names)})
         if set(self.names) <= set(grads):
-            return loss, np.array([float(grads[n]) for n in self.names])
-        return loss, None
+            return loss, np.stack([grads[n] for n in self.names], axis=1)
+        return loss, None  # derivatives by inputs: the compiled code has none
 
     def exact(self, x: np.ndarray):
         """Exact loss, exact gradient over ``names`` and every value, at float64 point x."""
@@ -429,10 +436,21 @@ class _Matrix:
             k += size
         return out
 
-    def loss(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+    def losses(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Compiled losses (P,) and gradients (P, n) at the rows of xs: one call per point, since the
+        matrix form batches over samples, not over parameter points (``at`` is scalar-form only)."""
+        out = []
         with np.errstate(all="ignore"):
-            loss, grads = self.compiled(self.unflatten(x), self.inputs, self.targets)
-        return float(loss), np.concatenate([np.ravel(grads[k]) for k in self.shapes])
+            for x in xs:
+                loss, grads = self.compiled(self.unflatten(x), self.inputs, self.targets)
+                out.append((float(loss), np.concatenate([np.ravel(grads[k]) for k in self.shapes])))
+        return np.array([f for f, _ in out]), np.array([g for _, g in out])
+
+
+def _loss_at(problem: _Scalar | _Matrix, x: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """Compiled loss and gradient at the one point x."""
+    losses, grads = problem.losses(x[np.newaxis, :])
+    return float(losses[0]), (grads[0] if grads is not None else None)
 
 
 def _matrix_problem(network: Network) -> tuple[_Matrix, np.ndarray]:
@@ -567,7 +585,7 @@ def gradcheck(network: Network, *,
                      "detected in this form")
     else:
         derivation = derive(network)
-        compiled = compile_gradient(derivation, reduction="sum")
+        compiled = compile_gradient(derivation, reduction="none")
         point = {k: float(v) for k, v in network.point(at).items()}
         names = network.params or network.inputs
         if not network.params:
@@ -590,7 +608,7 @@ def gradcheck(network: Network, *,
     notes = [f"{sch.title}; step {step_text}; "
              f"tolerance = truncation + round-off bound"] + notes + sample_notes
 
-    loss0, compiled0 = problem.loss(x)
+    loss0, compiled0 = _loss_at(problem, x)
     user = user_dtype = None
     if against is not None:
         if isinstance(against, str):
@@ -615,7 +633,8 @@ def gradcheck(network: Network, *,
         f_scale = abs(loss0) + float(np.sum(np.abs(x * compiled0)))
     centre = _Centre(problem, sch, x, loss0, compiled0, exact, user,
                      float(np.finfo(user_dtype).eps) if user is not None else EPS, F_ULPS * EPS * f_scale, gscale)
-    judged = [_judge(centre, d, _estimate(centre, d)) for d in rows_in]
+    first = _first_samples(centre, rows_in)
+    judged = [_judge(centre, d, _estimate(centre, d, evaluated)) for d, evaluated in zip(rows_in, first)]
     rank = {v: k for k, v in enumerate(VERDICTS)}
     order = sorted(range(len(judged)), key=lambda k: (rank[judged[k][0].verdict], -judged[k][1], k))
     title = f"gradcheck: {network.description or 'network'}"
@@ -664,12 +683,45 @@ class _Samples:
     values: dict[int, dict] | None  # exact value of every quantity, for the kink test
 
 
-def _sample(c: _Centre, v: np.ndarray, eta: float) -> _Samples | None:
-    """The stencil's values, or None when a point leaves the loss's domain (NaN, complex, DomainError)."""
-    points = {k: c.x + k * eta * v for k in _STENCIL}
-    losses, grads = {0: c.loss}, {0: c.compiled}
-    for k in _STENCIL:
-        losses[k], grads[k] = c.problem.loss(points[k])
+def _first_eta(c: _Centre, d: _Direction) -> float:
+    """The stencil's spacing η before any halving: the step (half of it for Richardson)."""
+    if c.scheme.name == "complex":  # η only serves the derivative estimate
+        return default_step(SCHEMES["central"], 0.0) * max(1.0, float(np.max(np.abs(c.x))))
+    return d.h / 2 if c.scheme.name == "richardson" else d.h
+
+
+def _stencil(c: _Centre, v: np.ndarray, eta: float) -> np.ndarray:
+    """The points x + k·η·v, k in _STENCIL, as rows."""
+    return np.array([c.x + k * eta * v for k in _STENCIL])
+
+
+def _first_samples(c: _Centre, directions: list[_Direction]) -> list[tuple[np.ndarray, np.ndarray | None] | None]:
+    """Compiled losses and gradients on every direction's first stencil, all in one call (scalar form).
+
+    The matrix form has no per-point mode: its stencils are evaluated direction by direction
+    in ``_sample`` (None here), which also keeps only one stencil of gradients in memory.
+    """
+    if not isinstance(c.problem, _Scalar):
+        return [None] * len(directions)
+    losses, grads = c.problem.losses(np.concatenate([_stencil(c, d.v, _first_eta(c, d)) for d in directions]))
+    n = len(_STENCIL)
+    return [(losses[n * j:n * j + n], grads[n * j:n * j + n] if grads is not None else None)
+            for j in range(len(directions))]
+
+
+def _sample(c: _Centre, v: np.ndarray, eta: float,
+            evaluated: tuple[np.ndarray, np.ndarray | None] | None = None) -> _Samples | None:
+    """The stencil's values, or None when a point leaves the loss's domain (NaN, complex, DomainError).
+
+    ``evaluated``: the compiled losses and gradients at the stencil's points when already known.
+    """
+    stencil = _stencil(c, v, eta)
+    points = dict(zip(_STENCIL, stencil))
+    if evaluated is None:
+        evaluated = c.problem.losses(stencil)
+    losses_k, grads_k = evaluated
+    losses = {0: c.loss} | {k: float(losses_k[j]) for j, k in enumerate(_STENCIL)}
+    grads = {0: c.compiled} | {k: (grads_k[j] if grads_k is not None else None) for j, k in enumerate(_STENCIL)}
     if not all(math.isfinite(f) for f in losses.values()):
         return None
     if c.exact is None:
@@ -686,20 +738,18 @@ def _sample(c: _Centre, v: np.ndarray, eta: float) -> _Samples | None:
     return _Samples(eta, losses, slopes, exact_losses, values)
 
 
-def _estimate(c: _Centre, d: _Direction) -> _Estimate:
+def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray | None] | None = None) -> _Estimate:
     """Finite difference along d, exact slopes at x + k·η·v, the bound, and any kink in reach.
 
-    Where the stencil leaves the loss's domain (log of a negative, say), the step is halved
-    until it fits, at most MAX_HALVINGS times.
+    ``evaluated``: the compiled values on the first stencil, when already known. Where the
+    stencil leaves the loss's domain (log of a negative, say), the step is halved until it
+    fits, at most MAX_HALVINGS times.
     """
     sch, h, v, x = c.scheme, d.h, d.v, c.x
-    if sch.name == "complex":  # η only serves the derivative estimate
-        eta = default_step(SCHEMES["central"], 0.0) * max(1.0, float(np.max(np.abs(x))))
-    else:
-        eta = h / 2 if sch.name == "richardson" else h
+    eta = _first_eta(c, d)
     with mpmath.workdps(DIGITS * 3):
         for halvings in range(MAX_HALVINGS + 1):
-            samples = _sample(c, v, eta)
+            samples = _sample(c, v, eta, evaluated if halvings == 0 else None)
             if samples is not None:
                 break
             eta, h = eta / 2, (h if sch.name == "complex" else h / 2)
@@ -882,7 +932,7 @@ def sweep_steps(network: Network, *, param: str | None = None, scheme: str = "ce
         raise InvalidArgument("the step sweep measures against exact values, which a matrix-form-only network "
                               "does not have; sweep a smaller [mlp] (up to 5,000 parameters)")
     derivation = derive(network)
-    compiled = compile_gradient(derivation, reduction="sum")
+    compiled = compile_gradient(derivation, reduction="none")
     point = {k: float(v) for k, v in network.point(at).items()}
     names = tuple(network.params or network.inputs)
     problem = _Scalar(network, derivation, compiled, names, point, [])
@@ -905,10 +955,13 @@ def sweep_steps(network: Network, *, param: str | None = None, scheme: str = "ce
         derivative = float(_derivatives(slope, eta)[sch.order + 1])
         f_scale = float(abs(f0) + mpmath.fsum(abs(mpmath.mpf(float(xi)) * e) for xi, e in zip(x, exact0)))
         exact = float(exact0[k])
-    loss0 = problem.loss(x)[0]
+    loss0 = _loss_at(problem, x)[0]
+    moved = [(h, o) for h in steps for o in sch.offsets if o != 0]  # every step's stencil in one call
+    values = problem.losses(np.array([x + o * h * v for h, o in moved]))[0]
+    loss_at = dict(zip(moved, map(float, values)))
     errors = []
     for h in steps:
-        losses = {o: (loss0 if o == 0 else problem.loss(x + o * h * v)[0]) for o in sch.offsets}
+        losses = {o: (loss0 if o == 0 else loss_at[h, o]) for o in sch.offsets}
         estimate = sum(w * losses[o] for o, w in zip(sch.offsets, sch.weights)) / h
         errors.append(abs(estimate - exact))
     error_f = F_ULPS * EPS * f_scale

@@ -32,6 +32,7 @@ __all__ = [
     "MAX_LOSS_HISTORY",
     "MAX_FULL_GRADCHECK",
     "MAX_STEP",
+    "MAX_GRADCHECK_POINTS",
     "MAX_PICTURE_QUANTITIES",
     "MAX_CLAIMS_TEXT",
     "MAX_CLAIMS",
@@ -82,6 +83,7 @@ MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the
 # -- gradient checking -------------------------------------------------------------------
 MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded sample plus random directions
 MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its powers must stay finite in float64)
+MAX_GRADCHECK_POINTS = 1_024  # perturbed points evaluated in one call of the compiled code (bounds its memory)
 # -- pictures --------------------------------------------------------------------------
 MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)
 # -- notebook display (Derivation._repr_latex_ / _repr_markdown_) ----------------------

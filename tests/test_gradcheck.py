@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 import symgrad
+from symgrad import limits
 from symgrad.cli import main
+from symgrad.compile import CompiledGradient
 from symgrad.errors import InvalidArgument, MissingDependency
 from symgrad.gradient_check import relative_error
 
@@ -89,7 +91,9 @@ def test_every_builtin_example_passes(example):
         assert row.compiled is None or abs(row.compiled - row.exact) <= 1e-14 * max(1.0, abs(row.exact))
 
 
-def test_mazur_exact_column_is_the_lecture_and_numerical_is_a_central_difference():
+@pytest.mark.parametrize("points_per_call", [limits.MAX_GRADCHECK_POINTS, 3])  # 3: the stencils split across calls
+def test_mazur_exact_column_is_the_lecture_and_numerical_is_a_central_difference(points_per_call, monkeypatch):
+    monkeypatch.setattr("symgrad.gradient_check.MAX_GRADCHECK_POINTS", points_per_call)
     rows = {row.param: row for row in symgrad.gradcheck(MAZUR).rows}
     assert f"{rows['w5'].exact:.9f}" == "0.082167041"  # the lecture's ∂E/∂w5
     assert f"{rows['w1'].exact:.9f}" == "0.000438568"  # the lecture's ∂E/∂w1
@@ -247,6 +251,48 @@ def test_784_100_10_matrix_network_is_checked_by_sample_and_directions():
     assert report.ok and len(report.rows) == 20 + 3
     assert all(row.exact is None and row.compiled is not None for row in report.rows)
     assert any("matrix form only" in note for note in report.notes)
+
+
+# -- cost ----------------------------------------------------------------------------------------
+@pytest.fixture
+def compiled_calls(monkeypatch):
+    """The number of points of every call into compiled code, as the calls happen."""
+    calls: list[int] = []
+    at, call = CompiledGradient.at, CompiledGradient.__call__
+
+    def counting_at(self, leaves, *, points=None):
+        result = at(self, leaves, points=points)
+        calls.append(len(result.loss))
+        return result
+
+    def counting_call(self, params, inputs, targets):
+        calls.append(len(np.asarray(inputs)))
+        return call(self, params, inputs, targets)
+
+    monkeypatch.setattr(CompiledGradient, "at", counting_at)
+    monkeypatch.setattr(CompiledGradient, "__call__", counting_call)
+    return calls
+
+
+@pytest.mark.parametrize("scheme", ["forward", "backward", "central", "richardson", "complex"])
+def test_a_gradcheck_calls_the_compiled_code_twice_whatever_the_parameter_count(scheme, compiled_calls):
+    # one call at the point itself, one for the 4-point stencils of every row together
+    for net in (MAZUR, symgrad.mlp([2, 3, 3, 2], seed=1)):  # 10 and 29 parameters
+        compiled_calls.clear()
+        report = symgrad.gradcheck(net, scheme=scheme)
+        assert report.ok and len(report.rows) == len(net.params)
+        assert compiled_calls == [1, 4 * len(report.rows)], (net.description, compiled_calls)
+
+
+def test_sampled_coordinates_and_directions_are_evaluated_in_one_call_too(compiled_calls):
+    report = symgrad.gradcheck(symgrad.mlp([4, 8, 8, 8, 4]))  # 220 parameters: 20 sampled + 3 directions
+    assert report.ok and len(report.rows) == 23
+    assert compiled_calls == [1, 4 * 23]
+
+
+def test_a_step_sweep_calls_the_compiled_code_twice(compiled_calls):
+    sweep = symgrad.sweep_steps(MAZUR, param="w5", scheme="richardson")
+    assert compiled_calls == [1, 4 * len(sweep.steps)]  # the point, then the 4 offsets of every step at once
 
 
 # -- bad input ---------------------------------------------------------------------------------
