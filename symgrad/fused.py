@@ -18,8 +18,9 @@ P × params gradient matrix; ``FusedGradient.many`` is its keyword-friendly wrap
 
 The per-row code is the scalar form's own lines (``symgrad.rowcode``): the same stable
 rewrites, the same adjoint terms; the kernels are ``symgrad.fused_kernels``. Generated
-modules are written to a cache directory and compiled with ``cache=True``, so a second
-process loads the machine code from disk instead of running the JIT again.
+modules are written to a cache directory and compiled with numba's ``cache=True`` (when
+imported under their file's name, see ``IMPORTS``), so a second process loads the machine
+code from disk instead of running the JIT again.
 
 >>> import symgrad
 >>> source = fused_source(symgrad.derive(symgrad.load("mazur")))
@@ -62,7 +63,7 @@ BACKENDS = ("numpy", "numba")
 
 _KERNELS = {name: obj for name, obj in vars(fused_kernels).items() if inspect.isfunction(obj)}
 #: Names the fused module uses for itself (its kernels' among them), on top of ``codegen.RESERVED``.
-_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "scratch", "lane", "base", "width",
+_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "os", "CACHE", "theta", "scratch", "lane", "base", "width",
                    "n_points", "chunks", "size", "part_loss", "part_grad", "job", "q", "c", "k", "batch",
                    "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial",
                    "run_parallel", "run", "start", "stop", "stack", "shape", "name", "LANES", "CHUNKS",
@@ -70,13 +71,18 @@ _FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "theta", "scrat
 # error_model="numpy": x/0 is IEEE inf, not a raised error, so divisions vectorise. fastmath
 # "contract" only: a·b + c may become one fused multiply-add (one rounding instead of two);
 # nothing is reassociated, so every sum keeps the order the source gives it.
-JIT = 'njit(cache=True, error_model="numpy", fastmath={"contract"})'
-JIT_PARALLEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)'
+JIT = 'njit(cache=CACHE, error_model="numpy", fastmath={"contract"})'
+JIT_PARALLEL = 'njit(cache=CACHE, error_model="numpy", fastmath={"contract"}, parallel=True)'
 # Kernels are inlined into the row loop by numba itself, so LLVM sees one loop body to vectorise
 # (left to LLVM's own inliner, it vectorised the 2-2-2 loop at some lane counts and not others).
-JIT_KERNEL = 'njit(cache=True, error_model="numpy", fastmath={"contract"}, inline="always")'
-IMPORTS = ("import numpy as np", "from llvmlite import ir", "from numba import njit, prange, types",
-            "from numba.extending import intrinsic")
+JIT_KERNEL = 'njit(cache=CACHE, error_model="numpy", fastmath={"contract"}, inline="always")'
+# numba's disk cache records the name of the module it compiled, and fails to load (raising
+# ModuleNotFoundError) when the same file is later imported under another name. So a module
+# caches only under the name its file gives it (``import grad`` for grad.py); loaded under any
+# other name (importlib with a made-up name) it compiles afresh and leaves the cache alone.
+IMPORTS = ("import os", "import numpy as np", "from llvmlite import ir", "from numba import njit, prange, types",
+           "from numba.extending import intrinsic", "",
+           "CACHE = __name__.rpartition('.')[2] == os.path.splitext(os.path.basename(__file__))[0]")
 # The bit casts of fused_kernels.fast_exp, as numba intrinsics: one LLVM bitcast, free in SIMD.
 INTRINSIC_SOURCE = {
     "double_from_bits": """@intrinsic
@@ -194,7 +200,7 @@ def compile_fused(what: Derivation | Network, *, form: str | None = None, reduct
         module = load_module(source)
         return FusedGradient(source, layout["inputs"], layout["targets"], layout["params"], reduction, "matrix",
                              module.value_and_grad, module.__file__)
-    if not network.params:
+    if not network.params and network.structure is not None:
         raise InvalidArgument(f"this network has more than {MAX_SCALAR_PARAMS:,} parameters, so it is built in matrix "
                               "form only, without scalar names; compile it with form='matrix'")
     derivation = what if derived else derive(network)

@@ -280,7 +280,7 @@ def test_cli_writes_a_module_that_needs_numba(numba, tmp_path):
     out = tmp_path / "grad_mazur.py"
     assert main(["compile", "mazur", "-o", str(out), "--backend", "numba", "--reduction", "sum"]) == 0
     source = out.read_text(encoding="utf-8")
-    assert "from numba import njit, prange" in source and "cache=True" in source
+    assert "from numba import njit, prange" in source and "cache=CACHE" in source
     script = ("import grad_mazur as m\n"
               "p = dict(w1=.15, w2=.2, w3=.25, w4=.3, w5=.4, w6=.45, w7=.5, w8=.55, b1=.35, b2=.6)\n"
               "loss, g = m.value_and_grad(p, [[0.05, 0.10]], [[0.01, 0.99]])\n"
@@ -305,6 +305,25 @@ def test_second_process_loads_the_machine_code_from_disk(numba, tmp_path):
     first = run()
     assert any(p.suffix == ".nbc" for p in first)  # machine code written to disk
     assert run() == first  # the second process read it and wrote nothing new
+
+
+def test_a_written_module_loads_under_any_name(numba, tmp_path):
+    """numba's cache records the module name: under another name the module compiles afresh, never fails."""
+    assert main(["compile", "mazur", "--backend", "numba", "-o", str(tmp_path / "grad_mazur.py")]) == 0
+    by_import = "import sys; sys.path.insert(0, sys.argv[1]); import grad_mazur as m\n"
+    by_path = ("import sys, importlib.util\n"
+               "spec = importlib.util.spec_from_file_location('made_up_name', sys.argv[1] + '/grad_mazur.py')\n"
+               "m = importlib.util.module_from_spec(spec); sys.modules['made_up_name'] = m; spec.loader.exec_module(m)\n")
+    call = ("import numpy as np\n"
+            "print(m.value_and_grad({k: 0.1 for k in m.PARAMS}, np.ones((3, 2)), np.ones((3, 2)))[0])\n")
+    outputs = []
+    for header in (by_import, by_path, by_import):
+        done = subprocess.run([sys.executable, "-c", header + call, str(tmp_path)], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert any(p.suffix == ".nbc" for p in (tmp_path / "__pycache__").iterdir())  # cached under its own name
 
 
 def test_threads_change_nothing(numba):
