@@ -52,7 +52,7 @@ from .errors import InvalidArgument, MissingDependency
 from .generated import CompiledGradient, check_reduction
 from .graph import Network
 from .layout import MLPStructure
-from .limits import FUSED_CHUNKS, FUSED_LANES, FUSED_PARALLEL_ROWS, MAX_SCALAR_PARAMS
+from .limits import FUSED_CHUNK_ROWS, FUSED_CHUNKS, FUSED_LANES, FUSED_PARALLEL_ROWS, MAX_SCALAR_PARAMS
 from .rowcode import RowWriter, adjoint_lines, constant_literal, delta_term, forward_lines, joined, local_factor_lines
 
 __all__ = ["FusedGradient", "StackedGradients", "compile_fused", "fused_source", "require_numba", "cache_dir",
@@ -67,7 +67,7 @@ _FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "os", "CACHE", 
                    "n_points", "chunks", "size", "part_loss", "part_grad", "job", "q", "c", "k", "batch",
                    "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial",
                    "run_parallel", "run", "start", "stop", "stack", "shape", "name", "LANES", "CHUNKS",
-                   "N_PARAMS", "N_INPUTS", "N_TARGETS", "PARAM_ORDER", "PARALLEL_ROWS", *_KERNELS}
+                   "N_PARAMS", "N_INPUTS", "N_TARGETS", "CHUNK_ROWS", "PARAM_ORDER", "PARALLEL_ROWS", *_KERNELS}
 # error_model="numpy": x/0 is IEEE inf, not a raised error, so divisions vectorise. fastmath
 # "contract" only: a·b + c may become one fused multiply-add (one rounding instead of two);
 # nothing is reassociated, so every sum keeps the order the source gives it.
@@ -273,7 +273,9 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
     scale = "1.0 / batch" if reduction == "mean" else "1.0"
 
     def driver(loop: str) -> list[str]:
-        return ["n_points = theta.shape[0]", "batch = inputs.shape[0]", "chunks = max(1, min(CHUNKS, batch))",
+        # chunks depend on the batch alone (never on the thread count), so the sums' order does too
+        return ["n_points = theta.shape[0]", "batch = inputs.shape[0]",
+                "chunks = max(1, min(CHUNKS, batch // CHUNK_ROWS))",
                 "size = (batch + chunks - 1) // chunks", "part_loss = np.zeros((n_points, chunks))",
                 "part_grad = np.zeros((n_points, chunks, N_PARAMS))", f"for job in {loop}(n_points * chunks):",
                 "    q = job // chunks", "    c = job % chunks",
@@ -288,7 +290,8 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
     lines += [f"N_INPUTS = {len(net.inputs)}", f"N_TARGETS = {len(net.targets)}",
               f"INPUTS = {tuple(net.inputs)!r}", f"TARGETS = {tuple(net.targets)!r}",
               "PARAMS = {" + ", ".join(f"{p!r}: ()" for p in order) + "}", f"PARAM_ORDER = {order!r}",
-              f"N_PARAMS = {len(order)}", f"CHUNKS = {FUSED_CHUNKS}", f"LANES = {FUSED_LANES}",
+              f"N_PARAMS = {len(order)}", f"CHUNKS = {FUSED_CHUNKS}", f"CHUNK_ROWS = {FUSED_CHUNK_ROWS}",
+              f"LANES = {FUSED_LANES}",
               f"PARALLEL_ROWS = {FUSED_PARALLEL_ROWS}", ""]
     lines += kernel_lines(w.printer.kernels)
     lines += ["", f"@{JIT}", "def chunk_sums(theta, inputs, targets, q, c, start, stop, part_loss, part_grad):",

@@ -73,11 +73,13 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     body += ["", "# forward pass: BLAS for W h, one fused pass for the bias and the activation"]
     for layer in range(1, L + 1):
         act = next(eq.expr for eq in deriv.forward if eq.name == f"h{layer}")
+        act_u = act.function.expr.xreplace({act.function.variables[0]: _u})
         kernels += [f"@{JIT_PARALLEL}", f"def forward_{layer}(f, b):",
                     f"    'f += b in place; returns h{layer} = act(f).'",
-                    "    h = np.empty_like(f)", "    for i in prange(f.shape[0]):", "        for j in range(f.shape[1]):",
+                    "    h = np.empty_like(f)", "    for i in prange(f.shape[0]):",
+                    "        for j in range(f.shape[1]):",
                     f"            u = f[i, j] + {bias_of(layer)}", "            f[i, j] = u",
-                    f"            h[i, j] = {element(act.function.expr.xreplace({act.function.variables[0]: _u}), u='u')}",
+                    f"            h[i, j] = {element(act_u, u='u')}",
                     "    return h", "", ""]
         bias_arg = f"b{layer}" if structure.bias != "none" else "0.0"
         body += [f"f{layer} = {f'W{layer} @ h{layer - 1}'}", f"h{layer} = forward_{layer}(f{layer}, {bias_arg})"]
@@ -102,7 +104,8 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
                 "            delta[i, j] = d", "            s += d", "        loss[i] = part", "        total[i] = s",
                 "    return loss, delta, total", "", ""]
     loss_text = "add_in_order(loss_parts)"
-    body += ["", "# loss and output delta: one fused pass", f"loss_parts, delta{L}, delta_sum{L} = output_{L}(h{L}, f{L}, T)",
+    body += ["", "# loss and output delta: one fused pass",
+             f"loss_parts, delta{L}, delta_sum{L} = output_{L}(h{L}, f{L}, T)",
              f"loss = {loss_text}/batch" if reduction == "mean" else f"loss = {loss_text}"]
     if structure.l2 is not None:
         penalty = f"{float_literal(structure.l2, what='the L2 strength')}*(" + " + ".join(
@@ -114,7 +117,8 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
         kernels += [f"@{JIT_PARALLEL}", f"def backward_{layer}(h, f, upstream):",
                     "    'δ = upstream ⊙ act′, in place in upstream.'",
                     "    for i in prange(upstream.shape[0]):", "        for j in range(upstream.shape[1]):",
-                    f"            upstream[i, j] = upstream[i, j]*({local_factor(layer)})", "    return upstream", "", ""]
+                    f"            upstream[i, j] = upstream[i, j]*({local_factor(layer)})", "    return upstream",
+                    "", ""]
         body.append(f"delta{layer} = backward_{layer}(h{layer}, f{layer}, W{layer + 1}.T @ delta{layer + 1})")
         body.append(f"delta_sum{layer} = np.sum(delta{layer}, axis=1)")
     body += ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
@@ -138,10 +142,12 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
              *IMPORTS, "", f"N_INPUTS = {len(inputs)}", f"N_TARGETS = {len(targets)}", f"INPUTS = {inputs!r}",
              f"TARGETS = {targets!r}", "PARAMS = {" + ", ".join(f"{k!r}: {v!r}" for k, v in params.items()) + "}", ""]
     lines += kernel_lines(printer.kernels)
-    lines += ["", f"@{JIT}", "def add_in_order(parts):", "    'A sum in index order: the same bytes on any thread count.'",
+    lines += ["", f"@{JIT}", "def add_in_order(parts):",
+              "    'A sum in index order: the same bytes on any thread count.'",
               "    total = 0.0", "    for k in range(parts.shape[0]):", "        total += parts[k]", "    return total",
               "", ""]
     lines += kernels
-    lines += ["def value_and_grad(params, inputs, targets):", f"    {repr(doc + ' Returns (loss, {param name: gradient}).')}"]
+    lines += ["def value_and_grad(params, inputs, targets):",
+              f"    {repr(doc + ' Returns (loss, {param name: gradient}).')}"]
     lines += [f"    {line}" if line else "" for line in body]
     return "\n".join(lines) + "\n", {"inputs": inputs, "targets": targets, "params": params}

@@ -105,5 +105,6 @@ MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N mo
 
 # -- fused (numba) backend ---------------------------------------------------------------
 FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums never depend on the thread count
+FUSED_CHUNK_ROWS = 512  # fewer chunks for small batches: at least this many rows each (a function of the batch only)
 FUSED_LANES = 16  # rows side by side in SIMD lanes in the fused loop: LLVM vectorises 16; 32 spills a 4-8-8-8-4's sums out of L1
 FUSED_PARALLEL_ROWS = 10_000  # rows × parameter points from which the fused loop runs on several threads
