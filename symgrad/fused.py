@@ -41,10 +41,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
-
-from . import fused_kernels
 import sympy
 
+from . import fused_kernels
 from .chain import Derivation, derive
 from .codegen import Names, NumpyPrinter
 from .compile import choose_form
@@ -63,8 +62,8 @@ BACKENDS = ("numpy", "numba")
 
 _KERNELS = {name: obj for name, obj in vars(fused_kernels).items() if inspect.isfunction(obj)}
 #: Names the fused module uses for itself (its kernels' among them), on top of ``codegen.RESERVED``.
-_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "os", "CACHE", "theta", "scratch", "lane", "base", "width",
-                   "n_points", "chunks", "size", "part_loss", "part_grad", "job", "q", "c", "k", "batch",
+_FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "os", "CACHE", "theta", "scratch", "lane",
+                   "base", "width", "n_points", "chunks", "size", "part_loss", "part_grad", "job", "q", "c", "k", "batch",
                    "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial",
                    "run_parallel", "run", "start", "stop", "stack", "shape", "name", "LANES", "CHUNKS",
                    "N_PARAMS", "N_INPUTS", "N_TARGETS", "CHUNK_ROWS", "PARAM_ORDER", "PARALLEL_ROWS", *_KERNELS}
