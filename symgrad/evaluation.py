@@ -253,11 +253,14 @@ class _Solver:
                                               f"node {name!r} = {node.text}", env, node.expr))
         return env
 
-    def guard(self, compute: Callable, what: str, env: Mapping, expr: sympy.Expr):
+    def guard(self, compute: Callable, what: str | Callable[[], str], env: Mapping, expr: sympy.Expr):
+        """``compute()``, or a DomainError naming ``what`` (a callable is called only then: printing
+        an expression costs more than evaluating it)."""
         try:
             return compute()
         except _Undefined as exc:
-            raise DomainError(f"{what}: {exc} (at {_point(env, expr.free_symbols)})") from None
+            label = what() if callable(what) else what
+            raise DomainError(f"{label}: {exc} (at {_point(env, expr.free_symbols)})") from None
 
     def products_of_others(self, derivation: Derivation, env: Mapping) -> dict:
         """∂(a_1⋯a_n)/∂a_k = a_1⋯a_{k−1} · a_{k+1}⋯a_n for long products, from prefix and suffix products.
@@ -296,7 +299,7 @@ class _Solver:
             if key in products:
                 factors[key] = self.round(products[key])
                 continue
-            what = f"the local partial {factor.leibniz} = {sympy.sstr(factor.expr)}"
+            what = lambda factor=factor: f"the local partial {factor.leibniz} = {sympy.sstr(factor.expr)}"  # noqa: E731
             # float64 uses the compiled code's stable rewrites (e^z/(1+e^z) → σ(z)), so it stays finite
             expr = factor.expr if self.exact else _stable(factor.expr)
             try:
