@@ -4,9 +4,9 @@ The NumPy matrix form (``symgrad.matrix``) spends its time in two places: the ma
 products, which BLAS already runs at full speed, and the elementwise work around them — add
 the bias, apply the activation, form act′ and scale it by the upstream δ, the loss and its
 derivative, the bias gradients' row sums — where NumPy makes a temporary array and a pass
-over memory for every operation. Here every product stays a NumPy ``@`` (BLAS), and each
-block of elementwise work is one generated numba kernel that passes over its arrays once,
-with rows (features) in parallel:
+over memory for every operation. Here every product stays a NumPy ``@`` (BLAS, on every
+core), and each block of elementwise work is one generated numba kernel that passes over its
+arrays once (on one thread: measured, threads cost more than they saved at these sizes):
 
 * ``forward_l(f, b) -> h``: ``f += b`` in place and ``h = act(f)``;
 * ``output_L(h, f, T) -> (loss per feature, δ_L, Σ_batch δ_L)``: the loss term, and
@@ -33,7 +33,7 @@ import sympy
 
 from .codegen import Names, float_literal
 from .errors import InvalidArgument
-from .fused import IMPORTS, JIT, JIT_PARALLEL, FusedPrinter, kernel_lines
+from .fused import IMPORTS, JIT, FusedPrinter, kernel_lines
 from .generated import check_reduction
 from .graph import Network
 from .layout import mlp_structure
@@ -74,9 +74,9 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     for layer in range(1, L + 1):
         act = next(eq.expr for eq in deriv.forward if eq.name == f"h{layer}")
         act_u = act.function.expr.xreplace({act.function.variables[0]: _u})
-        kernels += [f"@{JIT_PARALLEL}", f"def forward_{layer}(f, b):",
+        kernels += [f"@{JIT}", f"def forward_{layer}(f, b):",
                     f"    'f += b in place; returns h{layer} = act(f).'",
-                    "    h = np.empty_like(f)", "    for i in prange(f.shape[0]):",
+                    "    h = np.empty_like(f)", "    for i in range(f.shape[0]):",
                     "        for j in range(f.shape[1]):",
                     f"            u = f[i, j] + {bias_of(layer)}", "            f[i, j] = u",
                     f"            h[i, j] = {element(act_u, u='u')}",
@@ -94,10 +94,10 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
 
     # The output layer: the loss term and δ_L = ∂ℓ/∂ŷ ⊙ act′ in one pass.
     term = LOSS_TERMS[structure.loss]
-    kernels += [f"@{JIT_PARALLEL}", f"def output_{L}(h, f, T):",
+    kernels += [f"@{JIT}", f"def output_{L}(h, f, T):",
                 "    'Loss per feature, δ_L = dℓ/dŷ ⊙ act′ and its batch sums (the bias gradient).'",
                 "    n, batch = h.shape", "    loss = np.zeros(n)", "    delta = np.empty_like(h)",
-                "    total = np.zeros(n)", "    for i in prange(n):", "        part = 0.0", "        s = 0.0",
+                "    total = np.zeros(n)", "    for i in range(n):", "        part = 0.0", "        s = 0.0",
                 "        for j in range(batch):", "            u = h[i, j]", "            t = T[i, j]",
                 f"            part += {element(term, u='u', t='t')}",
                 f"            d = ({element(deriv.loss_grad, u='u', t='t')})*({local_factor(L)})",
@@ -114,9 +114,9 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     body += ["", "# backward pass: BLAS for W^T delta, one fused pass for delta_l = (W^T delta) ⊙ act'"]
     for layer in range(L - 1, 0, -1):
         # No running sum in this loop, so it vectorises; the bias gradient is NumPy's row sum.
-        kernels += [f"@{JIT_PARALLEL}", f"def backward_{layer}(h, f, upstream):",
+        kernels += [f"@{JIT}", f"def backward_{layer}(h, f, upstream):",
                     "    'δ = upstream ⊙ act′, in place in upstream.'",
-                    "    for i in prange(upstream.shape[0]):", "        for j in range(upstream.shape[1]):",
+                    "    for i in range(upstream.shape[0]):", "        for j in range(upstream.shape[1]):",
                     f"            upstream[i, j] = upstream[i, j]*({local_factor(layer)})", "    return upstream",
                     "", ""]
         body.append(f"delta{layer} = backward_{layer}(h{layer}, f{layer}, W{layer + 1}.T @ delta{layer + 1})")
