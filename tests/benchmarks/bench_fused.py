@@ -27,9 +27,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-# numba's default OpenMP layer keeps idle threads spinning after a parallel loop, which on a
-# shared machine steals the cores from whatever is timed next; workqueue threads sleep.
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+# numba's default threading layer (OpenMP here), the one users get: its threads start a
+# parallel loop in microseconds, where the workqueue layer took about a millisecond (measured:
+# no speed-up at all for 1 ms of work). OpenMP threads spin for a moment after each loop, so
+# the peers are timed first (see part1): whatever spins then slows symgrad, not them.
 
 import numpy as np  # noqa: E402
 
@@ -93,7 +94,10 @@ def part1(quick: bool, numba) -> None:
     print("|---|---|---|---|---|---|")
     for widths, batch in cases:
         candidates, jit_seconds = _case(widths, batch, numba)
-        timings = {name: _time(fn) for name, fn in candidates.items()}
+        peers = ("PyTorch autograd (CPU)", "jax.jit(jax.grad)")
+        order = [n for n in candidates if n in peers] + [n for n in candidates if n not in peers]
+        measured = {name: _time(candidates[name]) for name in order}
+        timings = {name: measured[name] for name in candidates}
         base = timings["hand-written NumPy"]
         jax_t = timings.get("jax.jit(jax.grad)")
         torch_t = timings.get("PyTorch autograd (CPU)")
