@@ -37,7 +37,7 @@ from .fused import IMPORTS, JIT, FusedPrinter, kernel_lines
 from .generated import check_reduction
 from .graph import Network
 from .layout import mlp_structure
-from .matrix import LOSS_TERMS, derive_matrix, matrix_layout
+from .matrix import LOSS_TERMS, derive_matrix, gradient_tail, matrix_layout
 
 __all__ = ["fused_matrix_source"]
 
@@ -121,18 +121,16 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
                     "", ""]
         body.append(f"delta{layer} = backward_{layer}(h{layer}, f{layer}, W{layer + 1}.T @ delta{layer + 1})")
         body.append(f"delta_sum{layer} = np.sum(delta{layer}, axis=1)")
-    body += ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
-    penalty_scale = "" if reduction == "mean" else "*batch"
+    body += ["", "scale = 1.0 / batch"] if reduction == "mean" else [""]
+    names = []
     for layer in range(1, L + 1):
-        for name, text in ((f"W{layer}", f"scale*(delta{layer} @ h{layer - 1}.T)"),
-                           (f"b{layer}", f"scale*delta_sum{layer}" if structure.bias == "neuron"
-                            else f"scale*add_in_order(delta_sum{layer})")):
-            if name not in params:
-                continue
-            if structure.l2 is not None:
-                text = f"{text} + {float_literal(2 * structure.l2, what='the L2 strength')}*{name}{penalty_scale}"
-            body.append(f"    {name!r}: {text},")
-    body += ["}", "return float(loss), grads"]
+        for name, text in ((f"W{layer}", f"delta{layer} @ h{layer - 1}.T"),
+                           (f"b{layer}", f"delta_sum{layer}" if structure.bias == "neuron"
+                            else f"add_in_order(delta_sum{layer})")):
+            if name in params:
+                body += [f"grad_{name} = {text}", *gradient_tail(name, structure.l2, reduction)]
+                names.append(name)
+    body += ["grads = {" + ", ".join(f"{n!r}: grad_{n}" for n in names) + "}", "return float(loss), grads"]
 
     inputs, targets = tuple(network.inputs), tuple(network.targets)
     widths = "-".join(map(str, structure.widths))

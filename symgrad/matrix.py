@@ -350,9 +350,13 @@ def _matrix_backward(deriv: MatrixDerivation, mp: _MatrixPrinter) -> list[str]:
 
 
 def _matrix_gradients(deriv: MatrixDerivation, mp: _MatrixPrinter, reduction: str) -> list[str]:
+    """Each gradient array made once and scaled in place: at 784-100-10 with batch 128 a
+    ``scale*(δ hᵀ)`` copy of the 100×784 product was a tenth of the whole evaluation."""
     structure = deriv.structure
-    body = ["", f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
-    penalty_scale = "" if reduction == "mean" else "*batch"
+    body = [""]
+    if reduction == "mean":
+        body.append("scale = 1.0 / batch")
+    names = []
     for name, expr in deriv.gradients.items():
         if name.startswith("b"):
             if structure.bias == "none":
@@ -360,11 +364,19 @@ def _matrix_gradients(deriv: MatrixDerivation, mp: _MatrixPrinter, reduction: st
             text = f"np.sum({mp(expr)}, axis=1)" if structure.bias == "neuron" else f"np.sum({mp(expr)})"
         else:
             text = mp(expr)
-        text = f"scale*{text}" if text.startswith("np.") else f"scale*({text})"
-        if structure.l2 is not None:
-            text = f"{text} + {float_literal(2 * structure.l2, what='the L2 strength')}*{name}{penalty_scale}"
-        body.append(f"    {name!r}: {text},")
-    return body + ["}", "return float(loss), grads"]
+        body.append(f"grad_{name} = {text}")
+        body += gradient_tail(name, structure.l2, reduction)
+        names.append(name)
+    return body + ["grads = {" + ", ".join(f"{n!r}: grad_{n}" for n in names) + "}", "return float(loss), grads"]
+
+
+def gradient_tail(name: str, l2: object, reduction: str) -> list[str]:
+    """The mean's 1/batch, in place, and the L2 penalty's gradient 2λ·param (λ·batch·2·param summed)."""
+    lines = [f"grad_{name} *= scale"] if reduction == "mean" else []
+    if l2 is not None:
+        penalty = f"{float_literal(2 * l2, what='the L2 strength')}*{name}"
+        lines.append(f"grad_{name} = grad_{name} + {penalty}" + ("" if reduction == "mean" else "*batch"))
+    return lines
 
 
 def compile_matrix(network: Network, *, reduction: str = "mean") -> CompiledGradient:
