@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import sympy
 
-from .codegen import Names, float_literal
+from .codegen import Names
 from .errors import InvalidArgument
 from .fused import IMPORTS, JIT, FusedPrinter, kernel_lines
 from .generated import check_reduction
 from .graph import Network
 from .layout import mlp_structure
-from .matrix import LOSS_TERMS, derive_matrix, gradient_tail, matrix_layout
+from .matrix import LOSS_TERMS, derive_matrix, gradient_tail, matrix_layout, penalty_lines
 
 __all__ = ["fused_matrix_source"]
 
@@ -62,8 +62,7 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
         mapping = {sympy.Symbol(k, real=True): v for k, v in names.items()}
         return printer.with_override(mapping, expr)
 
-    def bias_of(layer: int) -> str:
-        return {"neuron": "b[i]", "layer": "b", "none": "0.0"}[structure.bias]
+    bias = {"neuron": "b[i]", "layer": "b", "none": "0.0"}[structure.bias]  # one element's bias in forward_l
 
     locals_ = {eq.name: eq.expr for eq in deriv.backward}
     body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
@@ -78,7 +77,7 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
                     f"    'f += b in place; returns h{layer} = act(f).'",
                     "    h = np.empty_like(f)", "    for i in range(f.shape[0]):",
                     "        for j in range(f.shape[1]):",
-                    f"            u = f[i, j] + {bias_of(layer)}", "            f[i, j] = u",
+                    f"            u = f[i, j] + {bias}", "            f[i, j] = u",
                     f"            h[i, j] = {element(act_u, u='u')}",
                     "    return h", "", ""]
         bias_arg = f"b{layer}" if structure.bias != "none" else "0.0"
@@ -107,10 +106,7 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     body += ["", "# loss and output delta: one fused pass",
              f"loss_parts, delta{L}, delta_sum{L} = output_{L}(h{L}, f{L}, T)",
              f"loss = {loss_text}/batch" if reduction == "mean" else f"loss = {loss_text}"]
-    if structure.l2 is not None:
-        penalty = f"{float_literal(structure.l2, what='the L2 strength')}*(" + " + ".join(
-            f"np.sum({p}*{p})" for p in params) + ")"
-        body.append(f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch"))
+    body += penalty_lines(structure.l2, params, reduction)
     body += ["", "# backward pass: BLAS for W^T delta, one fused pass for delta_l = (W^T delta) ⊙ act'"]
     for layer in range(L - 1, 0, -1):
         # No running sum in this loop, so it vectorises; the bias gradient is NumPy's row sum.

@@ -325,11 +325,7 @@ def _matrix_loss(deriv: MatrixDerivation, printer: NumpyPrinter, reduction: str,
         loss_text = summed if coeff == 1 else f"{float_literal(coeff)}*{summed}"
         grad_text = printer.with_override(mapping, grad)
     body.append(f"loss = ({loss_text})/batch" if reduction == "mean" else f"loss = {loss_text}")
-    lam = deriv.structure.l2
-    if lam is not None:
-        penalty = f"{float_literal(lam, what='the L2 strength')}*(" + " + ".join(
-            f"np.sum({p}*{p})" for p in params) + ")"
-        body.append(f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch"))
+    body += penalty_lines(deriv.structure.l2, params, reduction)
     # The mean's 1/batch is applied to the (small) gradient matrices, not to δ_L.
     return body + [f"dL_dyhat = {grad_text}"]
 
@@ -368,6 +364,14 @@ def _matrix_gradients(deriv: MatrixDerivation, mp: _MatrixPrinter, reduction: st
         body += gradient_tail(name, structure.l2, reduction)
         names.append(name)
     return body + ["grads = {" + ", ".join(f"{n!r}: grad_{n}" for n in names) + "}", "return float(loss), grads"]
+
+
+def penalty_lines(l2: object, params, reduction: str) -> list[str]:
+    """The L2 penalty λ·Σ param² added to the loss (once per sample when summed)."""
+    if l2 is None:
+        return []
+    penalty = f"{float_literal(l2, what='the L2 strength')}*(" + " + ".join(f"np.sum({p}*{p})" for p in params) + ")"
+    return [f"loss = loss + {penalty}" + ("" if reduction == "mean" else "*batch")]
 
 
 def gradient_tail(name: str, l2: object, reduction: str) -> list[str]:
