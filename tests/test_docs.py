@@ -172,3 +172,10 @@ def test_worked_examples_run(script):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
+
+
+def test_the_architecture_page_names_every_module():
+    text = (ROOT / "docs" / "explanation" / "architecture.md").read_text(encoding="utf-8")
+    modules = [p.name for p in (ROOT / "symgrad").glob("*.py") if not p.name.startswith("__")]
+    missing = [m for m in sorted(modules) if f"`{m}`" not in text]
+    assert not missing, f"docs/explanation/architecture.md does not place {missing} in a layer"
