@@ -41,10 +41,6 @@ from .matrix import LOSS_TERMS, derive_matrix, gradient_tail, matrix_layout, pen
 
 __all__ = ["fused_matrix_source"]
 
-_u = sympy.Symbol("u", real=True)  # the element an elementwise function acts on (as in symgrad.matrix)
-_t = sympy.Symbol("t", real=True)  # a target element
-
-
 def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, dict]:
     """The numba module source of ``network``'s matrix form, and its parameter layout."""
     check_reduction(reduction, allowed=("mean", "sum"))
@@ -58,9 +54,13 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     params, _ = matrix_layout(structure)
     kernels: list[str] = []
 
-    def element(expr: sympy.Expr, **names: str) -> str:
-        mapping = {sympy.Symbol(k, real=True): v for k, v in names.items()}
+    def element(expr: sympy.Expr, mapping: dict) -> str:
+        """One element's formula, each symbol of ``mapping`` printed as the given source text."""
         return printer.with_override(mapping, expr)
+
+    def own_names(expr: sympy.Expr) -> dict:
+        """The loss term's u (ŷ) and t, printed as the kernel's variables of the same names."""
+        return {s: s.name for s in expr.free_symbols}
 
     bias = {"neuron": "b[i]", "layer": "b", "none": "0.0"}[structure.bias]  # one element's bias in forward_l
 
@@ -72,13 +72,12 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     body += ["", "# forward pass: BLAS for W h, one fused pass for the bias and the activation"]
     for layer in range(1, L + 1):
         act = next(eq.expr for eq in deriv.forward if eq.name == f"h{layer}")
-        act_u = act.function.expr.xreplace({act.function.variables[0]: _u})
         kernels += [f"@{JIT}", f"def forward_{layer}(f, b):",
                     f"    'f += b in place; returns h{layer} = act(f).'",
                     "    h = np.empty_like(f)", "    for i in range(f.shape[0]):",
                     "        for j in range(f.shape[1]):",
                     f"            u = f[i, j] + {bias}", "            f[i, j] = u",
-                    f"            h[i, j] = {element(act_u, u='u')}",
+                    f"            h[i, j] = {element(act.function.expr, {act.function.variables[0]: 'u'})}",
                     "    return h", "", ""]
         bias_arg = f"b{layer}" if structure.bias != "none" else "0.0"
         body += [f"f{layer} = {f'W{layer} @ h{layer - 1}'}", f"h{layer} = forward_{layer}(f{layer}, {bias_arg})"]
@@ -89,7 +88,7 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
         local = next(a for a in expr.args if hasattr(a, "function"))
         var, body_ = local.function.variables[0], local.function.expr
         source = local.expr.name  # h{layer} or f{layer}
-        return element(body_.xreplace({var: _u}), u=f"{source[0]}[i, j]")
+        return element(body_, {var: f"{source[0]}[i, j]"})
 
     # The output layer: the loss term and δ_L = ∂ℓ/∂ŷ ⊙ act′ in one pass.
     term = LOSS_TERMS[structure.loss]
@@ -98,8 +97,8 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
                 "    n, batch = h.shape", "    loss = np.zeros(n)", "    delta = np.empty_like(h)",
                 "    total = np.zeros(n)", "    for i in range(n):", "        part = 0.0", "        s = 0.0",
                 "        for j in range(batch):", "            u = h[i, j]", "            t = T[i, j]",
-                f"            part += {element(term, u='u', t='t')}",
-                f"            d = ({element(deriv.loss_grad, u='u', t='t')})*({local_factor(L)})",
+                f"            part += {element(term, own_names(term))}",
+                f"            d = ({element(deriv.loss_grad, own_names(deriv.loss_grad))})*({local_factor(L)})",
                 "            delta[i, j] = d", "            s += d", "        loss[i] = part", "        total[i] = s",
                 "    return loss, delta, total", "", ""]
     loss_text = "add_in_order(loss_parts)"
