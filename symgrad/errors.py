@@ -75,3 +75,12 @@ class MissingDependency(SymgradError, ImportError):
         self.module = module
         super().__init__(f"{feature} needs {module}, which is not installed; "
                          f"install it with: python -m pip install \"symgrad[{extra}]\"")
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with a trailing "...", for quoting a bad value in a message.
+
+    >>> shorten("x" * 100, 10)
+    'xxxxxxx...'
+    """
+    return text if len(text) <= limit else text[:limit - 3] + "..."

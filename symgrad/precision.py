@@ -9,6 +9,9 @@
 - A ``Rounding`` policy rounds every intermediate as it is produced, the way a person
   computes by hand: none, N significant digits, or N decimals.
 - Numbers print in plain notation for 1e-7 <= |x| < 1e15, in scientific notation outside.
+- A many-step descent run (``train``, the claims checker's ``w5@100``) works at
+  ``digits + TRAJECTORY_EXTRA``, then again at twice that; gradcheck certifies its exact
+  derivatives to ``GRADCHECK_DIGITS`` at ``GRADCHECK_WORKING_DIGITS``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ __all__ = [
     "GUARD_DIGITS",
     "JSON_MIN_DIGITS",
     "WORKING_EXTRA",
+    "TRAJECTORY_EXTRA",
+    "TRAJECTORY_DEFAULT_DIGITS",
+    "GRADCHECK_DIGITS",
+    "GRADCHECK_WORKING_DIGITS",
+    "PLAIN_RANGE",
     "Rounding",
     "check_digits",
     "to_decimal",
@@ -39,6 +47,10 @@ DEFAULT_DIGITS = 30  # significant digits certified by default by the Python API
 GUARD_DIGITS = 2  # digits evaluated beyond those printed
 JSON_MIN_DIGITS = 17  # a float64 round-trips through 17 significant digits
 WORKING_EXTRA = 15  # working precision is digits + this, then twice that
+TRAJECTORY_EXTRA = 20  # a many-step descent run works at digits + this, then again at twice that
+TRAJECTORY_DEFAULT_DIGITS = 15  # digits a descent run certifies when the caller names none
+GRADCHECK_DIGITS = 30  # significant digits gradcheck certifies of the exact derivatives
+GRADCHECK_WORKING_DIGITS = 3 * GRADCHECK_DIGITS  # gradcheck's mpmath working precision
 PLAIN_RANGE = (-7, 15)  # decimal exponents printed without scientific notation
 
 _MODES = ("none", "significant", "decimals")
