@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from .chain import derive
 from .claims import check
 from .errors import MissingDependency, SpecError, SymgradError
+from .files import same_file, write_text
 from .finite_differences import SCHEMES
 from .fitting import compile_network
 from .gradient_check import gradcheck, load_gradient_function, plot_sweep, sweep_steps
@@ -68,19 +68,11 @@ def _cmd_report(args: argparse.Namespace) -> str:
                   decimals=args.decimals)
     if args.output is None:
         return text
-    if _same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
+    if same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
         raise SymgradError(f"refusing to write the report over {args.output}; choose an output such as "
                            f"report.{'tex' if args.format == 'latex' else 'md'} with -o")
-    _write(args.output, text)
+    write_text(args.output, text, inputs=[args.spec])
     return f"wrote {args.output}: {args.format} report of {args.spec}\n"
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise SymgradError(f"cannot write {path}: {exc.strerror}; choose a writable path with -o") from None
 
 
 def _positive_int(text: str) -> int:
@@ -99,25 +91,14 @@ def _picture_file(text: str) -> str:
     return text
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 @_naming_spec
 def _cmd_compile(args: argparse.Namespace) -> str:
-    if _same_file(args.spec, args.output) or (Path(args.output).suffix == ".toml"):
+    if same_file(args.spec, args.output) or (Path(args.output).suffix == ".toml"):
         raise SymgradError(f"refusing to write generated Python over {args.output}; choose an output such as "
                            f"grad.py with -o")
     network = load(args.spec)
     compiled = compile_network(network, form=args.form, reduction=args.reduction, backend=args.backend)
-    try:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(compiled.source)
-    except OSError as exc:
-        raise SymgradError(f"cannot write {args.output}: {exc.strerror}; choose a writable path with -o") from None
+    write_text(args.output, compiled.source, inputs=[args.spec])
     return f"wrote {args.output}: value_and_grad for {len(compiled.params)} parameter arrays ({compiled.form} form)\n"
 
 
