@@ -24,6 +24,7 @@ import sympy
 from .errors import GraphError, NotDifferentiable, PathLimitError
 from .functions import local_derivative, rule_for
 from .graph import Network
+from .limits import LONG_OPERANDS
 
 __all__ = [
     "Factor", "Term", "Adjoint", "Path", "Chain", "Derivation", "derive", "total_derivative", "accumulate", "MAX_PATHS",
@@ -251,9 +252,6 @@ def accumulate(derivation: Derivation, seed: T, term: Callable[[T, Term], U], to
     return values
 
 
-#: Above this many arguments a sum's or product's local partials are built directly, not by sympy.diff,
-#: which differentiates every argument for every operand (quadratic calls, each building a Derivative).
-_DIRECT = 8
 
 
 def _direct_partials(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> dict[sympy.Symbol, sympy.Expr]:
@@ -333,7 +331,7 @@ def derive(network: Network, *, output: str | None = None) -> Derivation:
         if node is None:
             continue
         direct = None
-        if (node.expr.is_Add or node.expr.is_Mul) and len(node.expr.args) > _DIRECT:
+        if (node.expr.is_Add or node.expr.is_Mul) and len(node.expr.args) > LONG_OPERANDS:
             _check_node_differentiable(name, node.expr, node.operands, network)
             direct = _direct_partials(node.expr, [network.symbol(o) for o in node.operands])
         for operand in node.operands:

@@ -33,7 +33,7 @@ from .codegen import stabilize
 from .errors import DomainError, GraphError, PrecisionError
 from .functions import rule_for
 from .graph import Network, as_number
-from .limits import MAX_MAGNITUDE_DIGITS
+from .limits import LONG_OPERANDS, MAX_MAGNITUDE_DIGITS
 from .precision import DEFAULT_DIGITS, WORKING_EXTRA, Rounding, check_digits, format_number
 
 __all__ = ["Values", "GradientValues", "Overrides", "evaluate", "evaluate_gradients", "evaluate_expr"]
@@ -270,7 +270,7 @@ class _Solver:
         out: dict = {}
         for name in derivation.order:
             node = self.network.nodes.get(name)
-            if node is None or not node.expr.is_Mul or len(node.expr.args) <= _LONG_PRODUCT:
+            if node is None or not node.expr.is_Mul or len(node.expr.args) <= LONG_OPERANDS:
                 continue
             args = node.expr.args
             values = [self.guard(lambda a=a: self.arith.expr(a, env), f"node {name!r}", env, a) for a in args]
@@ -340,7 +340,6 @@ def _stable(expr: sympy.Expr) -> sympy.Expr:
     return stabilize(expr)
 
 
-_LONG_PRODUCT = 8  # above this many arguments, a product's local partials come from prefix and suffix products
 
 
 def _certified(compute: Callable[[int], object], digits: int):

@@ -108,3 +108,8 @@ FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums nev
 FUSED_CHUNK_ROWS = 512  # fewer chunks for small batches: at least this many rows each (a function of the batch only)
 FUSED_LANES = 16  # rows side by side in SIMD lanes in the fused loop: LLVM vectorises 16; 32 spills a 4-8-8-8-4's sums out of L1
 FUSED_PARALLEL_ROWS = 10_000  # rows × parameter points from which the fused loop runs on several threads
+
+# -- derivation (symgrad.chain, symgrad.evaluation) ----------------------------------------
+#: Above this many operands a sum's or product's local partials are built directly (prefix and
+#: suffix products), not by sympy.diff, which differentiates every operand for every operand.
+LONG_OPERANDS = 8
