@@ -1,20 +1,27 @@
 """A person's numbers: one parsed claim, the numbers they have claimed so far, decimal rounding.
 
-Shared by ``claims`` (parsing and judging) and ``slips`` (explaining a wrong number), so
-neither imports the other's internals.
+The layer under the claims parser, the judge (``claims``) and the slips (``slips``): it holds
+what they share, and ``ClaimJudge``, the few things a slip may ask of the judge, so slips
+never import the judge.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Mapping, NamedTuple, Protocol
 
 import mpmath
 import sympy
 
+from .chain import Derivation
 from .expr import parse_number
+from .graph import Network
+from .precision import Rounding
 
-__all__ = ["Claim", "World", "as_decimal", "rounds_to", "rounded"]
+__all__ = ["Claim", "Judged", "World", "ClaimJudge", "as_decimal", "rounds_to", "rounded"]
+
+_KINDS = ("values", "factors", "deltas", "steps")  # the kinds of number a person claims
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,14 @@ class Claim:
         return -self.number.as_tuple().exponent
 
 
+class Judged(NamedTuple):
+    """Where a number of the person's came from, and the verdict on it."""
+
+    line: int
+    verdict: str
+    lhs: str
+
+
 @dataclass
 class World:
     """The person's own numbers, from the claims judged so far."""
@@ -53,20 +68,45 @@ class World:
     factors: dict = field(default_factory=dict)  # (node, operand) -> number
     deltas: dict = field(default_factory=dict)  # (A, B) -> number
     steps: dict = field(default_factory=dict)  # (name, k) -> number
-    lines: dict = field(default_factory=dict)  # key -> (line, verdict, lhs)
+    verdicts: dict[tuple[str, object], Judged] = field(default_factory=dict)  # (kind, key) -> Judged
 
     def add(self, claim: Claim, key, kind: str, verdict: str) -> None:
         value = parse_number(str(claim.number))
         getattr(self, kind)[key] = value
-        self.lines[kind, key] = (claim.line, verdict, claim.lhs)
+        self.verdicts[kind, key] = Judged(claim.line, verdict, claim.lhs)
+
+    def without(self, drop: set) -> World:
+        """A copy without the numbers at ``drop``, a set of (kind, key) pairs."""
+        kept = [{k: v for k, v in getattr(self, kind).items() if (kind, k) not in drop} for kind in _KINDS]
+        return World(*kept, {k: v for k, v in self.verdicts.items() if k not in drop})
 
     def clean(self) -> World:
-        keep = {k for k, (_, verdict, _) in self.lines.items() if verdict in ("right", "right-given-rounding")}
-        return World({k: v for k, v in self.values.items() if ("values", k) in keep},
-                      {k: v for k, v in self.factors.items() if ("factors", k) in keep},
-                      {k: v for k, v in self.deltas.items() if ("deltas", k) in keep},
-                      {k: v for k, v in self.steps.items() if ("steps", k) in keep},
-                      {k: v for k, v in self.lines.items() if k in keep})
+        """Only the numbers judged right, or right given the person's rounding."""
+        return self.without({k for k, judged in self.verdicts.items()
+                             if judged.verdict not in ("right", "right-given-rounding")})
+
+
+class ClaimJudge(Protocol):
+    """What a slip may ask of the judge: the network and its derivations, and a claimed
+    quantity recomputed from the person's numbers under changed assumptions."""
+
+    network: Network
+    digits: int  # significant digits every exact value is certified to
+
+    def derivation(self, output: str | None = None) -> Derivation:
+        """The derivation of ``output`` (the network's output when None)."""
+
+    def quantity(self, claim: Claim, world: World, *, rounding: Rounding | None = None,
+                 at: Mapping[str, object] | None = None, factors: Mapping | None = None,
+                 values: Mapping | None = None, rule: str = "simultaneous", learning_rate=None):
+        """The claimed quantity computed from ``world``'s numbers, with the given changes."""
+
+    def exact_steps(self, k: int, *, rule: str = "simultaneous", learning_rate=None, around: int = 0,
+                    frozen: tuple[str, ...] = ()) -> dict:
+        """Every quantity after ``k`` exact update steps."""
+
+    def equal(self, a: sympy.Expr, b: sympy.Expr) -> str:
+        """How ``a`` = ``b`` was shown ("" when it was not)."""
 
 
 def as_decimal(value) -> Decimal:

@@ -18,327 +18,33 @@ Each claim is judged ``right`` (the exact value rounded to the stated digits),
 
 from __future__ import annotations
 
-import json
 import random
-import re
-from dataclasses import dataclass
-from decimal import Decimal
 from functools import cached_property
-from typing import Callable, Mapping
+from typing import Mapping
 
 import mpmath
 import sympy
 
 from .chain import Derivation, derive
 from .claim_data import Claim, World, rounded, rounds_to
-from .errors import DomainError, GraphError, InvalidArgument, ParseError, PrecisionError, SymgradError
-from .evaluation import Overrides, evaluate, evaluate_gradients, evaluate_expr
-from .expr import parse_expression
-from .functions import rule_for, sigmoid
+from .claim_parser import parse_claims
+from .claim_report import VERDICTS, ClaimRow, ClaimsReport
+from .descent import certified_steps
+from .errors import DomainError, GraphError, InvalidArgument, PrecisionError, SymgradError
+from .evaluation import Overrides, evaluate, evaluate_expr, evaluate_gradients
+from .functions import sigmoid
 from .graph import Network
-from .limits import MAX_CLAIM_STEPS, MAX_CLAIMS, MAX_CLAIMS_TEXT, MAX_DECIMAL_EXPONENT, MAX_LITERAL
-from .precision import Rounding, to_decimal
+from .precision import (CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, SPOT_CHECK_DIGITS, SPOT_CHECK_WORKING_DIGITS,
+                        WORKING_EXTRA, Rounding, to_decimal)
 from .slips import diagnose, diagnose_symbolic
-from .train import layers_from_output, step
+from .train import step
 
+# VERDICTS, Claim, ClaimRow, ClaimsReport and parse_claims live in the modules below; they are
+# named here too, where symgrad/__init__ imports them from.
 __all__ = ["VERDICTS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "check"]
 
-#: Every verdict, best first. Only ``wrong`` makes a check fail.
-VERDICTS = ("right", "right-given-rounding", "consistent-with-earlier", "wrong")
-
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_LHS = re.compile(rf"d(?P<of>{_NAME})/d(?P<wrt>{_NAME})\Z|(?P<name>{_NAME})(?:(?P<plus>\+)|@(?P<steps>.*))?\Z")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _SPOT_CHECKS = 5  # random points tried when simplify cannot decide a symbolic claim
 _SIMPLIFY_OPS = 150  # larger differences go straight to the spot checks (simplify can take minutes)
-
-
-@dataclass(frozen=True)
-class ClaimRow:
-    """The verdict on one claim."""
-
-    line: int
-    claim: str  # LHS as written
-    claimed: str  # VALUE as written
-    exact: str  # the exact value (a few digits beyond the claim's) or the derived expression
-    verdict: str  # one of VERDICTS
-    explanation: str
-
-
-@dataclass(frozen=True)
-class ClaimsReport:
-    """Every claim's verdict, in file order; ``ok`` when none is wrong.
-
-    >>> import symgrad
-    >>> r = symgrad.check(symgrad.load("two_neurons"), "h = -7\\ndf/dw1 = 4\\n")
-    >>> [row.verdict for row in r.rows], r.ok
-    (['right', 'wrong'], False)
-    """
-
-    rows: tuple[ClaimRow, ...]
-    source: str = "<claims>"
-
-    @property
-    def ok(self) -> bool:
-        return all(row.verdict != "wrong" for row in self.rows)
-
-    @property
-    def first_slip(self) -> ClaimRow | None:
-        return next((row for row in self.rows if row.verdict == "wrong"), None)
-
-    def summary(self) -> str:
-        counts = {v: sum(row.verdict == v for row in self.rows) for v in VERDICTS}
-        text = f"{len(self.rows)} claims: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
-        slip = self.first_slip
-        if slip is None:
-            return text + "; every claim holds"
-        return text + f"; first slip on line {slip.line} ({slip.claim} = {slip.claimed}): {slip.explanation}"
-
-    def to_text(self) -> str:
-        header = ("line", "claim", "your value", "exact value", "verdict", "explanation")
-        rows = [(str(r.line), r.claim, r.claimed, r.exact, r.verdict, r.explanation) for r in self.rows]
-        widths = [max([len(h)] + [len(row[k]) for row in rows]) for k, h in enumerate(header[:-1])]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1]
-                 for row in [header] + rows]
-        return "\n".join(line.rstrip() for line in lines) + "\n\n" + self.summary() + "\n"
-
-    def to_json(self) -> str:
-        claims = [{"line": r.line, "claim": r.claim, "claimed": r.claimed, "exact": r.exact, "verdict": r.verdict,
-                   "explanation": r.explanation} for r in self.rows]
-        return json.dumps({"ok": self.ok, "claims": claims}, indent=2, ensure_ascii=False) + "\n"
-
-
-# -- parsing ---------------------------------------------------------------------------
-def parse_claims(text: str, network: Network, *, source: str = "<claims>") -> tuple[Claim, ...]:
-    """Read a claims file against ``network``; a bad line raises ``ParseError`` naming it.
-
-    >>> import symgrad
-    >>> parse_claims("w5+ = 0.35891648  # the lecture", symgrad.load("mazur"))[0].steps
-    1
-    """
-    if not isinstance(text, str):
-        raise InvalidArgument(f"claims must be text, got {type(text).__name__}")
-    if len(text) > MAX_CLAIMS_TEXT:
-        raise ParseError(f"{source}: {len(text)} characters; a claims file may hold at most {MAX_CLAIMS_TEXT}")
-    text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write
-    claims = []
-    for number, raw in enumerate(re.split(r"\r\n|\n|\r", text), start=1):  # the line numbers an editor shows
-        body = raw.split("#", 1)[0].strip()
-        if not body:
-            continue
-        if len(claims) >= MAX_CLAIMS:
-            raise ParseError(f"{source}: line {number}: more than {MAX_CLAIMS} claims; split the file")
-        claims.append(_parse_line(body, number, network, source))
-    return tuple(claims)
-
-
-def _parse_line(body: str, line: int, network: Network, source: str) -> Claim:
-    where = f"{source}: line {line}"
-    lhs, sep, value = body.partition("=")
-    lhs, value = lhs.strip(), value.strip().replace("\u2212", "-")
-    if not sep or not lhs or not value:
-        raise ParseError(f"{where}: {_show(body)} is not a claim; write NAME = VALUE, such as out_h1 = 0.593269992")
-    match = _LHS.match(lhs)
-    if match is None:
-        raise ParseError(f"{where}: {_show(lhs)} is not a quantity; write a name (out_h1), a derivative "
-                         "(dE_total/dw5), or a name after k steps (w5@1, w5+)")
-    name = match["of"] or match["name"]
-    wrt = match["wrt"]
-    steps = None
-    if match["plus"]:
-        steps = 1
-    elif match["steps"] is not None:
-        text = match["steps"].strip()
-        if not text.isdigit() or not text.isascii():
-            raise ParseError(f"{where}: the step count {_show(text)} in {_show(lhs)} is not a whole number; "
-                             "write A@k with k = 0, 1, 2, ...")
-        steps = int(text[:8]) if len(text) <= 8 else MAX_CLAIM_STEPS + 1
-        if steps > MAX_CLAIM_STEPS:
-            raise ParseError(f"{where}: {text} steps is more than the limit of {MAX_CLAIM_STEPS}")
-    for n in (name, wrt):
-        if n is not None and n not in network.leaves and n not in network.nodes:
-            raise ParseError(f"{where}: unknown name {n!r}; the network's names are "
-                             + ", ".join(network.quantities))
-    if steps is not None and network.learning_rate is None:
-        raise ParseError(f"{where}: {lhs} needs a learning rate; set [train] learning_rate in the spec")
-    if steps is not None and name in network.leaves and network.leaves[name].kind != "param":
-        raise ParseError(f"{where}: {name!r} is an {network.leaves[name].kind}, which no update step changes")
-    number = expr = None
-    if _DECIMAL.match(value):
-        number = _decimal(value, where)
-    else:
-        if steps is not None:
-            raise ParseError(f"{where}: a claim after update steps needs a number, got {_show(value)}")
-        try:
-            parsed = parse_expression(value)
-        except ParseError as exc:
-            raise ParseError(f"{where}: {_show(value)} is neither a decimal nor an expression: {exc}") from None
-        unknown = [n for n in parsed.names if n not in network.leaves and n not in network.nodes]
-        if unknown:
-            raise ParseError(f"{where}: unknown name {unknown[0]!r} in {_show(value)}; the network's names are "
-                             + ", ".join(network.quantities))
-        expr = parsed.expr.xreplace({sympy.Symbol(n): network.symbol(n) for n in parsed.names})
-    return Claim(line, lhs, name, wrt, steps, value, number, expr)
-
-
-def _decimal(text: str, where: str) -> Decimal:
-    if len(text) > MAX_LITERAL:
-        raise ParseError(f"{where}: the number {_show(text)} is longer than {MAX_LITERAL} characters")
-    number = Decimal(text)
-    if abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
-        raise ParseError(f"{where}: the number {_show(text)} is beyond 1e±{MAX_DECIMAL_EXPONENT}")
-    return number
-
-
-def _show(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
-# -- numbers ---------------------------------------------------------------------------
-# -- the straight-line trajectory -------------------------------------------------------
-def _closure(expr: sympy.Expr, slot: Mapping[str, int]) -> Callable[[list], object]:
-    """``expr`` as a tree of Python closures over a list of mpf values (no checks: fast)."""
-    if expr.is_Symbol:
-        i = slot[expr.name]
-        return lambda env: env[i]
-    if expr.is_Number or expr.is_NumberSymbol:
-        c = mpmath.mpf(expr.p) / expr.q if expr.is_Rational else mpmath.mpf(sympy.N(expr, mpmath.mp.dps + 5))
-        return lambda env: c
-    args = [_closure(a, slot) for a in expr.args]
-    if expr.is_Add:
-        if len(args) == 2:
-            a, b = args
-            return lambda env: a(env) + b(env)
-        return lambda env: mpmath.fsum(f(env) for f in args)
-    if expr.is_Mul:
-        if len(args) == 2:
-            a, b = args
-            return lambda env: a(env) * b(env)
-
-        def product(env):
-            out = args[0](env)
-            for f in args[1:]:
-                out = out * f(env)
-            return out
-        return product
-    if expr.is_Pow:
-        base, exponent = args
-        if expr.exp.is_Integer:
-            n = int(expr.exp)
-            return lambda env: base(env) ** n
-        if expr.exp == sympy.S.Half:
-            return lambda env: mpmath.sqrt(base(env))
-        return lambda env: mpmath.power(base(env), exponent(env))
-    rule = rule_for(expr.func)
-    if rule is None:
-        raise GraphError(f"cannot evaluate {expr.func.__name__} in {sympy.sstr(expr)}")
-    fn = rule.mpmath
-    if len(args) == 1:
-        (a,) = args
-        return lambda env: fn(a(env))
-    return lambda env: fn(*[f(env) for f in args])
-
-
-class _Program:
-    """Gradient descent on one derivation as straight-line mpmath code at the current precision."""
-
-    def __init__(self, derivation: Derivation, *, rule: str = "simultaneous", learning_rate=None,
-                 frozen: tuple[str, ...] = ()):
-        net = derivation.network
-        self.derivation = derivation
-        names = list(net.quantities)
-        self.slot = {n: k for k, n in enumerate(names)}
-        self.nodes = [(self.slot[n], _closure(net.nodes[n].expr, self.slot)) for n in derivation.order
-                      if n in net.nodes]
-        needed = derivation.needed
-        self.factors = {key: _closure(f.expr, self.slot) for key, f in derivation.factors.items() if key[1] in needed}
-        self.adjoints = [(a.name, [(t.consumer, (t.consumer, a.name)) for t in a.terms])
-                         for a in derivation.adjoints.values() if a.name != derivation.output and a.name in needed]
-        params = [p for p in derivation.params if p not in frozen]
-        self.layers = [params] if rule == "simultaneous" else [[p for p in layer if p not in frozen] for layer in
-                                                               layers_from_output(derivation)]
-        rate = learning_rate if learning_rate is not None else net.learning_rate
-        self.eta = mpmath.mpf(rate.p) / rate.q if hasattr(rate, "p") else mpmath.mpf(rate)
-        self.size = len(names)
-
-    def start(self, point: Mapping[str, object]) -> list:
-        env = [None] * self.size
-        for name, value in point.items():
-            env[self.slot[name]] = mpmath.mpf(value.p) / value.q if hasattr(value, "p") else mpmath.mpf(value)
-        return env
-
-    def forward(self, env: list) -> None:
-        for i, f in self.nodes:
-            env[i] = f(env)
-
-    def gradients(self, env: list) -> dict:
-        factors = {key: f(env) for key, f in self.factors.items()}
-        delta = {self.derivation.output: mpmath.mpf(1)}
-        for name, terms in self.adjoints:
-            total = delta[terms[0][0]] * factors[terms[0][1]]
-            for c, key in terms[1:]:  # plain sums: the second run at twice the precision certifies the digits
-                total += delta[c] * factors[key]
-            delta[name] = total
-        return delta
-
-    def step(self, env: list) -> None:
-        """One update in place; ``env`` must hold the forward values at the current parameters."""
-        slot, eta = self.slot, self.eta
-        new = {}
-        current = env
-        for k, layer in enumerate(self.layers):
-            if k > 0:  # layerwise: the layers above already updated, the forward pass not rerun
-                current = list(env)
-                for p, v in new.items():
-                    current[slot[p]] = v
-            delta = self.gradients(current)
-            for p in layer:
-                new[p] = env[slot[p]] - eta * delta[p]
-        for p, v in new.items():
-            env[slot[p]] = v
-
-
-def trajectory(derivation: Derivation, steps: int, *, digits: int, rule: str = "simultaneous",
-               learning_rate=None, at: Mapping[str, object] | None = None, record: tuple[int, ...] = (),
-               frozen: tuple[str, ...] = ()) -> dict:
-    """Every quantity after each of the ``record`` step counts, certified to ``digits`` significant digits.
-
-    ``frozen`` parameters are left out of the update (a tutorial that never trains its biases).
-
-    The whole run is repeated at twice the working precision and every recorded number must
-    agree: straight-line arithmetic, checked once at the end rather than at every step.
-
-    >>> import symgrad
-    >>> run = trajectory(symgrad.derive(symgrad.load("mazur")), 1, digits=10, record=(1,))
-    >>> to_decimal(run[1]["w5"], 8)
-    '0.35891648'
-    """
-    point = derivation.network.point(at)
-    wanted = sorted(set(record) | {steps})
-    dps = digits + 20
-    for _ in range(4):
-        runs = []
-        for precision in (dps, 2 * dps):
-            with mpmath.workdps(precision):
-                program = _Program(derivation, rule=rule, learning_rate=learning_rate, frozen=frozen)
-                env = program.start(point)
-                program.forward(env)
-                kept = {}
-                for k in range(wanted[-1] + 1):
-                    if k in wanted:
-                        kept[k] = {n: env[program.slot[n]] for n in derivation.network.quantities
-                                   if env[program.slot[n]] is not None}
-                    if k < wanted[-1]:
-                        program.step(env)
-                        program.forward(env)
-                runs.append(kept)
-        low, high = runs
-        tolerance = mpmath.mpf(10) ** (-digits - 2)
-        if all(abs(low[k][n] - v) <= tolerance * max(abs(v), mpmath.mpf(10) ** -MAX_DECIMAL_EXPONENT)
-               for k in wanted for n, v in high[k].items()):
-            return {k: high[k] for k in record}
-        dps *= 2
-    raise PrecisionError(f"could not certify {digits} digits of {steps} steps even at {dps} working digits")
 
 
 # -- judging ---------------------------------------------------------------------------
@@ -351,7 +57,8 @@ class _Judge:
         self.claims = claims
         self.derivations: dict[str, Derivation] = {}
         numeric = [c for c in claims if c.number is not None]
-        self.digits = max([c.significant + 3 for c in numeric] + [c.decimals + 3 for c in numeric] + [20])
+        self.digits = max([c.significant + CLAIM_GUARD_DIGITS for c in numeric]
+                          + [c.decimals + CLAIM_GUARD_DIGITS for c in numeric] + [CLAIM_MIN_DIGITS])
         self.exact_cache: dict = {}
 
     def derivation(self, output: str | None = None) -> Derivation:
@@ -433,17 +140,11 @@ class _Judge:
         key = (rule, learning_rate, frozen, k)
         if key not in self.exact_cache:
             wanted = tuple(j for j in (k - around, k, k + around) if j >= 0) if around else (k,)
-            run = trajectory(self.main, max(wanted), digits=self.digits, rule=rule, learning_rate=learning_rate,
+            run = certified_steps(self.main, max(wanted), digits=self.digits, rule=rule, learning_rate=learning_rate,
                              record=wanted, frozen=frozen)
             for j, values in run.items():
                 self.exact_cache[(rule, learning_rate, frozen, j)] = values
         return self.exact_cache[key]
-
-    @cached_property
-    def biases(self) -> tuple[str, ...]:
-        """Parameters that are only ever added (every local partial ∂node/∂b is 1): the biases."""
-        d = self.main
-        return tuple(p for p in d.params if all(d.factors[t.consumer, p].expr == 1 for t in d.adjoints[p].terms))
 
     def exact(self, claim: Claim):
         if claim.steps:
@@ -456,7 +157,7 @@ class _Judge:
         rows = []
         for claim in self.claims:
             try:
-                with mpmath.workdps(self.digits + 15):
+                with mpmath.workdps(self.digits + WORKING_EXTRA):
                     row = self.symbolic(claim) if claim.expr is not None else self.numeric(claim, world)
             except (GraphError, DomainError, PrecisionError) as exc:
                 raise type(exc)(f"{self.source}: line {claim.line} ({claim.lhs}): {exc}") from None
@@ -481,7 +182,7 @@ class _Judge:
 
         exact = self.exact(claim)
         c, q = claim.number, claim.quantum
-        shown = to_decimal(exact, max(claim.significant, 1) + 3) if exact else "0"
+        shown = to_decimal(exact, max(claim.significant, 1) + CLAIM_GUARD_DIGITS) if exact else "0"
 
         def row(verdict: str, explanation: str) -> ClaimRow:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)
@@ -492,41 +193,39 @@ class _Judge:
         policies = (None, Rounding.significant(claim.significant), Rounding.decimals(max(claim.decimals, 0))
                     if claim.decimals > 0 else None)
         tried = []
-        for label, w in (("rgr", clean), ("cf", world)):
-            if label == "cf" and len(w.lines) == len(clean.lines):
+        # first the person's numbers judged right, then all of them: the verdict each match earns
+        for label, w in (("right-given-rounding", clean), ("consistent-with-earlier", world)):
+            if label == "consistent-with-earlier" and len(w.verdicts) == len(clean.verdicts):
                 break
             for policy in policies:
-                if not w.lines:  # no earlier numbers of theirs: nothing to have rounded
+                if not w.verdicts:  # no earlier numbers of theirs: nothing to have rounded
                     continue
                 if (label, policy) in tried:
                     continue
                 tried.append((label, policy))
                 value = self.quantity(claim, w, rounding=policy)
                 if rounds_to(c, q, value):
-                    how = "your own rounded earlier numbers" if w.lines else "the exact inputs"
+                    how = "your own rounded earlier numbers" if w.verdicts else "the exact inputs"
                     if policy is not None:
                         how += f" with {policy.describe()}"
-                    if label == "rgr":
-                        return row("right-given-rounding", f"what {how} give ({_fmt(value, claim)})")
+                    if label == "right-given-rounding":
+                        return row(label, f"what {how} give ({_rounded_text(value, claim)})")
                     earlier = self.earlier_slips(claim, world, policy)
                     if c == 0 and not rounds_to(c, q, exact):
                         # no carried-forward credit for a step an earlier mistake made trivial
                         return row("wrong", f"0 follows from your earlier {earlier}, but that mistake makes this "
                                             "step trivial; no credit is carried forward for it")
                     return row("consistent-with-earlier",
-                               f"correct given your earlier {earlier}: {_fmt(value, claim)} follows from it")
+                               f"correct given your earlier {earlier}: {_rounded_text(value, claim)} follows from it")
         explanation = diagnose(self, claim, world, exact)
         return row("wrong", explanation)
 
     def earlier_slips(self, claim: Claim, world: World, policy: Rounding | None) -> str:
         """The earliest wrong earlier number this claim follows from (the one whose removal breaks the match)."""
-        suspects = sorted((entry[0], entry[2], key) for key, entry in world.lines.items() if entry[1] == "wrong")
-        followers = [key for key, entry in world.lines.items() if entry[1] == "consistent-with-earlier"]
+        suspects = sorted((j.line, j.lhs, key) for key, j in world.verdicts.items() if j.verdict == "wrong")
+        followers = {key for key, j in world.verdicts.items() if j.verdict == "consistent-with-earlier"}
         for line, lhs, suspect in suspects:
-            without = World(**{k: dict(getattr(world, k)) for k in ("values", "factors", "deltas", "steps", "lines")})
-            for kind, key in [suspect] + followers:  # the slip, and every number worked from some slip
-                del getattr(without, kind)[key]
-                del without.lines[kind, key]
+            without = world.without({suspect} | followers)  # the slip, and every number worked from some slip
             if not rounds_to(claim.number, claim.quantum, self.quantity(claim, without, rounding=policy)):
                 return f"value on line {line} ({lhs})"
         return "numbers"
@@ -567,22 +266,22 @@ class _Judge:
                 return f"proved equal: claim - derived expands to 0{how}"
             if sympy.count_ops(difference) <= _SIMPLIFY_OPS and sympy.simplify(_explicit(difference)) == 0:
                 return f"proved equal: simplify(claim - derived) = 0{how}"
-        return (f"equal at {_SPOT_CHECKS} random points to 30 digits (numeric spot checks: simplify could not "
-                "prove it)")
+        return (f"equal at {_SPOT_CHECKS} random points to {SPOT_CHECK_DIGITS} digits "
+                "(numeric spot checks: simplify could not prove it)")
 
     def spot_checks(self, closed: sympy.Expr) -> bool:
         """True when ``closed`` (in leaves only) vanishes at every one of a few seeded random points."""
         symbols = sorted(closed.free_symbols, key=lambda s: s.name)
         rng = random.Random(0)
         checked = 0
-        with mpmath.workdps(40):
+        with mpmath.workdps(SPOT_CHECK_WORKING_DIGITS):
             for _ in range(4 * _SPOT_CHECKS):  # points where a value does not exist (log of a negative) are skipped
                 env = {s.name: mpmath.mpf(rng.uniform(-2, 2)) for s in symbols}
                 try:
                     value = evaluate_expr(closed, env)
                 except SymgradError:
                     continue
-                if abs(value) > mpmath.mpf(10) ** -30:
+                if abs(value) > mpmath.mpf(10) ** -SPOT_CHECK_DIGITS:
                     return False
                 checked += 1
                 if checked == _SPOT_CHECKS:
@@ -600,8 +299,9 @@ def _precision(claim: Claim) -> str:
     return "a whole number" if claim.decimals == 0 else f"the nearest {claim.quantum}"
 
 
-def _fmt(value, claim: Claim) -> str:
-    return str(rounded(value, claim.quantum.scaleb(-3))) if value else "0"
+def _rounded_text(value, claim: Claim) -> str:
+    """``value`` as text, to a few decimals beyond the claim's last."""
+    return str(rounded(value, claim.quantum.scaleb(-CLAIM_GUARD_DIGITS))) if value else "0"
 
 
 def check(network: Network, claims_text: str, *, source: str = "<claims>") -> ClaimsReport:

@@ -9,9 +9,16 @@
 - A ``Rounding`` policy rounds every intermediate as it is produced, the way a person
   computes by hand: none, N significant digits, or N decimals.
 - Numbers print in plain notation for 1e-7 <= |x| < 1e15, in scientific notation outside.
-- A many-step descent run (``train``, the claims checker's ``w5@100``) works at
-  ``digits + TRAJECTORY_EXTRA``, then again at twice that; gradcheck certifies its exact
-  derivatives to ``GRADCHECK_DIGITS`` at ``GRADCHECK_WORKING_DIGITS``.
+- Gradient descent (``train``, the claims checker's ``w5@100``) works at
+  ``digits + TRAJECTORY_EXTRA`` (``descent_working_digits``). A many-step run is repeated at
+  twice that and certified when both agree to ``TRAJECTORY_AGREEMENT_EXTRA`` digits beyond
+  those asked for, doubling the precision up to ``TRAJECTORY_TRIES`` times.
+- The claims checker certifies every number ``CLAIM_GUARD_DIGITS`` beyond the most any claim
+  states (at least ``CLAIM_MIN_DIGITS``) and judges at that plus ``WORKING_EXTRA``; a symbolic
+  claim's numeric spot checks must vanish to ``SPOT_CHECK_DIGITS`` at
+  ``SPOT_CHECK_WORKING_DIGITS``.
+- Gradcheck certifies its exact derivatives to ``GRADCHECK_DIGITS`` at
+  ``GRADCHECK_WORKING_DIGITS``.
 """
 
 from __future__ import annotations
@@ -33,11 +40,18 @@ __all__ = [
     "WORKING_EXTRA",
     "TRAJECTORY_EXTRA",
     "TRAJECTORY_DEFAULT_DIGITS",
+    "TRAJECTORY_AGREEMENT_EXTRA",
+    "TRAJECTORY_TRIES",
+    "CLAIM_GUARD_DIGITS",
+    "CLAIM_MIN_DIGITS",
+    "SPOT_CHECK_DIGITS",
+    "SPOT_CHECK_WORKING_DIGITS",
     "GRADCHECK_DIGITS",
     "GRADCHECK_WORKING_DIGITS",
     "PLAIN_RANGE",
     "Rounding",
     "check_digits",
+    "descent_working_digits",
     "to_decimal",
     "format_number",
     "format_decimals",
@@ -47,8 +61,14 @@ DEFAULT_DIGITS = 30  # significant digits certified by default by the Python API
 GUARD_DIGITS = 2  # digits evaluated beyond those printed
 JSON_MIN_DIGITS = 17  # a float64 round-trips through 17 significant digits
 WORKING_EXTRA = 15  # working precision is digits + this, then twice that
-TRAJECTORY_EXTRA = 20  # a many-step descent run works at digits + this, then again at twice that
-TRAJECTORY_DEFAULT_DIGITS = 15  # digits a descent run certifies when the caller names none
+TRAJECTORY_EXTRA = 20  # gradient descent works at digits + this (a many-step run then again at twice that)
+TRAJECTORY_DEFAULT_DIGITS = 15  # the digits of a float64 descent run (digits=None), for its mpmath context
+TRAJECTORY_AGREEMENT_EXTRA = 2  # a many-step run's two precisions must agree to digits + this
+TRAJECTORY_TRIES = 4  # precisions a many-step run tries, each twice the last, before PrecisionError
+CLAIM_GUARD_DIGITS = 3  # claims: digits certified and shown beyond those a claim states
+CLAIM_MIN_DIGITS = 20  # claims: significant digits certified of every exact value, at least
+SPOT_CHECK_DIGITS = 30  # a symbolic claim minus the derived expression must be below 10**-this at each point
+SPOT_CHECK_WORKING_DIGITS = 40  # the mpmath precision of those spot checks
 GRADCHECK_DIGITS = 30  # significant digits gradcheck certifies of the exact derivatives
 GRADCHECK_WORKING_DIGITS = 3 * GRADCHECK_DIGITS  # gradcheck's mpmath working precision
 PLAIN_RANGE = (-7, 15)  # decimal exponents printed without scientific notation
@@ -61,6 +81,11 @@ def check_digits(digits: object, *, what: str = "digits") -> int:
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
         raise InvalidArgument(f"{what} must be an integer from 1 to {MAX_DIGITS}, got {digits!r}")
     return digits
+
+
+def descent_working_digits(digits: int | None) -> int:
+    """The mpmath precision of a descent step certifying ``digits`` (``None``: float64)."""
+    return (digits or TRAJECTORY_DEFAULT_DIGITS) + TRAJECTORY_EXTRA
 
 
 @dataclass(frozen=True)

@@ -3,51 +3,57 @@
 Each slip recomputes the claimed quantity the way a person who made it would have (a digit
 swapped, the ½ dropped, σ′ left out, the output weights updated first, degrees on the
 calculator...) and is offered only when that number rounds to the claim, so a diagnosis is
-never a guess. The slips are tried in a fixed order, cheapest and most specific first; the
-first that explains the claim is named. When none does, the explanation says so.
+never a guess. ``SLIPS`` is the list ``diagnose`` walks, cheapest and most specific first:
+the slips in writing a number down, then the slips in the calculation. The first that
+explains the claim is named; when none does, the explanation says so.
+
+The judge is reached only through ``claim_data.ClaimJudge``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 import mpmath
 import sympy
 
 from .chain import accumulate
-from .claim_data import Claim, World, as_decimal, rounded, rounds_to
+from .claim_data import Claim, ClaimJudge, World, as_decimal, rounded, rounds_to
+from .descent import layers_from_output, to_mpf
 from .errors import SymgradError
 from .evaluation import evaluate_expr
 from .functions import sigmoid
 from .graph import as_number
-from .train import layers_from_output, step
+from .precision import CLAIM_GUARD_DIGITS
+from .train import step
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .claims import _Judge
+__all__ = ["Slip", "WrittenSlip", "ComputedSlip", "SLIPS", "diagnose", "diagnose_symbolic"]
 
-__all__ = ["SLIPS", "diagnose", "diagnose_symbolic"]
+Candidates = Iterator[tuple[str, Callable[[], object]]]  # (explanation, the quantity redone with that slip)
 
-#: The slips searched, in the order they are tried.
-SLIPS = (
-    "transposed digits",
-    "dropped digit",
-    "duplicated digit",
-    "truncation",
-    "sign error",
-    "misplaced decimal point",
-    "factor of 2 (the ½ dropped)",
-    "σ′ missing",
-    "learning rate missing or applied twice",
-    "wrong weight",
-    "sequential update",
-    "biases left out of the update",
-    "one step too many or too few",
-    "degrees instead of radians",
-)
 
-_NOTHING = "no common slip explains this value (digits, rounding, sign, ½, σ′, learning rate, weights, update order, " \
-           "step count and degrees were tried); the exact value is shown"
+@dataclass(frozen=True)
+class WrittenSlip:
+    """A slip in writing a correct number down: ``explain(claim, value)`` is the explanation, or ""."""
+
+    name: str
+    explain: Callable[[Claim, object], str]
+
+
+@dataclass(frozen=True)
+class ComputedSlip:
+    """A slip in the calculation: ``candidates(judge, claim, world, correct)`` redoes it each way it can happen."""
+
+    name: str
+    candidates: Callable[[ClaimJudge, Claim, World, object], Candidates]
+
+
+Slip = WrittenSlip | ComputedSlip
+
+_NOTHING = ("no common slip explains this value (digits, rounding, sign, ½, σ′, learning rate, weights, "
+            "update order, step count and degrees were tried); the exact value is shown")
 _TRIG = (sympy.sin, sympy.cos)
 
 
@@ -55,47 +61,63 @@ def _plain(value: Decimal) -> str:
     return format(value, "f").lstrip("-")
 
 
-def diagnose(judge: _Judge, claim: Claim, world: World, exact) -> str:
-    """The explanation of a wrong numeric claim: the first slip that reproduces it, or a plain 'none'."""
-    c, q = claim.number, claim.quantum
+def diagnose(judge: ClaimJudge, claim: Claim, world: World, exact) -> str:
+    """The explanation of a wrong numeric claim: the first of ``SLIPS`` that reproduces it, or a plain 'none'.
+
+    Each slip is tried against the exact value, then against the value the person's own
+    earlier numbers give (when that differs).
+    """
+    q = claim.quantum
     references = [("", exact)]
-    if world.lines:
+    if world.verdicts:
         person = judge.quantity(claim, world)
-        if abs(as_decimal(person) - as_decimal(exact)) > q.scaleb(-3):
+        if abs(as_decimal(person) - as_decimal(exact)) > q.scaleb(-CLAIM_GUARD_DIGITS):
             references.append((", given your earlier numbers", person))
-    for given, r in references:
-        if r and rounded(r, q, rounding=ROUND_DOWN) == c and rounded(r, q) != c:
-            finer = _plain(rounded(r, q.scaleb(-1)))
-            return f"truncated instead of rounded: {finer}... rounds to {rounded(r, q)}" + given
-    for given, r in references:
-        found = _digit_slip(c, q, r, claim)
-        if found:
-            return found + given
-    for given, r in references:
-        if r and rounds_to(c, q, -r):
-            return f"a sign error: the value is {rounded(r, q)}, the opposite sign" + given
-        for k in (1, -1, 2, -2, 3, -3):
-            if r and claim.significant >= 2 and rounds_to(c, q, r * mpmath.mpf(10) ** k):
-                shifted = rounded(r, q.scaleb(-k))
-                return f"a misplaced decimal point: {claim.value} is {shifted} × 10^{k}" + given
+    for slip in _WRITTEN:
+        for given, r in references:
+            found = slip.explain(claim, r)
+            if found:
+                return found + given
     if claim.significant < 2:
         return "not the exact value rounded; one significant digit is too few to tell which slip it was"
     slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
     worlds = [("", World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
     for given, w, correct in worlds:
-        for label, compute in _computed_slips(judge, claim, w, correct):
-            try:
-                value = compute()
-            except (SymgradError, ArithmeticError, ValueError, KeyError):
-                continue
-            if value is None:
-                continue
-            if rounds_to(c, q, value, slack=slack) and abs(as_decimal(value) - as_decimal(correct)) > q:
-                return label + given
+        for slip in _COMPUTED:
+            for label, compute in slip.candidates(judge, claim, w, correct):
+                try:
+                    value = compute()
+                except (SymgradError, ArithmeticError, ValueError, KeyError):
+                    continue
+                if value is None:
+                    continue
+                if rounds_to(claim.number, q, value, slack=slack) and abs(as_decimal(value) - as_decimal(correct)) > q:
+                    return label + given
     return _NOTHING
 
 
-def _digit_slip(c: Decimal, q: Decimal, r, claim: Claim) -> str:
+# -- slips in writing the number down ------------------------------------------------------
+def _truncation(claim: Claim, r) -> str:
+    c, q = claim.number, claim.quantum
+    if r and rounded(r, q, rounding=ROUND_DOWN) == c and rounded(r, q) != c:
+        finer = _plain(rounded(r, q.scaleb(-1)))
+        return f"truncated instead of rounded: {finer}... rounds to {rounded(r, q)}"
+    return ""
+
+
+def _sign_or_decimal_point(claim: Claim, r) -> str:
+    c, q = claim.number, claim.quantum
+    if r and rounds_to(c, q, -r):
+        return f"a sign error: the value is {rounded(r, q)}, the opposite sign"
+    for k in (1, -1, 2, -2, 3, -3):
+        if r and claim.significant >= 2 and rounds_to(c, q, r * mpmath.mpf(10) ** k):
+            shifted = rounded(r, q.scaleb(-k))
+            return f"a misplaced decimal point: {claim.value} is {shifted} × 10^{k}"
+    return ""
+
+
+def _digit_slip(claim: Claim, r) -> str:
+    c, q = claim.number, claim.quantum
     if r == 0 or (c < 0) != (r < 0) or c == 0 or claim.significant < 2:
         return ""
     written = _plain(c)
@@ -125,7 +147,7 @@ def _places(q: Decimal) -> str:
 
 
 # -- slips that change the computation ----------------------------------------------------
-def _half_squares(judge: _Judge) -> set[str]:
+def _half_squares(judge: ClaimJudge) -> set[str]:
     """Nodes written as ½ times a square (the squared-error loss)."""
     found = set()
     for name, node in judge.network.nodes.items():
@@ -135,11 +157,11 @@ def _half_squares(judge: _Judge) -> set[str]:
     return found
 
 
-def _on_path(judge: _Judge, low: str, high: str) -> bool:
+def _on_path(judge: ClaimJudge, low: str, high: str) -> bool:
     return low in judge.network.ancestors(high)
 
 
-def _sigmoid_edges(judge: _Judge, claim: Claim) -> list[tuple[str, str]]:
+def _sigmoid_edges(judge: ClaimJudge, claim: Claim) -> list[tuple[str, str]]:
     d = judge.derivation(claim.name if claim.wrt else None)
     start = claim.wrt
     edges = []
@@ -150,7 +172,7 @@ def _sigmoid_edges(judge: _Judge, claim: Claim) -> list[tuple[str, str]]:
     return edges
 
 
-def _neighbours(judge: _Judge, names: set[str]) -> list[tuple[str, str]]:
+def _neighbours(judge: ClaimJudge, names: set[str]) -> list[tuple[str, str]]:
     params = list(judge.network.params)
     pairs = []
     for distance in (1, 2):
@@ -163,7 +185,7 @@ def _neighbours(judge: _Judge, names: set[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _degree_world(judge: _Judge, claim: Claim):
+def _degree_world(judge: ClaimJudge, claim: Claim):
     """Every node value and local partial with sin and cos read in degrees, as a calculator in DEG mode does."""
     net = judge.network
     if not any(node.expr.has(*_TRIG) for node in net.nodes.values()):
@@ -172,10 +194,7 @@ def _degree_world(judge: _Judge, claim: Claim):
     def degrees(expr: sympy.Expr) -> sympy.Expr:
         return expr.replace(lambda e: isinstance(e, _TRIG), lambda e: e.func(e.args[0] * sympy.pi / 180))
 
-    env = {}
-    for name, value in net.point().items():
-        value = as_number(value)
-        env[name] = mpmath.mpf(value.p) / value.q if hasattr(value, "p") else mpmath.mpf(value)
+    env = {name: to_mpf(as_number(value)) for name, value in net.point().items()}
     for name, node in net.nodes.items():
         env[name] = evaluate_expr(degrees(node.expr), env)
     d = judge.derivation(claim.name if claim.wrt else None)
@@ -183,78 +202,120 @@ def _degree_world(judge: _Judge, claim: Claim):
     return {n: env[n] for n in net.nodes}, factors
 
 
-def _computed_slips(judge: _Judge, claim: Claim, world: World, correct) -> Iterator[tuple[str, Callable]]:
-    net = judge.network
-    eta = net.learning_rate
-    eta_value = mpmath.mpf(as_number(eta).p) / as_number(eta).q if eta is not None else None
-    halves = _half_squares(judge)
-    quantity = judge.quantity
+def _half_dropped(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    net, halves = judge.network, _half_squares(judge)
     if claim.steps:
-        k = claim.steps
-        is_param = claim.name in net.params
-        if k == 1 and is_param:
-            same = " (with η = 1/2 this is also what dropping the ½ of the squared error gives)" \
-                if halves and 2 * as_number(eta) == 1 else ""
-            yield ("the learning rate missing: θ − ∇ instead of θ − η∇" + same,
-                   lambda: quantity(claim, world, learning_rate=1))
-            if halves and not same:
-                yield ("the ½ of the squared error dropped: the update used twice the gradient",
-                       lambda: quantity(claim, world, learning_rate=2 * as_number(eta)))
-            yield ("the learning rate applied twice: θ − η²∇ instead of θ − η∇",
-                   lambda: quantity(claim, world, learning_rate=as_number(eta) ** 2))
-            yield ("a sign error in the update: θ + η∇ instead of θ − η∇",
-                   lambda: quantity(claim, world, learning_rate=-as_number(eta)))
-            for edge in _sigmoid_edges(judge, claim):
-                yield (_sigma_label(judge, edge), lambda e=edge: quantity(claim, world, factors={e: 1}))
-        yield (f"one step too few: this is the value after {k - 1} steps",
-               lambda: judge.exact_steps(k - 1)[claim.name])
-        yield (f"one step too many: this is the value after {k + 1} steps",
-               lambda: judge.exact_steps(k + 1)[claim.name])
-        first = set(layers_from_output(judge.main)[0])
-        if not (k == 1 and claim.name in first):
-            yield (_SEQUENTIAL, lambda: judge.exact_steps(k, rule="layerwise")[claim.name])
-        biases = judge.biases
-        if biases and not (is_param and k == 1):  # weights after one step do not depend on the biases' update
-            fixed = ", ".join(biases)
-            yield (f"the biases ({fixed}) left out of the update",
-                   lambda: judge.exact_steps(k, frozen=biases)[claim.name])
-            yield (f"{_SEQUENTIAL}, with the biases ({fixed}) left out of the update",
-                   lambda: judge.exact_steps(k, rule="layerwise", frozen=biases)[claim.name])
-        if k > 1:
-            yield ("the learning rate missing in every step (η = 1)",
-                   lambda: judge.exact_steps(k, learning_rate=1)[claim.name])
         return
     if claim.wrt is None:
-        node_names = set(net.ancestors(claim.name))
-        if claim.name in net.nodes and halves & node_names:
-            yield "the ½ of the squared error dropped (a factor of 2)", lambda: 2 * correct
-        for p, other in _neighbours(judge, node_names):
-            yield (f"the wrong weight: {other} used where {p} belongs",
-                   lambda p=p, o=other: quantity(claim, world, at={p: _value_of(judge, world, o)}))
-        degree = _degree_world(judge, claim)
-        if degree is not None and claim.name in degree[0]:
-            yield _DEGREES, lambda: degree[0][claim.name]
-        return
-    a, b = claim.name, claim.wrt
-    if any(_on_path(judge, h, a) and _on_path(judge, b, h) for h in halves):
+        dropped = claim.name in net.nodes and halves & set(net.ancestors(claim.name))
+    else:
+        dropped = any(_on_path(judge, h, claim.name) and _on_path(judge, claim.wrt, h) for h in halves)
+    if dropped:
         yield "the ½ of the squared error dropped (a factor of 2)", lambda: 2 * correct
+
+
+def _update_rate(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    """The first update with η missing, doubled by a dropped ½, squared, or of the wrong sign."""
+    if claim.steps != 1 or claim.name not in judge.network.params:
+        return
+    eta, quantity = as_number(judge.network.learning_rate), judge.quantity
+    halves = _half_squares(judge)
+    same = " (with η = 1/2 this is also what dropping the ½ of the squared error gives)" \
+        if halves and 2 * eta == 1 else ""
+    yield ("the learning rate missing: θ − ∇ instead of θ − η∇" + same,
+           lambda: quantity(claim, world, learning_rate=1))
+    if halves and not same:
+        yield ("the ½ of the squared error dropped: the update used twice the gradient",
+               lambda: quantity(claim, world, learning_rate=2 * eta))
+    yield ("the learning rate applied twice: θ − η²∇ instead of θ − η∇",
+           lambda: quantity(claim, world, learning_rate=eta ** 2))
+    yield ("a sign error in the update: θ + η∇ instead of θ − η∇",
+           lambda: quantity(claim, world, learning_rate=-eta))
+
+
+def _sigma_missing(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    if claim.wrt is None and not (claim.steps == 1 and claim.name in judge.network.params):
+        return
     edges = _sigmoid_edges(judge, claim)
-    if len(edges) > 1:
+    if claim.wrt is not None and len(edges) > 1:
         yield ("σ′ missing: every sigmoid derivative out(1 − out) left out",
-               lambda: quantity(claim, world, factors={e: 1 for e in edges}))
+               lambda: judge.quantity(claim, world, factors={e: 1 for e in edges}))
     for edge in edges:
-        yield _sigma_label(judge, edge), lambda e=edge: quantity(claim, world, factors={e: 1})
-    if eta_value is not None:
+        yield _sigma_label(judge, edge), lambda e=edge: judge.quantity(claim, world, factors={e: 1})
+
+
+def _rate_in_gradient(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    eta = judge.network.learning_rate
+    if claim.wrt is not None and eta is not None:
+        eta_value = to_mpf(as_number(eta))
         yield (f"the learning rate η = {eta} multiplied into the gradient (it belongs in the update)",
                lambda: eta_value * correct)
-    for p, other in _neighbours(judge, set(net.ancestors(a))):
+
+
+def _wrong_weight(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    if claim.steps:
+        return
+    for p, other in _neighbours(judge, set(judge.network.ancestors(claim.name))):
         yield (f"the wrong weight: {other} used where {p} belongs",
-               lambda p=p, o=other: quantity(claim, world, at={p: _value_of(judge, world, o)}))
-    if a == net.output and b in net.params and eta is not None and b not in layers_from_output(judge.main)[0]:
-        yield _SEQUENTIAL, lambda: step(judge.main, digits=judge.digits, rule="layerwise").gradients[b]
+               lambda p=p, o=other: judge.quantity(claim, world, at={p: _value_of(judge, world, o)}))
+
+
+def _step_count(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    k = claim.steps
+    if k:
+        yield f"one step too few: this is the value after {k - 1} steps", lambda: judge.exact_steps(k - 1)[claim.name]
+        yield f"one step too many: this is the value after {k + 1} steps", lambda: judge.exact_steps(k + 1)[claim.name]
+
+
+def _sequential(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    net, k = judge.network, claim.steps
+    if k:
+        if not (k == 1 and claim.name in layers_from_output(judge.derivation())[0]):
+            yield _SEQUENTIAL, lambda: judge.exact_steps(k, rule="layerwise")[claim.name]
+    elif claim.wrt is not None:
+        b = claim.wrt
+        if (claim.name == net.output and b in net.params and net.learning_rate is not None
+                and b not in layers_from_output(judge.derivation())[0]):
+            yield _SEQUENTIAL, lambda: step(judge.derivation(), digits=judge.digits, rule="layerwise").gradients[b]
+
+
+def _biases_frozen(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    k = claim.steps
+    if not k:
+        return
+    biases = _biases(judge)
+    if biases and not (claim.name in judge.network.params and k == 1):  # weights after one step ignore biases
+        fixed = ", ".join(biases)
+        yield (f"the biases ({fixed}) left out of the update",
+               lambda: judge.exact_steps(k, frozen=biases)[claim.name])
+        yield (f"{_SEQUENTIAL}, with the biases ({fixed}) left out of the update",
+               lambda: judge.exact_steps(k, rule="layerwise", frozen=biases)[claim.name])
+
+
+def _rate_every_step(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    k = claim.steps
+    if k and k > 1:
+        yield ("the learning rate missing in every step (η = 1)",
+               lambda: judge.exact_steps(k, learning_rate=1)[claim.name])
+
+
+def _degrees(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    if claim.steps:
+        return
     degree = _degree_world(judge, claim)
-    if degree is not None:
-        yield _DEGREES, lambda: quantity(claim, world, values=degree[0], factors=degree[1])
+    if degree is None:
+        return
+    if claim.wrt is None:
+        if claim.name in degree[0]:
+            yield _DEGREES, lambda: degree[0][claim.name]
+    else:
+        yield _DEGREES, lambda: judge.quantity(claim, world, values=degree[0], factors=degree[1])
+
+
+def _biases(judge: ClaimJudge) -> tuple[str, ...]:
+    """Parameters that are only ever added (every local partial ∂node/∂b is 1): the biases."""
+    d = judge.derivation()
+    return tuple(p for p in d.params if all(d.factors[t.consumer, p].expr == 1 for t in d.adjoints[p].terms))
 
 
 _SEQUENTIAL = ("a sequential instead of a simultaneous update: the output-layer weights were already updated when "
@@ -262,20 +323,40 @@ _SEQUENTIAL = ("a sequential instead of a simultaneous update: the output-layer 
 _DEGREES = "degrees instead of radians: sin and cos were evaluated with the angle in degrees"
 
 
-def _sigma_label(judge: _Judge, edge: tuple[str, str]) -> str:
+def _sigma_label(judge: ClaimJudge, edge: tuple[str, str]) -> str:
     node, operand = edge
-    factor = judge.main.factors.get(edge) or judge.derivation(node).factors[edge]
+    factor = judge.derivation().factors.get(edge) or judge.derivation(node).factors[edge]
     return f"σ′ missing: the factor ∂{node}/∂{operand} = {sympy.sstr(factor.expr)} left out"
 
 
-def _value_of(judge: _Judge, world: World, name: str):
+def _value_of(judge: ClaimJudge, world: World, name: str):
     if name in world.values:
         return world.values[name]
     return judge.network.point()[name]
 
 
+#: Every slip, in the order ``diagnose`` tries them.
+SLIPS: tuple[Slip, ...] = (
+    WrittenSlip("truncation instead of rounding", _truncation),
+    WrittenSlip("a digit swapped, dropped, or written twice", _digit_slip),
+    WrittenSlip("a sign error or a misplaced decimal point", _sign_or_decimal_point),
+    ComputedSlip("the ½ of the squared error dropped", _half_dropped),
+    ComputedSlip("the learning rate missing, doubled, squared or of the wrong sign in the update", _update_rate),
+    ComputedSlip("σ′ missing", _sigma_missing),
+    ComputedSlip("the learning rate multiplied into the gradient", _rate_in_gradient),
+    ComputedSlip("the wrong weight (a neighbour of the right one)", _wrong_weight),
+    ComputedSlip("one step too many or too few", _step_count),
+    ComputedSlip("a sequential instead of a simultaneous update", _sequential),
+    ComputedSlip("the biases left out of the update", _biases_frozen),
+    ComputedSlip("the learning rate missing in every step", _rate_every_step),
+    ComputedSlip("degrees instead of radians", _degrees),
+)
+_WRITTEN = tuple(s for s in SLIPS if isinstance(s, WrittenSlip))
+_COMPUTED = tuple(s for s in SLIPS if isinstance(s, ComputedSlip))
+
+
 # -- symbolic claims ------------------------------------------------------------------------
-def diagnose_symbolic(judge: _Judge, claim: Claim, derived: sympy.Expr) -> str:
+def diagnose_symbolic(judge: ClaimJudge, claim: Claim, derived: sympy.Expr) -> str:
     """Why a symbolic claim differs from the derived expression, with the correct expression."""
     given = claim.expr
     correct = f"the correct expression is {sympy.sstr(derived)}"

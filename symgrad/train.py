@@ -10,7 +10,9 @@
   claims checker recognises it.
 
 ``descend`` repeats a step; ``sgd`` walks a data set in seeded shuffled mini-batches,
-summing or averaging the per-sample gradients.
+summing or averaging the per-sample gradients. Each update is taken by
+``descent.descent_step``, the one step routine, which the claims checker's multi-step runs
+use too.
 """
 
 from __future__ import annotations
@@ -22,14 +24,13 @@ import mpmath
 import numpy as np
 
 from .chain import Derivation
+from .descent import (UPDATE_RULES, descent_step, layers_from_output, learning_rate_of, to_mpf, update_groups,
+                      updated)
 from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
-from .graph import as_number
-from .precision import DEFAULT_DIGITS, Rounding
+from .precision import DEFAULT_DIGITS, Rounding, descent_working_digits
 
 __all__ = ["Step", "Trajectory", "step", "descend", "sgd", "UPDATE_RULES", "layers_from_output"]
-
-UPDATE_RULES = ("simultaneous", "layerwise")
 
 
 @dataclass(frozen=True)
@@ -52,36 +53,9 @@ class Trajectory:
     params: dict[str, mpmath.mpf | float]
 
 
-def _rate(derivation: Derivation, learning_rate: object):
-    rate = learning_rate if learning_rate is not None else derivation.network.learning_rate
-    if rate is None:
-        raise GraphError("no learning rate; pass learning_rate= or set [train] learning_rate in the spec")
-    return as_number(rate, what="learning rate")
-
-
-def _num(value, digits):
-    if digits is None:
-        return float(value)
-    return mpmath.mpf(value.p) / value.q if hasattr(value, "p") else mpmath.mpf(value)
-
-
-def layers_from_output(derivation: Derivation) -> tuple[tuple[str, ...], ...]:
-    """The parameters grouped by layer, the output side first.
-
-    A parameter's layer is the length of the longest path from it to the output: w5…w8 and b2
-    of the 2-2-2 network are 4 edges from E_total, w1…w4 and b1 are 6.
-
-    >>> import symgrad
-    >>> layers_from_output(symgrad.derive(symgrad.load("mazur")))[0]
-    ('w5', 'w6', 'w7', 'w8', 'b2')
-    """
-    depth = {derivation.output: 0}
-    for adj in derivation.adjoints.values():  # reverse graph order: consumers come first
-        if adj.name != derivation.output:
-            depth[adj.name] = 1 + max(depth[t.consumer] for t in adj.terms)
-    params = [p for p in derivation.params]
-    levels = sorted({depth[p] for p in params})
-    return tuple(tuple(p for p in params if depth[p] == level) for level in levels)
+def _working_number(value, digits: int | None):
+    """``value`` in the run's arithmetic: a float for a float64 run (``digits=None``), else an mpf."""
+    return float(value) if digits is None else to_mpf(value)
 
 
 def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[str, object] | None = None,
@@ -100,35 +74,24 @@ def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[st
     """
     if rule not in UPDATE_RULES:
         raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, got {rule!r}")
-    rate = _rate(derivation, learning_rate)
+    rate = learning_rate_of(derivation, learning_rate)
     grads = gradients or evaluate_gradients(derivation, at=at, digits=digits, rounding=rounding)
-    used = dict(grads.gradients)
-    params = derivation.network.params
-    with mpmath.workdps((digits or 15) + 20):
-        eta = _num(rate, digits)
-        before = {p: grads.values[p] for p in params}
-        after = dict(before)
-        if rule == "simultaneous":
-            layers: tuple[tuple[str, ...], ...] = (tuple(params),)
-        else:
-            layers = layers_from_output(derivation)
-            unused = tuple(p for p in params if not any(p in layer for layer in layers))
-            layers += (unused,) if unused else ()
-        forward = Overrides(values={n: v for n, v in grads.values.items() if n in derivation.network.nodes})
-        for k, layer in enumerate(layers):
-            if k > 0:  # the next layer's gradients, with the layers above already updated
-                redo = evaluate_gradients(derivation, at={**(at or {}), **after}, digits=digits, rounding=rounding,
-                                          overrides=forward)
-                used.update({p: redo.gradients[p] for p in layer})
-            for p in layer:
-                after[p] = _update(before[p], eta, used[p], rounding)
-    return Step(grads.values[derivation.output], used, before, after, rule, eta)
+    network = derivation.network
+    forward = Overrides(values={n: v for n, v in grads.values.items() if n in network.nodes})
 
+    def gradients_at(k: int, params: Mapping[str, object]) -> Mapping[str, object]:
+        if k == 0:
+            return grads.gradients
+        # the next layer's gradients, with the layers above already updated
+        return evaluate_gradients(derivation, at={**(at or {}), **params}, digits=digits, rounding=rounding,
+                                  overrides=forward).gradients
 
-def _update(before, eta, gradient, rounding: Rounding | None):
-    if rounding is None or not rounding.active:
-        return before - eta * gradient
-    return rounding(before - rounding(eta * gradient))
+    with mpmath.workdps(descent_working_digits(digits)):
+        eta = _working_number(rate, digits)
+        before = {p: grads.values[p] for p in network.params}
+        after, used = descent_step(before, update_groups(derivation, rule, network.params), gradients_at,
+                                   lambda theta, gradient: updated(theta, eta, gradient, rounding))
+    return Step(grads.values[derivation.output], {**grads.gradients, **used}, before, after, rule, eta)
 
 
 def descend(derivation: Derivation, *, steps: int, learning_rate: object = None,
@@ -143,7 +106,7 @@ def descend(derivation: Derivation, *, steps: int, learning_rate: object = None,
         losses.append(s.loss)
         params = s.after
     if not params:
-        params = {p: _num(derivation.network.values[p], digits) for p in derivation.network.params}
+        params = {p: _working_number(derivation.network.values[p], digits) for p in derivation.network.params}
     return Trajectory(tuple(losses), dict(params))
 
 
@@ -166,12 +129,12 @@ def sgd(derivation: Derivation, *, learning_rate: object = None, batch_size: int
         raise InvalidArgument(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
-    rate = _rate(derivation, learning_rate)
+    rate = learning_rate_of(derivation, learning_rate)
     rng = np.random.default_rng(seed)
     params = {p: network.values[p] for p in network.params}
     losses = []
-    with mpmath.workdps((digits or 15) + 20):
-        eta = _num(rate, digits)
+    with mpmath.workdps(descent_working_digits(digits)):
+        eta = _working_number(rate, digits)
         for _ in range(epochs):
             order: Sequence[int] = rng.permutation(n) if shuffle else range(n)
             for start in range(0, n, batch_size):
@@ -189,5 +152,6 @@ def sgd(derivation: Derivation, *, learning_rate: object = None, batch_size: int
                 if reduction == "sum":
                     scale = 1
                 losses.append(total_loss * scale)
-                params = {p: _num(params[p], digits) - eta * scale * total_grad[p] for p in params}
+                params, _ = descent_step(params, (tuple(params),), lambda k, at: total_grad,
+                                         lambda theta, g: _working_number(theta, digits) - eta * scale * g)
     return Trajectory(tuple(losses), params)

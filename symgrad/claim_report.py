@@ -1,0 +1,66 @@
+"""The verdicts on a claims file: one row per claim, and the report as a text table or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+__all__ = ["VERDICTS", "ClaimRow", "ClaimsReport"]
+
+#: Every verdict, best first. Only ``wrong`` makes a check fail.
+VERDICTS = ("right", "right-given-rounding", "consistent-with-earlier", "wrong")
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """The verdict on one claim."""
+
+    line: int
+    claim: str  # LHS as written
+    claimed: str  # VALUE as written
+    exact: str  # the exact value (a few digits beyond the claim's) or the derived expression
+    verdict: str  # one of VERDICTS
+    explanation: str
+
+
+@dataclass(frozen=True)
+class ClaimsReport:
+    """Every claim's verdict, in file order; ``ok`` when none is wrong.
+
+    >>> import symgrad
+    >>> r = symgrad.check(symgrad.load("two_neurons"), "h = -7\\ndf/dw1 = 4\\n")
+    >>> [row.verdict for row in r.rows], r.ok
+    (['right', 'wrong'], False)
+    """
+
+    rows: tuple[ClaimRow, ...]
+    source: str = "<claims>"
+
+    @property
+    def ok(self) -> bool:
+        return all(row.verdict != "wrong" for row in self.rows)
+
+    @property
+    def first_slip(self) -> ClaimRow | None:
+        return next((row for row in self.rows if row.verdict == "wrong"), None)
+
+    def summary(self) -> str:
+        counts = {v: sum(row.verdict == v for row in self.rows) for v in VERDICTS}
+        text = f"{len(self.rows)} claims: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
+        slip = self.first_slip
+        if slip is None:
+            return text + "; every claim holds"
+        return text + f"; first slip on line {slip.line} ({slip.claim} = {slip.claimed}): {slip.explanation}"
+
+    def to_text(self) -> str:
+        header = ("line", "claim", "your value", "exact value", "verdict", "explanation")
+        rows = [(str(r.line), r.claim, r.claimed, r.exact, r.verdict, r.explanation) for r in self.rows]
+        widths = [max([len(h)] + [len(row[k]) for row in rows]) for k, h in enumerate(header[:-1])]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1]
+                 for row in [header] + rows]
+        return "\n".join(line.rstrip() for line in lines) + "\n\n" + self.summary() + "\n"
+
+    def to_json(self) -> str:
+        claims = [{"line": r.line, "claim": r.claim, "claimed": r.claimed, "exact": r.exact, "verdict": r.verdict,
+                   "explanation": r.explanation} for r in self.rows]
+        return json.dumps({"ok": self.ok, "claims": claims}, indent=2, ensure_ascii=False) + "\n"
