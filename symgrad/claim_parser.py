@@ -1,9 +1,14 @@
-"""Reading a claims file: one claim per line, matched against a fixed grammar, never evaluated.
+"""Reading a claims file: one claim per line, matched against a fixed grammar and never evaluated.
 
-A line is ``LHS = VALUE`` (``#`` starts a comment). LHS is a node or leaf (``out_h1``), a
-derivative ``dA/dB`` (``dE_total/dw5``), or a quantity after k update steps (``w5@1``,
-``w5+``). VALUE is a decimal, whose digits set its stated precision, or an expression over
-the network's names read by the safe parser.
+A claims file holds one claim per line, ``LHS = VALUE`` (``#`` starts a comment):
+
+- ``out_h1 = 0.593269992``: a node or leaf;
+- ``dE_total/dw5 = 0.082167041``: dA/dB along every path, B held free (one edge: the local partial);
+- ``w5@1 = 0.35891648`` (or ``w5+``), ``E_total@10000 = ...``: a quantity after k update steps.
+
+VALUE is a decimal whose digits set its stated precision (0.40 states two decimals) or, for
+a symbolic claim, an expression over the network's names read by the safe parser. The file
+is untrusted text.
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
-"""Checking a hand calculation: parse a claims file, judge every number, explain each slip.
+"""Judging a hand calculation: every claim of a claims file against the exact numbers, in file order.
 
-A claims file holds one claim per line, ``LHS = VALUE`` (``#`` starts a comment):
-
-- ``out_h1 = 0.593269992``: a node or leaf;
-- ``dE_total/dw5 = 0.082167041``: dA/dB along every path, B held free (one edge: the local partial);
-- ``w5@1 = 0.35891648`` (or ``w5+``), ``E_total@10000 = ...``: a quantity after k update steps.
-
-VALUE is a decimal whose digits set its stated precision (0.40 states two decimals) or, for
-a symbolic claim, an expression over the network's names read by the safe parser. The file
-is untrusted text: it is matched against a fixed grammar and never evaluated.
-
-Each claim is judged ``right`` (the exact value rounded to the stated digits),
-``right-given-rounding`` (what the person's own rounded earlier numbers give),
-``consistent-with-earlier`` (what their earlier wrong numbers give: error carried forward) or
-``wrong``, with the slip that explains it (``symgrad.slips``).
+``check`` reads the file (``claim_parser``), judges each claim and returns a
+``ClaimsReport`` (``claim_report``). Each claim is judged ``right`` (the exact value rounded
+to the stated digits), ``right-given-rounding`` (what the person's own rounded earlier
+numbers give), ``consistent-with-earlier`` (what their earlier wrong numbers give: error
+carried forward) or ``wrong``, with the slip that explains it (``slips``). A claim after k
+steps is judged against ``descent.certified_steps``.
 """
 
 from __future__ import annotations

@@ -73,17 +73,20 @@ def diagnose(judge: ClaimJudge, claim: Claim, world: World, exact) -> str:
         person = judge.quantity(claim, world)
         if abs(as_decimal(person) - as_decimal(exact)) > q.scaleb(-CLAIM_GUARD_DIGITS):
             references.append((", given your earlier numbers", person))
-    for slip in _WRITTEN:
-        for given, r in references:
-            found = slip.explain(claim, r)
-            if found:
-                return found + given
+    for slip in SLIPS:
+        if isinstance(slip, WrittenSlip):
+            for given, r in references:
+                found = slip.explain(claim, r)
+                if found:
+                    return found + given
     if claim.significant < 2:
         return "not the exact value rounded; one significant digit is too few to tell which slip it was"
     slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
     worlds = [("", World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
     for given, w, correct in worlds:
-        for slip in _COMPUTED:
+        for slip in SLIPS:
+            if not isinstance(slip, ComputedSlip):
+                continue
             for label, compute in slip.candidates(judge, claim, w, correct):
                 try:
                     value = compute()
@@ -335,7 +338,8 @@ def _value_of(judge: ClaimJudge, world: World, name: str):
     return judge.network.point()[name]
 
 
-#: Every slip, in the order ``diagnose`` tries them.
+#: Every slip, in the order ``diagnose`` tries them (each computed slip in the exact numbers first,
+#: then in the person's own).
 SLIPS: tuple[Slip, ...] = (
     WrittenSlip("truncation instead of rounding", _truncation),
     WrittenSlip("a digit swapped, dropped, or written twice", _digit_slip),
@@ -351,8 +355,6 @@ SLIPS: tuple[Slip, ...] = (
     ComputedSlip("the learning rate missing in every step", _rate_every_step),
     ComputedSlip("degrees instead of radians", _degrees),
 )
-_WRITTEN = tuple(s for s in SLIPS if isinstance(s, WrittenSlip))
-_COMPUTED = tuple(s for s in SLIPS if isinstance(s, ComputedSlip))
 
 
 # -- symbolic claims ------------------------------------------------------------------------
