@@ -338,8 +338,8 @@ def _value_of(judge: ClaimJudge, world: World, name: str):
     return judge.network.point()[name]
 
 
-#: Every slip, in the order ``diagnose`` tries them (each computed slip in the exact numbers first,
-#: then in the person's own).
+#: Every slip, in the order ``diagnose`` tries them (the computed ones in the exact numbers, then
+#: again in the person's own).
 SLIPS: tuple[Slip, ...] = (
     WrittenSlip("truncation instead of rounding", _truncation),
     WrittenSlip("a digit swapped, dropped, or written twice", _digit_slip),
