@@ -22,6 +22,9 @@ from .evaluation import GradientValues, Overrides, evaluate_gradients
 from .layers import MLPStructure
 from .matrix import MatrixDerivation, derive_matrix
 from .precision import GUARD_DIGITS, Rounding, check_digits, format_decimals, format_number
+from .render.latex_writer import write_article, write_math
+from .render.markdown_writer import write_markdown
+from .render.solution_blocks import solution_blocks
 from .train import UPDATE_RULES, step
 
 __all__ = [
@@ -187,21 +190,15 @@ class Solution:
                                             key=lambda u: order[u.param])))
 
     def latex(self, *, title: str | None = None) -> str:
-        """This solution as a standalone LaTeX article (``symgrad.render_latex``)."""
-        from .render.latex import render_latex
-
-        return render_latex(self, title=title)
+        """This solution as a standalone LaTeX article (as ``symgrad.render_latex``)."""
+        return write_article(solution_blocks(self, title=title))
 
     def markdown(self, *, title: str | None = None) -> str:
-        """This solution as Markdown with ``$…$`` math (``symgrad.render_markdown``)."""
-        from .render.markdown import render_markdown
-
-        return render_markdown(self, title=title)
+        """This solution as Markdown with ``$…$`` math (as ``symgrad.render_markdown``)."""
+        return write_markdown(solution_blocks(self, title=title))
 
     def _repr_latex_(self) -> str:
-        from .render.latex import render_latex_math
-
-        return render_latex_math(self)
+        return write_math(solution_blocks(self, title=""))
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

@@ -12,7 +12,7 @@ import pytest
 
 import symgrad
 from symgrad.limits import MAX_REPR_FACTORS, MAX_REPR_PARAMS
-from symgrad.render.latex import latex_name
+from symgrad.render.notation import latex_name
 
 from .latex_tools import compile_latex
 from .test_latex import _hostile_spec

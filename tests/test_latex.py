@@ -9,7 +9,8 @@ import pytest
 
 import symgrad
 from symgrad.cli import main
-from symgrad.render.latex import escape_text, latex_name
+from symgrad.render.latex_writer import escape_text
+from symgrad.render.notation import latex_name
 
 from .latex_tools import compile_latex
 
