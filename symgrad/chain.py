@@ -11,6 +11,8 @@ of ∂output/∂x are read off them:
     which reuses the δ of the layer above. Linear in the number of edges.
 
 Nothing here differentiates an expanded expression; ``closed_form`` builds one on request.
+``Derivation.latex()``, ``.markdown()`` and the Jupyter display are written by
+``render.chain_rule``, which reads the derivation and does not import this module.
 """
 
 from __future__ import annotations

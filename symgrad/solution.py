@@ -5,8 +5,10 @@ rounding policy applied to every intermediate) and returns a ``Solution``: for e
 its definition, the numbers substituted into it and its value; for every δ its terms with
 their values; for every local factor its symbolic form, its Leibniz name and its value; the
 gradients with the lecture's chain form; and the update when there is a learning rate.
-Renderers (text, JSON, and later LaTeX, Markdown, pictures) only format a ``Solution``; the
-claims checker and exercise sheets read the same object.
+The renderers (``symgrad.render``: text, JSON, LaTeX, Markdown, pictures) only format a
+``Solution``. ``Solution.latex()``, ``.markdown()`` and the Jupyter display write the blocks of
+``render.solution_blocks`` with the LaTeX and Markdown writers; those modules read the solution
+they are given and do not import this one.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class SolvedUpdate:
 
 @dataclass(frozen=True)
 class Solution:
-    """A worked solution: every number a document, a check or a claim verdict needs."""
+    """A worked solution: every number a document or a picture of the derivation needs."""
 
     derivation: Derivation
     output: str
