@@ -11,6 +11,8 @@ of ∂output/∂x are read off them:
     which reuses the δ of the layer above. Linear in the number of edges.
 
 Nothing here differentiates an expanded expression; ``closed_form`` builds one on request.
+``Derivation.latex()``, ``.markdown()`` and the Jupyter display are written by
+``render.chain_rule``, which reads the derivation and does not import this module.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .errors import GraphError, NotDifferentiable, PathLimitError
 from .functions import local_derivative, rule_for
 from .graph import Network
 from .limits import LONG_OPERANDS
+from .render.chain_rule import render_derivation_latex, render_derivation_latex_math, render_derivation_markdown
 
 __all__ = [
     "Factor", "Term", "Adjoint", "Path", "Chain", "Derivation", "derive", "total_derivative", "accumulate", "MAX_PATHS",
@@ -210,24 +213,16 @@ class Derivation:
         >>> r"\frac{\partial \mathrm{out}_{\mathrm{o1}}}{\partial \mathrm{net}_{\mathrm{o1}}}" in tex
         True
         """
-        from .render.chain_rule import render_derivation_latex
-
         return render_derivation_latex(self, params=params, title=title)
 
     def markdown(self, *, params: Sequence[str] | None = None, title: str | None = None) -> str:
         """The symbolic chain rule (no numbers) as Markdown with ``$…$`` math, for ``params`` (default: all)."""
-        from .render.chain_rule import render_derivation_markdown
-
         return render_derivation_markdown(self, params=params, title=title)
 
     def _repr_latex_(self) -> str:
-        from .render.chain_rule import render_derivation_latex_math
-
         return render_derivation_latex_math(self, bounded=True)
 
     def _repr_markdown_(self) -> str:
-        from .render.chain_rule import render_derivation_markdown
-
         return render_derivation_markdown(self, bounded=True)
 
 
@@ -250,8 +245,6 @@ def accumulate(derivation: Derivation, seed: T, term: Callable[[T, Term], U], to
             continue
         values[adj.name] = total(adj.name, [term(values[t.consumer], t) for t in adj.terms])
     return values
-
-
 
 
 def _direct_partials(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> dict[sympy.Symbol, sympy.Expr]:

@@ -30,7 +30,7 @@ from . import kernels
 from .errors import GraphError
 from .functions import rule_for, sigmoid
 
-__all__ = ["Names", "NumpyPrinter", "kernel_source", "stabilize", "float_literal", "RESERVED"]
+__all__ = ["Names", "NumpyPrinter", "kernel_source", "stabilize", "float_literal", "joined", "RESERVED"]
 
 _KERNEL_NAMES = {name for name, obj in vars(kernels).items() if inspect.isfunction(obj)}
 #: Every name a generated module uses for itself: module globals, helpers, locals, kernels, builtins.
@@ -139,6 +139,18 @@ def _merge_exp_sigmoid(product: sympy.Expr) -> sympy.Expr:
     return sympy.Mul(*factors) if changed else product
 
 
+def joined(terms: list[str]) -> str:
+    """Source terms as one sum: a term written with a leading minus is subtracted (``a - b``, ``a - (b*c)``).
+
+    >>> joined(["h2", "-T", "-(x*x)"])
+    'h2 - T - (x*x)'
+    """
+    expr = terms[0]
+    for term in terms[1:]:
+        expr += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+    return expr
+
+
 class NumpyPrinter:
     """SymPy expression → NumPy source over named temporaries; records the kernels it uses."""
 
@@ -169,11 +181,7 @@ class NumpyPrinter:
         if expr.is_Add:
             # Positive terms first, so h2 - T is one pass rather than -T + h2.
             ordered = sorted(expr.as_ordered_terms(), key=lambda a: a.could_extract_minus_sign())
-            terms = [self.print(a) for a in ordered]
-            out = terms[0]
-            for t in terms[1:]:
-                out += f" - {t[1:]}" if t.startswith("-") and not t.startswith("-(") else f" + {t}"
-            return out
+            return joined([self.print(a) for a in ordered])
         if expr.is_Mul:
             return self.mul(expr)
         if expr.is_Pow:

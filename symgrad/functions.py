@@ -247,7 +247,7 @@ class FunctionRule:
     mpmath: Callable
     smooth: bool  # False where the derivative jumps somewhere (relu, abs, max, min); read by kink detection
     differentiable: bool = True
-    latex: str = ""  # the name the LaTeX renderer prints (render/latex.py reads it)
+    latex: str = ""  # the name the LaTeX documents print (render/node_text.py reads it)
 
 
 FUNCTIONS: tuple[FunctionRule, ...] = (

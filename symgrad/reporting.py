@@ -13,7 +13,7 @@ from .compile import CompiledGradient
 from .errors import InvalidArgument, SymgradError
 from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
-from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, Rounding, check_digits
+from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, PLAIN_RANGE, Rounding, check_digits
 from .render.json import render_json
 from .render.latex import render_latex
 from .render.markdown import render_markdown
@@ -62,7 +62,9 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     rounding = Rounding.significant(digits) if round_intermediates else None
     if decimals is not None:
         check_digits(decimals, what="decimals")
-        working = max(working, decimals + 15 + GUARD_DIGITS)  # places of numbers up to 1e15
+        # A number printed in places is below 10**PLAIN_RANGE[1] (larger ones print in scientific
+        # notation): at most that many digits before the point, then ``decimals`` after it.
+        working = max(working, decimals + PLAIN_RANGE[1] + GUARD_DIGITS)
         rounding = Rounding.decimals(decimals) if round_intermediates else None
     solution = solve(derive(network), digits=printed, working_digits=working, rounding=rounding,
                      update_rule=update_rule, decimals=decimals if format != "json" else None)

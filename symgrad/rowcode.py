@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sympy
 
 from .chain import Derivation, accumulate
-from .codegen import Names, NumpyPrinter, float_literal, stabilize
+from .codegen import Names, NumpyPrinter, float_literal, joined, stabilize
 from .errors import GraphError
 from .graph import Network
 
@@ -87,13 +87,6 @@ def delta_term(w: RowWriter, factor: sympy.Expr, consumer: str, operand: str, un
     if factor == -1:
         return f"-{delta}"
     return f"{delta}*{print_factor(w, factor, consumer, operand, atom=True)}"
-
-
-def joined(terms: list[str]) -> str:
-    expr = terms[0]
-    for term in terms[1:]:
-        expr += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
-    return expr
 
 
 def adjoint_lines(w: RowWriter, local: dict) -> tuple[set[str], list[str]]:

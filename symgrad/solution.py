@@ -5,8 +5,10 @@ rounding policy applied to every intermediate) and returns a ``Solution``: for e
 its definition, the numbers substituted into it and its value; for every δ its terms with
 their values; for every local factor its symbolic form, its Leibniz name and its value; the
 gradients with the lecture's chain form; and the update when there is a learning rate.
-Renderers (text, JSON, and later LaTeX, Markdown, pictures) only format a ``Solution``; the
-claims checker and exercise sheets read the same object.
+The renderers (``symgrad.render``: text, JSON, LaTeX, Markdown, pictures) only format a
+``Solution``. ``Solution.latex()``, ``.markdown()`` and the Jupyter display write the blocks of
+``render.solution_blocks`` with the LaTeX and Markdown writers; those modules read the solution
+they are given and do not import this one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from .evaluation import GradientValues, Overrides, evaluate_gradients
 from .layers import MLPStructure
 from .matrix import MatrixDerivation, derive_matrix
 from .precision import GUARD_DIGITS, Rounding, check_digits, format_decimals, format_number
+from .render.latex_writer import write_article, write_math
+from .render.markdown_writer import write_markdown
+from .render.solution_blocks import solution_blocks
 from .train import UPDATE_RULES, step
 
 __all__ = [
@@ -116,7 +121,7 @@ class SolvedUpdate:
 
 @dataclass(frozen=True)
 class Solution:
-    """A worked solution: every number a document, a check or a claim verdict needs."""
+    """A worked solution: every number a document or a picture of the derivation needs."""
 
     derivation: Derivation
     output: str
@@ -187,21 +192,15 @@ class Solution:
                                             key=lambda u: order[u.param])))
 
     def latex(self, *, title: str | None = None) -> str:
-        """This solution as a standalone LaTeX article (``symgrad.render_latex``)."""
-        from .render.latex import render_latex
-
-        return render_latex(self, title=title)
+        """This solution as a standalone LaTeX article (as ``symgrad.render_latex``)."""
+        return write_article(solution_blocks(self, title=title))
 
     def markdown(self, *, title: str | None = None) -> str:
-        """This solution as Markdown with ``$…$`` math (``symgrad.render_markdown``)."""
-        from .render.markdown import render_markdown
-
-        return render_markdown(self, title=title)
+        """This solution as Markdown with ``$…$`` math (as ``symgrad.render_markdown``)."""
+        return write_markdown(solution_blocks(self, title=title))
 
     def _repr_latex_(self) -> str:
-        from .render.latex import render_latex_math
-
-        return render_latex_math(self)
+        return write_math(solution_blocks(self, title=""))
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

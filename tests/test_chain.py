@@ -13,7 +13,8 @@ import sympy
 import symgrad
 from symgrad import PathLimitError, derive, evaluate, evaluate_gradients, load, mlp
 
-from .helpers import close, expanded, expanded_nodes, leaf_point, number, reference_gradients, written_out
+from .helpers import (close, expanded, expanded_nodes, leaf_point, mazur_by_hand, number, reference_gradients, sig,
+                      written_out)
 
 
 @pytest.mark.parametrize("example", ["mazur", "chain_4layer", "circuit_multipath", "perceptron_two", "chain_sin",
@@ -30,12 +31,24 @@ def test_closed_form_equals_sympy_diff_of_expanded_output(example):
         assert close(number(written_out(d.closed_form(name)).xreplace(point)), reference[name], 50), name
 
 
-def test_net_expanded_is_the_expanded_output():
-    for example in ("mazur", "chain_4layer", "circuit_multipath"):
+def _by_hand_outputs() -> dict[str, sympy.Expr]:
+    """Each example's output typed in from its description (the lecture's formula), in plain symbols."""
+    x, y, w1, b1, w2, w3, w4, x3, x4, x5 = sympy.symbols("x y w1 b1 w2 w3 w4 x3 x4 x5")
+    q, _ = mazur_by_hand()
+    return {"mazur": q["E_total"],
+            "chain_4layer": (y - sig(w3 * sig(w2 * sig(w1 * x + b1)))) ** 2 / 2,  # y = f3(w3 f2(w2 f1(w1 x + b1)))
+            "circuit_multipath": (x3 + x5) - sig(w3 * x3 + w4 * x4)}
+
+
+def test_net_expanded_is_the_lectures_formula():
+    for example, formula in _by_hand_outputs().items():
         net = load(example)
-        point = leaf_point(net)
-        assert close(number(written_out(net.expanded(net.output)).xreplace(point)),
-                     number(expanded(net).xreplace(point)), 50), example
+        plain = {net.symbol(name): sympy.Symbol(name) for name in net.leaves}  # no assumptions, as typed in
+        ours = written_out(net.expanded(net.output)).xreplace(plain)
+        rng = np.random.default_rng(0)
+        for _ in range(3):  # at three random rational points
+            point = {sympy.Symbol(n): sympy.Rational(int(rng.integers(-90, 90)), 37) for n in net.leaves}
+            assert close(number(ours.xreplace(point)), number(formula.xreplace(point)), 50), example
 
 
 def test_closed_form_is_symbolically_equal_on_a_small_chain():

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from pathlib import Path
 
 import pytest
 
 import symgrad
 from symgrad.cli import main
-from symgrad.render.latex import escape_text, latex_name
+from symgrad.render.latex_writer import escape_text
+from symgrad.render.notation import latex_name
 
 from .latex_tools import compile_latex
 
 EXAMPLES = [e.name for e in symgrad.builtin_examples()]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _latex(capsys, *argv: str) -> str:
@@ -169,9 +175,36 @@ def test_escaped_text_has_no_live_command(text):
     assert not set(stripped) & set("\\{}$&#%_^~\x00\x1b")
 
 
-def test_the_same_input_gives_the_same_bytes():
-    net = symgrad.load("mazur")
-    assert symgrad.report(net, format="latex") == symgrad.report(net, format="latex")
+# Every LaTeX and Markdown document of a network: the worked solution (article, Markdown, MathJax) and
+# the symbolic chain rule (article, Markdown, MathJax), separated by form feeds.
+_DOCUMENTS = """
+import sys, symgrad
+for name in sys.argv[1:]:
+    net = symgrad.load(name)
+    d = symgrad.derive(net)
+    s = symgrad.solve(d, digits=6)
+    for text in (symgrad.report(net, format="latex"), symgrad.report(net, format="markdown"), s._repr_latex_(),
+                 d.latex(), d.markdown(), d._repr_latex_()):
+        sys.stdout.write(text + "\f")
+"""
+
+
+def test_the_same_input_gives_the_same_bytes_in_another_process():
+    """A fresh interpreter with another hash seed writes the bytes this (warm) one writes."""
+    names = ["mazur", "mlp_3_4_2", "circuit_multipath"]
+    seed = str(int(os.environ.get("PYTHONHASHSEED", "0").replace("random", "0")) + 1)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": seed}
+    theirs = subprocess.run([sys.executable, "-c", _DOCUMENTS, *names], capture_output=True, env=env, check=True,
+                            timeout=300).stdout
+    ours = []
+    for name in names:
+        net = symgrad.load(name)
+        d = symgrad.derive(net)
+        s = symgrad.solve(d, digits=6)
+        ours += [symgrad.report(net, format="latex"), symgrad.report(net, format="markdown"), s._repr_latex_(),
+                 d.latex(), d.markdown(), d._repr_latex_()]
+    assert theirs.decode("utf-8").split("\f") == [*ours, ""]
+    assert r"\section*{The same derivation in matrix form}" in ours[6]
 
 
 def test_matrix_form_for_dense_networks(capsys):

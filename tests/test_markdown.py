@@ -8,7 +8,7 @@ import pytest
 
 import symgrad
 from symgrad.cli import main
-from symgrad.render.markdown import escape_markdown
+from symgrad.render.markdown_writer import escape_markdown
 
 from .latex_tools import compile_latex
 

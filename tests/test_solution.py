@@ -19,7 +19,7 @@ import symgrad
 from symgrad import Overrides, Rounding, derive, evaluate_gradients, load, solve, step
 from symgrad.chain import accumulate
 
-from .helpers import close
+from .helpers import close, mazur_by_hand, number, printed, sig
 
 MAZUR = dict(i1=0.05, i2=0.10, t1=0.01, t2=0.99, w1=0.15, w2=0.20, w3=0.25, w4=0.30, w5=0.40, w6=0.45, w7=0.50,
              w8=0.55, b1=0.35, b2=0.60)
@@ -48,12 +48,20 @@ def _numpy_mazur(p, *, layerwise=False, eta=0.5):
 
 
 def test_accumulate_counts_paths_and_builds_the_derivative():
+    """Counted by hand from the lecture's figure; the derivative against ``sympy.diff`` of the loss written out."""
     net = load("mazur")
     d = derive(net)
     counts = accumulate(d, 1, lambda count, t: count, lambda name, counts: sum(counts))
-    assert counts["w1"] == len(d.paths("w1")) == 2 and counts["b1"] == len(d.paths("b1")) == 4
+    # w5 → net_o1 → out_o1 → E_o1 → E_total; w1 reaches both outputs through out_h1; b1 feeds both hidden nets.
+    assert (counts["w5"], counts["w1"], counts["out_h1"], counts["b1"], counts["b2"]) == (1, 2, 2, 4, 2)
     expr = accumulate(d, sympy.S.One, lambda delta, t: delta * t.factor.expr, lambda n, terms: sympy.Add(*terms))
-    assert expr["w5"] == d.expression("w5")
+    q, point = mazur_by_hand()  # every quantity typed in from the lecture, in the leaves
+    nodes = {net.symbol(name): q[name] for name in net.nodes}
+    nodes |= {net.symbol(name): sympy.Symbol(name) for name in net.leaves}  # the by-hand leaves carry no assumptions
+    for param in ("w5", "w1", "b1"):
+        written_out = expr[param].xreplace(nodes).xreplace(point)
+        reference = sympy.diff(q["E_total"], sympy.Symbol(param)).xreplace(point)
+        assert close(number(written_out), number(reference), 50), param
 
 
 def test_layerwise_update_matches_a_hand_written_tutorial_backprop():
@@ -226,10 +234,20 @@ def test_solution_holds_every_number_once():
     assert [f.leibniz for f in w5.chain.factors] == ["dout_o1/dnet_o1", "dnet_o1/dw5"]
     assert symgrad.to_decimal(w5.chain.head_delta, 8) == "0.74136507"
     out_h1 = next(d for d in s.deltas if d.name == "out_h1")
-    assert [t.consumer for t in out_h1.terms] == ["net_o2", "net_o1"] or [t.consumer for t in out_h1.terms] == [
-        "net_o1", "net_o2"]
-    with mpmath.workdps(30):
-        assert close(sum(t.value for t in out_h1.terms), out_h1.value, 9)
+    assert sorted(t.consumer for t in out_h1.terms) == ["net_o1", "net_o2"]
+    # The lecture's split of dE/dout_h1: dE_o1/dout_h1 through net_o1, dE_o2/dout_h1 through net_o2, each
+    # sympy.diff with out_h1 held free, written out by hand.
+    q, point = mazur_by_hand()
+    h1 = sympy.Symbol("h1")
+    w = {name: sympy.Symbol(name) for name in ("w5", "w6", "w7", "w8", "b2", "t1", "t2")}
+    e_o1 = (w["t1"] - sig(w["w5"] * h1 + w["w6"] * q["out_h2"] + w["b2"])) ** 2 / 2
+    e_o2 = (w["t2"] - sig(w["w7"] * h1 + w["w8"] * q["out_h2"] + w["b2"])) ** 2 / 2
+    at = {**point, h1: q["out_h1"].xreplace(point)}
+    reference = {"net_o1": number(sympy.diff(e_o1, h1).xreplace(at)), "net_o2": number(sympy.diff(e_o2, h1).xreplace(at))}
+    for term in out_h1.terms:
+        assert close(term.value, reference[term.consumer], 9), term.consumer
+    assert close(out_h1.value, reference["net_o1"] + reference["net_o2"], 9)
+    assert printed(out_h1.value, "0.036350306") == "0.036350306"  # the lecture's dE_total/dout_h1
     assert s.learning_rate == mpmath.mpf("0.5") and s.update_rule == "simultaneous"
     np.testing.assert_allclose(float(s.loss), 0.298371109, atol=5e-10)
 
@@ -240,8 +258,8 @@ LECTURE_PRINTED = ["0.74136507", "0.186815602", "0.593269992", "0.082167041", "0
 @pytest.mark.parametrize("fmt", ["text", "latex", "markdown"])
 def test_decimals_print_the_lecture_numbers_as_printed(fmt):
     out = symgrad.report(load("mazur"), decimals=9, format=fmt)
-    for number in LECTURE_PRINTED:
-        assert number in out, (fmt, number)
+    for text in LECTURE_PRINTED:
+        assert text in out, (fmt, text)
 
 
 def test_format_decimals_rounds_half_even_and_drops_trailing_zeros():

@@ -3,9 +3,13 @@
 For each requested parameter: the lecture's chain form dE/dw5 = dE/dout_o1 · ∂out_o1/∂net_o1 ·
 ∂net_o1/∂w5 (or the sum over its consumers), the δ definitions it is built from
 (dE/dx = Σ_c dE/dc · ∂c/∂x) and each local factor's formula (∂out_o1/∂net_o1 = out_o1(1 − out_o1)).
-The blocks, names and formulas are those of the worked solution (``render.latex``), written by the
-same LaTeX, MathJax and Markdown writers. In a notebook the document is bounded by
+The blocks, names and formulas are those of the worked solution (``solution_blocks``), written by
+the same LaTeX, MathJax and Markdown writers. In a notebook the document is bounded by
 ``MAX_REPR_PARAMS`` parameters and ``MAX_REPR_FACTORS`` local factors, with one line counting the rest.
+
+It reads the ``Derivation`` it is given (its adjoints, factors, ``chain`` and ``count_paths``) and
+does not import chain.py, so that ``Derivation.latex()``, ``.markdown()`` and the Jupyter display
+can call it (chain.py imports this module, not the other way round).
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..chain import Derivation, Factor
 from ..errors import InvalidArgument
 from ..limits import MAX_REPR_FACTORS, MAX_REPR_PARAMS
-from .latex import (Block, Equations, Heading, Paragraph, _d, _d_inline, _delta_pieces, _partial, _rows, latex_name,
-                    symbolic_latex, write_article, write_math)
-from .markdown import write_markdown
+from .blocks import Block, Equations, Heading, Paragraph, equation_rows
+from .latex_writer import write_article, write_math
+from .markdown_writer import write_markdown
+from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
 
 __all__ = ["derivation_blocks", "render_derivation_latex", "render_derivation_latex_math",
            "render_derivation_markdown"]
@@ -33,14 +37,14 @@ class _Selection:
     omitted: tuple[str, ...]
 
 
-def _choices(derivation: Derivation) -> tuple[str, ...]:
+def _choices(derivation) -> tuple[str, ...]:
     """What a document can show: the parameters, or for a circuit without any, its inputs."""
     if derivation.params:
         return derivation.params
     return tuple(n for n in derivation.network.inputs if n in derivation.adjoints)
 
 
-def _select(derivation: Derivation, params: Sequence[str] | None, *, bounded: bool) -> _Selection:
+def _select(derivation, params: Sequence[str] | None, *, bounded: bool) -> _Selection:
     choices = _choices(derivation)
     if params is None:
         wanted = list(choices)
@@ -71,7 +75,7 @@ def _select(derivation: Derivation, params: Sequence[str] | None, *, bounded: bo
     return _Selection(tuple(shown), frozenset(needed), ())
 
 
-def derivation_blocks(derivation: Derivation, *, params: Sequence[str] | None = None, title: str = "",
+def derivation_blocks(derivation, *, params: Sequence[str] | None = None, title: str = "",
                       bounded: bool = False) -> list[Block]:
     """The symbolic derivation as document blocks (read by the LaTeX, MathJax and Markdown writers).
 
@@ -93,11 +97,11 @@ def derivation_blocks(derivation: Derivation, *, params: Sequence[str] | None = 
         ("text", "The chain rule for "), ("math", latex_name(out)),
         ("text", ", symbolically (no numbers). A local partial "), ("math", r"\partial c/\partial x"),
         ("text", " differentiates one node's own expression, its other operands held fixed; the δ of "),
-        ("math", "x"), ("text", ", the total derivative "), ("math", _d_inline(out, "x")),
+        ("math", "x"), ("text", ", the total derivative "), ("math", total_inline(out, "x")),
         ("text", ", follows every path from "), ("math", latex_name(out)), ("text", " down to "), ("math", "x"),
         ("text", " and is the sum over the consumers "), ("math", "c"), ("text", " of "), ("math", "x"),
-        ("text", ": "), ("math", rf"{_d_inline(out, 'x')} = \sum_c {_d_inline(out, 'c')} \cdot \partial c/\partial x"),
-        ("text", ", starting from "), ("math", f"{_d_inline(out, out)} = 1"), ("text", "."),
+        ("text", ": "), ("math", rf"{total_inline(out, 'x')} = \sum_c {total_inline(out, 'c')} \cdot \partial c/\partial x"),
+        ("text", ", starting from "), ("math", f"{total_inline(out, out)} = 1"), ("text", "."),
     )))
     deltas = [name for name in derivation.adjoints
               if name in selection.needed and name != out and name not in selection.shown]
@@ -106,7 +110,7 @@ def derivation_blocks(derivation: Derivation, *, params: Sequence[str] | None = 
         blocks.append(Paragraph((("text", "From the output down, each with the local partials it uses:"),)))
         for name in deltas:
             adjoint = derivation.adjoints[name]
-            rows = _rows(_d(out, name), [_delta_pieces(out, adjoint.terms)])
+            rows = equation_rows(total(out, name), [delta_pieces(out, adjoint.terms)])
             for term in adjoint.terms:
                 rows += _factor_rows(term.factor)
             blocks.append(Equations(tuple(rows)))
@@ -124,20 +128,21 @@ def derivation_blocks(derivation: Derivation, *, params: Sequence[str] | None = 
     return blocks
 
 
-def _factor_rows(factor: Factor) -> list[tuple[str, str]]:
-    return _rows(_partial(factor), [[("+", symbolic_latex(factor.expr))]])
+def _factor_rows(factor) -> list[tuple[str, str]]:
+    """A local factor (a ``chain.Factor``) and its formula: ∂out_o1/∂net_o1 = out_o1(1 − out_o1)."""
+    return equation_rows(partial(factor.of, factor.wrt), [[("+", symbolic_latex(factor.expr))]])
 
 
-def _gradient(derivation: Derivation, name: str, what: str) -> list[Block]:
+def _gradient(derivation, name: str, what: str) -> list[Block]:
     out = derivation.output
-    label = _d(out, name)
+    label = total(out, name)
     paths = derivation.count_paths(name)
     count = f"{paths} path{'s' if paths != 1 else ''} from "
     blocks: list[Block] = [Heading(1, (("text", f"The gradient for the {what} "), ("math", latex_name(name))))]
     chain = derivation.chain(name)
     if chain is None:
         terms = derivation.adjoints[name].terms
-        rows = _rows(label, [_delta_pieces(out, terms)])
+        rows = equation_rows(label, [delta_pieces(out, terms)])
         for term in terms:
             rows += _factor_rows(term.factor)
         blocks.append(Paragraph((("math", latex_name(name)), ("text", f" feeds {len(terms)} consumers, so its "
@@ -145,18 +150,18 @@ def _gradient(derivation: Derivation, name: str, what: str) -> list[Block]:
                                  ("text", "):"))))
         blocks.append(Equations(tuple(rows)))
         return blocks
-    names = [_partial(f) for f in chain.factors]
+    names = [partial(f.of, f.wrt) for f in chain.factors]
     if chain.head != out:
-        names.insert(0, _d(out, chain.head))
+        names.insert(0, total(out, chain.head))
     if len(names) == 1:
         blocks.append(Paragraph((("math", latex_name(out)), ("text", " uses "), ("math", latex_name(name)),
                                  ("text", " directly, so the gradient is one local partial:"))))
         factor = chain.factors[0]
-        blocks.append(Equations(tuple(_rows(label, [[("+", names[0])]]) + _factor_rows(factor))))
+        blocks.append(Equations(tuple(equation_rows(label, [[("+", names[0])]]) + _factor_rows(factor))))
         return blocks
     blocks.append(Paragraph((("text", f"The chain rule in Leibniz notation ({count}"), ("math", latex_name(out)),
                              ("text", " to "), ("math", latex_name(name)), ("text", "):"))))
-    blocks.append(Equations(tuple(_rows(label, [[("+", r" \cdot ".join(names))]]))))
+    blocks.append(Equations(tuple(equation_rows(label, [[("+", r" \cdot ".join(names))]]))))
     blocks.append(Paragraph((("text", "Each local factor:"),)))
     rows: list[tuple[str, str]] = []
     for factor in chain.factors:
@@ -165,7 +170,7 @@ def _gradient(derivation: Derivation, name: str, what: str) -> list[Block]:
     return blocks
 
 
-def render_derivation_latex(derivation: Derivation, *, params: Sequence[str] | None = None,
+def render_derivation_latex(derivation, *, params: Sequence[str] | None = None,
                             title: str | None = None) -> str:
     """The symbolic derivation as a standalone LaTeX article (pdflatex); ``title`` (default: the description)
     is escaped, never run.
@@ -179,7 +184,7 @@ def render_derivation_latex(derivation: Derivation, *, params: Sequence[str] | N
     return write_article(derivation_blocks(derivation, params=params, title=title))
 
 
-def render_derivation_markdown(derivation: Derivation, *, params: Sequence[str] | None = None,
+def render_derivation_markdown(derivation, *, params: Sequence[str] | None = None,
                                title: str | None = None, bounded: bool = False) -> str:
     r"""The symbolic derivation as Markdown with ``$…$`` math; ``title`` (default: the description) is escaped.
 
@@ -192,6 +197,6 @@ def render_derivation_markdown(derivation: Derivation, *, params: Sequence[str] 
     return write_markdown(derivation_blocks(derivation, params=params, title=title, bounded=bounded))
 
 
-def render_derivation_latex_math(derivation: Derivation, *, bounded: bool = True) -> str:
+def render_derivation_latex_math(derivation, *, bounded: bool = True) -> str:
     """The symbolic derivation for MathJax (Jupyter's ``_repr_latex_``), bounded for a notebook by default."""
     return write_math(derivation_blocks(derivation, bounded=bounded))

@@ -1,48 +1,19 @@
 """The plain-text report: forward pass, loss, backward pass, gradients and the update.
 
-It only formats a ``Solution``; every number was computed once by ``symgrad.solve``.
+It only formats a ``Solution``; every number was computed once by ``symgrad.solve``. A node's
+definition is shown with its numbers substituted by ``node_text.substitute``.
 """
 
 from __future__ import annotations
 
-import io
-import tokenize
 import unicodedata
 
 import sympy
 
 from ..solution import Solution, SolvedDelta, SolvedGradient
+from .node_text import substitute
 
-__all__ = ["render_text", "substitute", "printable"]
-
-
-def substitute(text: str, numbers: dict[str, str]) -> str:
-    """Rewrite an expression as written with each name replaced by its number.
-
-    ``text`` is the normalised source the allow-list parser produced; it is tokenised, not
-    parsed or run, so a sum of any length works. A name called as a function (a parameter
-    named ``sigmoid`` in ``sigmoid(sigmoid * x)``) is left alone; negative numbers are
-    parenthesised.
-
-    >>> substitute("sigmoid(sigmoid * x)", {"sigmoid": "3", "x": "-2"})
-    'sigmoid(3 * (-2))'
-    """
-    tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-              if t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.NL)]
-    out: list[str] = []
-    column = 0
-    for k, token in enumerate(tokens):
-        start, end = token.start[1], token.end[1]
-        out.append(text[column:start])
-        called = k + 1 < len(tokens) and tokens[k + 1].string == "("
-        if token.type == tokenize.NAME and token.string in numbers and not called:
-            value = numbers[token.string]
-            out.append(f"({value})" if value.startswith("-") else value)
-        else:
-            out.append(token.string)
-        column = end
-    out.append(text[column:])
-    return "".join(out)
+__all__ = ["render_text", "printable"]
 
 
 def printable(text: str) -> str:

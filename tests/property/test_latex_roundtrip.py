@@ -1,7 +1,7 @@
 """The LaTeX symgrad prints for derived expressions parses back to an equal expression.
 
-Printed exactly as the worked solution prints a local partial's formula (``render.latex``'s
-``_Symbolic``, in lecture names), parsed back by SymPy's own LaTeX parser
+Printed exactly as the worked solution prints a local partial's formula
+(``render.notation.symbolic_latex``, in lecture names), parsed back by SymPy's own LaTeX parser
 (``sympy.parsing.latex.parse_latex``, ANTLR backend: ``antlr4-python3-runtime==4.11.*``, in the
 test extra), and compared with the original expression: exact equality is not asked for
 (``e^{x}`` comes back as ``exp(x)``, ``\\log`` as ``log(x, E)``), so both are evaluated with
@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 
 import symgrad
 from symgrad.functions import logsumexp, max_share, min_share, relu, sigmoid, zero_one
-from symgrad.render.latex import _Symbolic, latex_name
+from symgrad.render.notation import latex_name, symbolic_latex
 from symgrad.strategies import EXPRESSION_FUNCTIONS, expressions, networks
 
 from ..helpers import expanded
@@ -76,7 +76,7 @@ _HEADS = {r"\operatorname{share}_{\max}": "F_{1}", r"\operatorname{share}_{\min}
 _PARSED = {"sigma": sigmoid, "theta": sympy.Heaviside, "max": sympy.Max, "min": sympy.Min,
            "F_{1}": max_share, "F_{2}": min_share, "F_{3}": logsumexp, "F_{4}": relu, "F_{5}": sympy.sign,
            "F_{6}": zero_one}
-_PRINT = _Symbolic(None, None)  # a local partial's formula, as the report prints it (no numbers substituted)
+_PRINT = symbolic_latex  # a local partial's formula, as the report prints it (no numbers substituted)
 
 
 def _round_trip(expr: sympy.Expr) -> tuple[str, sympy.Expr]:

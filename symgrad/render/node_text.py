@@ -1,0 +1,162 @@
+"""A node's definition as written in the spec, tokenised once: with numbers substituted, or as LaTeX.
+
+The text is the normalised source the allow-list parser produced. It is tokenised by Python's
+tokenizer (``tokens``), never parsed or run, so a sum of any length works. ``substitute`` puts
+numbers in place of names for the plain-text report; ``expression_pieces`` writes the same text
+as LaTeX in lecture names (or with numbers), split at its top-level + and −, for the documents.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+
+from ..functions import FUNCTIONS
+from .blocks import join_terms
+from .notation import latex_name
+
+__all__ = ["tokens", "substitute", "expression_pieces"]
+
+# Function names in expression text → (opening, closing) LaTeX, from the one function table.
+_CALLS = {rule.spec_name or rule.head.__name__: (rule.latex + "(", ")") for rule in FUNCTIONS
+          if rule.latex.startswith("\\") and "cdot" not in rule.latex and rule.latex != r"\sqrt"}
+_CALLS.update({"abs": (r"\left|", r"\right|"), "sqrt": (r"\sqrt{", "}")})
+
+# After these (or at the start) a + or − is a sign, not a binary operator.
+_BEFORE_SIGN = (None, "(", ",", "+", "-", "*", "/", "**")
+
+
+def tokens(text: str) -> list[tokenize.TokenInfo]:
+    """The tokens of one line of expression text, without line ends and indentation."""
+    return [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+            if t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.NL) and t.string.strip()]
+
+
+def substitute(text: str, numbers: dict[str, str]) -> str:
+    """Rewrite an expression as written with each name replaced by its number.
+
+    A name called as a function (a parameter named ``sigmoid`` in ``sigmoid(sigmoid * x)``) is
+    left alone; negative numbers are parenthesised.
+
+    >>> substitute("sigmoid(sigmoid * x)", {"sigmoid": "3", "x": "-2"})
+    'sigmoid(3 * (-2))'
+    """
+    found = tokens(text)
+    out: list[str] = []
+    column = 0
+    for k, token in enumerate(found):
+        start, end = token.start[1], token.end[1]
+        out.append(text[column:start])
+        called = k + 1 < len(found) and found[k + 1].string == "("
+        if token.type == tokenize.NAME and token.string in numbers and not called:
+            value = numbers[token.string]
+            out.append(f"({value})" if value.startswith("-") else value)
+        else:
+            out.append(token.string)
+        column = end
+    out.append(text[column:])
+    return "".join(out)
+
+
+def expression_pieces(text: str, numbers: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Expression text as LaTeX, split at its top-level + and − into (operator, term) pieces.
+
+    Names become lecture names (or, given ``numbers``, their values); ``**`` becomes a superscript;
+    functions print by the function table.
+
+    >>> expression_pieces("w5*out_h1 - 1/2", {"w5": "0.4"})
+    [('+', '0.4 \\\\cdot \\\\mathrm{out}_{\\\\mathrm{h1}}'), ('-', '\\\\frac{1}{2}')]
+    """
+    writer = _LatexWriter([t.string for t in tokens(text)], numbers or {})
+    pieces = writer.pieces(0, len(writer.tokens), top=True)
+    return [(op, re.sub(r"\s+", " ", term).strip()) for op, term in pieces]
+
+
+class _LatexWriter:
+    """Writes tokens ``[i, stop)`` as LaTeX, one atom (a name, a call, a parenthesis, a power…) at a time."""
+
+    def __init__(self, tokens: list[str], numbers: dict[str, str]):
+        self.tokens = tokens
+        self.numbers = numbers
+
+    def closing(self, i: int) -> int:
+        """The index of the parenthesis closing the one at ``i``."""
+        depth = 0
+        for j in range(i, len(self.tokens)):
+            depth += self.tokens[j] == "("
+            depth -= self.tokens[j] == ")"
+            if depth == 0:
+                return j
+        return len(self.tokens) - 1
+
+    def atom_end(self, i: int) -> int:
+        """The last token of the atom starting at ``i`` (the exponent after ``**``)."""
+        tokens = self.tokens
+        while i < len(tokens) - 1 and tokens[i] in "+-":
+            i += 1
+        if tokens[i] == "(":
+            end = self.closing(i)
+        elif i + 1 < len(tokens) and tokens[i + 1] == "(":
+            end = self.closing(i + 1)
+        else:
+            end = i
+        if end + 1 < len(tokens) and tokens[end + 1] == "**":
+            return self.atom_end(end + 2)
+        return end
+
+    def pieces(self, i: int, stop: int, *, top: bool) -> list[tuple[str, str]]:
+        """Tokens ``[i, stop)`` as (operator, term) pieces; only at the ``top`` level is a sum split."""
+        pieces: list[tuple[str, str]] = []
+        op, current = "+", ""
+        previous = None
+        while i < stop:
+            tok = self.tokens[i]
+            if tok in "+-" and previous not in _BEFORE_SIGN and current != "":
+                if top:
+                    pieces.append((op, current))
+                    op, current = tok, ""
+                else:
+                    current += f" {tok} "
+                previous, i = tok, i + 1
+                continue
+            text, i, previous = self.atom(i, stop, previous)
+            current += text
+        pieces.append((op, current))
+        return pieces
+
+    def nested(self, i: int, stop: int) -> str:
+        return join_terms(self.pieces(i, stop, top=False))
+
+    def atom(self, i: int, stop: int, previous: str | None) -> tuple[str, int, str]:
+        """The LaTeX of the token (or group of tokens) at ``i``, the index after it, and the token to
+        treat as the one before the next."""
+        tokens, numbers = self.tokens, self.numbers
+        tok = tokens[i]
+        if tok in "+-":
+            return tok, i + 1, tok
+        if tok == "**":
+            start, end = i + 1, self.atom_end(i + 1)
+            if tokens[start] == "(" and self.closing(start) == end:
+                start, end = start + 1, end - 1
+            return f"^{{{self.nested(start, end + 1)}}}", self.atom_end(i + 1) + 1, ")"
+        if tok in ("*", "/", ","):
+            return {"*": r" \cdot ", "/": " / ", ",": ", "}[tok], i + 1, tok
+        if tok == "(":
+            end = self.closing(i)
+            return r"\left(" + self.nested(i + 1, end) + r"\right)", end + 1, ")"
+        if i + 1 < stop and tokens[i + 1] == "(" and (tok[0].isalpha() or tok[0] == "_"):
+            end = self.closing(i + 1)
+            opening, close = _CALLS.get(tok, (rf"\operatorname{{{tok}}}(", ")"))
+            return opening + self.nested(i + 2, end) + close, end + 1, ")"
+        if (tok[0].isdigit() and i + 2 < stop and tokens[i + 1] == "/" and tokens[i + 2][0].isdigit()
+                and tokens[i + 2] not in numbers and (i + 3 >= stop or tokens[i + 3] != "**")):
+            return rf"\frac{{{tok}}}{{{tokens[i + 2]}}}", i + 3, tokens[i + 2]  # 1 / 2 as a fraction
+        if tok in numbers:
+            value = numbers[tok]
+            alone = previous in (None, "(", ",") and (i + 1 >= stop or tokens[i + 1] in (")", ","))  # σ(−2)
+            wrapped = (value.startswith("-") or "times" in value) and not alone
+            return (rf"\left({value}\right)" if wrapped else value), i + 1, tok
+        if tok[0].isalpha() or tok[0] == "_":
+            return latex_name(tok), i + 1, tok
+        return tok, i + 1, tok

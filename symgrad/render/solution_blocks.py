@@ -1,0 +1,250 @@
+"""The blocks of a worked solution: the network, forward pass, loss, backward pass, gradients, update.
+
+``solution_blocks`` reads a ``Solution`` (``symgrad.solve``) and only formats it: every number was
+computed once. The LaTeX article, the MathJax display and the Markdown document are these blocks
+written by ``latex_writer`` and ``markdown_writer``. This module reads the solution through its
+attributes and does not import solution.py, so that ``Solution.latex()`` and ``.markdown()`` can
+call it (solution.py imports this module, not the other way round).
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from .blocks import Block, Equations, Heading, Paragraph, equation_rows, join_terms
+from .matrix_blocks import matrix_blocks
+from .node_text import expression_pieces
+from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
+
+__all__ = ["solution_blocks"]
+
+_UNDEFINED = r"\text{(does not exist at this point)}"
+
+
+class _Numbers:
+    """A number as the documents print it: the solution's digits, ``1.5 \\times 10^{-7}`` for an exponent."""
+
+    def __init__(self, solution):
+        self.solution = solution
+
+    def __call__(self, value) -> str:
+        text = self.solution.format(value)
+        mantissa, _, exponent = text.partition("e")
+        if exponent:
+            text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+        return text
+
+    def paren(self, value) -> str:
+        text = self(value)
+        return rf"\left({text}\right)" if text.startswith("-") or "times" in text else text
+
+
+class _Symbolic:
+    """SymPy expressions (local partials) in lecture names, or with numbers substituted."""
+
+    def __init__(self, solution, fmt: _Numbers):
+        self.solution = solution
+        self.fmt = fmt
+
+    def __call__(self, expr: sympy.Expr, *, substituted: bool = False) -> str:
+        if not substituted:
+            return symbolic_latex(expr)
+        names = {symbol: self.fmt.paren(self.solution.numbers.values[symbol.name]) for symbol in expr.free_symbols}
+        return sympy.latex(expr, symbol_names=names, mul_symbol="dot")
+
+
+# -- the blocks of a worked solution -----------------------------------------------------------
+def solution_blocks(solution, *, title: str | None = None) -> list[Block]:
+    """Every block of the worked solution (a ``Solution``), in reading order, for the LaTeX and Markdown writers.
+
+    ``title`` defaults to the network's description; ``""`` leaves the title out.
+
+    >>> import symgrad
+    >>> blocks = solution_blocks(symgrad.solve(symgrad.derive(symgrad.load("mazur")), digits=4))
+    >>> [b.parts[0][1] for b in blocks if isinstance(b, Heading)][1:4]
+    ['The network', 'Forward pass', 'Loss']
+    """
+    title = solution.network.description if title is None else title
+    fmt = _Numbers(solution)
+    sym = _Symbolic(solution, fmt)
+    out = solution.output
+    blocks: list[Block] = []
+    if title:
+        blocks.append(Heading(0, (("text", title),)))
+    note = solution.rounding.describe() if solution.rounding.active else "computed exactly, then rounded for print"
+    blocks.append(Paragraph((
+        ("text", f"Numbers to {solution.precision_note} ({note}). A local partial "),
+        ("math", r"\partial c/\partial x"),
+        ("text", " differentiates one node's own expression, its other operands held fixed; a total derivative "),
+        ("math", total_inline(out, "x")), ("text", " follows every path from "), ("math", latex_name(out)),
+        ("text", " down to "), ("math", "x"), ("text", " and is the sum over the consumers "), ("math", "c"),
+        ("text", " of "), ("math", "x"), ("text", ": "),
+        ("math", rf"{total_inline(out, 'x')} = \sum_c {total_inline(out, 'c')} \cdot \partial c/\partial x"),
+        ("text", "."),
+    )))
+    blocks += _network(solution, fmt)
+    blocks += _forward(solution, fmt)
+    blocks += [Heading(1, (("text", "Loss"),)), Equations(((latex_name(out), f"= {fmt(solution.loss)}"),))]
+    blocks += _backward(solution, fmt, sym)
+    for gradient in solution.gradients:
+        blocks += _gradient(solution, gradient, fmt, sym)
+    if solution.matrix is not None:
+        blocks += matrix_blocks(solution.matrix, solution.network)
+    return blocks
+
+
+def _network(solution, fmt: _Numbers) -> list[Block]:
+    blocks: list[Block] = [Heading(1, (("text", "The network"),))]
+    kinds = (("input", "Inputs"), ("target", "Targets"), ("param", "Parameters"), ("constant", "Constants"))
+    for kind, label in kinds:
+        leaves = [leaf for leaf in solution.leaves if leaf.kind == kind]
+        if not leaves:
+            continue
+        parts: list[tuple[str, str]] = [("text", f"{label}: ")]
+        for k, leaf in enumerate(leaves):
+            parts.append(("math", f"{latex_name(leaf.name)} = {fmt(leaf.value)}"))
+            parts.append(("text", ", " if k + 1 < len(leaves) else "."))
+        blocks.append(Paragraph(tuple(parts)))
+    if solution.learning_rate is not None:
+        blocks.append(Paragraph((("text", "Learning rate: "), ("math", rf"\eta = {fmt(solution.learning_rate)}"),
+                                 ("text", "."))))
+    names = [node.name for node in solution.nodes]
+    blocks.append(Paragraph((("text", f"The {len(names)} nodes, in the order they are computed, are defined "
+                                      "below with their values; the output is "),
+                             ("math", latex_name(solution.output)), ("text", "."))))
+    return blocks
+
+
+def _forward(solution, fmt: _Numbers) -> list[Block]:
+    rows: list[tuple[str, str]] = []
+    for node in solution.nodes:
+        definition = expression_pieces(node.text)
+        substituted = expression_pieces(node.text, {n: fmt(v) for n, v in node.operands})
+        value = fmt(node.value)
+        steps = [definition]
+        if substituted != definition and join_terms(substituted) != value:
+            steps.append(substituted)
+        if join_terms(definition) != value:
+            steps.append([("+", value)])
+        rows += equation_rows(latex_name(node.name), steps)
+    return [Heading(1, (("text", "Forward pass"),)), Equations(tuple(rows))]
+
+
+def _delta_rows(solution, delta, fmt: _Numbers, sym: _Symbolic) -> list[tuple[str, str]]:
+    out = solution.output
+    left = total(out, delta.name)
+    symbolic = delta_pieces(out, delta.terms)
+    if delta.value is None:
+        return equation_rows(left, [symbolic, [("+", _UNDEFINED)]])
+    numeric = [("+", rf"{fmt.paren(t.delta)} \cdot {fmt.paren(t.factor.value)}") for t in delta.terms]
+    return equation_rows(left, [symbolic, numeric, [("+", fmt(delta.value))]])
+
+
+def _factor_rows(factor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]:
+    return equation_rows(partial(factor.of, factor.wrt), _factor_steps(factor, sym, fmt))
+
+
+def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
+    """A local partial's formula, the numbers substituted into it (where that shows something) and its value."""
+    steps = [[("+", sym(factor.expr))]]
+    if factor.value is None:  # only for the δ of an input or target: no gradient needs it
+        return steps + [[("+", _UNDEFINED)]]
+    substituted = sym(factor.expr, substituted=True)
+    value = fmt(factor.value)
+    if factor.expr.free_symbols and not factor.expr.is_Symbol and substituted != value:
+        steps.append([("+", substituted)])
+    if steps[0][0][1] != value:
+        steps.append([("+", value)])
+    return steps
+
+
+def _backward(solution, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
+    out = solution.output
+    blocks: list[Block] = [Heading(1, (("text", "Backward pass"),)), Paragraph((
+        ("text", "Each total derivative is the sum over the consumers of the quantity, starting from "),
+        ("math", f"{total_inline(out, out)} = 1"), ("text", "; the local partials it uses follow it."),
+    ))]
+    params = {g.param for g in solution.gradients}
+    shown = set(solution.derivation.needed)  # the δ's some gradient is built from
+    if not solution.network.targets:  # a circuit: the derivative for every input too, and all above
+        shown |= {delta.name for delta in solution.deltas}
+    for delta in solution.deltas:
+        if delta.name == out or delta.name in params or delta.name not in shown:
+            continue
+        rows = _delta_rows(solution, delta, fmt, sym)
+        for term in delta.terms:
+            rows += _factor_rows(term.factor, sym, fmt)
+        blocks.append(Equations(tuple(rows)))
+        if delta.value is None and delta.undefined:
+            blocks.append(Paragraph((("text", delta.undefined),)))
+    return blocks
+
+
+def _gradient(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
+    """A parameter's gradient: the sum over its consumers, one local partial, or the lecture's chain form."""
+    out, p = solution.output, gradient.param
+    label = total(out, p)
+    paths = gradient.paths
+    blocks: list[Block] = [Heading(1, (("text", "The gradient for "), ("math", latex_name(p))))]
+    count = f"{paths} path{'s' if paths != 1 else ''} from "
+    chain = gradient.chain
+    if chain is None or len(chain.factors) == 0:
+        delta = next(d for d in solution.deltas if d.name == p)
+        rows = _delta_rows(solution, delta, fmt, sym)
+        for term in delta.terms:
+            rows += _factor_rows(term.factor, sym, fmt)
+        blocks.append(Paragraph((("math", latex_name(p)), ("text", f" feeds {len(delta.terms)} consumers, so its "
+                                 f"gradient is the sum over them ({count}"), ("math", latex_name(out)),
+                                 ("text", "):"))))
+        blocks.append(Equations(tuple(rows)))
+    elif chain.head_delta is None and len(chain.factors) == 1:  # the output uses p directly
+        factor = chain.factors[0]
+        blocks.append(Paragraph((("math", latex_name(out)), ("text", " uses "), ("math", latex_name(p)),
+                                 ("text", " directly, so the gradient is one local partial:"))))
+        steps = [[("+", partial(factor.of, factor.wrt))]] + _factor_steps(factor, sym, fmt)
+        blocks.append(Equations(tuple(equation_rows(label, steps))))
+    else:
+        blocks.append(Paragraph((("text", f"The chain rule in Leibniz notation ({count}"), ("math", latex_name(out)),
+                                 ("text", " to "), ("math", latex_name(p)), ("text", "):"))))
+        blocks += _chain(solution, gradient, fmt, sym)
+    update = next((u for u in solution.updates if u.param == p), None)
+    if update is not None:
+        blocks += _update(solution, update, fmt)
+    return blocks
+
+
+def _chain(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
+    """The chain form dE/dw5 = dE/dout_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5, each factor, and the product."""
+    out, chain = solution.output, gradient.chain
+    label = total(out, gradient.param)
+    names = [partial(f.of, f.wrt) for f in chain.factors]
+    numbers = [fmt.paren(f.value) for f in chain.factors]
+    if chain.head_delta is not None:
+        names.insert(0, total(out, chain.head))
+        numbers.insert(0, fmt.paren(chain.head_delta))
+    blocks: list[Block] = [Equations(tuple(equation_rows(label, [[("+", r" \cdot ".join(names))]])))]
+    blocks.append(Paragraph((("text", "Each factor:"),)))
+    rows = []
+    if chain.head_delta is not None:
+        rows.append((total(out, chain.head), rf"= {fmt(chain.head_delta)} \quad \text{{(backward pass)}}"))
+    for factor in chain.factors:
+        rows += _factor_rows(factor, sym, fmt)
+    blocks.append(Equations(tuple(rows)))
+    blocks.append(Paragraph((("text", "The product:"),)))
+    product = [[("+", r" \cdot ".join(numbers))]] if len(numbers) > 1 else []
+    blocks.append(Equations(tuple(equation_rows(label, product + [[("+", fmt(gradient.value))]]))))
+    return blocks
+
+
+def _update(solution, update, fmt: _Numbers) -> list[Block]:
+    """θ⁺ = θ − η · dE/dθ with its numbers, and which update rule gave them."""
+    rate = fmt(solution.learning_rate)
+    name = latex_name(update.param)
+    label = total(solution.output, update.param)
+    rows = equation_rows(f"{name}^{{+}}", [[("+", name), ("-", rf"\eta \, {label}")],
+                                           [("+", fmt(update.before)),
+                                            ("-", rf"{rate} \cdot {fmt.paren(update.gradient)}")],
+                                           [("+", fmt(update.after))]])
+    how = ("every gradient taken at the old parameters" if solution.update_rule == "simultaneous"
+           else "layer by layer from the output")
+    return [Paragraph((("text", f"The update ({how}):"),)), Equations(tuple(rows))]
