@@ -23,6 +23,7 @@ import inspect
 import keyword
 import math
 import re
+from typing import Callable
 
 import numpy as np
 import sympy
@@ -32,15 +33,15 @@ from .errors import GraphError
 from .functions import rule_for, sigmoid
 from .stable import one_plus_exp, stabilize
 
-__all__ = ["Names", "NumpyPrinter", "kernel_source", "stabilize", "float_literal", "RESERVED"]
+__all__ = ["Names", "NumpyPrinter", "kernel_closure", "kernel_source", "stabilize", "float_literal", "RESERVED"]
 
-_KERNEL_NAMES = {name for name, obj in vars(kernels).items() if inspect.isfunction(obj)}
+_KERNELS = {name: obj for name, obj in vars(kernels).items() if inspect.isfunction(obj)}
 #: Every name a generated module uses for itself: module globals, helpers, locals, kernels, builtins.
 RESERVED = frozenset(
     {"np", "params", "inputs", "targets", "loss", "grads", "batch", "scale", "total", "dot_total", "leaves",
      "points", "per_point", "shape", "lse", "value_and_grad", "value_and_grad_at", "N_INPUTS", "N_TARGETS",
      "INPUTS", "TARGETS", "PARAMS", "DEFAULTS", "T", "dL_dyhat"}
-    | _KERNEL_NAMES | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist))
+    | set(_KERNELS) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist))
 
 
 class Names:
@@ -178,15 +179,28 @@ class NumpyPrinter:
         return f"np.log({self.print(arg)})"
 
 
+def kernel_closure(functions: dict[str, Callable], wanted: set[str]) -> list[str]:
+    """The kernels named and every kernel of ``functions`` they call, callees first (ties by name).
+
+    A kernel calls another when its source has ``other(``. Callees come first because numba
+    resolves a call when it compiles the caller; the order is stable across runs.
+    """
+    calls: dict[str, set[str]] = {}  # every kernel needed, and the kernels it calls
+    frontier = list(wanted)
+    while frontier:
+        name = frontier.pop()
+        if name not in calls:
+            source = inspect.getsource(functions[name])
+            calls[name] = {other for other in functions if other != name and re.search(rf"\b{other}\(", source)}
+            frontier += calls[name]
+    ordered: list[str] = []
+    while len(ordered) < len(calls):
+        left = set(calls) - set(ordered)
+        ordered += sorted(n for n in left if not calls[n] & (left - {n}))
+    return ordered
+
+
 def kernel_source(names: set[str]) -> str:
-    """The source of the kernels named, and of the kernels they call, in a stable order."""
-    wanted = set(names)
-    changed = True
-    while changed:
-        changed = False
-        for name in list(wanted):
-            for other in _KERNEL_NAMES - wanted:
-                if re.search(rf"\b{other}\(", inspect.getsource(getattr(kernels, name))):
-                    wanted.add(other)
-                    changed = True
-    return "\n\n".join(inspect.getsource(getattr(kernels, n)).strip() for n in sorted(wanted))
+    """The source of the kernels named, and of the kernels they call, in order of name."""
+    chosen = sorted(kernel_closure(_KERNELS, names))
+    return "\n\n".join(inspect.getsource(_KERNELS[n]).strip() for n in chosen)
