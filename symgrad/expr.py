@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import sympy
 
-from .errors import ParseError
+from .errors import ParseError, shorten
 from .functions import SPEC_FUNCTIONS
 from .limits import (
     MAX_CONSTANT_DIGITS,
@@ -174,7 +174,8 @@ def _size_problem(expr: sympy.Basic, *, deep: bool) -> str | None:
 
 
 def _short(text: str) -> str:
-    return repr(text if len(text) <= 80 else text[:77] + "...")
+    """``text`` quoted for a message, cut to 80 characters."""
+    return repr(shorten(text, 80))
 
 
 class _Walker:
