@@ -153,7 +153,7 @@ class CheckedArithmetic(MpmathArithmetic):
             return value
         if isinstance(value, mpmath.mpc):
             if value.imag != 0:
-                raise Undefined(f"{_quote(expr)} is not a real number there ({_complex(value)})")
+                raise Undefined(f"{_quote(expr)} is not a real number there ({_complex_text(value)})")
             value = value.real
         if not mpmath.isfinite(value):
             raise Undefined(f"{_quote(expr)} is {'infinite' if mpmath.isinf(value) else 'undefined'} there")
@@ -198,7 +198,7 @@ def _quote(expr: sympy.Expr) -> str:
     return shorten(sympy.sstr(expr))
 
 
-def _complex(value: mpmath.mpc) -> str:
+def _complex_text(value: mpmath.mpc) -> str:
     return f"{format_number(value.real, 6)} + {format_number(value.imag, 6)}i"
 
 

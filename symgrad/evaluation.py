@@ -94,10 +94,10 @@ def evaluate_expr(expr: sympy.Expr, env: Mapping[str, object], *, exact: bool = 
     try:
         return CheckedArithmetic(exact, None).value(expr, env)
     except Undefined as exc:
-        raise DomainError(f"{exc} (at {_point(env, expr.free_symbols)})") from None
+        raise DomainError(f"{exc} (at {_point_text(env, expr.free_symbols)})") from None
 
 
-def _point(env: Mapping[str, object], symbols) -> str:
+def _point_text(env: Mapping[str, object], symbols) -> str:
     names = sorted(s.name for s in symbols)
     return ", ".join(f"{n} = {format_number(env[n], 9)}" for n in names if n in env) or "this point"
 
@@ -148,7 +148,7 @@ class _Solver:
             return compute()
         except Undefined as exc:
             label = what() if callable(what) else what
-            raise DomainError(f"{label}: {exc} (at {_point(env, expr.free_symbols)})") from None
+            raise DomainError(f"{label}: {exc} (at {_point_text(env, expr.free_symbols)})") from None
 
     def products_of_others(self, derivation: Derivation, env: Mapping) -> dict:
         """∂(a_1⋯a_n)/∂a_k = a_1⋯a_{k−1} · a_{k+1}⋯a_n for long products, from prefix and suffix products.
@@ -189,7 +189,7 @@ class _Solver:
                 continue
             what = lambda factor=factor: f"the local partial {factor.leibniz} = {sympy.sstr(factor.expr)}"  # noqa: E731
             # float64 uses the compiled code's stable rewrites (e^z/(1+e^z) → σ(z)), so it stays finite
-            expr = factor.expr if self.exact else _stable(factor.expr)
+            expr = factor.expr if self.exact else _stabilized(factor.expr)
             try:
                 factors[key] = self.round(self.guard(lambda: self.arith.value(expr, env), what, env, expr))
             except DomainError as exc:
@@ -224,7 +224,7 @@ class _Solver:
 
 
 @functools.lru_cache(maxsize=4096)
-def _stable(expr: sympy.Expr) -> sympy.Expr:
+def _stabilized(expr: sympy.Expr) -> sympy.Expr:
     return stabilize(expr)
 
 
@@ -239,13 +239,13 @@ def _certified(compute: Callable[[int], object], digits: int):
             low = compute(digits)
         with mpmath.workdps(2 * dps):
             high = compute(digits)
-            if all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(_flatten(low), _flatten(high))):
+            if all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(_numbers_of(low), _numbers_of(high))):
                 return high
         dps *= 2
     raise PrecisionError(f"could not certify {digits} digits even at {dps} working digits; ask for fewer digits")
 
 
-def _flatten(result) -> list:
+def _numbers_of(result) -> list:
     if isinstance(result, Values):
         return list(result.values.values())
     numbers = (list(result.values.values()) + list(result.factors.values()) + list(result.terms.values())

@@ -60,15 +60,15 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
     deriv = derive_matrix(structure)
     printer = NumpyPrinter(Names())
     params, bias_text = matrix_layout(structure)
-    mp = _MatrixPrinter(printer, bias_text)
+    print_matrix = _MatrixPrinter(printer, bias_text)
     body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
             "h0 = inputs.T  # (features, batch): each sample a column", "T = targets.T", "batch = inputs.shape[0]"]
     body += [f"{name} = params[{name!r}]" for name in params]
-    body += ["", "# forward pass", *_matrix_forward(deriv, mp)]
+    body += ["", "# forward pass", *_matrix_forward(deriv, print_matrix)]
     body += _matrix_loss(deriv, printer, reduction, params)
     body += ["", "# backward pass: delta_L = dL/dyhat ⊙ act'(f_L), delta_l = (W_{l+1}^T delta_{l+1}) ⊙ act'(f_l)",
-             *_matrix_backward(deriv, mp)]
-    body += _matrix_gradients(deriv, mp, reduction)
+             *_matrix_backward(deriv, print_matrix)]
+    body += _matrix_gradients(deriv, print_matrix, reduction)
     widths = structure.widths
     description = (f"{'-'.join(map(str, widths))} {structure.activation} network, {structure.loss} loss "
                    f"{reduction} over the batch (matrix form)")
@@ -96,15 +96,15 @@ def matrix_layout(structure: MLPStructure) -> tuple[dict[str, tuple[int, ...]], 
     return params, bias_text
 
 
-def _matrix_forward(deriv: MatrixDerivation, mp: _MatrixPrinter) -> list[str]:
+def _matrix_forward(deriv: MatrixDerivation, print_matrix: _MatrixPrinter) -> list[str]:
     body = []
     for eq in deriv.forward:
         if isinstance(eq.expr, sympy.MatAdd) and deriv.structure.bias != "none":  # W h + b, the bias added in place
             product, bias = sorted(eq.expr.args, key=lambda a: isinstance(a, sympy.MatrixSymbol))
-            body.append(f"{eq.name} = {mp(product)}")
-            body.append(f"{eq.name} += {mp(bias)}")
+            body.append(f"{eq.name} = {print_matrix(product)}")
+            body.append(f"{eq.name} += {print_matrix(bias)}")
         else:
-            body.append(f"{eq.name} = {mp(eq.expr)}")
+            body.append(f"{eq.name} = {print_matrix(eq.expr)}")
     return body
 
 
@@ -135,22 +135,22 @@ def _matrix_loss(deriv: MatrixDerivation, printer: NumpyPrinter, reduction: str,
     return body + [f"dL_dyhat = {grad_text}"]
 
 
-def _matrix_backward(deriv: MatrixDerivation, mp: _MatrixPrinter) -> list[str]:
+def _matrix_backward(deriv: MatrixDerivation, print_matrix: _MatrixPrinter) -> list[str]:
     """δ = upstream ⊙ act′: the local factor first, then scaled in place."""
     body = []
     for eq in deriv.backward:
         upstream, local = eq.expr.args if not isinstance(eq.expr.args[0], ElementwiseApplyFunction) \
             else eq.expr.args[::-1]
-        local_text = mp(local)
+        local_text = print_matrix(local)
         if local_text.isidentifier():  # never scale a named array (h, f) in place
-            body.append(f"{eq.name} = {local_text}*({mp(upstream)})")
+            body.append(f"{eq.name} = {local_text}*({print_matrix(upstream)})")
         else:
             body.append(f"{eq.name} = {local_text}")
-            body.append(f"{eq.name} *= {mp(upstream)}")
+            body.append(f"{eq.name} *= {print_matrix(upstream)}")
     return body
 
 
-def _matrix_gradients(deriv: MatrixDerivation, mp: _MatrixPrinter, reduction: str) -> list[str]:
+def _matrix_gradients(deriv: MatrixDerivation, print_matrix: _MatrixPrinter, reduction: str) -> list[str]:
     """Each gradient array made once and scaled in place: at 784-100-10 with batch 128 a
     ``scale*(δ hᵀ)`` copy of the 100×784 product was a tenth of the whole evaluation."""
     structure = deriv.structure
@@ -162,9 +162,10 @@ def _matrix_gradients(deriv: MatrixDerivation, mp: _MatrixPrinter, reduction: st
         if name.startswith("b"):
             if structure.bias == "none":
                 continue
-            text = f"np.sum({mp(expr)}, axis=1)" if structure.bias == "neuron" else f"np.sum({mp(expr)})"
+            axis = ", axis=1" if structure.bias == "neuron" else ""
+            text = f"np.sum({print_matrix(expr)}{axis})"
         else:
-            text = mp(expr)
+            text = print_matrix(expr)
         body.append(f"grad_{name} = {text}")
         body += gradient_tail(name, structure.l2, reduction)
         names.append(name)
