@@ -2,9 +2,10 @@
 
 A small printer of our own rather than SymPy's NumPyPrinter: it must route every function
 through ``functions.FUNCTIONS`` (the stable kernels), name temporaries after the graph's
-quantities, and keep the code finite for pre-activations of any size: ``stabilize`` rewrites
-1/(1 + e^a) into σ(−a) and e^a/(1 + e^a) into σ(a) (the gradient of softplus), and the printer
-writes log(sigmoid(a)) and log(1 + exp(a)) as softplus.
+quantities, and keep the code finite for pre-activations of any size: the printer writes
+log(sigmoid(a)) and log(1 + exp(a)) as softplus, and callers print expressions after
+``stabilize`` (``symgrad.stable``, re-exported here), which rewrites 1/(1 + e^a) into σ(−a)
+and e^a/(1 + e^a) into σ(a).
 
 Generated names never collide with anything a module uses: ``Names`` reserves every builtin,
 every kernel and helper, ``np`` and the module's own variables, and renames a spec name that
@@ -22,6 +23,7 @@ import inspect
 import keyword
 import math
 import re
+from typing import Callable
 
 import numpy as np
 import sympy
@@ -29,16 +31,17 @@ import sympy
 from . import kernels
 from .errors import GraphError
 from .functions import rule_for, sigmoid
+from .stable import one_plus_exp, stabilize
 
-__all__ = ["Names", "NumpyPrinter", "kernel_source", "stabilize", "float_literal", "joined", "RESERVED"]
+__all__ = ["Names", "NumpyPrinter", "kernel_closure", "kernel_source", "stabilize", "float_literal", "joined", "RESERVED"]
 
-_KERNEL_NAMES = {name for name, obj in vars(kernels).items() if inspect.isfunction(obj)}
+_KERNELS = {name: obj for name, obj in vars(kernels).items() if inspect.isfunction(obj)}
 #: Every name a generated module uses for itself: module globals, helpers, locals, kernels, builtins.
 RESERVED = frozenset(
     {"np", "params", "inputs", "targets", "loss", "grads", "batch", "scale", "total", "dot_total", "leaves",
      "points", "per_point", "shape", "lse", "value_and_grad", "value_and_grad_at", "N_INPUTS", "N_TARGETS",
      "INPUTS", "TARGETS", "PARAMS", "DEFAULTS", "T", "dL_dyhat"}
-    | _KERNEL_NAMES | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist))
+    | set(_KERNELS) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist))
 
 
 class Names:
@@ -77,66 +80,6 @@ def float_literal(value, *, what: str = "a constant") -> str:
                          "rescale it, or use exact evaluation (symgrad report) instead")
     text = repr(number)
     return f"({text})" if text.startswith("-") else text
-
-
-def _one_plus_exp(base: sympy.Expr) -> sympy.Expr | None:
-    """z when ``base`` is 1 + e^z, else None."""
-    if base.is_Add and len(base.args) == 2 and sympy.S.One in base.args:
-        other = base.args[0] if base.args[1] == 1 else base.args[1]
-        if other.func is sympy.exp:
-            return other.args[0]
-    return None
-
-
-def stabilize(expr: sympy.Expr) -> sympy.Expr:
-    """Rewrite 1/(1 + e^z) as σ(−z) and e^z·σ(−z) as σ(z), so no e^z overflows to inf/inf.
-
-    >>> z = sympy.Symbol("z")
-    >>> stabilize(sympy.diff(sympy.log(1 + sympy.exp(z)), z))
-    sigmoid(z)
-    """
-    if not expr.has(sympy.exp):
-        return expr
-    done: dict = {}
-
-    def walk(e: sympy.Expr) -> sympy.Expr:
-        if e.is_Atom:
-            return e
-        if e in done:
-            return done[e]
-        args = tuple(walk(a) for a in e.args)
-        out = e.func(*args) if args != e.args else e
-        if out.is_Pow and out.exp.is_Integer and out.exp < 0:
-            z = _one_plus_exp(out.base)
-            if z is not None:
-                out = sigmoid(-z) ** (-out.exp)
-        if out.is_Mul:
-            out = _merge_exp_sigmoid(out)
-        done[e] = out
-        return out
-
-    return walk(expr)
-
-
-def _merge_exp_sigmoid(product: sympy.Expr) -> sympy.Expr:
-    """e^(kz) · σ(−z)^n = σ(z)^k · σ(−z)^(n−k) for whole k ≤ n: no e^(kz) left to overflow."""
-    factors = list(sympy.Mul.make_args(product))
-    changed = False
-    for i, f in enumerate(factors):
-        if f.func is not sympy.exp:
-            continue
-        for j, g in enumerate(factors):
-            base, n = g.as_base_exp()
-            if j == i or not isinstance(base, sigmoid) or not n.is_Integer or n < 1:
-                continue
-            z = -base.args[0]
-            k = f.args[0] / z if z != 0 else None
-            if k is not None and k.is_Integer and 1 <= k <= n:
-                factors[i] = sigmoid(z) ** k
-                factors[j] = base ** (n - k)
-                changed = True
-                break
-    return sympy.Mul(*factors) if changed else product
 
 
 def joined(terms: list[str]) -> str:
@@ -237,23 +180,35 @@ class NumpyPrinter:
         if isinstance(arg, sigmoid):
             self.kernels.add("softplus")
             return f"(-softplus({self.print(-arg.args[0])}))"
-        if arg.is_Add and len(arg.args) == 2 and sympy.S.One in arg.args:
-            other = arg.args[0] if arg.args[1] == 1 else arg.args[1]
-            if other.func is sympy.exp:
-                self.kernels.add("softplus")
-                return f"softplus({self.print(other.args[0])})"
+        z = one_plus_exp(arg)
+        if z is not None:
+            self.kernels.add("softplus")
+            return f"softplus({self.print(z)})"
         return f"np.log({self.print(arg)})"
 
 
+def kernel_closure(functions: dict[str, Callable], wanted: set[str]) -> list[str]:
+    """The kernels named and every kernel of ``functions`` they call, callees first (ties by name).
+
+    A kernel calls another when its source has ``other(``. Callees come first because numba
+    resolves a call when it compiles the caller; the order is stable across runs.
+    """
+    calls: dict[str, set[str]] = {}  # every kernel needed, and the kernels it calls
+    frontier = list(wanted)
+    while frontier:
+        name = frontier.pop()
+        if name not in calls:
+            source = inspect.getsource(functions[name])
+            calls[name] = {other for other in functions if other != name and re.search(rf"\b{other}\(", source)}
+            frontier += calls[name]
+    ordered: list[str] = []
+    while len(ordered) < len(calls):
+        left = set(calls) - set(ordered)
+        ordered += sorted(n for n in left if not calls[n] & (left - {n}))
+    return ordered
+
+
 def kernel_source(names: set[str]) -> str:
-    """The source of the kernels named, and of the kernels they call, in a stable order."""
-    wanted = set(names)
-    changed = True
-    while changed:
-        changed = False
-        for name in list(wanted):
-            for other in _KERNEL_NAMES - wanted:
-                if re.search(rf"\b{other}\(", inspect.getsource(getattr(kernels, name))):
-                    wanted.add(other)
-                    changed = True
-    return "\n\n".join(inspect.getsource(getattr(kernels, n)).strip() for n in sorted(wanted))
+    """The source of the kernels named, and of the kernels they call, in order of name."""
+    chosen = sorted(kernel_closure(_KERNELS, names))
+    return "\n\n".join(inspect.getsource(_KERNELS[n]).strip() for n in chosen)

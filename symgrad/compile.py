@@ -1,14 +1,17 @@
-"""Compile a derivation into fast, vectorised NumPy: loss and every gradient over a batch.
+"""Compile a derivation or a network into fast code: the one place that chooses form and backend.
 
-``compile_gradient`` is the one place that chooses the form: the scalar form (this module)
-for a derivation, the matrix form (``symgrad.matrix``) for a network built by ``mlp``.
+Two forms and two backends:
 
-The scalar form runs the forward pass once, keeping every node as a named array
-(``out_h1``), then the reverse pass, one ``delta_x`` per quantity as the sum over its
-consumers of ``delta_c * ∂c/∂x`` — the derivation's own adjoint terms, so the cost is a
-small constant times the forward pass. Common subexpressions of the local factors are
-shared through ``sympy.cse``. The source is readable, shown as ``.source``, and registered
-in ``linecache`` so tracebacks point into it.
+* the scalar form (``symgrad.scalar_code``): every node a named array, one ``delta_x`` per
+  quantity; any network, and the only form for a derivation given as such;
+* the matrix form (``symgrad.matrix_code``): matrix products over the batch, for dense
+  networks built by ``mlp`` (the default for them);
+* ``backend="numba"`` (the ``fast`` extra) fuses forward and backward into one loop over the
+  batch (``symgrad.fused``), or, in the matrix form, keeps BLAS for the products and fuses
+  the elementwise work (``symgrad.fused_matrix``).
+
+The source is readable, shown as ``.source``, and registered in ``linecache`` so
+tracebacks point into it.
 
 Per-point mode, for gradient checks and property tests (float64, any network):
 ``f = compile_gradient(derivation, reduction="none")`` gives
@@ -30,46 +33,45 @@ Per-point mode, for gradient checks and property tests (float64, any network):
 from __future__ import annotations
 
 from .chain import Derivation, derive
-from .codegen import Names, NumpyPrinter, float_literal, kernel_source
-from .errors import GraphError, InvalidArgument
-from .generated import FORMS, REDUCTIONS, CompiledGradient, PointGradients, check_reduction, load_source, \
-    module_source
+from .errors import InvalidArgument
+from .fused import compile_fused_scalar
+from .fused_matrix import compile_fused_matrix
+from .fused_module import FusedGradient, require_numba
+from .generated import BACKENDS, FORMS, REDUCTIONS, CompiledGradient, PointGradients, check_reduction
 from .graph import Network
 from .layout import MLPStructure
-from .matrix import compile_matrix
-from .rowcode import RowWriter, adjoint_lines, constant_literal, delta_term, forward_lines, joined, local_factor_lines, \
-    print_factor
+from .limits import MAX_SCALAR_PARAMS
+from .matrix_code import compile_matrix
+from .scalar_code import compile_scalar, scalar_source
 
 __all__ = ["CompiledGradient", "PointGradients", "compile_gradient", "compile_network", "choose_form",
-           "scalar_source", "REDUCTIONS"]
-
-_BATCH_HELPERS = '''def total(delta, batch):
-    """Sum a per-sample adjoint over the batch (a scalar adjoint stands for every sample)."""
-    return float(np.sum(delta)) if np.ndim(delta) else float(delta) * batch
+           "scalar_source", "REDUCTIONS", "BACKENDS"]
 
 
-def dot_total(delta, factor, batch):
-    """Σ over the batch of delta * factor, as one dot product when both are arrays."""
-    if np.ndim(delta) and np.ndim(factor):
-        return float(np.dot(delta, factor))
-    return total(np.multiply(delta, factor), batch)'''
-
-_POINT_HELPERS = '''def per_point(value, points):
-    """A value (scalar or array of P points) as a fresh float64 array of shape (points,)."""
-    return np.array(np.broadcast_to(value, (points,)), dtype=np.float64)'''
-
-
-# -- choosing the form -----------------------------------------------------------------
 def choose_form(network: Network, form: str | None, *, derived: bool = False) -> str:
     """The form to compile: ``form`` if given; else matrix for dense ``mlp`` networks not yet derived."""
     if form is not None:
         if form not in FORMS:
             raise InvalidArgument(f"form must be one of {', '.join(map(repr, FORMS))}, got {form!r}")
         return form
-    structure = network.structure
-    if not derived and isinstance(structure, MLPStructure) and structure.activation != "maxout":
+    if not derived and _dense(network):
         return "matrix"
     return "scalar"
+
+
+def _dense(network: Network) -> bool:
+    """Built by ``mlp`` without maxout: the matrix form covers it."""
+    structure = network.structure
+    return isinstance(structure, MLPStructure) and structure.activation != "maxout"
+
+
+def _subject(what: object) -> tuple[Network, Derivation | None]:
+    """The network to compile, and the derivation when one was given."""
+    if isinstance(what, Derivation):
+        return what.network, what
+    if isinstance(what, Network):
+        return what, None
+    raise InvalidArgument(f"compile_gradient needs a Derivation or a Network, got {type(what).__name__}")
 
 
 def compile_gradient(what: Derivation | Network, *, form: str | None = None,
@@ -88,132 +90,47 @@ def compile_gradient(what: Derivation | Network, *, form: str | None = None,
     >>> round(grads["w5"], 9)
     0.082167041
     """
-    if backend != "numpy":
-        if backend != "numba":
-            raise InvalidArgument(f"backend must be 'numpy' or 'numba', got {backend!r}")
-        from .fused import compile_fused
+    if backend not in BACKENDS:
+        raise InvalidArgument(f"backend must be 'numpy' or 'numba', got {backend!r}")
+    if backend == "numba":
         return compile_fused(what, form=form, reduction=reduction)
-    derived = isinstance(what, Derivation)
-    if not derived and not isinstance(what, Network):
-        raise InvalidArgument(f"compile_gradient needs a Derivation or a Network, got {type(what).__name__}")
-    network = what.network if derived else what
-    form = choose_form(network, form, derived=derived)
+    network, derivation = _subject(what)
+    form = choose_form(network, form, derived=derivation is not None)
     check_reduction(reduction, allowed=REDUCTIONS if form == "scalar" else ("mean", "sum"))
     if form == "matrix":
-        if derived and what.output != network.output:
+        if derivation is not None and derivation.output != network.output:
             raise InvalidArgument(f"the matrix form computes the network's loss {network.output!r}, but the "
-                                  f"derivation is for {what.output!r}; use form='scalar'")
+                                  f"derivation is for {derivation.output!r}; use form='scalar'")
         return compile_matrix(network, reduction=reduction)
-    derivation = what if derived else derive(network)
-    source, layout = scalar_source(derivation, reduction=reduction)
-    namespace = load_source(source, "scalar")
-    function = namespace["value_and_grad_at" if reduction == "none" else "value_and_grad"]
-    return CompiledGradient(source, layout["inputs"], layout["targets"], layout["params"], reduction, "scalar",
-                            function, namespace["__file__"], tuple(network.leaves))
+    return compile_scalar(derivation if derivation is not None else derive(network), reduction=reduction)
+
+
+def compile_fused(what: Derivation | Network, *, form: str | None = None, reduction: str = "mean") -> FusedGradient:
+    """``compile_gradient(..., backend="numba")``: the numba backend (``symgrad.fused``).
+
+    The scalar form (row by row, the scalar form's lines) is the default whenever the network
+    has scalar parameters: on small layers it is the fast one. ``form="matrix"``, and a dense
+    network too large for scalar names, get ``symgrad.fused_matrix``: BLAS products with fused
+    elementwise passes. ``reduction`` is "mean" or "sum".
+    """
+    require_numba()
+    network, derivation = _subject(what)
+    if form is not None:
+        choose_form(network, form, derived=derivation is not None)  # validates the value
+    check_reduction(reduction, allowed=("mean", "sum"))
+    if form == "matrix" or (form is None and not network.params and network.structure is not None):
+        if not _dense(network):
+            raise InvalidArgument("the matrix form needs a dense network built by mlp() or an [mlp] spec (without "
+                                  "maxout); use form='scalar'")
+        return compile_fused_matrix(network, reduction=reduction)
+    if not network.params and network.structure is not None:
+        raise InvalidArgument(f"this network has more than {MAX_SCALAR_PARAMS:,} parameters, so it is built in matrix "
+                              "form only, without scalar names; compile it with form='matrix'")
+    return compile_fused_scalar(derivation if derivation is not None else derive(network),
+                                reduction=reduction)
 
 
 def compile_network(network: Network, *, form: str | None = None, reduction: str = "mean",
                     backend: str = "numpy") -> CompiledGradient:
     """``compile_gradient`` for a network: the matrix form by default for networks built by ``mlp``."""
     return compile_gradient(network, form=form, reduction=reduction, backend=backend)
-
-
-# -- the scalar form, step by step -------------------------------------------------------
-def scalar_source(derivation: Derivation, *, reduction: str = "mean", docstring: str = "") -> tuple[str, dict]:
-    """The standalone module source of the scalar form, and its layout."""
-    check_reduction(reduction)
-    net = derivation.network
-    names = Names()
-    w = RowWriter(derivation, names, NumpyPrinter(names))
-    points = reduction == "none"
-    body = _point_leaf_lines(w) if points else _batch_leaf_lines(w)
-    body += ["", "# forward pass", *forward_lines(w)]
-    out = names.get(derivation.output)
-    if points:
-        body.append(f"loss = per_point({out}, points)")
-    else:
-        reducer = "np.mean" if reduction == "mean" else "np.sum"
-        body.append(f"loss = {reducer}(np.broadcast_to({out}, (batch,)))")
-    body += ["", "# backward pass: delta_x = sum over consumers c of delta_c * dc/dx"]
-    local, lines = local_factor_lines(w)
-    body += lines
-    unit, lines = adjoint_lines(w, local)
-    body += lines + [""]
-    body += _point_gradient_lines(w, local, unit) if points else _batch_gradient_lines(w, local, unit, reduction)
-    params = {p: () for p in net.params}
-    what = "per point (scalar form)" if points else f"{reduction} over the batch (scalar form)"
-    doc = docstring or (f"Loss and gradients of {derivation.output!r} for the network: "
-                        f"{net.description or 'a symgrad network'}; {what}.")
-    module = module_source(
-        doc, inputs=net.inputs, targets=net.targets, params=params, kernels=kernel_source(w.printer.kernels),
-        helpers=_POINT_HELPERS if points else _BATCH_HELPERS,
-        signature="value_and_grad_at(leaves, points)" if points else "value_and_grad(params, inputs, targets)",
-        body=body, constants=_defaults(net) if points else None)
-    return module, {"inputs": net.inputs, "targets": net.targets, "params": params}
-
-
-def _batch_leaf_lines(w: RowWriter) -> list[str]:
-    """Inputs and targets are batch columns, parameters come from ``params``, constants are literals."""
-    net = w.derivation.network
-    body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)"]
-    body += [f"{w.names.get(name)} = inputs[:, {k}]" for k, name in enumerate(net.inputs)]
-    body += [f"{w.names.get(name)} = targets[:, {k}]" for k, name in enumerate(net.targets)]
-    # np.float64, so a Python float 0.0 divides as IEEE arithmetic does (inf), never raising.
-    body += [f"{w.names.get(name)} = np.float64(params[{name!r}])" for name in net.params]
-    body += [f"{w.names.get(name)} = {constant_literal(net, name)}"
-             for name, leaf in net.leaves.items() if leaf.kind == "constant"]
-    return body + ["batch = inputs.shape[0]"]
-
-
-def _point_leaf_lines(w: RowWriter) -> list[str]:
-    """Every leaf, constants included, comes from ``leaves`` as a scalar or an array of points."""
-    net = w.derivation.network
-    return [f"{w.names.get(name)} = np.asarray(leaves[{name!r}], dtype=np.float64)" for name in net.leaves]
-
-
-def _defaults(net: Network) -> dict[str, str]:
-    """The network's leaf values as float literals; values beyond float64 are left out (give them)."""
-    out = {}
-    for name in net.leaves:
-        if name in net.values:
-            try:
-                out[name] = float_literal(net.values[name], what=f"the value of {name!r}")
-            except GraphError:
-                continue
-    return out
-
-
-def _batch_gradient_lines(w: RowWriter, local: dict, unit: set[str], reduction: str) -> list[str]:
-    """``grads = {p: scale * Σ over the batch of δ·factor}``, one dot product per term."""
-    body = [f"scale = {'1.0 / batch' if reduction == 'mean' else '1.0'}", "grads = {"]
-    for p in w.derivation.network.params:
-        adj = w.derivation.adjoints.get(p)
-        if adj is None:
-            body.append(f"    {p!r}: 0.0,")
-            continue
-        parts = []
-        for t in adj.terms:
-            factor = local[t.consumer, p]
-            if t.consumer in unit:
-                parts.append(f"total({print_factor(w, factor, t.consumer, p)}, batch)")
-            elif factor == 1:
-                parts.append(f"total({w.names.get(t.consumer, 'delta')}, batch)")
-            else:
-                parts.append(f"dot_total({w.names.get(t.consumer, 'delta')}, "
-                             f"{print_factor(w, factor, t.consumer, p)}, batch)")
-        joined = " + ".join(parts)
-        body.append(f"    {p!r}: scale * {joined if len(parts) == 1 else f'({joined})'},")
-    return body + ["}", "return float(loss), grads"]
-
-
-def _point_gradient_lines(w: RowWriter, local: dict, unit: set[str]) -> list[str]:
-    """``grads = {p: Σ δ·factor at each point}``, every gradient an array of shape (points,)."""
-    body = ["grads = {"]
-    for p in w.derivation.network.params:
-        adj = w.derivation.adjoints.get(p)
-        if adj is None:
-            body.append(f"    {p!r}: per_point(0.0, points),")
-            continue
-        terms = [delta_term(w, local[t.consumer, p], t.consumer, p, unit) for t in adj.terms]
-        body.append(f"    {p!r}: per_point({joined(terms)}, points),")
-    return body + ["}", "return loss, grads"]

@@ -20,27 +20,23 @@ x), the δ that need it are reported as undefined instead.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import mpmath
-import numpy as np
 import sympy
 
+from .arithmetic import CheckedArithmetic, Undefined
 from .chain import Derivation, Term, accumulate
-from .codegen import stabilize
 from .errors import DomainError, GraphError, PrecisionError
-from .functions import rule_for
 from .graph import Network, as_number
-from .limits import LONG_OPERANDS, MAX_MAGNITUDE_DIGITS
+from .limits import LONG_OPERANDS
 from .precision import DEFAULT_DIGITS, WORKING_EXTRA, Rounding, check_digits, format_number
+from .stable import stabilize
 
 __all__ = ["Values", "GradientValues", "Overrides", "evaluate", "evaluate_gradients", "evaluate_expr"]
 
 _NO_ROUNDING = Rounding()
-# |x| above 2**_MAX_MAG is beyond 10**MAX_MAGNITUDE_DIGITS.
-_MAX_MAG = int(MAX_MAGNITUDE_DIGITS * math.log2(10)) + 1
 
 
 @dataclass(frozen=True)
@@ -84,114 +80,6 @@ class GradientValues:
     undefined: dict[str, str] = field(default_factory=dict)  # δ of an input or target that does not exist here
 
 
-class _Undefined(Exception):
-    """A sub-expression has no real value; the caller names the node and the point."""
-
-
-# -- one expression --------------------------------------------------------------------
-class _Arithmetic:
-    """Evaluates SymPy trees exactly (mpmath at the current precision) or in float64."""
-
-    def __init__(self, exact: bool, digits: int | None):
-        self.exact = exact
-        # A sum that cancels below 10**-digits of its largest term is zero at that precision.
-        self.floor = mpmath.mpf(10) ** (-digits) if exact and digits is not None else None
-
-    def number(self, expr: sympy.Expr):
-        if not self.exact:
-            return float(expr)
-        if expr.is_Rational:
-            return mpmath.mpf(expr.p) / expr.q
-        return self.check(mpmath.mpf(sympy.N(expr, mpmath.mp.dps + 5)), expr)
-
-    def check(self, value, expr: sympy.Expr):
-        if not self.exact:
-            return value
-        if isinstance(value, mpmath.mpc):
-            if value.imag != 0:
-                raise _Undefined(f"{_short(expr)} is not a real number there ({_complex(value)})")
-            value = value.real
-        if not mpmath.isfinite(value):
-            raise _Undefined(f"{_short(expr)} is {'infinite' if mpmath.isinf(value) else 'undefined'} there")
-        if value and mpmath.mag(value) > _MAX_MAG:
-            raise _Undefined(f"{_short(expr)} exceeds 10^{MAX_MAGNITUDE_DIGITS} in magnitude, beyond what exact "
-                             "evaluation attempts")
-        return value
-
-    def add(self, terms: list):
-        if not self.exact:
-            return float(math.fsum(terms)) if all(map(math.isfinite, terms)) else float(np.sum(terms))
-        total = mpmath.fsum(terms)
-        if self.floor is not None and total and len(terms) > 1:
-            if abs(total) <= self.floor * max(abs(t) for t in terms):
-                return mpmath.mpf(0)
-        return total
-
-    def expr(self, expr: sympy.Expr, env: Mapping[str, object]):
-        if expr.is_Symbol:
-            try:
-                return env[expr.name]
-            except KeyError:
-                raise GraphError(f"no value for {expr.name!r}") from None
-        if expr.is_Number or expr.is_NumberSymbol:
-            return self.number(expr)
-        args = [self.expr(a, env) for a in expr.args]
-        try:
-            return self.check(self.apply(expr, args), expr)
-        except ZeroDivisionError:
-            raise _Undefined(f"{_short(expr)} divides by zero there") from None
-        except (ValueError, OverflowError, TypeError) as exc:
-            raise _Undefined(f"{_short(expr)} cannot be evaluated there ({exc})") from None
-
-    def apply(self, expr: sympy.Expr, args: list):
-        if expr.is_Add:
-            return self.add(args)
-        if expr.is_Mul:
-            out = args[0]
-            for a in args[1:]:
-                out = out * a
-            return out
-        if expr.is_Pow:
-            return self.power(expr, *args)
-        rule = rule_for(expr.func)
-        if rule is None:
-            raise GraphError(f"cannot evaluate {expr.func.__name__} in {sympy.sstr(expr)}")
-        if self.exact:
-            if expr.func is sympy.exp and args[0] > _MAX_MAG:  # refuse before mpmath builds the number
-                raise _Undefined(f"{_short(expr)} exceeds 10^{MAX_MAGNITUDE_DIGITS} in magnitude, beyond what exact "
-                                 "evaluation attempts")
-            return rule.mpmath(*args)
-        with np.errstate(all="ignore"):
-            return float(rule.numpy(*[np.float64(a) for a in args]))
-
-    def power(self, expr: sympy.Expr, base, exponent):
-        if not self.exact:
-            with np.errstate(all="ignore"):
-                return float(np.power(base, exponent))
-        if base == 0 and exponent < 0:
-            raise ZeroDivisionError
-        if base and abs(exponent * mpmath.mag(base)) > 4 * _MAX_MAG:
-            raise _Undefined(f"{_short(expr)} exceeds 10^{MAX_MAGNITUDE_DIGITS} in magnitude, beyond what exact "
-                             "evaluation attempts")
-        if expr.exp.is_Integer:
-            return base ** int(expr.exp)
-        if base < 0:
-            raise _Undefined(f"{_short(expr)} is not a real number there (a negative number to the power "
-                             f"{sympy.sstr(expr.exp)})")
-        if expr.exp == sympy.S.Half:
-            return mpmath.sqrt(base)
-        return mpmath.power(base, exponent)
-
-
-def _short(expr: sympy.Expr, limit: int = 60) -> str:
-    text = sympy.sstr(expr)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _complex(value: mpmath.mpc) -> str:
-    return f"{format_number(value.real, 6)} + {format_number(value.imag, 6)}i"
-
-
 def evaluate_expr(expr: sympy.Expr, env: Mapping[str, object], *, exact: bool = True):
     """Evaluate a SymPy expression with ``env`` giving each symbol's number.
 
@@ -204,12 +92,12 @@ def evaluate_expr(expr: sympy.Expr, env: Mapping[str, object], *, exact: bool = 
     mpf('7.0')
     """
     try:
-        return _Arithmetic(exact, None).expr(expr, env)
-    except _Undefined as exc:
-        raise DomainError(f"{exc} (at {_point(env, expr.free_symbols)})") from None
+        return CheckedArithmetic(exact, None).value(expr, env)
+    except Undefined as exc:
+        raise DomainError(f"{exc} (at {_point_text(env, expr.free_symbols)})") from None
 
 
-def _point(env: Mapping[str, object], symbols) -> str:
+def _point_text(env: Mapping[str, object], symbols) -> str:
     names = sorted(s.name for s in symbols)
     return ", ".join(f"{n} = {format_number(env[n], 9)}" for n in names if n in env) or "this point"
 
@@ -222,7 +110,7 @@ class _Solver:
                  overrides: Overrides):
         self.network = network
         self.exact = exact
-        self.arith = _Arithmetic(exact, digits)
+        self.arith = CheckedArithmetic(exact, digits)
         self.round = rounding if rounding.active else (lambda v: v)
         self.overrides = overrides
         self.fixed_values = {k: self.number(v) for k, v in overrides.values.items()}
@@ -249,7 +137,7 @@ class _Solver:
             if name in self.fixed_values:
                 env[name] = self.fixed_values[name]
                 continue
-            env[name] = self.round(self.guard(lambda: self.arith.expr(node.expr, env),
+            env[name] = self.round(self.guard(lambda: self.arith.value(node.expr, env),
                                               f"node {name!r} = {node.text}", env, node.expr))
         return env
 
@@ -258,9 +146,9 @@ class _Solver:
         an expression costs more than evaluating it)."""
         try:
             return compute()
-        except _Undefined as exc:
+        except Undefined as exc:
             label = what() if callable(what) else what
-            raise DomainError(f"{label}: {exc} (at {_point(env, expr.free_symbols)})") from None
+            raise DomainError(f"{label}: {exc} (at {_point_text(env, expr.free_symbols)})") from None
 
     def products_of_others(self, derivation: Derivation, env: Mapping) -> dict:
         """∂(a_1⋯a_n)/∂a_k = a_1⋯a_{k−1} · a_{k+1}⋯a_n for long products, from prefix and suffix products.
@@ -273,7 +161,7 @@ class _Solver:
             if node is None or not node.expr.is_Mul or len(node.expr.args) <= LONG_OPERANDS:
                 continue
             args = node.expr.args
-            values = [self.guard(lambda a=a: self.arith.expr(a, env), f"node {name!r}", env, a) for a in args]
+            values = [self.guard(lambda a=a: self.arith.value(a, env), f"node {name!r}", env, a) for a in args]
             prefix, suffix = [self.number(1)], [self.number(1)]
             for v in values:
                 prefix.append(prefix[-1] * v)
@@ -301,9 +189,9 @@ class _Solver:
                 continue
             what = lambda factor=factor: f"the local partial {factor.leibniz} = {sympy.sstr(factor.expr)}"  # noqa: E731
             # float64 uses the compiled code's stable rewrites (e^z/(1+e^z) → σ(z)), so it stays finite
-            expr = factor.expr if self.exact else _stable(factor.expr)
+            expr = factor.expr if self.exact else _stabilized(factor.expr)
             try:
-                factors[key] = self.round(self.guard(lambda: self.arith.expr(expr, env), what, env, expr))
+                factors[key] = self.round(self.guard(lambda: self.arith.value(expr, env), what, env, expr))
             except DomainError as exc:
                 if key[1] in needed:  # a parameter's gradient needs it
                     raise
@@ -336,7 +224,7 @@ class _Solver:
 
 
 @functools.lru_cache(maxsize=4096)
-def _stable(expr: sympy.Expr) -> sympy.Expr:
+def _stabilized(expr: sympy.Expr) -> sympy.Expr:
     return stabilize(expr)
 
 
@@ -351,13 +239,13 @@ def _certified(compute: Callable[[int], object], digits: int):
             low = compute(digits)
         with mpmath.workdps(2 * dps):
             high = compute(digits)
-            if all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(_flatten(low), _flatten(high))):
+            if all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(_numbers_of(low), _numbers_of(high))):
                 return high
         dps *= 2
     raise PrecisionError(f"could not certify {digits} digits even at {dps} working digits; ask for fewer digits")
 
 
-def _flatten(result) -> list:
+def _numbers_of(result) -> list:
     if isinstance(result, Values):
         return list(result.values.values())
     numbers = (list(result.values.values()) + list(result.factors.values()) + list(result.terms.values())

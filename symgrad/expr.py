@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import sympy
 
-from .errors import ParseError
+from .errors import ParseError, shorten
 from .functions import SPEC_FUNCTIONS
 from .limits import (
     MAX_CONSTANT_DIGITS,
@@ -69,7 +69,7 @@ def parse_number(text: str, *, what: str = "value") -> sympy.Rational:
         raise ParseError(f"{what} is {text!r}, which is not a number ({_EXPECTED})")
     cleaned = text.strip().replace("_", "")
     if len(cleaned) > MAX_LITERAL:
-        raise ParseError(f"{what} is {_short(text)}, which is {len(cleaned)} characters long; "
+        raise ParseError(f"{what} is {_quoted(text)}, which is {len(cleaned)} characters long; "
                          f"number literals are limited to {MAX_LITERAL} characters")
     if cleaned.lower().lstrip("+-") in _NOT_FINITE:
         raise ParseError(f"{what} is {text!r}, which is not finite; give a finite number such as 0.05")
@@ -117,16 +117,16 @@ def parse_expression(text: str, *, max_text: int | None = MAX_TEXT, real: bool =
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ParseError(f"{_short(text)} is not a valid expression ({exc.msg})") from None
+        raise ParseError(f"{_quoted(text)} is not a valid expression ({exc.msg})") from None
     except (RecursionError, MemoryError, ValueError):
-        raise ParseError(f"{_short(text)} is nested too deeply to parse") from None
+        raise ParseError(f"{_quoted(text)} is nested too deeply to parse") from None
     walker = _Walker(text.strip(), real=real)
     expr = walker.visit(tree.body, depth=0)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
-        raise ParseError(f"{_short(text)} divides by zero or is otherwise undefined")
+        raise ParseError(f"{_quoted(text)} divides by zero or is otherwise undefined")
     problem = _size_problem(expr, deep=True)
     if problem:
-        raise ParseError(f"{_short(text)} is refused: {problem}")
+        raise ParseError(f"{_quoted(text)} is refused: {problem}")
     try:
         normal = ast.unparse(tree.body)
     except (RecursionError, ValueError):  # pragma: no cover - depth is already bounded
@@ -139,7 +139,7 @@ def _check_ascii(text: str) -> None:
     if text.isascii():
         return
     position, char = next((i, c) for i, c in enumerate(text) if not c.isascii())
-    raise ParseError(f"{_short(text)} contains the non-ASCII character {char!r} (U+{ord(char):04X}) at "
+    raise ParseError(f"{_quoted(text)} contains the non-ASCII character {char!r} (U+{ord(char):04X}) at "
                      f"position {position + 1}; names and expressions are ASCII only (letters a-z, A-Z, "
                      "digits and _)")
 
@@ -173,8 +173,9 @@ def _size_problem(expr: sympy.Basic, *, deep: bool) -> str | None:
     return None
 
 
-def _short(text: str) -> str:
-    return repr(text if len(text) <= 80 else text[:77] + "...")
+def _quoted(text: str) -> str:
+    """``text`` quoted for a message, cut to 80 characters."""
+    return repr(shorten(text, 80))
 
 
 class _Walker:
@@ -186,17 +187,17 @@ class _Walker:
     def reject(self, node: ast.AST, what: str) -> ParseError:
         segment = ast.get_source_segment(self.source, node) or type(node).__name__
         return ParseError(
-            f"{_short(segment)} is not allowed: {what}. Expressions may use numbers, names, "
+            f"{_quoted(segment)} is not allowed: {what}. Expressions may use numbers, names, "
             "+ - * / **, parentheses and the functions " + ", ".join(sorted(SPEC_FUNCTIONS))
         )
 
     def refuse(self, node: ast.AST, problem: str) -> ParseError:
         segment = ast.get_source_segment(self.source, node) or type(node).__name__
-        return ParseError(f"{_short(segment)} is refused: {problem}")
+        return ParseError(f"{_quoted(segment)} is refused: {problem}")
 
     def visit(self, node: ast.AST, depth: int) -> sympy.Expr:
         if depth > MAX_DEPTH:
-            raise ParseError(f"{_short(self.source)} is nested more than {MAX_DEPTH} levels deep")
+            raise ParseError(f"{_quoted(self.source)} is nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, ast.Constant):
             return self.constant(node)
         if isinstance(node, ast.Name):
@@ -250,7 +251,7 @@ class _Walker:
         try:
             return parse_number(segment, what="the number")
         except ParseError as exc:
-            raise ParseError(f"{_short(self.source)}: {exc}") from None
+            raise ParseError(f"{_quoted(self.source)}: {exc}") from None
 
     def chain(self, first: ast.AST, links: list[ast.BinOp], depth: int) -> sympy.Expr:
         """Fold a + b - c + … (or a * b / c * …) in one n-ary Add or Mul: linear, not quadratic."""

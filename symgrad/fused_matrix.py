@@ -1,6 +1,6 @@
 """The matrix form with the numba backend: BLAS for the products, one fused pass for the rest.
 
-The NumPy matrix form (``symgrad.matrix``) spends its time in two places: the matrix
+The NumPy matrix form (``symgrad.matrix_code``) spends its time in two places: the matrix
 products, which BLAS already runs at full speed, and the elementwise work around them — add
 the bias, apply the activation, form act′ and scale it by the upstream δ, the loss and its
 derivative, the bias gradients' row sums — where NumPy makes a temporary array and a pass
@@ -33,13 +33,23 @@ import sympy
 
 from .codegen import Names
 from .errors import InvalidArgument
-from .fused import IMPORTS, JIT, FusedPrinter, kernel_lines
+from .fused_module import IMPORTS, JIT, FusedGradient, FusedPrinter, kernel_lines, load_module
 from .generated import check_reduction
 from .graph import Network
-from .layout import mlp_structure
-from .matrix import LOSS_TERMS, derive_matrix, gradient_tail, matrix_layout, penalty_lines
+from .layout import MLPStructure, mlp_structure
+from .matrix import LOSS_TERMS, MatrixDerivation, derive_matrix
+from .matrix_code import gradient_tail, matrix_layout, penalty_lines
 
-__all__ = ["fused_matrix_source"]
+__all__ = ["compile_fused_matrix", "fused_matrix_source"]
+
+
+def compile_fused_matrix(network: Network, *, reduction: str = "mean") -> FusedGradient:
+    """Compile ``network``'s matrix form with BLAS products and numba elementwise passes, and load it."""
+    source, layout = fused_matrix_source(network, reduction=reduction)
+    module = load_module(source)
+    return FusedGradient(source, layout["inputs"], layout["targets"], layout["params"], reduction, "matrix",
+                         module.value_and_grad, module.__file__)
+
 
 def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, dict]:
     """The numba module source of ``network``'s matrix form, and its parameter layout."""
@@ -48,59 +58,19 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     if structure.loss == "softmax_cross_entropy":
         raise InvalidArgument("the numba backend's matrix form covers the per-output losses; softmax cross-entropy "
                               "sums across the outputs of each sample: use backend='numpy' (its matrix form covers it)")
-    deriv = derive_matrix(structure)
-    printer = FusedPrinter(Names())
+    writer = _KernelWriter(derive_matrix(structure), FusedPrinter(Names()))
     L = len(structure.widths) - 1
     params, _ = matrix_layout(structure)
-    kernels: list[str] = []
-
-    def element(expr: sympy.Expr, mapping: dict) -> str:
-        """One element's formula, each symbol of ``mapping`` printed as the given source text."""
-        return printer.with_override(mapping, expr)
-
-    def own_names(expr: sympy.Expr) -> dict:
-        """The loss term's u (ŷ) and t, printed as the kernel's variables of the same names."""
-        return {s: s.name for s in expr.free_symbols}
-
-    bias = {"neuron": "b[i]", "layer": "b", "none": "0.0"}[structure.bias]  # one element's bias in forward_l
-
-    locals_ = {eq.name: eq.expr for eq in deriv.backward}
     body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
             "h0 = inputs.T  # (features, batch): each sample a column", "T = np.ascontiguousarray(targets.T)",
             "batch = inputs.shape[0]"]
     body += [f"{name} = params[{name!r}]" for name in params]
     body += ["", "# forward pass: BLAS for W h, one fused pass for the bias and the activation"]
     for layer in range(1, L + 1):
-        act = next(eq.expr for eq in deriv.forward if eq.name == f"h{layer}")
-        kernels += [f"@{JIT}", f"def forward_{layer}(f, b):",
-                    f"    'f += b in place; returns h{layer} = act(f).'",
-                    "    h = np.empty_like(f)", "    for i in range(f.shape[0]):",
-                    "        for j in range(f.shape[1]):",
-                    f"            u = f[i, j] + {bias}", "            f[i, j] = u",
-                    f"            h[i, j] = {element(act.function.expr, {act.function.variables[0]: 'u'})}",
-                    "    return h", "", ""]
+        writer.forward(layer)
         bias_arg = f"b{layer}" if structure.bias != "none" else "0.0"
         body += [f"f{layer} = {f'W{layer} @ h{layer - 1}'}", f"h{layer} = forward_{layer}(f{layer}, {bias_arg})"]
-
-    def local_factor(layer: int) -> str:
-        """act′ of layer ``layer`` for element (i, j), in h or in f as the derivation has it."""
-        expr = locals_[f"delta{layer}"]
-        local = next(a for a in expr.args if hasattr(a, "function"))
-        var, body_ = local.function.variables[0], local.function.expr
-        source = local.expr.name  # h{layer} or f{layer}
-        return element(body_, {var: f"{source[0]}[i, j]"})
-
-    # The output layer: the loss term and δ_L = ∂ℓ/∂ŷ ⊙ act′ in one pass.
-    term = LOSS_TERMS[structure.loss]
-    kernels += [f"@{JIT}", f"def output_{L}(h, f, T):",
-                "    'Loss per feature, δ_L = dℓ/dŷ ⊙ act′ and its batch sums (the bias gradient).'",
-                "    n, batch = h.shape", "    loss = np.zeros(n)", "    delta = np.empty_like(h)",
-                "    total = np.zeros(n)", "    for i in range(n):", "        part = 0.0", "        s = 0.0",
-                "        for j in range(batch):", "            u = h[i, j]", "            t = T[i, j]",
-                f"            part += {element(term, own_names(term))}",
-                f"            d = ({element(deriv.loss_grad, own_names(deriv.loss_grad))})*({local_factor(L)})",
-                "            delta[i, j] = d", "            s += d", "        loss[i] = part", "        total[i] = s",
-                "    return loss, delta, total", "", ""]
+    writer.output(L)
     loss_text = "add_in_order(loss_parts)"
     body += ["", "# loss and output delta: one fused pass",
              f"loss_parts, delta{L}, delta_sum{L} = output_{L}(h{L}, f{L}, T)",
@@ -108,25 +78,30 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     body += penalty_lines(structure.l2, params, reduction)
     body += ["", "# backward pass: BLAS for W^T delta, one fused pass for delta_l = (W^T delta) ⊙ act'"]
     for layer in range(L - 1, 0, -1):
-        # No running sum in this loop, so it vectorises; the bias gradient is NumPy's row sum.
-        kernels += [f"@{JIT}", f"def backward_{layer}(h, f, upstream):",
-                    "    'δ = upstream ⊙ act′, in place in upstream.'",
-                    "    for i in range(upstream.shape[0]):", "        for j in range(upstream.shape[1]):",
-                    f"            upstream[i, j] = upstream[i, j]*({local_factor(layer)})", "    return upstream",
-                    "", ""]
+        writer.backward(layer)
         body.append(f"delta{layer} = backward_{layer}(h{layer}, f{layer}, W{layer + 1}.T @ delta{layer + 1})")
         body.append(f"delta_sum{layer} = np.sum(delta{layer}, axis=1)")
-    body += ["", "scale = 1.0 / batch"] if reduction == "mean" else [""]
+    body += _gradient_lines(structure, params, reduction)
+    return _module(network, structure, reduction, params, writer, body)
+
+
+def _gradient_lines(structure: MLPStructure, params: dict, reduction: str) -> list[str]:
+    """Each parameter's gradient: BLAS δ hᵀ for the weights, the row sums of δ for the biases."""
+    body = ["", "scale = 1.0 / batch"] if reduction == "mean" else [""]
     names = []
-    for layer in range(1, L + 1):
+    for layer in range(1, len(structure.widths)):
         for name, text in ((f"W{layer}", f"delta{layer} @ h{layer - 1}.T"),
                            (f"b{layer}", f"delta_sum{layer}" if structure.bias == "neuron"
                             else f"add_in_order(delta_sum{layer})")):
             if name in params:
                 body += [f"grad_{name} = {text}", *gradient_tail(name, structure.l2, reduction)]
                 names.append(name)
-    body += ["grads = {" + ", ".join(f"{n!r}: grad_{n}" for n in names) + "}", "return float(loss), grads"]
+    return body + ["grads = {" + ", ".join(f"{n!r}: grad_{n}" for n in names) + "}", "return float(loss), grads"]
 
+
+def _module(network: Network, structure: MLPStructure, reduction: str, params: dict, writer: _KernelWriter,
+            body: list[str]) -> tuple[str, dict]:
+    """The whole module: docstring, imports, kernels, ``add_in_order``, the layers' kernels, ``value_and_grad``."""
     inputs, targets = tuple(network.inputs), tuple(network.targets)
     widths = "-".join(map(str, structure.widths))
     doc = (f"Loss and gradients of a {widths} {structure.activation} network, {structure.loss} loss {reduction} "
@@ -134,13 +109,72 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     lines = [repr(f"{doc}\n\nGenerated by symgrad; needs NumPy and numba (pip install \"symgrad[fast]\")."), "",
              *IMPORTS, "", f"N_INPUTS = {len(inputs)}", f"N_TARGETS = {len(targets)}", f"INPUTS = {inputs!r}",
              f"TARGETS = {targets!r}", "PARAMS = {" + ", ".join(f"{k!r}: {v!r}" for k, v in params.items()) + "}", ""]
-    lines += kernel_lines(printer.kernels)
+    lines += kernel_lines(writer.printer.kernels)
     lines += ["", f"@{JIT}", "def add_in_order(parts):",
               "    'A sum in index order: the same bytes on any thread count.'",
               "    total = 0.0", "    for k in range(parts.shape[0]):", "        total += parts[k]", "    return total",
               "", ""]
-    lines += kernels
+    lines += writer.kernels
     lines += ["def value_and_grad(params, inputs, targets):",
               f"    {repr(doc + ' Returns (loss, {param name: gradient}).')}"]
     lines += [f"    {line}" if line else "" for line in body]
     return "\n".join(lines) + "\n", {"inputs": inputs, "targets": targets, "params": params}
+
+
+class _KernelWriter:
+    """The numba kernels of one network's elementwise passes, each formula printed for one element."""
+
+    def __init__(self, deriv: MatrixDerivation, printer: FusedPrinter):
+        self.deriv = deriv
+        self.printer = printer
+        self.kernels: list[str] = []
+        self.locals = {eq.name: eq.expr for eq in deriv.backward}
+
+    def element(self, expr: sympy.Expr, mapping: dict) -> str:
+        """One element's formula, each symbol of ``mapping`` printed as the given source text."""
+        return self.printer.with_override(mapping, expr)
+
+    def own_names(self, expr: sympy.Expr) -> str:
+        """A loss term (in u = ŷ and t) printed with the kernel's variables of the same names."""
+        return self.element(expr, {s: s.name for s in expr.free_symbols})
+
+    def local_factor(self, layer: int) -> str:
+        """act′ of layer ``layer`` for element (i, j), in h or in f as the derivation has it."""
+        expr = self.locals[f"delta{layer}"]
+        local = next(a for a in expr.args if hasattr(a, "function"))
+        var, body = local.function.variables[0], local.function.expr
+        source = local.expr.name  # h{layer} or f{layer}
+        return self.element(body, {var: f"{source[0]}[i, j]"})
+
+    def forward(self, layer: int) -> None:
+        """``forward_l(f, b) -> h``: f += b in place, h = act(f)."""
+        act = next(eq.expr for eq in self.deriv.forward if eq.name == f"h{layer}")
+        bias = {"neuron": "b[i]", "layer": "b", "none": "0.0"}[self.deriv.structure.bias]  # one element's bias
+        self.kernels += [f"@{JIT}", f"def forward_{layer}(f, b):",
+                         f"    'f += b in place; returns h{layer} = act(f).'",
+                         "    h = np.empty_like(f)", "    for i in range(f.shape[0]):",
+                         "        for j in range(f.shape[1]):",
+                         f"            u = f[i, j] + {bias}", "            f[i, j] = u",
+                         f"            h[i, j] = {self.element(act.function.expr, {act.function.variables[0]: 'u'})}",
+                         "    return h", "", ""]
+
+    def output(self, L: int) -> None:
+        """``output_L(h, f, T)``: the loss term and δ_L = ∂ℓ/∂ŷ ⊙ act′ in one pass."""
+        term = LOSS_TERMS[self.deriv.structure.loss]
+        self.kernels += [f"@{JIT}", f"def output_{L}(h, f, T):",
+                         "    'Loss per feature, δ_L = dℓ/dŷ ⊙ act′ and its batch sums (the bias gradient).'",
+                         "    n, batch = h.shape", "    loss = np.zeros(n)", "    delta = np.empty_like(h)",
+                         "    total = np.zeros(n)", "    for i in range(n):", "        part = 0.0", "        s = 0.0",
+                         "        for j in range(batch):", "            u = h[i, j]", "            t = T[i, j]",
+                         f"            part += {self.own_names(term)}",
+                         f"            d = ({self.own_names(self.deriv.loss_grad)})*({self.local_factor(L)})",
+                         "            delta[i, j] = d", "            s += d", "        loss[i] = part",
+                         "        total[i] = s", "    return loss, delta, total", "", ""]
+
+    def backward(self, layer: int) -> None:
+        """``backward_l(h, f, upstream)``: δ = upstream ⊙ act′, in place (no running sum, so it vectorises)."""
+        self.kernels += [f"@{JIT}", f"def backward_{layer}(h, f, upstream):",
+                         "    'δ = upstream ⊙ act′, in place in upstream.'",
+                         "    for i in range(upstream.shape[0]):", "        for j in range(upstream.shape[1]):",
+                         f"            upstream[i, j] = upstream[i, j]*({self.local_factor(layer)})",
+                         "    return upstream", "", ""]

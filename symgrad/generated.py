@@ -1,7 +1,7 @@
 """What every generated module shares: the compiled-function object, the module frame, loading.
 
-Both forms (``compile`` for the scalar form, ``matrix`` for the matrix form) build a body of
-source lines and hand it here; neither imports the other. ``CompiledGradient`` reads the
+Both forms (``scalar_code`` for the scalar form, ``matrix_code`` for the matrix form) build a
+body of source lines and hand it here; neither imports the other. ``CompiledGradient`` reads the
 matrix form's parameter layout from ``symgrad.layout``.
 
 >>> check_reduction("sum", allowed=REDUCTIONS)
@@ -20,12 +20,14 @@ import numpy as np
 from .errors import InvalidArgument
 from .layout import matrix_params, scalar_gradients
 
-__all__ = ["CompiledGradient", "PointGradients", "REDUCTIONS", "FORMS", "check_reduction", "module_source",
-           "load_source"]
+__all__ = ["CompiledGradient", "PointGradients", "REDUCTIONS", "FORMS", "BACKENDS", "check_reduction",
+           "module_source", "load_source"]
 
 #: Reductions over the batch; ``"none"`` keeps one loss and one gradient per point (scalar form).
 REDUCTIONS = ("mean", "sum", "none")
 FORMS = ("scalar", "matrix")
+#: Code generators: NumPy (default, standalone modules) or numba (fused, the ``fast`` extra).
+BACKENDS = ("numpy", "numba")
 _counter = itertools.count()
 
 

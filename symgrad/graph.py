@@ -235,10 +235,25 @@ class Network:
         >>> net.expanded("f")
         w*x + w
         """
-        expr = self.symbol(name)
-        for node_name in reversed(self.ancestors(name)):
-            if node_name in self.nodes:
-                expr = expr.xreplace({self.nodes[node_name].symbol: self.nodes[node_name].expr})
+        return self.inline(self.symbol(name))
+
+    def inline(self, expr: sympy.Expr) -> sympy.Expr:
+        """``expr`` with every node's symbol replaced by its definition, down to the leaves.
+
+        Nodes are substituted latest first, so a definition brought in is itself expanded by
+        the nodes it uses; other symbols are left as they are.
+
+        >>> net = Network()
+        >>> _ = net.input("x"), net.param("w")
+        >>> _ = net.node("h", "w*x"), net.node("f", "h + w")
+        >>> net.inline(sympy.Symbol("f", real=True) * sympy.Symbol("h", real=True))
+        w*x*(w*x + w)
+        """
+        present = expr.free_symbols
+        for node in reversed(self.nodes.values()):
+            if node.symbol in present:  # substituting an absent symbol would change nothing
+                expr = expr.xreplace({node.symbol: node.expr})
+                present = (present - {node.symbol}) | node.expr.free_symbols
         return expr
 
     def point(self, overrides: Mapping[str, object] | None = None) -> dict[str, sympy.Rational | mpmath.mpf]:

@@ -236,7 +236,7 @@ def _check_widths(widths: Sequence[int], *, bias: str, activation: str, scalar: 
     """Refuse widths that are not positive integers, or a network too big to allocate, up front."""
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2 or any(
             not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
-        raise GraphError(f"widths must list at least two positive integers, got {_short(widths)}")
+        raise GraphError(f"widths must list at least two positive integers, got {_quoted_widths(widths)}")
     if len(widths) - 1 > MAX_LAYERS:
         raise GraphError(f"widths asks for {len(widths) - 1} layers, more than the limit of {MAX_LAYERS}")
     if max(widths) > MAX_WIDTH:
@@ -254,7 +254,8 @@ def _check_widths(widths: Sequence[int], *, bias: str, activation: str, scalar: 
                          "scalar name each; build it with scalar=False (the matrix form)")
 
 
-def _short(value: object) -> str:
+def _quoted_widths(value: object) -> str:
+    """``widths`` for a message; a long list is cut and says how many entries it has (not ``errors.shorten``)."""
     text = repr(value)
     return text if len(text) <= 80 else f"{text[:60]}… ({len(value)} entries)" if hasattr(value, "__len__") \
         else text[:80] + "…"

@@ -2,7 +2,7 @@
 
 A ``RowWriter`` holds a derivation, the generated names and the printer; each function here
 returns source lines over named quantities: the forward pass (one line per node, through the
-stable rewrites of ``codegen.stabilize``), the local factors (sharing subexpressions through
+stable rewrites of ``stable.stabilize``), the local factors (sharing subexpressions through
 ``sympy.cse``) and the δ lines of the reverse pass (``chain.accumulate``). The same lines run
 on whole batch columns in ``symgrad.compile`` and on one row's scalars in ``symgrad.fused``;
 only what surrounds them differs.
@@ -22,9 +22,10 @@ from dataclasses import dataclass
 import sympy
 
 from .chain import Derivation, accumulate
-from .codegen import Names, NumpyPrinter, float_literal, joined, stabilize
+from .codegen import Names, NumpyPrinter, float_literal, joined
 from .errors import GraphError
 from .graph import Network
+from .stable import stabilize
 
 __all__ = ["RowWriter", "constant_literal", "print_factor", "forward_lines", "local_factor_lines", "delta_term", "joined",
            "adjoint_lines"]

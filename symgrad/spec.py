@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import GraphError, ParseError, SpecError, SymgradError
+from .errors import GraphError, ParseError, SpecError, SymgradError, shorten
 from .expr import Parsed, is_identifier, parse_expression
 from .graph import Network, as_number
 from .layers import count_params, mlp
@@ -213,10 +213,11 @@ class _Builder:
         if not isinstance(widths, list) or not 2 <= len(widths) <= MAX_LAYERS + 1:
             size = f"a list of {len(widths)}" if isinstance(widths, list) else repr(widths)
             raise self.fail("mlp.widths", f"expected a list of 2 to {MAX_LAYERS + 1} layer sizes (at most "
-                            f"{MAX_LAYERS} dense layers), got {_clip(size)}")
+                            f"{MAX_LAYERS} dense layers), got {shorten(size, 80)}")
         for width in widths:
             if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= MAX_WIDTH:
-                raise self.fail("mlp.widths", f"expected layer sizes from 1 to {MAX_WIDTH}, got {_clip(repr(width))}")
+                raise self.fail("mlp.widths",
+                                f"expected layer sizes from 1 to {MAX_WIDTH}, got {shorten(repr(width), 80)}")
         pieces = 2 if options.get("activation") == "maxout" else 1
         for m, n in zip(widths, widths[1:]):
             if pieces * m * n > MAX_LAYER_PARAMS:
@@ -230,8 +231,8 @@ class _Builder:
 
     def number(self, key: str, value: object, *, what: str = "the value"):
         if not isinstance(value, (int, decimal.Decimal, str)) or isinstance(value, bool):
-            raise self.fail(key, f"{what} is {_clip(repr(value))}, which is not a number; write a decimal such as "
-                            "0.05 or a string such as \"1/3\"")
+            raise self.fail(key, f"{what} is {shorten(repr(value), 80)}, which is not a number; write a decimal "
+                            "such as 0.05 or a string such as \"1/3\"")
         if isinstance(value, int) and len(str(abs(value))) > MAX_LITERAL:  # TOML integers have < 4,300 digits
             raise self.fail(key, f"{what} is an integer of {len(str(abs(value)))} digits; number literals are "
                             f"limited to {MAX_LITERAL} characters")
@@ -247,7 +248,7 @@ class _Builder:
             if key not in _SYMBOL_KINDS:
                 raise self.fail(f"symbols.{key}", f"unknown key; [symbols] may have {', '.join(_SYMBOL_KINDS)}")
             if not isinstance(names, list):
-                raise self.fail(f"symbols.{key}", f"expected a list of names, got {_clip(repr(names))}")
+                raise self.fail(f"symbols.{key}", f"expected a list of names, got {shorten(repr(names), 80)}")
             if len(net.leaves) + len(names) > MAX_NODES:
                 raise self.fail(f"symbols.{key}", f"more than {MAX_NODES:,} names; a network holds at most that many")
             for name in names:
@@ -258,7 +259,7 @@ class _Builder:
 
     def check_name(self, key: str, name: object) -> None:
         if not is_identifier(name):
-            raise self.fail(key, f"{_clip(repr(name))} is not a valid name; use ASCII letters, digits and _, "
+            raise self.fail(key, f"{shorten(repr(name), 80)} is not a valid name; use ASCII letters, digits and _, "
                             "not starting with a digit")
 
     def define_nodes(self, net: Network) -> None:
@@ -282,7 +283,7 @@ class _Builder:
         if name in net.leaves:
             raise self.fail(key, f"duplicate name {name!r}: it is already declared under [symbols]")
         if not isinstance(text, str):
-            raise self.fail(key, f"expected an expression string, got {_clip(repr(text))}")
+            raise self.fail(key, f"expected an expression string, got {shorten(repr(text), 80)}")
         try:
             return parse_expression(text, real=True)
         except ParseError as exc:
@@ -333,7 +334,8 @@ class _Builder:
             output = self.data["output"]
             if not isinstance(output, str) or output not in net.nodes:
                 names = ", ".join(list(net.nodes)[:10]) + (", ..." if len(net.nodes) > 10 else "")
-                raise self.fail("output", f"{_clip(repr(output))} is not a node of the network; name one of {names}")
+                raise self.fail("output",
+                                f"{shorten(repr(output), 80)} is not a node of the network; name one of {names}")
             net.output = output
 
     def set_train(self, net: Network) -> None:
@@ -356,7 +358,7 @@ class _Builder:
             if name not in net.leaves or net.leaves[name].kind not in ("input", "target"):
                 raise self.fail(key, f"{name!r} is not an input or target")
             if not isinstance(column, list) or not column:
-                raise self.fail(key, f"expected a non-empty list of numbers, got {_clip(repr(column))}")
+                raise self.fail(key, f"expected a non-empty list of numbers, got {shorten(repr(column), 80)}")
             columns[name] = [self.number(key, v, what=f"an entry of {name!r}") for v in column]
         try:
             net.set_data(columns)
@@ -399,10 +401,6 @@ def _describe_cycle(cycle: list[str]) -> str:
         return " -> ".join(cycle)
     return (f"of {len(cycle) - 1} nodes " + " -> ".join(cycle[:5]) + " -> ... -> "
             + " -> ".join(cycle[-3:]))
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _gigabytes(count: int) -> str:
