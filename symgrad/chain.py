@@ -198,12 +198,7 @@ class Derivation:
 
     def closed_form(self, name: str) -> sympy.Expr:
         """∂output/∂name as one expression in the leaves only (every node substituted)."""
-        expr = self.expression(name)
-        for node_name in reversed(self.order):
-            node = self.network.nodes.get(node_name)
-            if node is not None:
-                expr = expr.xreplace({node.symbol: node.expr})
-        return expr
+        return self.network.inline(self.expression(name))
 
     def latex(self, *, params: Sequence[str] | None = None, title: str | None = None) -> str:
         r"""The symbolic chain rule (no numbers) as a standalone LaTeX article, for ``params`` (default: all).

@@ -242,11 +242,7 @@ class _Judge:
         return self.derivation(claim.name).expression(claim.wrt)
 
     def closed(self, expr: sympy.Expr) -> sympy.Expr:
-        for name in reversed(self.network.quantities):
-            node = self.network.nodes.get(name)
-            if node is not None and expr.has(node.symbol):
-                expr = expr.xreplace({node.symbol: node.expr})
-        return expr
+        return self.network.inline(expr)
 
     def equal(self, a: sympy.Expr, b: sympy.Expr) -> str:
         """How ``a`` = ``b`` was shown ("" when it was not)."""

@@ -15,11 +15,10 @@ from __future__ import annotations
 from typing import Callable, Iterable, Mapping
 
 import mpmath
-import sympy
 
+from .arithmetic import mp_closure
 from .chain import Derivation
 from .errors import GraphError, PrecisionError
-from .functions import rule_for
 from .graph import as_number
 from .limits import MAX_DECIMAL_EXPONENT
 from .precision import TRAJECTORY_AGREEMENT_EXTRA, TRAJECTORY_EXTRA, TRAJECTORY_TRIES, Rounding
@@ -99,53 +98,7 @@ def descent_step(before: Mapping[str, object], groups: tuple[tuple[str, ...], ..
     return after, used
 
 
-# -- many steps as straight-line code --------------------------------------------------------
-def _closure(expr: sympy.Expr, slot: Mapping[str, int]) -> Callable[[list], object]:
-    """``expr`` as a tree of Python closures over a list of mpf values (no checks: fast).
-
-    The only place descent turns an expression into code.
-    """
-    if expr.is_Symbol:
-        i = slot[expr.name]
-        return lambda env: env[i]
-    if expr.is_Number or expr.is_NumberSymbol:
-        c = mpmath.mpf(expr.p) / expr.q if expr.is_Rational else mpmath.mpf(sympy.N(expr, mpmath.mp.dps + 5))
-        return lambda env: c
-    args = [_closure(a, slot) for a in expr.args]
-    if expr.is_Add:
-        if len(args) == 2:
-            a, b = args
-            return lambda env: a(env) + b(env)
-        return lambda env: mpmath.fsum(f(env) for f in args)
-    if expr.is_Mul:
-        if len(args) == 2:
-            a, b = args
-            return lambda env: a(env) * b(env)
-
-        def product(env):
-            out = args[0](env)
-            for f in args[1:]:
-                out = out * f(env)
-            return out
-        return product
-    if expr.is_Pow:
-        base, exponent = args
-        if expr.exp.is_Integer:
-            n = int(expr.exp)
-            return lambda env: base(env) ** n
-        if expr.exp == sympy.S.Half:
-            return lambda env: mpmath.sqrt(base(env))
-        return lambda env: mpmath.power(base(env), exponent(env))
-    rule = rule_for(expr.func)
-    if rule is None:
-        raise GraphError(f"cannot evaluate {expr.func.__name__} in {sympy.sstr(expr)}")
-    fn = rule.mpmath
-    if len(args) == 1:
-        (a,) = args
-        return lambda env: fn(a(env))
-    return lambda env: fn(*[f(env) for f in args])
-
-
+# -- many steps as straight-line code (arithmetic.mp_closure) --------------------------------
 class _Program:
     """Gradient descent on one derivation as straight-line mpmath code at the current precision."""
 
@@ -155,10 +108,10 @@ class _Program:
         self.derivation = derivation
         names = list(net.quantities)
         self.slot = {n: k for k, n in enumerate(names)}
-        self.nodes = [(self.slot[n], _closure(net.nodes[n].expr, self.slot)) for n in derivation.order
+        self.nodes = [(self.slot[n], mp_closure(net.nodes[n].expr, self.slot)) for n in derivation.order
                       if n in net.nodes]
         needed = derivation.needed
-        self.factors = {key: _closure(f.expr, self.slot) for key, f in derivation.factors.items() if key[1] in needed}
+        self.factors = {key: mp_closure(f.expr, self.slot) for key, f in derivation.factors.items() if key[1] in needed}
         self.adjoints = [(a.name, [(t.consumer, (t.consumer, a.name)) for t in a.terms])
                          for a in derivation.adjoints.values() if a.name != derivation.output and a.name in needed]
         self.groups = update_groups(derivation, rule, [p for p in derivation.params if p not in frozen])
