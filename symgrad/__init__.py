@@ -10,10 +10,11 @@ chain rule on the graph, evaluate it exactly, and check it.
 '0.082167041'
 """
 
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
-from .chain import MAX_PATHS, Adjoint, Chain, Derivation, Factor, Path, Term, accumulate, derive, total_derivative
-from .claims import VERDICTS, Claim, ClaimRow, ClaimsReport, check, parse_claims
+from .chain import MAX_PATHS, Adjoint, Chain, ChainPath, Derivation, Factor, Term, accumulate, derive, total_derivative
+from .claims import CLAIM_VERDICTS, Claim, ClaimRow, ClaimsReport, check_claims, parse_claims
 from .compile import CompiledGradient, PointGradients, compile_gradient
 from .errors import (
     DomainError,
@@ -55,7 +56,7 @@ from .solution import (
     solve,
 )
 from .spec import builtin_examples, load, loads
-from .train import UPDATE_RULES, Step, Trajectory, descend, layers_from_output, sgd, step
+from .train import UPDATE_RULES, Trajectory, Update, descend, layers_from_output, sgd, step
 
 try:
     __version__ = version("symgrad")
@@ -65,7 +66,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ACTIVATIONS",
     "Adjoint",
+    "CLAIM_VERDICTS",
     "Chain",
+    "ChainPath",
     "CircuitLayout",
     "Claim",
     "ClaimRow",
@@ -89,7 +92,6 @@ __all__ = [
     "NotDifferentiable",
     "Overrides",
     "ParseError",
-    "Path",
     "PathLimitError",
     "PointGradients",
     "PrecisionError",
@@ -104,19 +106,18 @@ __all__ = [
     "SolvedTerm",
     "SolvedUpdate",
     "SpecError",
-    "Step",
     "StepSweep",
     "SymgradError",
     "Term",
     "Trajectory",
     "UPDATE_RULES",
-    "VERDICTS",
+    "Update",
     "Values",
     "accumulate",
     "add_l2",
     "add_loss",
     "builtin_examples",
-    "check",
+    "check_claims",
     "circuit_figure",
     "compile_gradient",
     "compile_network",
@@ -161,3 +162,15 @@ __all__ = [
     "total_derivative",
     "zero_one",
 ]
+
+#: Old public names, kept for one release: each still works and warns with its new name.
+_RENAMED = {"check": "check_claims", "VERDICTS": "CLAIM_VERDICTS", "Path": "ChainPath", "Step": "Update"}
+
+
+def __getattr__(name: str):
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(f"symgrad.{name} is renamed symgrad.{new}; the old name goes in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module 'symgrad' has no attribute {name!r}")

@@ -30,7 +30,7 @@ from .limits import LONG_OPERANDS
 from .render.chain_rule import render_derivation_latex, render_derivation_latex_math, render_derivation_markdown
 
 __all__ = [
-    "Factor", "Term", "Adjoint", "Path", "Chain", "Derivation", "derive", "total_derivative", "accumulate", "MAX_PATHS",
+    "Factor", "Term", "Adjoint", "ChainPath", "Chain", "Derivation", "derive", "total_derivative", "accumulate", "MAX_PATHS",
 ]
 
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class Adjoint:
 
 
 @dataclass(frozen=True)
-class Path:
+class ChainPath:
     """One path from the output down to a quantity: its local partials, output side first."""
 
     factors: tuple[Factor, ...]
@@ -142,7 +142,7 @@ class Derivation:
                     frontier.append(term.consumer)
         return frozenset(needed | {self.output})
 
-    def paths(self, name: str, *, limit: int = MAX_PATHS) -> tuple[Path, ...]:
+    def paths(self, name: str, *, limit: int = MAX_PATHS) -> tuple[ChainPath, ...]:
         """Form (a): every path from the output to ``name``, each a product of local partials."""
         n = self.count_paths(name)
         if n > limit:
@@ -151,11 +151,11 @@ class Derivation:
                 "use the adjoint form (Derivation.adjoint / expression), which reuses each layer's δ"
             )
         if name == self.output:
-            return (Path(()),)
-        found: list[Path] = []
+            return (ChainPath(()),)
+        found: list[ChainPath] = []
         for term in self.adjoints[name].terms:
             for upper in self.paths(term.consumer, limit=limit):
-                found.append(Path(upper.factors + (term.factor,)))
+                found.append(ChainPath(upper.factors + (term.factor,)))
         return tuple(found)
 
     def chain(self, name: str, *, depth: int = 2) -> Chain | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-__all__ = ["VERDICTS", "ClaimRow", "ClaimsReport"]
+__all__ = ["CLAIM_VERDICTS", "ClaimRow", "ClaimsReport"]
 
 #: Every verdict, best first. Only ``wrong`` makes a check fail.
-VERDICTS = ("right", "right-given-rounding", "consistent-with-earlier", "wrong")
+CLAIM_VERDICTS = ("right", "right-given-rounding", "consistent-with-earlier", "wrong")
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class ClaimRow:
     claim: str  # LHS as written
     claimed: str  # VALUE as written
     exact: str  # the exact value (a few digits beyond the claim's) or the derived expression
-    verdict: str  # one of VERDICTS
+    verdict: str  # one of CLAIM_VERDICTS
     explanation: str
 
 
@@ -28,7 +28,7 @@ class ClaimsReport:
     """Every claim's verdict, in file order; ``ok`` when none is wrong.
 
     >>> import symgrad
-    >>> r = symgrad.check(symgrad.load("two_neurons"), "h = -7\\ndf/dw1 = 4\\n")
+    >>> r = symgrad.check_claims(symgrad.load("two_neurons"), "h = -7\\ndf/dw1 = 4\\n")
     >>> [row.verdict for row in r.rows], r.ok
     (['right', 'wrong'], False)
     """
@@ -45,8 +45,8 @@ class ClaimsReport:
         return next((row for row in self.rows if row.verdict == "wrong"), None)
 
     def summary(self) -> str:
-        counts = {v: sum(row.verdict == v for row in self.rows) for v in VERDICTS}
-        text = f"{len(self.rows)} claims: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
+        counts = {v: sum(row.verdict == v for row in self.rows) for v in CLAIM_VERDICTS}
+        text = f"{len(self.rows)} claims: " + ", ".join(f"{counts[v]} {v}" for v in CLAIM_VERDICTS)
         slip = self.first_slip
         if slip is None:
             return text + "; every claim holds"

@@ -20,7 +20,7 @@ import sympy
 from .chain import Derivation, derive
 from .claim_data import Claim, World, rounded, rounds_to
 from .claim_parser import parse_claims
-from .claim_report import VERDICTS, ClaimRow, ClaimsReport
+from .claim_report import CLAIM_VERDICTS, ClaimRow, ClaimsReport
 from .descent import certified_steps
 from .errors import DomainError, GraphError, InvalidArgument, PrecisionError, SymgradError
 from .evaluation import Overrides, evaluate, evaluate_expr, evaluate_gradients
@@ -31,9 +31,9 @@ from .precision import (CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, SPOT_CHECK_DIGITS,
 from .slips import diagnose, diagnose_symbolic
 from .train import step
 
-# VERDICTS, Claim, ClaimRow, ClaimsReport and parse_claims live in the modules below; they are
+# CLAIM_VERDICTS, Claim, ClaimRow, ClaimsReport and parse_claims live in the modules below; they are
 # named here too, where symgrad/__init__ imports them from.
-__all__ = ["VERDICTS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "check"]
+__all__ = ["CLAIM_VERDICTS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "check_claims"]
 
 _SPOT_CHECKS = 5  # random points tried when simplify cannot decide a symbolic claim
 _SIMPLIFY_OPS = 150  # larger differences go straight to the spot checks (simplify can take minutes)
@@ -292,12 +292,12 @@ def _rounded_text(value, claim: Claim) -> str:
     return str(rounded(value, claim.quantum.scaleb(-CLAIM_GUARD_DIGITS))) if value else "0"
 
 
-def check(network: Network, claims_text: str, *, source: str = "<claims>") -> ClaimsReport:
+def check_claims(network: Network, claims_text: str, *, source: str = "<claims>") -> ClaimsReport:
     """Judge every claim of a claims file against ``network``: right, right given rounding,
     consistent with earlier numbers, or wrong with the slip that explains it.
 
     >>> import symgrad
-    >>> report = symgrad.check(symgrad.load("mazur"), "out_o1 = 0.75136507\\nout_o1 = 0.751366507\\n")
+    >>> report = symgrad.check_claims(symgrad.load("mazur"), "out_o1 = 0.75136507\\nout_o1 = 0.751366507\\n")
     >>> [row.verdict for row in report.rows]
     ['right', 'wrong']
     >>> report.rows[1].explanation

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from .chain import derive
-from .claims import check
+from .claims import check_claims
 from .errors import MissingDependency, SpecError, SymgradError
 from .files import same_file, write_text
 from .finite_differences import SCHEMES
@@ -144,7 +144,7 @@ def _cmd_check(args: argparse.Namespace) -> tuple[str, int]:
         text = Path(args.claims).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SymgradError(f"cannot read the claims file {args.claims}: {getattr(exc, 'strerror', None) or exc}") from None
-    result = check(network, text, source=str(args.claims))
+    result = check_claims(network, text, source=str(args.claims))
     return (result.to_json() if args.format == "json" else result.to_text()), 0 if result.ok else 1
 
 

@@ -30,11 +30,11 @@ from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
 from .precision import DEFAULT_DIGITS, Rounding, descent_working_digits
 
-__all__ = ["Step", "Trajectory", "step", "descend", "sgd", "UPDATE_RULES", "layers_from_output"]
+__all__ = ["Update", "Trajectory", "step", "descend", "sgd", "UPDATE_RULES", "layers_from_output"]
 
 
 @dataclass(frozen=True)
-class Step:
+class Update:
     """One update: the loss and gradients at the old parameters, and the new parameters."""
 
     loss: mpmath.mpf | float
@@ -60,7 +60,7 @@ def _working_number(value, digits: int | None):
 
 def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[str, object] | None = None,
          digits: int | None = DEFAULT_DIGITS, rule: str = "simultaneous", rounding: Rounding | None = None,
-         gradients: GradientValues | None = None) -> Step:
+         gradients: GradientValues | None = None) -> Update:
     """One gradient-descent step from the network's point (``at`` overrides).
 
     ``rule`` is ``"simultaneous"`` or ``"layerwise"`` (see the module docstring). ``rounding``
@@ -91,7 +91,7 @@ def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[st
         before = {p: grads.values[p] for p in network.params}
         after, used = descent_step(before, update_groups(derivation, rule, network.params), gradients_at,
                                    lambda theta, gradient: updated(theta, eta, gradient, rounding))
-    return Step(grads.values[derivation.output], {**grads.gradients, **used}, before, after, rule, eta)
+    return Update(grads.values[derivation.output], {**grads.gradients, **used}, before, after, rule, eta)
 
 
 def descend(derivation: Derivation, *, steps: int, learning_rate: object = None,

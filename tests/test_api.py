@@ -44,3 +44,16 @@ def test_no_module_shares_its_name_with_a_public_function():
     for name in MODULES:
         leaf = name.rsplit(".", 1)[1]
         assert not callable(getattr(symgrad, leaf, None)), f"module {name} shadows symgrad.{leaf}"
+
+
+@pytest.mark.parametrize("old, new", [("check", "check_claims"), ("VERDICTS", "CLAIM_VERDICTS"),
+                                      ("Path", "ChainPath"), ("Step", "Update")])
+def test_renamed_names_still_work_for_one_release_and_say_their_new_name(old, new):
+    with pytest.warns(DeprecationWarning, match=f"symgrad.{new}"):
+        assert getattr(symgrad, old) is getattr(symgrad, new)
+    assert old not in symgrad.__all__ and new in symgrad.__all__
+
+
+def test_an_unknown_name_is_still_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'chek'"):
+        symgrad.chek  # noqa: B018

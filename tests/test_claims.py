@@ -100,7 +100,7 @@ def _run(argv, capsys):
 
 # -- the fourth lecture, as printed -------------------------------------------------------------
 def test_every_printed_number_of_the_fourth_lecture_passes_except_the_slide_typo():
-    report = symgrad.check(symgrad.load("mazur"), (WORKED / "mazur_lecture.txt").read_text())
+    report = symgrad.check_claims(symgrad.load("mazur"), (WORKED / "mazur_lecture.txt").read_text())
     wrong = [row for row in report.rows if row.verdict == "wrong"]
     assert [(row.claim, row.claimed) for row in wrong] == [("out_o1", "0.751366507")]
     assert all(row.verdict == "right" for row in report.rows if row not in wrong)
@@ -111,7 +111,7 @@ def test_every_printed_number_of_the_fourth_lecture_passes_except_the_slide_typo
 
 
 def test_the_typo_alone_and_the_lecture_spelling_of_out_o1():
-    report = symgrad.check(symgrad.load("mazur"), "out_o1 = 0.75136507\nout_o1 = 0.751366507\n")
+    report = symgrad.check_claims(symgrad.load("mazur"), "out_o1 = 0.75136507\nout_o1 = 0.751366507\n")
     assert [row.verdict for row in report.rows] == ["right", "wrong"]
 
 
@@ -134,7 +134,7 @@ def test_cli_json_has_exactly_the_issue_shape(capsys):
     assert status == 1 and set(data) == {"ok", "claims"} and data["ok"] is False
     for claim in data["claims"]:
         assert set(claim) == {"line", "claim", "claimed", "exact", "verdict", "explanation"}
-        assert isinstance(claim["line"], int) and claim["verdict"] in symgrad.VERDICTS
+        assert isinstance(claim["line"], int) and claim["verdict"] in symgrad.CLAIM_VERDICTS
     first = data["claims"][0]
     assert (first["line"], first["claim"], first["claimed"], first["verdict"]) == (3, "net_h1", "0.3775", "right")
 
@@ -148,19 +148,19 @@ def test_the_report_bytes_do_not_depend_on_the_process_or_its_hash_seed(capsys):
 
 def test_the_diagnosis_walks_slips_in_order(monkeypatch):
     text = "out_o1 = 0.751366507\n"  # the slide typo: a duplicated 6
-    (row,) = symgrad.check(symgrad.load("mazur"), text).rows
+    (row,) = symgrad.check_claims(symgrad.load("mazur"), text).rows
     assert row.explanation.startswith("a duplicated digit")
     names = [slip.name for slip in slips.SLIPS]
     assert names.index("truncation instead of rounding") < names.index("a digit swapped, dropped, or written twice")
     monkeypatch.setattr(slips, "SLIPS", tuple(s for s in slips.SLIPS if "digit" not in s.name))
-    (row,) = symgrad.check(symgrad.load("mazur"), text).rows
+    (row,) = symgrad.check_claims(symgrad.load("mazur"), text).rows
     assert row.explanation.startswith("no common slip explains this value")
 
 
 # -- rounding carried forward ----------------------------------------------------------------
 def test_a_textbook_calculation_carrying_three_digit_values_is_right_throughout(capsys):
     path = WORKED / "mazur_textbook_3_digits.txt"
-    report = symgrad.check(symgrad.load("mazur"), path.read_text())
+    report = symgrad.check_claims(symgrad.load("mazur"), path.read_text())
     assert report.ok
     verdicts = {row.claim: row.verdict for row in report.rows}
     assert set(verdicts.values()) <= {"right", "right-given-rounding"}
@@ -172,7 +172,7 @@ def test_a_textbook_calculation_carrying_three_digit_values_is_right_throughout(
 
 def test_rounding_one_intermediate_is_not_a_slip():
     text = "out_o1 = 0.75\ndE_total/dout_o1 = 0.740\n"  # 0.75 - 0.01, though the exact is 0.741365
-    report = symgrad.check(symgrad.load("mazur"), text)
+    report = symgrad.check_claims(symgrad.load("mazur"), text)
     assert [row.verdict for row in report.rows] == ["right", "right-given-rounding"]
 
 
@@ -203,14 +203,14 @@ def test_seeded_values_are_what_each_slip_gives_by_an_independent_computation():
 @pytest.mark.parametrize("line, claim, kind, expected", _expectations(DATA / "mazur_slips.txt"),
                          ids=lambda v: str(v)[:30])
 def test_each_seeded_slip_alone_is_diagnosed(line, claim, kind, expected):
-    report = symgrad.check(symgrad.load("mazur"), claim + "\n")
+    report = symgrad.check_claims(symgrad.load("mazur"), claim + "\n")
     (row,) = report.rows
     assert row.verdict == "wrong"
     assert row.explanation.startswith(expected), row.explanation
 
 
 def test_the_seeded_file_as_one_calculation_reports_the_first_slip_and_carries_errors_forward():
-    report = symgrad.check(symgrad.load("mazur"), (DATA / "mazur_slips.txt").read_text())
+    report = symgrad.check_claims(symgrad.load("mazur"), (DATA / "mazur_slips.txt").read_text())
     assert report.first_slip.line == 3 and report.first_slip.explanation.startswith("two digits swapped")
     by_line = {row.line: row for row in report.rows}
     # w7+ = 0.5 − 0.5 · 0.022602540 uses line 7's sign-flipped gradient: consistent with it.
@@ -221,7 +221,7 @@ def test_the_seeded_file_as_one_calculation_reports_the_first_slip_and_carries_e
 
 def test_error_carried_forward_names_the_first_real_slip():
     path = DATA / "mazur_carried_forward.txt"
-    report = symgrad.check(symgrad.load("mazur"), path.read_text())
+    report = symgrad.check_claims(symgrad.load("mazur"), path.read_text())
     by_line = {row.line: row for row in report.rows}
     for line, _, kind, expected in _expectations(path):
         row = by_line[line]
@@ -235,7 +235,7 @@ def test_error_carried_forward_names_the_first_real_slip():
 
 def test_no_carried_forward_credit_for_a_step_an_earlier_mistake_made_trivial():
     text = "out_o1 = 0.01\nE_o1 = 0.000\ndE_total/dout_o1 = 0.0\nE_o2 = 0.023560026\n"  # out_o1 written as the target
-    rows = symgrad.check(symgrad.load("mazur"), text).rows
+    rows = symgrad.check_claims(symgrad.load("mazur"), text).rows
     assert [row.verdict for row in rows] == ["wrong", "wrong", "wrong", "right"]
     assert all("makes this step trivial" in row.explanation and "line 1 (out_o1)" in row.explanation
                for row in rows[1:3])
@@ -243,7 +243,7 @@ def test_no_carried_forward_credit_for_a_step_an_earlier_mistake_made_trivial():
 
 def test_degrees_instead_of_radians_on_the_chain_sin_example():
     path = DATA / "chain_sin_degrees.txt"
-    report = symgrad.check(symgrad.load("chain_sin"), path.read_text())
+    report = symgrad.check_claims(symgrad.load("chain_sin"), path.read_text())
     by_line = {row.line: row for row in report.rows}
     assert math.isclose(float(by_line[3].claimed), math.sin(math.radians(0.5 * 1.5 ** 2)), rel_tol=1e-5)
     for line, _, kind, expected in _expectations(path):
@@ -258,7 +258,7 @@ def test_degrees_instead_of_radians_on_the_chain_sin_example():
                                            ("mazur", "mazur_symbolic.txt")])
 def test_symbolic_claims(example, path):
     text = (DATA / path).read_text()
-    report = symgrad.check(symgrad.load(example), text)
+    report = symgrad.check_claims(symgrad.load(example), text)
     expected = {line: frag for line, _, kind, frag in _expectations(DATA / path)}
     for row in report.rows:
         if row.line in expected:
@@ -269,7 +269,7 @@ def test_symbolic_claims(example, path):
 
 def test_the_slides_gradient_sign_is_caught_with_the_correct_expression():
     net = symgrad.load("perceptron")
-    (row,) = symgrad.check(net, "dL/dw = (y - yhat)*x\n").rows
+    (row,) = symgrad.check_claims(net, "dL/dw = (y - yhat)*x\n").rows
     assert row.verdict == "wrong" and row.explanation.startswith("a sign error")
     # The expression shown is sympy.diff of the loss written out in the leaves, whatever its spelling.
     import sympy
@@ -295,7 +295,7 @@ def test_a_large_symbolic_claim_falls_back_to_spot_checks_and_says_so():
     loss = (t1 - s(w5 * h1 + w6 * h2 + b2)) ** 2 / 2 + (t2 - s(w7 * h1 + w8 * h2 + b2)) ** 2 / 2
     gradient = sympy.diff(loss, w1)
     text = f"dE_total/dw1 = {sympy.sstr(gradient)}\ndE_total/dw1 = {sympy.sstr(-gradient)}\n"
-    right, flipped = symgrad.check(symgrad.load("mazur"), text).rows
+    right, flipped = symgrad.check_claims(symgrad.load("mazur"), text).rows
     assert right.verdict == "right" and "numeric spot checks" in right.explanation
     assert flipped.verdict == "wrong" and flipped.explanation.startswith("a sign error")
 
@@ -304,7 +304,7 @@ def test_a_large_symbolic_claim_falls_back_to_spot_checks_and_says_so():
 def test_a_thousand_step_claim_is_certified_and_agrees_with_float64_backprop():
     reference = _mazur(1000)[0]
     text = f"E_total@1000 = {reference:.8e}\nw1@1000 = {_mazur(1000)[1][0, 0]:.9f}\n"
-    report = symgrad.check(symgrad.load("mazur"), text)
+    report = symgrad.check_claims(symgrad.load("mazur"), text)
     assert [row.verdict for row in report.rows] == ["right", "right"], report.to_text()
 
 
@@ -328,13 +328,13 @@ def test_a_thousand_step_claim_is_certified_and_agrees_with_float64_backprop():
 ])
 def test_bad_lines_raise_parse_errors_naming_the_line(text, fragment):
     with pytest.raises(ParseError) as info:
-        symgrad.check(symgrad.load("mazur"), text, source="hw.txt")
+        symgrad.check_claims(symgrad.load("mazur"), text, source="hw.txt")
     assert str(info.value).startswith("hw.txt: line ") and fragment in str(info.value)
 
 
 def test_steps_need_a_learning_rate():
     with pytest.raises(ParseError, match="needs a learning rate"):
-        symgrad.check(symgrad.load("two_neurons"), "w1@1 = 3")
+        symgrad.check_claims(symgrad.load("two_neurons"), "w1@1 = 3")
 
 
 def test_cli_exits_2_naming_the_file_and_line(tmp_path, capsys):
@@ -348,12 +348,12 @@ def test_cli_exits_2_naming_the_file_and_line(tmp_path, capsys):
 
 
 def test_results_are_frozen_and_the_api_checks_its_argument():
-    report = symgrad.check(symgrad.load("two_neurons"), "h = -7\ndf/dw1 = -4\nf = -10\n")
+    report = symgrad.check_claims(symgrad.load("two_neurons"), "h = -7\ndf/dw1 = -4\nf = -10\n")
     assert report.ok and [row.verdict for row in report.rows] == ["right"] * 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.rows[0].verdict = "wrong"  # type: ignore[misc]
     with pytest.raises(symgrad.InvalidArgument):
-        symgrad.check("mazur", "h = 1")  # type: ignore[arg-type]
+        symgrad.check_claims("mazur", "h = 1")  # type: ignore[arg-type]
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path, capsys):

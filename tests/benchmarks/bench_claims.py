@@ -35,11 +35,11 @@ def main() -> None:
     print(f"python {platform.python_version()}, mpmath backend {__import__('mpmath').libmp.BACKEND}, "
           f"{platform.processor() or platform.machine()}")
 
-    right, cpu, wall = _timed(lambda: symgrad.check(net, f"E_total@{n} = 0.0000043553211\n"))
+    right, cpu, wall = _timed(lambda: symgrad.check_claims(net, f"E_total@{n} = 0.0000043553211\n"))
     row = right.rows[0]
     print(f"check E_total@{n} (right):        {cpu:7.2f} s CPU  {wall:7.2f} s wall  -> {row.verdict}, exact {row.exact}")
 
-    wrong, cpu, wall = _timed(lambda: symgrad.check(net, f"E_total@{n} = 0.0000043565368\n"))
+    wrong, cpu, wall = _timed(lambda: symgrad.check_claims(net, f"E_total@{n} = 0.0000043565368\n"))
     row = wrong.rows[0]
     print(f"check E_total@{n} (wrong, diagnosed): {cpu:7.2f} s CPU  {wall:7.2f} s wall  -> {row.verdict}: "
           f"{row.explanation}")
