@@ -32,7 +32,7 @@ import numpy as np
 from . import MLPStructure, Network, derive, evaluate_gradients, matrix_params, to_decimal
 from .errors import InvalidArgument, MissingDependency
 from .finite_differences import EPS, SCHEMES, default_step, roundoff_bound
-from .gradient_check import F_ULPS, TAU_ULPS, relative_error
+from .tolerance import F_ULPS, TAU_ULPS, relative_error
 from .limits import MAX_DIGITS, MAX_TABLE_ROWS
 
 __all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "check_gradients"]

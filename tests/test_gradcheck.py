@@ -93,7 +93,7 @@ def test_every_builtin_example_passes(example):
 
 @pytest.mark.parametrize("points_per_call", [limits.MAX_GRADCHECK_POINTS, 3])  # 3: the stencils split across calls
 def test_mazur_exact_column_is_the_lecture_and_numerical_is_a_central_difference(points_per_call, monkeypatch):
-    monkeypatch.setattr("symgrad.gradient_check.MAX_GRADCHECK_POINTS", points_per_call)
+    monkeypatch.setattr("symgrad.gradcheck_problems.MAX_GRADCHECK_POINTS", points_per_call)
     rows = {row.param: row for row in symgrad.gradcheck(MAZUR).rows}
     assert f"{rows['w5'].exact:.9f}" == "0.082167041"  # the lecture's ∂E/∂w5
     assert f"{rows['w1'].exact:.9f}" == "0.000438568"  # the lecture's ∂E/∂w1
