@@ -142,32 +142,15 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
     ys = _place_vertically(order, edges)
 
     # Columns: box, wire out (labels), fork region.
-    fmt = (lambda v: format_number(v, digits))
-    delta = {d.name: d for d in solution.deltas}
-    labels: dict[str, tuple[str, str]] = {}
-    for name in [*leaves, *nodes]:
-        value = solution.value(name)
-        d = delta.get(name)
-        gradient = fmt(d.value) if d is not None and d.value is not None else ""
-        labels[name] = (fmt(value), gradient)
+    labels = _labels(solution, [*leaves, *nodes], digits)
     shown = {name: printable(node.text) if definitions else "" for name, node in nodes.items()}
     box_h = _TALL_BOX_HEIGHT if definitions else _BOX_HEIGHT
     box_w = {name: max(_text_width(name, NAME_PT), _text_width(shown.get(name, ""), DEFINITION_PT)) + 2 * _PAD
              for name in labels}
-    col_box = [max((box_w[n] for n in order[k] if n in box_w), default=0.0) for k in range(depth)]
-    col_wire = [max([0.45] + [_text_width(t, LABEL_PT) + 2 * _PAD for n in order[k] if n in labels
-                              for t in labels[n]]) for k in range(depth)]
-    col_fan = []
-    for k in range(depth):
-        rise = max((abs(ys[a] - ys[b]) for a, b in edges if a in order[k]), default=0.0)
-        col_fan.append(min(_FAN + 0.12 * rise, 2.0))
+    col_box, col_wire, col_fan = _columns(order, edges, ys, labels, box_w)
     # The key below the graph and the title above it are wrapped to the picture's width, which
     # is at least the key's (up to 9 inches); a narrower graph is centred.
-    key = [f"Above each wire: its value; below it: the gradient ∂{solution.output}/∂(that quantity), "
-           f"which adds up over the branches of a fork.",
-           "Boxes: " + ", ".join(f"{word} {colour}" for kind, word, colour in _KINDS
-                                 if any(leaf.kind == kind for leaf in leaves.values()) or kind == "node")
-           + f"; the output, {solution.output}, has a heavy border."]
+    key = _key(solution.output, {leaf.kind for leaf in leaves.values()})
     graph_width = sum(col_box) + sum(col_wire) + sum(col_fan[:-1]) + 2 * _MARGIN
     width = max(graph_width, min(max(_text_width(line, CAPTION_PT) for line in key) + 0.1, 9.0) + 2 * _MARGIN)
     left = [_MARGIN + (width - graph_width) / 2]
@@ -195,7 +178,54 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
                                              shown.get(v, "")))
                 wires.append(Wire(v, "", ((box_centre + box_w[v] / 2, y_of[v]), (end, y_of[v]))))
             out_end[v] = (end, y_of[v])
-    # Forks: into a box, the wires enter spread over its left side in the order of their sources.
+    wires += _forks(edges, through, out_end, left, y_of, placed, box_h)
+    caption_top = top + max(ys.values(), default=0.0) + box_h / 2 + 0.35
+    height = caption_top + len(caption_lines) * _line(CAPTION_PT) + _MARGIN
+    return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, title_lines,
+                         caption_lines, title_top, caption_top, box_h)
+
+
+def _labels(solution: Solution, names: list[str], digits: int) -> dict[str, tuple[str, str]]:
+    """Each quantity's (value, gradient) as printed on its wire; the gradient empty where it does not exist."""
+    fmt = (lambda v: format_number(v, digits))
+    delta = {d.name: d for d in solution.deltas}
+    labels: dict[str, tuple[str, str]] = {}
+    for name in names:
+        value = solution.value(name)
+        d = delta.get(name)
+        gradient = fmt(d.value) if d is not None and d.value is not None else ""
+        labels[name] = (fmt(value), gradient)
+    return labels
+
+
+def _columns(order: list[list[str]], edges: list[tuple[str, str]], ys: dict[str, float],
+             labels: dict[str, tuple[str, str]], box_w: dict[str, float]) -> tuple[list[float], ...]:
+    """The widths of each layer's three columns: the boxes, the wires out (their labels), the forks."""
+    depth = len(order)
+    col_box = [max((box_w[n] for n in order[k] if n in box_w), default=0.0) for k in range(depth)]
+    col_wire = [max([0.45] + [_text_width(t, LABEL_PT) + 2 * _PAD for n in order[k] if n in labels
+                              for t in labels[n]]) for k in range(depth)]
+    col_fan = []
+    for k in range(depth):
+        rise = max((abs(ys[a] - ys[b]) for a, b in edges if a in order[k]), default=0.0)
+        col_fan.append(min(_FAN + 0.12 * rise, 2.0))
+    return col_box, col_wire, col_fan
+
+
+def _key(output: str, leaf_kinds: set[str]) -> list[str]:
+    """The key printed under the picture: what the wire labels mean, and the box colours present."""
+    return [f"Above each wire: its value; below it: the gradient ∂{output}/∂(that quantity), "
+            f"which adds up over the branches of a fork.",
+            "Boxes: " + ", ".join(f"{word} {colour}" for kind, word, colour in _KINDS
+                                  if kind in leaf_kinds or kind == "node")
+            + f"; the output, {output}, has a heavy border."]
+
+
+def _forks(edges: list[tuple[str, str]], through: dict, out_end: dict, left: list[float], y_of: dict[str, float],
+           placed: list[PlacedQuantity], box_h: float) -> list[Wire]:
+    """The wires from each wire's end into its consumers: into a box, spread over its left side in the
+    order of their sources; a wire passing through a layer just continues."""
+    wires = []
     incoming: dict[str, list[str]] = {}
     for a, b in edges:
         incoming.setdefault(b, []).append(a)
@@ -212,10 +242,7 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
             dy = 0.0 if n == 1 else -half + 2 * half * j / (n - 1)
             origin = through[a][0] if a in through else a
             wires.append(Wire(origin, b, (out_end[a], (x_in.x - x_in.width / 2, y_of[b] + dy))))
-    caption_top = top + max(ys.values(), default=0.0) + box_h / 2 + 0.35
-    height = caption_top + len(caption_lines) * _line(CAPTION_PT) + _MARGIN
-    return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, title_lines,
-                         caption_lines, title_top, caption_top, box_h)
+    return wires
 
 
 def _layered_graph(leaves: list[str], operands: dict[str, list[str]]):
