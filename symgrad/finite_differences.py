@@ -19,9 +19,11 @@ import numpy as np
 
 from .errors import InvalidArgument
 
-__all__ = ["EPS", "Scheme", "SCHEMES", "scheme_named", "default_step", "truncation_bound", "roundoff_bound"]
+__all__ = ["EPS", "Scheme", "SCHEMES", "SLOPE_STENCIL", "scheme_named", "default_step", "truncation_bound",
+           "roundoff_bound", "higher_derivatives"]
 
 EPS = float(np.finfo(np.float64).eps)
+SLOPE_STENCIL = (-2, -1, 1, 2)  # the slope is also taken at x + k·η·v for these k, around the centre k = 0
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,20 @@ def roundoff_bound(scheme: Scheme, h: float, error_f: float, *, slope: float = 0
     if scheme.name == "complex":
         return EPS * abs(slope)
     return scheme.roundoff * error_f / h
+
+
+def higher_derivatives(slopes: dict[int, object], eta: float) -> dict[int, object]:
+    """f″, f‴ and f⁽⁵⁾ along v from the slope f′ at x + k·η (k = −2 … 2), by 5-point differences.
+
+    Keyed by order + 1 of the scheme whose truncation term needs them. The slopes may be
+    floats or mpmath numbers; the result is of the same kind.
+
+    >>> higher_derivatives({k: 3.0 * k ** 2 for k in range(-2, 3)}, 1.0)[3]   # f = k³: f‴ = 6
+    6.0
+    """
+    g = slopes
+    return {
+        2: (g[-2] - 8 * g[-1] + 8 * g[1] - g[2]) / (12 * eta),
+        3: (-g[-2] + 16 * g[-1] - 30 * g[0] + 16 * g[1] - g[2]) / (12 * eta ** 2),
+        5: (g[-2] - 4 * g[-1] + 6 * g[0] - 4 * g[1] + g[2]) / eta ** 4,
+    }

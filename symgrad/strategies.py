@@ -31,10 +31,14 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess by the tests
     raise MissingDependency("symgrad.strategies", extra="test", module="hypothesis") from error
 
-from . import ACTIVATIONS, LOSSES, Network, evaluate, loads, mlp, relu
+from .evaluation import evaluate
+from .functions import relu
+from .graph import Network
+from .layers import ACTIVATIONS, LOSSES, mlp
 from .limits import (MAX_GENERATED_BATCH, MAX_GENERATED_DEPTH, MAX_GENERATED_MAGNITUDE, MAX_GENERATED_NODES,
                      MAX_GENERATED_WIDTH)
-from .testing import Batch
+from .samples import Batch
+from .spec import loads
 
 __all__ = ["networks", "expressions", "points", "batches", "EXPRESSION_FUNCTIONS"]
 

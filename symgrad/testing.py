@@ -27,26 +27,35 @@ from typing import Callable, Mapping
 import mpmath
 import numpy as np
 
-# The public names only (the package's internals are being reorganised); symgrad/__init__ is
-# fully imported before this module, which it does not import.
-from . import MLPStructure, Network, derive, evaluate_gradients, matrix_params, to_decimal
+from .chain import derive
 from .errors import InvalidArgument, MissingDependency
-from .finite_differences import EPS, SCHEMES, default_step, roundoff_bound
-from .gradient_check import F_ULPS, TAU_ULPS, relative_error
+from .evaluation import evaluate_gradients
+from .finite_differences import SCHEMES, default_step, roundoff_bound
+from .graph import Network
+from .layers import MLPStructure
 from .limits import MAX_DIGITS, MAX_TABLE_ROWS
+from .matrix import matrix_params
+from .precision import to_decimal
+from .samples import Batch
+from .table import format_table
+from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
+
+try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as Settings
+    from hypothesis import strategies as st
+
+    from .strategies import batches
+    from .strategies import networks as default_networks
+except ImportError as error:  # without hypothesis, symgrad.strategies raises MissingDependency (an ImportError)
+    _hypothesis_missing: ImportError | None = error
+else:
+    _hypothesis_missing = None
 
 __all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "check_gradients"]
 
 CONVENTIONS = ("auto", "leaves", "layers")
 _REDUCTIONS = ("mean", "sum")
-
-
-@dataclass(frozen=True, eq=False)
-class Batch:
-    """Samples as rows: ``inputs`` (batch, n_inputs) and ``targets`` (batch, n_targets), in the network's order."""
-
-    inputs: np.ndarray
-    targets: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class GradientMismatch(AssertionError):
         super().__init__(message)
 
 
-# -- the comparison: the gradient checker's rule ----------------------------------------
+# -- the comparison: the gradient checker's rule (symgrad.tolerance) ---------------------
 @dataclass(frozen=True)
 class _Exact:
     """The exact batch gradient, with the magnitudes its float64 computation rounds against."""
@@ -89,22 +98,23 @@ class _Exact:
 def _compare(exact: _Exact, received: Mapping[str, float], *, ulps: float, eps: float) -> tuple[GradientRow, ...]:
     """Rows for every parameter, most wrong first, with ``symgrad.gradcheck``'s verdicts.
 
-    ``ok``: |received − exact| ≤ ulps·ε·(magnitude + the largest magnitude), ε of the dtype
-    received (the checker's TAU rule; for one sample the magnitude is |exact|). ``precision``:
-    beyond that, but within the round-off bound of a float64 central difference of the loss,
-    so no finite-difference check could call it wrong. ``mismatch``: beyond both: a wrong
-    derivative. ``rel_error`` is the checker's symmetric ``relative_error``.
+    The rule is ``symgrad.tolerance``'s, as gradcheck applies it: ``ok`` within
+    ulps·ε·(magnitude + the largest magnitude), ε of the dtype received (for one sample the
+    magnitude is |exact|); ``precision`` beyond that, but within the round-off bound of a
+    float64 central difference of the loss, so no finite-difference check could call it
+    wrong; ``mismatch`` beyond both: a wrong derivative. ``rel_error`` is the symmetric
+    ``relative_error``.
     """
     largest = max(exact.magnitudes.values(), default=0.0)
-    error_f = F_ULPS * EPS * (exact.loss + sum(abs(exact.point[p]) * m for p, m in exact.magnitudes.items()))
+    error_f = loss_error(exact.loss + sum(abs(exact.point[p]) * m for p, m in exact.magnitudes.items()))
     central = SCHEMES["central"]
     rows = []
     for name, value_exact in exact.gradients.items():
         value, a = received[name], float(value_exact)
         error = abs(value - a) if math.isfinite(value) else math.inf
-        tolerance = ulps * eps * (exact.magnitudes[name] + largest)
+        tolerance = gradient_tolerance(eps, exact.magnitudes[name], largest, ulps=ulps)
         bound = roundoff_bound(central, default_step(central, exact.point[name]), error_f)
-        verdict = "ok" if error <= tolerance else ("precision" if error <= bound else "mismatch")
+        verdict = gradient_verdict(error, tolerance, bound)
         rel = relative_error(value, a) if math.isfinite(value) else math.inf
         rows.append(GradientRow(name, value_exact, value, error, rel, tolerance, bound, verdict))
     order = {name: k for k, name in enumerate(exact.gradients)}
@@ -127,11 +137,9 @@ def _describe(network: Network) -> str:
 
 def _table(rows: tuple[GradientRow, ...]) -> str:
     shown = rows[:MAX_TABLE_ROWS]
-    cells = [("parameter", "expected (exact)", "received", "error", "rel error", "verdict")]
-    cells += [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}", f"{r.rel_error:.2e}",
-               r.verdict) for r in shown]
-    widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))]
-    lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    lines = format_table(("parameter", "expected (exact)", "received", "error", "rel error", "verdict"),
+                         [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}",
+                           f"{r.rel_error:.2e}", r.verdict) for r in shown], indent="  ")
     if len(rows) > len(shown):
         lines.append(f"  ... and {len(rows) - len(shown)} more")
     return "\n".join(lines)
@@ -354,18 +362,13 @@ def check_gradients(grad_fn: Callable, *, networks=None, convention: str = "auto
     >>> check_gradients(backprop, networks=networks(max_depth=1, activations=("identity",),
     ...                 losses=("half_sse",), biases=("none",)), settings=settings(max_examples=3))
     """
-    try:
-        from hypothesis import HealthCheck, given
-        from hypothesis import settings as Settings
-        from hypothesis import strategies as st
-
-        from . import strategies
-    except ImportError as error:
-        raise MissingDependency("symgrad.testing.check_gradients", extra="test", module="hypothesis") from error
+    if _hypothesis_missing is not None:
+        raise MissingDependency("symgrad.testing.check_gradients", extra="test",
+                                module="hypothesis") from _hypothesis_missing
     convention = _convention(grad_fn, convention)
     _check_options(reduction, ulps, 20)
     if networks is None:
-        networks = strategies.networks()
+        networks = default_networks()
     if not isinstance(networks, st.SearchStrategy):
         raise InvalidArgument(f"networks={networks!r}: give a Hypothesis strategy such as "
                               f"symgrad.strategies.networks()")
@@ -374,8 +377,7 @@ def check_gradients(grad_fn: Callable, *, networks=None, convention: str = "auto
         network = data.draw(networks, label="network")
         batch = None
         if convention == "layers":
-            batch = data.draw(strategies.batches(network, min_size=min_batch_size, max_size=max_batch_size),
-                              label="batch")
+            batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size), label="batch")
         assert_gradients_match(grad_fn, network, batch=batch, convention=convention, reduction=reduction,
                                ulps=ulps)
 

@@ -1,8 +1,8 @@
-"""Pictures: the circuit (layout, drawing, determinism) and the training loss curve.
+"""Pictures: the circuit (layout, drawing, determinism), the training loss curve, the step sweep.
 
 References: the lecture's printed numbers, the spec's own operand lists, geometry checked on
-the drawn figure (no label overlaps another label, a box or a wire), and a hand-written
-NumPy gradient descent for the loss curve.
+the drawn figure (no label overlaps another label, a box or a wire), a hand-written NumPy
+gradient descent for the loss curve, and sweep coordinates computed by hand.
 """
 
 from __future__ import annotations
@@ -378,3 +378,41 @@ def test_cli_train_plot_writes_a_png(tmp_path, capsys):
 def test_an_empty_loss_curve_is_refused(tmp_path):
     with pytest.raises(InvalidArgument, match="0 steps"):
         symgrad.draw_losses([], tmp_path / "loss.svg")
+
+
+# -- the gradcheck step sweep --------------------------------------------------------------------------
+HAND_SWEEP = symgrad.StepSweep("w5", "central", steps=(0.1, 0.01, 0.001), errors=(1e-2, 1e-4, 1e-6),
+                               truncation=(1e-2, 1e-4, 1e-6), roundoff=(1e-15, 1e-14, 1e-13),
+                               fit_range=(0.001, 0.1), slope=2.0, expected=2, margin=0.1)
+
+
+def test_the_sweep_svg_puts_each_step_where_its_logarithms_say(tmp_path):
+    path = picture.plot_sweep(HAND_SWEEP, tmp_path / "sweep.svg")
+    root = ET.parse(path).getroot()
+    lines = root.findall(f"{SVG}polyline")  # measured, truncation term, round-off term
+    assert root.tag.endswith("svg") and len(lines) == 3
+    # frame 60…580 × 60…360; log10 h from −3 to −1 across, log10 error from −6 (bottom) to −2 (top)
+    assert lines[0].get("points") == "580.0,60.0 320.0,210.0 60.0,360.0"
+    assert lines[2].get("points") == "580.0,360.0 320.0,360.0 60.0,360.0"  # below the frame: clipped to it
+    titles = [t.text for t in root.findall(f"{SVG}text")]
+    assert "step sweep of w5: measured slope 2.000 for h in [0.001, 0.1], expected 2 ± 0.1: ok" in titles
+
+
+def test_the_sweep_png_needs_matplotlib_and_other_suffixes_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingDependency, match=r'pip install "symgrad\[plot\]"'):
+        picture.plot_sweep(HAND_SWEEP, tmp_path / "sweep.png")
+    with pytest.raises(InvalidArgument, match=".svg or .png"):
+        picture.plot_sweep(HAND_SWEEP, tmp_path / "sweep.pdf")
+
+
+def test_the_sweep_png_is_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = picture.plot_sweep(HAND_SWEEP, tmp_path / "sweep.png")
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_sweep_keeps_its_old_import_paths():
+    from symgrad.gradient_check import plot_sweep
+
+    assert plot_sweep is picture.plot_sweep is symgrad.plot_sweep

@@ -7,6 +7,8 @@ lecture's printed numbers pin the exact column of the table."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +282,19 @@ def test_rounding_beyond_the_ulps_rule_but_within_what_finite_differences_resolv
     with pytest.raises(GradientMismatch) as caught:
         assert_gradients_match(scaled(1 + 1e-6), symgrad.load("mazur"))
     assert {row.verdict for row in caught.value.rows} == {"mismatch"}
+
+
+def test_without_hypothesis_the_assertion_works_and_the_runner_says_how_to_install_it():
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "import symgrad, symgrad.testing as t\n"
+            "t.assert_gradients_match(lambda v: {'w1': (v['w1'] * v['i1'] - v['t1']) * v['i1']},\n"
+            "                         symgrad.mlp([1, 1], activation='identity', bias='none'))\n"
+            "try:\n    t.check_gradients(lambda v: {})\n"
+            "except symgrad.MissingDependency as error:\n    print(error.extra, error.module, error)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert out.strip() == ('test hypothesis symgrad.testing.check_gradients needs hypothesis, which is not '
+                           'installed; install it with: python -m pip install "symgrad[test]"')
+
+
+def test_batch_is_one_class_wherever_it_is_imported_from():
+    assert symgrad.testing.Batch is symgrad.strategies.Batch

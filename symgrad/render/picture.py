@@ -1,4 +1,4 @@
-"""Pictures: the computational graph drawn as a circuit, and a training loss curve.
+"""Pictures: the computational graph drawn as a circuit, a training loss curve, and a gradcheck step sweep.
 
 The circuit is drawn as the second lecture draws it: quantities in layers from the inputs
 (left) to the loss (right); every quantity has one wire out of it with its forward value
@@ -9,24 +9,28 @@ they cross, so no wire passes under a box.
 ``layout_circuit`` is pure Python (layers, order, coordinates in inches, every label as
 text); ``circuit_figure`` and ``draw_circuit`` draw that layout with matplotlib (the ``plot``
 extra), which is imported only when a picture is asked for. Like every renderer this one
-only formats a ``Solution``: it never derives or evaluates.
+only formats what it is given (a ``Solution``, losses, a ``StepSweep``): it never derives or
+evaluates. ``plot_sweep`` writes its SVG itself, with no dependency, and a PNG with matplotlib.
 """
 
 from __future__ import annotations
 
+import html
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GraphError, InvalidArgument, MissingDependency
+from ..gradcheck_report import StepSweep
 from ..limits import MAX_PICTURE_QUANTITIES
 from ..precision import check_digits, format_number
 from ..solution import Solution
 from .text import printable
 
 __all__ = ["CircuitLayout", "PlacedQuantity", "Wire", "layout_circuit", "circuit_figure", "draw_circuit",
-           "loss_figure", "draw_losses", "PICTURE_FORMATS"]
+           "loss_figure", "draw_losses", "plot_sweep", "PICTURE_FORMATS"]
 
 PICTURE_FORMATS = ("svg", "png")
 
@@ -138,32 +142,15 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
     ys = _place_vertically(order, edges)
 
     # Columns: box, wire out (labels), fork region.
-    fmt = (lambda v: format_number(v, digits))
-    delta = {d.name: d for d in solution.deltas}
-    labels: dict[str, tuple[str, str]] = {}
-    for name in [*leaves, *nodes]:
-        value = solution.value(name)
-        d = delta.get(name)
-        gradient = fmt(d.value) if d is not None and d.value is not None else ""
-        labels[name] = (fmt(value), gradient)
+    labels = _labels(solution, [*leaves, *nodes], digits)
     shown = {name: printable(node.text) if definitions else "" for name, node in nodes.items()}
     box_h = _TALL_BOX_HEIGHT if definitions else _BOX_HEIGHT
     box_w = {name: max(_text_width(name, NAME_PT), _text_width(shown.get(name, ""), DEFINITION_PT)) + 2 * _PAD
              for name in labels}
-    col_box = [max((box_w[n] for n in order[k] if n in box_w), default=0.0) for k in range(depth)]
-    col_wire = [max([0.45] + [_text_width(t, LABEL_PT) + 2 * _PAD for n in order[k] if n in labels
-                              for t in labels[n]]) for k in range(depth)]
-    col_fan = []
-    for k in range(depth):
-        rise = max((abs(ys[a] - ys[b]) for a, b in edges if a in order[k]), default=0.0)
-        col_fan.append(min(_FAN + 0.12 * rise, 2.0))
+    col_box, col_wire, col_fan = _columns(order, edges, ys, labels, box_w)
     # The key below the graph and the title above it are wrapped to the picture's width, which
     # is at least the key's (up to 9 inches); a narrower graph is centred.
-    key = [f"Above each wire: its value; below it: the gradient ∂{solution.output}/∂(that quantity), "
-           f"which adds up over the branches of a fork.",
-           "Boxes: " + ", ".join(f"{word} {colour}" for kind, word, colour in _KINDS
-                                 if any(leaf.kind == kind for leaf in leaves.values()) or kind == "node")
-           + f"; the output, {solution.output}, has a heavy border."]
+    key = _key(solution.output, {leaf.kind for leaf in leaves.values()})
     graph_width = sum(col_box) + sum(col_wire) + sum(col_fan[:-1]) + 2 * _MARGIN
     width = max(graph_width, min(max(_text_width(line, CAPTION_PT) for line in key) + 0.1, 9.0) + 2 * _MARGIN)
     left = [_MARGIN + (width - graph_width) / 2]
@@ -191,7 +178,54 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
                                              shown.get(v, "")))
                 wires.append(Wire(v, "", ((box_centre + box_w[v] / 2, y_of[v]), (end, y_of[v]))))
             out_end[v] = (end, y_of[v])
-    # Forks: into a box, the wires enter spread over its left side in the order of their sources.
+    wires += _forks(edges, through, out_end, left, y_of, placed, box_h)
+    caption_top = top + max(ys.values(), default=0.0) + box_h / 2 + 0.35
+    height = caption_top + len(caption_lines) * _line(CAPTION_PT) + _MARGIN
+    return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, title_lines,
+                         caption_lines, title_top, caption_top, box_h)
+
+
+def _labels(solution: Solution, names: list[str], digits: int) -> dict[str, tuple[str, str]]:
+    """Each quantity's (value, gradient) as printed on its wire; the gradient empty where it does not exist."""
+    fmt = (lambda v: format_number(v, digits))
+    delta = {d.name: d for d in solution.deltas}
+    labels: dict[str, tuple[str, str]] = {}
+    for name in names:
+        value = solution.value(name)
+        d = delta.get(name)
+        gradient = fmt(d.value) if d is not None and d.value is not None else ""
+        labels[name] = (fmt(value), gradient)
+    return labels
+
+
+def _columns(order: list[list[str]], edges: list[tuple[str, str]], ys: dict[str, float],
+             labels: dict[str, tuple[str, str]], box_w: dict[str, float]) -> tuple[list[float], ...]:
+    """The widths of each layer's three columns: the boxes, the wires out (their labels), the forks."""
+    depth = len(order)
+    col_box = [max((box_w[n] for n in order[k] if n in box_w), default=0.0) for k in range(depth)]
+    col_wire = [max([0.45] + [_text_width(t, LABEL_PT) + 2 * _PAD for n in order[k] if n in labels
+                              for t in labels[n]]) for k in range(depth)]
+    col_fan = []
+    for k in range(depth):
+        rise = max((abs(ys[a] - ys[b]) for a, b in edges if a in order[k]), default=0.0)
+        col_fan.append(min(_FAN + 0.12 * rise, 2.0))
+    return col_box, col_wire, col_fan
+
+
+def _key(output: str, leaf_kinds: set[str]) -> list[str]:
+    """The key printed under the picture: what the wire labels mean, and the box colours present."""
+    return [f"Above each wire: its value; below it: the gradient ∂{output}/∂(that quantity), "
+            f"which adds up over the branches of a fork.",
+            "Boxes: " + ", ".join(f"{word} {colour}" for kind, word, colour in _KINDS
+                                  if kind in leaf_kinds or kind == "node")
+            + f"; the output, {output}, has a heavy border."]
+
+
+def _forks(edges: list[tuple[str, str]], through: dict, out_end: dict, left: list[float], y_of: dict[str, float],
+           placed: list[PlacedQuantity], box_h: float) -> list[Wire]:
+    """The wires from each wire's end into its consumers: into a box, spread over its left side in the
+    order of their sources; a wire passing through a layer just continues."""
+    wires = []
     incoming: dict[str, list[str]] = {}
     for a, b in edges:
         incoming.setdefault(b, []).append(a)
@@ -208,10 +242,7 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
             dy = 0.0 if n == 1 else -half + 2 * half * j / (n - 1)
             origin = through[a][0] if a in through else a
             wires.append(Wire(origin, b, (out_end[a], (x_in.x - x_in.width / 2, y_of[b] + dy))))
-    caption_top = top + max(ys.values(), default=0.0) + box_h / 2 + 0.35
-    height = caption_top + len(caption_lines) * _line(CAPTION_PT) + _MARGIN
-    return CircuitLayout(solution.output, tuple(placed), tuple(wires), depth, width, height, title_lines,
-                         caption_lines, title_top, caption_top, box_h)
+    return wires
 
 
 def _layered_graph(leaves: list[str], operands: dict[str, list[str]]):
@@ -475,3 +506,86 @@ def _save(fig, path: str | Path, fmt: str) -> None:
 def _dpi(fig) -> float:
     width, height = fig.get_size_inches()
     return min(150.0, 10000.0 / max(width, height))
+
+
+# -- the gradcheck step sweep: SVG written here, PNG with matplotlib ---------------------------------
+def plot_sweep(sweep: StepSweep, path: str | Path) -> Path:
+    """Save the sweep as a log-log plot: SVG by symgrad itself, PNG with matplotlib (the plot extra)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".svg", ".png"):
+        raise InvalidArgument(f"--plot {path}: the file must end in .svg or .png")
+    if suffix == ".png":
+        _sweep_png(sweep, path)
+    else:
+        try:
+            path.write_text(_sweep_svg(sweep), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
+    return path
+
+
+_SERIES = (("errors", "measured |D(h) − exact|", "#1f77b4", ""),
+           ("truncation", "bound: truncation", "#ff7f0e", "6,4"),
+           ("roundoff", "bound: round-off", "#2ca02c", "2,3"))  # (StepSweep field, legend, colour, SVG dashes)
+
+
+def _sweep_png(sweep: StepSweep, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingDependency("a PNG step-sweep plot", extra="plot", module="matplotlib") from None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for field, label, colour, dash in _SERIES:
+        values = [v if v > 0 else float("nan") for v in getattr(sweep, field)]
+        ax.loglog(sweep.steps, values, "o-" if not dash else "--", color=colour, label=label, markersize=3)
+    ax.set_ylim(bottom=0.1 * min(e for e in sweep.errors if e > 0), top=10 * max(sweep.errors))
+    ax.legend(fontsize=7)
+    ax.set_xlabel("step h")
+    ax.set_ylabel("|finite difference − exact|")
+    ax.set_title(sweep.summary(), fontsize=7)
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
+    finally:
+        plt.close(fig)
+
+
+def _sweep_svg(sweep: StepSweep) -> str:
+    """A log-log plot of the sweep as a small, dependency-free SVG document."""
+    width, height, pad = 640, 420, 60
+    xs = [math.log10(h) for h in sweep.steps]
+    measured = [math.log10(e) for e in sweep.errors if e > 0] or [-20.0]
+    x0, x1, y0, y1 = min(xs), max(xs), math.floor(min(measured)), math.ceil(max(measured))
+    y1 = y1 if y1 > y0 else y0 + 1
+
+    def px(x: float, value: float) -> tuple[float, float]:
+        y = min(max(math.log10(value) if value > 0 else y0, y0), y1)  # clipped to the frame
+        return pad + (x - x0) / (x1 - x0) * (width - 2 * pad), height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" fill="none" '
+             'stroke="#999"/>']
+    for k, (field, label, colour, dash) in enumerate(_SERIES):
+        points = " ".join("%.1f,%.1f" % px(x, value) for x, value in zip(xs, getattr(sweep, field)))
+        style = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{style} points="{points}"/>')
+        parts.append(f'<line x1="{pad + 10}" y1="{pad + 16 + 16 * k}" x2="{pad + 40}" y2="{pad + 16 + 16 * k}" '
+                     f'stroke="{colour}" stroke-width="2"{style}/>')
+        parts.append(f'<text x="{pad + 46}" y="{pad + 20 + 16 * k}" font-size="11">{html.escape(label)}</text>')
+    for exponent in range(math.ceil(x0), math.floor(x1) + 1, 2):
+        X, _ = px(exponent, 10.0 ** y0)
+        parts.append(f'<text x="{X:.1f}" y="{height - pad + 18}" font-size="11" text-anchor="middle">1e{exponent}</text>')
+    for exponent in range(y0, y1 + 1, max(1, (y1 - y0) // 8)):
+        _, Y = px(x0, 10.0 ** exponent)
+        parts.append(f'<text x="{pad - 6}" y="{Y + 4:.1f}" font-size="11" text-anchor="end">1e{exponent}</text>')
+    parts.append(f'<text x="{width / 2}" y="{height - 12}" font-size="12" text-anchor="middle">step h</text>')
+    parts.append(f'<text x="{width / 2}" y="20" font-size="12" text-anchor="middle">{html.escape(sweep.summary())}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
