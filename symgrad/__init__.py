@@ -32,7 +32,8 @@ from .evaluation import GradientValues, Overrides, Values, evaluate, evaluate_gr
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
 from .fitting import FitResult, compile_network, dataset, fit
-from .gradient_check import GradcheckReport, GradcheckRow, StepSweep, gradcheck, plot_sweep, sweep_steps
+from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow, StepSweep
+from .gradient_check import gradcheck
 from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
@@ -40,7 +41,7 @@ from .precision import Rounding, format_number, to_decimal
 from .render.json import render_json
 from .render.latex import render_latex
 from .render.markdown import render_markdown
-from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_losses, layout_circuit, loss_figure
+from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_losses, layout_circuit, loss_figure, plot_sweep
 from .render.text import render_text
 from .reporting import render_solution, report
 from .solution import (
@@ -56,6 +57,7 @@ from .solution import (
     solve,
 )
 from .spec import builtin_examples, load, loads
+from .step_sweep import sweep_steps
 from .train import UPDATE_RULES, Trajectory, Update, descend, layers_from_output, sgd, step
 
 try:
@@ -78,6 +80,7 @@ __all__ = [
     "DomainError",
     "Factor",
     "FitResult",
+    "GRADCHECK_VERDICTS",
     "GradcheckReport",
     "GradcheckRow",
     "GradientValues",

@@ -37,9 +37,9 @@ import sympy
 from .errors import GraphError, shorten
 from .functions import FUNCTIONS, logsumexp
 from .limits import MAX_MAGNITUDE_DIGITS
-from .precision import format_number
+from .precision import CONVERSION_GUARD, format_number
 
-__all__ = ["Undefined", "MpmathArithmetic", "CheckedArithmetic", "mp_value", "mp_closure", "constant"]
+__all__ = ["Undefined", "MpmathArithmetic", "CheckedArithmetic", "mp_value", "mp_value_at", "mp_closure", "constant"]
 
 # |x| above 2**_MAX_MAG is beyond 10**MAX_MAGNITUDE_DIGITS.
 _MAX_MAG = int(MAX_MAGNITUDE_DIGITS * math.log2(10)) + 1
@@ -66,7 +66,7 @@ def constant(expr: sympy.Expr):
     """A SymPy number as mpmath: a Rational exactly, π or E at the working precision plus five digits."""
     if expr.is_Rational:
         return mpmath.mpf(expr.p) / expr.q
-    return mpmath.mpf(sympy.N(expr, mpmath.mp.dps + 5))
+    return mpmath.mpf(sympy.N(expr, mpmath.mp.dps + CONVERSION_GUARD))
 
 
 def _function(table: dict, expr: sympy.Expr) -> Callable:
@@ -213,6 +213,17 @@ def mp_value(expr: sympy.Expr, env: Mapping[str, object]):
     mpc(real='0.0', imag='2.0')
     """
     return _MPMATH_ARITHMETIC.value(expr, env)
+
+
+def mp_value_at(expr: sympy.Expr, env: Mapping[str, object], digits: int):
+    """``mp_value`` in ``digits`` significant digits (the precision is restored after).
+
+    >>> x = sympy.Symbol("x")
+    >>> mp_value_at(sympy.exp(x) + 1, {"x": mpmath.mpf(0)}, 15)
+    mpf('2.0')
+    """
+    with mpmath.workdps(digits):
+        return mp_value(expr, env)
 
 
 def mp_closure(expr: sympy.Expr, slot: Mapping[str, int]) -> Callable[[list], object]:

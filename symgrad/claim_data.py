@@ -17,7 +17,7 @@ import sympy
 from .chain import Derivation
 from .expr import parse_number
 from .graph import Network
-from .precision import Rounding
+from .precision import CONVERSION_GUARD, DECIMAL_EXTRA, DECIMAL_MIN_PRECISION, TIE_NOISE_DIGITS, Rounding
 
 __all__ = ["Claim", "Judged", "World", "ClaimJudge", "as_decimal", "rounds_to", "rounded"]
 
@@ -114,23 +114,23 @@ def as_decimal(value) -> Decimal:
     if isinstance(value, (int, Decimal)):
         return Decimal(value)
     value = mpmath.mpf(value)
-    return Decimal(mpmath.libmp.to_str(value._mpf_, mpmath.mp.dps + 5))
+    return Decimal(mpmath.libmp.to_str(value._mpf_, mpmath.mp.dps + CONVERSION_GUARD))
 
 
 def rounds_to(claimed: Decimal, quantum: Decimal, value, *, slack: Decimal | int = 1) -> bool:
     """True when ``claimed`` is ``value`` correctly rounded to ``quantum`` (half a unit; ``slack`` units × ½)."""
     with localcontext() as ctx:
-        ctx.prec = max(mpmath.mp.dps + 10, 60)
+        ctx.prec = max(mpmath.mp.dps + DECIMAL_EXTRA, DECIMAL_MIN_PRECISION)
         value = as_decimal(value)
         # a tie (0.3925 to 3 decimals) may sit a rounding error of the working precision either side
-        noise = abs(value).scaleb(-max(mpmath.mp.dps - 5, 10))
+        noise = abs(value).scaleb(-max(mpmath.mp.dps - TIE_NOISE_DIGITS, 10))
         return abs(claimed - value) <= quantum * Decimal(slack) / 2 + noise
 
 
 def rounded(value, quantum: Decimal, *, rounding: str = ROUND_HALF_UP) -> Decimal:
     """``value`` rounded to ``quantum`` (half up by default)."""
     with localcontext() as ctx:
-        ctx.prec = max(mpmath.mp.dps + 10, 60)
+        ctx.prec = max(mpmath.mp.dps + DECIMAL_EXTRA, DECIMAL_MIN_PRECISION)
         try:
             return as_decimal(value).quantize(quantum, rounding=rounding)
         except InvalidOperation:  # pragma: no cover - magnitudes are bounded by the limits

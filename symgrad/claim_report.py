@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .table import format_table
+
 __all__ = ["CLAIM_VERDICTS", "ClaimRow", "ClaimsReport"]
 
 #: Every verdict, best first. Only ``wrong`` makes a check fail.
@@ -55,10 +57,7 @@ class ClaimsReport:
     def to_text(self) -> str:
         header = ("line", "claim", "your value", "exact value", "verdict", "explanation")
         rows = [(str(r.line), r.claim, r.claimed, r.exact, r.verdict, r.explanation) for r in self.rows]
-        widths = [max([len(h)] + [len(row[k]) for row in rows]) for k, h in enumerate(header[:-1])]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1]
-                 for row in [header] + rows]
-        return "\n".join(line.rstrip() for line in lines) + "\n\n" + self.summary() + "\n"
+        return "\n".join(format_table(header, rows)) + "\n\n" + self.summary() + "\n"
 
     def to_json(self) -> str:
         claims = [{"line": r.line, "claim": r.claim, "claimed": r.claimed, "exact": r.exact, "verdict": r.verdict,

@@ -13,13 +13,15 @@ from .errors import MissingDependency, SpecError, SymgradError
 from .files import same_file, write_text
 from .finite_differences import SCHEMES
 from .fitting import compile_network
-from .gradient_check import gradcheck, load_gradient_function, plot_sweep, sweep_steps
-from .render.picture import PICTURE_FORMATS, draw_circuit
+from .gradient_check import gradcheck
+from .render.picture import PICTURE_FORMATS, draw_circuit, plot_sweep
 from .render.text import printable
 from .reporting import FORMATS, plot_training, render_training, report, train_network
 from .solution import solve
 from .spec import builtin_examples, load
+from .step_sweep import sweep_steps
 from .train import UPDATE_RULES
+from .user_gradient import load_gradient_function
 
 __all__ = ["main"]
 

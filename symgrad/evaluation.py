@@ -31,7 +31,7 @@ from .chain import Derivation, Term, accumulate
 from .errors import DomainError, GraphError, PrecisionError
 from .graph import Network, as_number
 from .limits import LONG_OPERANDS
-from .precision import DEFAULT_DIGITS, WORKING_EXTRA, Rounding, check_digits, format_number
+from .precision import DEFAULT_DIGITS, WORKING_EXTRA, Rounding, validate_digits, format_number
 from .stable import stabilize
 
 __all__ = ["Values", "GradientValues", "Overrides", "evaluate", "evaluate_gradients", "evaluate_expr"]
@@ -273,7 +273,7 @@ def evaluate(network: Network, *, at: Mapping[str, object] | None = None,
 
     if digits is None:
         return compute(None)
-    check_digits(digits)
+    validate_digits(digits)
     return Values(_certified(compute, digits).values, digits)
 
 
@@ -300,7 +300,7 @@ def evaluate_gradients(derivation: Derivation, *, at: Mapping[str, object] | Non
     if digits is None:
         result = compute(None)
     else:
-        check_digits(digits)
+        validate_digits(digits)
         result = _certified(compute, digits)
     return GradientValues(result.output, result.values, result.factors, result.terms, result.adjoints,
                           result.gradients, digits, rounding, result.undefined)

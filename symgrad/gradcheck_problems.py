@@ -14,17 +14,15 @@ import mpmath
 import numpy as np
 import sympy
 
+from .arithmetic import mp_value_at
 from .compile import compile_network
 from .evaluation import evaluate_gradients
 from .graph import Network
 from .kinks import Kink
 from .limits import MAX_GRADCHECK_POINTS
-from .mpmath_eval import mpmath_value
-from .precision import GRADCHECK_DIGITS
+from .precision import FLOAT64_DIGITS, GRADCHECK_DIGITS
 
 __all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "loss_at"]
-
-_FLOAT64_DIGITS = 15  # mpmath at 15 digits works in 53 bits, as float64 does: the complex step's arithmetic
 
 
 def _compiled_at(compiled, point: Mapping[str, float], moved: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict]:
@@ -90,7 +88,7 @@ class ScalarProblem:
         for n, xi, vi in zip(self.names, x, v):
             env[n] = mpmath.mpc(float(xi), h * float(vi)) if vi else mpmath.mpf(float(xi))
         for name, node in self.network.nodes.items():
-            env[name] = mpmath_value(node.expr, env, _FLOAT64_DIGITS)
+            env[name] = mp_value_at(node.expr, env, FLOAT64_DIGITS)
         return float(mpmath.im(env[self.derivation.output])) / h
 
 

@@ -14,9 +14,9 @@ from typing import Callable
 
 from .table import format_table
 
-__all__ = ["VERDICTS", "GradcheckRow", "GradcheckReport", "StepSweep"]
+__all__ = ["GRADCHECK_VERDICTS", "GradcheckRow", "GradcheckReport", "StepSweep"]
 
-VERDICTS = ("mismatch", "precision", "step", "round-off", "kink", "ok")  # worst first
+GRADCHECK_VERDICTS = ("mismatch", "precision", "step", "round-off", "kink", "ok")  # worst first
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class GradcheckReport:
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
-        counts = {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+        counts = {v: sum(r.verdict == v for r in self.rows) for v in GRADCHECK_VERDICTS}
         parts = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         head = "OK" if self.ok else "MISMATCH"
         return f"{head}: {len(self.rows)} checked ({parts})"

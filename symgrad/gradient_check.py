@@ -37,27 +37,15 @@ from .errors import DomainError, InvalidArgument
 from .finite_differences import (EPS, SCHEMES, SLOPE_STENCIL, Scheme, default_step, higher_derivatives,
                                  roundoff_bound, scheme_named, truncation_bound)
 from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem
-from .gradcheck_report import VERDICTS, GradcheckReport, GradcheckRow, StepSweep
+from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
 from .kinks import check_analytic, kink_arguments, kink_within, one_sided_differences
 from .limits import MAX_FULL_GRADCHECK, MAX_STEP
 from .precision import GRADCHECK_WORKING_DIGITS
-from .render.picture import plot_sweep
-from .step_sweep import sweep_steps
 from .tolerance import F_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import call_gradient_function, describe_value, load_gradient_function
 
-__all__ = [
-    "GradcheckRow",
-    "GradcheckReport",
-    "StepSweep",
-    "gradcheck",
-    "sweep_steps",
-    "plot_sweep",
-    "load_gradient_function",
-    "relative_error",
-    "VERDICTS",
-]
+__all__ = ["gradcheck"]
 
 SAMPLE = 20  # coordinates checked one by one when there are more than MAX_FULL_GRADCHECK
 DIRECTIONS = 3  # random directions checked when coordinates are sampled
@@ -103,7 +91,7 @@ def gradcheck(network: Network, *,
                      float(np.finfo(user_dtype).eps) if user is not None else EPS)
     first = _first_samples(centre, rows_in)
     judged = [_judge(centre, d, _estimate(centre, d, evaluated)) for d, evaluated in zip(rows_in, first)]
-    rank = {v: k for k, v in enumerate(VERDICTS)}
+    rank = {v: k for k, v in enumerate(GRADCHECK_VERDICTS)}
     order = sorted(range(len(judged)), key=lambda k: (rank[judged[k][0].verdict], -judged[k][1], k))
     title = f"gradcheck: {network.description or 'network'}"
     return GradcheckReport(title, sch.name, tuple(judged[k][0] for k in order), tuple(notes), against is not None)

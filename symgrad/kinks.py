@@ -11,11 +11,11 @@ from __future__ import annotations
 import mpmath
 import sympy
 
+from .arithmetic import mp_value_at
 from .errors import InvalidArgument
 from .finite_differences import Scheme
 from .functions import rule_for
 from .graph import Network
-from .mpmath_eval import mpmath_value
 from .precision import GRADCHECK_WORKING_DIGITS
 from .tolerance import loss_error
 
@@ -48,7 +48,7 @@ def kink_within(kinks: list[Kink], values: dict[int, dict], scheme: Scheme) -> s
     """
     span = [k for k in (-2, -1, 0, 1, 2) if _in_step(k, scheme)]
     for node, head, arg in kinks:
-        vals = [mpmath_value(arg, values[k], GRADCHECK_WORKING_DIGITS) for k in span]
+        vals = [mp_value_at(arg, values[k], GRADCHECK_WORKING_DIGITS) for k in span]
         signs = {int(mpmath.sign(val)) for val in vals}
         if len(signs) > 1:
             return f"{head} in node {node!r} (argument {sympy.sstr(arg)} = {mpmath.nstr(vals[span.index(0)], 6)})"

@@ -18,7 +18,11 @@
   claim's numeric spot checks must vanish to ``SPOT_CHECK_DIGITS`` at
   ``SPOT_CHECK_WORKING_DIGITS``.
 - Gradcheck certifies its exact derivatives to ``GRADCHECK_DIGITS`` at
-  ``GRADCHECK_WORKING_DIGITS``.
+  ``GRADCHECK_WORKING_DIGITS``; its complex step runs in ``FLOAT64_DIGITS`` (53 bits).
+- The property helpers sum a batch's exact gradients at ``digits + PROPERTY_TEST_EXTRA``.
+- Converting an mpmath number or a SymPy constant keeps ``CONVERSION_GUARD`` digits beyond the
+  working precision; a claim's Decimal comparisons run at ``DECIMAL_EXTRA`` beyond it (at
+  least ``DECIMAL_MIN_PRECISION``) and allow ``TIE_NOISE_DIGITS`` of noise at a rounding tie.
 """
 
 from __future__ import annotations
@@ -48,9 +52,15 @@ __all__ = [
     "SPOT_CHECK_WORKING_DIGITS",
     "GRADCHECK_DIGITS",
     "GRADCHECK_WORKING_DIGITS",
+    "FLOAT64_DIGITS",
     "PLAIN_RANGE",
+    "CONVERSION_GUARD",
+    "DECIMAL_EXTRA",
+    "DECIMAL_MIN_PRECISION",
+    "TIE_NOISE_DIGITS",
+    "PROPERTY_TEST_EXTRA",
     "Rounding",
-    "check_digits",
+    "validate_digits",
     "descent_working_digits",
     "to_decimal",
     "format_number",
@@ -71,12 +81,18 @@ SPOT_CHECK_DIGITS = 30  # a symbolic claim minus the derived expression must be 
 SPOT_CHECK_WORKING_DIGITS = 40  # the mpmath precision of those spot checks
 GRADCHECK_DIGITS = 30  # significant digits gradcheck certifies of the exact derivatives
 GRADCHECK_WORKING_DIGITS = 3 * GRADCHECK_DIGITS  # gradcheck's mpmath working precision
+FLOAT64_DIGITS = 15  # mpmath at 15 digits works in 53 bits, as float64 does: the complex step's arithmetic
 PLAIN_RANGE = (-7, 15)  # decimal exponents printed without scientific notation
+CONVERSION_GUARD = 5  # digits beyond the working precision when a constant or an mpf becomes text or a Decimal
+DECIMAL_EXTRA = 10  # a claim's Decimal comparisons work at the mpmath precision + this ...
+DECIMAL_MIN_PRECISION = 60  # ... and at least this many digits
+TIE_NOISE_DIGITS = 5  # a value that rounds to a tie may be off by 10**-(working precision - this) relative
+PROPERTY_TEST_EXTRA = 10  # the property helpers sum a batch's exact gradients at digits + this
 
 _MODES = ("none", "significant", "decimals")
 
 
-def check_digits(digits: object, *, what: str = "digits") -> int:
+def validate_digits(digits: object, *, what: str = "digits") -> int:
     """``digits`` as a validated int from 1 to ``MAX_DIGITS``, else ``InvalidArgument``."""
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
         raise InvalidArgument(f"{what} must be an integer from 1 to {MAX_DIGITS}, got {digits!r}")
@@ -105,7 +121,7 @@ class Rounding:
         if self.mode not in _MODES:
             raise InvalidArgument(f"rounding mode must be one of {', '.join(_MODES)}, got {self.mode!r}")
         if self.mode != "none":
-            check_digits(self.digits, what="rounding digits")
+            validate_digits(self.digits, what="rounding digits")
 
     @classmethod
     def significant(cls, digits: int) -> Rounding:

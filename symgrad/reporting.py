@@ -13,7 +13,7 @@ from .compile import CompiledGradient
 from .errors import InvalidArgument, SymgradError
 from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
-from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, PLAIN_RANGE, Rounding, check_digits
+from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, PLAIN_RANGE, Rounding, validate_digits
 from .render.json import render_json
 from .render.latex import render_latex
 from .render.markdown import render_markdown
@@ -56,12 +56,12 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     """
     if format not in FORMATS:
         raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    check_digits(digits)
+    validate_digits(digits)
     printed = max(digits, JSON_MIN_DIGITS) if format == "json" else digits
     working = printed + GUARD_DIGITS
     rounding = Rounding.significant(digits) if round_intermediates else None
     if decimals is not None:
-        check_digits(decimals, what="decimals")
+        validate_digits(decimals, what="decimals")
         # A number printed in places is below 10**PLAIN_RANGE[1] (larger ones print in scientific
         # notation): at most that many digits before the point, then ``decimals`` after it.
         working = max(working, decimals + PLAIN_RANGE[1] + GUARD_DIGITS)

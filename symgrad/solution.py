@@ -23,7 +23,7 @@ from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
 from .layers import MLPStructure
 from .matrix import MatrixDerivation, derive_matrix
-from .precision import GUARD_DIGITS, Rounding, check_digits, format_decimals, format_number
+from .precision import GUARD_DIGITS, Rounding, validate_digits, format_decimals, format_number
 from .render.latex_writer import write_article, write_math
 from .render.markdown_writer import write_markdown
 from .render.solution_blocks import solution_blocks
@@ -224,11 +224,11 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
     >>> symgrad.to_decimal(w5.after, 8)
     '0.35891648'
     """
-    check_digits(digits)
+    validate_digits(digits)
     if decimals is not None:
-        check_digits(decimals, what="decimals")
+        validate_digits(decimals, what="decimals")
     working = working_digits if working_digits is not None else digits + GUARD_DIGITS
-    check_digits(working, what="working digits")
+    validate_digits(working, what="working digits")
     if update_rule not in UPDATE_RULES:
         raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, got {update_rule!r}")
     rounding = rounding or Rounding()

@@ -23,8 +23,8 @@ import symgrad
 from symgrad import limits
 from symgrad.cli import main
 from symgrad.compile import CompiledGradient
-from symgrad.errors import InvalidArgument, MissingDependency
-from symgrad.gradient_check import relative_error
+from symgrad.errors import InvalidArgument
+from symgrad.tolerance import relative_error
 
 MAZUR = symgrad.load("mazur")
 HIDDEN = {"w1", "w2", "w3", "w4", "b1"}

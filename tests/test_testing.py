@@ -19,7 +19,7 @@ import symgrad
 import symgrad.strategies
 import symgrad.testing
 from symgrad.strategies import networks
-from symgrad.testing import Batch, GradientMismatch, assert_gradients_match, check_gradients
+from symgrad.testing import Batch, GradientMismatch, assert_gradients_match, property_test_backprop
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = settings(max_examples=15, derandomize=True, database=None, phases=[Phase.generate, Phase.shrink])
@@ -220,7 +220,7 @@ def test_the_table_shows_the_worst_rows_and_counts_the_rest():
     (lambda: assert_gradients_match(reference_backprop, symgrad.mlp([2, 1]), batch=Batch(np.zeros((2, 3)),
                                                                                      np.zeros((2, 1)))),
      "batch shapes (2, 3) and (2, 1) do not fit 2 inputs and 1 targets"),
-    (lambda: check_gradients(MAZUR, networks="mlp"), "networks='mlp': give a Hypothesis strategy"),
+    (lambda: property_test_backprop(MAZUR, networks="mlp"), "networks='mlp': give a Hypothesis strategy"),
 ])
 def test_bad_options_are_invalid_arguments(call, message):
     with pytest.raises(symgrad.InvalidArgument, match=re.escape(message)):
@@ -229,7 +229,7 @@ def test_bad_options_are_invalid_arguments(call, message):
 
 # -- the property runner -----------------------------------------------------------------
 def test_check_gradients_passes_a_correct_backprop():
-    check_gradients(lambda Ws, bs, X, T: reference_backprop(Ws, bs, X, T, activation="tanh"),
+    property_test_backprop(lambda Ws, bs, X, T: reference_backprop(Ws, bs, X, T, activation="tanh"),
                     networks=networks(max_depth=3, activations=("tanh",), losses=("half_sse",)), settings=QUICK)
 
 
@@ -239,7 +239,7 @@ def test_check_gradients_shrinks_a_bug_to_the_smallest_network():
         return dWs, [None if db is None else -db for db in dbs]
 
     with pytest.raises(GradientMismatch) as caught:
-        check_gradients(bias_sign_flipped, networks=networks(activations=("sigmoid",), losses=("half_sse",)),
+        property_test_backprop(bias_sign_flipped, networks=networks(activations=("sigmoid",), losses=("half_sse",)),
                         settings=QUICK)
     first_line = str(caught.value).splitlines()[0]
     assert "mlp([1, 1], activation='sigmoid', loss='half_sse', bias='neuron', seed=0)" in first_line
@@ -289,12 +289,19 @@ def test_without_hypothesis_the_assertion_works_and_the_runner_says_how_to_insta
             "import symgrad, symgrad.testing as t\n"
             "t.assert_gradients_match(lambda v: {'w1': (v['w1'] * v['i1'] - v['t1']) * v['i1']},\n"
             "                         symgrad.mlp([1, 1], activation='identity', bias='none'))\n"
-            "try:\n    t.check_gradients(lambda v: {})\n"
+            "try:\n    t.property_test_backprop(lambda v: {})\n"
             "except symgrad.MissingDependency as error:\n    print(error.extra, error.module, error)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    assert out.strip() == ('test hypothesis symgrad.testing.check_gradients needs hypothesis, which is not '
+    assert out.strip() == ('test hypothesis symgrad.testing.property_test_backprop needs hypothesis, which is not '
                            'installed; install it with: python -m pip install "symgrad[test]"')
 
 
 def test_batch_is_one_class_wherever_it_is_imported_from():
     assert symgrad.testing.Batch is symgrad.strategies.Batch
+
+
+def test_the_old_name_check_gradients_works_for_one_release_and_names_the_new_one():
+    import symgrad.testing as testing
+
+    with pytest.warns(DeprecationWarning, match="property_test_backprop"):
+        assert testing.check_gradients is testing.property_test_backprop

@@ -9,7 +9,7 @@ bug at a time:
 - ``bias_not_summed``: ∂E/∂b_l = δ_l, one column per sample, instead of the sum over the batch;
 - ``mean_forgotten``: E summed over the batch, not averaged (δ_L not divided by the batch size).
 
-For each, ``check_gradients`` runs the same property as the correct code and prints the
+For each, ``property_test_backprop`` runs the same property as the correct code and prints the
 smallest failing example Hypothesis finds (derandomized, so the output is the same every run;
 docs/how-to/property-tests.md shows it, and this script checks that it still does).
 
@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover
     raise SystemExit("this example needs Hypothesis: pip install 'symgrad[test]'")
 
 from symgrad.strategies import networks
-from symgrad.testing import check_gradients
+from symgrad.testing import property_test_backprop
 
 BUGS = ("sigmoid_prime_of_preactivation", "missing_transpose", "bias_not_summed", "mean_forgotten")
 
@@ -71,7 +71,7 @@ SETTINGS = settings(max_examples=50, derandomize=True, database=None, print_blob
 def counterexample(bug):
     """The shrunk failure of one planted bug, as Hypothesis reports it."""
     try:
-        check_gradients(lambda Ws, bs, X, T: backprop(Ws, bs, X, T, bug=bug), networks=SIGMOID_MLPS,
+        property_test_backprop(lambda Ws, bs, X, T: backprop(Ws, bs, X, T, bug=bug), networks=SIGMOID_MLPS,
                         max_batch_size=4, settings=SETTINGS)
     except Exception as failure:  # the property failed: what we want to see
         notes = "\n".join(getattr(failure, "__notes__", []))

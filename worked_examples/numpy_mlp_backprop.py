@@ -6,7 +6,7 @@ width, each sample a column, E = mean over the batch of ½‖t − ŷ‖²:
     δ_L = (ŷ − t) ⊙ σ′,   δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ σ′,   σ′ = h ⊙ (1 − h),
     ∂E/∂W_l = δ_l h_{l−1}ᵀ,   ∂E/∂b_l = Σ_batch δ_l.
 
-``symgrad.testing.check_gradients`` draws networks (1 to 3 layers, 1 to 3 units each) and
+``symgrad.testing.property_test_backprop`` draws networks (1 to 3 layers, 1 to 3 units each) and
 batches (1 to 4 samples) and compares every entry with symgrad's exact gradient.
 
 Run it with the test extra installed: python worked_examples/numpy_mlp_backprop.py
@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover
     raise SystemExit("this example needs Hypothesis: pip install 'symgrad[test]'")
 
 from symgrad.strategies import networks
-from symgrad.testing import check_gradients
+from symgrad.testing import property_test_backprop
 
 
 def sigmoid(z):
@@ -48,6 +48,6 @@ SIGMOID_MLPS = networks(max_depth=3, max_width=3, activations=("sigmoid",), loss
                         biases=("neuron",))
 
 if __name__ == "__main__":
-    check_gradients(backprop, networks=SIGMOID_MLPS, max_batch_size=4,
+    property_test_backprop(backprop, networks=SIGMOID_MLPS, max_batch_size=4,
                     settings=settings(max_examples=30, derandomize=True, database=None))
     print("backprop agrees with symgrad's exact gradients on 30 generated networks and batches")

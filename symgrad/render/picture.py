@@ -25,7 +25,7 @@ from pathlib import Path
 from ..errors import GraphError, InvalidArgument, MissingDependency
 from ..gradcheck_report import StepSweep
 from ..limits import MAX_PICTURE_QUANTITIES
-from ..precision import check_digits, format_number
+from ..precision import validate_digits, format_number
 from ..solution import Solution
 from .text import printable
 
@@ -128,7 +128,7 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
     >>> lay.quantity("out_o1").value, lay.quantity("out_o1").gradient
     ('0.7514', '0.7414')
     """
-    digits = check_digits(solution.digits if digits is None else digits)
+    digits = validate_digits(solution.digits if digits is None else digits)
     leaves = {leaf.name: leaf for leaf in solution.leaves}
     nodes = {node.name: node for node in solution.nodes}
     count = len(leaves) + len(nodes)
