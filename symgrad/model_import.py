@@ -3,7 +3,7 @@
 A tensor becomes a NumPy array of SymPy expressions, one per entry: leaves named by the tensor's
 name and index (``layer0_weight_1_2`` is ``weight[1, 2]`` of layer 0), nodes named the same way
 (``z0_1`` is unit 1 of layer 0's weighted sum, ``z0_3_1`` the same for sample 3 of a batch).
-``from_torch.py`` and ``from_jax.py`` build networks with ``ModelGraph`` and return an
+``torch_models.py`` and ``jax_models.py`` build networks with ``ModelGraph`` and return an
 ``ImportedModel``.
 
 Every number is taken exactly: a float64 (or float32) value becomes the rational number it is
@@ -150,6 +150,9 @@ class ModelGraph:
         out = _object_array(exprs.shape)
         for index in np.ndindex(*exprs.shape):
             expr = sympy.sympify(exprs[index])
+            if expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+                raise InvalidArgument(f"{base}{index_suffix(index)} = {sympy.sstr(expr)[:80]} is not finite; "
+                                      "an infinite constant may only vanish (as in max(-inf, x))")
             if isinstance(expr, sympy.Add) and len(expr.args) > MAX_TERMS:
                 raise InvalidArgument(f"{base}: a sum of {len(expr.args):,} terms, more than the limit of "
                                       f"{MAX_TERMS:,}")

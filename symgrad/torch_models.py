@@ -227,10 +227,13 @@ def from_torch(module: object, *, loss: object, example_input: object, example_t
     the network's output ``E_total`` is the loss PyTorch computes on it. Cross-entropy and NLL
     targets may be class indices or one-hot/probability rows.
 
-    >>> import torch
-    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Sigmoid())
-    >>> imported = from_torch(model, loss=torch.nn.MSELoss(), example_input=[0.5, -1.0], example_target=[1.0])
-    >>> imported.network.params
+    The example needs the ``torch`` extra; docs/how-to/import-torch-jax.md runs it.
+
+    >>> import torch  # doctest: +SKIP
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Sigmoid())  # doctest: +SKIP
+    >>> imported = from_torch(model, loss=torch.nn.MSELoss(), example_input=[0.5, -1.0],
+    ...                       example_target=[1.0])  # doctest: +SKIP
+    >>> imported.network.params  # doctest: +SKIP
     ('layer0_weight_0_0', 'layer0_weight_0_1', 'layer0_bias_0')
     """
     torch = require("torch", feature="from_torch", extra="torch")
