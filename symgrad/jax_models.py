@@ -92,8 +92,9 @@ class _Reader:
             name = eqn.primitive.name
             rule = PRIMITIVES.get(name)
             if rule is None:
+                hint = _HINTS.get(name, f"it reads {', '.join(sorted(PRIMITIVES))}")
                 raise InvalidArgument(f"the jaxpr uses the primitive {name!r}, which from_jax does not read "
-                                      f"(in: {_short(eqn)}); it reads {', '.join(sorted(PRIMITIVES))}")
+                                      f"(in: {_short(eqn)}); {hint}")
             args = [read(v) for v in eqn.invars]
             if name in _SHARED_OPERANDS:
                 args = [self.share(eqn, env, k, a) for k, a in enumerate(args)]
@@ -218,9 +219,8 @@ class _Operand:
 def _select_n(reader, eqn, env, args):
     which, *cases = args
     if not all(e in (sympy.true, sympy.false) or isinstance(e, sympy.Integer) for e in which.flat):
-        raise InvalidArgument("select_n (jnp.where, lax.cond) chooses by the data here, which from_jax does not "
-                              f"read (in: {_short(eqn)}); write a relu as jnp.maximum(x, 0) and a leaky relu as "
-                              "jnp.maximum(x, slope * x)")
+        raise InvalidArgument(f"select_n chooses by the data here, which from_jax does not read (in: {_short(eqn)}); "
+                              + _REWRITE)
     shape = np.broadcast_shapes(*(c.shape for c in args))
     which = np.broadcast_to(which, shape)
     cases = [np.broadcast_to(c, shape) for c in cases]
@@ -292,6 +292,16 @@ PRIMITIVES: dict[str, Callable] = {
 
 #: Primitives whose operands, when they are weighted sums of parameters, become nodes first (``share``).
 _SHARED_OPERANDS = frozenset({"mul", "div", "integer_pow", "pow", "square", "abs"})
+
+
+_REWRITE = "write a relu as jnp.maximum(x, 0) and a leaky relu as jnp.maximum(x, slope * x)"
+_CHOICE = f"a comparison chooses a branch by the data (jnp.where, leaky_relu); {_REWRITE}"
+#: Primitives refused with a specific way out, instead of the list of what is read.
+_HINTS: dict[str, str] = {
+    **{name: _CHOICE for name in ("ge", "gt", "le", "lt", "eq", "ne")},
+    "custom_vjp_call": "a custom_vjp rule is what symgrad.testing checks, not part of a model to import; "
+                       "import the function without it",
+}
 
 
 def _key_name(entry) -> str:
