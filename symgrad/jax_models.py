@@ -31,7 +31,7 @@ import sympy
 from .errors import InvalidArgument
 from .evaluation import evaluate, evaluate_expr
 from .functions import relu, sigmoid
-from .model_import import ImportedModel, ModelGraph, exact, require
+from .model_import import ImportedModel, ModelGraph, check_size, exact, require
 
 __all__ = ["from_jax", "PRIMITIVES"]
 
@@ -343,6 +343,7 @@ def from_jax(fn: Callable, params: object, *, example_input: object, example_tar
     if not paths:
         raise InvalidArgument("params holds no arrays; give the model's parameters as a pytree of arrays")
     values = [_array(leaf, f"params{jax.tree_util.keystr(path)}") for path, leaf in paths]
+    check_size(sum(v.size for v in values), what="params")
     x = _array(example_input, "example_input")
     t = _array(example_target, "example_target")
     tree = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(params), values)

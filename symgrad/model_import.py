@@ -30,9 +30,10 @@ import sympy
 
 from .errors import InvalidArgument, MissingDependency
 from .graph import Network
-from .limits import MAX_NODES, MAX_TERMS
+from .limits import MAX_NODES, MAX_SCALAR_PARAMS, MAX_TERMS
 
-__all__ = ["ParamSource", "ImportedModel", "ModelGraph", "exact", "affine", "index_suffix", "require"]
+__all__ = ["ParamSource", "ImportedModel", "ModelGraph", "exact", "affine", "index_suffix", "require",
+           "check_size"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,18 @@ def require(module: str, *, feature: str, extra: str):
         return __import__(module)
     except ImportError:
         raise MissingDependency(feature, extra=extra, module=module) from None
+
+
+def check_size(count: int, *, what: str) -> None:
+    """Refuse a model with more parameters than the scalar form takes (``limits.MAX_SCALAR_PARAMS``).
+
+    Importing into the matrix form is not supported: a matrix-form network holds no parameter
+    values of its own, only seeded initial ones.
+    """
+    if count > MAX_SCALAR_PARAMS:
+        raise InvalidArgument(f"{what} has {count:,} parameters; imported models get a scalar name per parameter, "
+                              f"up to {MAX_SCALAR_PARAMS:,}; import a smaller model (the matrix form cannot "
+                              "import weights yet)")
 
 
 def exact(value: object, *, what: str) -> sympy.Rational:

@@ -20,7 +20,7 @@ import sympy
 
 from .errors import InvalidArgument
 from .functions import logsumexp, relu, sigmoid
-from .model_import import ImportedModel, ModelGraph, affine, exact, require
+from .model_import import ImportedModel, ModelGraph, affine, check_size, exact, require
 
 __all__ = ["from_torch", "LAYERS", "LOSSES"]
 
@@ -250,6 +250,7 @@ def from_torch(module: object, *, loss: object, example_input: object, example_t
                                   f"{', '.join(LAYERS)} (torch.nn)")
     if not any(type(layer).__name__ == "Linear" for layer in layers):
         raise InvalidArgument("the Sequential has no Linear layer, so no parameters to differentiate")
+    check_size(sum(p.numel() for p in module.parameters()), what="the model")
     loss_name, rule, reduction, ignore_index = _loss_rule(loss)
     x = _as_array(torch, example_input, "example_input").astype(np.float64)
     target = _as_array(torch, example_target, "example_target")

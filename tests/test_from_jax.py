@@ -146,6 +146,7 @@ def test_nan_parameters_and_other_bad_arguments_are_named():
     bad[0]["W"][2, 1] = np.nan
     _refused(r"params\[0\]\['W'\]\[2, 1\] is nan", tanh_regression, params=bad)
     _refused(r"fn must be a function", "tanh_regression")
+    _refused(r"params has 5,001 parameters", tanh_regression, params={"W": np.ones((5001,))})
     _refused(r"params holds no arrays", tanh_regression, params={})
     _refused(r"must be an array of numbers", tanh_regression, t="targets")
 

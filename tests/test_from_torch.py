@@ -189,6 +189,10 @@ def test_wrong_shapes_are_refused_with_the_expected_shape():
     _refused(r"dimension", nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=0)), x=BATCH, t=np.eye(3)[LABELS])
 
 
+def test_a_model_too_big_for_the_scalar_form_is_refused():
+    _refused(r"the model has 5,044 parameters.*up to 5,000", nn.Sequential(nn.Linear(3, 1), nn.Linear(1, 2520)))
+
+
 def test_nan_weights_and_data_are_named():
     model = nn.Sequential(nn.Linear(3, 1)).double()
     with torch.no_grad():
