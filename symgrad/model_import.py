@@ -16,7 +16,7 @@ agrees with the framework's float64 autograd to its rounding.
 >>> x = g.leaves("input", "x", np.array([1.0, 3.0]))
 >>> z = g.nodes("z", affine(x, w, None))
 >>> g.finish(z[0] ** 2).network.expanded("E_total")
-(0.5*x_0 - 2.0*x_1)**2
+(w_0_0*x_0 + w_0_1*x_1)**2
 """
 
 from __future__ import annotations
