@@ -1,0 +1,184 @@
+"""What importing a PyTorch or JAX model needs, whichever framework it comes from.
+
+A tensor becomes a NumPy array of SymPy expressions, one per entry: leaves named by the tensor's
+name and index (``layer0_weight_1_2`` is ``weight[1, 2]`` of layer 0), nodes named the same way
+(``z0_1`` is unit 1 of layer 0's weighted sum, ``z0_3_1`` the same for sample 3 of a batch).
+``torch_models.py`` and ``jax_models.py`` build networks with ``ModelGraph`` and return an
+``ImportedModel``.
+
+Every number is taken exactly: a float64 (or float32) value becomes the rational number it is
+(``0.1`` becomes 3602879701896397/36028797018963968, the double nearest 0.1, not 1/10), so
+symgrad's exact gradient is the exact gradient of the very model the framework holds, and
+agrees with the framework's float64 autograd to its rounding.
+
+>>> g = ModelGraph("demo")
+>>> w = g.leaves("param", "w", np.array([[0.5, -2.0]]), source="weight")
+>>> x = g.leaves("input", "x", np.array([1.0, 3.0]))
+>>> z = g.nodes("z", affine(x, w, None))
+>>> g.finish(z[0] ** 2).network.expanded("E_total")
+(w_0_0*x_0 + w_0_1*x_1)**2
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import sympy
+
+from .errors import InvalidArgument, MissingDependency
+from .graph import Network
+from .limits import MAX_NODES, MAX_SCALAR_PARAMS, MAX_TERMS
+
+__all__ = ["ParamSource", "ImportedModel", "ModelGraph", "exact", "affine", "index_suffix", "require",
+           "check_size"]
+
+
+@dataclass(frozen=True)
+class ParamSource:
+    """Where a symgrad parameter came from: the framework's name for its tensor and the entry's index.
+
+    For PyTorch ``name`` is the ``named_parameters()`` name (``"0.weight"``); for JAX it is the
+    pytree key path (``"[0]['W']"``). ``index`` is the entry's index in that tensor, 0-based.
+    """
+
+    name: str
+    index: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    """A model brought into symgrad: the network, and which framework parameter each of its parameters is.
+
+    ``network`` is an ordinary ``Network`` (derive, evaluate, report, gradcheck and draw it);
+    its output ``E_total`` is the framework's loss on the example batch. ``sources`` maps each
+    parameter name, in the network's order, to its ``ParamSource``.
+    """
+
+    network: Network
+    sources: Mapping[str, ParamSource] = field(repr=False)
+
+    def gradient_arrays(self, gradients: Mapping[str, object]) -> dict[str, np.ndarray]:
+        """Gradients by symgrad name (``evaluate_gradients(...).gradients``) as float64 arrays shaped
+        like the framework's tensors, keyed by the framework's names: ready to compare with autograd.
+        """
+        shapes: dict[str, tuple[int, ...]] = {}
+        for source in self.sources.values():
+            old = shapes.get(source.name, ())
+            shapes[source.name] = tuple(max(a, b + 1) for a, b in zip(old or (0,) * len(source.index), source.index))
+        out = {name: np.zeros(shape) for name, shape in shapes.items()}
+        for param, source in self.sources.items():
+            out[source.name][source.index] = float(gradients[param])
+        return out
+
+
+def require(module: str, *, feature: str, extra: str):
+    """Import an optional framework, or raise ``MissingDependency`` with the install command."""
+    try:
+        return __import__(module)
+    except ImportError:
+        raise MissingDependency(feature, extra=extra, module=module) from None
+
+
+def check_size(count: int, *, what: str) -> None:
+    """Refuse a model with more parameters than the scalar form takes (``limits.MAX_SCALAR_PARAMS``).
+
+    Importing into the matrix form is not supported: a matrix-form network holds no parameter
+    values of its own, only seeded initial ones.
+    """
+    if count > MAX_SCALAR_PARAMS:
+        raise InvalidArgument(f"{what} has {count:,} parameters; imported models get a scalar name per parameter, "
+                              f"up to {MAX_SCALAR_PARAMS:,}; import a smaller model (the matrix form cannot "
+                              "import weights yet)")
+
+
+def exact(value: object, *, what: str) -> sympy.Rational:
+    """The exact rational value of a float (or int): a double is a dyadic rational, taken whole.
+
+    >>> exact(0.75, what="w")
+    3/4
+    """
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidArgument(f"{what} is {number}; symgrad needs finite numbers (check the model for "
+                              "NaN or infinite weights, and the example data)")
+    return sympy.Rational(*number.as_integer_ratio())
+
+
+def index_suffix(index: tuple[int, ...]) -> str:
+    """``(1, 2)`` → ``"_1_2"``; a scalar's empty index gives ``""``."""
+    return "".join(f"_{i}" for i in index)
+
+
+def affine(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """``x Wᵀ + b`` over the last axis of ``x`` (PyTorch's Linear layout: W is out × in), as one sum per entry."""
+    out = np.empty(x.shape[:-1] + (weight.shape[0],), dtype=object)
+    for index in np.ndindex(*x.shape[:-1]):
+        row = x[index]
+        for j in range(weight.shape[0]):
+            terms = [weight[j, i] * row[i] for i in range(weight.shape[1])]
+            if bias is not None:
+                terms.append(bias[j])
+            out[index + (j,)] = sympy.Add(*terms)
+    return out
+
+
+def _object_array(shape: tuple[int, ...]) -> np.ndarray:
+    return np.empty(shape, dtype=object)
+
+
+class ModelGraph:
+    """A ``Network`` under construction from tensors: leaves and nodes declared a tensor at a time."""
+
+    def __init__(self, description: str):
+        self.network = Network(description=description)
+        self.sources: dict[str, ParamSource] = {}
+
+    def leaves(self, kind: str, base: str, values: np.ndarray, *, source: str | None = None,
+               what: str | None = None) -> np.ndarray:
+        """Declare one leaf per entry of ``values`` (named ``base`` + index), with its exact value.
+
+        ``source`` (parameters) is the framework's name of the tensor; ``what`` names the tensor in
+        errors. Returns the array of symbols.
+        """
+        values = np.asarray(values)
+        self._check_room(values.size, what or base)
+        declare = {"param": self.network.param, "input": self.network.input, "target": self.network.target,
+                   "constant": self.network.constant}[kind]
+        out = _object_array(values.shape)
+        for index in np.ndindex(*values.shape):
+            label = f"{what or base}[{', '.join(map(str, index))}]" if index else (what or base)
+            name = base + index_suffix(index)
+            out[index] = declare(name, exact(values[index], what=label))
+            if source is not None:
+                self.sources[name] = ParamSource(source, tuple(int(i) for i in index))
+        return out
+
+    def nodes(self, base: str, exprs: np.ndarray) -> np.ndarray:
+        """One node per entry of ``exprs`` (named ``base`` + index); returns the array of their symbols."""
+        exprs = np.asarray(exprs, dtype=object)
+        self._check_room(exprs.size, base)
+        out = _object_array(exprs.shape)
+        for index in np.ndindex(*exprs.shape):
+            expr = sympy.sympify(exprs[index])
+            if expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+                raise InvalidArgument(f"{base}{index_suffix(index)} = {sympy.sstr(expr)[:80]} is not finite; "
+                                      "an infinite constant may only vanish (as in max(-inf, x))")
+            if isinstance(expr, sympy.Add) and len(expr.args) > MAX_TERMS:
+                raise InvalidArgument(f"{base}: a sum of {len(expr.args):,} terms, more than the limit of "
+                                      f"{MAX_TERMS:,}")
+            out[index] = self.network.node(base + index_suffix(index), expr, max_text=None)
+        return out
+
+    def finish(self, loss: sympy.Expr, *, name: str = "E_total") -> ImportedModel:
+        """Declare the loss node (the network's output) and return the imported model."""
+        self.network.node(name, sympy.sympify(loss), max_text=None)
+        return ImportedModel(self.network, dict(self.sources))
+
+    def _check_room(self, count: int, what: str) -> None:
+        used = len(self.network.leaves) + len(self.network.nodes)
+        if used + count >= MAX_NODES:
+            raise InvalidArgument(f"{what} would take the network past {MAX_NODES:,} names (leaves and nodes); "
+                                  "import a smaller model or a smaller example batch")
