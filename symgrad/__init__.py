@@ -35,7 +35,9 @@ from .fitting import FitResult, compile_network, dataset, fit
 from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow, StepSweep
 from .gradient_check import gradcheck
 from .graph import Network
+from .jax_models import from_jax
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
+from .model_import import ImportedModel, ParamSource
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
 from .precision import Rounding, format_number, to_decimal
 from .render.json import render_json
@@ -58,6 +60,7 @@ from .solution import (
 )
 from .spec import builtin_examples, load, loads
 from .step_sweep import sweep_steps
+from .torch_models import from_torch
 from .train import UPDATE_RULES, Trajectory, Update, descend, layers_from_output, sgd, step
 
 try:
@@ -85,6 +88,7 @@ __all__ = [
     "GradcheckRow",
     "GradientValues",
     "GraphError",
+    "ImportedModel",
     "InvalidArgument",
     "LOSSES",
     "MAX_PATHS",
@@ -94,6 +98,7 @@ __all__ = [
     "Network",
     "NotDifferentiable",
     "Overrides",
+    "ParamSource",
     "ParseError",
     "PathLimitError",
     "PointGradients",
@@ -135,6 +140,8 @@ __all__ = [
     "evaluate_gradients",
     "fit",
     "format_number",
+    "from_jax",
+    "from_torch",
     "gradcheck",
     "layers_from_output",
     "layout_circuit",
