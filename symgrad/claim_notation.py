@@ -43,6 +43,8 @@ _WRAPPERS = re.compile(r"\\(?:mathrm|text|mathit|operatorname|hat)\{([^{}]*)\}")
 _FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _SUB_SUP = re.compile(r"([_^])\{([^{}]*)\}")
 _POWER_OF_TEN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*\*\s*10\s*\*\*\s*\(?\s*([+-]?\d+)\s*\)?")
+_EULER = re.compile(r"(?<![A-Za-z0-9_])e\s*\*\*\s*(?:\(([^()]*)\)|([-+]?[0-9.]+))")
+_IMPLIED = re.compile(r"\)\s*\(")  # (0.9)(0.1311): the product written as juxtaposition
 _SUPERSCRIPTS = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 _DERIVATIVE = re.compile(r"(?:∂|d)(?P<of>[^/]+?)/(?:∂|d)(?P<wrt>[^/]+)\Z")
 _DELTA = re.compile(r"(?:δ|delta)_?(?P<of>.+)\Z")
@@ -84,6 +86,8 @@ def value_text(text: str) -> str:
     """
     text = _latex(text.translate(_CHARACTERS)).replace("{", "(").replace("}", ")").replace("^", "**")
     text = _SUPERSCRIPTS.sub(lambda m: f"**({m[0].translate(_SUPERSCRIPT)})", text)
+    text = _EULER.sub(lambda m: f"exp({m[1] or m[2]})", text)
+    text = _IMPLIED.sub(")*(", text)
     text = _POWER_OF_TEN.sub(lambda m: f"{m[1]}e{m[2]}", text)
     return text.strip()
 
@@ -131,10 +135,9 @@ class Notation:
                              f"{self._some_names()}; use the spec's name or map yours in a [names] section")
         found = _DELTA.match(text)
         if found:
-            of = self.name(found["of"])
-            net = self.name("net_" + found["of"])
-            if net is not None or of is not None:
-                return Quantity(self.network.output, net if net is not None else of)
+            net = self.name("net_" + found["of"]) or self._net_input(found["of"]) or self.name(found["of"])
+            if net is not None:
+                return Quantity(self.network.output, net)
         found = _STEPPED.match(text)
         if found and self.name(found["name"]) is not None:
             return Quantity(self.name(found["name"]), steps=self._steps(found["steps"], lhs))
@@ -142,6 +145,13 @@ class Notation:
             raise ParseError(f"unknown name {_show(text)}; the network's names are {self._some_names()}; "
                              "use the spec's name or map yours in a [names] section (target1 = t1)")
         raise ParseError(f"{_show(lhs)} is not a quantity of this network; {_HOW}")
+
+    def _net_input(self, unit: str) -> str | None:
+        """The one node named for ``unit`` that feeds another node named for it (I6 feeds O6: δ6 is ∂E/∂I6)."""
+        nodes = self.network.nodes
+        named = [n for n in nodes if n.endswith(unit) and n != unit]
+        found = [n for n in named if any(n in nodes[m].operands for m in named)]
+        return found[0] if len(found) == 1 else None
 
     def _steps(self, text: str | None, lhs: str) -> int:
         if text is None:

@@ -34,7 +34,7 @@ from .evaluation import evaluate_expr
 from .expr import parse_expression
 from .graph import Network
 from .limits import MAX_CLAIMS, MAX_CLAIMS_TEXT, MAX_DECIMAL_EXPONENT, MAX_LITERAL
-from .precision import CLAIM_ARITHMETIC_DIGITS, CLAIM_ROUNDED_INPUT_DIGITS
+from .precision import CLAIM_ARITHMETIC_DIGITS
 
 __all__ = ["parse_claims", "read_claims_file"]
 
@@ -147,7 +147,8 @@ def _parse_line(body: str, line: int, network: Network, notation: Notation) -> l
                              "step changes")
     except ParseError as exc:
         return [_unreadable(line, body, str(exc))]
-    return [_stage(line, lhs, value, k if len(stages) > 1 else 0, quantity, network, notation)
+    written = re.split(r"=|≈|\\approx", body, maxsplit=1)[0].strip()
+    return [_stage(line, written, value, k if len(stages) > 1 else 0, quantity, network, notation)
             for k, value in enumerate(stages, start=1)]
 
 
@@ -165,7 +166,7 @@ def _stage(line: int, lhs: str, value: str, stage: int, quantity: Quantity, netw
                              "(0.0822, 8.2e-2, 8.2×10⁻²), arithmetic (0.7414*0.1868) or a formula over the "
                              "network's names") from None
         if not parsed.names:
-            return _arithmetic(claim, parsed.expr, text)
+            return _arithmetic(claim, parsed.expr, text, network)
         if quantity.steps is not None:
             raise ParseError(f"a claim after update steps needs a number, got {_show(value)}")
         mapping = {}
@@ -180,7 +181,19 @@ def _stage(line: int, lhs: str, value: str, stage: int, quantity: Quantity, netw
         return replace(claim, problem=str(exc))
 
 
-def _arithmetic(claim: Claim, expr: sympy.Expr, text: str) -> Claim:
+def _spec_numbers(network: Network) -> set[Decimal]:
+    numbers = set()
+    for value in [*network.point().values(), network.learning_rate]:
+        if hasattr(value, "p") and hasattr(value, "q"):
+            with localcontext() as ctx:
+                ctx.prec = CLAIM_ARITHMETIC_DIGITS
+                numbers.add(Decimal(int(value.p)) / Decimal(int(value.q)))
+        elif isinstance(value, (int, float, str)):
+            numbers.add(Decimal(str(value)))
+    return numbers
+
+
+def _arithmetic(claim: Claim, expr: sympy.Expr, text: str, network: Network) -> Claim:
     """A right side of numbers only: computed exactly, stated to the digits of its rounded inputs."""
     with mpmath.workdps(CLAIM_ARITHMETIC_DIGITS + 20):
         try:
@@ -190,8 +203,10 @@ def _arithmetic(claim: Claim, expr: sympy.Expr, text: str) -> Claim:
         full = as_decimal(value)
     if abs(full) and abs(full.adjusted()) > MAX_DECIMAL_EXPONENT:
         raise ParseError(f"the arithmetic {_show(claim.value)} is beyond 1e±{MAX_DECIMAL_EXPONENT}")
-    inputs = [_significant(Decimal(t)) for t in _LITERAL.findall(text)]
-    rounded_inputs = [s for s in inputs if s >= CLAIM_ROUNDED_INPUT_DIGITS]
+    exact = _spec_numbers(network)
+    inputs = [(Decimal(t), _significant(Decimal(t))) for t in _LITERAL.findall(text)]
+    # a number of the spec (a weight, η) or an integer is exact; any other is a rounded earlier result
+    rounded_inputs = [s for d, s in inputs if d not in exact and d != d.to_integral_value()]
     digits = min(rounded_inputs) if rounded_inputs else CLAIM_ARITHMETIC_DIGITS
     number = Decimal(0)
     if full:

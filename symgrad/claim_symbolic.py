@@ -110,7 +110,12 @@ def compare(claim: sympy.Expr, truth: sympy.Expr, network: Network) -> Equality:
     agreed, differs = _at_points(a, b, symbols)
     if differs:
         if _agree(a, b, spec):
-            return Equality("at-values", _relies_on(a, b, network, symbols, spec))
+            relies = _relies_on(a, b, network, symbols, spec)
+            if relies:
+                return Equality("at-values", relies)
+            shown = ", ".join(f"{n} = {_text(spec[n])}" for n in symbols[:6])
+            return Equality("different", f"equal only at the spec's values ({shown}), not as a formula: "
+                                         "different at another rational point inside the domain")
         return Equality("different", "different at a rational point inside the domain (exact evaluation)")
     for difference, how in ((claim - truth, ""), (a - b, " with every node written out")):
         if _proved(difference):
@@ -122,7 +127,8 @@ def compare(claim: sympy.Expr, truth: sympy.Expr, network: Network) -> Equality:
 
 
 def _relies_on(a: sympy.Expr, b: sympy.Expr, network: Network, symbols: list[str], spec: dict) -> str:
-    """What a claim that holds at the spec's values relies on: a sum of targets (one-hot) or the values themselves."""
+    """What a claim that holds at the spec's values relies on: a fixed sum of its targets or inputs
+    (one-hot targets: y1 + y2 = 1); "" when no such relation makes it an identity."""
     for kind in ("target", "input"):
         group = [n for n in network.names(kind) if n in symbols]
         if len(group) < 2:
@@ -135,8 +141,7 @@ def _relies_on(a: sympy.Expr, b: sympy.Expr, network: Network, symbols: list[str
         if agreed and not differs:
             return (f"true where {' + '.join(group)} = {_text(total)}, as at the spec's values "
                     f"(not an identity: it relies on {' + '.join(group)} = {_text(total)})")
-    shown = ", ".join(f"{n} = {_text(spec[n])}" for n in symbols[:6])
-    return f"true at the spec's values ({shown}), not for every value"
+    return ""
 
 
 def short_difference(claim: sympy.Expr, truth: sympy.Expr) -> str:

@@ -36,6 +36,8 @@ from .train import step
 __all__ = ["CLAIM_VERDICTS", "ROUNDINGS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "read_claims_file",
            "check_claims"]
 
+_SHOWN_DIGITS = 15  # an exact value is shown to at most this many digits plus the guard digits
+
 #: What counts as the person's own rounding of a last digit (``check_claims(rounding=...)``).
 ROUNDINGS = ("half-up", "half-even", "truncate", "any")
 
@@ -229,18 +231,17 @@ class _Judge:
     def numeric(self, claim: Claim, world: World) -> ClaimRow:
         exact = self.exact(claim)
         c = claim.number
-        shown = to_decimal(exact, max(claim.significant, 1) + CLAIM_GUARD_DIGITS) if exact else "0"
+        shown = to_decimal(exact, min(max(claim.significant, 1), _SHOWN_DIGITS) + CLAIM_GUARD_DIGITS) if exact else "0"
 
         def row(verdict: str, explanation: str) -> ClaimRow:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)
 
         if claim.arithmetic is not None:
-            arithmetic = f"your arithmetic gives {_plain(claim.arithmetic, claim)}"
+            arithmetic = f"your arithmetic gives {_plain(claim.arithmetic)}"
             if abs(claim.arithmetic - as_decimal(exact)) <= abs(claim.arithmetic).scaleb(-CLAIM_MIN_DIGITS):
                 return row("right", f"{arithmetic}, the exact value")
             if self.matches(claim, exact, slack=2):
-                return row("right", f"{arithmetic}, the exact value to the {claim.significant} significant "
-                                    "digits of your rounded inputs")
+                return row("right", f"{arithmetic}, the exact value to the precision of your rounded inputs")
         if self.matches(claim, exact):
             return row("right", f"the exact value rounded to {_precision(claim)}")
         world = self.upstream(claim, world)
@@ -312,7 +313,8 @@ class _Judge:
             return row("right", equality.how)
         if equality.kind == "at-values":
             return row("right-at-these-values", equality.how)
-        return row("wrong", diagnose_symbolic(self, claim, derived) + "; claim − derived = "
+        note = f" ({equality.how})" if equality.how.startswith("equal only") else ""
+        return row("wrong", diagnose_symbolic(self, claim, derived) + note + "; claim − derived = "
                    + short_difference(claim.expr, derived))
 
     def derived_expr(self, claim: Claim) -> sympy.Expr:
@@ -329,7 +331,7 @@ class _Judge:
 
 def truncates_to(claimed: Decimal, quantum: Decimal, value) -> bool:
     """True when ``claimed`` is ``value`` cut after its last stated digit (0.2983711087 → 0.298371108)."""
-    return bool(value) and rounded(value, quantum, rounding=ROUND_DOWN) == claimed
+    return bool(value) and bool(claimed) and rounded(value, quantum, rounding=ROUND_DOWN) == claimed
 
 
 def _swaps(rows: tuple[ClaimRow, ...]) -> tuple[ClaimRow, ...]:
@@ -351,9 +353,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _plain(value: Decimal, claim: Claim) -> str:
+def _plain(value: Decimal) -> str:
     text = format(value.normalize(), "f") if abs(value.adjusted()) < 12 else str(value.normalize())
-    return text if len(text) <= 40 else text[:39] + "…"
+    return text if len(text) <= 20 else text[:19] + "…"
 
 
 def _precision(claim: Claim) -> str:
