@@ -339,11 +339,12 @@ def _swaps(rows: tuple[ClaimRow, ...]) -> tuple[ClaimRow, ...]:
     marks = {}
     for k, row in enumerate(rows):
         if row.verdict == "wrong" and row.explanation.startswith("the expression of "):
-            marks[k] = row.explanation.removeprefix("the expression of ").split(",", 1)[0]
+            written_for, _, rest = row.explanation.removeprefix("the expression of ").partition(", not of ")
+            marks[k] = (written_for, rest.split(":", 1)[0])
     out = list(rows)
-    for k, other in marks.items():
-        for j, mine in marks.items():
-            if j != k and other == rows[j].claim and mine == rows[k].claim:
+    for k, (other, mine) in marks.items():
+        for j, (other_j, mine_j) in marks.items():
+            if j != k and other == mine_j and mine == other_j:
                 out[k] = dataclasses.replace(rows[k], explanation=f"swapped with line {rows[j].line}: "
                                                                   + rows[k].explanation)
     return tuple(out)

@@ -407,4 +407,8 @@ def diagnose_symbolic(judge: ClaimJudge, claim: Claim, derived: sympy.Expr) -> s
         eta = judge.network.learning_rate
         if eta is not None and judge.equal(given, as_number(eta) * derived):
             return f"the learning rate multiplied into the gradient (it belongs in the update): {correct}"
+        for other in d.adjoints:
+            if other != claim.wrt and other in judge.network.params and \
+                    judge.equal(given, d.expression(other)):
+                return f"the expression of d{claim.name}/d{other}, not of d{claim.name}/d{claim.wrt}: {correct}"
     return f"no common slip explains it; {correct}"

@@ -248,6 +248,15 @@ def test_a_wrong_symbolic_claim_shows_a_short_difference():
     assert len(row.explanation.split("claim − derived = ")[1]) <= 90
 
 
+def test_two_formulas_written_for_each_other_are_named_as_a_swap():
+    # by hand: dE/dw5 = δ_o1·out_h1 and dE/dw6 = δ_o1·out_h2; the sheet writes each for the other
+    rows = _check("dE_total/dw5 = (out_o1 - t1)*out_o1*(1 - out_o1)*out_h2\n"
+                  "dE_total/dw6 = (out_o1 - t1)*out_o1*(1 - out_o1)*out_h1\n").rows
+    assert [r.verdict for r in rows] == ["wrong", "wrong"]
+    assert rows[0].explanation.startswith("swapped with line 2: the expression of dE_total/dw6")
+    assert rows[1].explanation.startswith("swapped with line 1: the expression of dE_total/dw5")
+
+
 # -- 7. a whole class -----------------------------------------------------------------------------------
 def test_several_sheets_a_summary_and_annotated_copies(tmp_path, capsys):
     a, b = tmp_path / "ann.txt", tmp_path / "bob.txt"
