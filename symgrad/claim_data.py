@@ -36,11 +36,22 @@ class Claim:
     value: str  # as written
     number: Decimal | None  # a numeric claim
     expr: sympy.Expr | None  # a symbolic claim
+    problem: str = ""  # why the line could not be read (verdict "unreadable")
+    arithmetic: Decimal | None = None  # the exact value of a right side of numbers only (0.15*0.05 + 0.35)
+    stage: int = 0  # k for the k-th right side of a chain a = b = c (0: a single right side)
 
     @property
     def quantum(self) -> Decimal:
-        """One unit in the last stated digit: 0.40 → 0.01."""
-        return Decimal(1).scaleb(self.number.as_tuple().exponent)
+        """One unit in the last stated digit: 0.40 → 0.01; a zero states no digits beyond the units (0e300 → 1)."""
+        exponent = self.number.as_tuple().exponent
+        if not self.number:
+            exponent = min(exponent, 0)
+        return Decimal(1).scaleb(exponent)
+
+    @property
+    def informative(self) -> bool:
+        """Whether the number carries a digit of information forward (0.000 carries none)."""
+        return self.number is not None and self.number != 0
 
     @property
     def significant(self) -> int:
@@ -49,7 +60,7 @@ class Claim:
 
     @property
     def decimals(self) -> int:
-        return -self.number.as_tuple().exponent
+        return -self.quantum.as_tuple().exponent
 
 
 class Judged(NamedTuple):
@@ -79,6 +90,10 @@ class World:
         """A copy without the numbers at ``drop``, a set of (kind, key) pairs."""
         kept = [{k: v for k, v in getattr(self, kind).items() if (kind, k) not in drop} for kind in _KINDS]
         return World(*kept, {k: v for k, v in self.verdicts.items() if k not in drop})
+
+    def only(self, keep) -> World:
+        """A copy with only the numbers for which ``keep(kind, key)`` is true."""
+        return self.without({(kind, k) for kind in _KINDS for k in getattr(self, kind) if not keep(kind, k)})
 
     def clean(self) -> World:
         """Only the numbers judged right, or right given the person's rounding."""

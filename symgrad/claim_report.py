@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 from .table import format_table
 
-__all__ = ["CLAIM_VERDICTS", "ClaimRow", "ClaimsReport"]
+__all__ = ["CLAIM_VERDICTS", "RIGHT_VERDICTS", "ClaimRow", "ClaimsReport"]
 
-#: Every verdict, best first. Only ``wrong`` makes a check fail.
-CLAIM_VERDICTS = ("right", "right-given-rounding", "consistent-with-earlier", "wrong")
+#: Every verdict, best first. The first five are right in some sense; the rest make a check fail.
+CLAIM_VERDICTS = ("right", "right-given-rounding", "consistent-with-earlier", "right-at-these-values",
+                  "right-truncated", "wrong", "undecided", "unreadable")
+RIGHT_VERDICTS = CLAIM_VERDICTS[:5]
+_ALWAYS_COUNTED = ("right", "right-given-rounding", "consistent-with-earlier", "wrong")
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,27 @@ class ClaimsReport:
 
     @property
     def ok(self) -> bool:
-        return all(row.verdict != "wrong" for row in self.rows)
+        """True when every claim is right in one of ``RIGHT_VERDICTS``."""
+        return all(row.verdict in RIGHT_VERDICTS for row in self.rows)
 
     @property
     def first_slip(self) -> ClaimRow | None:
-        return next((row for row in self.rows if row.verdict == "wrong"), None)
+        return next((row for row in self.rows if row.verdict not in RIGHT_VERDICTS), None)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many claims got each verdict, in ``CLAIM_VERDICTS`` order."""
+        return {v: sum(row.verdict == v for row in self.rows) for v in CLAIM_VERDICTS}
+
+    @property
+    def score(self) -> float:
+        """The share of claims judged right in one of ``RIGHT_VERDICTS`` (1.0 for an empty sheet)."""
+        return sum(row.verdict in RIGHT_VERDICTS for row in self.rows) / len(self.rows) if self.rows else 1.0
 
     def summary(self) -> str:
-        counts = {v: sum(row.verdict == v for row in self.rows) for v in CLAIM_VERDICTS}
-        text = f"{len(self.rows)} claims: " + ", ".join(f"{counts[v]} {v}" for v in CLAIM_VERDICTS)
+        counts = self.counts
+        shown = [v for v in CLAIM_VERDICTS if v in _ALWAYS_COUNTED or counts[v]]
+        text = f"{len(self.rows)} claims: " + ", ".join(f"{counts[v]} {v}" for v in shown)
         slip = self.first_slip
         if slip is None:
             return text + "; every claim holds"

@@ -10,7 +10,8 @@ steps is judged against ``descent.certified_steps``.
 
 from __future__ import annotations
 
-import random
+import dataclasses
+from decimal import ROUND_DOWN, Decimal
 from functools import cached_property
 from typing import Mapping
 
@@ -18,40 +19,47 @@ import mpmath
 import sympy
 
 from .chain import Derivation, derive
-from .claim_data import Claim, World, rounded, rounds_to
-from .claim_parser import parse_claims
-from .claim_report import CLAIM_VERDICTS, ClaimRow, ClaimsReport
+from .claim_data import Claim, World, as_decimal, rounded, rounds_to
+from .claim_parser import parse_claims, read_claims_file
+from .claim_report import CLAIM_VERDICTS, RIGHT_VERDICTS, ClaimRow, ClaimsReport
+from .claim_symbolic import compare, short_difference
 from .descent import certified_steps
-from .errors import DomainError, GraphError, InvalidArgument, PrecisionError, SymgradError
-from .evaluation import Overrides, evaluate, evaluate_expr, evaluate_gradients
-from .functions import sigmoid
+from .errors import DomainError, InvalidArgument, PrecisionError, SymgradError
+from .evaluation import Overrides, evaluate, evaluate_gradients
 from .graph import Network
-from .precision import (CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, SPOT_CHECK_DIGITS, SPOT_CHECK_WORKING_DIGITS,
-                        WORKING_EXTRA, Rounding, to_decimal)
+from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, WORKING_EXTRA, Rounding, to_decimal
 from .slips import diagnose, diagnose_symbolic
 from .train import step
 
 # CLAIM_VERDICTS, Claim, ClaimRow, ClaimsReport and parse_claims live in the modules below; they are
 # named here too, where symgrad/__init__ imports them from.
-__all__ = ["CLAIM_VERDICTS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "check_claims"]
+__all__ = ["CLAIM_VERDICTS", "ROUNDINGS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "read_claims_file",
+           "check_claims"]
 
-_SPOT_CHECKS = 5  # random points tried when simplify cannot decide a symbolic claim
-_SIMPLIFY_OPS = 150  # larger differences go straight to the spot checks (simplify can take minutes)
+_SHOWN_DIGITS = 15  # an exact value is shown to at most this many digits plus the guard digits
+
+#: What counts as the person's own rounding of a last digit (``check_claims(rounding=...)``).
+ROUNDINGS = ("half-up", "half-even", "truncate", "any")
 
 
 # -- judging ---------------------------------------------------------------------------
 class _Judge:
     """Judges claims in file order, keeping the person's numbers (``World``) to recompute later claims from."""
 
-    def __init__(self, network: Network, claims: tuple[Claim, ...], *, source: str = "<claims>"):
+    def __init__(self, network: Network, claims: tuple[Claim, ...], *, source: str = "<claims>",
+                 rounding: str = "half-up"):
         self.network = network
         self.source = source
         self.claims = claims
+        self.rounding = rounding
         self.derivations: dict[str, Derivation] = {}
         numeric = [c for c in claims if c.number is not None]
         self.digits = max([c.significant + CLAIM_GUARD_DIGITS for c in numeric]
                           + [c.decimals + CLAIM_GUARD_DIGITS for c in numeric] + [CLAIM_MIN_DIGITS])
         self.exact_cache: dict = {}
+        self.exact_values: dict = {}  # (name, wrt) -> the exact value, from one evaluation per output
+        # every step count the file names (and one either side, for the step-count slips): one run records all
+        self.planned = tuple(sorted({j for c in claims if c.steps for j in (c.steps - 1, c.steps, c.steps + 1)}))
 
     def derivation(self, output: str | None = None) -> Derivation:
         output = output or self.network.output
@@ -131,7 +139,7 @@ class _Judge:
                     frozen: tuple[str, ...] = ()) -> dict:
         key = (rule, learning_rate, frozen, k)
         if key not in self.exact_cache:
-            wanted = tuple(j for j in (k - around, k, k + around) if j >= 0) if around else (k,)
+            wanted = tuple(sorted({j for j in (k - around, k, k + around) + self.planned if j >= 0}))
             run = certified_steps(self.main, max(wanted), digits=self.digits, rule=rule, learning_rate=learning_rate,
                              record=wanted, frozen=frozen)
             for j, values in run.items():
@@ -141,24 +149,67 @@ class _Judge:
     def exact(self, claim: Claim):
         if claim.steps:
             return self.exact_steps(claim.steps, around=1)[claim.name]
-        return self.quantity(claim, World())
+        key = (claim.name, claim.wrt)
+        if key not in self.exact_values:
+            if claim.wrt is None:
+                numbers = evaluate(self.network, digits=self.digits).values
+                self.exact_values.update({(n, None): v for n, v in numbers.items()})
+            else:
+                adjoints = evaluate_gradients(self.derivation(claim.name), digits=self.digits).adjoints
+                self.exact_values.update({(claim.name, n): v for n, v in adjoints.items()})
+                self.exact_values.setdefault(key, mpmath.mpf(0))
+        return self.exact_values[key]
 
     # -- verdicts -------------------------------------------------------------------------
     def judge(self) -> tuple[ClaimRow, ...]:
         world = World()
         rows = []
         for claim in self.claims:
-            try:
-                with mpmath.workdps(self.digits + WORKING_EXTRA):
-                    row = self.symbolic(claim) if claim.expr is not None else self.numeric(claim, world)
-            except (GraphError, DomainError, PrecisionError) as exc:
-                raise type(exc)(f"{self.source}: line {claim.line} ({claim.lhs}): {exc}") from None
+            row = self.judge_one(claim, world)
             rows.append(row)
-            if claim.number is not None:
+            if claim.informative and row.verdict not in ("unreadable", "undecided"):  # 0.000 carries nothing
                 kind, key = self.key(claim)
                 if kind is not None:
                     world.add(claim, key, kind, row.verdict)
-        return tuple(rows)
+        return _swaps(tuple(rows))
+
+    def judge_one(self, claim: Claim, world: World) -> ClaimRow:
+        """One claim's row; a value that does not exist or cannot be computed is a verdict, never an error."""
+        if claim.problem:
+            return ClaimRow(claim.line, claim.lhs, claim.value, "", "unreadable", claim.problem)
+        try:
+            with mpmath.workdps(self.digits + WORKING_EXTRA):
+                return self.symbolic(claim) if claim.expr is not None else self.numeric(claim, world)
+        except DomainError as exc:
+            return ClaimRow(claim.line, claim.lhs, claim.value, "undefined", "wrong",
+                            f"the exact value does not exist as a real number: {_one_line(exc)}")
+        except (SymgradError, ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+            reason = _one_line(exc) if isinstance(exc, SymgradError) else type(exc).__name__
+            if isinstance(exc, (ArithmeticError, PrecisionError)):
+                reason = f"the numbers overflow or cannot be certified ({reason}); does training diverge?"
+            return ClaimRow(claim.line, claim.lhs, claim.value, "", "undecided",
+                            f"{claim.lhs} cannot be computed: {reason}")
+
+    def upstream(self, claim: Claim, world: World) -> World:
+        """Only the person's numbers this claim's quantity is computed from (no action at a distance)."""
+        net = self.network
+        if claim.steps:
+            return world.only(lambda kind, key: kind != "steps" or key[1] < claim.steps
+                              or (key[1] == claim.steps and key[0] != claim.name))
+        ancestors = set(net.ancestors(claim.name))
+        if claim.wrt is None:
+            return world.only(lambda kind, key: kind == "values" and key in ancestors and key != claim.name)
+        below = claim.wrt
+
+        def feeds(kind: str, key) -> bool:
+            if kind == "values":
+                return key in ancestors
+            if kind == "factors":
+                return key[0] in ancestors and key != (claim.name, below) and below in net.ancestors(key[1])
+            if kind == "deltas":
+                return key[0] == claim.name and key[1] != below and below in net.ancestors(key[1])
+            return False
+        return world.only(feeds)
 
     def key(self, claim: Claim):
         if claim.steps:
@@ -170,47 +221,75 @@ class _Judge:
             return "factors", (claim.name, claim.wrt)
         return "deltas", (claim.name, claim.wrt)
 
-    def numeric(self, claim: Claim, world: World) -> ClaimRow:
-
-        exact = self.exact(claim)
+    def matches(self, claim: Claim, value, *, slack: int = 1) -> bool:
+        """Whether ``claim``'s number is ``value`` written down with the person's rounding (``--rounding``)."""
         c, q = claim.number, claim.quantum
-        shown = to_decimal(exact, max(claim.significant, 1) + CLAIM_GUARD_DIGITS) if exact else "0"
+        if self.rounding != "truncate" and rounds_to(c, q, value, slack=slack):
+            return True
+        return self.rounding in ("truncate", "any") and truncates_to(c, q, value)
+
+    def numeric(self, claim: Claim, world: World) -> ClaimRow:
+        exact = self.exact(claim)
+        c = claim.number
+        shown = to_decimal(exact, min(max(claim.significant, 1), _SHOWN_DIGITS) + CLAIM_GUARD_DIGITS) if exact else "0"
 
         def row(verdict: str, explanation: str) -> ClaimRow:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)
 
-        if rounds_to(c, q, exact):
+        if claim.arithmetic is not None:
+            arithmetic = f"your arithmetic gives {_plain(claim.arithmetic)}"
+            if abs(claim.arithmetic - as_decimal(exact)) <= abs(claim.arithmetic).scaleb(-CLAIM_MIN_DIGITS):
+                return row("right", f"{arithmetic}, the exact value")
+            if self.matches(claim, exact, slack=2):
+                return row("right", f"{arithmetic}, the exact value to the precision of your rounded inputs")
+        if self.matches(claim, exact):
             return row("right", f"the exact value rounded to {_precision(claim)}")
+        world = self.upstream(claim, world)
+        found = self.carried(claim, world)
+        if found:
+            return row(*found)
+        if self.rounding in ("half-up", "half-even") and truncates_to(c, claim.quantum, exact):
+            finer = rounded(exact, claim.quantum.scaleb(-1), rounding=ROUND_DOWN)
+            return row("right-truncated", f"right, truncated instead of rounded: {format(finer, 'f')}… rounds to "
+                                          f"{rounded(exact, claim.quantum)}")
+        return row("wrong", diagnose(self, claim, world, exact))
+
+    def carried(self, claim: Claim, world: World) -> tuple[str, str] | None:
+        """(verdict, explanation) when the person's own earlier numbers give the claim, else None.
+
+        The numbers judged right come first (right given rounding), then every number, then each
+        earlier wrong number alone with the right ones: error carried forward from any earlier set.
+        """
+        if not world.verdicts:
+            return None
         clean = world.clean()
-        policies = (None, Rounding.significant(claim.significant), Rounding.decimals(max(claim.decimals, 0))
-                    if claim.decimals > 0 else None)
-        tried = []
-        # first the person's numbers judged right, then all of them: the verdict each match earns
-        for label, w in (("right-given-rounding", clean), ("consistent-with-earlier", world)):
-            if label == "consistent-with-earlier" and len(w.verdicts) == len(clean.verdicts):
-                break
+        worlds = [("right-given-rounding", clean), ("consistent-with-earlier", world)]
+        suspects = sorted((j.line, key) for key, j in world.verdicts.items() if j.verdict not in RIGHT_VERDICTS)
+        for _, suspect in suspects:
+            worlds.append(("consistent-with-earlier", world.without(set(world.verdicts) - set(clean.verdicts)
+                                                                    - {suspect})))
+        policies = (None, Rounding.significant(claim.significant),
+                    Rounding.decimals(claim.decimals) if claim.decimals > 0 else None)
+        tried = set()
+        for label, w in worlds:
+            if not w.verdicts or (label == "consistent-with-earlier" and len(w.verdicts) == len(clean.verdicts)):
+                continue
             for policy in policies:
-                if not w.verdicts:  # no earlier numbers of theirs: nothing to have rounded
+                if (frozenset(w.verdicts), policy) in tried:
                     continue
-                if (label, policy) in tried:
-                    continue
-                tried.append((label, policy))
+                tried.add((frozenset(w.verdicts), policy))
                 value = self.quantity(claim, w, rounding=policy)
-                if rounds_to(c, q, value):
-                    how = "your own rounded earlier numbers" if w.verdicts else "the exact inputs"
-                    if policy is not None:
-                        how += f" with {policy.describe()}"
-                    if label == "right-given-rounding":
-                        return row(label, f"what {how} give ({_rounded_text(value, claim)})")
-                    earlier = self.earlier_slips(claim, world, policy)
-                    if c == 0 and not rounds_to(c, q, exact):
-                        # no carried-forward credit for a step an earlier mistake made trivial
-                        return row("wrong", f"0 follows from your earlier {earlier}, but that mistake makes this "
-                                            "step trivial; no credit is carried forward for it")
-                    return row("consistent-with-earlier",
-                               f"correct given your earlier {earlier}: {_rounded_text(value, claim)} follows from it")
-        explanation = diagnose(self, claim, world, exact)
-        return row("wrong", explanation)
+                if not self.matches(claim, value):
+                    continue
+                how = "your own rounded earlier numbers" + (f" with {policy.describe()}" if policy else "")
+                if label == "right-given-rounding":
+                    return label, f"what {how} give ({_rounded_text(value, claim)})"
+                earlier = self.earlier_slips(claim, w, policy)
+                if claim.number == 0:
+                    return "wrong", (f"0 follows from your earlier {earlier}, but that mistake makes this step "
+                                     "trivial; no credit is carried forward for it")
+                return label, f"correct given your earlier {earlier}: {_rounded_text(value, claim)} follows from it"
+        return None
 
     def earlier_slips(self, claim: Claim, world: World, policy: Rounding | None) -> str:
         """The earliest wrong earlier number this claim follows from (the one whose removal breaks the match)."""
@@ -218,22 +297,25 @@ class _Judge:
         followers = {key for key, j in world.verdicts.items() if j.verdict == "consistent-with-earlier"}
         for line, lhs, suspect in suspects:
             without = world.without({suspect} | followers)  # the slip, and every number worked from some slip
-            if not rounds_to(claim.number, claim.quantum, self.quantity(claim, without, rounding=policy)):
+            if not self.matches(claim, self.quantity(claim, without, rounding=policy)):
                 return f"value on line {line} ({lhs})"
         return "numbers"
 
     def symbolic(self, claim: Claim) -> ClaimRow:
-
         derived = self.derived_expr(claim)
         shown = sympy.sstr(derived)
 
         def row(verdict: str, explanation: str) -> ClaimRow:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)
 
-        how = self.equal(claim.expr, derived)
-        if how:
-            return row("right", how)
-        return row("wrong", diagnose_symbolic(self, claim, derived))
+        equality = compare(claim.expr, derived, self.network)
+        if equality.kind == "identity":
+            return row("right", equality.how)
+        if equality.kind == "at-values":
+            return row("right-at-these-values", equality.how)
+        note = f" ({equality.how})" if equality.how.startswith("equal only") else ""
+        return row("wrong", diagnose_symbolic(self, claim, derived) + note + "; claim − derived = "
+                   + short_difference(claim.expr, derived))
 
     def derived_expr(self, claim: Claim) -> sympy.Expr:
         if claim.wrt is None:
@@ -241,44 +323,40 @@ class _Judge:
             return node.expr if node is not None else self.network.symbol(claim.name)
         return self.derivation(claim.name).expression(claim.wrt)
 
-    def closed(self, expr: sympy.Expr) -> sympy.Expr:
-        return self.network.inline(expr)
-
     def equal(self, a: sympy.Expr, b: sympy.Expr) -> str:
-        """How ``a`` = ``b`` was shown ("" when it was not)."""
-        closed = self.closed(a) - self.closed(b)
-        if not self.spot_checks(closed):
-            return ""  # different at some point: no proof to attempt
-        for difference, how in ((a - b, ""), (closed, " with every node written out")):
-            if sympy.expand(difference) == 0:
-                return f"proved equal: claim - derived expands to 0{how}"
-            if sympy.count_ops(difference) <= _SIMPLIFY_OPS and sympy.simplify(_explicit(difference)) == 0:
-                return f"proved equal: simplify(claim - derived) = 0{how}"
-        return (f"equal at {_SPOT_CHECKS} random points to {SPOT_CHECK_DIGITS} digits "
-                "(numeric spot checks: simplify could not prove it)")
-
-    def spot_checks(self, closed: sympy.Expr) -> bool:
-        """True when ``closed`` (in leaves only) vanishes at every one of a few seeded random points."""
-        symbols = sorted(closed.free_symbols, key=lambda s: s.name)
-        rng = random.Random(0)
-        checked = 0
-        with mpmath.workdps(SPOT_CHECK_WORKING_DIGITS):
-            for _ in range(4 * _SPOT_CHECKS):  # points where a value does not exist (log of a negative) are skipped
-                env = {s.name: mpmath.mpf(rng.uniform(-2, 2)) for s in symbols}
-                try:
-                    value = evaluate_expr(closed, env)
-                except SymgradError:
-                    continue
-                if abs(value) > mpmath.mpf(10) ** -SPOT_CHECK_DIGITS:
-                    return False
-                checked += 1
-                if checked == _SPOT_CHECKS:
-                    return True
-        return False
+        """How ``a`` = ``b`` was shown for every value ("" when it was not)."""
+        equality = compare(a, b, self.network)
+        return equality.how if equality.kind == "identity" else ""
 
 
-def _explicit(expr: sympy.Expr) -> sympy.Expr:
-    return expr.rewrite(sympy.exp) if expr.has(sigmoid) else expr
+def truncates_to(claimed: Decimal, quantum: Decimal, value) -> bool:
+    """True when ``claimed`` is ``value`` cut after its last stated digit (0.2983711087 → 0.298371108)."""
+    return bool(value) and bool(claimed) and rounded(value, quantum, rounding=ROUND_DOWN) == claimed
+
+
+def _swaps(rows: tuple[ClaimRow, ...]) -> tuple[ClaimRow, ...]:
+    """Name two symbolic claims written for each other's quantities as one swap."""
+    marks = {}
+    for k, row in enumerate(rows):
+        if row.verdict == "wrong" and row.explanation.startswith("the expression of "):
+            written_for, _, rest = row.explanation.removeprefix("the expression of ").partition(", not of ")
+            marks[k] = (written_for, rest.split(":", 1)[0])
+    out = list(rows)
+    for k, (other, mine) in marks.items():
+        for j, (other_j, mine_j) in marks.items():
+            if j != k and other == mine_j and mine == other_j:
+                out[k] = dataclasses.replace(rows[k], explanation=f"swapped with line {rows[j].line}: "
+                                                                  + rows[k].explanation)
+    return tuple(out)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f") if abs(value.adjusted()) < 12 else str(value.normalize())
+    return text if len(text) <= 20 else text[:19] + "…"
 
 
 def _precision(claim: Claim) -> str:
@@ -292,9 +370,14 @@ def _rounded_text(value, claim: Claim) -> str:
     return str(rounded(value, claim.quantum.scaleb(-CLAIM_GUARD_DIGITS))) if value else "0"
 
 
-def check_claims(network: Network, claims_text: str, *, source: str = "<claims>") -> ClaimsReport:
-    """Judge every claim of a claims file against ``network``: right, right given rounding,
-    consistent with earlier numbers, or wrong with the slip that explains it.
+def check_claims(network: Network, claims_text: str, *, source: str = "<claims>",
+                 rounding: str = "half-up") -> ClaimsReport:
+    """Judge every claim of a claims file against ``network``: right (or right given rounding,
+    consistent with earlier numbers, right at these values, right but truncated), wrong with
+    the slip that explains it, undecided, or unreadable.
+
+    ``rounding`` is what counts as the person's own rounding of a last digit: ``"half-up"``
+    (or ``"half-even"``; a truncated digit is then ``right-truncated``), ``"truncate"`` or ``"any"``.
 
     >>> import symgrad
     >>> report = symgrad.check_claims(symgrad.load("mazur"), "out_o1 = 0.75136507\\nout_o1 = 0.751366507\\n")
@@ -305,5 +388,7 @@ def check_claims(network: Network, claims_text: str, *, source: str = "<claims>"
     """
     if not isinstance(network, Network):
         raise InvalidArgument(f"check needs a Network (symgrad.load(...)), got {type(network).__name__}")
+    if rounding not in ROUNDINGS:
+        raise InvalidArgument(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
     claims = parse_claims(claims_text, network, source=source)
-    return ClaimsReport(_Judge(network, claims, source=source).judge(), source)
+    return ClaimsReport(_Judge(network, claims, source=source, rounding=rounding).judge(), source)

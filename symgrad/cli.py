@@ -8,7 +8,8 @@ import warnings
 from pathlib import Path
 
 from .chain import derive
-from .claims import check_claims
+from .claim_sheets import check_files
+from .claims import ROUNDINGS
 from .errors import MissingDependency, SpecError, SymgradError
 from .files import same_file, write_text
 from .finite_differences import SCHEMES
@@ -141,13 +142,8 @@ def _cmd_graph(args: argparse.Namespace) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> tuple[str, int]:
-    network = load(args.spec)
-    try:
-        text = Path(args.claims).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SymgradError(f"cannot read the claims file {args.claims}: {getattr(exc, 'strerror', None) or exc}") from None
-    result = check_claims(network, text, source=str(args.claims))
-    return (result.to_json() if args.format == "json" else result.to_text()), 0 if result.ok else 1
+    return check_files(load(args.spec), args.claims, rounding=args.rounding, output_format=args.format,
+                       summary=args.summary, annotate=args.annotate, spec=args.spec)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,8 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_graph)
     p = sub.add_parser("check", help="judge every number of a hand calculation and explain the first slip")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
-    p.add_argument("claims", metavar="CLAIMS", help="a claims file: one NAME = VALUE per line")
+    p.add_argument("claims", metavar="CLAIMS", nargs="+", help="claims files (one per sheet): one NAME = VALUE a line")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--rounding", choices=ROUNDINGS, default="half-up",
+                   help="what counts as the person's own rounding of a last digit (default half-up)")
+    p.add_argument("--summary", metavar="FILE.csv", help="write one CSV row per sheet (verdict counts, first slip, score)")
+    p.add_argument("--annotate", metavar="DIR", help="write each sheet back as Markdown and LaTeX with its verdicts")
     p.set_defaults(run=_cmd_check)
     return parser
 

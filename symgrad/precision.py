@@ -50,6 +50,7 @@ __all__ = [
     "CLAIM_MIN_DIGITS",
     "SPOT_CHECK_DIGITS",
     "SPOT_CHECK_WORKING_DIGITS",
+    "CLAIM_ARITHMETIC_DIGITS",
     "GRADCHECK_DIGITS",
     "GRADCHECK_WORKING_DIGITS",
     "FLOAT64_DIGITS",
@@ -79,6 +80,7 @@ CLAIM_GUARD_DIGITS = 3  # claims: digits certified and shown beyond those a clai
 CLAIM_MIN_DIGITS = 20  # claims: significant digits certified of every exact value, at least
 SPOT_CHECK_DIGITS = 30  # a symbolic claim minus the derived expression must be below 10**-this at each point
 SPOT_CHECK_WORKING_DIGITS = 40  # the mpmath precision of those spot checks
+CLAIM_ARITHMETIC_DIGITS = 30  # a claim's arithmetic on exact inputs (0.15*0.05 + 0.35) is judged to this many digits
 GRADCHECK_DIGITS = 30  # significant digits gradcheck certifies of the exact derivatives
 GRADCHECK_WORKING_DIGITS = 3 * GRADCHECK_DIGITS  # gradcheck's mpmath working precision
 FLOAT64_DIGITS = 15  # mpmath at 15 digits works in 53 bits, as float64 does: the complex step's arithmetic

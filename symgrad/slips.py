@@ -73,36 +73,42 @@ def diagnose(judge: ClaimJudge, claim: Claim, world: World, exact) -> str:
         person = judge.quantity(claim, world)
         if abs(as_decimal(person) - as_decimal(exact)) > q.scaleb(-CLAIM_GUARD_DIGITS):
             references.append((", given your earlier numbers", person))
-    for slip in SLIPS:
+    slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
+    worlds = [("", World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
+    for slip in SLIPS:  # in order: the likeliest explanation first
         if isinstance(slip, WrittenSlip):
             for given, r in references:
                 found = slip.explain(claim, r)
                 if found:
                     return found + given
+        elif claim.significant >= 2:
+            found = _computed(slip, judge, claim, worlds, slack)
+            if found:
+                return found
     if claim.significant < 2:
         return "not the exact value rounded; one significant digit is too few to tell which slip it was"
-    slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
-    worlds = [("", World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
-    for given, w, correct in worlds:
-        for slip in SLIPS:
-            if not isinstance(slip, ComputedSlip):
-                continue
-            for label, compute in slip.candidates(judge, claim, w, correct):
-                try:
-                    value = compute()
-                except (SymgradError, ArithmeticError, ValueError, KeyError):
-                    continue
-                if value is None:
-                    continue
-                if rounds_to(claim.number, q, value, slack=slack) and abs(as_decimal(value) - as_decimal(correct)) > q:
-                    return label + given
     return _NOTHING
+
+
+def _computed(slip: ComputedSlip, judge: ClaimJudge, claim: Claim, worlds, slack: int) -> str:
+    for given, w, correct in worlds:
+        for label, compute in slip.candidates(judge, claim, w, correct):
+            try:
+                value = compute()
+            except (SymgradError, ArithmeticError, ValueError, KeyError):
+                continue
+            if value is None:
+                continue
+            if rounds_to(claim.number, claim.quantum, value, slack=slack) and \
+                    abs(as_decimal(value) - as_decimal(correct)) > claim.quantum:
+                return label + given
+    return ""
 
 
 # -- slips in writing the number down ------------------------------------------------------
 def _truncation(claim: Claim, r) -> str:
     c, q = claim.number, claim.quantum
-    if r and rounded(r, q, rounding=ROUND_DOWN) == c and rounded(r, q) != c:
+    if r and c and rounded(r, q, rounding=ROUND_DOWN) == c and rounded(r, q) != c:
         finer = _plain(rounded(r, q.scaleb(-1)))
         return f"truncated instead of rounded: {finer}... rounds to {rounded(r, q)}"
     return ""
@@ -133,15 +139,28 @@ def _digit_slip(claim: Claim, r) -> str:
     finer = _plain(rounded(r, q.scaleb(-1)))
     for i in range(len(finer) - 1):  # dropping the last digit is truncation, not a dropped digit
         if finer[i].isdigit() and finer[:i] + finer[i + 1:] == written:
-            return f"a dropped digit: the {finer[i]} at position {i + 1} of {finer} is missing"
+            return f"a dropped digit: the {finer[i]} {_position(finer, i)} of {finer} is missing"
     coarser = _plain(rounded(r, q.scaleb(1)))
     for i in range(len(written)):
         if written[i].isdigit() and written[:i] + written[i + 1:] == coarser:
             twice = (i > 0 and written[i - 1] == written[i]) or (i + 1 < len(written) and written[i + 1] == written[i])
             what = f"a duplicated digit: the {written[i]} is written twice" if twice else \
-                f"an extra digit: the {written[i]} at position {i + 1} does not belong"
+                f"an extra digit: the {written[i]} {_position(written, i)} does not belong"
             return f"{what} ({coarser} is the value to {_places(q.scaleb(1))})"
     return ""
+
+
+def _position(text: str, i: int) -> str:
+    """Where the digit at ``text[i]`` sits, as people count: the 5th decimal, the 3rd significant digit."""
+    if "." in text and i > text.index("."):
+        return f"in the {_ordinal(i - text.index('.'))} decimal"
+    first = next(k for k, ch in enumerate(text) if ch.isdigit() and ch != "0")
+    return f"in the {_ordinal(len([c for c in text[first:i + 1] if c.isdigit()]))} significant digit"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _places(q: Decimal) -> str:
@@ -203,6 +222,15 @@ def _degree_world(judge: ClaimJudge, claim: Claim):
     d = judge.derivation(claim.name if claim.wrt else None)
     factors = {key: evaluate_expr(degrees(f.expr), env) for key, f in d.factors.items()}
     return {n: env[n] for n in net.nodes}, factors
+
+
+def _old_name(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
+    """The updated value written under the parameter's old name (w5 = 0.35891648, which is w5+)."""
+    if claim.wrt is None and not claim.steps and claim.name in judge.network.params \
+            and judge.network.learning_rate is not None:
+        after = judge.exact_steps(1)[claim.name]
+        yield (f"the value after one update ({claim.name}+ = {rounded(after, claim.quantum)}) written under the "
+               f"old name {claim.name}, which is the value before the update", lambda: after)
 
 
 def _half_dropped(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
@@ -342,8 +370,8 @@ def _value_of(judge: ClaimJudge, world: World, name: str):
 #: again in the person's own).
 SLIPS: tuple[Slip, ...] = (
     WrittenSlip("truncation instead of rounding", _truncation),
-    WrittenSlip("a digit swapped, dropped, or written twice", _digit_slip),
     WrittenSlip("a sign error or a misplaced decimal point", _sign_or_decimal_point),
+    ComputedSlip("the updated value under the old name", _old_name),
     ComputedSlip("the ½ of the squared error dropped", _half_dropped),
     ComputedSlip("the learning rate missing, doubled, squared or of the wrong sign in the update", _update_rate),
     ComputedSlip("σ′ missing", _sigma_missing),
@@ -354,6 +382,7 @@ SLIPS: tuple[Slip, ...] = (
     ComputedSlip("the biases left out of the update", _biases_frozen),
     ComputedSlip("the learning rate missing in every step", _rate_every_step),
     ComputedSlip("degrees instead of radians", _degrees),
+    WrittenSlip("a digit swapped, dropped, or written twice", _digit_slip),
 )
 
 
@@ -378,4 +407,8 @@ def diagnose_symbolic(judge: ClaimJudge, claim: Claim, derived: sympy.Expr) -> s
         eta = judge.network.learning_rate
         if eta is not None and judge.equal(given, as_number(eta) * derived):
             return f"the learning rate multiplied into the gradient (it belongs in the update): {correct}"
+        for other in d.adjoints:
+            if other != claim.wrt and other in judge.network.params and \
+                    judge.equal(given, d.expression(other)):
+                return f"the expression of d{claim.name}/d{other}, not of d{claim.name}/d{claim.wrt}: {correct}"
     return f"no common slip explains it; {correct}"

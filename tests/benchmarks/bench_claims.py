@@ -1,20 +1,28 @@
-"""How long a multi-step claim takes: `E_total@10000` on the 2-2-2 network.
+"""How long `symgrad check` takes on the size and time items of issue 18.
 
-Run:  PYTHONPATH=. python tests/benchmarks/bench_claims.py [--steps N] [--baseline-steps M]
+Run:  PYTHONPATH=. python tests/benchmarks/bench_claims.py [--steps N] [--baseline-steps M] [--quick]
 
-symgrad check runs the whole trajectory as straight-line mpmath arithmetic twice (at
-digits + 20 working digits and at twice that) and certifies the claim's digits by comparing
-the two runs at the end. The baseline is the obvious alternative: `symgrad.descend`, which
-certifies every step's evaluation (two precisions per step, with all of evaluate_gradients'
-checks); it runs M steps and is extrapolated to N. Times are process CPU seconds (the wall
-clock is shown too; on a shared machine it can be several times the CPU time).
+Rows (process CPU seconds; the wall clock too, which on a shared machine can be several times
+the CPU time):
+
+- `E_total@N` on the 2-2-2 network, right and wrong (diagnosed). symgrad check runs the whole
+  trajectory as straight-line mpmath arithmetic twice (at digits + 20 working digits and at
+  twice that) and certifies the claim's digits by comparing the two runs at the end. The
+  baseline is `symgrad.descend`, which certifies every step (two precisions per step); it runs
+  M steps and is extrapolated to N.
+- three 10,000-step claims in one file: one trajectory records every step count asked for.
+- 200 and 2,000 gradient claims on the 2-2-2 (all right, and all wrong with two digits): time
+  should grow linearly with the number of claims.
+- one gradient claim on a 20-20-1 and on a 60-80-1 sigmoid MLP.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import tempfile
 import time
+from pathlib import Path
 
 import symgrad
 
@@ -25,10 +33,29 @@ def _timed(fn):
     return result, time.process_time() - cpu, time.perf_counter() - wall
 
 
+def _row(label: str, cpu: float, wall: float, note: str = "") -> None:
+    print(f"{label:<44} {cpu:8.2f} s CPU {wall:8.2f} s wall  {note}")
+
+
+def _gradients(net, n: int, *, right: bool) -> str:
+    params = list(net.params)
+    exact = symgrad.check_claims(net, "".join(f"dE_total/d{p} = 0.1\n" for p in params)).rows
+    value = (lambda k: exact[k % len(params)].exact) if right else (lambda k: "0.12")
+    return "".join(f"dE_total/d{params[k % len(params)]} = {value(k)}\n" for k in range(n))
+
+
+def _mlp(widths: list[int]) -> symgrad.Network:
+    path = Path(tempfile.mkdtemp()) / "mlp.toml"
+    path.write_text(f'[mlp]\nwidths = {widths}\nactivation = "sigmoid"\nloss = "half_sse"\nbias = "neuron"\n'
+                    "seed = 0\n")
+    return symgrad.load(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--baseline-steps", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="skip the MLP rows")
     args = parser.parse_args()
     net = symgrad.load("mazur")
     n = args.steps
@@ -36,24 +63,33 @@ def main() -> None:
           f"{platform.processor() or platform.machine()}")
 
     right, cpu, wall = _timed(lambda: symgrad.check_claims(net, f"E_total@{n} = 0.0000043553211\n"))
-    row = right.rows[0]
-    print(f"check E_total@{n} (right):        {cpu:7.2f} s CPU  {wall:7.2f} s wall  -> {row.verdict}, exact {row.exact}")
-
+    _row(f"check E_total@{n} (right)", cpu, wall, f"-> {right.rows[0].verdict}, exact {right.rows[0].exact}")
     wrong, cpu, wall = _timed(lambda: symgrad.check_claims(net, f"E_total@{n} = 0.0000043565368\n"))
-    row = wrong.rows[0]
-    print(f"check E_total@{n} (wrong, diagnosed): {cpu:7.2f} s CPU  {wall:7.2f} s wall  -> {row.verdict}: "
-          f"{row.explanation}")
+    _row(f"check E_total@{n} (wrong, diagnosed)", cpu, wall, f"-> {wrong.rows[0].explanation[:50]}")
+    three = "E_total@10000 = 0.0000043553211\nw5@10000 = 0.1\nE_total@9999 = 0.1\n"
+    _, cpu, wall = _timed(lambda: symgrad.check_claims(net, three))
+    _row("three 10,000-step claims in one file", cpu, wall)
+    for count in (200, 2000):
+        for ok in (True, False):
+            text = _gradients(net, count, right=ok)
+            report, cpu, wall = _timed(lambda: symgrad.check_claims(net, text))
+            _row(f"{count} gradient claims ({'right' if ok else 'wrong'})", cpu, wall,
+                 f"-> {sum(r.verdict == 'right' for r in report.rows)} right")
+    if not args.quick:
+        for widths in ([20, 20, 1], [60, 80, 1]):
+            mlp = _mlp(widths)
+            param = mlp.params[0]
+            _, cpu, wall = _timed(lambda: symgrad.check_claims(mlp, f"d{mlp.output}/d{param} = 0.1\n"))
+            _row(f"one gradient claim, {'-'.join(map(str, widths))} MLP", cpu, wall)
 
     m = args.baseline_steps
     d = symgrad.derive(net)
     _, cpu, wall = _timed(lambda: symgrad.descend(d, steps=m, digits=20))
-    print(f"baseline descend(steps={m}, digits=20): {cpu:7.2f} s CPU  {wall:7.2f} s wall  -> "
-          f"{cpu * n / m:7.1f} s CPU extrapolated to {n} steps")
+    _row(f"baseline descend(steps={m}, digits=20)", cpu, wall, f"-> {cpu * n / m:7.1f} s CPU extrapolated to {n}")
 
 
 if __name__ == "__main__":
     main()
 
 # Measured 2026-11-25 on the shared 2-core development machine (python 3.11, mpmath's pure-Python
-# backend), CPU seconds: check E_total@10000 (right) 5.8 s; wrong and diagnosed (one step too few)
-# 5.9 s; baseline descend() 0.54 s per 100 steps, 54 s extrapolated to 10,000.
+# backend), CPU seconds: see docs/performance.md, "Checking hand calculations".
