@@ -46,8 +46,9 @@ def _settings():
     """Every thread setting symgrad may touch: numba's count, the BLAS pools, OMP_WAIT_POLICY."""
     numba = pytest.importorskip("numba")
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    count = numba.get_num_threads()  # first: it starts numba's pool, which loads the OpenMP runtime
     info = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()]
-    return numba.get_num_threads(), sorted(info), os.environ.get("OMP_WAIT_POLICY")
+    return count, sorted(info), os.environ.get("OMP_WAIT_POLICY")
 
 
 def _bits(result) -> tuple:
