@@ -26,6 +26,7 @@ from . import fused_kernels
 from .codegen import NumpyPrinter, kernel_closure
 from .errors import InvalidArgument, MissingDependency
 from .generated import CompiledGradient
+from .threads import free_cores, limited, threads_for
 
 __all__ = ["FusedGradient", "StackedGradients", "FusedPrinter", "require_numba", "cache_dir", "load_module",
            "kernel_lines", "KERNELS", "IMPORTS", "JIT", "JIT_PARALLEL", "JIT_KERNEL", "INTRINSIC_SOURCE"]
@@ -97,6 +98,14 @@ class FusedGradient(CompiledGradient):
     stack: Callable | None = field(default=None, repr=False)
     backend: str = "numba"
 
+    def __call__(self, params, inputs, targets):
+        """``value_and_grad`` on the threads that are free (``symgrad.threads``), restored after the call."""
+        if self.form == "matrix":  # BLAS products; the numba passes run on one thread
+            with limited(blas=free_cores()):
+                return self.function(params, inputs, targets)
+        with limited(numba_threads=threads_for(_batch(inputs))):
+            return self.function(params, inputs, targets)
+
     def many(self, params: Mapping[str, object], inputs, targets) -> StackedGradients:
         """Loss and gradients at P parameter points in one call: each parameter a scalar or P values.
 
@@ -128,8 +137,16 @@ class FusedGradient(CompiledGradient):
         theta = np.empty((points, len(order)))
         for k, a in enumerate(arrays):
             theta[:, k] = a
-        loss, grads = self.stack(theta, _rows(inputs, len(self.inputs)), _rows(targets, len(self.targets)))
+        inputs, targets = _rows(inputs, len(self.inputs)), _rows(targets, len(self.targets))
+        with limited(numba_threads=threads_for(points * len(inputs))):
+            loss, grads = self.stack(theta, inputs, targets)
         return StackedGradients(loss, {p: grads[:, k].copy() for k, p in enumerate(order)})
+
+
+def _batch(inputs) -> int:
+    """Rows in a batch of inputs (one for a single sample given as a flat list)."""
+    shape = np.shape(inputs)
+    return shape[0] if len(shape) >= 2 else 1
 
 
 def _rows(values, width: int) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import InvalidArgument
 from .layout import matrix_params, scalar_gradients
+from .threads import free_cores, limited
 
 __all__ = ["CompiledGradient", "PointGradients", "REDUCTIONS", "FORMS", "BACKENDS", "check_reduction",
            "module_source", "load_source"]
@@ -70,6 +71,9 @@ class CompiledGradient:
     leaves: tuple[str, ...] = ()  # every leaf ``at`` accepts (reduction "none" only)
 
     def __call__(self, params, inputs, targets):
+        if self.form == "matrix":  # BLAS products: on the free cores only (symgrad.threads), restored after
+            with limited(blas=free_cores()):
+                return self.function(params, inputs, targets)
         if self.reduction != "none":
             return self.function(params, inputs, targets)
         inputs = np.asarray(inputs, dtype=np.float64)

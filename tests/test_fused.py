@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import symgrad
-from symgrad import compile_gradient, derive, evaluate_gradients, load, mlp
+from symgrad import compile_gradient, derive, evaluate_gradients, load, mlp, threads
 from symgrad import kernels as numpy_kernels
 from symgrad import fused, fused_kernels
 from symgrad.cli import main
@@ -335,6 +335,10 @@ def test_threads_change_nothing(numba):
     run_serial, run_parallel = f.function.__globals__["run_serial"], f.function.__globals__["run_parallel"]
     serial, parallel = run_serial(theta, x, t), run_parallel(theta, x, t)
     assert np.array_equal(serial[0], parallel[0]) and np.array_equal(serial[1], parallel[1])  # same chunk order
+    params = {p: float(net.values[p]) for p in f.params}
+    with threads.limited(numba_threads=1):  # through the public call, on one thread and on the free cores
+        one = f(params, x, t)
+    assert one[0] == f(params, x, t)[0] == parallel[0][0] and [one[1][p] for p in f.params] == list(parallel[1][0])
     v = {k: float(val) for k, val in net.point().items()}
     W1 = np.array([[v[f"w{j * 3 + i + 1}"] for i in range(3)] for j in range(4)])
     W2 = np.array([[v[f"w{12 + k * 4 + j + 1}"] for j in range(4)] for k in range(2)])

@@ -15,11 +15,17 @@ against P Python-level calls.
 Part 3, derive + compile + first call of a 2-2-2 network with the fused backend, each in a
 fresh process: with an empty cache directory (the JIT runs), then again (machine code read
 from disk).
+
+``--busy``: part 1 three times, peers included: on the machine as it is, while every core
+but one runs a spinner process (``while True: pass``), and with as many copies of part 1
+running at once as there are cores (the ``pytest -n auto`` case; the slower copy's time is
+shown). One table, the three times side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -78,7 +84,8 @@ def _case(widths, batch, numba):
         loss, g = fused(sparams, X, T)
         assert np.isclose(g["w1"], ref[1][0][0, 0], rtol=1e-10) and np.isclose(loss, ref[0], rtol=1e-12)
         out["symgrad fused, 1 thread"] = lambda: serial(theta, X, T)
-        out[f"symgrad fused, prange on {numba.get_num_threads()} threads"] = lambda: parallel(theta, X, T)
+        out["symgrad fused, prange on every thread (no choice)"] = lambda: parallel(theta, X, T)
+        out["**symgrad fused, threads from the free cores**"] = lambda: fused(sparams, X, T)
     for name, make in (("PyTorch autograd (CPU)", _torch), ("jax.jit(jax.grad)", _jax)):
         fn = make(Ws, bs, X, T, ref)
         if fn is not None:
@@ -86,28 +93,66 @@ def _case(widths, batch, numba):
     return out, jit_seconds
 
 
-def part1(quick: bool, numba) -> None:
+def measure_part1(quick: bool, numba) -> list[tuple[str, str, float]]:
+    """(case, implementation, seconds per evaluation), the peers timed first in each case."""
     cases = [([2, 2, 2], 100_000), ([4, 8, 8, 8, 4], 10_000), ([784, 100, 10], 128), ([784, 100, 10], 4096)]
     if quick:
         cases = [([2, 2, 2], 10_000), ([784, 100, 10], 128)]
-    print("| case | implementation | time per evaluation | vs hand-written NumPy | vs JAX | vs PyTorch |")
-    print("|---|---|---|---|---|---|")
+    rows = []
     for widths, batch in cases:
-        candidates, jit_seconds = _case(widths, batch, numba)
+        candidates, _ = _case(widths, batch, numba)
         peers = ("PyTorch autograd (CPU)", "jax.jit(jax.grad)")
         order = [n for n in candidates if n in peers] + [n for n in candidates if n not in peers]
         measured = {name: _time(candidates[name]) for name in order}
-        timings = {name: measured[name] for name in candidates}
-        base = timings["hand-written NumPy"]
-        jax_t = timings.get("jax.jit(jax.grad)")
-        torch_t = timings.get("PyTorch autograd (CPU)")
         label = f"{'-'.join(map(str, widths))}, batch {batch:,}"
+        rows += [(label, name, measured[name]) for name in candidates]
+    return rows
+
+
+def part1(quick: bool, numba) -> None:
+    print("| case | implementation | time per evaluation | vs hand-written NumPy | vs JAX | vs PyTorch |")
+    print("|---|---|---|---|---|---|")
+    rows = measure_part1(quick, numba)
+    for label in dict.fromkeys(r[0] for r in rows):
+        timings = {name: t for case, name, t in rows if case == label}
+        base, jax_t, torch_t = (timings.get(k) for k in ("hand-written NumPy", "jax.jit(jax.grad)",
+                                                          "PyTorch autograd (CPU)"))
         for name, t in timings.items():
             vs_jax = f"{t / jax_t:.2f}×" if jax_t else "-"
             vs_torch = f"{t / torch_t:.2f}×" if torch_t else "-"
             print(f"| {label} | {name} | {t * 1e3:.3f} ms | {t / base:.2f}× | {vs_jax} | {vs_torch} |", flush=True)
-        if jit_seconds is not None:
-            print(f"|   ({label}: derive + compile + first call of both fused loops, disk cache as found, took {jit_seconds:.1f} s) |||||", flush=True)
+
+
+def busy(quick: bool, numba) -> None:
+    """Part 1 quiet, beside cores − 1 spinners, and as cores copies at once: one table."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quiet = measure_part1(quick, numba)
+    print(f"quiet run done (load average {os.getloadavg()[0]:.1f})", flush=True)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores - 1)]
+    try:
+        spun = measure_part1(quick, numba)
+    finally:
+        for p in spinners:
+            p.kill()
+    print(f"spinner run done ({cores - 1} spinners)", flush=True)
+    command = [sys.executable, __file__, "--part1-json"] + (["--quick"] if quick else [])
+    copies = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+              for _ in range(cores)]
+    outputs = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in copies]
+    print(f"copies run done ({cores} copies)\n", flush=True)
+    print(f"| case | implementation | quiet | {cores - 1} spinner(s) | {cores} copies at once (slower copy) "
+          "| spinners vs quiet | copies vs quiet | spinners vs JAX / PyTorch | copies vs JAX / PyTorch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    spin = {(c, n): t for c, n, t in spun}
+    copy = {(c, n): max(t for out in outputs for c2, n2, t in out if (c2, n2) == (c, n)) for c, n, _ in quiet}
+    for label, name, t_quiet in quiet:
+        cells = []
+        for times in (spin, copy):
+            peers = [times.get((label, p)) for p in ("jax.jit(jax.grad)", "PyTorch autograd (CPU)")]
+            cells.append(" / ".join(f"{times[label, name] / p:.2f}×" if p else "-" for p in peers))
+        t_spin, t_copy = spin[label, name], copy[label, name]
+        print(f"| {label} | {name} | {t_quiet * 1e3:.3f} ms | {t_spin * 1e3:.3f} ms | {t_copy * 1e3:.3f} ms "
+              f"| {t_spin / t_quiet:.2f}× | {t_copy / t_quiet:.2f}× | {cells[0]} | {cells[1]} |", flush=True)
 
 
 def part2() -> None:
@@ -176,11 +221,20 @@ def part3() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small batches: a smoke run")
+    parser.add_argument("--busy", action="store_true", help="part 1 quiet, beside spinners, and as many copies")
+    parser.add_argument("--part1-json", action="store_true", help=argparse.SUPPRESS)  # one copy of --busy
     args = parser.parse_args()
     numba = symgrad.fused.require_numba()
+    if args.part1_json:
+        print(json.dumps(measure_part1(args.quick, numba)))
+        return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, numba {numba.__version__} "
           f"(threading layer chosen at first parallel call), load average {os.getloadavg()[0]:.1f}")
+    if args.busy:
+        print("\nPart 1 quiet and busy (best of 7 means of >= 0.2 s of calls)\n")
+        busy(args.quick, numba)
+        return
     print("\nPart 3: derive + compile + first call, 2-2-2, fused backend, each in a fresh process\n")
     part3()
     print("\nPart 2: many parameter points in one call (best of 7)\n")

@@ -6,6 +6,13 @@ Prints one Markdown row per case for docs/performance.md: the best of N runs of 
 own entry point (`symgrad.cli.main`), output discarded. The 784-100-10 network exists in
 matrix form only, so it is checked by the default sample of 20 coordinates plus 3 random
 directions against finite differences of the compiled code.
+
+``--peers``: ``symgrad.gradcheck`` (derive, compile, exact reference, every row) against
+``torch.autograd.gradcheck`` (float64, slow mode: the whole Jacobian) and
+``jax.test_util.check_grads`` (order 1, reverse mode) on the same loss at the same
+parameters, in the same process, best of N each; the peers get the loss as a function of
+one parameter vector (the network's loss with its inputs and targets substituted, the same
+formula). The peers are optional: a missing one is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -47,10 +54,105 @@ def _time(argv: list[str], repeats: int) -> float:
     return best
 
 
+def _peer_cases() -> list[tuple[str, object, dict | None]]:
+    """(label, network, at): the issue's five functions."""
+    import symgrad
+
+    relu = symgrad.mlp([2, 3, 1], activation="relu")
+    v = relu.point()
+    kink = {"b_h1": -(v["i1"] * v["w1"] + v["i2"] * v["w2"])}  # the first hidden unit's relu at its kink
+    return [("mazur example (2-2-2, 10 params)", symgrad.load("mazur"), None),
+            ("mlp_3_4_2 example (26 params)", symgrad.load("mlp_3_4_2"), None),
+            ("3-4-2 sigmoid MLP (26 params)", symgrad.mlp([3, 4, 2], seed=1), None),
+            ("softmax cross-entropy 2-2-2 (12 params)", symgrad.mlp([2, 2, 2], loss="softmax_cross_entropy"), None),
+            ("ReLU 2-3-1 at a kink (13 params)", relu, kink)]
+
+
+def _loss_of_params(network, at, module):
+    """The network's loss as a function of one parameter vector, in ``module`` (torch or jax.numpy)."""
+    import sympy
+
+    point = network.point(at)
+    params = list(network.params)
+    fixed = {network.symbol(n): point[n] for n in network.leaves if n not in params}
+    expr = network.expanded(network.output).xreplace(fixed)
+    names = {"exp": module.exp, "log": module.log, "sqrt": module.sqrt, "tanh": module.tanh,
+             "sigmoid": lambda z: 1 / (1 + module.exp(-z)),
+             "relu": lambda z: module.where(z > 0, z, 0 * z), "Abs": module.abs,
+             "logsumexp": lambda *a: _logsumexp(module, module.stack(a)),
+             "Max": lambda *a: module.amax(module.stack(a), 0)}
+    f = sympy.lambdify([[network.symbol(p) for p in params]], expr, modules=[names])
+    x0 = [float(point[p]) for p in params]
+    return (lambda theta: f([theta[k] for k in range(len(params))])), x0
+
+
+def _logsumexp(module, stacked):
+    top = module.amax(stacked, 0)
+    return top + module.log(module.sum(module.exp(stacked - top), 0))
+
+
+def peers(repeats: int) -> None:
+    import symgrad
+
+    print("| function | symgrad.gradcheck | torch.autograd.gradcheck | ratio symgrad/torch | jax check_grads "
+          "| ratio symgrad/JAX |")
+    print("|---|---|---|---|---|---|")
+    for label, network, at in _peer_cases():
+        assert symgrad.gradcheck(network, at=at).ok
+        ours = _best(lambda: symgrad.gradcheck(network, at=at), repeats)
+        cells = []
+        try:
+            import torch
+
+            fn, x0 = _loss_of_params(network, at, torch)
+            theta = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+            # at the kink torch's check fails (relu'(0) = 0 against a one-sided difference): timed all the same
+            cells.append(_best(lambda: torch.autograd.gradcheck(fn, (theta,), raise_exception=False), repeats))
+        except ImportError:
+            cells.append(None)
+        try:
+            import jax
+            import jax.numpy as jnp
+            from jax.test_util import check_grads
+
+            jax.config.update("jax_enable_x64", True)
+            fn, x0 = _loss_of_params(network, at, jnp)
+            theta = jnp.array(x0, dtype=jnp.float64)
+            cells.append(_best(lambda: _jax_check(check_grads, fn, theta), repeats))
+        except ImportError:
+            cells.append(None)
+        text = [f"{t * 1e3:.1f} ms | {ours / t:.1f}×" if t else "not installed | -" for t in cells]
+        print(f"| {label} | {ours * 1e3:.1f} ms | {text[0]} | {text[1]} |", flush=True)
+
+
+def _jax_check(check_grads, fn, theta) -> None:
+    try:
+        check_grads(fn, (theta,), order=1, modes=["rev"])
+    except AssertionError:  # at the kink: it fails, timed all the same
+        pass
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--peers", action="store_true", help="symgrad.gradcheck against torch's and JAX's checkers")
     args = parser.parse_args()
+    if args.peers:
+        import mpmath.libmp
+
+        print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"NumPy {np.__version__}, mpmath backend {mpmath.libmp.BACKEND}; best of {args.repeats}")
+        peers(args.repeats)
+        return
     with tempfile.TemporaryDirectory() as folder:
         spec = os.path.join(folder, "mlp_784_100_10.toml")
         with open(spec, "w", encoding="utf-8") as handle:
