@@ -100,6 +100,11 @@ def _check_values(where: str, min_value: object, max_value: object, places: obje
     if min_value > max_value:
         raise InvalidArgument(f"{where}(min_value={min_value!r}, max_value={max_value!r}): min_value is above "
                               f"max_value; swap them")
+    for label, value in (("min_value", min_value), ("max_value", max_value)):
+        if abs(value) > MAX_GENERATED_MAGNITUDE:
+            raise InvalidArgument(f"{where}({label}={value!r}): generated values stay within "
+                                  f"±{MAX_GENERATED_MAGNITUDE:,} (so that float64 never overflows); give a bound "
+                                  f"inside it")
     if margin < 0:
         raise InvalidArgument(f"{where}(margin={margin!r}): a distance cannot be negative; give 0 or more")
     if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 6:

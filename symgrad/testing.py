@@ -34,12 +34,13 @@ from .evaluation import evaluate_gradients
 from .finite_differences import SCHEMES, default_step, roundoff_bound
 from .graph import Network
 from .layers import MLPStructure
-from .limits import MAX_DIGITS, MAX_TABLE_ROWS
+from .limits import MAX_CHECKED_BATCH, MAX_DIGITS, MAX_TABLE_ROWS
 from .matrix import matrix_params
 from .precision import PROPERTY_TEST_EXTRA, to_decimal
 from .samples import Batch
 from .table import format_table
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
+from .user_gradient import describe_value
 
 try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
     from hypothesis import HealthCheck, given
@@ -229,7 +230,10 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
     convention = _convention(grad_fn, convention)
     _check_options(reduction, ulps, digits)
     if not isinstance(network, Network):
-        raise InvalidArgument(f"network={network!r}: give a symgrad.Network")
+        raise InvalidArgument(f"network={describe_value(network)}: give a symgrad.Network")
+    if point is not None and not isinstance(point, Mapping):
+        raise InvalidArgument(f"point={describe_value(point)}: give a dict of leaf values by name, such as "
+                              f"{{{(network.params or network.leaves and list(network.leaves) or ['w1'])[0]!r}: 0.5}}")
     base = network.point(point)
     derivation = derive(network)
     if convention == "leaves":
@@ -265,6 +269,17 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
 
 
 def _received_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
+    """The gradients grad_fn returned by name, and their dtype's ε; a GradientMismatch when they cannot be read."""
+    try:
+        return _read_leaves(returned, network)
+    except (KeyboardInterrupt, GradientMismatch):
+        raise
+    except BaseException as exc:  # a Mapping whose methods raise, SystemExit included: the user's error
+        raise GradientMismatch(f"grad_fn returned a {type(returned).__name__} that cannot be read "
+                               f"({type(exc).__name__}); return a plain dict") from None
+
+
+def _read_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
     if not isinstance(returned, Mapping):
         raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a dict of gradients by "
                                f"parameter name ({', '.join(network.params)})")
@@ -274,14 +289,44 @@ def _received_leaves(returned: object, network: Network) -> tuple[dict[str, floa
         raise GradientMismatch("grad_fn returned the wrong names: "
                                + "; ".join(filter(None, [missing and f"missing {', '.join(map(repr, missing))}",
                                                          extra and f"not parameters {', '.join(map(repr, extra))}"])))
-    values = {p: _number(returned[p], f"the gradient for {p!r}") for p in network.params}
-    return values, _epsilon([returned[p] for p in network.params])
+    raw = {p: returned[p] for p in network.params}
+    return {p: _number(raw[p], f"the gradient for {p!r}") for p in network.params}, _epsilon(list(raw.values()))
+
+
+def _array(value: object, where: str) -> np.ndarray:
+    """What grad_fn returned for one layer as an array; a GradientMismatch naming it when it is not one."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects that refuse conversion
+        raise GradientMismatch(f"grad_fn returned {where} = {describe_value(value)}, which is not an array "
+                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); return "
+                               f"one NumPy array per layer, of the matrix form's shape") from None
+    if array.dtype.kind not in "iuf":
+        raise GradientMismatch(f"grad_fn returned {where} of dtype {array.dtype} ({describe_value(value)}); return "
+                               f"real numbers")
+    return array
 
 
 def _check_batch(batch: object, network: Network) -> None:
     if not isinstance(batch, Batch):
-        raise InvalidArgument(f"batch={batch!r}: give a symgrad.testing.Batch(inputs, targets)")
+        raise InvalidArgument(f"batch={describe_value(batch)}: give a symgrad.Batch(inputs, targets)")
+    for label, array in (("inputs", batch.inputs), ("targets", batch.targets)):
+        try:
+            kind = np.asarray(array).dtype.kind
+        except (ValueError, TypeError):  # ragged rows
+            kind = "O"
+        if kind not in "iuf":
+            what = "ragged or non-numeric" if kind == "O" else {"U": "string", "S": "bytes", "c": "complex",
+                                                                 "b": "boolean"}.get(kind, kind)
+            raise InvalidArgument(f"batch.{label} holds {what} values ({describe_value(array)}); give real "
+                                  f"numbers (float64 or float32), one sample per row")
+        if not np.all(np.isfinite(array)):
+            raise InvalidArgument(f"batch.{label} holds NaN or infinity; give finite numbers")
     n = len(batch.inputs) if np.ndim(batch.inputs) == 2 else -1
+    if n > MAX_CHECKED_BATCH:
+        raise InvalidArgument(f"batch of {n:,} samples: the exact gradient is evaluated sample by sample, so at most "
+                              f"{MAX_CHECKED_BATCH:,} are checked in one call; check a slice, such as "
+                              f"Batch(X[:100], T[:100])")
     if (np.shape(batch.inputs) != (n, len(network.inputs)) or np.shape(batch.targets) != (n, len(network.targets))
             or n < 1):
         raise InvalidArgument(f"batch shapes {np.shape(batch.inputs)} and {np.shape(batch.targets)} do not fit "
@@ -333,7 +378,7 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
     arrays_received = []
     for key, names in layout.items():
         k = int(key[1:]) - 1
-        got = np.asarray(dWs[k] if key.startswith("W") else dbs[k])
+        got = _array(dWs[k] if key.startswith("W") else dbs[k], f"{'dWs' if key.startswith('W') else 'dbs'}[{k}]")
         if got.shape != names.shape:
             raise GradientMismatch(f"grad_fn returned {'dWs' if key.startswith('W') else 'dbs'}[{k}] of shape "
                                    f"{got.shape}; the matrix form's {key} has shape {names.shape}")
