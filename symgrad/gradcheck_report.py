@@ -47,6 +47,7 @@ class GradcheckReport:
     rows: tuple[GradcheckRow, ...]
     notes: tuple[str, ...]
     has_user: bool
+    diagnoses: tuple[str, ...] = ()  # the bugs named from the pattern of received ÷ exact (symgrad.diagnosis)
 
     @property
     def ok(self) -> bool:
@@ -68,6 +69,7 @@ class GradcheckReport:
         lines += format_table([head for head, _ in cols], ([fmt(row) for _, fmt in cols] for row in self.rows))
         lines += ["", self.summary()]
         lines += [f"  {row.param}: {row.cause}" for row in self.rows if row.verdict != "ok"]
+        lines += [f"diagnosis: {d}" for d in self.diagnoses]
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
@@ -103,7 +105,10 @@ class GradcheckReport:
             row |= {"abs_error": _json_number(r.abs_error), "rel_error": _finite(r.rel_error),
                     "bound": _finite(r.bound), "verdict": r.verdict}
             rows.append(row)
-        return {"ok": self.ok, "scheme": self.scheme, "rows": rows}
+        out = {"ok": self.ok, "scheme": self.scheme, "rows": rows}
+        if self.diagnoses:
+            out["diagnoses"] = list(self.diagnoses)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2) + "\n"

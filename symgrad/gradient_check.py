@@ -33,7 +33,9 @@ import numpy as np
 
 from .chain import derive
 from .compile import compile_gradient
-from .errors import DomainError, InvalidArgument
+from .diagnosis import diagnose
+from .errors import DomainError, InvalidArgument, SymgradError
+from .evaluation import evaluate_gradients
 from .finite_differences import (EPS, SCHEMES, SLOPE_STENCIL, Scheme, default_step, higher_derivatives,
                                  roundoff_bound, scheme_named, truncation_bound)
 from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem
@@ -41,7 +43,7 @@ from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
 from .kinks import check_analytic, kink_arguments, kink_within, one_sided_differences
 from .limits import MAX_FULL_GRADCHECK, MAX_GRADCHECK_DIRECTIONS, MAX_STEP
-from .precision import GRADCHECK_WORKING_DIGITS, to_decimal
+from .precision import GRADCHECK_DIGITS, GRADCHECK_WORKING_DIGITS, to_decimal
 from .tolerance import F_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import call_gradient_function, describe_value, load_gradient_function
 
@@ -103,7 +105,27 @@ def gradcheck(network: Network, *,
     rank = {v: k for k, v in enumerate(GRADCHECK_VERDICTS)}
     order = sorted(range(len(judged)), key=lambda k: (rank[judged[k][0].verdict], -judged[k][1], k))
     title = f"gradcheck: {network.description or 'network'}"
-    return GradcheckReport(title, sch.name, tuple(judged[k][0] for k in order), tuple(notes), against is not None)
+    rows = tuple(judged[k][0] for k in order)
+    return GradcheckReport(title, sch.name, rows, tuple(notes), against is not None,
+                           diagnoses=_diagnoses(problem, rows, against is not None))
+
+
+def _diagnoses(problem, rows: tuple[GradcheckRow, ...], has_user: bool) -> tuple[str, ...]:
+    """The bugs ``diagnosis.diagnose`` names from the coordinates' received ÷ exact (scalar form, on a mismatch)."""
+    if not isinstance(problem, ScalarProblem) or not any(r.verdict == "mismatch" for r in rows):
+        return ()
+    checked = [r for r in rows if r.param in problem.names and isinstance(r.exact, float)
+               and (r.user if has_user else r.compiled) is not None]
+    if not checked:
+        return ()
+    expected = {r.param: r.exact for r in checked}
+    received = {r.param: (r.user if has_user else r.compiled) for r in checked}
+    wrong = [r.param for r in checked if r.verdict == "mismatch"]
+    try:
+        values = evaluate_gradients(problem.derivation, at=problem.point, digits=GRADCHECK_DIGITS)
+    except SymgradError:  # no exact values to match units against: the ratios alone
+        values = None
+    return tuple(d.sentence for d in diagnose(problem.network, expected, received, wrong, values=values))
 
 
 def _check_options(step: float | Mapping[str, float] | None, seed: int, sample: object, directions: object) -> None:

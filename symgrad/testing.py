@@ -29,8 +29,9 @@ import mpmath
 import numpy as np
 
 from .chain import derive
+from .diagnosis import Diagnosis, diagnose, ratio_of
 from .errors import InvalidArgument, MissingDependency
-from .evaluation import evaluate_gradients
+from .evaluation import GradientValues, evaluate_gradients
 from .finite_differences import SCHEMES, default_step, roundoff_bound
 from .graph import Network
 from .layers import MLPStructure
@@ -79,10 +80,12 @@ class GradientRow:
 
 
 class GradientMismatch(AssertionError):
-    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first."""
+    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first, and
+    ``diagnoses`` the bugs named from its pattern (a missing σ′, a sign, the ½ of the loss, …)."""
 
-    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = ()):
+    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = (), diagnoses: tuple[Diagnosis, ...] = ()):
         self.rows = rows
+        self.diagnoses = diagnoses  # the bugs named from the pattern of received ÷ exact (symgrad.diagnosis)
         super().__init__(message)
 
 
@@ -95,6 +98,7 @@ class _Exact:
     magnitudes: dict[str, float]  # Σ over samples of |per-sample gradient| (÷ batch for the mean)
     loss: float  # |loss| summed the same way
     point: dict[str, float]  # the parameter values
+    sample: GradientValues | None = None  # every exact number of the one sample (None for a larger batch)
 
 
 def _compare(exact: _Exact, received: Mapping[str, float], *, ulps: float, eps: float) -> tuple[GradientRow, ...]:
@@ -137,11 +141,18 @@ def _describe(network: Network) -> str:
     return repr(network.description or "a network")
 
 
+def _ratio_text(row: GradientRow) -> str:
+    """received ÷ exact, so that a doubled gradient reads 2 (``-`` where both are 0)."""
+    if row.expected == 0:
+        return "-" if row.received == 0 else "inf"
+    return f"{ratio_of(row.received, float(row.expected)):.6g}"
+
+
 def _table(rows: tuple[GradientRow, ...]) -> str:
     shown = rows[:MAX_TABLE_ROWS]
-    lines = format_table(("parameter", "expected (exact)", "received", "error", "rel error", "verdict"),
+    lines = format_table(("parameter", "expected (exact)", "received", "error", "ratio", "verdict"),
                          [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}",
-                           f"{r.rel_error:.2e}", r.verdict) for r in shown], indent="  ")
+                           _ratio_text(r), r.verdict) for r in shown], indent="  ")
     if len(rows) > len(shown):
         lines.append(f"  ... and {len(rows) - len(shown)} more")
     return "\n".join(lines)
@@ -243,7 +254,8 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
         expected = _batch_gradients(derivation, network, base, None, "sum", digits)
         returned = grad_fn({name: float(value) for name, value in base.items()})
         received, eps = _received_leaves(returned, network)
-        context = ""
+        context, where = "", {p: p for p in network.params}
+        exact_by_name, received_by_name = expected, received
     else:
         structure = _layers_network(network)
         batch = batch if batch is not None else Batch(
@@ -256,16 +268,28 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
         layout = _layout(network)
         where = {name: f"{name} = {key}{list(index)}" if np.ndim(layout[key]) else name
                  for key in layout for index, name in np.ndenumerate(layout[key])}
+        exact_by_name, received_by_name = expected, received
         expected = _Exact(*({where[p]: v for p, v in d.items()} for d in (expected.gradients, expected.magnitudes)),
                           expected.loss, {where[p]: v for p, v in expected.point.items()})
         received = {where[p]: v for p, v in received.items()}
     rows = _compare(expected, received, ulps=ulps, eps=eps)
+    if any(not r.ok for r in rows):
+        wrong = [p for p in network.params if not next(r for r in rows if r.parameter == where[p]).ok]
+        found = diagnose(network, {p: float(v) for p, v in exact_by_name.gradients.items()}, received_by_name,
+                         wrong, values=exact_by_name.sample, batch_size=None if batch is None else len(batch.inputs))
+        raise _mismatch(network, rows, found, context, ulps, eps)
+
+
+def _mismatch(network: Network, rows: tuple[GradientRow, ...], found, context: str, ulps: float,
+              eps: float) -> GradientMismatch:
+    """The failure: a headline, the table (most wrong first), the bugs named, and the rule applied."""
     wrong = sum(not r.ok for r in rows)
-    if wrong:
-        raise GradientMismatch(f"gradients of {_describe(network)} do not match at {wrong} of {len(rows)} "
-                               f"parameters{context}, beyond {ulps:g}·ε·(|exact| + largest |exact gradient|) "
-                               f"(ε = {eps:.3g}) and beyond what finite differences resolve; most wrong first:\n"
-                               + _table(rows), rows=rows)
+    lines = [f"{wrong} of {len(rows)} gradients of {_describe(network)} are wrong{context}; most wrong first:",
+             _table(rows)]
+    lines += [f"diagnosis: {d.sentence}" for d in found]
+    lines.append(f"(ok within {ulps:g}·ε·(|exact| + largest |exact gradient|), ε = {eps:.3g}; a mismatch is beyond "
+                 f"that and beyond what finite differences resolve; ratio = received ÷ exact)")
+    return GradientMismatch("\n".join(lines), rows=rows, diagnoses=tuple(found))
 
 
 def _received_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
@@ -354,7 +378,7 @@ def _batch_gradients(derivation, network: Network, base: dict, batch: Batch | No
     with mpmath.workdps(digits + PROPERTY_TEST_EXTRA):
         totals = {p: v / n for p, v in totals.items()}
     return _Exact(totals, {p: m / n for p, m in magnitudes.items()}, loss / n,
-                  {p: float(base[p]) for p in network.params})
+                  {p: float(base[p]) for p in network.params}, result if len(samples) == 1 else None)
 
 
 def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructure, params: dict,
