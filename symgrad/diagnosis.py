@@ -84,7 +84,7 @@ def diagnose(network: Network | None, expected: Mapping[str, float], received: M
     ratios = {p: ratio_of(received[p], expected[p]) for p in expected}
     found: list[Diagnosis] = []
     if network is not None and values is not None:
-        found += _units(network, values, ratios, wrong)
+        found += _units(network, values, ratios, wrong, {p for p in expected if expected[p] == 0})
     if network is not None and isinstance(network.structure, MLPStructure) and network.params:
         layers = param_names(network.structure)
         if values is not None:
@@ -123,11 +123,13 @@ def _unit_list(network: Network):
     return out
 
 
-def _units(network: Network, values, ratios: dict[str, float], wrong: Sequence[str]) -> list[Diagnosis]:
+def _units(network: Network, values, ratios: dict[str, float], wrong: Sequence[str],
+           exact_zero: set[str]) -> list[Diagnosis]:
     found = []
     wrong_set = set(wrong)
     for unit, pre, feeding in _unit_list(network):
-        if not set(feeding) <= wrong_set:
+        feeding = tuple(p for p in feeding if p in ratios and p not in exact_zero)
+        if not feeding or not set(feeding) <= wrong_set:  # (a gradient exactly 0 both ways says nothing)
             continue
         first = ratios[feeding[0]]
         if not np.isfinite(first) or not all(_same(ratios[p], first) for p in feeding):
