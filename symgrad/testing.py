@@ -44,7 +44,7 @@ from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_erro
 from .user_gradient import describe_value
 
 try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
-    from hypothesis import HealthCheck, given
+    from hypothesis import HealthCheck, Phase, given, target
     from hypothesis import settings as Settings
     from hypothesis import strategies as st
 
@@ -191,6 +191,7 @@ def _check_options(reduction: str, ulps: float, digits: int) -> None:
 
 
 def _number(value: object, where: str) -> float:
+    __tracebackhide__ = True
     if isinstance(value, bool) or np.asarray(value).dtype.kind not in "iuf" or np.ndim(value):
         raise GradientMismatch(f"{where} is {value!r}; expected a real number")
     return float(value)
@@ -238,6 +239,15 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
     ...     print(failure.rows[0].parameter, symgrad.to_decimal(failure.rows[0].expected, 5), failure.rows[0].received)
     w1 -0.52955 -0.623
     """
+    __tracebackhide__ = True  # pytest shows the failure, not symgrad's frames
+    _checked_rows(grad_fn, network, point, batch=batch, convention=convention, reduction=reduction, ulps=ulps,
+                  digits=digits)
+
+
+def _checked_rows(grad_fn: Callable, network: Network, point: Mapping[str, object] | None, *, batch: Batch | None,
+                  convention: str, reduction: str, ulps: float, digits: int) -> tuple[GradientRow, ...]:
+    """assert_gradients_match's work: the rows, worst first; raises GradientMismatch on a mismatch."""
+    __tracebackhide__ = True
     convention = _convention(grad_fn, convention)
     _check_options(reduction, ulps, digits)
     if not isinstance(network, Network):
@@ -278,6 +288,7 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
         found = diagnose(network, {p: float(v) for p, v in exact_by_name.gradients.items()}, received_by_name,
                          wrong, values=exact_by_name.sample, batch_size=None if batch is None else len(batch.inputs))
         raise _mismatch(network, rows, found, context, ulps, eps)
+    return rows
 
 
 def _mismatch(network: Network, rows: tuple[GradientRow, ...], found, context: str, ulps: float,
@@ -294,6 +305,7 @@ def _mismatch(network: Network, rows: tuple[GradientRow, ...], found, context: s
 
 def _received_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
     """The gradients grad_fn returned by name, and their dtype's ε; a GradientMismatch when they cannot be read."""
+    __tracebackhide__ = True
     try:
         return _read_leaves(returned, network)
     except (KeyboardInterrupt, GradientMismatch):
@@ -304,6 +316,7 @@ def _received_leaves(returned: object, network: Network) -> tuple[dict[str, floa
 
 
 def _read_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
+    __tracebackhide__ = True
     if not isinstance(returned, Mapping):
         raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a dict of gradients by "
                                f"parameter name ({', '.join(network.params)})")
@@ -319,6 +332,7 @@ def _read_leaves(returned: object, network: Network) -> tuple[dict[str, float], 
 
 def _array(value: object, where: str) -> np.ndarray:
     """What grad_fn returned for one layer as an array; a GradientMismatch naming it when it is not one."""
+    __tracebackhide__ = True
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists, objects that refuse conversion
@@ -383,6 +397,7 @@ def _batch_gradients(derivation, network: Network, base: dict, batch: Batch | No
 
 def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructure, params: dict,
                      batch: Batch) -> tuple[dict[str, float], float]:
+    __tracebackhide__ = True
     depth = len(structure.widths) - 1
     Ws = [params[f"W{k}"].copy() for k in range(1, depth + 1)]
     bs = [np.array(params[f"b{k}"]) if f"b{k}" in params else None for k in range(1, depth + 1)]
@@ -415,6 +430,11 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
 
 
 # -- the property runner ----------------------------------------------------------------
+def _worst(rows: tuple[GradientRow, ...]) -> float:
+    """The largest relative error over the rows, finite (at most 2), for hypothesis.target."""
+    return max((r.rel_error if math.isfinite(r.rel_error) else 2.0 for r in rows), default=0.0)
+
+
 def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str = "auto", min_batch_size: int = 1,
                     max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
                     settings=None) -> None:
@@ -434,6 +454,7 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
     >>> property_test_backprop(backprop, networks=networks(max_depth=1, activations=("identity",),
     ...                 losses=("half_sse",), biases=("none",)), settings=settings(max_examples=3))
     """
+    __tracebackhide__ = True
     if _hypothesis_missing is not None:
         raise MissingDependency("symgrad.testing.property_test_backprop", extra="test",
                                 module="hypothesis") from _hypothesis_missing
@@ -446,14 +467,26 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
                               f"symgrad.strategies.networks()")
 
     def gradients_match(data):
+        __tracebackhide__ = True
         network = data.draw(networks, label="network")
         batch = None
         if convention == "layers":
             batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size), label="batch")
-        assert_gradients_match(grad_fn, network, batch=batch, convention=convention, reduction=reduction,
-                               ulps=ulps)
+        rows: tuple[GradientRow, ...] = ()
+        try:
+            rows = _checked_rows(grad_fn, network, None, batch=batch, convention=convention, reduction=reduction,
+                                 ulps=ulps, digits=20)
+        except GradientMismatch as failure:
+            rows = failure.rows
+            raise
+        finally:  # steer the search toward the largest errors, failing or not
+            if rows:
+                target(_worst(rows), label="worst relative error")
 
-    chosen = Settings(settings if settings is not None else Settings(), deadline=None,
+    base = settings if settings is not None else Settings()
+    # No explain phase: it traces coverage, which takes 15-40 s after a failure found in under one,
+    # and its "these lines were always and only run by failing examples" points into symgrad's own code.
+    chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     chosen(given(st.data())(gradients_match))()
 
