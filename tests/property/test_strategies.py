@@ -158,7 +158,6 @@ def test_without_hypothesis_the_import_says_how_to_install_it():
                            'install it with: python -m pip install "symgrad[test]"')
 
 
-@settings(max_examples=10, deadline=None)
 @given(networks(activations=("tanh",), output_activations=("identity",), losses=("half_sse",)))
 def test_networks_pin_a_linear_output_under_a_tanh_hidden_layer(net):
     # a regression MLP: tanh hidden units, identity output (the output node is the weighted sum itself)
