@@ -46,6 +46,7 @@ from .render.markdown import render_markdown
 from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_losses, layout_circuit, loss_figure, plot_sweep
 from .render.text import render_text
 from .reporting import render_solution, report
+from .samples import Batch
 from .solution import (
     Solution,
     SolvedChain,
@@ -71,6 +72,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ACTIVATIONS",
     "Adjoint",
+    "Batch",
     "CLAIM_VERDICTS",
     "Chain",
     "ChainPath",

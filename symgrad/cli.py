@@ -116,12 +116,18 @@ def _cmd_train(args: argparse.Namespace) -> str:
 
 
 def _cmd_gradcheck(args: argparse.Namespace) -> tuple[str, int]:
+    args.against_function = load_gradient_function(args.against) if args.against else None
+    return _gradcheck_spec(args)
+
+
+@_naming_spec
+def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
+    """gradcheck on the loaded spec; its errors name the spec (the --against file's own errors name that file)."""
     network = load(args.spec)
-    against = load_gradient_function(args.against) if args.against else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = gradcheck(network, against=against, scheme=args.scheme, step=args.step, sample=args.sample,
-                           directions=args.directions, seed=args.seed)
+        result = gradcheck(network, against=args.against_function, scheme=args.scheme, step=args.step,
+                           sample=args.sample, directions=args.directions, seed=args.seed)
     for warning in caught:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()

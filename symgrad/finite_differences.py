@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 
 from .errors import InvalidArgument
@@ -115,6 +116,8 @@ def higher_derivatives(slopes: dict[int, object], eta: float) -> dict[int, objec
     6.0
     """
     g = slopes
+    if any(isinstance(v, mpmath.mpf) for v in g.values()):  # η⁴ may overflow float64 where mpmath does not
+        eta = mpmath.mpf(eta)
     return {
         2: (g[-2] - 8 * g[-1] + 8 * g[1] - g[2]) / (12 * eta),
         3: (-g[-2] + 16 * g[-1] - 30 * g[0] + 16 * g[1] - g[2]) / (12 * eta ** 2),

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from .precision import to_decimal
 from .table import format_table
 
 __all__ = ["GRADCHECK_VERDICTS", "GradcheckRow", "GradcheckReport", "StepSweep"]
@@ -25,7 +26,8 @@ class GradcheckRow:
     (the user's, else the compiled one) against the exact value, the bound and the verdict."""
 
     param: str
-    exact: float | None  # None where no exact value exists (matrix-form networks)
+    exact: float | None  # None where no exact value exists (matrix-form networks); an mpmath.mpf beyond float64
+    #                      (the exact value printed as it is, 1e+400, never inf)
     compiled: float | None  # None for derivatives with respect to inputs
     numerical: float
     user: float | None
@@ -45,6 +47,7 @@ class GradcheckReport:
     rows: tuple[GradcheckRow, ...]
     notes: tuple[str, ...]
     has_user: bool
+    diagnoses: tuple[str, ...] = ()  # the bugs named from the pattern of received ÷ exact (symgrad.diagnosis)
 
     @property
     def ok(self) -> bool:
@@ -66,6 +69,7 @@ class GradcheckReport:
         lines += format_table([head for head, _ in cols], ([fmt(row) for _, fmt in cols] for row in self.rows))
         lines += ["", self.summary()]
         lines += [f"  {row.param}: {row.cause}" for row in self.rows if row.verdict != "ok"]
+        lines += [f"diagnosis: {d}" for d in self.diagnoses]
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
@@ -87,31 +91,48 @@ class GradcheckReport:
                 f"<tbody>{body}</tbody></table><p>{html.escape(self.summary())}</p></div>")
 
     def as_dict(self) -> dict:
-        """The JSON form: {"ok", "scheme", "rows": [{param, exact, compiled, numerical, [user], …}]}."""
+        """The JSON form: {"ok", "scheme", "rows": [{param, exact, compiled, numerical, [user], …}]}.
+
+        Always valid JSON: a value that is not a finite float64 (an overflow, NaN) is ``null``,
+        and an exact value beyond float64's range is its decimal as a string, such as ``"-1.0e+400"``.
+        """
         rows = []
         for r in self.rows:
-            row = {"param": r.param, "exact": r.exact, "compiled": r.compiled, "numerical": _finite(r.numerical)}
+            row = {"param": r.param, "exact": _json_number(r.exact), "compiled": _finite(r.compiled),
+                   "numerical": _finite(r.numerical)}
             if self.has_user:
-                row["user"] = r.user
-            row |= {"abs_error": _finite(r.abs_error), "rel_error": _finite(r.rel_error),
+                row["user"] = _finite(r.user)
+            row |= {"abs_error": _json_number(r.abs_error), "rel_error": _finite(r.rel_error),
                     "bound": _finite(r.bound), "verdict": r.verdict}
             rows.append(row)
-        return {"ok": self.ok, "scheme": self.scheme, "rows": rows}
+        out = {"ok": self.ok, "scheme": self.scheme, "rows": rows}
+        if self.diagnoses:
+            out["diagnoses"] = list(self.diagnoses)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2) + "\n"
 
 
 def _finite(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x
+    return None if x is None or not isinstance(x, float) and not isinstance(x, int) or not math.isfinite(x) else x
 
 
-def _num(x: float | None, digits: int) -> str:
-    return "-" if x is None else f"{x:.{digits}g}"
+def _json_number(x) -> float | str | None:
+    """A finite float as itself; an exact value beyond float64 (mpmath) as its decimal string; else null."""
+    if x is None or isinstance(x, (int, float)):
+        return _finite(x)
+    return to_decimal(x, 17)
 
 
-def _err(x: float) -> str:
-    return f"{x:.2e}"
+def _num(x, digits: int) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.{digits}g}" if isinstance(x, (int, float)) else to_decimal(x, digits)
+
+
+def _err(x) -> str:
+    return f"{x:.2e}" if isinstance(x, (int, float)) else to_decimal(x, 3)
 
 
 @dataclass(frozen=True)

@@ -33,15 +33,17 @@ import numpy as np
 
 from .chain import derive
 from .compile import compile_gradient
-from .errors import DomainError, InvalidArgument
+from .diagnosis import diagnose
+from .errors import DomainError, InvalidArgument, SymgradError
+from .evaluation import evaluate_gradients
 from .finite_differences import (EPS, SCHEMES, SLOPE_STENCIL, Scheme, default_step, higher_derivatives,
                                  roundoff_bound, scheme_named, truncation_bound)
 from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem
 from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
 from .kinks import check_analytic, kink_arguments, kink_within, one_sided_differences
-from .limits import MAX_FULL_GRADCHECK, MAX_STEP
-from .precision import GRADCHECK_WORKING_DIGITS
+from .limits import MAX_FULL_GRADCHECK, MAX_GRADCHECK_DIRECTIONS, MAX_STEP
+from .precision import GRADCHECK_DIGITS, GRADCHECK_WORKING_DIGITS, to_decimal
 from .tolerance import F_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import call_gradient_function, describe_value, load_gradient_function
 
@@ -50,6 +52,7 @@ __all__ = ["gradcheck"]
 SAMPLE = 20  # coordinates checked one by one when there are more than MAX_FULL_GRADCHECK
 DIRECTIONS = 3  # random directions checked when coordinates are sampled
 MAX_HALVINGS = 40  # times h is halved to keep the stencil inside the loss's domain
+FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 # -- the check ----------------------------------------------------------------------------
@@ -70,8 +73,14 @@ def gradcheck(network: Network, *,
     >>> report.ok, report.rows[0].verdict
     (True, 'ok')
     """
+    if not isinstance(network, Network):
+        hint = f"; load it first: symgrad.gradcheck(symgrad.load({network!r}))" if isinstance(network, str) else ""
+        raise InvalidArgument(f"gradcheck(network={describe_value(network)}): give a symgrad.Network{hint}")
+    if at is not None and not isinstance(at, Mapping):
+        raise InvalidArgument(f"at={describe_value(at)}: give a dict of leaf values by name, such as "
+                              f"{{{network.params[0] if network.params else 'x'!r}: 0.5}}")
     sch = scheme_named(scheme)
-    _check_options(step, seed)
+    _check_options(step, seed, sample, directions)
     problem, x, notes = _problem(network, sch, against=against, at=at)
     if isinstance(step, Mapping) and set(step) - set(problem.names):
         raise InvalidArgument(f"step names {', '.join(sorted(map(str, set(step) - set(problem.names))))}, which "
@@ -89,22 +98,50 @@ def gradcheck(network: Network, *,
             notes.append("warning: " + message)
     centre = _centre(problem, sch, x, loss0, compiled0, user,
                      float(np.finfo(user_dtype).eps) if user is not None else EPS)
+    if not math.isfinite(loss0):
+        raise _loss_not_finite(centre)
     first = _first_samples(centre, rows_in)
     judged = [_judge(centre, d, _estimate(centre, d, evaluated)) for d, evaluated in zip(rows_in, first)]
     rank = {v: k for k, v in enumerate(GRADCHECK_VERDICTS)}
     order = sorted(range(len(judged)), key=lambda k: (rank[judged[k][0].verdict], -judged[k][1], k))
     title = f"gradcheck: {network.description or 'network'}"
-    return GradcheckReport(title, sch.name, tuple(judged[k][0] for k in order), tuple(notes), against is not None)
+    rows = tuple(judged[k][0] for k in order)
+    return GradcheckReport(title, sch.name, rows, tuple(notes), against is not None,
+                           diagnoses=_diagnoses(problem, rows, against is not None))
 
 
-def _check_options(step: float | Mapping[str, float] | None, seed: int) -> None:
+def _diagnoses(problem, rows: tuple[GradcheckRow, ...], has_user: bool) -> tuple[str, ...]:
+    """The bugs ``diagnosis.diagnose`` names from the coordinates' received ÷ exact (scalar form, on a mismatch)."""
+    if not isinstance(problem, ScalarProblem) or not any(r.verdict == "mismatch" for r in rows):
+        return ()
+    checked = [r for r in rows if r.param in problem.names and isinstance(r.exact, float)
+               and (r.user if has_user else r.compiled) is not None]
+    if not checked:
+        return ()
+    expected = {r.param: r.exact for r in checked}
+    received = {r.param: (r.user if has_user else r.compiled) for r in checked}
+    wrong = [r.param for r in checked if r.verdict == "mismatch"]
+    try:
+        values = evaluate_gradients(problem.derivation, at=problem.point, digits=GRADCHECK_DIGITS)
+    except SymgradError:  # no exact values to match units against: the ratios alone
+        values = None
+    return tuple(d.sentence for d in diagnose(problem.network, expected, received, wrong, values=values))
+
+
+def _check_options(step: float | Mapping[str, float] | None, seed: int, sample: object, directions: object) -> None:
+    for key, value in (("sample", sample), ("directions", directions)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise InvalidArgument(f"{key} must be a non-negative integer, got {describe_value(value)}")
+    if directions is not None and directions > MAX_GRADCHECK_DIRECTIONS:
+        raise InvalidArgument(f"directions={directions}: at most {MAX_GRADCHECK_DIRECTIONS:,} random directions "
+                              f"are checked in one call (each costs exact evaluations at five points); give fewer")
     for value in (step.values() if isinstance(step, Mapping) else [step]):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or not math.isfinite(value) or value <= 0):
             raise InvalidArgument(f"step must be a positive number such as 1e-6 (or a dict of them by "
-                                  f"parameter), got {value!r}")
+                                  f"parameter), got {describe_value(value)}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
+        raise InvalidArgument(f"seed must be a non-negative integer, got {describe_value(seed)}")
 
 
 def _problem(network: Network, sch: Scheme, *, against, at) -> tuple[ScalarProblem | MatrixProblem, np.ndarray,
@@ -270,6 +307,7 @@ class _Estimate:
 
     numerical: float
     exact: float | None
+    exact_mp: object  # the exact directional derivative (mpmath), which may lie beyond float64's range
     compiled: float | None
     user: float | None
     bound: float  # the finite-difference error bound, truncation + round-off
@@ -353,8 +391,27 @@ def _samples_in_domain(c: _Centre, d: _Direction, evaluated) -> tuple[_Samples, 
         if samples is not None:
             return samples, h, halvings
         eta, h = eta / 2, (h if c.scheme.name == "complex" else h / 2)
+    losses, _ = c.problem.losses(_stencil(c, d.v, 2 * eta))  # the last stencil tried
+    if any(math.isinf(f) for f in losses):
+        raise DomainError(f"{d.label}: the compiled loss overflows float64 (beyond ±{FLOAT64_MAX:.3g}) at the "
+                          f"finite-difference points around the point, down to step {h:.3g}; rescale the point "
+                          "or the loss so that its values fit in float64")
     raise DomainError(f"{d.label}: every finite-difference step down to {h:.3g} leaves the domain of the "
                       "loss; check the point, or give a smaller step")
+
+
+def _loss_not_finite(c: _Centre) -> DomainError:
+    """Why the compiled loss at the point is not a finite number: overflow (said with the exact loss) or the domain."""
+    if c.exact is not None and isinstance(c.exact.loss, mpmath.mpf) and abs(c.exact.loss) > FLOAT64_MAX:
+        return DomainError(f"the loss is {to_decimal(c.exact.loss, 6)} at the point, beyond float64's range "
+                           f"(±{FLOAT64_MAX:.3g}): the compiled code and finite differences overflow; rescale the "
+                           "point or the loss so that its value fits in float64")
+    if math.isinf(c.loss):
+        exact = f" although the loss is {to_decimal(c.exact.loss, 6)}" if c.exact is not None else ""
+        return DomainError(f"the compiled loss overflows float64 at the point{exact}: an intermediate value exceeds "
+                           f"±{FLOAT64_MAX:.3g}; rescale the point or rewrite the loss")
+    return DomainError(f"the compiled loss is {c.loss!r} at the point: the point lies outside the loss's domain; "
+                       "check the values")
 
 
 def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray | None] | None = None) -> _Estimate:
@@ -373,13 +430,14 @@ def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray
             numerical = c.problem.complex_step(x, v, h)
         else:
             numerical = sum(w * samples.losses[k] for k, w in stencil.items()) / h
-        truncation = kink = exact = None
+        truncation = kink = exact = exact_mp = None
         if samples.exact_losses is not None:
             if sch.name != "complex":  # the same difference in exact arithmetic: truncation alone
                 truncation = float(mpmath.fsum(w * samples.exact_losses[k] for k, w in stencil.items()) / h
                                    - samples.slopes[0])
             kink = kink_within(c.problem.kinks, samples.values, sch)
-            exact = float(samples.slopes[0])
+            exact_mp = samples.slopes[0]
+            exact = float(exact_mp) if abs(exact_mp) <= FLOAT64_MAX else math.copysign(math.inf, exact_mp)
         derivative = float(higher_derivatives(samples.slopes, eta)[sch.order + 1])
     compiled = float(np.dot(c.compiled, v)) if c.compiled is not None else None
     user = float(np.dot([c.user[n] for n in c.problem.names], v)) if c.user is not None else None
@@ -389,7 +447,7 @@ def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray
         rounding += sch.roundoff * EPS * float(np.sum(np.abs(x * (c.compiled if c.compiled is not None else 1)))) / h
     bound = 2 * (truncation_bound(sch, h, derivative) + rounding)  # 2: f⁽ⁿ⁺¹⁾ at x, not its max on the stencil
     one_sided = one_sided_differences(samples.losses, samples.slopes, eta) if kink else None
-    return _Estimate(numerical, exact, compiled, user, bound, truncation, kink, one_sided, halvings)
+    return _Estimate(numerical, exact, exact_mp, compiled, user, bound, truncation, kink, one_sided, halvings)
 
 
 def _along(gradient, v: np.ndarray):
@@ -419,10 +477,16 @@ def _judge(c: _Centre, d: _Direction, e: _Estimate) -> tuple[GradcheckRow, float
     value = subject.value
     reference = e.exact if e.exact is not None else e.numerical
     abs_error, rel_error = abs(value - reference), relative_error(value, reference)
-    if e.kink is not None:
+    if e.exact is not None and not math.isfinite(e.exact):  # the exact value lies beyond float64's range
+        verdict, bound = "mismatch", e.bound
+        abs_error, rel_error = _beyond_float64_errors(value, e.exact_mp)
+        cause = (f"the exact value {to_decimal(e.exact_mp, 6)} lies beyond float64's range (±{FLOAT64_MAX:.3g}): "
+                 f"no float64 gradient holds it, and the {subject.who} gradient is {value:.6g}; rescale the loss "
+                 f"or the point so that its gradient fits in float64")
+    elif e.kink is not None:
         verdict, cause, bound = _judge_kink(e, candidates)
     elif e.exact is not None:
-        verdict, cause, bound = _judge_exact(c, e, candidates)
+        verdict, cause, bound = _judge_exact(c, d, e, candidates)
     else:
         bound = e.bound + gradient_tolerance(EPS, abs(value), c.gscale)
         if abs_error > bound:
@@ -431,8 +495,18 @@ def _judge(c: _Centre, d: _Direction, e: _Estimate) -> tuple[GradcheckRow, float
             verdict, cause = "ok", f"finite differences within {abs_error:.2e} of the compiled value"
     if e.halvings:
         cause += f" (step halved {e.halvings} times to keep the stencil inside the loss's domain)"
-    row = GradcheckRow(d.label, e.exact, e.compiled, e.numerical, e.user, abs_error, rel_error, bound, verdict, cause)
-    return row, abs_error / max(bound, 1e-300)
+    exact = e.exact if e.exact is None or math.isfinite(e.exact) else e.exact_mp  # printed as the value it is
+    row = GradcheckRow(d.label, exact, e.compiled, e.numerical, e.user, abs_error, rel_error, bound, verdict, cause)
+    return row, float(abs_error) / max(bound, 1e-300) if math.isfinite(bound) else float(abs_error)
+
+
+def _beyond_float64_errors(value: float, exact) -> tuple[object, float]:
+    """|value − exact| (mpmath: it may exceed float64 too) and the relative error, for an exact value beyond float64."""
+    if not math.isfinite(value):  # the gradient overflowed: infinitely far from a finite exact value
+        return math.inf, math.inf
+    with mpmath.workdps(GRADCHECK_WORKING_DIGITS):
+        difference = abs(mpmath.mpf(value) - exact)
+        return difference, float(difference / max(abs(mpmath.mpf(value)), abs(exact)))
 
 
 def _judge_kink(e: _Estimate, candidates: list[_Candidate]) -> tuple[str, str, float]:
@@ -446,15 +520,25 @@ def _judge_kink(e: _Estimate, candidates: list[_Candidate]) -> tuple[str, str, f
             f"between the one-sided differences {interval} (subgradient check passed)", slack)
 
 
-def _judge_exact(c: _Centre, e: _Estimate, candidates: list[_Candidate]) -> tuple[str, str, float]:
+def _resolvable(c: _Centre, d: _Direction) -> float:
+    """What finite differences can resolve along d at best: the round-off bound of central differences at
+    their optimal step, as ``symgrad.testing`` takes it. The ``precision`` verdict never reaches beyond it,
+    whatever step or scheme was asked for: a large step's truncation bound cannot excuse a wrong gradient."""
+    central = SCHEMES["central"]
+    scale = float(np.max(np.abs(c.x[d.v != 0]))) if np.any(d.v != 0) else 0.0
+    return 2 * roundoff_bound(central, default_step(central, scale), c.error_f)
+
+
+def _judge_exact(c: _Centre, d: _Direction, e: _Estimate, candidates: list[_Candidate]) -> tuple[str, str, float]:
     """Against the exact value: tolerance.gradient_verdict for each gradient, then the finite difference's own error."""
     largest = c.gscale if candidates[0].who != "numerical" else 0.0
+    resolvable = min(e.bound, _resolvable(c, d))  # never wider than central differences at their best step
     worst, worst_verdict, worst_tolerance = None, "ok", 0.0  # the worst gradient beyond its dtype's rounding
     for g in candidates:
         tolerance = gradient_tolerance(g.eps, abs(e.exact), largest)
         if g.who == "numerical":
             continue
-        verdict = gradient_verdict(abs(g.value - e.exact), tolerance, e.bound)
+        verdict = gradient_verdict(abs(g.value - e.exact), tolerance, resolvable)
         if verdict != "ok" and (worst is None or verdict == "mismatch"):
             worst, worst_verdict, worst_tolerance = g, verdict, tolerance
     bound = max(e.bound, gradient_tolerance(candidates[0].eps, abs(e.exact), largest))  # abs_error is judged by it

@@ -33,6 +33,8 @@ __all__ = [
     "MAX_FULL_GRADCHECK",
     "MAX_STEP",
     "MAX_GRADCHECK_POINTS",
+    "MAX_GRADCHECK_DIRECTIONS",
+    "MAX_CHECKED_BATCH",
     "MAX_PICTURE_QUANTITIES",
     "MAX_CLAIMS_TEXT",
     "MAX_CLAIMS",
@@ -84,6 +86,7 @@ MAX_LOSS_HISTORY = 1_000  # losses a training run keeps: evenly spaced, with the
 MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded sample plus random directions
 MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its powers must stay finite in float64)
 MAX_GRADCHECK_POINTS = 1_024  # perturbed points evaluated in one call of the compiled code (bounds its memory)
+MAX_GRADCHECK_DIRECTIONS = 1_000  # random directions in one gradcheck (each costs exact evaluations at five points)
 # -- pictures --------------------------------------------------------------------------
 MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)
 # -- notebook display (Derivation._repr_latex_ / _repr_markdown_) ----------------------
@@ -100,6 +103,7 @@ MAX_GENERATED_DEPTH = 10  # weight layers of a generated network
 MAX_GENERATED_WIDTH = 50  # units of one generated layer, leaves of a circuit
 MAX_GENERATED_NODES = 200  # nodes of a generated circuit
 MAX_GENERATED_BATCH = 1_000  # samples of a generated batch
+MAX_CHECKED_BATCH = 1_000  # samples assert_gradients_match evaluates exactly (1,000 rows of a small MLP: ~3 s)
 MAX_GENERATED_MAGNITUDE = 1_000_000  # generated points keep every value below this (no overflow in float64)
 MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N more"
 

@@ -100,6 +100,11 @@ def _check_values(where: str, min_value: object, max_value: object, places: obje
     if min_value > max_value:
         raise InvalidArgument(f"{where}(min_value={min_value!r}, max_value={max_value!r}): min_value is above "
                               f"max_value; swap them")
+    for label, value in (("min_value", min_value), ("max_value", max_value)):
+        if abs(value) > MAX_GENERATED_MAGNITUDE:
+            raise InvalidArgument(f"{where}({label}={value!r}): generated values stay within "
+                                  f"±{MAX_GENERATED_MAGNITUDE:,} (so that float64 never overflows); give a bound "
+                                  f"inside it")
     if margin < 0:
         raise InvalidArgument(f"{where}(margin={margin!r}): a distance cannot be negative; give 0 or more")
     if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 6:
@@ -171,11 +176,14 @@ def _clearance(network: Network, point: dict | None = None) -> float:
 # -- the strategies ---------------------------------------------------------------------
 def networks(*, min_depth: int = 1, max_depth: int = 2, min_width: int = 1, max_width: int = 3,
              activations: Sequence[str] = tuple(ACTIVATIONS), losses: Sequence[str] = _DEFAULT_LOSSES,
-             biases: Sequence[str] = ("none", "neuron", "layer"),
+             biases: Sequence[str] = ("none", "neuron", "layer"), output_activations: Sequence[str] | None = None,
              margin: float = 1e-3) -> st.SearchStrategy[Network]:
     """Dense networks built by ``mlp``, with seeded two-decimal values at least ``margin`` from any kink.
 
-    Depth counts weight layers (1: inputs straight to outputs). Shrinks toward the shallowest,
+    Depth counts weight layers (1: inputs straight to outputs). ``output_activations`` draws the
+    output layer's activation from its names (``("identity",)`` pins a linear output, as a
+    regression MLP has); ``None`` keeps ``mlp``'s default (the hidden activation; identity
+    under softmax cross-entropy and maxout). Shrinks toward the shallowest,
     narrowest network (``min_depth``, every width ``min_width``), the first activation, loss and
     bias option listed, and seed 0.
 
@@ -196,8 +204,12 @@ def networks(*, min_depth: int = 1, max_depth: int = 2, min_width: int = 1, max_
     biases = _check_choices("networks", "biases", biases, ("none", "neuron", "layer"))
     _check_values("networks", 0, 0, 0, margin)
     widths = st.lists(st.integers(min_width, max_width), min_size=min_depth + 1, max_size=max_depth + 1)
-    built = st.builds(mlp, widths, activation=st.sampled_from(activations), loss=st.sampled_from(losses),
-                      bias=st.sampled_from(biases), seed=st.integers(0, _MAX_SEED))
+    options = dict(activation=st.sampled_from(activations), loss=st.sampled_from(losses),
+                   bias=st.sampled_from(biases), seed=st.integers(0, _MAX_SEED))
+    if output_activations is not None:  # drawn only when asked, so a failing example prints as before
+        options["output_activation"] = st.sampled_from(
+            _check_choices("networks", "output_activations", output_activations, tuple(ACTIVATIONS)))
+    built = st.builds(mlp, widths, **options)
     return built.filter(lambda net: _clearance(net) >= margin)
 
 

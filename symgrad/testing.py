@@ -29,20 +29,22 @@ import mpmath
 import numpy as np
 
 from .chain import derive
+from .diagnosis import Diagnosis, diagnose, ratio_of
 from .errors import InvalidArgument, MissingDependency
-from .evaluation import evaluate_gradients
+from .evaluation import GradientValues, evaluate_gradients
 from .finite_differences import SCHEMES, default_step, roundoff_bound
 from .graph import Network
 from .layers import MLPStructure
-from .limits import MAX_DIGITS, MAX_TABLE_ROWS
+from .limits import MAX_CHECKED_BATCH, MAX_DIGITS, MAX_TABLE_ROWS
 from .matrix import matrix_params
 from .precision import PROPERTY_TEST_EXTRA, to_decimal
 from .samples import Batch
 from .table import format_table
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
+from .user_gradient import describe_value
 
 try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
-    from hypothesis import HealthCheck, given
+    from hypothesis import HealthCheck, Phase, given, target
     from hypothesis import settings as Settings
     from hypothesis import strategies as st
 
@@ -78,10 +80,12 @@ class GradientRow:
 
 
 class GradientMismatch(AssertionError):
-    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first."""
+    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first, and
+    ``diagnoses`` the bugs named from its pattern (a missing σ′, a sign, the ½ of the loss, …)."""
 
-    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = ()):
+    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = (), diagnoses: tuple[Diagnosis, ...] = ()):
         self.rows = rows
+        self.diagnoses = diagnoses  # the bugs named from the pattern of received ÷ exact (symgrad.diagnosis)
         super().__init__(message)
 
 
@@ -94,6 +98,7 @@ class _Exact:
     magnitudes: dict[str, float]  # Σ over samples of |per-sample gradient| (÷ batch for the mean)
     loss: float  # |loss| summed the same way
     point: dict[str, float]  # the parameter values
+    sample: GradientValues | None = None  # every exact number of the one sample (None for a larger batch)
 
 
 def _compare(exact: _Exact, received: Mapping[str, float], *, ulps: float, eps: float) -> tuple[GradientRow, ...]:
@@ -136,11 +141,18 @@ def _describe(network: Network) -> str:
     return repr(network.description or "a network")
 
 
+def _ratio_text(row: GradientRow) -> str:
+    """received ÷ exact, so that a doubled gradient reads 2 (``-`` where both are 0)."""
+    if row.expected == 0:
+        return "-" if row.received == 0 else "inf"
+    return f"{ratio_of(row.received, float(row.expected)):.6g}"
+
+
 def _table(rows: tuple[GradientRow, ...]) -> str:
     shown = rows[:MAX_TABLE_ROWS]
-    lines = format_table(("parameter", "expected (exact)", "received", "error", "rel error", "verdict"),
+    lines = format_table(("parameter", "expected (exact)", "received", "error", "ratio", "verdict"),
                          [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}",
-                           f"{r.rel_error:.2e}", r.verdict) for r in shown], indent="  ")
+                           _ratio_text(r), r.verdict) for r in shown], indent="  ")
     if len(rows) > len(shown):
         lines.append(f"  ... and {len(rows) - len(shown)} more")
     return "\n".join(lines)
@@ -179,6 +191,7 @@ def _check_options(reduction: str, ulps: float, digits: int) -> None:
 
 
 def _number(value: object, where: str) -> float:
+    __tracebackhide__ = True
     if isinstance(value, bool) or np.asarray(value).dtype.kind not in "iuf" or np.ndim(value):
         raise GradientMismatch(f"{where} is {value!r}; expected a real number")
     return float(value)
@@ -226,10 +239,22 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
     ...     print(failure.rows[0].parameter, symgrad.to_decimal(failure.rows[0].expected, 5), failure.rows[0].received)
     w1 -0.52955 -0.623
     """
+    __tracebackhide__ = True  # pytest shows the failure, not symgrad's frames
+    _checked_rows(grad_fn, network, point, batch=batch, convention=convention, reduction=reduction, ulps=ulps,
+                  digits=digits)
+
+
+def _checked_rows(grad_fn: Callable, network: Network, point: Mapping[str, object] | None, *, batch: Batch | None,
+                  convention: str, reduction: str, ulps: float, digits: int) -> tuple[GradientRow, ...]:
+    """assert_gradients_match's work: the rows, worst first; raises GradientMismatch on a mismatch."""
+    __tracebackhide__ = True
     convention = _convention(grad_fn, convention)
     _check_options(reduction, ulps, digits)
     if not isinstance(network, Network):
-        raise InvalidArgument(f"network={network!r}: give a symgrad.Network")
+        raise InvalidArgument(f"network={describe_value(network)}: give a symgrad.Network")
+    if point is not None and not isinstance(point, Mapping):
+        raise InvalidArgument(f"point={describe_value(point)}: give a dict of leaf values by name, such as "
+                              f"{{{(network.params or network.leaves and list(network.leaves) or ['w1'])[0]!r}: 0.5}}")
     base = network.point(point)
     derivation = derive(network)
     if convention == "leaves":
@@ -239,7 +264,8 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
         expected = _batch_gradients(derivation, network, base, None, "sum", digits)
         returned = grad_fn({name: float(value) for name, value in base.items()})
         received, eps = _received_leaves(returned, network)
-        context = ""
+        context, where = "", {p: p for p in network.params}
+        exact_by_name, received_by_name = expected, received
     else:
         structure = _layers_network(network)
         batch = batch if batch is not None else Batch(
@@ -252,19 +278,45 @@ def assert_gradients_match(grad_fn: Callable, network: Network, point: Mapping[s
         layout = _layout(network)
         where = {name: f"{name} = {key}{list(index)}" if np.ndim(layout[key]) else name
                  for key in layout for index, name in np.ndenumerate(layout[key])}
+        exact_by_name, received_by_name = expected, received
         expected = _Exact(*({where[p]: v for p, v in d.items()} for d in (expected.gradients, expected.magnitudes)),
                           expected.loss, {where[p]: v for p, v in expected.point.items()})
         received = {where[p]: v for p, v in received.items()}
     rows = _compare(expected, received, ulps=ulps, eps=eps)
+    if any(not r.ok for r in rows):
+        wrong = [p for p in network.params if not next(r for r in rows if r.parameter == where[p]).ok]
+        found = diagnose(network, {p: float(v) for p, v in exact_by_name.gradients.items()}, received_by_name,
+                         wrong, values=exact_by_name.sample, batch_size=None if batch is None else len(batch.inputs))
+        raise _mismatch(network, rows, found, context, ulps, eps)
+    return rows
+
+
+def _mismatch(network: Network, rows: tuple[GradientRow, ...], found, context: str, ulps: float,
+              eps: float) -> GradientMismatch:
+    """The failure: a headline, the table (most wrong first), the bugs named, and the rule applied."""
     wrong = sum(not r.ok for r in rows)
-    if wrong:
-        raise GradientMismatch(f"gradients of {_describe(network)} do not match at {wrong} of {len(rows)} "
-                               f"parameters{context}, beyond {ulps:g}·ε·(|exact| + largest |exact gradient|) "
-                               f"(ε = {eps:.3g}) and beyond what finite differences resolve; most wrong first:\n"
-                               + _table(rows), rows=rows)
+    lines = [f"{wrong} of {len(rows)} gradients of {_describe(network)} are wrong{context}; most wrong first:",
+             _table(rows)]
+    lines += [f"diagnosis: {d.sentence}" for d in found]
+    lines.append(f"(ok within {ulps:g}·ε·(|exact| + largest |exact gradient|), ε = {eps:.3g}; a mismatch is beyond "
+                 f"that and beyond what finite differences resolve; ratio = received ÷ exact)")
+    return GradientMismatch("\n".join(lines), rows=rows, diagnoses=tuple(found))
 
 
 def _received_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
+    """The gradients grad_fn returned by name, and their dtype's ε; a GradientMismatch when they cannot be read."""
+    __tracebackhide__ = True
+    try:
+        return _read_leaves(returned, network)
+    except (KeyboardInterrupt, GradientMismatch):
+        raise
+    except BaseException as exc:  # a Mapping whose methods raise, SystemExit included: the user's error
+        raise GradientMismatch(f"grad_fn returned a {type(returned).__name__} that cannot be read "
+                               f"({type(exc).__name__}); return a plain dict") from None
+
+
+def _read_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
+    __tracebackhide__ = True
     if not isinstance(returned, Mapping):
         raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a dict of gradients by "
                                f"parameter name ({', '.join(network.params)})")
@@ -274,14 +326,45 @@ def _received_leaves(returned: object, network: Network) -> tuple[dict[str, floa
         raise GradientMismatch("grad_fn returned the wrong names: "
                                + "; ".join(filter(None, [missing and f"missing {', '.join(map(repr, missing))}",
                                                          extra and f"not parameters {', '.join(map(repr, extra))}"])))
-    values = {p: _number(returned[p], f"the gradient for {p!r}") for p in network.params}
-    return values, _epsilon([returned[p] for p in network.params])
+    raw = {p: returned[p] for p in network.params}
+    return {p: _number(raw[p], f"the gradient for {p!r}") for p in network.params}, _epsilon(list(raw.values()))
+
+
+def _array(value: object, where: str) -> np.ndarray:
+    """What grad_fn returned for one layer as an array; a GradientMismatch naming it when it is not one."""
+    __tracebackhide__ = True
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects that refuse conversion
+        raise GradientMismatch(f"grad_fn returned {where} = {describe_value(value)}, which is not an array "
+                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); return "
+                               f"one NumPy array per layer, of the matrix form's shape") from None
+    if array.dtype.kind not in "iuf":
+        raise GradientMismatch(f"grad_fn returned {where} of dtype {array.dtype} ({describe_value(value)}); return "
+                               f"real numbers")
+    return array
 
 
 def _check_batch(batch: object, network: Network) -> None:
     if not isinstance(batch, Batch):
-        raise InvalidArgument(f"batch={batch!r}: give a symgrad.testing.Batch(inputs, targets)")
+        raise InvalidArgument(f"batch={describe_value(batch)}: give a symgrad.Batch(inputs, targets)")
+    for label, array in (("inputs", batch.inputs), ("targets", batch.targets)):
+        try:
+            kind = np.asarray(array).dtype.kind
+        except (ValueError, TypeError):  # ragged rows
+            kind = "O"
+        if kind not in "iuf":
+            what = "ragged or non-numeric" if kind == "O" else {"U": "string", "S": "bytes", "c": "complex",
+                                                                 "b": "boolean"}.get(kind, kind)
+            raise InvalidArgument(f"batch.{label} holds {what} values ({describe_value(array)}); give real "
+                                  f"numbers (float64 or float32), one sample per row")
+        if not np.all(np.isfinite(array)):
+            raise InvalidArgument(f"batch.{label} holds NaN or infinity; give finite numbers")
     n = len(batch.inputs) if np.ndim(batch.inputs) == 2 else -1
+    if n > MAX_CHECKED_BATCH:
+        raise InvalidArgument(f"batch of {n:,} samples: the exact gradient is evaluated sample by sample, so at most "
+                              f"{MAX_CHECKED_BATCH:,} are checked in one call; check a slice, such as "
+                              f"Batch(X[:100], T[:100])")
     if (np.shape(batch.inputs) != (n, len(network.inputs)) or np.shape(batch.targets) != (n, len(network.targets))
             or n < 1):
         raise InvalidArgument(f"batch shapes {np.shape(batch.inputs)} and {np.shape(batch.targets)} do not fit "
@@ -309,11 +392,12 @@ def _batch_gradients(derivation, network: Network, base: dict, batch: Batch | No
     with mpmath.workdps(digits + PROPERTY_TEST_EXTRA):
         totals = {p: v / n for p, v in totals.items()}
     return _Exact(totals, {p: m / n for p, m in magnitudes.items()}, loss / n,
-                  {p: float(base[p]) for p in network.params})
+                  {p: float(base[p]) for p in network.params}, result if len(samples) == 1 else None)
 
 
 def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructure, params: dict,
                      batch: Batch) -> tuple[dict[str, float], float]:
+    __tracebackhide__ = True
     depth = len(structure.widths) - 1
     Ws = [params[f"W{k}"].copy() for k in range(1, depth + 1)]
     bs = [np.array(params[f"b{k}"]) if f"b{k}" in params else None for k in range(1, depth + 1)]
@@ -333,10 +417,12 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
     arrays_received = []
     for key, names in layout.items():
         k = int(key[1:]) - 1
-        got = np.asarray(dWs[k] if key.startswith("W") else dbs[k])
+        got = _array(dWs[k] if key.startswith("W") else dbs[k], f"{'dWs' if key.startswith('W') else 'dbs'}[{k}]")
         if got.shape != names.shape:
+            hint = (f" (its transpose: a transposed weight gradient, h δᵀ instead of δ hᵀ?)"
+                    if key.startswith("W") and got.shape == names.shape[::-1] else "")
             raise GradientMismatch(f"grad_fn returned {'dWs' if key.startswith('W') else 'dbs'}[{k}] of shape "
-                                   f"{got.shape}; the matrix form's {key} has shape {names.shape}")
+                                   f"{got.shape}; the matrix form's {key} has shape {names.shape}{hint}")
         arrays_received.append(got)
         for index, name in np.ndenumerate(names):
             received[name] = _number(got[index], f"{key}{list(index)}")
@@ -344,6 +430,11 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
 
 
 # -- the property runner ----------------------------------------------------------------
+def _worst(rows: tuple[GradientRow, ...]) -> float:
+    """The largest relative error over the rows, finite (at most 2), for hypothesis.target."""
+    return max((r.rel_error if math.isfinite(r.rel_error) else 2.0 for r in rows), default=0.0)
+
+
 def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str = "auto", min_batch_size: int = 1,
                     max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
                     settings=None) -> None:
@@ -363,6 +454,7 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
     >>> property_test_backprop(backprop, networks=networks(max_depth=1, activations=("identity",),
     ...                 losses=("half_sse",), biases=("none",)), settings=settings(max_examples=3))
     """
+    __tracebackhide__ = True
     if _hypothesis_missing is not None:
         raise MissingDependency("symgrad.testing.property_test_backprop", extra="test",
                                 module="hypothesis") from _hypothesis_missing
@@ -375,14 +467,26 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
                               f"symgrad.strategies.networks()")
 
     def gradients_match(data):
+        __tracebackhide__ = True
         network = data.draw(networks, label="network")
         batch = None
         if convention == "layers":
             batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size), label="batch")
-        assert_gradients_match(grad_fn, network, batch=batch, convention=convention, reduction=reduction,
-                               ulps=ulps)
+        rows: tuple[GradientRow, ...] = ()
+        try:
+            rows = _checked_rows(grad_fn, network, None, batch=batch, convention=convention, reduction=reduction,
+                                 ulps=ulps, digits=20)
+        except GradientMismatch as failure:
+            rows = failure.rows
+            raise
+        finally:  # steer the search toward the largest errors, failing or not
+            if rows:
+                target(_worst(rows), label="worst relative error")
 
-    chosen = Settings(settings if settings is not None else Settings(), deadline=None,
+    base = settings if settings is not None else Settings()
+    # No explain phase: it traces coverage, which takes 15-40 s after a failure found in under one,
+    # and its "these lines were always and only run by failing examples" points into symgrad's own code.
+    chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     chosen(given(st.data())(gradients_match))()
 

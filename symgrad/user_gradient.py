@@ -2,7 +2,10 @@
 
 Everything the user's code can do wrong (a missing file, an exception, a wrong key, a
 tensor that refuses conversion, NaN) becomes an ``InvalidArgument`` that says what and the
-fix. Its prints go to stderr so they never mix into symgrad's JSON.
+fix. That includes ``BaseException``s other than ``KeyboardInterrupt`` (``SystemExit``,
+``GeneratorExit``, a class of the user's own): the user's code is reported as the user's
+error, never as symgrad's traceback or a silent exit. Its prints go to stderr so they never
+mix into symgrad's JSON.
 """
 
 from __future__ import annotations
@@ -64,14 +67,21 @@ def _import_file(text: str, path_text: str, path: Path):
     try:
         with contextlib.redirect_stdout(sys.stderr):  # the user's prints must not mix into our JSON
             spec.loader.exec_module(module)  # the user's own file, run on the user's request
-    except (Exception, SystemExit) as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's file: SystemExit, GeneratorExit, its own classes too
         del sys.modules[spec.name]
         raise InvalidArgument(f"--against {text}: importing {path_text} raised {_describe(exc)}; fix the file") from exc
     return module
 
 
 def _describe(exc: BaseException) -> str:
-    message = str(exc).splitlines()[0] if str(exc) else ""
+    """``Type: first line of the message``; the type alone where the message is empty or cannot be read."""
+    try:
+        text = str(exc)
+    except BaseException:  # an exception of the user's whose __str__ raises
+        text = ""
+    message = text.splitlines()[0] if text.strip() else ""
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -82,13 +92,15 @@ def call_gradient_function(function: Callable, point: dict[str, float],
     try:
         with contextlib.redirect_stdout(sys.stderr):
             result = function(dict(point))
-    except (Exception, SystemExit) as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's code: anything it raises is the user's error
         raise InvalidArgument(f"gradient function {label} raised {_describe(exc)} at the network's point") from exc
     try:
         return _read(result, label, names)
-    except InvalidArgument:
+    except (InvalidArgument, KeyboardInterrupt):
         raise
-    except Exception as exc:  # a hostile Mapping whose methods raise
+    except BaseException as exc:  # a hostile Mapping whose methods raise, SystemExit included
         raise InvalidArgument(f"gradient function {label} returned a {type(result).__name__} that cannot be read "
                               f"({_describe(exc)}); return a plain dict") from exc
 
@@ -131,7 +143,7 @@ def _as_array(value: object) -> np.ndarray | None:
     if isinstance(value, (np.generic, np.ndarray)) or (hasattr(value, "__array__") and not isinstance(value, str)):
         try:
             return np.asarray(value)
-        except Exception:  # a tensor that refuses conversion (requires grad, on a GPU, ...)
+        except (Exception, SystemExit, GeneratorExit):  # a tensor that refuses conversion (requires grad, on a GPU, ...)
             return None
     if isinstance(value, numbers.Real):  # int, float, Fraction, Decimal-like: float64
         return np.asarray(float(value))

@@ -94,7 +94,8 @@ def test_a_wrong_gradient_is_named_first_with_the_lectures_exact_value():
     assert all(row.ok for row in failure.rows[1:])
     assert symgrad.to_decimal(failure.rows[0].expected, 8) == "0.082167041"  # the lecture's printed ∂E/∂w5
     lines = str(failure).splitlines()
-    assert "1 of 10 parameters" in lines[0]
+    assert lines[0].startswith("1 of 10 gradients of ") and lines[1].split()[:6] == [
+        "parameter", "expected", "(exact)", "received", "error", "ratio"]
     name, expected, received = lines[2].split()[:3]
     assert (name, expected[:10], received) == ("w5", "0.08216704", "0.09")
 
@@ -203,7 +204,7 @@ def test_the_table_shows_the_worst_rows_and_counts_the_rest():
     with pytest.raises(GradientMismatch) as caught:
         assert_gradients_match(lambda v: {p: 1.0 for p in net.params}, net)
     text = str(caught.value)
-    assert text.endswith(f"... and {43 - symgrad.limits.MAX_TABLE_ROWS} more")
+    assert f"\n  ... and {43 - symgrad.limits.MAX_TABLE_ROWS} more\n" in text
     errors = [row.error for row in caught.value.rows]
     assert errors == sorted(errors, reverse=True)
 
@@ -305,3 +306,41 @@ def test_the_old_name_check_gradients_works_for_one_release_and_names_the_new_on
 
     with pytest.warns(DeprecationWarning, match="property_test_backprop"):
         assert testing.check_gradients is testing.property_test_backprop
+
+
+# -- failure output under pytest (issue 21) ------------------------------------------------
+FAILING_TEST = '''
+import numpy as np
+from hypothesis import settings
+from symgrad.strategies import networks
+from symgrad.testing import property_test_backprop
+
+
+def doubled(Ws, bs, X, T):              # one linear layer, E = mean of ½|W x − t|², the gradient doubled
+    R = X @ Ws[0].T - T
+    return [2 * R.T @ X / len(X)], [None]
+
+
+def test_doubled():
+    property_test_backprop(doubled, networks=networks(max_depth=1, activations=("identity",),
+                                                      losses=("half_sse",), biases=("none",)))
+'''
+
+
+def test_a_pytest_failure_shows_the_table_and_hides_symgrads_frames(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "test_user.py").write_text(FAILING_TEST)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    elapsed = time.monotonic() - started
+    out = done.stdout
+    assert done.returncode == 1 and "GradientMismatch" in out
+    assert "ratio" in out and "diagnosis: half of the loss" in out  # received ÷ exact = 2 everywhere
+    # symgrad's frames hidden (Hypothesis keeps only the stub it ran, one line), no explain phase pointing in
+    assert "_checked_rows" not in out and "_received_layers" not in out and "def assert_gradients_match" not in out
+    assert "symgrad/precision.py" not in out and out.count("symgrad/testing.py") <= 1
+    assert elapsed < 120  # default settings: found and shrunk without the slow explain phase

@@ -1,4 +1,4 @@
-"""A bug zoo: four classic backprop bugs, each caught by the property and shrunk to a minimal network.
+"""A bug zoo: eight classic backprop bugs, each caught by the property and shrunk to a minimal network.
 
 ``backprop`` is the hand-written code of numpy_mlp_backprop.py with a switch that plants one
 bug at a time:
@@ -7,7 +7,14 @@ bug at a time:
   instead of h(1 − h) from the activation h = σ(z);
 - ``missing_transpose``: δ_l = (W_{l+1} δ_{l+1}) ⊙ σ′ instead of W_{l+1}ᵀ;
 - ``bias_not_summed``: ∂E/∂b_l = δ_l, one column per sample, instead of the sum over the batch;
-- ``mean_forgotten``: E summed over the batch, not averaged (δ_L not divided by the batch size).
+- ``mean_forgotten``: E summed over the batch, not averaged (δ_L not divided by the batch size);
+- ``sigmoid_prime_missing``: the output layer's σ′ left out of δ_L;
+- ``sign_flipped``: δ_L = (t − h) instead of (h − t);
+- ``weight_gradient_transposed``: ∂E/∂W_l = h_{l−1} δ_lᵀ instead of δ_l h_{l−1}ᵀ;
+- ``half_dropped``: the gradient of Σ(t − h)² for the loss ½Σ(t − h)².
+
+symgrad names the last four, and the batch mean and the missing transpose, in its diagnosis
+(tests/test_bug_zoo.py checks each name).
 
 For each, ``property_test_backprop`` runs the same property as the correct code and prints the
 smallest failing example Hypothesis finds (derandomized, so the output is the same every run;
@@ -28,7 +35,8 @@ except ImportError:  # pragma: no cover
 from symgrad.strategies import networks
 from symgrad.testing import property_test_backprop
 
-BUGS = ("sigmoid_prime_of_preactivation", "missing_transpose", "bias_not_summed", "mean_forgotten")
+BUGS = ("sigmoid_prime_of_preactivation", "missing_transpose", "bias_not_summed", "mean_forgotten",
+        "sigmoid_prime_missing", "sign_flipped", "weight_gradient_transposed", "half_dropped")
 
 
 def sigmoid(z):
@@ -48,11 +56,12 @@ def backprop(Ws, bs, X, T, bug=None):
             return zs[layer - 1] * (1 - zs[layer - 1])
         return hs[layer] * (1 - hs[layer])
 
-    scale = 1 if bug == "mean_forgotten" else 1 / batch
-    delta = (hs[-1] - T.T) * sigmoid_prime(len(Ws)) * scale
+    scale = (1 if bug == "mean_forgotten" else 1 / batch) * (2 if bug == "half_dropped" else 1)
+    error = T.T - hs[-1] if bug == "sign_flipped" else hs[-1] - T.T
+    delta = error * (1 if bug == "sigmoid_prime_missing" else sigmoid_prime(len(Ws))) * scale
     dWs, dbs = [], []
     for layer in reversed(range(len(Ws))):
-        dWs.insert(0, delta @ hs[layer].T)
+        dWs.insert(0, hs[layer] @ delta.T if bug == "weight_gradient_transposed" else delta @ hs[layer].T)
         dbs.insert(0, delta if bug == "bias_not_summed" else delta.sum(axis=1))
         if layer:
             W_next = Ws[layer] if bug == "missing_transpose" else Ws[layer].T

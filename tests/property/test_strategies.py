@@ -156,3 +156,15 @@ def test_without_hypothesis_the_import_says_how_to_install_it():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert out.strip() == ('test hypothesis symgrad.strategies needs hypothesis, which is not installed; '
                            'install it with: python -m pip install "symgrad[test]"')
+
+
+@given(networks(activations=("tanh",), output_activations=("identity",), losses=("half_sse",)))
+def test_networks_pin_a_linear_output_under_a_tanh_hidden_layer(net):
+    # a regression MLP: tanh hidden units, identity output (the output node is the weighted sum itself)
+    assert net.structure.activation == "tanh" and net.structure.output_activation == "identity"
+    assert net.nodes["out_o1"].text == "net_o1"
+
+
+def test_networks_refuse_an_unknown_output_activation():
+    with pytest.raises(symgrad.InvalidArgument, match="output_activations"):
+        networks(output_activations=("softmax",))
