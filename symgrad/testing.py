@@ -419,7 +419,7 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
         k = int(key[1:]) - 1
         got = _array(dWs[k] if key.startswith("W") else dbs[k], f"{'dWs' if key.startswith('W') else 'dbs'}[{k}]")
         if got.shape != names.shape:
-            hint = (f" (its transpose: a transposed weight gradient, h δᵀ instead of δ hᵀ?)"
+            hint = (" (its transpose: a transposed weight gradient, h δᵀ instead of δ hᵀ?)"
                     if key.startswith("W") and got.shape == names.shape[::-1] else "")
             raise GradientMismatch(f"grad_fn returned {'dWs' if key.startswith('W') else 'dbs'}[{k}] of shape "
                                    f"{got.shape}; the matrix form's {key} has shape {names.shape}{hint}")
