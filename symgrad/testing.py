@@ -23,7 +23,7 @@ import inspect
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import mpmath
 import numpy as np
@@ -42,6 +42,7 @@ from .samples import Batch
 from .table import format_table
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import describe_value
+from .vjp import VjpEntry, compare_vjp
 
 try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
     from hypothesis import HealthCheck, Phase, given, target
@@ -55,7 +56,8 @@ except ImportError as error:  # without hypothesis, symgrad.strategies raises Mi
 else:
     _hypothesis_missing = None
 
-__all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "property_test_backprop"]
+__all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "assert_vjp_matches",
+           "property_test_backprop"]
 
 CONVENTIONS = ("auto", "leaves", "layers")
 _REDUCTIONS = ("mean", "sum")
@@ -427,6 +429,69 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
         for index, name in np.ndenumerate(names):
             received[name] = _number(got[index], f"{key}{list(index)}")
     return received, _epsilon(arrays_received)
+
+
+# -- custom backward rules ----------------------------------------------------------------
+def _vjp_rows(entries: tuple[VjpEntry, ...], eps: float, ulps: float) -> tuple[GradientRow, ...]:
+    """Each entry judged by the rule of gradcheck (symgrad.tolerance), most wrong first."""
+    rows = []
+    for e in entries:
+        error = abs(e.received - float(e.exact)) if math.isfinite(e.received) else math.inf
+        tolerance = gradient_tolerance(eps, abs(float(e.exact)), e.scale, ulps=ulps)
+        rel = relative_error(e.received, float(e.exact)) if math.isfinite(e.received) else math.inf
+        rows.append(GradientRow(e.name, e.exact, e.received, error, rel, tolerance, tolerance,
+                                gradient_verdict(error, tolerance, tolerance)))
+    order = {e.name: k for k, e in enumerate(entries)}
+    return tuple(sorted(rows, key=lambda r: (-r.error, order[r.parameter])))
+
+
+def assert_vjp_matches(function: object, reference: str | Network, *, backward: Callable | None = None,
+                       inputs: Sequence[str] | None = None, shape: tuple[int, ...] = (3,), dtype: str = "float64",
+                       draws: int = 3, seed: int = 0, min_value: float = -2.0, max_value: float = 2.0,
+                       at: Mapping[str, object] | None = None, upstream: object = None,
+                       ulps: float = TAU_ULPS) -> None:
+    """Raise ``GradientMismatch`` unless a custom backward rule returns the exact g·J of its forward.
+
+    ``function`` is a ``torch.autograd.Function`` subclass, a JAX function (``jax.custom_vjp``
+    included), or a NumPy forward with ``backward=backward(g, *xs)``. ``reference`` defines the
+    elementwise forward: a symgrad expression over the inputs (``"sigmoid(x)"``, arguments in
+    order of first appearance or as ``inputs``) or a ``Network``'s output. ``draws`` seeded
+    draws of inputs in [min_value, max_value] and upstream gradients g in [−1, 1], of ``shape``
+    and ``dtype`` ("float32" or "float64"); ``at`` and ``upstream`` pin one draw instead (from
+    a Hypothesis strategy, say). Each entry is judged by gradcheck's rule: ok within
+    ``ulps``·ε·(|exact| + largest |exact| of its draw), ε of the dtype returned.
+
+    >>> import numpy as np
+    >>> sigmoid = lambda x: 1 / (1 + np.exp(-x))
+    >>> assert_vjp_matches(sigmoid, "sigmoid(x)", backward=lambda g, x: g * sigmoid(x) * (1 - sigmoid(x)))
+    >>> try:                                           # σ′ forgotten: the upstream gradient passed through
+    ...     assert_vjp_matches(sigmoid, "sigmoid(x)", backward=lambda g, x: g)
+    ... except GradientMismatch as failure:
+    ...     print(failure.diagnoses[0].kind)
+    missing activation derivative
+    """
+    __tracebackhide__ = True
+    _check_options("mean", ulps, 20)
+    comparison = compare_vjp(function, reference, backward=backward, inputs=inputs, shape=shape, dtype=dtype,
+                             draws=draws, seed=seed, min_value=min_value, max_value=max_value, at=at,
+                             upstream=upstream)
+    for part, entries in (("forward", comparison.forward), ("backward", comparison.backward)):
+        rows = _vjp_rows(entries, comparison.eps, ulps)
+        wrong = [r.parameter for r in rows if not r.ok]
+        if not wrong:
+            continue
+        found = comparison.explain(wrong) if part == "backward" else ()
+        explained = {p for d in found for p in d.params}
+        expected = {e.name: float(e.exact) for e in entries}
+        received = {e.name: e.received for e in entries}
+        found += diagnose(None, expected, received, [p for p in wrong if p not in explained])
+        what = ("outputs of the forward differ from the reference, so its backward is not checked" if part == "forward"
+                else "entries of g·J are wrong")
+        lines = [f"{len(wrong)} of {len(rows)} {what}: {comparison.label}; most wrong first:", _table(rows)]
+        lines += [f"diagnosis: {d.sentence}" for d in found]
+        lines.append(f"(ok within {ulps:g}·ε·(|exact| + largest |exact| of its draw), ε = {comparison.eps:.3g}; "
+                     f"g is the upstream gradient; ratio = received ÷ exact)")
+        raise GradientMismatch("\n".join(lines), rows=rows, diagnoses=tuple(found))
 
 
 # -- the property runner ----------------------------------------------------------------
