@@ -36,6 +36,7 @@ __all__ = [
     "MLPStructure",
     "MAX_SCALAR_PARAMS",
     "count_params",
+    "default_output_activation",
 ]
 
 
@@ -157,6 +158,11 @@ def _loss_softmax_ce(net, outs, targets, suffixes):
 LOSSES: dict[str, LossRule] = {
     "half_sse": LossRule(lambda o, t: f"1/2*({t} - {o})**2"),  # ½ (t − o)², the lectures' E_total
     "sse": LossRule(lambda o, t: f"({o} - {t})**2"),  # (o − t)², the L2 loss
+    # (o − t)² per output: with reduction="mean" over the batch, torch's MSELoss on one output per
+    # sample (with K outputs torch also divides by K; this sums them, as "sse" does)
+    "mse": LossRule(lambda o, t: f"({o} - {t})**2"),
+    # −[t log o + (1 − t) log(1 − o)], o a probability (a sigmoid output, mlp's default for it)
+    "bce": LossRule(lambda o, t: f"-({t}*log({o}) + (1 - {t})*log(1 - {o}))"),
     "l1": LossRule(lambda o, t: f"abs({o} - {t})"),  # |o − t|
     "hinge": LossRule(lambda o, t: f"max(0, 1 - {t}*{o})"),  # labels ±1
     "zero_one": LossRule(None, _zero_one_nodes, differentiable=False),
@@ -261,13 +267,21 @@ def _quoted_widths(value: object) -> str:
         else text[:80] + "…"
 
 
+def default_output_activation(activation: str, loss: str) -> str:
+    """The output layer's activation when none is given: identity under softmax cross-entropy (the
+    outputs are logits) and maxout, sigmoid under BCE (the outputs are probabilities), else the hidden one."""
+    if loss == "bce":
+        return "sigmoid"
+    return "identity" if loss == "softmax_cross_entropy" or activation == "maxout" else activation
+
+
 def _structure(widths: tuple[int, ...], activation: str, output_activation: str | None, loss: str, bias: str,
                slope: str, l2: object, seed: int) -> MLPStructure:
     """Check the options by name and record them: what the matrix form needs to rebuild the network."""
     if activation not in _ACTIVATION_NAMES:
         raise GraphError(f"unknown activation {activation!r}; choose one of {', '.join(_ACTIVATION_NAMES)}")
     if output_activation is None:
-        output_activation = "identity" if loss == "softmax_cross_entropy" or activation == "maxout" else activation
+        output_activation = default_output_activation(activation, loss)
     if output_activation not in ACTIVATIONS:
         raise GraphError(f"unknown output activation {output_activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     if loss not in LOSSES:

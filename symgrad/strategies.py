@@ -40,7 +40,7 @@ from .limits import (MAX_GENERATED_BATCH, MAX_GENERATED_DEPTH, MAX_GENERATED_MAG
 from .samples import Batch
 from .spec import loads
 
-__all__ = ["networks", "expressions", "points", "batches", "EXPRESSION_FUNCTIONS"]
+__all__ = ["networks", "expressions", "points", "batches", "dtypes", "EXPRESSION_FUNCTIONS"]
 
 _NOT_DIFFERENTIABLE_LOSSES = ("zero_one",)
 _DEFAULT_LOSSES = tuple(name for name in LOSSES if name not in _NOT_DIFFERENTIABLE_LOSSES)
@@ -211,6 +211,16 @@ def networks(*, min_depth: int = 1, max_depth: int = 2, min_width: int = 1, max_
             _check_choices("networks", "output_activations", output_activations, tuple(ACTIVATIONS)))
     built = st.builds(mlp, widths, **options)
     return built.filter(lambda net: _clearance(net) >= margin)
+
+
+def dtypes(*, names: Sequence[str] = ("float64", "float32")) -> st.SearchStrategy[str]:
+    """A floating-point dtype name, for ``assert_vjp_matches(dtype=…)``; shrinks toward the first listed.
+
+    >>> from hypothesis import Phase, find, settings
+    >>> find(dtypes(), lambda d: d == "float32", settings=settings(max_examples=10, phases=[Phase.generate]))
+    'float32'
+    """
+    return st.sampled_from(_check_choices("dtypes", "names", names, ("float64", "float32")))
 
 
 def _circuit_spec(n_params: int, n_inputs: int, values: list[str], definitions: list[str]) -> str:

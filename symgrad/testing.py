@@ -34,7 +34,7 @@ from .errors import InvalidArgument, MissingDependency
 from .evaluation import GradientValues, evaluate_gradients
 from .finite_differences import SCHEMES, default_step, roundoff_bound
 from .graph import Network
-from .layers import MLPStructure
+from .layers import MLPStructure, default_output_activation
 from .limits import MAX_CHECKED_BATCH, MAX_DIGITS, MAX_TABLE_ROWS
 from .matrix import matrix_params
 from .precision import PROPERTY_TEST_EXTRA, to_decimal
@@ -135,7 +135,7 @@ def _describe(network: Network) -> str:
     s = network.structure
     if isinstance(s, MLPStructure):
         options = [f"activation={s.activation!r}"]
-        default_output = "identity" if s.loss == "softmax_cross_entropy" or s.activation == "maxout" else s.activation
+        default_output = default_output_activation(s.activation, s.loss)
         if s.output_activation != default_output:
             options.append(f"output_activation={s.output_activation!r}")
         options += [f"loss={s.loss!r}", f"bias={s.bias!r}", f"seed={s.seed}"]

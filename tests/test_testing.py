@@ -344,3 +344,86 @@ def test_a_pytest_failure_shows_the_table_and_hides_symgrads_frames(tmp_path):
     assert "_checked_rows" not in out and "_received_layers" not in out and "def assert_gradients_match" not in out
     assert "symgrad/precision.py" not in out and out.count("symgrad/testing.py") <= 1
     assert elapsed < 120  # default settings: found and shrunk without the slow explain phase
+
+
+# -- the losses people train with: MSE and BCE ----------------------------------------------------
+def _exact_gradient(net):
+    from symgrad.chain import derive
+    from symgrad.evaluation import evaluate_gradients
+
+    return evaluate_gradients(derive(net), digits=30).gradients
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_mse_and_bce_gradients_match_sympy_diff_of_the_expanded_loss(loss):
+    import mpmath
+    import sympy
+
+    net = symgrad.mlp([2, 2, 1], activation="tanh", loss=loss, bias="neuron", seed=3)
+    E = net.expanded("E_total")
+    at = {net.symbol(n): v for n, v in net.point().items()}
+    exact = _exact_gradient(net)
+    for p in net.params:
+        reference = sympy.N(sympy.diff(E, net.symbol(p)).xreplace(at), 30)
+        with mpmath.workdps(30):
+            assert abs(exact[p] - mpmath.mpf(str(reference))) < mpmath.mpf("1e-25"), p
+
+
+def test_bce_with_a_sigmoid_output_has_the_hand_gradient_sigma_minus_t():
+    import mpmath
+
+    net = symgrad.mlp([1, 1], loss="bce", bias="none", seed=1)   # E = −[t log σ(w i) + (1 − t) log(1 − σ(w i))]
+    assert net.structure.output_activation == "sigmoid"          # BCE's outputs are probabilities
+    with mpmath.workdps(30):
+        v = {n: mpmath.mpf(x.p) / x.q for n, x in net.point().items()}   # the exact decimals
+        hand = (1 / (1 + mpmath.exp(-v["w1"] * v["i1"])) - v["t1"]) * v["i1"]   # ∂E/∂w = (σ − t)·i
+    with mpmath.workdps(30):
+        assert abs(_exact_gradient(net)["w1"] - hand) < mpmath.mpf("1e-25")
+
+
+def test_mse_of_a_linear_unit_has_the_hand_gradient():
+    from fractions import Fraction
+
+    net = symgrad.mlp([1, 1], activation="identity", loss="mse", bias="none", seed=2)   # E = (w i − t)²
+    w, i, t = (Fraction(str(float(net.point()[n]))) for n in ("w1", "i1", "t1"))
+    hand = 2 * (w * i - t) * i
+    import mpmath
+
+    with mpmath.workdps(30):
+        assert abs(_exact_gradient(net)["w1"] - mpmath.mpf(hand.numerator) / hand.denominator) < mpmath.mpf("1e-27")
+
+
+def test_networks_draw_and_pin_mse_and_bce_and_a_regression_mlp_passes():
+    def backprop(Ws, bs, X, T):  # tanh hidden, linear output, MSE: δ_L = 2(ŷ − t)
+        H = np.tanh(X @ Ws[0].T + (bs[0] if bs[0] is not None else 0))
+        Y = H @ Ws[1].T + (bs[1] if bs[1] is not None else 0)
+        D2 = 2 * (Y - T) / len(X)
+        D1 = (D2 @ Ws[1]) * (1 - H ** 2)
+        db = [None if b is None else (D.sum(axis=0) if b.ndim else D.sum()) for b, D in zip(bs, (D1, D2))]
+        return [D1.T @ X, D2.T @ H], db
+
+    regression = networks(min_depth=2, max_depth=2, activations=("tanh",), output_activations=("identity",),
+                          losses=("mse",), biases=("none", "neuron", "layer"))
+    property_test_backprop(backprop, networks=regression, settings=settings(max_examples=15, database=None))
+
+    def bce_backprop(Ws, bs, X, T):  # sigmoid output under BCE: δ_L = σ − t
+        Y = 1 / (1 + np.exp(-(X @ Ws[0].T)))
+        return [(Y - T).T @ X / len(X)], [None]
+
+    property_test_backprop(bce_backprop, networks=networks(max_depth=1, losses=("bce",), biases=("none",)),
+                           settings=settings(max_examples=15, database=None))
+    with pytest.raises(GradientMismatch) as failure:  # the half of the loss forgotten: ratio ½ → named
+        property_test_backprop(lambda Ws, bs, X, T: ([x / 2 for x in backprop(Ws, bs, X, T)[0]],
+                                                      [None if b is None else b / 2 for b in backprop(Ws, bs, X, T)[1]]),
+                               networks=regression, settings=settings(max_examples=15, database=None))
+    assert any(d.kind == "half of the loss" for d in failure.value.diagnoses)
+
+
+def test_dtypes_draw_float64_and_float32():
+    from hypothesis import find
+
+    quick = settings(max_examples=20, phases=[Phase.generate, Phase.shrink], database=None)
+    assert find(symgrad.strategies.dtypes(), lambda d: True, settings=quick) == "float64"
+    assert find(symgrad.strategies.dtypes(), lambda d: d == "float32", settings=quick) == "float32"
+    with pytest.raises(symgrad.InvalidArgument, match="'float16' is not one of"):
+        symgrad.strategies.dtypes(names=("float16",))
