@@ -374,7 +374,8 @@ def test_both_forms_cover_every_differentiable_loss():
     assert set(MATRIX_LOSSES) == {name for name, rule in LOSSES.items() if rule.differentiable}
     u, t = sympy.symbols("u t", real=True)
     by_hand = {"half_sse": (t - u) ** 2 / 2, "sse": (u - t) ** 2, "l1": sympy.Abs(u - t),
-               "hinge": sympy.Max(0, 1 - t * u)}
+               "hinge": sympy.Max(0, 1 - t * u), "mse": (u - t) ** 2,
+               "bce": -(t * sympy.log(u) + (1 - t) * sympy.log(1 - u))}
     assert set(LOSS_TERMS) == set(by_hand)
     for name, term in LOSS_TERMS.items():
         assert sympy.simplify(term.subs({sympy.Symbol("u", real=True): u}) - by_hand[name]) == 0, name
