@@ -86,6 +86,10 @@ class World:
         getattr(self, kind)[key] = value
         self.verdicts[kind, key] = Judged(claim.line, verdict, claim.lhs)
 
+    def signature(self) -> tuple:
+        """The numbers as a hashable key (the verdicts left out: they change no computed quantity)."""
+        return tuple(frozenset(getattr(self, kind).items()) for kind in _KINDS)
+
     def without(self, drop: set) -> World:
         """A copy without the numbers at ``drop``, a set of (kind, key) pairs."""
         kept = [{k: v for k, v in getattr(self, kind).items() if (kind, k) not in drop} for kind in _KINDS]
@@ -107,6 +111,7 @@ class ClaimJudge(Protocol):
 
     network: Network
     digits: int  # significant digits every exact value is certified to
+    memo: dict  # computed once per judge, shared by every claim: the quantities, the slips' numbers
 
     def derivation(self, output: str | None = None) -> Derivation:
         """The derivation of ``output`` (the network's output when None)."""

@@ -31,6 +31,9 @@ _TRIES = 200  # points drawn to find them
 _WORKING_DIGITS = 60  # the precision of each evaluation
 _ZERO_DIGITS = 45  # a difference below 10**-this (relative to the terms' size) is zero at that point
 _SHORT = 90  # characters of a difference worth showing whole
+#: The most nodes (as a tree) an expression may have written out; a deep graph's closed form can
+#: grow exponentially (30 nodes each using the two before), and is then not written out at all.
+MAX_INLINED_NODES = 20_000
 #: the rationals points are drawn from: small and large, both signs, never a round number only
 _RATIONALS = tuple(Fraction(p, q) * s for p, q in ((1, 7), (2, 3), (5, 4), (7, 3), (13, 4), (9, 2), (37, 5),
                                                     (31, 3), (101, 7), (250, 3), (3, 11), (17, 13))
@@ -104,7 +107,14 @@ def compare(claim: sympy.Expr, truth: sympy.Expr, network: Network) -> Equality:
     """
     if sympy.expand(claim - truth) == 0:
         return Equality("identity", "proved equal: claim − derived expands to 0")
-    a, b = network.inline(claim), network.inline(truth)
+    stepwise = _inline_stepwise(claim, truth, network)
+    if stepwise:
+        return Equality("identity", f"proved equal: claim − derived expands to 0 with {stepwise} written out")
+    a, b = _inline_bounded(claim, network), _inline_bounded(truth, network)
+    if a is None or b is None:
+        return Equality("too-large", f"not decided: written out down to the leaves, the expressions have more than "
+                                     f"{MAX_INLINED_NODES:,} terms (a deep graph whose closed form grows "
+                                     "exponentially); write the claim with the nodes of the layer below")
     symbols = sorted({s.name for s in (a - b).free_symbols})
     spec = {n: _fraction(v) for n, v in network.point().items() if n in symbols}
     agreed, differs = _at_points(a, b, symbols)
@@ -124,6 +134,40 @@ def compare(claim: sympy.Expr, truth: sympy.Expr, network: Network) -> Equality:
         return Equality("identity", f"equal at {agreed} rational points inside the domain, by exact evaluation to "
                                     f"{_ZERO_DIGITS} digits (simplify could not prove it)")
     return Equality("different", f"no point inside both sides' domain was found among {_TRIES} rational points")
+
+
+def _inline_stepwise(claim: sympy.Expr, truth: sympy.Expr, network: Network) -> str:
+    """The nodes whose definitions, substituted latest first into both sides, make them expand
+    equal (n30 = n30 with n30 written out); "" when none do before the sides grow too large."""
+    done = []
+    for node in reversed(network.nodes.values()):
+        if node.symbol not in claim.free_symbols | truth.free_symbols:
+            continue
+        claim, truth = claim.xreplace({node.symbol: node.expr}), truth.xreplace({node.symbol: node.expr})
+        done.append(node.name)
+        if _larger_than(claim - truth, _SIMPLIFY_OPS):
+            return ""
+        if sympy.expand(claim - truth) == 0:
+            return ", ".join(done)
+    return ""
+
+
+def _inline_bounded(expr: sympy.Expr, network: Network) -> sympy.Expr | None:
+    """``network.inline(expr)``, one node at a time, or None once it has more than MAX_INLINED_NODES nodes."""
+    for node in reversed(network.nodes.values()):
+        if node.symbol in expr.free_symbols:
+            expr = expr.xreplace({node.symbol: node.expr})
+            if _larger_than(expr, MAX_INLINED_NODES):
+                return None
+    return expr
+
+
+def _larger_than(expr: sympy.Expr, limit: int) -> bool:
+    """Whether ``expr`` has more than ``limit`` nodes as a tree (counted only up to ``limit``)."""
+    for count, _ in enumerate(sympy.preorder_traversal(expr)):
+        if count >= limit:
+            return True
+    return False
 
 
 def _relies_on(a: sympy.Expr, b: sympy.Expr, network: Network, symbols: list[str], spec: dict) -> str:

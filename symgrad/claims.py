@@ -58,6 +58,7 @@ class _Judge:
                           + [c.decimals + CLAIM_GUARD_DIGITS for c in numeric] + [CLAIM_MIN_DIGITS])
         self.exact_cache: dict = {}
         self.exact_values: dict = {}  # (name, wrt) -> the exact value, from one evaluation per output
+        self.memo: dict = {}  # one evaluation per quantity and set of overrides, shared by every claim (and slip)
         # every step count the file names (and one either side, for the step-count slips): one run records all
         self.planned = tuple(sorted({j for c in claims if c.steps for j in (c.steps - 1, c.steps, c.steps + 1)}))
 
@@ -75,7 +76,20 @@ class _Judge:
     def quantity(self, claim: Claim, world: World, *, rounding: Rounding | None = None,
                  at: Mapping[str, object] | None = None, factors: Mapping | None = None,
                  values: Mapping | None = None, rule: str = "simultaneous", learning_rate=None):
-        """The claimed quantity computed from ``world``'s numbers (the claim's own excluded)."""
+        """The claimed quantity computed from ``world``'s numbers (the claim's own excluded).
+
+        Memoised: every claim of the same quantity, and every slip that redoes it the same way,
+        shares one evaluation (a class of sheets with the same wrong number costs one search).
+        """
+        key = (claim.name, claim.wrt, claim.steps, world.signature(), rounding, _frozen(at), _frozen(factors),
+               _frozen(values), rule, learning_rate)
+        if key not in self.memo:
+            self.memo[key] = self.computed_quantity(claim, world, rounding=rounding, at=at, factors=factors,
+                                                    values=values, rule=rule, learning_rate=learning_rate)
+        return self.memo[key]
+
+    def computed_quantity(self, claim: Claim, world: World, *, rounding: Rounding | None, at, factors, values,
+                          rule: str, learning_rate):
         own_values = {k: v for k, v in world.values.items() if not (claim.wrt is None and claim.steps is None
                                                                    and k == claim.name)}
         if at:
@@ -313,6 +327,8 @@ class _Judge:
             return row("right", equality.how)
         if equality.kind == "at-values":
             return row("right-at-these-values", equality.how)
+        if equality.kind == "too-large":
+            return row("undecided", equality.how)
         note = f" ({equality.how})" if equality.how.startswith("equal only") else ""
         return row("wrong", diagnose_symbolic(self, claim, derived) + note + "; claim − derived = "
                    + short_difference(claim.expr, derived))
@@ -332,6 +348,10 @@ class _Judge:
 def truncates_to(claimed: Decimal, quantum: Decimal, value) -> bool:
     """True when ``claimed`` is ``value`` cut after its last stated digit (0.2983711087 → 0.298371108)."""
     return bool(value) and bool(claimed) and rounded(value, quantum, rounding=ROUND_DOWN) == claimed
+
+
+def _frozen(mapping: Mapping | None):
+    return None if mapping is None else frozenset(mapping.items())
 
 
 def _swaps(rows: tuple[ClaimRow, ...]) -> tuple[ClaimRow, ...]:

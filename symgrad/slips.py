@@ -12,6 +12,7 @@ The judge is reached only through ``claim_data.ClaimJudge``.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Callable, Iterator
@@ -29,7 +30,13 @@ from .graph import as_number
 from .precision import CLAIM_GUARD_DIGITS
 from .train import step
 
-__all__ = ["Slip", "WrittenSlip", "ComputedSlip", "SLIPS", "diagnose", "diagnose_symbolic"]
+__all__ = ["Slip", "WrittenSlip", "ComputedSlip", "SLIPS", "MAX_CANDIDATES", "diagnose", "diagnose_symbolic"]
+
+#: The bound on the search: each computed slip redoes the claimed quantity at most this many ways
+#: (the first ones in its order: nearest neighbouring weights first), once per quantity and set of
+#: the person's numbers, against the exact value and against the person's own: at most
+#: 2 × 64 × 11 = 1,408 recomputations for a quantity, however many claims name it.
+MAX_CANDIDATES = 64
 
 Candidates = Iterator[tuple[str, Callable[[], object]]]  # (explanation, the quantity redone with that slip)
 
@@ -92,17 +99,29 @@ def diagnose(judge: ClaimJudge, claim: Claim, world: World, exact) -> str:
 
 def _computed(slip: ComputedSlip, judge: ClaimJudge, claim: Claim, worlds, slack: int) -> str:
     for given, w, correct in worlds:
-        for label, compute in slip.candidates(judge, claim, w, correct):
-            try:
-                value = compute()
-            except (SymgradError, ArithmeticError, ValueError, KeyError):
-                continue
-            if value is None:
-                continue
-            if rounds_to(claim.number, claim.quantum, value, slack=slack) and \
-                    abs(as_decimal(value) - as_decimal(correct)) > claim.quantum:
+        reference = as_decimal(correct)
+        for label, value in _candidates(slip, judge, claim, w, correct):
+            if value is not None and rounds_to(claim.number, claim.quantum, value, slack=slack) and \
+                    abs(value - reference) > claim.quantum:
                 return label + given
     return ""
+
+
+def _candidates(slip: ComputedSlip, judge: ClaimJudge, claim: Claim, world: World, correct) -> list:
+    """(explanation, the redone quantity as a Decimal or None) for each way ``slip`` can happen, computed
+    once per quantity and set of the person's numbers: every claim of it, on every sheet, shares them."""
+    key = ("slip", slip.name, claim.name, claim.wrt, claim.steps, claim.quantum, world.signature(), correct)
+
+    def compute() -> list:
+        found = []
+        for label, redo in itertools.islice(slip.candidates(judge, claim, world, correct), MAX_CANDIDATES):
+            try:
+                value = redo()
+            except (SymgradError, ArithmeticError, ValueError, KeyError):
+                value = None
+            found.append((label, None if value is None else as_decimal(value)))
+        return found
+    return _memo(judge, key, compute)
 
 
 # -- slips in writing the number down ------------------------------------------------------
@@ -307,7 +326,8 @@ def _sequential(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candi
         b = claim.wrt
         if (claim.name == net.output and b in net.params and net.learning_rate is not None
                 and b not in layers_from_output(judge.derivation())[0]):
-            yield _SEQUENTIAL, lambda: step(judge.derivation(), digits=judge.digits, rule="layerwise").gradients[b]
+            yield _SEQUENTIAL, lambda: _memo(judge, ("layerwise gradients",), lambda: step(
+                judge.derivation(), digits=judge.digits, rule="layerwise").gradients)[b]
 
 
 def _biases_frozen(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
@@ -358,6 +378,13 @@ def _sigma_label(judge: ClaimJudge, edge: tuple[str, str]) -> str:
     node, operand = edge
     factor = judge.derivation().factors.get(edge) or judge.derivation(node).factors[edge]
     return f"σ′ missing: the factor ∂{node}/∂{operand} = {sympy.sstr(factor.expr)} left out"
+
+
+def _memo(judge: ClaimJudge, key: tuple, compute: Callable[[], object]):
+    """``compute()`` once per judge (every claim of a sheet, or of a class, shares it)."""
+    if key not in judge.memo:
+        judge.memo[key] = compute()
+    return judge.memo[key]
 
 
 def _value_of(judge: ClaimJudge, world: World, name: str):

@@ -66,6 +66,8 @@ def main() -> None:
     _row(f"check E_total@{n} (right)", cpu, wall, f"-> {right.rows[0].verdict}, exact {right.rows[0].exact}")
     wrong, cpu, wall = _timed(lambda: symgrad.check_claims(net, f"E_total@{n} = 0.0000043565368\n"))
     _row(f"check E_total@{n} (wrong, diagnosed)", cpu, wall, f"-> {wrong.rows[0].explanation[:50]}")
+    _, cpu, wall = _timed(lambda: symgrad.check_claims(net, "E_total@100000 = 0.00000000000006394\n"))
+    _row("check E_total@100000 (right)", cpu, wall)
     three = "E_total@10000 = 0.0000043553211\nw5@10000 = 0.1\nE_total@9999 = 0.1\n"
     _, cpu, wall = _timed(lambda: symgrad.check_claims(net, three))
     _row("three 10,000-step claims in one file", cpu, wall)

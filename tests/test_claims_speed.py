@@ -1,0 +1,96 @@
+"""Issue 18, size and time: the shared slip search, the generated trajectory code, deep graphs.
+
+References are independent: the 2-2-2 network's gradient descent written out by hand in
+mpmath (Mazur's formulas, both biases trained), and the ½-dropped gradient as twice the
+hand-computed one.
+"""
+
+from __future__ import annotations
+
+import mpmath
+
+import symgrad
+from symgrad import claims, descent
+from symgrad.slips import MAX_CANDIDATES
+
+
+def _hand_descent(steps: int) -> dict:
+    """Mazur's 2-2-2 network trained by hand: forward, δ of each layer, simultaneous update, η = 1/2."""
+    i1, i2, t1, t2 = map(mpmath.mpf, ("0.05", "0.1", "0.01", "0.99"))
+    w = [mpmath.mpf(x) for x in ("0.15", "0.2", "0.25", "0.3", "0.4", "0.45", "0.5", "0.55")]
+    b1, b2, eta = mpmath.mpf("0.35"), mpmath.mpf("0.6"), mpmath.mpf("0.5")
+    s = lambda x: 1 / (1 + mpmath.exp(-x))  # noqa: E731
+    for _ in range(steps + 1):
+        h1, h2 = s(w[0] * i1 + w[1] * i2 + b1), s(w[2] * i1 + w[3] * i2 + b1)
+        o1, o2 = s(w[4] * h1 + w[5] * h2 + b2), s(w[6] * h1 + w[7] * h2 + b2)
+        loss = (t1 - o1) ** 2 / 2 + (t2 - o2) ** 2 / 2
+        if _ == steps:
+            return {"w1": w[0], "w5": w[4], "b1": b1, "b2": b2, "E_total": loss}
+        d1, d2 = (o1 - t1) * o1 * (1 - o1), (o2 - t2) * o2 * (1 - o2)
+        e1, e2 = (d1 * w[4] + d2 * w[6]) * h1 * (1 - h1), (d1 * w[5] + d2 * w[7]) * h2 * (1 - h2)
+        grads = [e1 * i1, e1 * i2, e2 * i1, e2 * i2, d1 * h1, d1 * h2, d2 * h1, d2 * h2]
+        w = [x - eta * g for x, g in zip(w, grads)]
+        b1, b2 = b1 - eta * (e1 + e2), b2 - eta * (d1 + d2)
+
+
+def test_generated_trajectory_matches_a_hand_written_descent():
+    with mpmath.workdps(60):
+        hand = _hand_descent(300)
+    run = descent.certified_steps(symgrad.derive(symgrad.load("mazur")), 300, digits=30, record=(300,))[300]
+    for name, value in hand.items():
+        assert abs(run[name] - value) <= abs(value) * mpmath.mpf(10) ** -30, name
+
+
+def test_a_long_claim_is_judged_against_the_hand_written_descent():
+    with mpmath.workdps(40):
+        exact = _hand_descent(3000)["E_total"]
+    text = mpmath.nstr(exact, 8, min_fixed=-30, max_fixed=30)
+    report = symgrad.check_claims(symgrad.load("mazur"), f"E_total@3000 = {text}\n")
+    assert report.rows[0].verdict == "right", report.rows[0]
+
+
+def test_wrong_claims_share_one_slip_search_and_are_each_diagnosed(monkeypatch):
+    """A class of wrong claims of the same quantity costs one search: the evaluations do not grow with the claims."""
+    net = symgrad.load("mazur")
+    calls = []
+    real = claims.evaluate_gradients
+    monkeypatch.setattr(claims, "evaluate_gradients", lambda *a, **k: calls.append(1) or real(*a, **k))
+    twice = mpmath.nstr(2 * _gradient_w5(), 6)  # ½ of the squared error dropped, by hand
+    counts = []
+    for n in (5, 50):
+        calls.clear()
+        report = symgrad.check_claims(net, f"dE_total/dw5 = {twice}\n" * n)
+        counts.append(len(calls))
+        assert all(r.verdict == "wrong" and "½" in r.explanation for r in report.rows)
+    assert counts[0] == counts[1] and counts[0] > 0
+
+
+def _gradient_w5():
+    with mpmath.workdps(40):
+        s = lambda x: 1 / (1 + mpmath.exp(-x))  # noqa: E731
+        h1, h2 = s(mpmath.mpf("0.3775")), s(mpmath.mpf("0.3925"))
+        o1 = s(mpmath.mpf("0.4") * h1 + mpmath.mpf("0.45") * h2 + mpmath.mpf("0.6"))
+        return (o1 - mpmath.mpf("0.01")) * o1 * (1 - o1) * h1
+
+
+def test_the_slip_search_is_bounded():
+    assert MAX_CANDIDATES == 64
+    net = symgrad.load("mazur")
+    judge = claims._Judge(net, symgrad.parse_claims("dE_total/dw1 = 0.12\n", net))
+    judge.judge()
+    searched = [v for k, v in judge.memo.items() if k[0] == "slip"]
+    assert searched and all(len(found) <= MAX_CANDIDATES for found in searched)
+
+
+def _dag() -> symgrad.Network:
+    lines = ['output = "n30"', "[symbols]", 'inputs = ["x"]', 'params = ["a"]', "[values]", "x = 0.5", "a = 0.9",
+             "[nodes]", 'n1 = "a*x"', 'n2 = "n1*a + x"']
+    lines += [f'n{k} = "n{k - 1}*n{k - 2} + a*n{k - 1}"' for k in range(3, 31)]
+    return symgrad.loads("\n".join(lines) + "\n")
+
+
+def test_a_deep_graph_is_judged_without_writing_out_its_closed_form():
+    net = _dag()
+    rows = symgrad.check_claims(net, "n30 = n30\nn30 = n29*n28 + a*n29\nn30 = n29*n28 + a*n28\n").rows
+    assert [r.verdict for r in rows] == ["right", "right", "undecided"]
+    assert "20,000" in rows[2].explanation
