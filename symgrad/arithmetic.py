@@ -34,12 +34,18 @@ import mpmath
 import numpy as np
 import sympy
 
+try:  # the fast extra: long descent runs as generated gmpy2 code (else mpmath closures, the same numbers)
+    import gmpy2
+except ImportError:  # pragma: no cover - the fast extra is installed in the test environment
+    gmpy2 = None
+
 from .errors import GraphError, shorten
-from .functions import FUNCTIONS, logsumexp
+from .functions import FUNCTIONS, logsumexp, sigmoid
 from .limits import MAX_MAGNITUDE_DIGITS
 from .precision import CONVERSION_GUARD, format_number
 
-__all__ = ["Undefined", "MpmathArithmetic", "CheckedArithmetic", "mp_value", "mp_value_at", "mp_closure", "constant"]
+__all__ = ["Undefined", "MpmathArithmetic", "CheckedArithmetic", "mp_value", "mp_value_at", "mp_closure", "constant",
+           "GmpySource", "Unsupported", "GMPY_FUNCTIONS", "to_mpfr", "from_mpfr"]
 
 # |x| above 2**_MAX_MAG is beyond 10**MAX_MAGNITUDE_DIGITS.
 _MAX_MAG = int(MAX_MAGNITUDE_DIGITS * math.log2(10)) + 1
@@ -281,3 +287,72 @@ def _product_closure(args: list[Callable]) -> Callable:
         return out
 
     return product
+
+
+# -- expressions as source over gmpy2 numbers (straight-line code for long descent runs) ----------
+class Unsupported(Exception):
+    """An expression (or a value) the gmpy2 source cannot carry: use the mpmath closures instead."""
+
+
+#: The functions the gmpy2 source writes by name (σ is written out as 1/(1 + e^−x)).
+GMPY_FUNCTIONS = {sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos", sympy.tanh: "tanh"}
+
+
+class GmpySource:
+    """SymPy expressions as Python source over gmpy2 numbers, one expression at a time.
+
+    Symbols become the names given; constants become ``c0``, ``c1``, … collected in
+    ``constants``; ``namespace()`` holds what the source reads, at the current precision.
+    Anything but + · ** √ exp log sin cos tanh σ raises ``Unsupported``.
+
+    >>> src = GmpySource()
+    >>> src.code(sympy.exp(-sympy.Symbol("x")) + 2, {"x": "v0"})
+    '(c1 + exp((-v0)))'
+    """
+
+    def __init__(self):
+        self.constants: dict[sympy.Expr, str] = {}
+        self.one = self.code(sympy.S.One, {})
+
+    def code(self, e: sympy.Expr, names: Mapping[str, str]) -> str:
+        if e.is_Symbol:
+            return names[e.name]
+        if e.is_Number or e.is_NumberSymbol:
+            return self.constants.setdefault(e, f"c{len(self.constants)}")
+        if e.is_Mul and e.args[0] == -1:  # −x exactly, without a multiplication
+            return f"(-{self.code(e.func(*e.args[1:]), names)})"
+        args = [self.code(a, names) for a in e.args]
+        if e.is_Add or e.is_Mul:
+            return "(" + (" + " if e.is_Add else " * ").join(args) + ")"
+        if e.is_Pow and e.exp.is_Integer:
+            return f"({args[0]} ** {int(e.exp)})"
+        if e.is_Pow:
+            return f"sqrt({args[0]})" if e.exp == sympy.S.Half else f"({args[0]} ** {args[1]})"
+        if e.func is sigmoid:
+            return f"({self.one} / ({self.one} + exp(-{args[0]})))"
+        if e.func in GMPY_FUNCTIONS and len(args) == 1:
+            return f"{GMPY_FUNCTIONS[e.func]}({args[0]})"
+        raise Unsupported(e.func.__name__)
+
+    def namespace(self) -> dict:
+        """The functions and constants the source reads, as gmpy2 numbers at mpmath's current precision."""
+        space = {name: getattr(gmpy2, name) for name in GMPY_FUNCTIONS.values()}
+        space["sqrt"] = gmpy2.sqrt
+        space.update({name: to_mpfr(constant(e)) for e, name in self.constants.items()})
+        return space
+
+
+def to_mpfr(value) -> object:
+    """An mpmath number as a gmpy2 mpfr, exactly."""
+    sign, man, exp, _ = mpmath.mpf(value)._mpf_
+    return gmpy2.mul_2exp(gmpy2.mpfr(-man if sign else man), exp)
+
+
+def from_mpfr(value) -> mpmath.mpf:
+    """A gmpy2 mpfr as an mpmath number, exactly; ``Unsupported`` when it is not finite."""
+    if not gmpy2.is_finite(value):
+        raise Unsupported("a value that is not finite")
+    if not value:
+        return mpmath.mpf(0)
+    man, exp = value.as_mantissa_exp()
+    return mpmath.mpf((int(man), int(exp)))

@@ -16,17 +16,10 @@ import re
 from typing import Callable, Iterable, Mapping
 
 import mpmath
-import sympy
 
-try:  # the fast extra: certified_steps runs generated gmpy2 code (else mpmath closures, the same numbers)
-    import gmpy2
-except ImportError:  # pragma: no cover - the fast extra is installed in the test environment
-    gmpy2 = None
-
-from .arithmetic import mp_closure
+from .arithmetic import GmpySource, Unsupported, from_mpfr, gmpy2, mp_closure, to_mpfr
 from .chain import Derivation
 from .errors import GraphError, PrecisionError
-from .functions import sigmoid
 from .graph import as_number
 from .limits import MAX_DECIMAL_EXPONENT
 from .precision import TRAJECTORY_AGREEMENT_EXTRA, TRAJECTORY_EXTRA, TRAJECTORY_TRIES, Rounding
@@ -180,13 +173,6 @@ class _Program:
 
 
 # -- many steps as generated gmpy2 code (the fast path of certified_steps) ---------------------
-class _Unsupported(Exception):
-    """The generated code cannot run this derivation (or gave a value that is not finite): use ``_Program``."""
-
-
-_GMPY_FUNCTIONS = {sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos", sympy.tanh: "tanh"}
-
-
 class _Source:
     """One update step of a ``_Program`` as one generated Python function over gmpy2 numbers.
 
@@ -200,15 +186,15 @@ class _Source:
     def __init__(self, program: _Program):
         d = program.derivation
         net = d.network
-        self.constants: dict = {}
-        self.one = self.code(sympy.S.One, {})
+        self.printer = GmpySource()
+        self.one = self.printer.one
         moving = [p for group in program.groups for p in group]
         names = {n: f"v{k}" for k, n in enumerate(net.quantities)}
         self.fixed = [n for n in net.leaves if n not in moving]
         self.moving = moving
         self.recorded = [n for n in d.order if n in net.nodes]
         lines = [f"def step({', '.join(names[p] for p in moving)}):"]
-        lines += [f"    {names[n]} = {self.code(net.nodes[n].expr, names)}" for n in self.recorded]
+        lines += [f"    {names[n]} = {self.printer.code(net.nodes[n].expr, names)}" for n in self.recorded]
         current = dict(names)
         new = {}
         for k, group in enumerate(program.groups):
@@ -220,7 +206,7 @@ class _Source:
         lines.append(f"    return ({', '.join(new[p] for p in moving)},)")
         lines = _live(lines)
         lines.append(f"def values({', '.join(names[p] for p in moving)}):")
-        lines += [f"    {names[n]} = {self.code(net.nodes[n].expr, names)}" for n in self.recorded]
+        lines += [f"    {names[n]} = {self.printer.code(net.nodes[n].expr, names)}" for n in self.recorded]
         lines.append(f"    return ({', '.join(names[n] for n in moving + self.recorded)},)")
         self.text = "\n".join(lines)
         self.names = names
@@ -230,9 +216,9 @@ class _Source:
         factor = {}
         for j, key in enumerate(program.factors):
             expr = d.factors[key].expr
-            factor[key] = self.code(expr, names) if expr.is_Symbol or expr.is_Number else f"f{k}_{j}"
+            factor[key] = self.printer.code(expr, names) if expr.is_Symbol or expr.is_Number else f"f{k}_{j}"
             if factor[key] == f"f{k}_{j}":
-                lines.append(f"    {factor[key]} = {self.code(expr, names)}")
+                lines.append(f"    {factor[key]} = {self.printer.code(expr, names)}")
         delta = {d.output: self.one}
         for j, (name, terms) in enumerate(program.adjoints):  # a factor or δ of exactly 1 is not multiplied by
             products = [" * ".join(x for x in (delta[c], factor[key]) if x != self.one) or self.one for c, key in terms]
@@ -241,41 +227,18 @@ class _Source:
                 lines.append(f"    {delta[name]} = " + " + ".join(products))
         return delta
 
-    def code(self, e: sympy.Expr, names: dict) -> str:
-        if e.is_Symbol:
-            return names[e.name]
-        if e.is_Number or e.is_NumberSymbol:
-            return self.constants.setdefault(e, f"c{len(self.constants)}")
-        if e.is_Mul and e.args[0] == -1:  # −x exactly, without a multiplication
-            return f"(-{self.code(e.func(*e.args[1:]), names)})"
-        args = [self.code(a, names) for a in e.args]
-        if e.is_Add or e.is_Mul:
-            return "(" + (" + " if e.is_Add else " * ").join(args) + ")"
-        if e.is_Pow and e.exp.is_Integer:
-            return f"({args[0]} ** {int(e.exp)})"
-        if e.is_Pow:
-            return f"sqrt({args[0]})" if e.exp == sympy.S.Half else f"({args[0]} ** {args[1]})"
-        if isinstance(e, sigmoid):
-            return f"({self.one} / ({self.one} + exp(-{args[0]})))"
-        if e.func in _GMPY_FUNCTIONS and len(args) == 1:
-            return f"{_GMPY_FUNCTIONS[e.func]}({args[0]})"
-        raise _Unsupported(e.func.__name__)
-
     def run(self, program: _Program, point: Mapping[str, object], wanted: list[int]) -> dict:
         """What ``program.run`` gives, at mpmath's current precision, through gmpy2 at the same precision."""
         with gmpy2.context(precision=mpmath.mp.prec):
-            space = {"eta": _to_mpfr(program.eta), "sqrt": gmpy2.sqrt}
-            space.update({name: getattr(gmpy2, name) for name in _GMPY_FUNCTIONS.values()})
-            space.update({c: _to_mpfr(to_mpf(as_number(e))) if e.is_Rational else gmpy2.mpfr(str(
-                sympy.N(e, mpmath.mp.dps + 5))) for e, c in self.constants.items()})
-            space.update({self.names[n]: _to_mpfr(to_mpf(point[n])) for n in self.fixed})
+            space = {"eta": to_mpfr(program.eta), **self.printer.namespace()}
+            space.update({self.names[n]: to_mpfr(to_mpf(point[n])) for n in self.fixed})
             exec(compile(self.text, "<descent step>", "exec"), space)  # generated above from the derivation only
             step, values = space["step"], space["values"]
-            params = tuple(_to_mpfr(to_mpf(point[p])) for p in self.moving)
+            params = tuple(to_mpfr(to_mpf(point[p])) for p in self.moving)
             kept = {}
             for k in range(wanted[-1] + 1):
                 if k in wanted:
-                    kept[k] = dict(zip(self.moving + self.recorded, map(_to_mpf, values(*params))))
+                    kept[k] = dict(zip(self.moving + self.recorded, map(from_mpfr, values(*params))))
                     kept[k].update({n: to_mpf(point[n]) for n in self.fixed})
                 if k < wanted[-1]:
                     params = step(*params)
@@ -295,26 +258,12 @@ def _live(lines: list[str]) -> list[str]:
     return kept[::-1]
 
 
-def _to_mpfr(value: mpmath.mpf):
-    sign, man, exp, _ = mpmath.mpf(value)._mpf_  # exactly, at the context's precision
-    return gmpy2.mul_2exp(gmpy2.mpfr(-man if sign else man), exp)
-
-
-def _to_mpf(value) -> mpmath.mpf:
-    if not gmpy2.is_finite(value):
-        raise _Unsupported("a value that is not finite")
-    if not value:
-        return mpmath.mpf(0)
-    man, exp = value.as_mantissa_exp()
-    return mpmath.mpf((int(man), int(exp)))
-
-
 def _run(program: _Program, point: Mapping[str, object], wanted: list[int]) -> dict:
     """``program.run``, through generated gmpy2 code where it can (the same numbers, faster)."""
     if gmpy2 is not None and wanted[-1] > 1:
         try:
             return _Source(program).run(program, point, wanted)
-        except (_Unsupported, ArithmeticError, ValueError, TypeError):
+        except (Unsupported, ArithmeticError, ValueError, TypeError):
             pass
     return program.run(point, wanted)
 
