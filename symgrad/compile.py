@@ -40,11 +40,11 @@ from .fused_module import FusedGradient, require_numba
 from .generated import BACKENDS, FORMS, REDUCTIONS, CompiledGradient, PointGradients, check_reduction
 from .graph import Network
 from .layout import MLPStructure
-from .limits import MAX_SCALAR_PARAMS
+from .limits import FUSED_SCALAR_MAX_PARAMS, MAX_SCALAR_PARAMS
 from .matrix_code import compile_matrix
 from .scalar_code import compile_scalar, scalar_source
 
-__all__ = ["CompiledGradient", "PointGradients", "compile_gradient", "compile_network", "choose_form",
+__all__ = ["CompiledGradient", "PointGradients", "compile_gradient", "compile_network", "choose_form", "fused_form",
            "scalar_source", "REDUCTIONS", "BACKENDS"]
 
 
@@ -108,17 +108,19 @@ def compile_gradient(what: Derivation | Network, *, form: str | None = None,
 def compile_fused(what: Derivation | Network, *, form: str | None = None, reduction: str = "mean") -> FusedGradient:
     """``compile_gradient(..., backend="numba")``: the numba backend (``symgrad.fused``).
 
-    The scalar form (row by row, the scalar form's lines) is the default whenever the network
-    has scalar parameters: on small layers it is the fast one. ``form="matrix"``, and a dense
-    network too large for scalar names, get ``symgrad.fused_matrix``: BLAS products with fused
-    elementwise passes. ``reduction`` is "mean" or "sum".
+    The form is ``fused_form``'s: the scalar form (row by row, the scalar form's lines) for a
+    derivation and for small networks, where it is the fast one; ``symgrad.fused_matrix``
+    (BLAS products with fused elementwise passes) for ``form="matrix"``, for a dense network
+    too large for scalar names, and for one with more than ``limits.FUSED_SCALAR_MAX_PARAMS``
+    parameters, whose one long row function would take the JIT tens of seconds on a cold cache.
+    ``reduction`` is "mean" or "sum".
     """
     require_numba()
     network, derivation = _subject(what)
     if form is not None:
         choose_form(network, form, derived=derivation is not None)  # validates the value
     check_reduction(reduction, allowed=("mean", "sum"))
-    if form == "matrix" or (form is None and not network.params and network.structure is not None):
+    if fused_form(what, form) == "matrix":
         if not _dense(network):
             raise InvalidArgument("the matrix form needs a dense network built by mlp() or an [mlp] spec (without "
                                   "maxout); use form='scalar'")
@@ -128,6 +130,30 @@ def compile_fused(what: Derivation | Network, *, form: str | None = None, reduct
                               "form only, without scalar names; compile it with form='matrix'")
     return compile_fused_scalar(derivation if derivation is not None else derive(network),
                                 reduction=reduction)
+
+
+def fused_form(what: Derivation | Network, form: str | None = None) -> str:
+    """The form ``backend="numba"`` compiles ``what`` in: ``form`` if given, else chosen by size.
+
+    The matrix form for a dense network (``mlp``, a per-output loss) with more than
+    ``limits.FUSED_SCALAR_MAX_PARAMS`` parameters or none with a scalar name; the scalar form
+    otherwise, and always for a derivation (used as given). The scalar form's row function
+    grows with the parameters and numba's JIT with it (about 50 ms of CPU a parameter on a
+    cold cache); the matrix form's kernels do not grow with the layers' widths.
+
+    >>> import symgrad
+    >>> fused_form(symgrad.mlp([2, 2, 2])), fused_form(symgrad.mlp([4, 8, 8, 8, 4]))
+    ('scalar', 'matrix')
+    """
+    network = what.network if isinstance(what, Derivation) else what
+    if form is not None:
+        return form
+    if not network.params and network.structure is not None:
+        return "matrix"
+    big = len(network.params) > FUSED_SCALAR_MAX_PARAMS
+    if big and isinstance(what, Network) and _dense(network) and network.structure.loss != "softmax_cross_entropy":
+        return "matrix"
+    return "scalar"
 
 
 def compile_network(network: Network, *, form: str | None = None, reduction: str = "mean",

@@ -27,7 +27,7 @@ import mpmath
 import sympy
 from mpmath.libmp import mpf_abs, mpf_eq, mpf_gt, mpf_le, mpf_mul, mpf_sub
 
-from .arithmetic import CheckedArithmetic, Undefined
+from .arithmetic import CheckedArithmetic, Fallback, Undefined, checked_closure
 from .chain import Derivation, Term, accumulate
 from .errors import DomainError, GraphError, PrecisionError
 from .graph import Network, as_number
@@ -138,9 +138,18 @@ class _Solver:
             if name in self.fixed_values:
                 env[name] = self.fixed_values[name]
                 continue
-            env[name] = self.round(self.guard(lambda: self.arith.value(node.expr, env),
+            env[name] = self.round(self.guard(lambda: self.value(node.expr, env),
                                               f"node {name!r} = {node.text}", env, node.expr))
         return env
+
+    def value(self, expr: sympy.Expr, env: Mapping):
+        """``self.arith.value(expr, env)``; exact values through compiled closures, the same bits."""
+        if self.exact:
+            try:
+                return checked_closure(expr)(env, self.arith.floor)
+            except Fallback:
+                pass  # walk the tree: its value, or its error
+        return self.arith.value(expr, env)
 
     def guard(self, compute: Callable, what: str | Callable[[], str], env: Mapping, expr: sympy.Expr):
         """``compute()``, or a DomainError naming ``what`` (a callable is called only then: printing
@@ -162,7 +171,7 @@ class _Solver:
             if node is None or not node.expr.is_Mul or len(node.expr.args) <= LONG_OPERANDS:
                 continue
             args = node.expr.args
-            values = [self.guard(lambda a=a: self.arith.value(a, env), f"node {name!r}", env, a) for a in args]
+            values = [self.guard(lambda a=a: self.value(a, env), f"node {name!r}", env, a) for a in args]
             prefix, suffix = [self.number(1)], [self.number(1)]
             for v in values:
                 prefix.append(prefix[-1] * v)
@@ -192,7 +201,7 @@ class _Solver:
             # float64 uses the compiled code's stable rewrites (e^z/(1+e^z) → σ(z)), so it stays finite
             expr = factor.expr if self.exact else _stabilized(factor.expr)
             try:
-                factors[key] = self.round(self.guard(lambda: self.arith.value(expr, env), what, env, expr))
+                factors[key] = self.round(self.guard(lambda: self.value(expr, env), what, env, expr))
             except DomainError as exc:
                 if key[1] in needed:  # a parameter's gradient needs it
                     raise

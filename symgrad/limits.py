@@ -112,6 +112,8 @@ FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums nev
 FUSED_CHUNK_ROWS = 512  # fewer chunks for small batches: at least this many rows each (a function of the batch only)
 FUSED_LANES = 16  # rows side by side in SIMD lanes in the fused loop: LLVM vectorises 16; 32 spills a 4-8-8-8-4's sums out of L1
 FUSED_PARALLEL_ROWS = 10_000  # rows × parameter points from which the fused loop runs on several threads
+FUSED_SCALAR_MAX_PARAMS = 64  # a dense mlp network with more parameters gets the fused matrix form by default:
+# the scalar form's one long row function costs the JIT ~50 ms of CPU per parameter on a cold cache (76: 5 s, 220: 17 s)
 
 # -- derivation (symgrad.chain, symgrad.evaluation) ----------------------------------------
 #: Above this many operands a sum's or product's local partials are built directly (prefix and

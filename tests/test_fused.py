@@ -488,3 +488,32 @@ def test_random_dense_networks_in_matrix_form_agree_with_exact_values(numba, net
     assert loss == pytest.approx(sum(r[0] for r in rows), rel=1e-12, abs=1e-14)
     for p in net.params:
         assert ours[p] == pytest.approx(sum(r[1][p] for r in rows), rel=1e-11, abs=1e-13), p
+
+
+def test_networks_above_the_size_get_the_matrix_form_whose_kernels_do_not_grow(numba):
+    """A cold JIT costs about 50 ms a parameter in the scalar form's one row function; above
+    limits.FUSED_SCALAR_MAX_PARAMS a dense network gets the matrix form, whose source (what numba
+    compiles) is the same length for any width, and the gradient is still the exact one."""
+    from symgrad.compile import fused_form
+    from symgrad.limits import FUSED_SCALAR_MAX_PARAMS
+    from symgrad.fused_matrix import fused_matrix_source
+    small, big = mlp([3, 4, 2]), mlp([4, 8, 8, 8, 4], seed=2)
+    assert len(small.params) <= FUSED_SCALAR_MAX_PARAMS < len(mlp([4, 8, 4]).params)
+    assert [fused_form(n) for n in (small, mlp([4, 8, 4]), big)] == ["scalar", "matrix", "matrix"]
+    assert fused_form(big, "scalar") == "scalar" and fused_form(derive(big)) == "scalar"  # as asked, as given
+    assert fused_form(mlp([4, 8, 8, 8, 4], loss="softmax_cross_entropy")) == "scalar"  # the matrix form refuses it
+    lines = {w: len(fused_matrix_source(mlp([4, w, w, w, 4], scalar=False))[0].splitlines()) for w in (8, 64)}
+    assert lines[8] == lines[64] < 400
+    assert len(fused.fused_source(derive(big)).splitlines()) > 700  # what the scalar form would have compiled
+    f = compile_network(big, backend="numba", reduction="sum")
+    assert f.form == "matrix"
+    rng = np.random.default_rng(4)
+    x, t = rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))
+    loss, grads = f(f.initial_params(big), x, t)
+    ours = f.scalar_gradients(big, grads)
+    d = derive(big)
+    rows = [_exact(d, at={**{n: float(x[k, i]) for i, n in enumerate(big.inputs)},
+                          **{n: float(t[k, i]) for i, n in enumerate(big.targets)}}) for k in range(len(x))]
+    assert loss == pytest.approx(sum(r[0] for r in rows), rel=1e-12)
+    for p in list(big.params)[::37]:
+        assert ours[p] == pytest.approx(sum(r[1][p] for r in rows), rel=1e-11, abs=1e-13), p

@@ -12,9 +12,13 @@ jax.jit(jax.grad).
 Part 2, many parameter points: P = 2·(number of parameters) points in one ``many`` call
 against P Python-level calls.
 
-Part 3, derive + compile + first call of a 2-2-2 network with the fused backend, each in a
-fresh process: with an empty cache directory (the JIT runs), then again (machine code read
-from disk).
+Part 3 (alone: ``--cold``), derive + compile + first call of 2-2-2, 4-8-8-8-4, 20-50-50-10 and
+784-100-10 with the fused backend's default form (``symgrad.compile.fused_form``), each in a
+fresh process: with empty cache directories (``SYMGRAD_CACHE_DIR`` and ``NUMBA_CACHE_DIR``; the
+JIT runs), then again (machine code read from disk).
+
+``--dgemm``: the machine's DGEMM rate on 1 and 2 BLAS threads, and the two products that are
+98 % of a 784-100-10 value_and_grad at batch 4,096.
 
 ``--busy``: part 1 three times, peers included: on the machine as it is, while every core
 but one runs a spinner process (``while True: pass``), and with as many copies of part 1
@@ -190,38 +194,69 @@ def _many(batch: int) -> None:
 
 
 _FIRST_CALL = """
-import time
+import os, sys, time
 start = time.perf_counter()
 import numba
 imported = time.perf_counter()
 import numpy as np, symgrad
-net = symgrad.mlp([2, 2, 2])
+from symgrad.fitting import compile_network
+widths = [int(w) for w in sys.argv[1].split("-")]
+net = symgrad.mlp(widths, scalar=sum(a * b + b for a, b in zip(widths, widths[1:])) <= 5000)
 ready = time.perf_counter()
-f = symgrad.compile_gradient(symgrad.derive(net), backend="numba")
+f = compile_network(net, backend="numba")  # the default form: fused_form's choice
 compiled = time.perf_counter()
-f(f.initial_params(net), np.zeros((100, 2)), np.zeros((100, 2)))
+f(f.initial_params(net), np.zeros((100, widths[0])), np.zeros((100, widths[-1])))
 called = time.perf_counter()
-print(imported - start, compiled - ready, called - compiled)
+print(f.form, imported - start, compiled - ready, called - compiled, time.perf_counter() - start,
+      sum(os.times()[:2]))
 """
+
+COLD_NETWORKS = ("2-2-2", "4-8-8-8-4", "20-50-50-10", "784-100-10")
 
 
 def part3() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with tempfile.TemporaryDirectory() as cache:
-        env["SYMGRAD_CACHE_DIR"] = cache
-        print("| cache | import numba | derive + write module | first call (JIT or load) |")
-        print("|---|---|---|---|")
-        for label in ("cold (empty cache directory)", "warm (second process)"):
-            run = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True,
-                                 check=True)
-            a, b, c = map(float, run.stdout.split())
-            print(f"| {label} | {a:.2f} s | {b:.3f} s | {c:.2f} s |", flush=True)
+    """Derive + compile + first call of each network with its default numba form, cold and warm caches."""
+    print("| network | cache | form | import numba | derive + write module | first call (JIT or load) | "
+          "whole process, wall / CPU |")
+    print("|---|---|---|---|---|---|---|")
+    for widths in COLD_NETWORKS:
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "SYMGRAD_CACHE_DIR": cache, "NUMBA_CACHE_DIR": cache}
+            for label in ("cold", "warm"):
+                run = subprocess.run([sys.executable, "-c", _FIRST_CALL, widths], env=env, capture_output=True,
+                                     text=True, check=True)
+                form, *numbers = run.stdout.split()
+                a, b, c, wall, cpu = map(float, numbers)
+                print(f"| {widths} | {label} | {form} | {a:.2f} s | {b:.3f} s | {c:.2f} s | {wall:.1f} s / {cpu:.1f} s |",
+                      flush=True)
+
+
+def dgemm() -> None:
+    """784-100-10 at batch 4,096: the machine's DGEMM rate and the two products that are 98 % of the flops."""
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(0)
+    batch = 4096
+    a, b = rng.random((1024, 1024)), rng.random((1024, 1024))
+    w1, inputs, delta1 = rng.random((100, 784)), rng.random((batch, 784)), rng.random((100, batch))
+    flops = 2 * 100 * 784 * batch
+    print(f"one value_and_grad: {2 * flops + 3 * 2 * 10 * 100 * batch:,} flops; W1 h0 and delta1 h0^T are "
+          f"{flops:,} each")
+    print("| BLAS threads | square 1,024 DGEMM | W1 @ inputs.T | delta1 @ inputs |")
+    print("|---|---|---|---|")
+    for threads in (1, 2):
+        with threadpool_limits(threads, "blas"):
+            sq = _time(lambda: a @ b)
+            t1, t2 = _time(lambda: w1 @ inputs.T), _time(lambda: delta1 @ inputs)
+        print(f"| {threads} | {2 * 1024 ** 3 / sq / 1e9:.1f} GFLOP/s | {t1 * 1e3:.2f} ms ({flops / t1 / 1e9:.1f} "
+              f"GFLOP/s) | {t2 * 1e3:.2f} ms ({flops / t2 / 1e9:.1f} GFLOP/s) |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small batches: a smoke run")
     parser.add_argument("--busy", action="store_true", help="part 1 quiet, beside spinners, and as many copies")
+    parser.add_argument("--cold", action="store_true", help="part 3 only: cold and warm first calls")
+    parser.add_argument("--dgemm", action="store_true", help="784-100-10's two big products against DGEMM")
     parser.add_argument("--part1-json", action="store_true", help=argparse.SUPPRESS)  # one copy of --busy
     args = parser.parse_args()
     numba = symgrad.fused.require_numba()
@@ -231,11 +266,14 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, numba {numba.__version__} "
           f"(threading layer chosen at first parallel call), load average {os.getloadavg()[0]:.1f}")
+    if args.cold or args.dgemm:
+        part3() if args.cold else dgemm()
+        return
     if args.busy:
         print("\nPart 1 quiet and busy (best of 7 means of >= 0.2 s of calls)\n")
         busy(args.quick, numba)
         return
-    print("\nPart 3: derive + compile + first call, 2-2-2, fused backend, each in a fresh process\n")
+    print("\nPart 3: derive + compile + first call, default numba form, each in a fresh process\n")
     part3()
     print("\nPart 2: many parameter points in one call (best of 7)\n")
     part2()
