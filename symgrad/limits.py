@@ -34,6 +34,8 @@ __all__ = [
     "MAX_STEP",
     "MAX_GRADCHECK_POINTS",
     "MAX_PICTURE_QUANTITIES",
+    "MAX_DOCUMENT_LINE",
+    "MAX_NAME_PRINT",
     "MAX_CLAIMS_TEXT",
     "MAX_CLAIMS",
     "MAX_CLAIM_STEPS",
@@ -85,6 +87,8 @@ MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded s
 MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its powers must stay finite in float64)
 MAX_GRADCHECK_POINTS = 1_024  # perturbed points evaluated in one call of the compiled code (bounds its memory)
 # -- pictures --------------------------------------------------------------------------
+MAX_DOCUMENT_LINE = 300  # characters in a spec's title, author or date
+MAX_NAME_PRINT = 40  # characters of a name a document prints; a longer name is abbreviated with an ellipsis
 MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)
 # -- notebook display (Derivation._repr_latex_ / _repr_markdown_) ----------------------
 MAX_REPR_PARAMS = 8  # parameters a Derivation shows in Jupyter; one line counts the rest

@@ -32,7 +32,7 @@ def test_mazur_markdown_shows_the_lecture_numbers(capsys):
     md = _markdown(capsys, "mazur", "--digits", "9", "--params", "w5")
     for number in ["0.74136507", "0.186815602", "0.593269992", "0.0821670406", "0.35891648"]:
         assert number in md, number
-    assert md.startswith("# mazur: 2-2-2 sigmoid network")
+    assert md.startswith("# 2-2-2 sigmoid network")  # the description, no file-name prefix
     assert "## The gradient for $w_{5}$" in md
     blocks, inline = _math(md)
     assert any(r"= 0.74136507 \cdot 0.186815602 \cdot 0.593269992 = 0.0821670406" in b for b in blocks)

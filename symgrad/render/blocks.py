@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Heading", "Paragraph", "Equations", "Block", "LINE_WIDTH", "join_terms", "equation_rows"]
+__all__ = ["Heading", "Byline", "Paragraph", "Equations", "Block", "LINE_WIDTH", "join_terms", "equation_rows"]
 
 #: A displayed row is broken at a top-level + or − once it is wider than this many characters.
 LINE_WIDTH = 75
@@ -25,6 +25,14 @@ class Heading:
 
 
 @dataclass(frozen=True)
+class Byline:
+    """The author and date under the title (plain text, escaped by the writer; either may be empty)."""
+
+    author: str
+    date: str
+
+
+@dataclass(frozen=True)
 class Paragraph:
     parts: tuple[tuple[str, str], ...]  # ("text", plain) or ("math", LaTeX math)
 
@@ -34,7 +42,7 @@ class Equations:
     rows: tuple[tuple[str, str], ...]  # (left side or "", right side starting with its relation)
 
 
-Block = Heading | Paragraph | Equations
+Block = Heading | Byline | Paragraph | Equations
 
 
 def join_terms(pieces: list[tuple[str, str]]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy
 
-from .blocks import Block, Equations, Heading, Paragraph, equation_rows, join_terms
+from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
@@ -54,23 +54,28 @@ class _Symbolic:
 
 
 # -- the blocks of a worked solution -----------------------------------------------------------
-def solution_blocks(solution, *, title: str | None = None) -> list[Block]:
+def solution_blocks(solution, *, title: str | None = None, author: str = "", date: str = "") -> list[Block]:
     """Every block of the worked solution (a ``Solution``), in reading order, for the LaTeX and Markdown writers.
 
-    ``title`` defaults to the network's description; ``""`` leaves the title out.
+    ``title`` defaults to the spec's title or else the network's description; ``""`` leaves the
+    title out. ``author`` and ``date`` (default: the spec's) go on a line under it.
 
     >>> import symgrad
     >>> blocks = solution_blocks(symgrad.solve(symgrad.derive(symgrad.load("mazur")), digits=4))
     >>> [b.parts[0][1] for b in blocks if isinstance(b, Heading)][1:4]
     ['The network', 'Forward pass', 'Loss']
     """
-    title = solution.network.description if title is None else title
+    network = solution.network
+    title = (network.title or network.description) if title is None else title
+    author, date = author or network.author, date or network.date
     fmt = _Numbers(solution)
     sym = _Symbolic(solution, fmt)
     out = solution.output
     blocks: list[Block] = []
     if title:
         blocks.append(Heading(0, (("text", title),)))
+    if author or date:
+        blocks.append(Byline(author, date))
     note = solution.rounding.describe() if solution.rounding.active else "computed exactly, then rounded for print"
     blocks.append(Paragraph((
         ("text", f"Numbers to {solution.precision_note} ({note}). A local partial "),

@@ -38,13 +38,14 @@ class _Formatter:
         return self.solution.format(value)
 
 
-def render_text(solution: Solution, *, title: str = "") -> str:
-    """The whole report as text, the same bytes for the same input."""
+def render_text(solution: Solution, *, title: str = "", author: str = "", date: str = "") -> str:
+    """The whole report as text, the same bytes for the same input; ``author`` and ``date`` go under the title."""
     fmt = _Formatter(solution)
     lines: list[str] = []
     if title:
         title = printable(title)
-        lines += [title, "=" * len(title), ""]
+        lines += [title, "=" * len(title)]
+        lines += [printable(line) for line in (author, date) if line] + [""]
     note = "decimals in the spec are exact"
     if solution.rounding.active:
         note = solution.rounding.describe()
