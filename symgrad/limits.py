@@ -36,6 +36,7 @@ __all__ = [
     "MAX_PICTURE_QUANTITIES",
     "MAX_DOCUMENT_LINE",
     "MAX_NAME_PRINT",
+    "MAX_FORMULA_PRINT",
     "MAX_CLAIMS_TEXT",
     "MAX_CLAIMS",
     "MAX_CLAIM_STEPS",
@@ -89,6 +90,7 @@ MAX_GRADCHECK_POINTS = 1_024  # perturbed points evaluated in one call of the co
 # -- pictures --------------------------------------------------------------------------
 MAX_DOCUMENT_LINE = 300  # characters in a spec's title, author or date
 MAX_NAME_PRINT = 40  # characters of a name a document prints; a longer name is abbreviated with an ellipsis
+MAX_FORMULA_PRINT = 3_000  # characters of LaTeX in one local partial's formula a document prints (beyond: a note)
 MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)
 # -- notebook display (Derivation._repr_latex_ / _repr_markdown_) ----------------------
 MAX_REPR_PARAMS = 8  # parameters a Derivation shows in Jupyter; one line counts the rest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -151,3 +152,46 @@ def test_a_bad_title_key_names_the_key_and_the_fix(tmp_path, capsys):
     assert main(["report", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "title" in err and "expected a string, got 3" in err and "bad.toml" in err
+
+
+# -- long names and deep nesting: abbreviated at a stated limit, so pdflatex and the picture cope ----
+def _nested_spec(depth: int) -> str:
+    inner = "x"
+    for _ in range(depth):
+        inner = f"sigmoid({inner})"
+    return f'[symbols]\ninputs = ["x"]\nparams = ["w"]\n[values]\nx = 0.5\nw = 2\n[nodes]\nf = "w*{inner}"\n'
+
+
+def test_a_1500_character_name_and_48_nested_sigmoids_compile(tmp_path):
+    from tests.latex_tools import compile_latex
+    from symgrad.limits import MAX_NAME_PRINT
+
+    name = "w" + "a" * 1499
+    spec = f'[symbols]\ninputs = ["x"]\nparams = ["{name}"]\n[values]\nx = 2\n{name} = 3\n[nodes]\nf = "{name}*x"\n'
+    tex = symgrad.report(symgrad.loads(spec), format="latex")
+    assert name not in tex and r"\ldots " in tex
+    shown = re.findall(r"\\mathrm\{(wa+)\\ldots (a+)\}", tex)
+    assert shown and all(len(a) + len(b) + 1 == MAX_NAME_PRINT for a, b in shown)
+    compile_latex(tex, tmp_path, name="long")
+    deep = symgrad.report(symgrad.loads(_nested_spec(48)), format="latex")
+    compile_latex(deep, tmp_path, name="deep")
+    assert "not printed" in deep  # the 48-fold product of σ' is over MAX_FORMULA_PRINT: a note instead
+
+
+def test_a_graph_of_300_nodes_with_2400_character_names_keeps_every_label_short(tmp_path):
+    _plot_extra()
+    from symgrad.limits import MAX_NAME_PRINT
+    from symgrad.render.picture import layout_circuit
+
+    lines, previous = [], "x"
+    for k in range(300):
+        name = f"n{k}_" + "b" * 2390
+        lines.append(f'{name} = "sigmoid({previous})"')
+        previous = name
+    network = symgrad.loads('[symbols]\ninputs = ["x"]\n[values]\nx = 0.5\n[nodes]\n' + "\n".join(lines) + "\n")
+    lay = layout_circuit(symgrad.solve(symgrad.derive(network), digits=4), definitions=True)
+    assert len(lay.quantities) == 301
+    # Every box is at most the abbreviated name's width: 40 characters of 10 pt text, not 2,400.
+    assert max(q.width for q in lay.quantities) < MAX_NAME_PRINT * 0.66 * 10 / 72 + 0.3
+    assert all(len(q.definition) <= 60 for q in lay.quantities)
+    assert any("shortened" in line for line in lay.caption)

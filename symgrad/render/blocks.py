@@ -73,17 +73,34 @@ def _width(latex: str) -> int:
     return len(re.sub(r"[{}_^\s\\]", "", latex)) + latex.count(" + ") + latex.count(" - ")
 
 
-def _split_inside(term: str) -> list[tuple[str, str]]:
-    """A term too wide for a line, split at every binary + and − outside braces (parentheses made plain)."""
+def _split_inside(term: str, width: int = LINE_WIDTH) -> list[tuple[str, str]]:
+    """A term too wide for a line, split at every binary + and − outside braces (parentheses made plain);
+    a piece still too wide is split again at its products (a continuation line then starts with ·)."""
     term = term.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\left|", "|").replace(r"\right|", "|")
     pieces: list[tuple[str, str]] = []
-    op, start, depth = "+", 0, 0
-    for k, ch in enumerate(term):
-        depth += ch == "{"
-        depth -= ch == "}"
-        if depth == 0 and term[k:k + 3] in (" + ", " - "):
+    for op, piece in _split_at(term, (" + ", " - ")):
+        if _width(piece) <= width:
+            pieces.append((op, piece))
+            continue
+        products = _split_at(piece, (r" \cdot ",))
+        pieces += [(op if k == 0 else r"\cdot", part) for k, (_, part) in enumerate(products)]
+    return pieces
+
+
+def _split_at(term: str, operators: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``term`` cut before every one of ``operators`` outside braces, as (operator, piece) pairs."""
+    pieces: list[tuple[str, str]] = []
+    op, start, depth, k = "+", 0, 0, 0
+    while k < len(term):
+        depth += term[k] == "{"
+        depth -= term[k] == "}"
+        found = next((o for o in operators if term.startswith(o, k)), None) if depth == 0 else None
+        if found:
             pieces.append((op, term[start:k]))
-            op, start = term[k + 1], k + 3
+            op, start = found.strip(), k + len(found)
+            k = start
+            continue
+        k += 1
     pieces.append((op, term[start:]))
     return pieces
 

@@ -23,9 +23,11 @@ from pathlib import Path
 
 from ..errors import GraphError, InvalidArgument, MissingDependency
 from ..files import PathLike, write_bytes
-from ..limits import MAX_PICTURE_QUANTITIES
+from ..limits import MAX_NAME_PRINT, MAX_PICTURE_QUANTITIES
 from ..precision import validate_digits, format_number
 from ..solution import Solution
+from .node_text import substitute, tokens
+from .notation import abbreviate
 from .sweep_picture import plot_sweep, wrap_chars
 from .text import printable
 
@@ -48,6 +50,7 @@ _TALL_BOX_HEIGHT = 0.46  # a box with the node's definition under its name
 _SLOT = 0.72  # vertical distance between neighbouring quantities in a layer
 _FAN = 0.55  # the shortest horizontal run of the wires between two layers
 _MARGIN = 0.25
+_MAX_DEFINITION = 60  # characters of a node's definition shown in its box
 
 _FILL = {"input": "#dbeafe", "param": "#fde68a", "target": "#e5e7eb", "constant": "#f3f4f6", "node": "#ffffff"}
 _KINDS = (("input", "inputs", "blue"), ("param", "parameters", "amber"), ("target", "targets", "grey"),
@@ -143,14 +146,17 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
 
     # Columns: box, wire out (labels), fork region.
     labels = _labels(solution, [*leaves, *nodes], digits)
-    shown = {name: printable(node.text) if definitions else "" for name, node in nodes.items()}
+    shown = {name: _definition(node.text) if definitions else "" for name, node in nodes.items()}
     box_h = _TALL_BOX_HEIGHT if definitions else _BOX_HEIGHT
-    box_w = {name: max(_text_width(name, NAME_PT), _text_width(shown.get(name, ""), DEFINITION_PT)) + 2 * _PAD
-             for name in labels}
+    box_w = {name: max(_text_width(abbreviate(name), NAME_PT), _text_width(shown.get(name, ""), DEFINITION_PT))
+             + 2 * _PAD for name in labels}
     col_box, col_wire, col_fan = _columns(order, edges, ys, labels, box_w)
     # The key below the graph and the title above it are wrapped to the picture's width, which
     # is at least the key's (up to 9 inches); a narrower graph is centred.
     key = _key(solution.output, {leaf.kind for leaf in leaves.values()})
+    if any(abbreviate(name) != name for name in labels) or any(len(d) >= _MAX_DEFINITION for d in shown.values()):
+        key.append(f"Names longer than {MAX_NAME_PRINT} characters are shortened with …, and definitions "
+                   f"to {_MAX_DEFINITION} characters.")
     graph_width = sum(col_box) + sum(col_wire) + sum(col_fan[:-1]) + 2 * _MARGIN
     width = max(graph_width, min(max(_text_width(line, CAPTION_PT) for line in key) + 0.1, 9.0) + 2 * _MARGIN)
     left = [_MARGIN + (width - graph_width) / 2]
@@ -185,6 +191,13 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
                          caption_lines, title_top, caption_top, box_h)
 
 
+def _definition(text: str) -> str:
+    """A node's definition for its box: long names abbreviated, at most ``_MAX_DEFINITION`` characters."""
+    shortened = printable(substitute(text, {t.string: abbreviate(t.string) for t in tokens(text)
+                                            if t.string.isidentifier() and len(t.string) > MAX_NAME_PRINT}))
+    return shortened if len(shortened) < _MAX_DEFINITION else shortened[:_MAX_DEFINITION - 1] + "…"
+
+
 def _labels(solution: Solution, names: list[str], digits: int) -> dict[str, tuple[str, str]]:
     """Each quantity's (value, gradient) as printed on its wire; the gradient empty where it does not exist."""
     fmt = (lambda v: format_number(v, digits))
@@ -214,11 +227,11 @@ def _columns(order: list[list[str]], edges: list[tuple[str, str]], ys: dict[str,
 
 def _key(output: str, leaf_kinds: set[str]) -> list[str]:
     """The key printed under the picture: what the wire labels mean, and the box colours present."""
-    return [f"Above each wire: its value; below it: the gradient ∂{output}/∂(that quantity), "
+    return [f"Above each wire: its value; below it: the gradient ∂{abbreviate(output)}/∂(that quantity), "
             f"which adds up over the branches of a fork.",
             "Boxes: " + ", ".join(f"{word} {colour}" for kind, word, colour in _KINDS
                                   if kind in leaf_kinds or kind == "node")
-            + f"; the output, {output}, has a heavy border."]
+            + f"; the output, {abbreviate(output)}, has a heavy border."]
 
 
 def _forks(edges: list[tuple[str, str]], through: dict, out_end: dict, left: list[float], y_of: dict[str, float],
@@ -417,7 +430,7 @@ def circuit_figure(solution: Solution, *, digits: int | None = None, title: str 
                 facecolor=_FILL[q.kind], edgecolor="#222222", linewidth=1.6 if q.name == lay.output else 0.9,
                 zorder=2))
             name_y = q.y - 0.075 if q.definition else q.y
-            ax.text(q.x, name_y, q.name, ha="center", va="center_baseline", fontsize=NAME_PT, zorder=3,
+            ax.text(q.x, name_y, abbreviate(q.name), ha="center", va="center_baseline", fontsize=NAME_PT, zorder=3,
                     parse_math=False)
             if q.definition:
                 ax.text(q.x, q.y + 0.11, q.definition, ha="center", va="center_baseline", fontsize=DEFINITION_PT,

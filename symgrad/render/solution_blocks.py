@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sympy
 
+from ..limits import MAX_FORMULA_PRINT
+
 from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces
@@ -48,9 +50,16 @@ class _Symbolic:
 
     def __call__(self, expr: sympy.Expr, *, substituted: bool = False) -> str:
         if not substituted:
-            return symbolic_latex(expr)
+            return _capped(symbolic_latex(expr))
         names = {symbol: self.fmt.paren(self.solution.numbers.values[symbol.name]) for symbol in expr.free_symbols}
-        return sympy.latex(expr, symbol_names=names, mul_symbol="dot")
+        return _capped(sympy.latex(expr, symbol_names=names, mul_symbol="dot"))
+
+
+def _capped(latex: str) -> str:
+    """A formula, or a note where it is longer than ``MAX_FORMULA_PRINT`` (no page could hold it)."""
+    if len(latex) <= MAX_FORMULA_PRINT:
+        return latex
+    return rf"\text{{(a formula of {len(latex):,} characters; over {MAX_FORMULA_PRINT:,}, not printed)}}"
 
 
 # -- the blocks of a worked solution -----------------------------------------------------------
