@@ -108,5 +108,5 @@ def test_restrict_keeps_what_the_chosen_gradients_need():
 def test_params_also_narrow_the_text_report(capsys):
     assert main(["report", "mazur", "--params", "w5"]) == 0
     text = capsys.readouterr().out
-    assert "dE_total/dw5 = dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw5" in text
+    assert "dE_total/dw5 = dE_total/dout_o1 * ∂out_o1/∂net_o1 * ∂net_o1/∂w5" in text
     assert "dE_total/dw1" not in text and "w1+" not in text and "dE_total/dout_h1" not in text

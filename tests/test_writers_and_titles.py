@@ -195,3 +195,21 @@ def test_a_graph_of_300_nodes_with_2400_character_names_keeps_every_label_short(
     assert max(q.width for q in lay.quantities) < MAX_NAME_PRINT * 0.66 * 10 / 72 + 0.3
     assert all(len(q.definition) <= 60 for q in lay.quantities)
     assert any("shortened" in line for line in lay.caption)
+
+
+# -- the text report: ∂ for local partials, d for total derivatives, the LaTeX's quantities -------
+def test_the_text_report_writes_local_partials_with_a_curly_d_and_no_circular_line(capsys):
+    assert main(["report", "mazur"]) == 0
+    text = capsys.readouterr().out
+    assert "dE_total/dE_total * " not in text and "dE_total/dE_o1 * dE_total/dE_o1" not in text
+    assert "dE_total/dE_o1 = dE_total/dE_o2 = 1: each is a term of the sum E_total" in text
+    assert "dE_total/dout_o1 = dE_total/dE_o1 * ∂E_o1/∂out_o1" in text
+    assert "dE_total/dw5 = dE_total/dout_o1 * ∂out_o1/∂net_o1 * ∂net_o1/∂w5" in text
+    # The same total derivatives as the LaTeX, which are the lecture's: no δ of a target or an input.
+    lecture = {"E_o1", "E_o2", "out_o1", "out_o2", "net_o1", "net_o2", "out_h1", "out_h2", "net_h1", "net_h2"}
+    backward = text.split("every path)")[1].split("Gradients")[0]
+    assert set(re.findall(r"dE_total/d(\w+) = ", backward)) == lecture
+    assert main(["report", "mazur", "--format", "latex"]) == 0
+    tex = capsys.readouterr().out.split("Backward pass")[1].split("The gradient for")[0]
+    derived = set(re.findall(r"\\mathrm\{d\}(?:\\mathrm\{)?([A-Za-z]+)\}?_\{\\mathrm\{([a-z0-9]+)\}\}", tex))
+    assert {f"{a}_{b}" for a, b in derived} - {"E_total"} == lecture
