@@ -17,7 +17,7 @@ from .fitting import compile_network
 from .gradient_check import gradcheck
 from .render.picture import PICTURE_FORMATS, draw_circuit, plot_sweep
 from .render.text import printable
-from .reporting import FORMATS, plot_training, render_training, report, train_network
+from .reporting import FORMATS, document_title, plot_training, render_training, report, train_network
 from .solution import solve
 from .spec import builtin_examples, load
 from .step_sweep import sweep_steps
@@ -59,22 +59,29 @@ def _naming_spec(run):
     return wrapped
 
 
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The files a command reads (its spec, a claims file, the --against module): never written over."""
+    found = [str(args.spec)]
+    if getattr(args, "against", None):
+        found.append(args.against.rsplit(":", 1)[0])
+    return found
+
+
 @_naming_spec
 def _cmd_report(args: argparse.Namespace) -> str:
     network = load(args.spec)
-    title = f"{args.spec}: {network.description}" if network.description else str(args.spec)
     params = None
     if args.params is not None:
         params = [p.strip() for p in args.params.split(",") if p.strip()]
-    text = report(network, digits=args.digits, format=args.format, title=title,
-                  round_intermediates=args.round_intermediates, update_rule=args.update_rule, params=params,
-                  decimals=args.decimals)
+    text = report(network, digits=args.digits, format=args.format, title=args.title, author=args.author,
+                  date=args.date, round_intermediates=args.round_intermediates, update_rule=args.update_rule,
+                  params=params, decimals=args.decimals)
     if args.output is None:
         return text
     if same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
         raise SymgradError(f"refusing to write the report over {args.output}; choose an output such as "
-                           f"report.{'tex' if args.format == 'latex' else 'md'} with -o")
-    write_text(args.output, text, inputs=[args.spec])
+                           f"report.{'tex' if args.format in ('latex', 'beamer') else 'md'} with -o")
+    write_text(args.output, text, inputs=_inputs(args))
     return f"wrote {args.output}: {args.format} report of {args.spec}\n"
 
 
@@ -101,7 +108,7 @@ def _cmd_compile(args: argparse.Namespace) -> str:
                            f"grad.py with -o")
     network = load(args.spec)
     compiled = compile_network(network, form=args.form, reduction=args.reduction, backend=args.backend)
-    write_text(args.output, compiled.source, inputs=[args.spec])
+    write_text(args.output, compiled.source, inputs=_inputs(args))
     return f"wrote {args.output}: value_and_grad for {len(compiled.params)} parameter arrays ({compiled.form} form)\n"
 
 
@@ -111,7 +118,7 @@ def _cmd_train(args: argparse.Namespace) -> str:
     result = train_network(network, steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            seed=args.seed, form=args.form)
     if args.plot:
-        plot_training(result, args.plot)
+        plot_training(result, args.plot, inputs=_inputs(args))
     return render_training(result, format=args.format)
 
 
@@ -133,7 +140,7 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
     text = result.to_json() if args.format == "json" else result.table()
     if args.plot:
         sweep = sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme)
-        plot_sweep(sweep, args.plot)
+        plot_sweep(sweep, args.plot, title=document_title(network), inputs=_inputs(args))
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"
     return text, 0 if result.ok else 1
@@ -142,8 +149,8 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
 @_naming_spec
 def _cmd_graph(args: argparse.Namespace) -> str:
     network = load(args.spec)
-    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=network.description,
-                         definitions=args.definitions)
+    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=document_title(network),
+                         definitions=args.definitions, inputs=_inputs(args))
     return f"wrote {args.output}: {len(drawn.quantities)} quantities in {drawn.layers} layers\n"
 
 
@@ -163,8 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decimals", type=_digits, default=None,
                    help="print N decimal places instead, trailing zeros dropped, as the lectures print")
     p.add_argument("--format", choices=FORMATS, default="text",
-                   help="text (default), json, latex (a standalone article for pdflatex) or markdown")
+                   help="text (default), json, latex (a standalone article for pdflatex), beamer (lecture slides "
+                        "for pdflatex) or markdown")
     p.add_argument("-o", "--output", default=None, help="write the report to this file instead of stdout")
+    p.add_argument("--title", default=None, help="the document's title (default: the spec's title, or its description)")
+    p.add_argument("--author", default=None, help="the author line of a LaTeX, Beamer or Markdown document")
+    p.add_argument("--date", default=None, help="the date line of a LaTeX, Beamer or Markdown document")
     p.add_argument("--params", default=None, metavar="P1,P2",
                    help="show only these parameters' gradients and updates, e.g. w5,w1 (default: all)")
     p.add_argument("--round-intermediates", action="store_true",

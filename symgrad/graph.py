@@ -92,6 +92,9 @@ class Network:
     """
 
     description: str = ""
+    title: str = ""  # the spec's title, author and date for documents (default: the description, none, none)
+    author: str = ""
+    date: str = ""
     leaves: dict[str, Leaf] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     values: dict[str, sympy.Rational | mpmath.mpf] = field(default_factory=dict)

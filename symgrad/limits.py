@@ -36,6 +36,9 @@ __all__ = [
     "MAX_GRADCHECK_DIRECTIONS",
     "MAX_CHECKED_BATCH",
     "MAX_PICTURE_QUANTITIES",
+    "MAX_DOCUMENT_LINE",
+    "MAX_NAME_PRINT",
+    "MAX_FORMULA_PRINT",
     "MAX_CLAIMS_TEXT",
     "MAX_CLAIMS",
     "MAX_CLAIM_STEPS",
@@ -88,6 +91,9 @@ MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its po
 MAX_GRADCHECK_POINTS = 1_024  # perturbed points evaluated in one call of the compiled code (bounds its memory)
 MAX_GRADCHECK_DIRECTIONS = 1_000  # random directions in one gradcheck (each costs exact evaluations at five points)
 # -- pictures --------------------------------------------------------------------------
+MAX_DOCUMENT_LINE = 300  # characters in a spec's title, author or date
+MAX_NAME_PRINT = 40  # characters of a name a document prints; a longer name is abbreviated with an ellipsis
+MAX_FORMULA_PRINT = 3_000  # characters of LaTeX in one local partial's formula a document prints (beyond: a note)
 MAX_PICTURE_QUANTITIES = 400  # leaves and nodes in one circuit picture (beyond that it is unreadable)
 # -- notebook display (Derivation._repr_latex_ / _repr_markdown_) ----------------------
 MAX_REPR_PARAMS = 8  # parameters a Derivation shows in Jupyter; one line counts the rest

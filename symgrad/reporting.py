@@ -14,6 +14,7 @@ from .errors import InvalidArgument, SymgradError
 from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
 from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, PLAIN_RANGE, Rounding, validate_digits
+from .render.beamer import render_beamer
 from .render.json import render_json
 from .render.latex import render_latex
 from .render.markdown import render_markdown
@@ -21,25 +22,45 @@ from .render.picture import draw_losses
 from .render.text import render_text
 from .solution import Solution, solve
 
-__all__ = ["report", "render_solution", "train_network", "render_training", "plot_training", "Training", "FORMATS"]
+__all__ = ["report", "render_solution", "document_title", "train_network", "render_training", "plot_training", "Training", "FORMATS"]
 
-FORMATS = ("text", "json", "latex", "markdown")
+FORMATS = ("text", "json", "latex", "beamer", "markdown")
 
 
-def render_solution(solution: Solution, *, format: str = "text", title: str = "") -> str:
-    """Format a solution: ``text``, ``json``, ``latex`` (a standalone article) or ``markdown``."""
+def document_title(network: Network) -> str:
+    """The title a document or picture of ``network`` carries: the spec's ``title``, else its description.
+
+    >>> import symgrad
+    >>> document_title(symgrad.load("mazur"))
+    "2-2-2 sigmoid network, one sample, squared error (the fourth lecture's worked example)"
+    """
+    return network.title or network.description
+
+
+def render_solution(solution: Solution, *, format: str = "text", title: str | None = None, author: str = "",
+                    date: str = "") -> str:
+    """Format a solution: ``text``, ``json``, ``latex`` (a standalone article), ``beamer`` (slides) or ``markdown``.
+
+    ``title`` defaults to the spec's title or description (``""``: none); ``author`` and ``date``
+    to the spec's.
+    """
     if format not in FORMATS:
         raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     if format == "json":
         return render_json(solution)
     if format == "latex":
-        return render_latex(solution, title=title or None)
+        return render_latex(solution, title=title, author=author, date=date)
+    if format == "beamer":
+        return render_beamer(solution, title=title, author=author, date=date)
     if format == "markdown":
-        return render_markdown(solution, title=title or None)
-    return render_text(solution, title=title)
+        return render_markdown(solution, title=title, author=author, date=date)
+    network = solution.network
+    return render_text(solution, title=document_title(network) if title is None else title,
+                       author=author or network.author, date=date or network.date)
 
 
-def report(network: Network, *, digits: int = 9, format: str = "text", title: str = "",
+def report(network: Network, *, digits: int = 9, format: str = "text", title: str | None = None,
+           author: str = "", date: str = "",
            round_intermediates: bool = False, update_rule: str = "simultaneous",
            params: Sequence[str] | None = None, decimals: int | None = None) -> str:
     """The full derivation of ``network`` as text, JSON, LaTeX or Markdown, evaluated once.
@@ -48,7 +69,8 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     ``decimals`` places) as it is produced, the way a person computes by hand; by default
     everything is exact and only the printed numbers are rounded. ``decimals`` prints that many
     decimal places, trailing zeros dropped, as the lectures print (0.082167041 at 9).
-    ``params`` shows only those parameters' gradients and updates.
+    ``params`` shows only those parameters' gradients and updates. ``title`` defaults to the spec's
+    title or description (``""``: none), ``author`` and ``date`` to the spec's.
 
     >>> import symgrad
     >>> print(report(symgrad.load("two_neurons"), digits=3).splitlines()[-2])
@@ -70,7 +92,7 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
                      update_rule=update_rule, decimals=decimals if format != "json" else None)
     if params is not None:
         solution = solution.restrict(params)
-    return render_solution(solution, format=format, title=title)
+    return render_solution(solution, format=format, title=title, author=author, date=date)
 
 
 @dataclass(frozen=True)
@@ -114,11 +136,16 @@ def render_training(training: Training, *, format: str = "text") -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_training(training: Training, path: str) -> None:
-    """Draw the loss at every step of a training run to ``path`` (.svg or .png; the ``plot`` extra)."""
+def plot_training(training: Training, path: str, *, inputs: Sequence[str] = ()) -> None:
+    """Draw the loss at every step of a training run to ``path`` (.svg or .png; the ``plot`` extra).
+
+    The title names the network; the file is written whole, never over one of ``inputs``.
+    """
     batch = "full batch" if training.batch_size is None else f"mini-batch loss, batch size {training.batch_size}"
-    draw_losses(training.result.losses, path, title=f"{training.result.steps} steps, learning rate "
-                f"{training.learning_rate:g}, {batch}", ylabel="loss before the step")
+    run = f"{training.result.steps} steps, learning rate {training.learning_rate:g}, {batch}"
+    name = document_title(training.network)
+    draw_losses(training.result.losses, path, title=f"{name}\n{run}" if name else run,
+                ylabel="loss before the step", inputs=inputs)
 
 
 def _g(x: float) -> str:

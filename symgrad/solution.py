@@ -191,13 +191,13 @@ class Solution:
                        updates=tuple(sorted((u for u in self.updates if u.param in order),
                                             key=lambda u: order[u.param])))
 
-    def latex(self, *, title: str | None = None) -> str:
+    def latex(self, *, title: str | None = None, author: str = "", date: str = "") -> str:
         """This solution as a standalone LaTeX article (as ``symgrad.render_latex``)."""
-        return write_article(solution_blocks(self, title=title))
+        return write_article(solution_blocks(self, title=title, author=author, date=date))
 
-    def markdown(self, *, title: str | None = None) -> str:
+    def markdown(self, *, title: str | None = None, author: str = "", date: str = "") -> str:
         """This solution as Markdown with ``$…$`` math (as ``symgrad.render_markdown``)."""
-        return write_markdown(solution_blocks(self, title=title))
+        return write_markdown(solution_blocks(self, title=title, author=author, date=date))
 
     def _repr_latex_(self) -> str:
         return write_math(solution_blocks(self, title=""))

@@ -27,12 +27,13 @@ from .limits import (
     MAX_SEED,
     MAX_SPEC_BYTES,
     MAX_SPEC_MLP_PARAMS,
+    MAX_DOCUMENT_LINE,
     MAX_WIDTH,
 )
 
 __all__ = ["load", "loads", "builtin_examples", "Example"]
 
-_TOP_KEYS = ("description", "output", "symbols", "values", "nodes", "train", "data", "mlp")
+_TOP_KEYS = ("description", "title", "author", "date", "output", "symbols", "values", "nodes", "train", "data", "mlp")
 _SYMBOL_KINDS = {"inputs": "input", "targets": "target", "params": "param", "constants": "constant"}
 _MLP_KEYS = ("widths", "activation", "output_activation", "loss", "bias", "slope", "l2", "seed")
 
@@ -136,11 +137,23 @@ class _Builder:
             net = Network(description=description)
             self.declare_symbols(net)
             self.define_nodes(net)
+        self.set_document(net)
         self.set_values(net, required="mlp" not in self.data)
         self.set_output(net)
         self.set_train(net)
         self.set_data(net)
         return net
+
+    def set_document(self, net: Network) -> None:
+        """The optional ``title``, ``author`` and ``date`` of the documents written from this spec."""
+        for key in ("title", "author", "date"):
+            value = self.data.get(key, "")
+            if not isinstance(value, str):
+                raise self.fail(key, f"expected a string, got {value!r}; write {key} = \"...\"")
+            if len(value) > MAX_DOCUMENT_LINE:
+                raise self.fail(key, f"is {len(value):,} characters; a {key} is limited to {MAX_DOCUMENT_LINE} "
+                                "characters; shorten it")
+            setattr(net, key, " ".join(value.split()))
 
     def check_top_keys(self) -> None:
         for key in self.data:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 INSTALL = "apt-get install texlive-latex-base (Debian/Ubuntu)"
+BEAMER_INSTALL = "apt-get install texlive-latex-recommended texlive-pictures (Debian/Ubuntu: beamer.cls and pgf)"
 
 
 def pdflatex() -> str:
@@ -20,6 +21,17 @@ def pdflatex() -> str:
             pytest.fail(f"CI is set but pdflatex is not on PATH; .ci/run must install it: {INSTALL}")
         pytest.skip(f"pdflatex is not on PATH; to compile the LaTeX reports: {INSTALL}")
     return path
+
+
+def needs_beamer() -> None:
+    """Skip without the Beamer class (and the pgf it loads); fail when the CI variable is set."""
+    kpsewhich = shutil.which("kpsewhich")
+    found = kpsewhich and all(subprocess.run([kpsewhich, name], capture_output=True, text=True).stdout.strip()
+                              for name in ("beamer.cls", "pgfmath.sty"))
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but the Beamer class is missing; .ci/run must install it: {BEAMER_INSTALL}")
+        pytest.skip(f"the Beamer class is not installed: {BEAMER_INSTALL}")
 
 
 def compile_latex(source: str, directory: Path, *, name: str = "report") -> tuple[Path, str, list[str]]:

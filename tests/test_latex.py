@@ -227,8 +227,7 @@ def test_params_option_and_output_file(tmp_path, capsys):
     out = tmp_path / "mazur.tex"
     assert main(["report", "mazur", "--format", "latex", "-o", str(out)]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
-    assert out.read_text(encoding="utf-8") == symgrad.report(symgrad.load("mazur"), format="latex",
-                                                             title="mazur: " + symgrad.load("mazur").description)
+    assert out.read_text(encoding="utf-8") == symgrad.report(symgrad.load("mazur"), format="latex")
     assert main(["report", "mazur", "--format", "latex", "-o", str(tmp_path / "x.toml")]) == 2
 
 

@@ -32,7 +32,7 @@ def test_mazur_markdown_shows_the_lecture_numbers(capsys):
     md = _markdown(capsys, "mazur", "--digits", "9", "--params", "w5")
     for number in ["0.74136507", "0.186815602", "0.593269992", "0.0821670406", "0.35891648"]:
         assert number in md, number
-    assert md.startswith("# mazur: 2-2-2 sigmoid network")
+    assert md.startswith("# 2-2-2 sigmoid network")  # the description, no file-name prefix
     assert "## The gradient for $w_{5}$" in md
     blocks, inline = _math(md)
     assert any(r"= 0.74136507 \cdot 0.186815602 \cdot 0.593269992 = 0.0821670406" in b for b in blocks)
@@ -108,5 +108,5 @@ def test_restrict_keeps_what_the_chosen_gradients_need():
 def test_params_also_narrow_the_text_report(capsys):
     assert main(["report", "mazur", "--params", "w5"]) == 0
     text = capsys.readouterr().out
-    assert "dE_total/dw5 = dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw5" in text
+    assert "dE_total/dw5 = dE_total/dout_o1 * ∂out_o1/∂net_o1 * ∂net_o1/∂w5" in text
     assert "dE_total/dw1" not in text and "w1+" not in text and "dE_total/dout_h1" not in text

@@ -364,7 +364,9 @@ def test_the_loss_curve_plots_the_training_losses(tmp_path):
     assert fig.axes[0].get_yscale() == "log"      # 3.74 down to 0.0047: three decades
     path = tmp_path / "loss.svg"
     plot_training(training, path)
-    assert "40 steps, learning rate 0.01, full batch" in _svg_texts(path)
+    texts = _svg_texts(path)
+    assert "40 steps, learning rate 0.01, full batch" in texts
+    assert "The world's smallest perceptron y = w*x on four (x, y) pairs, squared error" in texts  # names the network
 
 
 def test_cli_train_plot_writes_a_png(tmp_path, capsys):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Heading", "Paragraph", "Equations", "Block", "LINE_WIDTH", "join_terms", "equation_rows"]
+__all__ = ["Heading", "Byline", "Paragraph", "Equations", "Block", "LINE_WIDTH", "join_terms", "equation_rows"]
 
 #: A displayed row is broken at a top-level + or − once it is wider than this many characters.
 LINE_WIDTH = 75
@@ -25,6 +25,14 @@ class Heading:
 
 
 @dataclass(frozen=True)
+class Byline:
+    """The author and date under the title (plain text, escaped by the writer; either may be empty)."""
+
+    author: str
+    date: str
+
+
+@dataclass(frozen=True)
 class Paragraph:
     parts: tuple[tuple[str, str], ...]  # ("text", plain) or ("math", LaTeX math)
 
@@ -34,7 +42,7 @@ class Equations:
     rows: tuple[tuple[str, str], ...]  # (left side or "", right side starting with its relation)
 
 
-Block = Heading | Paragraph | Equations
+Block = Heading | Byline | Paragraph | Equations
 
 
 def join_terms(pieces: list[tuple[str, str]]) -> str:
@@ -65,17 +73,34 @@ def _width(latex: str) -> int:
     return len(re.sub(r"[{}_^\s\\]", "", latex)) + latex.count(" + ") + latex.count(" - ")
 
 
-def _split_inside(term: str) -> list[tuple[str, str]]:
-    """A term too wide for a line, split at every binary + and − outside braces (parentheses made plain)."""
+def _split_inside(term: str, width: int = LINE_WIDTH) -> list[tuple[str, str]]:
+    """A term too wide for a line, split at every binary + and − outside braces (parentheses made plain);
+    a piece still too wide is split again at its products (a continuation line then starts with ·)."""
     term = term.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\left|", "|").replace(r"\right|", "|")
     pieces: list[tuple[str, str]] = []
-    op, start, depth = "+", 0, 0
-    for k, ch in enumerate(term):
-        depth += ch == "{"
-        depth -= ch == "}"
-        if depth == 0 and term[k:k + 3] in (" + ", " - "):
+    for op, piece in _split_at(term, (" + ", " - ")):
+        if _width(piece) <= width:
+            pieces.append((op, piece))
+            continue
+        products = _split_at(piece, (r" \cdot ",))
+        pieces += [(op if k == 0 else r"\cdot", part) for k, (_, part) in enumerate(products)]
+    return pieces
+
+
+def _split_at(term: str, operators: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``term`` cut before every one of ``operators`` outside braces, as (operator, piece) pairs."""
+    pieces: list[tuple[str, str]] = []
+    op, start, depth, k = "+", 0, 0, 0
+    while k < len(term):
+        depth += term[k] == "{"
+        depth -= term[k] == "}"
+        found = next((o for o in operators if term.startswith(o, k)), None) if depth == 0 else None
+        if found:
             pieces.append((op, term[start:k]))
-            op, start = term[k + 1], k + 3
+            op, start = found.strip(), k + len(found)
+            k = start
+            continue
+        k += 1
     pieces.append((op, term[start:]))
     return pieces
 

@@ -14,10 +14,10 @@ from .solution_blocks import solution_blocks
 __all__ = ["render_latex", "render_latex_math"]
 
 
-def render_latex(solution: Solution, *, title: str | None = None) -> str:
+def render_latex(solution: Solution, *, title: str | None = None, author: str = "", date: str = "") -> str:
     """The worked solution as a standalone LaTeX article (pdflatex), the same bytes for the same input.
 
-    ``title`` defaults to the network's description; it is escaped, never run.
+    ``title`` defaults to the spec's title or description, ``author`` and ``date`` to the spec's; it is escaped, never run.
 
     >>> import symgrad
     >>> s = symgrad.solve(symgrad.derive(symgrad.load("mazur")), digits=9)
@@ -25,7 +25,7 @@ def render_latex(solution: Solution, *, title: str | None = None) -> str:
     >>> r"\\frac{\\partial \\mathrm{out}_{\\mathrm{o1}}}{\\partial \\mathrm{net}_{\\mathrm{o1}}}" in tex
     True
     """
-    return write_article(solution_blocks(solution, title=title))
+    return write_article(solution_blocks(solution, title=title, author=author, date=date))
 
 
 def render_latex_math(solution: Solution) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from .blocks import Block, Heading, Paragraph
+from .blocks import Block, Byline, Heading, Paragraph
 
-__all__ = ["escape_text", "write_article", "write_math"]
+__all__ = ["escape_text", "paragraph_latex", "write_article", "write_math"]
 
 # Text characters LaTeX treats specially, and a few common non-ASCII ones pdflatex cannot take as they are.
 _TEXT_ESCAPES = {
@@ -68,8 +68,13 @@ def _align(rows: tuple[tuple[str, str], ...], environment: str) -> str:
     return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
 
 
-def _paragraph_latex(paragraph: Paragraph | Heading) -> str:
+def paragraph_latex(paragraph: Paragraph | Heading) -> str:
     return "".join(escape_text(text) if kind == "text" else f"${text}$" for kind, text in paragraph.parts)
+
+
+def _byline(block: Byline) -> str:
+    lines = [escape_text(line) for line in (block.author, block.date) if line]
+    return "{\\raggedright " + "\\\\\n".join(lines) + "\\par}"
 
 
 def write_article(blocks: list[Block]) -> str:
@@ -77,10 +82,12 @@ def write_article(blocks: list[Block]) -> str:
     parts = [_PREAMBLE]
     for block in blocks:
         if isinstance(block, Heading):
-            text = _paragraph_latex(block)
+            text = paragraph_latex(block)
             parts.append(f"\\section*{{{text}}}" if block.level else f"{{\\raggedright\\Large\\bfseries {text}\\par}}")
+        elif isinstance(block, Byline):
+            parts.append(_byline(block))
         elif isinstance(block, Paragraph):
-            parts.append(_paragraph_latex(block))
+            parts.append(paragraph_latex(block))
         else:
             parts.append(_align(block.rows, "align*"))
     parts.append("\\end{document}")
@@ -92,7 +99,9 @@ def write_math(blocks: list[Block]) -> str:
     no preamble or sections."""
     parts = []
     for block in blocks:
-        if isinstance(block, (Heading, Paragraph)):
+        if isinstance(block, Byline):
+            parts.append(", ".join(line.replace("$", r"\$") for line in (block.author, block.date) if line))
+        elif isinstance(block, (Heading, Paragraph)):
             parts.append("".join(text.replace("$", r"\$") if kind == "text" else f"${text}$"
                                  for kind, text in block.parts))
         else:

@@ -14,14 +14,14 @@ from .solution_blocks import solution_blocks
 __all__ = ["render_markdown"]
 
 
-def render_markdown(solution: Solution, *, title: str | None = None) -> str:
+def render_markdown(solution: Solution, *, title: str | None = None, author: str = "", date: str = "") -> str:
     """The worked solution as Markdown, the same bytes for the same input.
 
-    ``title`` defaults to the network's description; it is escaped.
+    ``title`` defaults to the spec's title or description, ``author`` and ``date`` to the spec's; it is escaped.
 
     >>> import symgrad
     >>> md = render_markdown(symgrad.solve(symgrad.derive(symgrad.load("perceptron")), digits=4))
     >>> print(md.splitlines()[0])
     # The world's smallest perceptron y = w\\*x on four (x, y) pairs, squared error (fifth lecture)
     """
-    return write_markdown(solution_blocks(solution, title=title))
+    return write_markdown(solution_blocks(solution, title=title, author=author, date=date))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .blocks import Block, Heading, Paragraph
+from .blocks import Block, Byline, Heading, Paragraph
 
 __all__ = ["escape_markdown", "write_markdown"]
 
@@ -41,7 +41,9 @@ def write_markdown(blocks: list[Block]) -> str:
     """Document blocks as Markdown: text escaped, math as ``$…$`` and ``$$…$$``, the same bytes for the same blocks."""
     parts = []
     for block in blocks:
-        if isinstance(block, (Heading, Paragraph)):
+        if isinstance(block, Byline):
+            parts.append("*" + escape_markdown(", ".join(line for line in (block.author, block.date) if line)) + "*")
+        elif isinstance(block, (Heading, Paragraph)):
             text = "".join(escape_markdown(text) if kind == "text" else f"${text}$" for kind, text in block.parts)
             parts.append(f"{'#' * (block.level + 1)} {text}" if isinstance(block, Heading) else text)
         else:

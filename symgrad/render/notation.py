@@ -12,11 +12,26 @@ from typing import Iterable
 
 import sympy
 
-__all__ = ["latex_name", "total", "total_inline", "partial", "delta_pieces", "symbolic_latex"]
+from ..limits import MAX_NAME_PRINT
+
+__all__ = ["abbreviate", "latex_name", "total", "total_inline", "partial", "delta_pieces", "symbolic_latex"]
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
           "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
           "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega"}
+
+
+def abbreviate(name: str) -> str:
+    """``name`` as documents and pictures print it: whole up to ``MAX_NAME_PRINT`` characters, else its
+    start and end around an ellipsis (so a page or a box can hold it).
+
+    >>> abbreviate("w5"), abbreviate("weight_" + "a" * 60 + "_end")
+    ('w5', 'weight_aaaaaaaaaaaaaaaaaaa…aaaaaaaaa_end')
+    """
+    if len(name) <= MAX_NAME_PRINT:
+        return name
+    tail = MAX_NAME_PRINT // 3
+    return name[:MAX_NAME_PRINT - tail - 1] + "…" + name[-tail:]
 
 
 def _upright(part: str) -> str:
@@ -35,6 +50,9 @@ def latex_name(name: str) -> str:
     >>> latex_name("out_o1"), latex_name("w5"), latex_name("E_total")
     ('\\\\mathrm{out}_{\\\\mathrm{o1}}', 'w_{5}', 'E_{\\\\mathrm{total}}')
     """
+    if len(name) > MAX_NAME_PRINT:
+        head, _, tail = abbreviate(name).partition("…")
+        return r"\mathrm{" + head.replace("_", r"\_") + r"\ldots " + tail.replace("_", r"\_") + "}"
     base, _, sub = name.partition("_")
     parts = sub.split("_") if sub else []
     if not sub:

@@ -15,18 +15,20 @@ evaluates. ``plot_sweep`` writes its SVG itself, with no dependency, and a PNG w
 
 from __future__ import annotations
 
-import html
-import math
+import io
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GraphError, InvalidArgument, MissingDependency
-from ..gradcheck_report import StepSweep
-from ..limits import MAX_PICTURE_QUANTITIES
+from ..files import PathLike, write_bytes
+from ..limits import MAX_NAME_PRINT, MAX_PICTURE_QUANTITIES
 from ..precision import validate_digits, format_number
 from ..solution import Solution
+from .node_text import substitute, tokens
+from .notation import abbreviate
+from .sweep_picture import plot_sweep, wrap_chars
 from .text import printable
 
 __all__ = ["CircuitLayout", "PlacedQuantity", "Wire", "layout_circuit", "circuit_figure", "draw_circuit",
@@ -48,6 +50,7 @@ _TALL_BOX_HEIGHT = 0.46  # a box with the node's definition under its name
 _SLOT = 0.72  # vertical distance between neighbouring quantities in a layer
 _FAN = 0.55  # the shortest horizontal run of the wires between two layers
 _MARGIN = 0.25
+_MAX_DEFINITION = 60  # characters of a node's definition shown in its box
 
 _FILL = {"input": "#dbeafe", "param": "#fde68a", "target": "#e5e7eb", "constant": "#f3f4f6", "node": "#ffffff"}
 _KINDS = (("input", "inputs", "blue"), ("param", "parameters", "amber"), ("target", "targets", "grey"),
@@ -143,14 +146,17 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
 
     # Columns: box, wire out (labels), fork region.
     labels = _labels(solution, [*leaves, *nodes], digits)
-    shown = {name: printable(node.text) if definitions else "" for name, node in nodes.items()}
+    shown = {name: _definition(node.text) if definitions else "" for name, node in nodes.items()}
     box_h = _TALL_BOX_HEIGHT if definitions else _BOX_HEIGHT
-    box_w = {name: max(_text_width(name, NAME_PT), _text_width(shown.get(name, ""), DEFINITION_PT)) + 2 * _PAD
-             for name in labels}
+    box_w = {name: max(_text_width(abbreviate(name), NAME_PT), _text_width(shown.get(name, ""), DEFINITION_PT))
+             + 2 * _PAD for name in labels}
     col_box, col_wire, col_fan = _columns(order, edges, ys, labels, box_w)
     # The key below the graph and the title above it are wrapped to the picture's width, which
     # is at least the key's (up to 9 inches); a narrower graph is centred.
     key = _key(solution.output, {leaf.kind for leaf in leaves.values()})
+    if any(abbreviate(name) != name for name in labels) or any(len(d) >= _MAX_DEFINITION for d in shown.values()):
+        key.append(f"Names longer than {MAX_NAME_PRINT} characters are shortened with …, and definitions "
+                   f"to {_MAX_DEFINITION} characters.")
     graph_width = sum(col_box) + sum(col_wire) + sum(col_fan[:-1]) + 2 * _MARGIN
     width = max(graph_width, min(max(_text_width(line, CAPTION_PT) for line in key) + 0.1, 9.0) + 2 * _MARGIN)
     left = [_MARGIN + (width - graph_width) / 2]
@@ -185,6 +191,13 @@ def layout_circuit(solution: Solution, *, digits: int | None = None, title: str 
                          caption_lines, title_top, caption_top, box_h)
 
 
+def _definition(text: str) -> str:
+    """A node's definition for its box: long names abbreviated, at most ``_MAX_DEFINITION`` characters."""
+    shortened = printable(substitute(text, {t.string: abbreviate(t.string) for t in tokens(text)
+                                            if t.string.isidentifier() and len(t.string) > MAX_NAME_PRINT}))
+    return shortened if len(shortened) < _MAX_DEFINITION else shortened[:_MAX_DEFINITION - 1] + "…"
+
+
 def _labels(solution: Solution, names: list[str], digits: int) -> dict[str, tuple[str, str]]:
     """Each quantity's (value, gradient) as printed on its wire; the gradient empty where it does not exist."""
     fmt = (lambda v: format_number(v, digits))
@@ -214,11 +227,11 @@ def _columns(order: list[list[str]], edges: list[tuple[str, str]], ys: dict[str,
 
 def _key(output: str, leaf_kinds: set[str]) -> list[str]:
     """The key printed under the picture: what the wire labels mean, and the box colours present."""
-    return [f"Above each wire: its value; below it: the gradient ∂{output}/∂(that quantity), "
+    return [f"Above each wire: its value; below it: the gradient ∂{abbreviate(output)}/∂(that quantity), "
             f"which adds up over the branches of a fork.",
             "Boxes: " + ", ".join(f"{word} {colour}" for kind, word, colour in _KINDS
                                   if kind in leaf_kinds or kind == "node")
-            + f"; the output, {output}, has a heavy border."]
+            + f"; the output, {abbreviate(output)}, has a heavy border."]
 
 
 def _forks(edges: list[tuple[str, str]], through: dict, out_end: dict, left: list[float], y_of: dict[str, float],
@@ -417,7 +430,7 @@ def circuit_figure(solution: Solution, *, digits: int | None = None, title: str 
                 facecolor=_FILL[q.kind], edgecolor="#222222", linewidth=1.6 if q.name == lay.output else 0.9,
                 zorder=2))
             name_y = q.y - 0.075 if q.definition else q.y
-            ax.text(q.x, name_y, q.name, ha="center", va="center_baseline", fontsize=NAME_PT, zorder=3,
+            ax.text(q.x, name_y, abbreviate(q.name), ha="center", va="center_baseline", fontsize=NAME_PT, zorder=3,
                     parse_math=False)
             if q.definition:
                 ax.text(q.x, q.y + 0.11, q.definition, ha="center", va="center_baseline", fontsize=DEFINITION_PT,
@@ -444,14 +457,15 @@ def _wire_centre(lay: CircuitLayout, q: PlacedQuantity) -> float:
 
 
 def draw_circuit(solution: Solution, path: str | Path, *, digits: int | None = None, title: str = "",
-                 definitions: bool = False) -> CircuitLayout:
+                 definitions: bool = False, inputs: Sequence[PathLike] = ()) -> CircuitLayout:
     """Write the circuit of ``solution`` to ``path`` (.svg or .png); the same input gives the same bytes.
 
-    Returns the layout drawn. Needs matplotlib (``pip install "symgrad[plot]"``).
+    Returns the layout drawn. Needs matplotlib (``pip install "symgrad[plot]"``). The file is
+    written whole or not at all, and never over one of ``inputs`` (``symgrad.files``).
     """
     fmt = _picture_format(path)
     lay = layout_circuit(solution, digits=digits, title=title, definitions=definitions)
-    _save(circuit_figure(solution, digits=digits, title=title, definitions=definitions), path, fmt)
+    _save(circuit_figure(solution, digits=digits, title=title, definitions=definitions), path, fmt, inputs)
     return lay
 
 
@@ -472,16 +486,18 @@ def loss_figure(losses: Sequence[float], *, title: str = "", ylabel: str = "loss
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
         ax.grid(True, color="#dddddd", linewidth=0.6)
-        if title:
-            ax.set_title(title, fontsize=10)
+        if title:  # wrapped to the figure's width, so every line stays inside the image
+            lines = [w for line in title.split("\n") for w in wrap_chars(printable(line), 80)]
+            ax.set_title("\n".join(lines[:4]), fontsize=10 if len(lines) < 3 else 8)
         fig.tight_layout()
     return fig
 
 
-def draw_losses(losses: Sequence[float], path: str | Path, *, title: str = "", ylabel: str = "loss") -> Path:
-    """Write the loss curve to ``path`` (.svg or .png), the same bytes for the same losses."""
+def draw_losses(losses: Sequence[float], path: str | Path, *, title: str = "", ylabel: str = "loss",
+                inputs: Sequence[PathLike] = ()) -> Path:
+    """Write the loss curve to ``path`` (.svg or .png), the same bytes for the same losses, never over ``inputs``."""
     fmt = _picture_format(path)
-    _save(loss_figure(losses, title=title, ylabel=ylabel), path, fmt)
+    _save(loss_figure(losses, title=title, ylabel=ylabel), path, fmt, inputs)
     return Path(path)
 
 
@@ -493,99 +509,16 @@ def _picture_format(path: str | Path) -> str:
     return suffix
 
 
-def _save(fig, path: str | Path, fmt: str) -> None:
+def _save(fig, path: str | Path, fmt: str, inputs: Sequence[PathLike] = ()) -> None:
+    """Draw ``fig`` in memory, then write it whole (a temporary file renamed into place)."""
     matplotlib, _, _ = _matplotlib("saving a picture")
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-    try:
-        with matplotlib.rc_context(_RC):
-            fig.savefig(path, format=fmt, dpi=_dpi(fig), metadata=metadata)
-    except OSError as exc:
-        raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path with -o") from None
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buffer, format=fmt, dpi=_dpi(fig), metadata=metadata)
+    write_bytes(path, buffer.getvalue(), inputs=inputs)
 
 
 def _dpi(fig) -> float:
     width, height = fig.get_size_inches()
     return min(150.0, 10000.0 / max(width, height))
-
-
-# -- the gradcheck step sweep: SVG written here, PNG with matplotlib ---------------------------------
-def plot_sweep(sweep: StepSweep, path: str | Path) -> Path:
-    """Save the sweep as a log-log plot: SVG by symgrad itself, PNG with matplotlib (the plot extra)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".svg", ".png"):
-        raise InvalidArgument(f"--plot {path}: the file must end in .svg or .png")
-    if suffix == ".png":
-        _sweep_png(sweep, path)
-    else:
-        try:
-            path.write_text(_sweep_svg(sweep), encoding="utf-8")
-        except OSError as exc:
-            raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
-    return path
-
-
-_SERIES = (("errors", "measured |D(h) − exact|", "#1f77b4", ""),
-           ("truncation", "bound: truncation", "#ff7f0e", "6,4"),
-           ("roundoff", "bound: round-off", "#2ca02c", "2,3"))  # (StepSweep field, legend, colour, SVG dashes)
-
-
-def _sweep_png(sweep: StepSweep, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependency("a PNG step-sweep plot", extra="plot", module="matplotlib") from None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for field, label, colour, dash in _SERIES:
-        values = [v if v > 0 else float("nan") for v in getattr(sweep, field)]
-        ax.loglog(sweep.steps, values, "o-" if not dash else "--", color=colour, label=label, markersize=3)
-    ax.set_ylim(bottom=0.1 * min(e for e in sweep.errors if e > 0), top=10 * max(sweep.errors))
-    ax.legend(fontsize=7)
-    ax.set_xlabel("step h")
-    ax.set_ylabel("|finite difference − exact|")
-    ax.set_title(sweep.summary(), fontsize=7)
-    try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise InvalidArgument(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
-    finally:
-        plt.close(fig)
-
-
-def _sweep_svg(sweep: StepSweep) -> str:
-    """A log-log plot of the sweep as a small, dependency-free SVG document."""
-    width, height, pad = 640, 420, 60
-    xs = [math.log10(h) for h in sweep.steps]
-    measured = [math.log10(e) for e in sweep.errors if e > 0] or [-20.0]
-    x0, x1, y0, y1 = min(xs), max(xs), math.floor(min(measured)), math.ceil(max(measured))
-    y1 = y1 if y1 > y0 else y0 + 1
-
-    def px(x: float, value: float) -> tuple[float, float]:
-        y = min(max(math.log10(value) if value > 0 else y0, y0), y1)  # clipped to the frame
-        return pad + (x - x0) / (x1 - x0) * (width - 2 * pad), height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}">',
-             f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" fill="none" '
-             'stroke="#999"/>']
-    for k, (field, label, colour, dash) in enumerate(_SERIES):
-        points = " ".join("%.1f,%.1f" % px(x, value) for x, value in zip(xs, getattr(sweep, field)))
-        style = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{style} points="{points}"/>')
-        parts.append(f'<line x1="{pad + 10}" y1="{pad + 16 + 16 * k}" x2="{pad + 40}" y2="{pad + 16 + 16 * k}" '
-                     f'stroke="{colour}" stroke-width="2"{style}/>')
-        parts.append(f'<text x="{pad + 46}" y="{pad + 20 + 16 * k}" font-size="11">{html.escape(label)}</text>')
-    for exponent in range(math.ceil(x0), math.floor(x1) + 1, 2):
-        X, _ = px(exponent, 10.0 ** y0)
-        parts.append(f'<text x="{X:.1f}" y="{height - pad + 18}" font-size="11" text-anchor="middle">1e{exponent}</text>')
-    for exponent in range(y0, y1 + 1, max(1, (y1 - y0) // 8)):
-        _, Y = px(x0, 10.0 ** exponent)
-        parts.append(f'<text x="{pad - 6}" y="{Y + 4:.1f}" font-size="11" text-anchor="end">1e{exponent}</text>')
-    parts.append(f'<text x="{width / 2}" y="{height - 12}" font-size="12" text-anchor="middle">step h</text>')
-    parts.append(f'<text x="{width / 2}" y="20" font-size="12" text-anchor="middle">{html.escape(sweep.summary())}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import sympy
 
-from .blocks import Block, Equations, Heading, Paragraph, equation_rows, join_terms
+from ..limits import MAX_FORMULA_PRINT
+
+from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
 
-__all__ = ["solution_blocks"]
+__all__ = ["solution_blocks", "shown_deltas", "trivial_deltas"]
 
 _UNDEFINED = r"\text{(does not exist at this point)}"
 
@@ -48,29 +50,41 @@ class _Symbolic:
 
     def __call__(self, expr: sympy.Expr, *, substituted: bool = False) -> str:
         if not substituted:
-            return symbolic_latex(expr)
+            return _capped(symbolic_latex(expr))
         names = {symbol: self.fmt.paren(self.solution.numbers.values[symbol.name]) for symbol in expr.free_symbols}
-        return sympy.latex(expr, symbol_names=names, mul_symbol="dot")
+        return _capped(sympy.latex(expr, symbol_names=names, mul_symbol="dot"))
+
+
+def _capped(latex: str) -> str:
+    """A formula, or a note where it is longer than ``MAX_FORMULA_PRINT`` (no page could hold it)."""
+    if len(latex) <= MAX_FORMULA_PRINT:
+        return latex
+    return rf"\text{{(a formula of {len(latex):,} characters; over {MAX_FORMULA_PRINT:,}, not printed)}}"
 
 
 # -- the blocks of a worked solution -----------------------------------------------------------
-def solution_blocks(solution, *, title: str | None = None) -> list[Block]:
+def solution_blocks(solution, *, title: str | None = None, author: str = "", date: str = "") -> list[Block]:
     """Every block of the worked solution (a ``Solution``), in reading order, for the LaTeX and Markdown writers.
 
-    ``title`` defaults to the network's description; ``""`` leaves the title out.
+    ``title`` defaults to the spec's title or else the network's description; ``""`` leaves the
+    title out. ``author`` and ``date`` (default: the spec's) go on a line under it.
 
     >>> import symgrad
     >>> blocks = solution_blocks(symgrad.solve(symgrad.derive(symgrad.load("mazur")), digits=4))
     >>> [b.parts[0][1] for b in blocks if isinstance(b, Heading)][1:4]
     ['The network', 'Forward pass', 'Loss']
     """
-    title = solution.network.description if title is None else title
+    network = solution.network
+    title = (network.title or network.description) if title is None else title
+    author, date = author or network.author, date or network.date
     fmt = _Numbers(solution)
     sym = _Symbolic(solution, fmt)
     out = solution.output
     blocks: list[Block] = []
     if title:
         blocks.append(Heading(0, (("text", title),)))
+    if author or date:
+        blocks.append(Byline(author, date))
     note = solution.rounding.describe() if solution.rounding.active else "computed exactly, then rounded for print"
     blocks.append(Paragraph((
         ("text", f"Numbers to {solution.precision_note} ({note}). A local partial "),
@@ -158,18 +172,39 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str,
     return steps
 
 
+def shown_deltas(solution) -> list:
+    """The total derivatives a document derives in its backward pass, as the LaTeX and Markdown show them:
+    those some gradient is built from (every one, for a circuit with no targets), less the output's own
+    and the parameters' (each parameter's has its own section)."""
+    params = {g.param for g in solution.gradients}
+    shown = set(solution.derivation.needed)
+    if not solution.network.targets:
+        shown |= {delta.name for delta in solution.deltas}
+    found = [d for d in solution.deltas if d.name != solution.output and d.name not in params and d.name in shown]
+    return found
+
+
+def trivial_deltas(solution) -> list:
+    """The δ's that are 1 because the output is their plain sum (E_total = E_o1 + E_o2): stated once, in words."""
+    out = solution.output
+    order = {node.name: k for k, node in enumerate(solution.nodes)}
+    return sorted((d for d in shown_deltas(solution) if len(d.terms) == 1 and d.terms[0].consumer == out
+                   and d.terms[0].factor.expr == 1), key=lambda d: order.get(d.name, -1))
+
+
 def _backward(solution, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
     out = solution.output
     blocks: list[Block] = [Heading(1, (("text", "Backward pass"),)), Paragraph((
         ("text", "Each total derivative is the sum over the consumers of the quantity, starting from "),
         ("math", f"{total_inline(out, out)} = 1"), ("text", "; the local partials it uses follow it."),
     ))]
-    params = {g.param for g in solution.gradients}
-    shown = set(solution.derivation.needed)  # the δ's some gradient is built from
-    if not solution.network.targets:  # a circuit: the derivative for every input too, and all above
-        shown |= {delta.name for delta in solution.deltas}
-    for delta in solution.deltas:
-        if delta.name == out or delta.name in params or delta.name not in shown:
+    trivial = trivial_deltas(solution)
+    if trivial:
+        names = " = ".join(total_inline(out, d.name) for d in trivial)
+        blocks.append(Paragraph((("math", f"{names} = 1"), ("text", f": {'it is a term' if len(trivial) == 1 else 'each is a term'} of the sum "),
+                                 ("math", latex_name(out)), ("text", "."))))
+    for delta in shown_deltas(solution):
+        if delta in trivial:
             continue
         rows = _delta_rows(solution, delta, fmt, sym)
         for term in delta.terms:

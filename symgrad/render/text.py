@@ -12,6 +12,7 @@ import sympy
 
 from ..solution import Solution, SolvedDelta, SolvedGradient
 from .node_text import substitute
+from .solution_blocks import shown_deltas, trivial_deltas
 
 __all__ = ["render_text", "printable"]
 
@@ -38,13 +39,14 @@ class _Formatter:
         return self.solution.format(value)
 
 
-def render_text(solution: Solution, *, title: str = "") -> str:
-    """The whole report as text, the same bytes for the same input."""
+def render_text(solution: Solution, *, title: str = "", author: str = "", date: str = "") -> str:
+    """The whole report as text, the same bytes for the same input; ``author`` and ``date`` go under the title."""
     fmt = _Formatter(solution)
     lines: list[str] = []
     if title:
         title = printable(title)
-        lines += [title, "=" * len(title), ""]
+        lines += [title, "=" * len(title)]
+        lines += [printable(line) for line in (author, date) if line] + [""]
     note = "decimals in the spec are exact"
     if solution.rounding.active:
         note = solution.rounding.describe()
@@ -75,24 +77,32 @@ def _forward(solution: Solution, fmt: _Formatter) -> list[str]:
     return lines
 
 
+def _partial(factor) -> str:
+    """A local partial of one node's own expression: ∂of/∂wrt (a total derivative is written d)."""
+    return f"∂{factor.of}/∂{factor.wrt}"
+
+
 def _backward(solution: Solution, fmt: _Formatter) -> list[str]:
     out = solution.output
-    lines = [f"Backward pass    (d{out}/dx = sum over the consumers c of x of d{out}/dc * dc/dx)"]
-    for delta in solution.deltas:
-        if delta.name == out:
-            lines.append(f"  d{out}/d{out} = 1")
-            continue
-        lines += _delta(out, delta, fmt)
+    lines = [f"Backward pass    (d{out}/dx = sum over the consumers c of x of d{out}/dc * ∂c/∂x;",
+             "                  ∂: a local partial of one node's expression; d: a total derivative, every path)"]
+    trivial = trivial_deltas(solution)
+    if trivial:
+        names = " = ".join(f"d{out}/d{d.name}" for d in trivial)
+        lines.append(f"  {names} = 1: {'it is a term' if len(trivial) == 1 else 'each is a term'} of the sum {out}")
+    for delta in shown_deltas(solution):
+        if delta not in trivial:
+            lines += _delta(out, delta, fmt)
     return lines
 
 
 def _delta(out: str, delta: SolvedDelta, fmt: _Formatter) -> list[str]:
-    symbolic = " + ".join(f"d{out}/d{t.consumer} * {t.factor.leibniz}" for t in delta.terms)
+    symbolic = " + ".join(f"d{out}/d{t.consumer} * {_partial(t.factor)}" for t in delta.terms)
     pad = " " * (len(out) + len(delta.name) + 4)
     if delta.value is None:
         return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}is undefined here: {delta.undefined}"]
     numeric = " + ".join(f"{_paren(fmt(t.delta))} * {_paren(fmt(t.factor.value))}" for t in delta.terms)
-    locals_ = ", ".join(f"{t.factor.leibniz} = {sympy.sstr(t.factor.expr)}" for t in delta.terms)
+    locals_ = ", ".join(f"{_partial(t.factor)} = {sympy.sstr(t.factor.expr)}" for t in delta.terms)
     return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}= {numeric}", f"  {pad}= {fmt(delta.value)}",
             f"  {pad}  where {locals_}"]
 
@@ -116,7 +126,7 @@ def _gradient(out: str, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
     if chain is None:
         lines.append(f"  {label} = {value}")
     else:
-        names = [f.leibniz for f in chain.factors]
+        names = [_partial(f) for f in chain.factors]
         numbers = [fmt(f.value) for f in chain.factors]
         if chain.head_delta is not None:
             names.insert(0, f"d{out}/d{chain.head}")
