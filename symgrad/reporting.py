@@ -81,6 +81,10 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     validate_digits(digits)
     printed = max(digits, JSON_MIN_DIGITS) if format == "json" else digits
     working = printed + GUARD_DIGITS
+    if format in ("latex", "beamer", "markdown"):
+        # A document shows its arithmetic with the digits that reproduce each printed result; under
+        # cancellation (1 - 0.999999998) that takes up to twice the printed digits, certified.
+        working = 2 * printed + GUARD_DIGITS
     rounding = Rounding.significant(digits) if round_intermediates else None
     if decimals is not None:
         validate_digits(decimals, what="decimals")

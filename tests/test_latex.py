@@ -52,7 +52,8 @@ def test_mazur_at_9_digits_shows_the_lecture_numbers(capsys):
     assert (r"\frac{\partial \mathrm{out}_{\mathrm{o1}}}{\partial \mathrm{net}_{\mathrm{o1}}} &= "
             r"\mathrm{out}_{\mathrm{o1}} \left(1 - \mathrm{out}_{\mathrm{o1}}\right) = "
             r"0.75136507 \cdot \left(1 - 0.75136507\right) = 0.186815602" in tex)
-    assert r"= 0.74136507 \cdot 0.186815602 \cdot 0.593269992 = 0.0821670406" in tex
+    # 0.74136507 · 0.186815602 · 0.593269992 = 0.08216704068: to reproduce 0.0821670406 the row needs 10 digits.
+    assert r"= 0.7413650696 \cdot 0.1868156018 \cdot 0.5932699921 = 0.0821670406" in tex
     assert r"w_{5}^{+} &= w_{5} - \eta \, \frac{\mathrm{d}E_{\mathrm{total}}}{\mathrm{d}w_{5}} = " \
            r"0.4 - 0.5 \cdot 0.0821670406 = 0.35891648" in tex
 
@@ -63,8 +64,9 @@ def test_hidden_weight_writes_the_sum_over_consumers(capsys):
     p = lambda a, b: rf"\frac{{\partial {latex_name(a)}}}{{\partial {latex_name(b)}}}"  # noqa: E731
     assert (f"{d('E_total', 'out_h1')} &= {d('E_total', 'net_o1')} \\, {p('net_o1', 'out_h1')} + "
             f"{d('E_total', 'net_o2')} \\, {p('net_o2', 'out_h1')}") in tex
-    # the lecture: 0.138498562·0.40 + (−0.0380982365)·0.50 = 0.0363503064 (to 9 digits)
-    assert r"0.138498562 \cdot 0.4 + \left(-0.0380982365\right) \cdot 0.5" in tex
+    # the lecture: 0.138498562·0.40 + (−0.0380982365)·0.50 = 0.0363503064 (to 9 digits); those numbers give
+    # 0.03635030655, so the row shows 10 digits, which give 0.0363503064 (Fraction arithmetic by hand).
+    assert r"0.1384985616 \cdot 0.4 + \left(-0.03809823652\right) \cdot 0.5" in tex
     assert tex.count(r"\section*{The gradient for") == 1
 
 

@@ -25,7 +25,7 @@ _PREAMBLE = r"""\documentclass[10pt,aspectratio=169]{beamer}
 
 
 def _frame(title: str, body: list[str]) -> str:
-    return f"\\begin{{frame}}[t,allowframebreaks]{{{title}}}\n" + "\n\n".join(body) + "\n\\end{frame}"
+    return f"\\begin{{frame}}[t,allowframebreaks]{{{title}}}\n\\small\n" + "\n\n".join(body) + "\n\\end{frame}"
 
 
 def write_beamer(blocks: list[Block]) -> str:

@@ -9,9 +9,14 @@ call it (solution.py imports this module, not the other way round).
 
 from __future__ import annotations
 
+import mpmath
 import sympy
+from decimal import Decimal
+from math import prod
 
+from ..arithmetic import mp_value_at
 from ..limits import MAX_FORMULA_PRINT
+from ..precision import format_number
 
 from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
@@ -24,21 +29,62 @@ _UNDEFINED = r"\text{(does not exist at this point)}"
 
 
 class _Numbers:
-    """A number as the documents print it: the solution's digits, ``1.5 \\times 10^{-7}`` for an exponent."""
+    """A number as the documents print it: the solution's digits, in scientific notation
+    (``4.59 \\times 10^{-6}``) below ``SCIENTIFIC_BELOW``; the numbers of a row of arithmetic with as many
+    more digits as it takes for that arithmetic to give the printed result (``reproducing``)."""
 
     def __init__(self, solution):
         self.solution = solution
 
-    def __call__(self, value) -> str:
-        text = self.solution.format(value)
-        mantissa, _, exponent = text.partition("e")
-        if exponent:
-            text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
-        return text
+    def __call__(self, value, digits: int | None = None) -> str:
+        text = self.solution.format(value) if digits is None else format_number(value, digits)
+        return _scientific(text)
 
-    def paren(self, value) -> str:
-        text = self(value)
+    def paren(self, value, digits: int | None = None) -> str:
+        text = self(value, digits)
         return rf"\left({text}\right)" if text.startswith("-") or "times" in text else text
+
+    def reproducing(self, values: list, combine, result) -> int | None:
+        """The fewest significant digits (from the solution's) at which ``combine`` of ``values`` rounded
+        to them prints as ``result`` does; ``None`` keeps the usual print (decimal places, or no such digits)."""
+        solution = self.solution
+        if solution.decimals is not None or result is None or any(v is None for v in values):
+            return None
+        target = solution.format(result)
+        for digits in range(solution.digits, solution.working_digits + 1):
+            try:
+                got = combine([Decimal(format_number(v, digits)) for v in values])
+            except (ArithmeticError, ValueError):
+                return None
+            if format_number(mpmath.mpf(str(got)), solution.digits) == target:
+                return digits
+        return None
+
+
+#: Documents print a nonzero number below this in magnitude in scientific notation.
+SCIENTIFIC_BELOW = Decimal("1e-4")
+
+
+def _scientific(text: str) -> str:
+    """A printed number in LaTeX: ``1.5e-7`` and ``0.0000459`` as ``1.5 \\times 10^{-7}``, ``4.59 \\times 10^{-5}``.
+
+    >>> _scientific("0.0000458895"), _scientific("0.00012")
+    ('4.58895 \\times 10^{-5}', '0.00012')
+    """
+    mantissa, _, exponent = text.partition("e")
+    if exponent:
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return text
+    if number == 0 or abs(number) >= SCIENTIFIC_BELOW or not number.is_finite():
+        return text
+    sign, digits, exp = number.as_tuple()
+    shown = "".join(map(str, digits)).lstrip("0")
+    power = len(shown) + exp - 1
+    body = shown[0] + ("." + shown[1:] if len(shown) > 1 else "")
+    return rf"{'-' if sign else ''}{body} \times 10^{{{power}}}"
 
 
 class _Symbolic:
@@ -48,11 +94,37 @@ class _Symbolic:
         self.solution = solution
         self.fmt = fmt
 
-    def __call__(self, expr: sympy.Expr, *, substituted: bool = False) -> str:
+    def __call__(self, expr: sympy.Expr, *, substituted: bool = False, value=None) -> str:
         if not substituted:
             return _capped(symbolic_latex(expr))
-        names = {symbol: self.fmt.paren(self.solution.numbers.values[symbol.name]) for symbol in expr.free_symbols}
+        values = self.solution.numbers.values
+        symbols = sorted(expr.free_symbols, key=lambda symbol: symbol.name)
+        digits = self.fmt.reproducing([values[x.name] for x in symbols], _evaluator(expr, symbols), value)
+        names = {x: self.fmt.paren(values[x.name], digits) for x in symbols}
         return _capped(sympy.latex(expr, symbol_names=names, mul_symbol="dot"))
+
+
+_MAX_CHECKED_OPERANDS = 60  # larger rows print at the usual digits, unchecked
+_MAX_CHECKED_OPERATIONS = 120
+
+
+def _evaluator(expr: sympy.Expr, symbols: list):
+    """``expr`` at printed numbers (Decimals), to 45 digits by ``arithmetic``: the arithmetic a reader redoes."""
+
+    if len(symbols) > _MAX_CHECKED_OPERANDS or sympy.count_ops(expr) > _MAX_CHECKED_OPERATIONS:
+        def evaluate(numbers: list[Decimal]) -> Decimal:
+            raise ValueError("too large to redo")  # the usual digits are printed
+        return evaluate
+
+    def evaluate(numbers: list[Decimal]) -> Decimal:
+        with mpmath.workdps(50):
+            env = {x.name: mpmath.mpf(str(n)) for x, n in zip(symbols, numbers)}
+            found = mp_value_at(expr, env, 50)
+            if not isinstance(found, mpmath.mpf) or not mpmath.isfinite(found):
+                raise ValueError("not a real number")
+            return Decimal(mpmath.nstr(found, 45, min_fixed=-mpmath.inf, max_fixed=mpmath.inf))
+
+    return evaluate
 
 
 def _capped(latex: str) -> str:
@@ -133,7 +205,9 @@ def _forward(solution, fmt: _Numbers) -> list[Block]:
     rows: list[tuple[str, str]] = []
     for node in solution.nodes:
         definition = expression_pieces(node.text)
-        substituted = expression_pieces(node.text, {n: fmt(v) for n, v in node.operands})
+        symbols = [solution.network.symbol(n) for n, _ in node.operands]
+        digits = fmt.reproducing([v for _, v in node.operands], _evaluator(node.expr, symbols), node.value)
+        substituted = expression_pieces(node.text, {n: fmt(v, digits) for n, v in node.operands})
         value = fmt(node.value)
         steps = [definition]
         if substituted != definition and join_terms(substituted) != value:
@@ -150,7 +224,9 @@ def _delta_rows(solution, delta, fmt: _Numbers, sym: _Symbolic) -> list[tuple[st
     symbolic = delta_pieces(out, delta.terms)
     if delta.value is None:
         return equation_rows(left, [symbolic, [("+", _UNDEFINED)]])
-    numeric = [("+", rf"{fmt.paren(t.delta)} \cdot {fmt.paren(t.factor.value)}") for t in delta.terms]
+    values = [v for t in delta.terms for v in (t.delta, t.factor.value)]
+    digits = fmt.reproducing(values, lambda d: sum(d[k] * d[k + 1] for k in range(0, len(d), 2)), delta.value)
+    numeric = [("+", rf"{fmt.paren(t.delta, digits)} \cdot {fmt.paren(t.factor.value, digits)}") for t in delta.terms]
     return equation_rows(left, [symbolic, numeric, [("+", fmt(delta.value))]])
 
 
@@ -163,7 +239,7 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str,
     steps = [[("+", sym(factor.expr))]]
     if factor.value is None:  # only for the δ of an input or target: no gradient needs it
         return steps + [[("+", _UNDEFINED)]]
-    substituted = sym(factor.expr, substituted=True)
+    substituted = sym(factor.expr, substituted=True, value=factor.value)
     value = fmt(factor.value)
     if factor.expr.free_symbols and not factor.expr.is_Symbol and substituted != value:
         steps.append([("+", substituted)])
@@ -253,10 +329,11 @@ def _chain(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
     out, chain = solution.output, gradient.chain
     label = total(out, gradient.param)
     names = [partial(f.of, f.wrt) for f in chain.factors]
-    numbers = [fmt.paren(f.value) for f in chain.factors]
+    values = ([chain.head_delta] if chain.head_delta is not None else []) + [f.value for f in chain.factors]
+    digits = fmt.reproducing(values, prod, gradient.value)
+    numbers = [fmt.paren(v, digits) for v in values]
     if chain.head_delta is not None:
         names.insert(0, total(out, chain.head))
-        numbers.insert(0, fmt.paren(chain.head_delta))
     blocks: list[Block] = [Equations(tuple(equation_rows(label, [[("+", r" \cdot ".join(names))]])))]
     blocks.append(Paragraph((("text", "Each factor:"),)))
     rows = []
@@ -273,12 +350,14 @@ def _chain(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
 
 def _update(solution, update, fmt: _Numbers) -> list[Block]:
     """θ⁺ = θ − η · dE/dθ with its numbers, and which update rule gave them."""
-    rate = fmt(solution.learning_rate)
     name = latex_name(update.param)
     label = total(solution.output, update.param)
+    digits = fmt.reproducing([update.before, solution.learning_rate, update.gradient],
+                             lambda d: d[0] - d[1] * d[2], update.after)
     rows = equation_rows(f"{name}^{{+}}", [[("+", name), ("-", rf"\eta \, {label}")],
-                                           [("+", fmt(update.before)),
-                                            ("-", rf"{rate} \cdot {fmt.paren(update.gradient)}")],
+                                           [("+", fmt(update.before, digits)),
+                                            ("-", rf"{fmt(solution.learning_rate, digits)} \cdot "
+                                                  rf"{fmt.paren(update.gradient, digits)}")],
                                            [("+", fmt(update.after))]])
     how = ("every gradient taken at the old parameters" if solution.update_rule == "simultaneous"
            else "layer by layer from the output")
