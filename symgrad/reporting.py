@@ -74,7 +74,7 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
 
     >>> import symgrad
     >>> print(report(symgrad.load("two_neurons"), digits=3).splitlines()[-2])
-      df/dw_b2 = 1
+      df/dw_b2 = ∂f/∂w_b2 = 1
     """
     if format not in FORMATS:
         raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")

@@ -68,8 +68,8 @@ SCIENTIFIC_BELOW = Decimal("1e-4")
 def _scientific(text: str) -> str:
     """A printed number in LaTeX: ``1.5e-7`` and ``0.0000459`` as ``1.5 \\times 10^{-7}``, ``4.59 \\times 10^{-5}``.
 
-    >>> _scientific("0.0000458895"), _scientific("0.00012")
-    ('4.58895 \\times 10^{-5}', '0.00012')
+    >>> print(_scientific("0.0000458895"), _scientific("0.00012"))
+    4.58895 \\times 10^{-5} 0.00012
     """
     mantissa, _, exponent = text.partition("e")
     if exponent:
