@@ -131,8 +131,10 @@ def _gradient(out: str, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
         if chain.head_delta is not None:
             names.insert(0, f"d{out}/d{chain.head}")
             numbers.insert(0, fmt(chain.head_delta))
-        if names == [label]:  # the output uses p directly: show the local partial itself
-            names = [sympy.sstr(chain.factors[0].expr)]
+        if chain.head_delta is None and len(chain.factors) == 1:  # the output uses p directly: one local partial
+            formula = sympy.sstr(chain.factors[0].expr)
+            shown = f" = {formula}" if formula != value else ""
+            return [f"  {label} = {names[0]}{shown} = {value}", f"  {pad}  (1 path from {out} to {p})"]
         lines.append(f"  {label} = {' * '.join(names)}")
         if len(numbers) > 1:
             lines.append(f"  {pad}= {' * '.join(_paren(n) for n in numbers)}")
