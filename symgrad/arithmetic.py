@@ -6,7 +6,8 @@ Pow the same meaning; they differ in what numbers they carry and what they check
 * ``CheckedArithmetic(exact=True, digits=None)`` — real mpmath at the current precision,
   checked: a value that is not real, not finite or beyond 10**MAX_MAGNITUDE_DIGITS raises
   ``Undefined`` with the reason (the caller names the node and the point). With ``digits``, a
-  sum that cancels below 10**-digits of its largest term is zero. ``exact=False`` is float64
+  sum that cancels to within the working precision's round-off of its largest term is zero.
+  ``exact=False`` is float64
   through the NumPy kernels, where inf and NaN pass through. ``.value(expr, env)``.
 * ``mp_value(expr, env)`` — mpmath at the current precision, real or complex (the complex
   step), unchecked: mpmath's own errors pass through.
@@ -43,7 +44,7 @@ except ImportError:  # pragma: no cover - the fast extra is installed in the tes
 from .errors import GraphError, shorten
 from .functions import FUNCTIONS, logsumexp, sigmoid
 from .limits import MAX_MAGNITUDE_DIGITS
-from .precision import CONVERSION_GUARD, format_number
+from .precision import CANCELLATION_GUARD, CONVERSION_GUARD, format_number
 
 __all__ = ["Undefined", "MpmathArithmetic", "CheckedArithmetic", "mp_value", "mp_value_at", "mp_closure", "constant",
            "checked_closure", "Fallback", "GmpySource", "Unsupported", "GMPY_FUNCTIONS", "to_mpfr", "from_mpfr"]
@@ -136,8 +137,11 @@ class CheckedArithmetic(MpmathArithmetic):
 
     def __init__(self, exact: bool, digits: int | None):
         self.exact = exact
-        # A sum that cancels below 10**-digits of its largest term is zero at that precision.
-        self.floor = mpmath.mpf(10) ** (-digits) if exact and digits is not None else None
+        # A sum that cancels to within the working precision's round-off of its largest term is
+        # zero (sigmoid(x) + sigmoid(-x) - 1). The floor follows the precision this arithmetic is
+        # made at, not the digits asked for: 1 - sigmoid(20) = 2.1e-9 is a value at any digits.
+        self.floor = (mpmath.mpf(10) ** (CANCELLATION_GUARD - mpmath.mp.dps)
+                      if exact and digits is not None else None)
 
     def number(self, expr: sympy.Expr):
         if not self.exact:

@@ -2,8 +2,9 @@
 
 - Exact evaluation works at ``digits + WORKING_EXTRA`` decimal digits, then again at twice
   that; a number is *certified* when both runs agree to ``digits`` significant digits.
-- A sum that cancels below ``10**-digits`` relative to its largest term is zero at that
-  precision (``sigmoid(x) + sigmoid(-x) - 1`` is 0, not round-off noise).
+- A sum that cancels to within ``10**-(working digits - CANCELLATION_GUARD)`` of its largest
+  term is zero (``sigmoid(x) + sigmoid(-x) - 1`` is 0, not round-off noise); a small sum above
+  that (``1 - sigmoid(20)``) is a value, however few digits are asked for.
 - Reports evaluate ``GUARD_DIGITS`` more digits than they print; JSON prints at least
   ``JSON_MIN_DIGITS`` significant digits (enough to round-trip a float64).
 - A ``Rounding`` policy rounds every intermediate as it is produced, the way a person
@@ -55,6 +56,7 @@ __all__ = [
     "GRADCHECK_WORKING_DIGITS",
     "FLOAT64_DIGITS",
     "PLAIN_RANGE",
+    "CANCELLATION_GUARD",
     "CONVERSION_GUARD",
     "DECIMAL_EXTRA",
     "DECIMAL_MIN_PRECISION",
@@ -85,6 +87,7 @@ GRADCHECK_DIGITS = 30  # significant digits gradcheck certifies of the exact der
 GRADCHECK_WORKING_DIGITS = 3 * GRADCHECK_DIGITS  # gradcheck's mpmath working precision
 FLOAT64_DIGITS = 15  # mpmath at 15 digits works in 53 bits, as float64 does: the complex step's arithmetic
 PLAIN_RANGE = (-7, 15)  # decimal exponents printed without scientific notation
+CANCELLATION_GUARD = 5  # a sum within 10**-(working digits - this) of its largest term is round-off: zero
 CONVERSION_GUARD = 5  # digits beyond the working precision when a constant or an mpf becomes text or a Decimal
 DECIMAL_EXTRA = 10  # a claim's Decimal comparisons work at the mpmath precision + this ...
 DECIMAL_MIN_PRECISION = 60  # ... and at least this many digits

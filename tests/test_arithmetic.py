@@ -169,13 +169,31 @@ def test_long_expressions_are_shortened_in_messages():
     assert len(quoted) == 60 and quoted.endswith("...")
 
 
-def test_a_sum_that_cancels_below_the_digits_asked_for_is_zero():
+def test_a_sum_that_cancels_to_round_off_is_zero_but_a_small_sum_is_a_value():
     with mpmath.workdps(50):
-        tiny = mpmath.mpf(2) ** -100  # about 7.9e-31, exact in binary
+        tiny = mpmath.mpf(2) ** -100  # about 7.9e-31: far below 20 digits, far above 50 digits' round-off
         env = {"x": mpmath.mpf(1), "y": -(1 + tiny)}
+        assert CheckedArithmetic(True, 20).value(x + y, env) == -tiny
+        # sigmoid(z) + sigmoid(-z) - 1 is 0 exactly; at 50 digits it computes as round-off
+        z = sympy.Rational(3, 10)
+        noisy = mpmath.mpf(1) / (1 + mpmath.exp(-mpmath.mpf(z))) + mpmath.mpf(1) / (1 + mpmath.exp(mpmath.mpf(z)))
+        env = {"x": noisy, "y": mpmath.mpf(-1)}
         assert CheckedArithmetic(True, 20).value(x + y, env) == 0
-        assert CheckedArithmetic(True, 40).value(x + y, env) == -tiny
-        assert mp_value(x + y, env) == -tiny
+
+
+def test_a_saturated_sigmoid_s_gradient_is_not_cancelled_at_few_digits(tmp_path):
+    # f = x·σ(w·x) at x = 20, w = 1: df/dw = x²·σ(20)·(1 − σ(20)) = 8.2446144557…e-7, by hand in mpmath
+    import symgrad
+
+    spec = tmp_path / "sat.toml"
+    spec.write_text('[symbols]\ninputs = ["x"]\nparams = ["w"]\n[values]\nx = 20\nw = 1\n'
+                    '[nodes]\nout = "sigmoid(w*x)"\nf = "x*out"\n', encoding="utf-8")
+    with mpmath.workdps(40):
+        s = 1 / (1 + mpmath.exp(-20))
+        expected = 400 * s * (1 - s)
+    for digits in (3, 9, 30):
+        got = symgrad.evaluate_gradients(symgrad.derive(symgrad.load(spec)), digits=digits).gradients["w"]
+        assert abs(got - expected) <= abs(expected) * mpmath.mpf(10) ** (1 - digits)
 
 
 def test_float64_mode_lets_inf_and_nan_through():
