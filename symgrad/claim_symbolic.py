@@ -22,14 +22,13 @@ from .errors import SymgradError
 from .evaluation import evaluate_expr
 from .functions import sigmoid
 from .graph import Network
+from .precision import SYMBOLIC_WORKING_DIGITS, SYMBOLIC_ZERO_DIGITS
 
 __all__ = ["Equality", "compare", "short_difference"]
 
 _SIMPLIFY_OPS = 150  # larger differences go straight to the points (simplify can take minutes)
 _POINTS = 8  # points inside the domain that must agree
 _TRIES = 200  # points drawn to find them
-_WORKING_DIGITS = 60  # the precision of each evaluation
-_ZERO_DIGITS = 45  # a difference below 10**-this (relative to the terms' size) is zero at that point
 _SHORT = 90  # characters of a difference worth showing whole
 #: The most nodes (as a tree) an expression may have written out; a deep graph's closed form can
 #: grow exponentially (30 nodes each using the two before), and is then not written out at all.
@@ -54,7 +53,7 @@ def _explicit(expr: sympy.Expr) -> sympy.Expr:
 
 def _value(expr: sympy.Expr, point: dict):
     """The value of ``expr`` at ``point`` (exact rationals), or None outside its domain."""
-    with mpmath.workdps(_WORKING_DIGITS):
+    with mpmath.workdps(SYMBOLIC_WORKING_DIGITS):
         env = {name: mpmath.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else mpmath.mpf(v)
                for name, v in point.items()}
         try:
@@ -68,9 +67,9 @@ def _agree(a: sympy.Expr, b: sympy.Expr, point: dict) -> bool | None:
     x, y = _value(a, point), _value(b, point)
     if x is None or y is None:
         return None
-    with mpmath.workdps(_WORKING_DIGITS):
+    with mpmath.workdps(SYMBOLIC_WORKING_DIGITS):
         scale = max(abs(x), abs(y), mpmath.mpf(1))
-        return abs(x - y) <= scale * mpmath.mpf(10) ** -_ZERO_DIGITS
+        return abs(x - y) <= scale * mpmath.mpf(10) ** -SYMBOLIC_ZERO_DIGITS
 
 
 def _at_points(a: sympy.Expr, b: sympy.Expr, symbols: list[str], first: dict | None = None) -> tuple[int, bool]:
@@ -132,7 +131,7 @@ def compare(claim: sympy.Expr, truth: sympy.Expr, network: Network) -> Equality:
             return Equality("identity", f"proved equal: claim − derived simplifies to 0{how}")
     if agreed:
         return Equality("identity", f"equal at {agreed} rational points inside the domain, by exact evaluation to "
-                                    f"{_ZERO_DIGITS} digits (simplify could not prove it)")
+                                    f"{SYMBOLIC_ZERO_DIGITS} digits (simplify could not prove it)")
     return Equality("different", f"no point inside both sides' domain was found among {_TRIES} rational points")
 
 

@@ -27,7 +27,7 @@ from .descent import certified_steps
 from .errors import DomainError, InvalidArgument, PrecisionError, SymgradError
 from .evaluation import Overrides, evaluate, evaluate_gradients
 from .graph import Network
-from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, WORKING_EXTRA, Rounding, to_decimal
+from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, CLAIM_SHOWN_DIGITS, Rounding, WORKING_EXTRA, to_decimal
 from .slips import diagnose, diagnose_symbolic
 from .train import step
 
@@ -36,7 +36,6 @@ from .train import step
 __all__ = ["CLAIM_VERDICTS", "ROUNDINGS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "read_claims_file",
            "check_claims"]
 
-_SHOWN_DIGITS = 15  # an exact value is shown to at most this many digits plus the guard digits
 
 #: What counts as the person's own rounding of a last digit (``check_claims(rounding=...)``).
 ROUNDINGS = ("half-up", "half-even", "truncate", "any")
@@ -245,7 +244,7 @@ class _Judge:
     def numeric(self, claim: Claim, world: World) -> ClaimRow:
         exact = self.exact(claim)
         c = claim.number
-        shown = to_decimal(exact, min(max(claim.significant, 1), _SHOWN_DIGITS) + CLAIM_GUARD_DIGITS) if exact else "0"
+        shown = to_decimal(exact, min(max(claim.significant, 1), CLAIM_SHOWN_DIGITS) + CLAIM_GUARD_DIGITS) if exact else "0"
 
         def row(verdict: str, explanation: str) -> ClaimRow:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)

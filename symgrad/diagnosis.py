@@ -28,11 +28,11 @@ import sympy
 from .arithmetic import mp_value_at
 from .graph import Network
 from .layout import MLPStructure, param_names
+from .precision import DIAGNOSIS_DIGITS
 
 __all__ = ["Diagnosis", "diagnose", "ratio_of", "RATIO_TOLERANCE"]
 
 RATIO_TOLERANCE = 1e-6  # two ratios are the same pattern when they agree to this relative difference
-_DIGITS = 30  # digits of the activation derivatives a ratio is matched against
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _units(network: Network, values, ratios: dict[str, float], wrong: Sequence[s
         slope = sympy.diff(node.expr, network.symbol(pre))
         env = {k: v for k, v in values.values.items()}
         try:
-            f_prime = float(mp_value_at(slope, env, _DIGITS))
+            f_prime = float(mp_value_at(slope, env, DIAGNOSIS_DIGITS))
         except (ArithmeticError, ValueError, TypeError):
             continue
         if f_prime == 0 or _same(f_prime, 1.0):

@@ -20,7 +20,11 @@
   ``SPOT_CHECK_WORKING_DIGITS``.
 - Gradcheck certifies its exact derivatives to ``GRADCHECK_DIGITS`` at
   ``GRADCHECK_WORKING_DIGITS``; its complex step runs in ``FLOAT64_DIGITS`` (53 bits).
-- The property helpers sum a batch's exact gradients at ``digits + PROPERTY_TEST_EXTRA``.
+- The property helpers sum a batch's exact gradients at ``digits + PROPERTY_TEST_EXTRA``;
+  ``assert_vjp_matches`` certifies its reference to ``VJP_DIGITS``, and diagnoses match ratios
+  against activation derivatives to ``DIAGNOSIS_DIGITS``. Symbolic claims are evaluated at
+  ``SYMBOLIC_WORKING_DIGITS`` (zero below ``SYMBOLIC_ZERO_DIGITS``); claims reports show at most
+  ``CLAIM_SHOWN_DIGITS`` digits.
 - Converting an mpmath number or a SymPy constant keeps ``CONVERSION_GUARD`` digits beyond the
   working precision; a claim's Decimal comparisons run at ``DECIMAL_EXTRA`` beyond it (at
   least ``DECIMAL_MIN_PRECISION``) and allow ``TIE_NOISE_DIGITS`` of noise at a rounding tie.
@@ -56,6 +60,11 @@ __all__ = [
     "GRADCHECK_WORKING_DIGITS",
     "FLOAT64_DIGITS",
     "PLAIN_RANGE",
+    "VJP_DIGITS",
+    "DIAGNOSIS_DIGITS",
+    "CLAIM_SHOWN_DIGITS",
+    "SYMBOLIC_ZERO_DIGITS",
+    "SYMBOLIC_WORKING_DIGITS",
     "CANCELLATION_GUARD",
     "CONVERSION_GUARD",
     "DECIMAL_EXTRA",
@@ -87,6 +96,11 @@ GRADCHECK_DIGITS = 30  # significant digits gradcheck certifies of the exact der
 GRADCHECK_WORKING_DIGITS = 3 * GRADCHECK_DIGITS  # gradcheck's mpmath working precision
 FLOAT64_DIGITS = 15  # mpmath at 15 digits works in 53 bits, as float64 does: the complex step's arithmetic
 PLAIN_RANGE = (-7, 15)  # decimal exponents printed without scientific notation
+SYMBOLIC_WORKING_DIGITS = 60  # a symbolic claim's evaluations at rational points run at this precision
+SYMBOLIC_ZERO_DIGITS = 45  # there a difference below 10**-this (relative to the terms' size) is zero
+CLAIM_SHOWN_DIGITS = 15  # an exact value in the claims report shows at most this many digits plus the guard digits
+DIAGNOSIS_DIGITS = 30  # digits of the activation derivatives a gradient ratio is matched against
+VJP_DIGITS = 30  # digits of assert_vjp_matches' exact reference
 CANCELLATION_GUARD = 5  # a sum within 10**-(working digits - this) of its largest term is round-off: zero
 CONVERSION_GUARD = 5  # digits beyond the working precision when a constant or an mpf becomes text or a Decimal
 DECIMAL_EXTRA = 10  # a claim's Decimal comparisons work at the mpmath precision + this ...

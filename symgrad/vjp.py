@@ -34,12 +34,12 @@ from .errors import InvalidArgument, MissingDependency, SymgradError
 from .expr import parse_expression
 from .graph import Network
 from .user_gradient import describe_value
+from .precision import VJP_DIGITS
 
 __all__ = ["VjpEntry", "VjpComparison", "compare_vjp", "DTYPES", "MAX_VJP_ENTRIES"]
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 MAX_VJP_ENTRIES = 10_000  # entries × inputs × draws evaluated exactly in one call
-_DIGITS = 30  # digits of the exact reference
 _REDRAWS = 100  # tries to draw one entry inside the reference's domain
 
 
@@ -80,7 +80,7 @@ class _Reference:
     fixed: dict[str, mpmath.mpf]  # the other leaves (a network's targets, constants)
 
     def value(self, expr: sympy.Expr, env: Mapping[str, object]) -> mpmath.mpf:
-        result = mp_value_at(expr, self.fixed | dict(env), _DIGITS)
+        result = mp_value_at(expr, self.fixed | dict(env), VJP_DIGITS)
         if not isinstance(result, mpmath.mpf) or not mpmath.isfinite(result):
             raise ArithmeticError("outside the domain")
         return result
@@ -94,7 +94,7 @@ def _reference(reference: object, inputs: Sequence[str] | None) -> _Reference:
     elif isinstance(reference, Network):
         expr = reference.expanded(reference.output)
         names = tuple(n for n in reference.leaves if reference.leaves[n].kind in ("input", "param"))
-        with mpmath.workdps(_DIGITS):
+        with mpmath.workdps(VJP_DIGITS):
             fixed = {n: mpmath.mpf(v.p) / v.q if isinstance(v, sympy.Rational) else mpmath.mpf(v)
                      for n, v in reference.values.items() if n in reference.leaves}
         text = f"{reference.output} of {reference.description or 'the network'}"
@@ -293,7 +293,7 @@ def _exact(ref: _Reference, xs: list[np.ndarray], g: np.ndarray) -> tuple[np.nda
         try:
             forward[index] = ref.value(ref.expr, env)
             for grad, slope in zip(grads, ref.slopes):
-                with mpmath.workdps(_DIGITS):
+                with mpmath.workdps(VJP_DIGITS):
                     grad[index] = mpmath.mpf(float(g[index])) * ref.value(slope, env)
         except (ArithmeticError, ValueError, TypeError, ZeroDivisionError, SymgradError):
             raise InvalidArgument(f"{ref.text!r} is undefined at {', '.join(f'{n} = {v}' for n, v in env.items())}; "
@@ -314,7 +314,7 @@ def _outer_derivative(ref: _Reference, draws: list, wrong: set[str]) -> tuple[Di
             if entry.name not in wrong or entry.exact == 0:
                 continue
             env = {n: mpmath.mpf(float(x[entry.index])) for n, x in zip(ref.names, xs)}
-            f_prime = float(mp_value_at(slope, {u.name: ref.value(ref.expr.args[0], env)}, _DIGITS))
+            f_prime = float(mp_value_at(slope, {u.name: ref.value(ref.expr.args[0], env)}, VJP_DIGITS))
             ratio = ratio_of(entry.received, float(entry.exact))
             (missing if _close(ratio, 1 / f_prime) else twice if _close(ratio, f_prime) else []).append(entry.name)
             if entry.name not in missing + twice:
