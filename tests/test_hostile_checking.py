@@ -35,12 +35,6 @@ def system_exit(values):
 
 
 class Hostile(dict):
-    """Claims every parameter, and raises SystemExit(0) when one is read."""
-
-    def __init__(self, params=("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2")):
-        super().__init__()
-        self.params = params
-
     def __getitem__(self, key):
         raise SystemExit(0)
 
@@ -48,7 +42,7 @@ class Hostile(dict):
         return True
 
     def __iter__(self):
-        return iter(self.params)
+        return iter(["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2"])
 
 
 def hostile_mapping(values):
@@ -201,8 +195,18 @@ def test_a_ragged_gradient_is_named():
 
 
 def test_a_hostile_mapping_is_the_users_error():
+    class Hostile(dict):
+        def __getitem__(self, key):
+            raise SystemExit(0)
+
+        def __contains__(self, key):
+            return True
+
+        def __iter__(self):
+            return iter(NET.params)
+
     with pytest.raises(GradientMismatch, match="cannot be read"):
-        assert_gradients_match(lambda values: Hostile(NET.params), NET)
+        assert_gradients_match(lambda values: Hostile(), NET)
 
 
 @pytest.mark.parametrize("make", [lambda st: st.points(NET, max_value=1e7),
