@@ -27,6 +27,8 @@ __all__ = [
     "MAX_SPEC_BYTES",
     "MAX_SPEC_MLP_PARAMS",
     "MAX_SEED",
+    "MAX_VARIANTS",
+    "MAX_VARIANT_DRAWS",
     "MAX_SCALAR_FAN_IN",
     "MAX_LEARNING_RATE",
     "MAX_LOSS_HISTORY",
@@ -112,6 +114,10 @@ MAX_GENERATED_BATCH = 1_000  # samples of a generated batch
 MAX_CHECKED_BATCH = 1_000  # samples assert_gradients_match evaluates exactly (1,000 rows of a small MLP: ~3 s)
 MAX_GENERATED_MAGNITUDE = 1_000_000  # generated points keep every value below this (no overflow in float64)
 MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N more"
+
+# -- exercise sheets (symgrad.exercise) ---------------------------------------------------
+MAX_VARIANTS = 1_000  # variants of one exercise (each writes half a dozen documents)
+MAX_VARIANT_DRAWS = 200  # draws per variant before giving up on nice values (each costs one exact evaluation)
 
 # -- fused (numba) backend ---------------------------------------------------------------
 FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums never depend on the thread count

@@ -33,7 +33,7 @@ from .limits import (
 
 __all__ = ["load", "loads", "builtin_examples", "Example"]
 
-_TOP_KEYS = ("description", "title", "author", "date", "output", "symbols", "values", "nodes", "train", "data", "mlp")
+_TOP_KEYS = ("description", "title", "author", "date", "output", "symbols", "values", "nodes", "train", "data", "mlp", "exercise")
 _SYMBOL_KINDS = {"inputs": "input", "targets": "target", "params": "param", "constants": "constant"}
 _MLP_KEYS = ("widths", "activation", "output_activation", "loss", "bias", "slope", "l2", "seed")
 
