@@ -10,7 +10,10 @@ from pathlib import Path
 from .chain import derive
 from .claim_sheets import check_files
 from .claims import ROUNDINGS
-from .errors import MissingDependency, SpecError, SymgradError
+from .errors import InvalidArgument, MissingDependency, SpecError, SymgradError
+from .exercise import make_exercise
+from .exercise_documents import write_exercise
+from .exercise_grading import grade_class
 from .files import same_file, write_text
 from .finite_differences import SCHEMES
 from .fitting import compile_network
@@ -155,8 +158,30 @@ def _cmd_graph(args: argparse.Namespace) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> tuple[str, int]:
+    if args.variants is not None:  # every file is a sheet; its variant is named on it or in its name
+        return grade_class(args.variants, [args.spec, *args.claims], rounding=args.rounding,
+                           output_format=args.format, summary=args.summary, annotate=args.annotate)
+    if not args.claims:
+        raise InvalidArgument(f"no claims file after {args.spec}; give SPEC CLAIMS... (or --variants DIR SHEET...)")
     return check_files(load(args.spec), args.claims, rounding=args.rounding, output_format=args.format,
                        summary=args.summary, annotate=args.annotate, spec=args.spec)
+
+
+def _cmd_exercise(args: argparse.Namespace) -> str:
+    exercise = make_exercise(args.spec, args.variants, seed=args.seed)
+    written = write_exercise(exercise, args.output, moodle=args.moodle, inputs=_inputs(args))
+    return (f"wrote {len(exercise.variants)} variants of {args.spec} (seed {args.seed}) to {args.output}: "
+            f"{len(written)} files, questions.tex to print\n")
+
+
+def _add_exercise(sub) -> None:
+    p = sub.add_parser("exercise", help="write variants of a spec with new nice values: questions, solutions, keys")
+    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
+    p.add_argument("--variants", type=_positive_int, required=True, metavar="N", help="how many variants")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0; the same seed, the same variants)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write (made if missing)")
+    p.add_argument("--moodle", metavar="FILE.xml", default=None, help="also write the questions as Moodle XML")
+    p.set_defaults(run=_cmd_exercise)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,13 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_graph)
     p = sub.add_parser("check", help="judge every number of a hand calculation and explain the first slip")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
-    p.add_argument("claims", metavar="CLAIMS", nargs="+", help="claims files (one per sheet): one NAME = VALUE a line")
+    p.add_argument("claims", metavar="CLAIMS", nargs="*", help="claims files (one per sheet): one NAME = VALUE a line")
+    p.add_argument("--variants", metavar="DIR", default=None,
+                   help="grade each sheet against its own variant in DIR (written by symgrad exercise); "
+                        "then every positional argument is a sheet")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--rounding", choices=ROUNDINGS, default="half-up",
                    help="what counts as the person's own rounding of a last digit (default half-up)")
     p.add_argument("--summary", metavar="FILE.csv", help="write one CSV row per sheet (verdict counts, first slip, score)")
     p.add_argument("--annotate", metavar="DIR", help="write each sheet back as Markdown and LaTeX with its verdicts")
     p.set_defaults(run=_cmd_check)
+    _add_exercise(sub)
     return parser
 
 

@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
+import sympy
+
 from .chain import Derivation, derive
 from .claim_parser import parse_claims
 from .errors import InvalidArgument, SpecError, shorten
@@ -31,7 +33,7 @@ from .solution import Solution, solve
 from .spec import loads
 
 __all__ = ["ExerciseOptions", "Question", "Answer", "Variant", "Exercise", "make_exercise", "read_spec",
-           "exercise_options", "variant_id"]
+           "exercise_options", "variant_id", "round_half_up", "plain_number"]
 
 _EXERCISE_KEYS = ("fixed", "digits", "ask", "marks", "variant")
 DEFAULT_DIGITS = 4  # significant digits an answer is given to, unless [exercise] digits says otherwise
@@ -239,7 +241,36 @@ def _answer(question: Question, solution: Solution, digits: int) -> Answer:
         exact = next(u.after for u in solution.updates if u.param == question.name)
     else:
         exact = numbers.values[question.name]
-    return Answer(question, exact, to_decimal(exact, digits))
+    return Answer(question, exact, round_half_up(exact, digits))
+
+
+def round_half_up(value, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, a tie rounded away from zero as schools teach.
+
+    >>> round_half_up(sympy.Rational(14925, 10000), 4), round_half_up(sympy.Rational(-5, 100000), 2)
+    ('1.493', '-0.000050')
+    """
+    wide = decimal.Decimal(to_decimal(value, digits + 12))
+    if not wide:
+        return to_decimal(value, digits)
+    exponent = wide.adjusted() - digits + 1
+    rounded = wide.quantize(decimal.Decimal(1).scaleb(exponent), rounding=decimal.ROUND_HALF_UP)
+    if rounded.adjusted() > wide.adjusted():  # 9.9995 → 10.00: one digit fewer after the point
+        rounded = rounded.quantize(decimal.Decimal(1).scaleb(exponent + 1))
+    return format(rounded, "f")
+
+
+def plain_number(value) -> str:
+    """A spec value as a person writes it: 0.05, 3, or 1/3 where no short decimal is exact.
+
+    >>> plain_number(sympy.Rational(1, 20)), plain_number(3), plain_number(sympy.Rational(1, 3))
+    ('0.05', '3', '1/3')
+    """
+    fraction = Fraction(str(value))
+    if fraction.denominator == 1:
+        return str(fraction.numerator)
+    text = f"{float(fraction):.10g}"
+    return text if Fraction(text) == fraction else str(value)
 
 
 def make_exercise(spec: str | Path, count: int, *, seed: int = 0) -> Exercise:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import InvalidArgument
-from .exercise import Exercise, Question, Variant, toml_text
+from .exercise import Exercise, Question, Variant, plain_number, toml_text
 from .files import write_text
+from .moodle import moodle_xml
 from .render.notation import latex_name, symbolic_latex, total
 
 __all__ = ["question_latex", "question_markdown", "questions_latex", "answer_key", "marks_toml", "write_exercise",
@@ -56,15 +57,7 @@ def _question_math(question: Question) -> str:
 def _given(variant: Variant) -> list[tuple[str, str]]:
     """(name, value) of every leaf with a value, in the network's order: what the student is given."""
     net = variant.network
-    return [(name, _plain(net.values[name])) for name in net.leaves if name in net.values]
-
-
-def _plain(value) -> str:
-    fraction = Fraction(str(value))
-    if fraction.denominator == 1:
-        return str(fraction.numerator)
-    text = f"{float(fraction):.10g}"
-    return text if Fraction(text) == fraction else str(value)  # 1/3 stays 1/3
+    return [(name, plain_number(net.values[name])) for name in net.leaves if name in net.values]
 
 
 def _sheet_lines(exercise: Exercise, variant: Variant) -> list[str]:
@@ -76,7 +69,7 @@ def _question_body_latex(exercise: Exercise, variant: Variant) -> str:
     net = variant.network
     definitions = " \\\\\n".join(f"{latex_name(n)} &= {symbolic_latex(node.expr)}" for n, node in net.nodes.items())
     given = ", ".join(f"${latex_name(n)} = {v}$" for n, v in _given(variant))
-    rate = f" The learning rate is $\\eta = {_plain(net.learning_rate)}$." if net.learning_rate is not None else ""
+    rate = f" The learning rate is $\\eta = {plain_number(net.learning_rate)}$." if net.learning_rate is not None else ""
     items = "\n".join(f"\\item ${_question_math(q)}$: {_tex(q.describe)}" for q in exercise.questions)
     sheet = "\n".join(_sheet_lines(exercise, variant))
     return (f"\\section*{{{_tex(_title(exercise, variant))}}}\n"
@@ -114,7 +107,7 @@ def question_markdown(exercise: Exercise, variant: Variant) -> str:
     lines += ["", "## Given", "", "| quantity | value |", "|---|---|"]
     lines += [f"| ${latex_name(n)}$ | {v} |" for n, v in _given(variant)]
     if net.learning_rate is not None:
-        lines.append(f"| learning rate $\\eta$ | {_plain(net.learning_rate)} |")
+        lines.append(f"| learning rate $\\eta$ | {plain_number(net.learning_rate)} |")
     lines += ["", f"## Compute, each to {exercise.options.digits} significant digits", ""]
     lines += [f"{k}. ${_question_math(q)}$: {q.describe}" for k, q in enumerate(exercise.questions, start=1)]
     lines += ["", "## Hand in", "", "One answer per line, as below (keep the first line: it names your variant):",
@@ -154,8 +147,10 @@ def _mkdir(path: Path) -> None:
         raise InvalidArgument(f"cannot make the folder {path}: {exc.strerror}; choose another with -o") from None
 
 
-def write_exercise(exercise: Exercise, folder: str | Path, *, inputs: Iterable[str | Path] = ()) -> tuple[Path, ...]:
-    """Write every file of ``exercise`` under ``folder`` (made if missing); return the paths written."""
+def write_exercise(exercise: Exercise, folder: str | Path, *, moodle: str | Path | None = None,
+                   inputs: Iterable[str | Path] = ()) -> tuple[Path, ...]:
+    """Write every file of ``exercise`` under ``folder`` (made if missing), and with ``moodle`` the
+    Moodle XML quiz file; return the paths written."""
     root = Path(folder)
     inputs = [*inputs]
     _mkdir(root)
@@ -177,4 +172,6 @@ def write_exercise(exercise: Exercise, folder: str | Path, *, inputs: Iterable[s
         put(where / "solution.tex", variant.solution.latex(title=title))
         put(where / "solution.md", variant.solution.markdown(title=title))
         put(where / "answer-key.txt", answer_key(exercise, variant))
+    if moodle is not None:
+        put(Path(moodle), moodle_xml(exercise))
     return tuple(written)
