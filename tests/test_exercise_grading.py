@@ -1,0 +1,133 @@
+"""A class's sheets graded against each student's own variant; documents compile; Moodle XML round-trips."""
+
+from __future__ import annotations
+
+import csv
+import decimal
+import random
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import mpmath
+import pytest
+
+from symgrad.cli import main
+from symgrad.exercise import make_exercise
+from symgrad.exercise_documents import write_exercise
+from symgrad.exercise_grading import sheet_variant
+from tests.latex_tools import compile_latex
+from tests.test_exercise import mazur_by_hand, mp, spec_values
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("class")
+    exercise = make_exercise("mazur", 4, seed=11)
+    write_exercise(exercise, out, moodle=out / "quiz.xml")
+    return out
+
+
+def _slipped_sheet(key: str, rng: random.Random) -> tuple[str, dict[str, str]]:
+    """The answer key with two seeded slips: one answer's sign flipped, another's decimal point moved."""
+    lines = key.splitlines()
+    answers = [k for k, line in enumerate(lines) if "=" in line and not line.startswith("#")]
+    sign, point = rng.sample(answers, 2)
+    slips = {}
+    lhs, value = lines[sign].split(" = ")
+    lines[sign] = f"{lhs} = {value[1:] if value.startswith('-') else '-' + value}"
+    slips[lhs] = "sign"
+    lhs, value = lines[point].split(" = ")
+    lines[point] = f"{lhs} = {decimal.Decimal(value).scaleb(1):f}"
+    slips[lhs] = "decimal point"
+    lines = [line for line in lines if not line.startswith("# answer key")]
+    lines[0] = lines[0].removeprefix("# ")  # "variant: 02", as a student writes it
+    return "\n".join(lines) + "\n", slips
+
+
+def test_a_seeded_sheet_with_slips_is_graded_against_its_variant(folder, tmp_path, capsys):
+    key = (folder / "variant-02" / "answer-key.txt").read_text()
+    text, slips = _slipped_sheet(key, random.Random(3))
+    sheet = tmp_path / "anna.txt"
+    sheet.write_text(text)
+    right = tmp_path / "bob-v03.txt"  # variant named only in the file name
+    right.write_text("\n".join(line for line in (folder / "variant-03" / "answer-key.txt").read_text().splitlines()
+                               if "variant" not in line) + "\n")
+    marks = folder / "marks.toml"
+    marks.write_text(marks.read_text().replace('"dE_total/dw5" = 1', '"dE_total/dw5" = 3'))  # the teacher weights
+    summary, annotated = tmp_path / "grades.csv", tmp_path / "annotated"
+    status = main(["check", "--variants", str(folder), str(sheet), str(right), "--summary", str(summary),
+                   "--annotate", str(annotated)])
+    out = capsys.readouterr().out
+    assert status == 1
+    rows = {r["sheet"]: r for r in csv.DictReader(summary.open())}
+    anna, bob = rows[str(sheet)], rows[str(right)]
+    assert (anna["variant"], bob["variant"]) == ("02", "03")
+    lost = sum(3 if lhs == "dE_total/dw5" else 1 for lhs in slips)
+    assert (anna["marks"], anna["out_of"]) == (str(8 - lost), "8")
+    assert (bob["marks"], bob["wrong"], bob["right"]) == ("8", "0", "6")
+    assert anna["wrong"] == "2"
+    report = (annotated / "anna.md").read_text()
+    for lhs, kind in slips.items():
+        line = next(row for row in report.splitlines() if f"`{lhs} = " in row)
+        assert "✗ wrong" in line and kind in line, line
+    assert "(variant 02)" in out
+
+
+@pytest.mark.parametrize("source, text, expected", [
+    ("a.txt", "variant: 3\nnet_h1 = 1", 3), ("a.txt", "  # Variant = 07\n", 7), ("class/variant-12.txt", "", 12),
+    ("sheets/anna_v04.txt", "x = 1", 4), ("v05.txt", "# variant: 05", 5)])
+def test_the_variant_is_read_from_the_sheet_or_its_name(source, text, expected):
+    assert sheet_variant(source, text) == expected
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("anna.txt", "net_h1 = 1\n", "no variant named"),
+    ("variant-01.txt", "variant: 02\n", "the sheet says variant 2 but its file name says 01"),
+    ("anna.txt", "variant: 1\nvariant: 2\n", "names variants 1, 2"),
+    ("anna.txt", "variant: 9\n", "there is no variant 9"),
+])
+def test_a_sheet_without_a_known_variant_is_refused(folder, tmp_path, capsys, name, text, message):
+    sheet = tmp_path / name
+    sheet.write_text(text)
+    assert main(["check", "--variants", str(folder), str(sheet)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_folder_without_variants_is_refused(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("variant: 1\n")
+    assert main(["check", "--variants", str(tmp_path), str(tmp_path / "a.txt")]) == 2
+    assert "holds no variant-NN/spec.toml" in capsys.readouterr().err
+
+
+def test_every_question_sheet_and_solution_compiles(folder, tmp_path):
+    documents = [folder / "questions.tex"]
+    for variant in sorted(folder.glob("variant-*")):
+        documents += [variant / "question.tex", variant / "solution.tex"]
+    for k, path in enumerate(documents):
+        where = tmp_path / f"d{k}"
+        where.mkdir()
+        pdf, log, _ = compile_latex(path.read_text(), where, name=path.stem)
+        assert pdf.stat().st_size > 1000 and "Undefined control sequence" not in log, path
+    _, log, _ = compile_latex((folder / "questions.tex").read_text(), tmp_path / "d0", name="again")
+    assert "[4]" in log  # four variants, four pages
+
+
+def test_moodle_xml_round_trips_against_the_exact_values(folder):
+    root = ET.parse(folder / "quiz.xml").getroot()
+    questions = root.findall("question[@type='numerical']")
+    assert len(questions) == 4 * 6 and len(root.findall("question[@type='category']")) == 4
+    hands = {}
+    for q in questions:
+        ident, lhs = q.find("name/text").text.removeprefix("variant ").split(": ")
+        if ident not in hands:
+            hands[ident] = mazur_by_hand(spec_values((folder / f"variant-{ident}" / "spec.toml").read_text()))
+        hand = hands[ident]
+        exact = {"net_h1": mp(hand["net_h1"]), "out_h1": hand["out_h1"], "E_total": hand["E_total"],
+                 "dE_total/dw5": hand["grads"]["w5"], "dE_total/dw1": hand["grads"]["w1"], "w5+": hand["w5+"]}[lhs]
+        answer = q.find("answer")
+        assert answer.get("fraction") == "100"
+        value, tol = mpmath.mpf(answer.find("text").text), decimal.Decimal(answer.find("tolerance").text)
+        # four significant digits asked: the tolerance is half a unit in the fourth
+        assert tol == decimal.Decimal(5).scaleb(int(mpmath.floor(mpmath.log10(abs(exact)))) - 4)
+        assert abs(value - exact) <= mpmath.mpf(str(tol)) * (1 + mpmath.mpf("1e-20")), (ident, lhs)
+        assert f"Variant {ident}." in q.find("questiontext/text").text
