@@ -29,6 +29,10 @@ from .errors import (
     SymgradError,
 )
 from .evaluation import GradientValues, Overrides, Values, evaluate, evaluate_gradients
+from .exercise import Exercise, Variant, make_exercise
+from .exercise_documents import write_exercise
+from .exercise_grading import GradedSheet, grade_sheets
+from .exercise_values import NiceRules
 from .expr import parse_expression
 from .functions import logsumexp, relu, sigmoid, zero_one
 from .fitting import FitResult, compile_network, dataset, fit
@@ -39,6 +43,7 @@ from .jax_models import from_jax
 from .layers import ACTIVATIONS, LOSSES, MLPStructure, add_l2, add_loss, dense, maxout_neuron, mlp, neuron
 from .model_import import ImportedModel, ParamSource
 from .matrix import MatrixDerivation, derive_matrix, matrix_params
+from .moodle import moodle_xml
 from .precision import Rounding, format_number, to_decimal
 from .render.json import render_json
 from .render.latex import render_latex
@@ -83,11 +88,13 @@ __all__ = [
     "CompiledGradient",
     "Derivation",
     "DomainError",
+    "Exercise",
     "Factor",
     "FitResult",
     "GRADCHECK_VERDICTS",
     "GradcheckReport",
     "GradcheckRow",
+    "GradedSheet",
     "GradientValues",
     "GraphError",
     "ImportedModel",
@@ -98,6 +105,7 @@ __all__ = [
     "MatrixDerivation",
     "MissingDependency",
     "Network",
+    "NiceRules",
     "NotDifferentiable",
     "Overrides",
     "ParamSource",
@@ -123,6 +131,7 @@ __all__ = [
     "UPDATE_RULES",
     "Update",
     "Values",
+    "Variant",
     "accumulate",
     "add_l2",
     "add_loss",
@@ -145,15 +154,18 @@ __all__ = [
     "from_jax",
     "from_torch",
     "gradcheck",
+    "grade_sheets",
     "layers_from_output",
     "layout_circuit",
     "load",
     "loads",
     "logsumexp",
     "loss_figure",
+    "make_exercise",
     "matrix_params",
     "maxout_neuron",
     "mlp",
+    "moodle_xml",
     "neuron",
     "parse_claims",
     "parse_expression",
@@ -172,6 +184,7 @@ __all__ = [
     "sweep_steps",
     "to_decimal",
     "total_derivative",
+    "write_exercise",
     "zero_one",
 ]
 
