@@ -38,6 +38,7 @@ __all__ = ["ExerciseOptions", "Question", "Answer", "Variant", "Exercise", "make
 _EXERCISE_KEYS = ("fixed", "digits", "ask", "marks", "variant")
 DEFAULT_DIGITS = 4  # significant digits an answer is given to, unless [exercise] digits says otherwise
 MIN_DIGITS, MAX_DIGITS = 2, 9
+MAX_ASK_TEXT = 200  # characters of one asked left side
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,10 @@ def exercise_options(data: Mapping, network: Network, *, source: str = "<spec>")
         raise SpecError(f"digits is {shorten(repr(digits), 40)}; give a whole number of significant digits from "
                         f"{MIN_DIGITS} to {MAX_DIGITS}", source=source, key="exercise.digits")
     ask = _names(table.get("ask", []), "exercise.ask", source, identifiers=False)
+    for lhs in ask:
+        if not lhs.strip() or any(ch in lhs for ch in "=#\n\r") or len(lhs) > MAX_ASK_TEXT:
+            raise SpecError(f"{shorten(repr(lhs), 60)} is not one left side; write it as on an answer line, without "
+                            "`=`, e.g. \"dE_total/dw5\"", source=source, key="exercise.ask")
     marks = table.get("marks", {})
     if not isinstance(marks, dict):
         raise SpecError("expected a table of marks, e.g. marks = { \"dE_total/dw5\" = 2 }", source=source,

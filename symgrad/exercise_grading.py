@@ -25,6 +25,7 @@ from .claim_sheets import Sheet, annotate_latex, annotate_markdown, check_sheets
 from .errors import InvalidArgument, SpecError
 from .files import write_text
 from .graph import Network
+from .limits import MAX_CLAIMS_TEXT
 from .spec import load
 
 __all__ = ["GradedSheet", "sheet_variant", "read_marks", "grade_sheets", "grade_class"]
@@ -81,13 +82,19 @@ def read_marks(folder: str | Path) -> dict[str, Fraction]:
     if not path.is_file():
         return {}
     try:
+        if path.stat().st_size > MAX_CLAIMS_TEXT:
+            raise SpecError(f"the file is over {MAX_CLAIMS_TEXT:,} bytes; a marks file has a line per question",
+                            source=str(path))
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"cannot read the marks ({exc}); write lines such as \"dE_total/dw5\" = 2 under [marks]",
                         source=str(path)) from None
     marks = data.get("marks", {})
+    if not isinstance(marks, dict):
+        raise SpecError("expected a table [marks] of lines such as \"dE_total/dw5\" = 2", source=str(path),
+                        key="marks")
     result = {}
-    for lhs, value in marks.items() if isinstance(marks, dict) else ():
+    for lhs, value in marks.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise SpecError(f"the marks of {lhs!r} are {value!r}; give a number 0 or more", source=str(path),
                             key=f"marks.{lhs}")

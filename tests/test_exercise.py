@@ -172,6 +172,8 @@ def test_the_cli_writes_every_file_and_each_key_checks(tmp_path, capsys):
     (["exercise", "mazur", "--variants", "2", "-o", "{tmp}/file.txt"], "cannot make the folder"),
     (["exercise", "mazur", "--variants", "2", "--seed", "-1", "-o", "{tmp}/x"], "the seed is -1"),
     (["check", "mazur"], "no claims file"),
+    (["exercise", "{tmp}/eq.toml", "--variants", "2", "-o", "{tmp}/x"], "is not one left side"),
+    (["exercise", "{tmp}/digits.toml", "--variants", "2", "-o", "{tmp}/x"], "exercise.digits"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     mazur = (Path(symgrad.__file__).parent / "examples" / "mazur.toml").read_text()
@@ -179,6 +181,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     (tmp_path / "typo.toml").write_text(mazur + "\n[exercise]\nfixed = [\"w55\"]\n")
     (tmp_path / "ask.toml").write_text(mazur + "\n[exercise]\nask = [\"dout_o1/dw5\"]\n")
     (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "eq.toml").write_text(mazur + '\n[exercise]\nask = ["net_h1 = 1\\nE_total"]\n')
+    (tmp_path / "digits.toml").write_text(mazur + "\n[exercise]\ndigits = 40\n")
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import decimal
 import random
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -91,6 +92,29 @@ def test_a_sheet_without_a_known_variant_is_refused(folder, tmp_path, capsys, na
     sheet.write_text(text)
     assert main(["check", "--variants", str(folder), str(sheet)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("marks, message", [("marks = 3\n", "expected a table [marks]"),
+                                            ("[marks]\nnet_h1 = -1\n", "give a number 0 or more"),
+                                            ("[marks\n", "cannot read the marks")])
+def test_a_bad_marks_file_is_refused(folder, tmp_path, capsys, marks, message):
+    copy = tmp_path / "class"
+    shutil.copytree(folder, copy)
+    (copy / "marks.toml").write_text(marks)
+    assert main(["check", "--variants", str(copy), str(copy / "variant-01" / "answer-key.txt")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unreadable_sheet_is_exit_2(folder, capsys):
+    assert main(["check", "--variants", str(folder), "/dev/zero"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_thirty_question_sheets_print_as_one_document(tmp_path):
+    exercise = make_exercise("mazur", 30, seed=1)
+    write_exercise(exercise, tmp_path / "class")
+    _, log, _ = compile_latex((tmp_path / "class" / "questions.tex").read_text(), tmp_path, name="questions")
+    assert "[30]" in log and "[31]" not in log
 
 
 def test_a_folder_without_variants_is_refused(tmp_path, capsys):
