@@ -31,7 +31,7 @@ from .spec import load
 __all__ = ["GradedSheet", "sheet_variant", "read_marks", "grade_sheets", "grade_class"]
 
 _LINE = re.compile(r"^[ \t]*#?[ \t]*variant[ \t]*[:=][ \t]*([0-9]+)[ \t]*$", re.I | re.M)
-_NAME = re.compile(r"(?:variant|v)[-_ ]?([0-9]+)", re.I)
+_NAME = re.compile(r"(?:^|[^A-Za-z])(?:variant|v)[-_ ]?([0-9]+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -146,13 +146,15 @@ def _number(value: Fraction) -> str:
 
 
 def class_csv(graded: Sequence[GradedSheet]) -> str:
-    """``claim_sheets.summary_csv`` with the variant, the marks and the marks possible added to each row."""
+    """``claim_sheets.summary_csv`` with the variant, the marks, the marks possible and the marks of each
+    question (a column ``marks: LHS`` each) added to every row."""
     rows = list(csv.reader(io.StringIO(summary_csv([g.sheet for g in graded]))))
+    questions = [lhs for lhs, _ in graded[0].per_question] if graded else []
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*rows[0], "variant", "marks", "out_of"])
+    writer.writerow([*rows[0], "variant", "marks", "out_of", *(f"marks: {q}" for q in questions)])
     for row, g in zip(rows[1:], graded):
-        writer.writerow([*row, g.variant, _number(g.marks), _number(g.out_of)])
+        writer.writerow([*row, g.variant, _number(g.marks), _number(g.out_of), *(_number(m) for _, m in g.per_question)])
     return out.getvalue()
 
 

@@ -67,6 +67,8 @@ def test_a_seeded_sheet_with_slips_is_graded_against_its_variant(folder, tmp_pat
     assert (anna["marks"], anna["out_of"]) == (str(8 - lost), "8")
     assert (bob["marks"], bob["wrong"], bob["right"]) == ("8", "0", "6")
     assert anna["wrong"] == "2"
+    for lhs, worth in (("net_h1", 1), ("out_h1", 1), ("E_total", 1), ("dE_total/dw5", 3), ("dE_total/dw1", 1), ("w5+", 1)):
+        assert anna[f"marks: {lhs}"] == str(0 if lhs in slips else worth) and bob[f"marks: {lhs}"] == str(worth)
     report = (annotated / "anna.md").read_text()
     for lhs, kind in slips.items():
         line = next(row for row in report.splitlines() if f"`{lhs} = " in row)
@@ -79,6 +81,11 @@ def test_a_seeded_sheet_with_slips_is_graded_against_its_variant(folder, tmp_pat
     ("sheets/anna_v04.txt", "x = 1", 4), ("v05.txt", "# variant: 05", 5)])
 def test_the_variant_is_read_from_the_sheet_or_its_name(source, text, expected):
     assert sheet_variant(source, text) == expected
+
+
+def test_a_v_inside_a_word_is_not_a_variant():
+    with pytest.raises(Exception, match="no variant named"):
+        sheet_variant("dev3.txt", "net_h1 = 1")
 
 
 @pytest.mark.parametrize("name, text, message", [
