@@ -12,13 +12,11 @@ import decimal
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Mapping
-
-import sympy
 
 from .chain import Derivation, derive
 from .claim_parser import parse_claims
@@ -181,7 +179,8 @@ def _names(value: object, key: str, source: str, *, identifiers: bool = True) ->
 
 
 def _question(lhs: str, network: Network, source: str) -> Question:
-    """A question from a claim's left side, read by the claims parser (so the answer key reads the same)."""
+    """A question from a claim's left side, read by the claims parser (so the answer key reads the same),
+    written the plain way (``∂E_total/∂w5`` asks ``dE_total/dw5``, ``w5⁺`` asks ``w5+``)."""
     (claim,) = parse_claims(f"{lhs} = 0", network, source=source)[:1] or (None,)
     fix = "ask for a name (net_h1), a derivative of the output (dE_total/dw5) or an update (w5+)"
     if claim is None or claim.problem:
@@ -191,14 +190,14 @@ def _question(lhs: str, network: Network, source: str) -> Question:
         if claim.name != network.output:
             raise SpecError(f"{lhs!r} is not a derivative of the output {network.output!r}; {fix}",
                             source=source, key="exercise.ask")
-        return Question(lhs, "gradient", claim.name, claim.wrt)
+        return Question(f"d{claim.name}/d{claim.wrt}", "gradient", claim.name, claim.wrt)
     if claim.steps == 1 and claim.wrt is None and claim.name in network.leaves:
         if network.learning_rate is None or network.leaves[claim.name].kind != "param":
             raise SpecError(f"{lhs!r} asks for an update, which needs a parameter and [train] learning_rate",
                             source=source, key="exercise.ask")
-        return Question(lhs, "update", claim.name)
+        return Question(f"{claim.name}+", "update", claim.name)
     if claim.steps is None and claim.wrt is None:
-        return Question(lhs, "value", claim.name)
+        return Question(claim.name, "value", claim.name)
     raise SpecError(f"{lhs!r} cannot be asked; {fix}", source=source, key="exercise.ask")
 
 
@@ -252,6 +251,7 @@ def _answer(question: Question, solution: Solution, digits: int) -> Answer:
 def round_half_up(value, digits: int) -> str:
     """``value`` to ``digits`` significant digits, a tie rounded away from zero as schools teach.
 
+    >>> import sympy
     >>> round_half_up(sympy.Rational(14925, 10000), 4), round_half_up(sympy.Rational(-5, 100000), 2)
     ('1.493', '-0.000050')
     """
@@ -268,6 +268,7 @@ def round_half_up(value, digits: int) -> str:
 def plain_number(value) -> str:
     """A spec value as a person writes it: 0.05, 3, or 1/3 where no short decimal is exact.
 
+    >>> import sympy
     >>> plain_number(sympy.Rational(1, 20)), plain_number(3), plain_number(sympy.Rational(1, 3))
     ('0.05', '3', '1/3')
     """
@@ -296,7 +297,14 @@ def make_exercise(spec: str | Path, count: int, *, seed: int = 0) -> Exercise:
         raise SpecError("exercise variants need a spec with [symbols], [nodes] and one sample in [values] "
                         "(not [mlp] or [data]); write the network out node by node", source=source)
     options = exercise_options(data, network, source=source)
-    questions = tuple(_question(lhs, network, source) for lhs in (options.ask or choose_questions(network)))
+    questions = tuple(dict.fromkeys(_question(lhs, network, source) for lhs in (options.ask or choose_questions(network))))
+    asked = {q.lhs for q in questions}
+    marks = tuple((_question(lhs, network, source).lhs, worth) for lhs, worth in options.marks)
+    for lhs, _ in marks:
+        if lhs not in asked:
+            raise SpecError(f"marks for {lhs!r}, which is not asked; ask for it in [exercise] ask or remove its marks",
+                            source=source, key="exercise.marks")
+    options = replace(options, marks=marks)
     derivation = derive(network)
     title = document_title(network)
     drawn = draw_variants(derivation, count, seed=seed, fixed=options.fixed)

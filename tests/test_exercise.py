@@ -134,6 +134,18 @@ def test_fixed_values_are_kept(tmp_path):
         assert answers["out_o1"] == mpmath.nstr(hand["out_o1"], 3, strip_zeros=False)
 
 
+def test_questions_written_in_other_notation_are_asked_the_plain_way(tmp_path):
+    text = (Path(symgrad.__file__).parent / "examples" / "mazur.toml").read_text()
+    spec = tmp_path / "unicode.toml"
+    spec.write_text(text + '\n[exercise]\nask = ["∂E_total/∂w5", "w5⁺"]\nmarks = {"w5⁺" = 2}\n', encoding="utf-8")
+    ex = make_exercise(spec, 2, seed=0)
+    assert [q.lhs for q in ex.questions] == ["dE_total/dw5", "w5+"]
+    assert [ex.marks(q) for q in ex.questions] == [1, 2]
+    for variant in ex.variants:
+        hand = mazur_by_hand(spec_values(variant.spec_text))
+        assert abs(mpmath.mpf(variant.answers[0].text) - hand["grads"]["w5"]) <= abs(hand["grads"]["w5"]) * 5e-4
+
+
 def test_every_answer_key_is_graded_all_right_and_matches_the_hand_calculation(thirty, tmp_path):
     for variant in thirty.variants:
         v = spec_values(variant.spec_text)
@@ -174,6 +186,7 @@ def test_the_cli_writes_every_file_and_each_key_checks(tmp_path, capsys):
     (["check", "mazur"], "no claims file"),
     (["exercise", "{tmp}/eq.toml", "--variants", "2", "-o", "{tmp}/x"], "is not one left side"),
     (["exercise", "{tmp}/digits.toml", "--variants", "2", "-o", "{tmp}/x"], "exercise.digits"),
+    (["exercise", "{tmp}/marks.toml", "--variants", "2", "-o", "{tmp}/x"], "marks for 'w6+', which is not asked"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     mazur = (Path(symgrad.__file__).parent / "examples" / "mazur.toml").read_text()
@@ -183,6 +196,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     (tmp_path / "file.txt").write_text("x")
     (tmp_path / "eq.toml").write_text(mazur + '\n[exercise]\nask = ["net_h1 = 1\\nE_total"]\n')
     (tmp_path / "digits.toml").write_text(mazur + "\n[exercise]\ndigits = 40\n")
+    (tmp_path / "marks.toml").write_text(mazur + '\n[exercise]\nmarks = {"w6+" = 2}\n')
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
