@@ -18,10 +18,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
+import mpmath
+
 from .chain import Derivation, derive
 from .claim_parser import parse_claims
 from .errors import InvalidArgument, SpecError, shorten
-from .exercise_values import draw_variants
+from .evaluation import evaluate_gradients
+from .exercise_values import WORKING_DIGITS, draw_variants, is_tie
 from .expr import is_identifier
 from .graph import Network
 from .limits import MAX_SEED, MAX_SPEC_BYTES, MAX_VARIANTS
@@ -279,6 +282,28 @@ def plain_number(value) -> str:
     return text if Fraction(text) == fraction else str(value)
 
 
+def _tie_judge(derivation: Derivation, questions: tuple[Question, ...], digits: int):
+    """A judge of a draw: no answer lies exactly halfway between two roundings at the digits asked
+    (net_h1 = 1.4925 at 4 digits), so half-up, half-even and a Moodle tolerance all agree."""
+    eta = Fraction(str(derivation.network.learning_rate or 0))
+    rate = mpmath.mpf(eta.numerator) / eta.denominator
+
+    def problems(at: Mapping[str, object]) -> tuple[str, ...]:
+        numbers = evaluate_gradients(derivation, at=at, digits=WORKING_DIGITS)
+        found = []
+        for q in questions:
+            if q.kind == "gradient":
+                value = numbers.gradients[q.wrt] if q.wrt in numbers.gradients else numbers.adjoints[q.wrt]
+            elif q.kind == "update":
+                value = numbers.values[q.name] - rate * numbers.gradients[q.name]
+            else:
+                value = numbers.values[q.name]
+            if is_tie(value, digits):
+                found.append(f"{q.lhs} lies halfway between two roundings to {digits} digits")
+        return tuple(found)
+    return problems
+
+
 def make_exercise(spec: str | Path, count: int, *, seed: int = 0) -> Exercise:
     """``count`` distinct nice variants of ``spec`` (a file or a built-in example), reproducible from ``seed``.
 
@@ -307,7 +332,8 @@ def make_exercise(spec: str | Path, count: int, *, seed: int = 0) -> Exercise:
     options = replace(options, marks=marks)
     derivation = derive(network)
     title = document_title(network)
-    drawn = draw_variants(derivation, count, seed=seed, fixed=options.fixed)
+    drawn = draw_variants(derivation, count, seed=seed, fixed=options.fixed,
+                          also=_tie_judge(derivation, questions, options.digits))
     variants = tuple(_variant(variant_id(k, count), values, data, derivation, questions, options, title)
                      for k, values in enumerate(drawn, start=1))
     return Exercise(source, title, seed, options, variants)

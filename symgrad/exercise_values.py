@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import mpmath
 import sympy
@@ -23,12 +23,14 @@ from .errors import InvalidArgument, SymgradError
 from .evaluation import evaluate_gradients
 from .functions import sigmoid
 from .limits import MAX_VARIANT_DRAWS
+from .precision import to_decimal
 
-__all__ = ["NiceRules", "NICE", "candidates", "nice_problems", "draw_variants", "preactivations"]
+__all__ = ["NiceRules", "NICE", "candidates", "nice_problems", "draw_variants", "preactivations", "is_tie",
+           "WORKING_DIGITS"]
 
 #: The functions whose argument must stay out of the flat tails (and off the linear middle).
 SQUASHING = (sigmoid, sympy.tanh)
-_WORKING_DIGITS = 20  # exact evaluation of a draw: far beyond the 2-9 digits an exercise asks for
+WORKING_DIGITS = 20  # exact evaluation of a draw: far beyond the 2-9 digits an exercise asks for
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,9 @@ def preactivations(derivation: Derivation, values: Mapping[str, object]) -> tupl
 def _value_of(expr: sympy.Expr, values: Mapping[str, object]):
     if isinstance(expr, sympy.Symbol):
         return values[expr.name]
-    with mpmath.workdps(_WORKING_DIGITS):
-        numbers = {s: sympy.Float(mpmath.mpf(values[s.name]), _WORKING_DIGITS) for s in expr.free_symbols}
-        return mpmath.mpf(str(sympy.N(expr.xreplace(numbers), _WORKING_DIGITS)))
+    with mpmath.workdps(WORKING_DIGITS):
+        numbers = {s: sympy.Float(mpmath.mpf(values[s.name]), WORKING_DIGITS) for s in expr.free_symbols}
+        return mpmath.mpf(str(sympy.N(expr.xreplace(numbers), WORKING_DIGITS)))
 
 
 def _sums(derivation: Derivation, values: Mapping[str, object]):
@@ -124,7 +126,7 @@ def nice_problems(derivation: Derivation, at: Mapping[str, object], *, rules: Ni
     'net_h1 = 9.2 is a saturated pre-activation (|z| > 3)'
     """
     try:
-        numbers = evaluate_gradients(derivation, at=at, digits=_WORKING_DIGITS)
+        numbers = evaluate_gradients(derivation, at=at, digits=WORKING_DIGITS)
     except SymgradError as exc:
         return (f"cannot be evaluated: {exc}",)
     low, high, least, most, share = (_mp(r) for r in (rules.min_preactivation, rules.max_preactivation,
@@ -150,6 +152,17 @@ def nice_problems(derivation: Derivation, at: Mapping[str, object], *, rules: Ni
     return tuple(problems)
 
 
+def is_tie(value, digits: int) -> bool:
+    """Whether ``value`` lies exactly halfway between two roundings to ``digits`` significant digits
+    (1.4925 at 4): half-up and half-even would then disagree.
+
+    >>> is_tie(mpmath.mpf("1.4925"), 4), is_tie(mpmath.mpf("1.49251"), 4), is_tie(mpmath.mpf("0.5"), 4)
+    (True, False, False)
+    """
+    wide = to_decimal(value, digits + 12).lstrip("-").replace(".", "").lstrip("0")
+    return wide[digits:digits + 1] == "5" and not wide[digits + 1:].strip("0")
+
+
 def _mp(fraction: Fraction):
     return mpmath.mpf(fraction.numerator) / fraction.denominator
 
@@ -159,9 +172,11 @@ def _show(value) -> str:
 
 
 def draw_variants(derivation: Derivation, count: int, *, seed: int = 0, fixed: Sequence[str] = (),
-                  rules: NiceRules = NICE) -> tuple[dict[str, Fraction], ...]:
+                  rules: NiceRules = NICE,
+                  also: Callable[[Mapping[str, object]], tuple[str, ...]] | None = None) -> tuple[dict[str, Fraction], ...]:
     """``count`` distinct nice value sets for the network's inputs, targets and parameters, reproducible
-    from ``seed``; the names in ``fixed`` (and constants) keep the spec's values.
+    from ``seed``; the names in ``fixed`` (and constants) keep the spec's values. ``also`` is one more
+    judge of a draw (the problems it finds; none when the draw is kept), as the exercise's answers use.
 
     >>> import symgrad
     >>> d = symgrad.derive(symgrad.load("mazur"))
@@ -186,7 +201,7 @@ def draw_variants(derivation: Derivation, count: int, *, seed: int = 0, fixed: S
             if key in seen:
                 continue
             at = {n: sympy.Rational(v.numerator, v.denominator) for n, v in values.items()}
-            if not nice_problems(derivation, at, rules=rules):
+            if not nice_problems(derivation, at, rules=rules) and not (also and also(at)):
                 seen.add(key)
                 found.append(values)
                 break

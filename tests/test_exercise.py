@@ -92,6 +92,26 @@ def test_thirty_variants_are_distinct_and_nice(thirty):
     assert [v.id for v in thirty.variants] == [f"{k:02d}" for k in range(1, 31)]
 
 
+def _halfway(x: Fraction, digits: int) -> bool:
+    """x exactly halfway between two roundings to ``digits`` significant digits (exact arithmetic)."""
+    x = abs(x)
+    exponent = 0
+    while x >= 10 ** (exponent + 1):
+        exponent += 1
+    while x < 10 ** exponent:
+        exponent -= 1
+    scaled = x * Fraction(10) ** (digits - 1 - exponent)
+    return scaled - (scaled.numerator // scaled.denominator) == Fraction(1, 2)
+
+
+def test_no_exact_answer_lies_halfway_between_two_roundings(thirty):
+    """net_h1 is a finite decimal (1.4925 would round to 1.492 or 1.493): the draw avoids such ties."""
+    assert _halfway(Fraction("1.4925"), 4) and not _halfway(Fraction("1.49251"), 4)
+    for variant in thirty.variants:
+        net_h1 = mazur_by_hand(spec_values(variant.spec_text))["net_h1"]
+        assert not _halfway(net_h1, 4), (variant.id, net_h1)
+
+
 def test_variants_are_reproducible_from_the_seed(thirty):
     again = make_exercise("mazur", 30, seed=1)
     assert [v.spec_text for v in again.variants] == [v.spec_text for v in thirty.variants]
