@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import decimal
+import json
 import random
 import shutil
 import xml.etree.ElementTree as ET
@@ -162,3 +163,15 @@ def test_moodle_xml_round_trips_against_the_exact_values(folder):
         assert tol == decimal.Decimal(5).scaleb(int(mpmath.floor(mpmath.log10(abs(exact)))) - 4)
         assert abs(value - exact) <= mpmath.mpf(str(tol)) * (1 + mpmath.mpf("1e-20")), (ident, lhs)
         assert f"Variant {ident}." in q.find("questiontext/text").text
+
+
+def test_json_output_names_the_variant_and_the_marks(folder, tmp_path, capsys):
+    sheet = tmp_path / "carl.txt"
+    key = (folder / "variant-01" / "answer-key.txt").read_text()
+    sheet.write_text(key.replace("out_h1 = ", "out_h1 = 9"))  # a wrong digit in front: out_h1 is wrong
+    assert main(["check", "--variants", str(folder), str(sheet), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    (only,) = data["sheets"]
+    assert (data["ok"], only["variant"], only["sheet"]) == (False, "01", str(sheet))
+    assert int(only["marks"]) == int(only["out_of"]) - 1
+    assert [c["verdict"] for c in only["claims"] if c["claim"] == "out_h1"] == ["wrong"]
