@@ -22,7 +22,7 @@ import mpmath
 
 from .chain import Derivation, derive
 from .claim_parser import parse_claims
-from .errors import InvalidArgument, SpecError, shorten
+from .errors import InvalidArgument, SpecError, SymgradError, shorten
 from .evaluation import evaluate_gradients
 from .exercise_values import WORKING_DIGITS, draw_variants, is_tie
 from .expr import is_identifier
@@ -184,7 +184,10 @@ def _names(value: object, key: str, source: str, *, identifiers: bool = True) ->
 def _question(lhs: str, network: Network, source: str) -> Question:
     """A question from a claim's left side, read by the claims parser (so the answer key reads the same),
     written the plain way (``∂E_total/∂w5`` asks ``dE_total/dw5``, ``w5⁺`` asks ``w5+``)."""
-    (claim,) = parse_claims(f"{lhs} = 0", network, source=source)[:1] or (None,)
+    try:
+        (claim,) = parse_claims(f"{lhs} = 0", network, source=source)[:1] or (None,)
+    except SymgradError as exc:
+        raise SpecError(f"cannot read {lhs!r}: {exc}", source=source, key="exercise.ask") from None
     fix = "ask for a name (net_h1), a derivative of the output (dE_total/dw5) or an update (w5+)"
     if claim is None or claim.problem:
         raise SpecError(f"cannot read {lhs!r}: {claim.problem if claim else 'empty'}; {fix}", source=source,

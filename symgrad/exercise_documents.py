@@ -22,6 +22,7 @@ from typing import Iterable
 from .errors import InvalidArgument
 from .exercise import Exercise, Question, Variant, plain_number, toml_text
 from .files import write_text
+from .functions import sigmoid
 from .moodle import moodle_xml
 from .render.notation import latex_name, symbolic_latex, total
 
@@ -60,6 +61,13 @@ def _given(variant: Variant) -> list[tuple[str, str]]:
     return [(name, plain_number(net.values[name])) for name in net.leaves if name in net.values]
 
 
+_SIGMOID = r"\sigma(z) &= \frac{1}{1 + e^{-z}}"
+
+
+def _uses_sigmoid(variant: Variant) -> bool:
+    return any(node.expr.has(sigmoid) for node in variant.network.nodes.values())
+
+
 def _sheet_lines(exercise: Exercise, variant: Variant) -> list[str]:
     """The answer lines a student fills in: the variant line, then one ``LHS = `` per question."""
     return [VARIANT_LINE.format(id=variant.id), *(f"{q.lhs} = " for q in exercise.questions)]
@@ -69,6 +77,8 @@ def _question_body_latex(exercise: Exercise, variant: Variant) -> str:
     net = variant.network
     definitions = " \\\\\n".join(f"{latex_name(n)} &= {symbolic_latex(node.expr)}" for n, node in net.nodes.items())
     given = ", ".join(f"${latex_name(n)} = {v}$" for n, v in _given(variant))
+    if _uses_sigmoid(variant):
+        definitions += " \\\\\n" + _SIGMOID
     rate = f" The learning rate is $\\eta = {plain_number(net.learning_rate)}$." if net.learning_rate is not None else ""
     items = "\n".join(f"\\item ${_question_math(q)}$: {_tex(q.describe)}" for q in exercise.questions)
     sheet = "\n".join(_sheet_lines(exercise, variant))
@@ -104,6 +114,8 @@ def question_markdown(exercise: Exercise, variant: Variant) -> str:
     net = variant.network
     lines = [f"# {_title(exercise, variant)}", "", f"Variant **{variant.id}**.", "", "## The network", ""]
     lines += [f"$${latex_name(n)} = {symbolic_latex(node.expr)}$$" for n, node in net.nodes.items()]
+    if _uses_sigmoid(variant):
+        lines.append(f"$${_SIGMOID.replace('&', '')}$$")
     lines += ["", "## Given", "", "| quantity | value |", "|---|---|"]
     lines += [f"| ${latex_name(n)}$ | {v} |" for n, v in _given(variant)]
     if net.learning_rate is not None:
