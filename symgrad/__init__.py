@@ -47,6 +47,8 @@ from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_lo
 from .render.text import render_text
 from .reporting import render_solution, report
 from .samples import Batch
+from .second_order import HessianValues, HvpValues, JvpValues, hessian, hvp, jvp
+from .second_order_code import CompiledSecondOrder, SecondOrderPoints, compile_second_order
 from .solution import (
     Solution,
     SolvedChain,
@@ -81,6 +83,7 @@ __all__ = [
     "ClaimRow",
     "ClaimsReport",
     "CompiledGradient",
+    "CompiledSecondOrder",
     "Derivation",
     "DomainError",
     "Factor",
@@ -90,8 +93,11 @@ __all__ = [
     "GradcheckRow",
     "GradientValues",
     "GraphError",
+    "HessianValues",
+    "HvpValues",
     "ImportedModel",
     "InvalidArgument",
+    "JvpValues",
     "LOSSES",
     "MAX_PATHS",
     "MLPStructure",
@@ -106,6 +112,7 @@ __all__ = [
     "PointGradients",
     "PrecisionError",
     "Rounding",
+    "SecondOrderPoints",
     "Solution",
     "SolvedChain",
     "SolvedDelta",
@@ -131,6 +138,7 @@ __all__ = [
     "circuit_figure",
     "compile_gradient",
     "compile_network",
+    "compile_second_order",
     "dataset",
     "dense",
     "derive",
@@ -145,6 +153,9 @@ __all__ = [
     "from_jax",
     "from_torch",
     "gradcheck",
+    "hessian",
+    "hvp",
+    "jvp",
     "layers_from_output",
     "layout_circuit",
     "load",
