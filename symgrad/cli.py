@@ -134,7 +134,7 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = gradcheck(network, against=args.against_function, scheme=args.scheme, step=args.step,
-                           sample=args.sample, directions=args.directions, seed=args.seed)
+                           sample=args.sample, directions=args.directions, seed=args.seed, order=args.order)
     for warning in caught:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()
@@ -214,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for the sample and the directions (default 0)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--plot", metavar="FILE", help="save the step-size sweep as FILE.svg or FILE.png")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1,
+                   help="1 (default): gradients; 2: Hessian-vector products (--against FUNC(values, v) or FUNC(values))")
     p.set_defaults(run=_cmd_gradcheck)
     p = sub.add_parser("graph", help="draw the circuit: values above each wire, gradients below (.svg or .png)")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")

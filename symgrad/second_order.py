@@ -40,7 +40,7 @@ from .limits import MAX_HESSIAN_PARAMS
 from .precision import DEFAULT_DIGITS, Rounding, validate_digits
 
 __all__ = ["SecondFactor", "SecondOrder", "HessianValues", "HvpValues", "JvpValues", "derive_second",
-           "tangent_pass", "adjoint_tangent_pass", "hessian", "hvp", "jvp", "check_params"]
+           "tangent_pass", "adjoint_tangent_pass", "hessian", "hvp", "jvp", "check_params", "hvp_variant", "VARIANTS"]
 
 
 @dataclass(frozen=True)
@@ -209,8 +209,12 @@ class _Exact:
         seed = {k: self.solver.number(x) for k, x in seed.items()}
         return tangent_pass(self.second.derivation, seed, self.factor, self.add, self.zero)
 
-    def hvp(self, seed: Mapping[str, object]) -> dict:
-        dots = adjoint_tangent_pass(self.second, self.gradients.adjoints, self.tangents(seed), self.factor,
+    def hvp(self, seed: Mapping[str, object], *, keep: Callable[[SecondFactor], bool] | None = None) -> dict:
+        second = self.second
+        if keep is not None:
+            second = SecondOrder(second.derivation, {k: tuple(s for s in group if keep(s))
+                                                     for k, group in second.seconds.items()}, second.kinks)
+        dots = adjoint_tangent_pass(second, self.gradients.adjoints, self.tangents(seed), self.factor,
                                     self.seconds.__getitem__, self.add, self.zero)
         return {p: dots.get(p, self.zero) for p in self.second.derivation.network.params}
 
@@ -315,6 +319,32 @@ def jvp(derivation: Derivation, v: Mapping[str, object], *, at: Mapping[str, obj
 
     tangents = _certify(compute, digits)
     return JvpValues(tangents[derivation.output], tangents, digits)
+
+
+#: Parts of the Hessian a variant of H·v leaves out, by name (the second-order check's bug catalogue).
+VARIANTS = ("activation curvature",)
+
+
+def hvp_variant(derivation: Derivation, v: Mapping[str, object], *, drop: str,
+                at: Mapping[str, object] | None = None, digits: int | None = DEFAULT_DIGITS) -> dict[str, mpmath.mpf]:
+    """H·v with one part left out, to name a user's bug: ``"activation curvature"`` drops the δ · σ″ terms
+    (the derivatives of every activation node's local factor), leaving the Gauss–Newton part.
+
+    >>> import symgrad
+    >>> d = symgrad.derive(symgrad.load("mazur"))
+    >>> symgrad.to_decimal(hvp_variant(d, {"w5": 1}, drop="activation curvature", digits=12)["w5"], 9)
+    '0.0122837523'
+    """
+    if drop not in VARIANTS:
+        raise InvalidArgument(f"drop={drop!r}: choose one of {', '.join(VARIANTS)}")
+    network = derivation.network
+    second = derive_second(derivation)
+    seed = _direction(derivation, v, leaves=False)
+
+    def keep(s: SecondFactor) -> bool:
+        return not isinstance(network.nodes[s.of[0]].expr, sympy.Function)
+
+    return _certify(lambda digits_: _Exact(second, at, digits_).hvp(seed, keep=keep), digits)
 
 
 def check_params(derivation: Derivation, names: Sequence[str]) -> tuple[str, ...]:
