@@ -75,7 +75,8 @@ def _cmd_report(args: argparse.Namespace) -> str:
         params = [p.strip() for p in args.params.split(",") if p.strip()]
     text = report(network, digits=args.digits, format=args.format, title=args.title, author=args.author,
                   date=args.date, round_intermediates=args.round_intermediates, update_rule=args.update_rule,
-                  params=params, decimals=args.decimals)
+                  params=params, decimals=args.decimals,
+                  hessian=None if args.hessian is None else [p.strip() for p in args.hessian.split(",") if p.strip()])
     if args.output is None:
         return text
     if same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="round every intermediate to --digits as it is produced, as a person does by hand")
     p.add_argument("--update-rule", choices=UPDATE_RULES, default="simultaneous",
                    help="simultaneous (default): every gradient at the old parameters; layerwise: output layer first")
+    p.add_argument("--hessian", default=None, metavar="P1,P2",
+                   help="write the second derivatives of these parameters (every pair) step by step instead, e.g. w5,w6")
     p.set_defaults(run=_cmd_report)
     p = sub.add_parser("compile", help="write a standalone NumPy module with value_and_grad")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")

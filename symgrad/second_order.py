@@ -209,13 +209,20 @@ class _Exact:
         seed = {k: self.solver.number(x) for k, x in seed.items()}
         return tangent_pass(self.second.derivation, seed, self.factor, self.add, self.zero)
 
-    def hvp(self, seed: Mapping[str, object], *, keep: Callable[[SecondFactor], bool] | None = None) -> dict:
+    def passes(self, seed: Mapping[str, object], *, keep: Callable[[SecondFactor], bool] | None = None
+               ) -> tuple[dict, dict]:
+        """The tangent of every quantity along ``seed``, and the tangent δ̇ of every δ."""
         second = self.second
         if keep is not None:
             second = SecondOrder(second.derivation, {k: tuple(s for s in group if keep(s))
                                                      for k, group in second.seconds.items()}, second.kinks)
-        dots = adjoint_tangent_pass(second, self.gradients.adjoints, self.tangents(seed), self.factor,
+        tangents = self.tangents(seed)
+        dots = adjoint_tangent_pass(second, self.gradients.adjoints, tangents, self.factor,
                                     self.seconds.__getitem__, self.add, self.zero)
+        return tangents, dots
+
+    def hvp(self, seed: Mapping[str, object], *, keep: Callable[[SecondFactor], bool] | None = None) -> dict:
+        dots = self.passes(seed, keep=keep)[1]
         return {p: dots.get(p, self.zero) for p in self.second.derivation.network.params}
 
     def kinks(self) -> tuple[str, ...]:
