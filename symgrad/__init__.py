@@ -47,7 +47,8 @@ from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_lo
 from .render.text import render_text
 from .reporting import render_solution, report
 from .samples import Batch
-from .second_order import HessianValues, HvpValues, JvpValues, hessian, hvp, jvp
+from .newton import NewtonUpdate, newton_step
+from .second_order import HessianValues, HvpValues, JvpValues, gauss_newton, hessian, hvp, jvp
 from .second_order_code import CompiledSecondOrder, SecondOrderPoints, compile_second_order
 from .solution import (
     Solution,
@@ -104,6 +105,7 @@ __all__ = [
     "MatrixDerivation",
     "MissingDependency",
     "Network",
+    "NewtonUpdate",
     "NotDifferentiable",
     "Overrides",
     "ParamSource",
@@ -152,6 +154,7 @@ __all__ = [
     "format_number",
     "from_jax",
     "from_torch",
+    "gauss_newton",
     "gradcheck",
     "hessian",
     "hvp",
@@ -166,6 +169,7 @@ __all__ = [
     "maxout_neuron",
     "mlp",
     "neuron",
+    "newton_step",
     "parse_claims",
     "parse_expression",
     "plot_sweep",

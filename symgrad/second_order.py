@@ -40,7 +40,7 @@ from .limits import MAX_HESSIAN_PARAMS
 from .precision import DEFAULT_DIGITS, Rounding, validate_digits
 
 __all__ = ["SecondFactor", "SecondOrder", "HessianValues", "HvpValues", "JvpValues", "derive_second",
-           "tangent_pass", "adjoint_tangent_pass", "hessian", "hvp", "jvp", "check_params", "hvp_variant", "VARIANTS"]
+           "tangent_pass", "adjoint_tangent_pass", "hessian", "gauss_newton", "hvp", "jvp", "check_params", "hvp_variant", "VARIANTS"]
 
 
 @dataclass(frozen=True)
@@ -252,6 +252,25 @@ def hessian(derivation: Derivation, *, at: Mapping[str, object] | None = None,
     >>> symgrad.to_decimal(h.entry("w5", "w5"), 9)
     '-0.0122229542'
     """
+    return _matrix(derivation, at, digits, None)
+
+
+def gauss_newton(derivation: Derivation, *, at: Mapping[str, object] | None = None,
+                 digits: int | None = DEFAULT_DIGITS) -> HessianValues:
+    """The Gauss–Newton matrix: the Hessian with only the loss's own curvature kept (Jᵀ·∂²L/∂y²·J).
+
+    Forward over reverse with the derivatives of every local factor dropped except those of the
+    nodes that read a target (the loss). Positive semi-definite for a convex loss.
+
+    >>> import symgrad
+    >>> g = symgrad.gauss_newton(symgrad.derive(symgrad.load("mazur")), digits=12)
+    >>> symgrad.to_decimal(g.entry("w5", "w5"), 9)
+    '0.0122837523'
+    """
+    return _matrix(derivation, at, digits, _keeper(derivation, "curvature outside the loss"))
+
+
+def _matrix(derivation: Derivation, at, digits: int | None, keep) -> HessianValues:
     second = derive_second(derivation)
     params = derivation.network.params
     if len(params) > MAX_HESSIAN_PARAMS:
@@ -264,7 +283,7 @@ def hessian(derivation: Derivation, *, at: Mapping[str, object] | None = None,
         found["kinks"] = exact.kinks()
         out = {}
         for j, p in enumerate(params):
-            column = exact.hvp({p: 1})
+            column = exact.hvp({p: 1}, keep=keep)
             out.update({f"{i},{j}": column[q] for i, q in enumerate(params)})
         return out
 
@@ -329,7 +348,19 @@ def jvp(derivation: Derivation, v: Mapping[str, object], *, at: Mapping[str, obj
 
 
 #: Parts of the Hessian a variant of H·v leaves out, by name (the second-order check's bug catalogue).
-VARIANTS = ("activation curvature",)
+VARIANTS = ("activation curvature", "curvature outside the loss")
+
+
+def _keeper(derivation: Derivation, drop: str) -> Callable[[SecondFactor], bool]:
+    """Which derivatives of local factors a variant keeps."""
+    if drop not in VARIANTS:
+        raise InvalidArgument(f"drop={drop!r}: choose one of {', '.join(VARIANTS)}")
+    network = derivation.network
+    if drop == "activation curvature":
+        return lambda s: not isinstance(network.nodes[s.of[0]].expr, sympy.Function)
+    targets = set(network.targets)
+    loss = {name for name in network.nodes if targets & set(network.ancestors(name))}
+    return lambda s: s.of[0] in loss
 
 
 def hvp_variant(derivation: Derivation, v: Mapping[str, object], *, drop: str,
@@ -342,15 +373,9 @@ def hvp_variant(derivation: Derivation, v: Mapping[str, object], *, drop: str,
     >>> symgrad.to_decimal(hvp_variant(d, {"w5": 1}, drop="activation curvature", digits=12)["w5"], 9)
     '0.0122837523'
     """
-    if drop not in VARIANTS:
-        raise InvalidArgument(f"drop={drop!r}: choose one of {', '.join(VARIANTS)}")
-    network = derivation.network
+    keep = _keeper(derivation, drop)
     second = derive_second(derivation)
     seed = _direction(derivation, v, leaves=False)
-
-    def keep(s: SecondFactor) -> bool:
-        return not isinstance(network.nodes[s.of[0]].expr, sympy.Function)
-
     return _certify(lambda digits_: _Exact(second, at, digits_).hvp(seed, keep=keep), digits)
 
 
