@@ -138,7 +138,7 @@ def second_order_source(derivation: Derivation) -> str:
     """The standalone module source: ``second_order_at(leaves, tangent, points)``."""
     net = derivation.network
     second = derive_second(derivation)
-    names = Names()
+    names = Names({"tangent", "per_point"})
     w = RowWriter(derivation, names, NumpyPrinter(names))
     body = [f"{names.get(leaf)} = leaves[{leaf!r}]" for leaf in net.leaves if leaf in derivation.order]
     body += [f"{names.get(leaf, 'dot')} = tangent.get({leaf!r}, 0.0)" for leaf in net.leaves
@@ -154,9 +154,12 @@ def second_order_source(derivation: Derivation) -> str:
                  f"per_point({names.get(derivation.output, 'dot')}, points), {{{hv}}}"]
     doc = (f"Loss, J·v and H·v of {derivation.output!r} at P points, by forward mode and forward over reverse, for "
            f"the network: {net.description or 'a symgrad network'}.")
-    return module_source(doc, inputs=net.inputs, targets=net.targets, params={p: () for p in net.params},
-                         kernels=kernel_source(w.printer.kernels), helpers=_HELPERS,
-                         signature="second_order_at(leaves, tangent, points)", body=body)
+    source = module_source(doc, inputs=net.inputs, targets=net.targets, params={p: () for p in net.params},
+                           kernels=kernel_source(w.printer.kernels), helpers=_HELPERS,
+                           signature="second_order_at(leaves, tangent, points)", body=body)
+    # module_source describes a gradient's return value; this function returns three things
+    return source.replace("Returns (loss per point (P,), {param name: gradient per point (P,)}).",
+                          "Returns (loss (P,), J·v (P,), {param name: H·v (P,)}).", 1)
 
 
 def compile_second_order(derivation: Derivation) -> CompiledSecondOrder:

@@ -211,3 +211,35 @@ def _jax_eval(net, env, jnp):
         f = sympy.lambdify(symbols, node.expr, modules=[{"sigmoid": lambda x: 1 / (1 + jnp.exp(-x))}, jnp])
         env[name] = f(*[env[s.name] for s in symbols])
     return env[net.output]
+
+
+@pytest.mark.parametrize("definition, kink_at, away, expected", [
+    # E = |w x − 1| · w: away from the kink (x = 1.5, w = 2: w x − 1 > 0) E = w²x − w, ∂²E/∂w² = 2x = 3
+    ("abs(w*x - 1)*w", {"x": "0.5"}, {"x": "1.5"}, 3),
+    # E = max(w x, 1) · w: away (x = 1.5, w = 2: w x > 1) E = w² x, ∂²E/∂w² = 2x = 3
+    ("max(w*x, 1)*w", {"x": "0.5"}, {"x": "1.5"}, 3),
+])
+def test_abs_and_max_second_derivatives_at_and_away_from_kinks(definition, kink_at, away, expected):
+    net = symgrad.Network()
+    net.input("x", "0.5")
+    net.param("w", 2)
+    net.node("E", definition)
+    d = symgrad.derive(net)
+    assert float(symgrad.hessian(d, at=away, digits=20).entry("w", "w")) == expected
+    assert symgrad.hessian(d, at=away, digits=20).kinks == ()
+    at_kink = symgrad.hessian(d, at=kink_at, digits=20)
+    assert at_kink.kinks and "does not exist" in at_kink.kinks[0]
+
+
+def test_compiled_names_never_collide_with_the_module_s_own():
+    net = symgrad.Network()
+    net.input("tangent", "0.5")
+    net.input("dot_w", "2")
+    net.param("w", "0.3")
+    net.param("delta_w", "0.7")
+    net.node("leaves", "tanh(w*tangent + delta_w*dot_w)")
+    net.node("ddelta_w", "leaves*leaves*w")
+    d = symgrad.derive(net)
+    exact = symgrad.hessian(d, digits=20).array()
+    compiled = symgrad.compile_second_order(d).hessian({})[0]
+    np.testing.assert_allclose(compiled, exact, rtol=1e-12, atol=1e-15)
