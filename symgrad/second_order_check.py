@@ -107,8 +107,8 @@ def check_second_order(network: Network, *, against: Callable | str | None = Non
         v = {p: float(x) for p, x in zip(params, rng.standard_normal(len(params)))}
         numbers, found = _numbers(derivation, compiled, point, floats, v)
         kinks.update(found)
-        received = _user_hvp(user, floats, v, params) if user is not None else None
-        direction_rows = [_row(f"(H·v{k + 1})[{p}]", p, numbers, received, found) for p in params]
+        received, eps = _user_hvp(user, floats, v, params) if user is not None else (None, EPS)
+        direction_rows = [_row(f"(H·v{k + 1})[{p}]", p, numbers, received, found, eps) for p in params]
         rows += direction_rows
         if received is not None and any(r.verdict == "mismatch" for r in direction_rows):
             diagnoses += _name_bug(derivation, point, v, numbers.exact, received)
@@ -159,11 +159,11 @@ def _kinks_within(network: Network, ends: list[dict]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _row(label: str, p: str, n: _Numbers, received: dict | None, kinks: tuple[str, ...]) -> GradcheckRow:
+def _row(label: str, p: str, n: _Numbers, received: dict | None, kinks: tuple[str, ...], eps: float) -> GradcheckRow:
     exact = float(n.exact[p])
     value = received[p] if received is not None else n.compiled[p]
     largest = max(abs(float(x)) for x in n.exact.values())
-    tolerance = gradient_tolerance(EPS, abs(exact), largest)
+    tolerance = gradient_tolerance(eps, abs(exact), largest)
     bound = max(n.bound[p], tolerance)
     error = abs(value - exact)
     who = "the user's H·v" if received is not None else "the compiled H·v"
@@ -174,8 +174,8 @@ def _row(label: str, p: str, n: _Numbers, received: dict | None, kinks: tuple[st
                                   f"beyond its bound {bound:.3g}: the step η is too large for this curvature")
     else:
         verdict = gradient_verdict(error, tolerance, bound)
-        cause = {"ok": f"{who} agrees with the exact value within float64 rounding ({tolerance:.3g})",
-                 "precision": (f"{who} is off by {error:.3g}, beyond float64 rounding ({tolerance:.3g}) but within "
+        cause = {"ok": f"{who} agrees with the exact value within its dtype's rounding ({tolerance:.3g})",
+                 "precision": (f"{who} is off by {error:.3g}, beyond its dtype's rounding ({tolerance:.3g}) but within "
                                f"what the finite difference resolves ({bound:.3g})"),
                  "mismatch": (f"{who} = {value:.9g} but the exact value is {exact:.9g} (the finite difference gives "
                               f"{n.numerical[p]:.9g}): a wrong second derivative")}[verdict]
@@ -202,8 +202,10 @@ def _takes_direction(function: Callable) -> bool:
     return len(positional) >= 2
 
 
-def _user_hvp(function: Callable, point: dict[str, float], v: dict[str, float], params: tuple[str, ...]) -> dict:
-    """The user's H·v at ``point``, read with first order's care (``user_gradient.call_gradient_function``)."""
+def _user_hvp(function: Callable, point: dict[str, float], v: dict[str, float],
+              params: tuple[str, ...]) -> tuple[dict, float]:
+    """The user's H·v at ``point``, read with first order's care (``user_gradient.call_gradient_function``),
+    and the rounding unit of the coarsest dtype it returned."""
     label = getattr(function, "__name__", "the H·v function")
     if _takes_direction(function):
         def product(values, function=function, v=dict(v)):
@@ -212,7 +214,8 @@ def _user_hvp(function: Callable, point: dict[str, float], v: dict[str, float], 
         def product(values, function=function):
             return _times(function(values), v, params)
     product.__name__ = label if isinstance(label, str) else "the H·v function"
-    return call_gradient_function(product, point, params)[0]
+    values, dtype = call_gradient_function(product, point, params)
+    return values, float(np.finfo(dtype).eps)
 
 
 def _times(hessian: object, v: dict[str, float], params: tuple[str, ...]) -> dict[str, float]:

@@ -158,3 +158,27 @@ def test_cli_order_2_against_hostile_and_buggy_files(tmp_path: Path):
     assert json.loads(result.stdout)["ok"] is False
     text = _cli("gradcheck", "mazur", "--order", "2", "--against", "sign.py:hvp", cwd=tmp_path).stdout
     assert "diagnosis: wrong sign" in text
+
+
+def test_a_float32_user_hvp_is_judged_by_float32_rounding():
+    def hvp32(values, v):
+        return {k: np.float32(x) for k, x in _hand_hvp(values, v).items()}
+
+    report = symgrad.gradcheck(symgrad.load("mazur"), order=2, against=hvp32)
+    assert report.ok and {r.verdict for r in report.rows} == {"ok"}
+    assert max(r.rel_error for r in report.rows) > 1e-9  # float32 rounding is visible, and accepted
+
+
+def test_gradcheck_order_2_passes_on_random_correct_networks():
+    from hypothesis import HealthCheck, given, settings
+
+    from symgrad.strategies import networks
+
+    @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(networks(max_depth=2, max_width=2))
+    def check(net):
+        report = symgrad.gradcheck(net, order=2)
+        assert report.ok, report.table()
+        assert all(r.verdict == "ok" for r in report.rows), report.table()
+
+    check()
