@@ -93,6 +93,9 @@ def check_second_order(network: Network, *, against: Callable | str | None = Non
                               f"{MAX_GRADCHECK_DIRECTIONS} (random directions for H·v)")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidArgument(f"seed must be a non-negative integer, got {describe_value(seed)}")
+    if network.structure is not None and not network.nodes:
+        raise InvalidArgument("this [mlp] network exists in matrix form only (too many parameters for named nodes); "
+                              "the second-order check needs the scalar form: use a smaller network")
     derivation = derive(network)
     params = network.params
     if not params:
