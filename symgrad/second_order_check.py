@@ -104,13 +104,14 @@ def check_second_order(network: Network, *, against: Callable | str | None = Non
     user = _user_function(against, params) if against is not None else None
     compiled = compile_second_order(derivation)
     rng = np.random.default_rng(seed)
-    rows, diagnoses, kinks = [], [], set()
+    rows, diagnoses, kinks, coarse = [], [], set(), EPS
     floats = {k: float(v) for k, v in point.items()}
     for k in range(count):
         v = {p: float(x) for p, x in zip(params, rng.standard_normal(len(params)))}
         numbers, found = _numbers(derivation, compiled, point, floats, v)
         kinks.update(found)
         received, eps = _user_hvp(user, floats, v, params) if user is not None else (None, EPS)
+        coarse = max(coarse, eps)
         direction_rows = [_row(f"(H·v{k + 1})[{p}]", p, numbers, received, found, eps) for p in params]
         rows += direction_rows
         if received is not None and any(r.verdict == "mismatch" for r in direction_rows):
@@ -120,6 +121,8 @@ def check_second_order(network: Network, *, against: Callable | str | None = Non
     notes = [f"second order: H·v along {count} random direction(s) v (seed {seed}); numerical = central difference "
              f"of the exact gradient along v, step η = {STEP:g}·(1 + |x|)/|v|; tolerance = truncation + round-off "
              "bound"] + [f"kink: {text}" for text in sorted(kinks)]
+    if coarse != EPS:
+        notes.append(f"warning: the user's H·v is coarser than float64; its tolerance follows its dtype (ε = {coarse:.3g})")
     title = f"gradcheck (order 2): {network.description or 'network'}"
     return GradcheckReport(title, "central", tuple(rows), tuple(notes), against is not None,
                            diagnoses=tuple(dict.fromkeys(diagnoses)))

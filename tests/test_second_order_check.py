@@ -167,6 +167,7 @@ def test_a_float32_user_hvp_is_judged_by_float32_rounding():
     report = symgrad.gradcheck(symgrad.load("mazur"), order=2, against=hvp32)
     assert report.ok and {r.verdict for r in report.rows} == {"ok"}
     assert max(r.rel_error for r in report.rows) > 1e-9  # float32 rounding is visible, and accepted
+    assert any("coarser than float64" in n for n in report.notes)
 
 
 def test_gradcheck_order_2_passes_on_random_correct_networks():
