@@ -163,7 +163,13 @@ def second_order_source(derivation: Derivation) -> str:
 
 
 def compile_second_order(derivation: Derivation) -> CompiledSecondOrder:
-    """Compile forward mode and forward-over-reverse of ``derivation`` to NumPy, over a batch of points."""
+    """Compile forward mode and forward-over-reverse of ``derivation`` to NumPy, over a batch of points.
+
+    >>> import numpy as np, symgrad
+    >>> f = compile_second_order(symgrad.derive(symgrad.load("mazur")))
+    >>> f.hessian({"w5": np.array([0.40, 0.45])}).shape
+    (2, 10, 10)
+    """
     net = derivation.network
     source = second_order_source(derivation)
     namespace = load_source(source, "second-order")
