@@ -52,6 +52,9 @@ from .render.picture import CircuitLayout, circuit_figure, draw_circuit, draw_lo
 from .render.text import render_text
 from .reporting import render_solution, report
 from .samples import Batch
+from .newton import NewtonUpdate, newton_step
+from .second_order import HessianValues, HvpValues, JvpValues, gauss_newton, hessian, hvp, jvp
+from .second_order_code import CompiledSecondOrder, SecondOrderPoints, compile_second_order
 from .solution import (
     Solution,
     SolvedChain,
@@ -86,6 +89,7 @@ __all__ = [
     "ClaimRow",
     "ClaimsReport",
     "CompiledGradient",
+    "CompiledSecondOrder",
     "Derivation",
     "DomainError",
     "Exercise",
@@ -97,14 +101,18 @@ __all__ = [
     "GradedSheet",
     "GradientValues",
     "GraphError",
+    "HessianValues",
+    "HvpValues",
     "ImportedModel",
     "InvalidArgument",
+    "JvpValues",
     "LOSSES",
     "MAX_PATHS",
     "MLPStructure",
     "MatrixDerivation",
     "MissingDependency",
     "Network",
+    "NewtonUpdate",
     "NiceRules",
     "NotDifferentiable",
     "Overrides",
@@ -114,6 +122,7 @@ __all__ = [
     "PointGradients",
     "PrecisionError",
     "Rounding",
+    "SecondOrderPoints",
     "Solution",
     "SolvedChain",
     "SolvedDelta",
@@ -140,6 +149,7 @@ __all__ = [
     "circuit_figure",
     "compile_gradient",
     "compile_network",
+    "compile_second_order",
     "dataset",
     "dense",
     "derive",
@@ -153,8 +163,12 @@ __all__ = [
     "format_number",
     "from_jax",
     "from_torch",
+    "gauss_newton",
     "gradcheck",
     "grade_sheets",
+    "hessian",
+    "hvp",
+    "jvp",
     "layers_from_output",
     "layout_circuit",
     "load",
@@ -167,6 +181,7 @@ __all__ = [
     "mlp",
     "moodle_xml",
     "neuron",
+    "newton_step",
     "parse_claims",
     "parse_expression",
     "plot_sweep",

@@ -78,7 +78,8 @@ def _cmd_report(args: argparse.Namespace) -> str:
         params = [p.strip() for p in args.params.split(",") if p.strip()]
     text = report(network, digits=args.digits, format=args.format, title=args.title, author=args.author,
                   date=args.date, round_intermediates=args.round_intermediates, update_rule=args.update_rule,
-                  params=params, decimals=args.decimals)
+                  params=params, decimals=args.decimals,
+                  hessian=None if args.hessian is None else [p.strip() for p in args.hessian.split(",") if p.strip()])
     if args.output is None:
         return text
     if same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
@@ -137,7 +138,7 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = gradcheck(network, against=args.against_function, scheme=args.scheme, step=args.step,
-                           sample=args.sample, directions=args.directions, seed=args.seed)
+                           sample=args.sample, directions=args.directions, seed=args.seed, order=args.order)
     for warning in caught:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()
@@ -184,6 +185,22 @@ def _add_exercise(sub) -> None:
     p.set_defaults(run=_cmd_exercise)
 
 
+def _add_gradcheck(sub) -> None:
+    p = sub.add_parser("gradcheck", help="exact vs compiled vs finite differences, each disagreement explained")
+    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
+    p.add_argument("--against", metavar="FILE:FUNC", help="also check FUNC(values) -> {param: gradient} in FILE")
+    p.add_argument("--scheme", choices=tuple(SCHEMES), default="central", help="default central")
+    p.add_argument("--step", type=float, default=None, help="one step for every coordinate (default: optimal each)")
+    p.add_argument("--sample", type=_positive_int, default=None, help="coordinates to check (default: all up to 100)")
+    p.add_argument("--directions", type=int, default=None, help="random directions (default 3 when sampling)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the sample and the directions (default 0)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--plot", metavar="FILE", help="save the step-size sweep as FILE.svg or FILE.png")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1,
+                   help="1 (default): gradients; 2: Hessian-vector products (--against FUNC(values, v) or FUNC(values))")
+    p.set_defaults(run=_cmd_gradcheck)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symgrad", description="Exact, symbolic backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -207,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="round every intermediate to --digits as it is produced, as a person does by hand")
     p.add_argument("--update-rule", choices=UPDATE_RULES, default="simultaneous",
                    help="simultaneous (default): every gradient at the old parameters; layerwise: output layer first")
+    p.add_argument("--hessian", default=None, metavar="P1,P2",
+                   help="write the second derivatives of these parameters (every pair) step by step instead, e.g. w5,w6")
     p.set_defaults(run=_cmd_report)
     p = sub.add_parser("compile", help="write a standalone NumPy module with value_and_grad")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
@@ -229,17 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE", type=_picture_file, default=None,
                    help="also draw the loss curve to FILE (.svg or .png)")
     p.set_defaults(run=_cmd_train)
-    p = sub.add_parser("gradcheck", help="exact vs compiled vs finite differences, each disagreement explained")
-    p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
-    p.add_argument("--against", metavar="FILE:FUNC", help="also check FUNC(values) -> {param: gradient} in FILE")
-    p.add_argument("--scheme", choices=tuple(SCHEMES), default="central", help="default central")
-    p.add_argument("--step", type=float, default=None, help="one step for every coordinate (default: optimal each)")
-    p.add_argument("--sample", type=_positive_int, default=None, help="coordinates to check (default: all up to 100)")
-    p.add_argument("--directions", type=int, default=None, help="random directions (default 3 when sampling)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the sample and the directions (default 0)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--plot", metavar="FILE", help="save the step-size sweep as FILE.svg or FILE.png")
-    p.set_defaults(run=_cmd_gradcheck)
+    _add_gradcheck(sub)
     p = sub.add_parser("graph", help="draw the circuit: values above each wire, gradients below (.svg or .png)")
     p.add_argument("spec", metavar="EXAMPLE_OR_SPEC")
     p.add_argument("-o", "--output", type=_picture_file, required=True,

@@ -43,6 +43,7 @@ from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
 from .kinks import check_analytic, kink_arguments, kink_within, one_sided_differences
 from .limits import MAX_FULL_GRADCHECK, MAX_GRADCHECK_DIRECTIONS, MAX_STEP
+from .second_order_check import check_order
 from .precision import GRADCHECK_DIGITS, GRADCHECK_WORKING_DIGITS, to_decimal
 from .tolerance import F_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import call_gradient_function, describe_value, load_gradient_function
@@ -60,19 +61,24 @@ def gradcheck(network: Network, *,
               against: Callable[[dict[str, float]], Mapping[str, object]] | str | None = None,
               at: Mapping[str, object] | None = None, scheme: str = "central",
               step: float | Mapping[str, float] | None = None,
-              sample: int | None = None, directions: int | None = None, seed: int = 0) -> GradcheckReport:
+              sample: int | None = None, directions: int | None = None, seed: int = 0,
+              order: int = 1) -> GradcheckReport:
     """Check the network's gradient three ways, and ``against`` (a user's gradient function).
 
     ``against`` receives every leaf's value by name as floats and returns gradients by
     parameter name (or is ``"FILE.py:FUNC"``, loaded as the CLI's ``--against`` does). ``at`` overrides leaf values; ``step`` overrides the optimal step (one
     number, or a dict by parameter). Networks with more than ``limits.MAX_FULL_GRADCHECK``
     parameters are checked on ``sample`` coordinates plus ``directions`` random directions.
+    ``order=2`` checks Hessian-vector products instead (``second_order_check``).
 
     >>> import symgrad
     >>> report = symgrad.gradcheck(symgrad.load("mazur"))
     >>> report.ok, report.rows[0].verdict
     (True, 'ok')
     """
+    if order != 1:  # H·v, exact vs compiled vs differences of the exact gradient: symgrad.second_order_check
+        return check_order(network, order=order, against=against, at=at, scheme=scheme, step=step, sample=sample,
+                           directions=directions, seed=seed)
     if not isinstance(network, Network):
         hint = f"; load it first: symgrad.gradcheck(symgrad.load({network!r}))" if isinstance(network, str) else ""
         raise InvalidArgument(f"gradcheck(network={describe_value(network)}): give a symgrad.Network{hint}")

@@ -131,3 +131,6 @@ FUSED_SCALAR_MAX_PARAMS = 64  # a dense mlp network with more parameters gets th
 #: Above this many operands a sum's or product's local partials are built directly (prefix and
 #: suffix products), not by sympy.diff, which differentiates every operand for every operand.
 LONG_OPERANDS = 8
+
+# -- second order (symgrad.second_order) ---------------------------------------------------
+MAX_HESSIAN_PARAMS = 400  # parameters of an exact Hessian (one forward-over-reverse pass per column; 220 take about 2 s CPU at 15 digits)

@@ -14,7 +14,9 @@ from .errors import InvalidArgument, SymgradError
 from .fitting import FitResult, compile_network, dataset, fit
 from .graph import Network
 from .precision import GUARD_DIGITS, JSON_MIN_DIGITS, PLAIN_RANGE, Rounding, validate_digits
+from .hessian_solution import solve_hessian
 from .render.beamer import render_beamer
+from .render.hessian_blocks import render_hessian_latex, render_hessian_markdown, render_hessian_text
 from .render.json import render_json
 from .render.latex import render_latex
 from .render.markdown import render_markdown
@@ -62,7 +64,8 @@ def render_solution(solution: Solution, *, format: str = "text", title: str | No
 def report(network: Network, *, digits: int = 9, format: str = "text", title: str | None = None,
            author: str = "", date: str = "",
            round_intermediates: bool = False, update_rule: str = "simultaneous",
-           params: Sequence[str] | None = None, decimals: int | None = None) -> str:
+           params: Sequence[str] | None = None, decimals: int | None = None,
+           hessian: Sequence[str] | None = None) -> str:
     """The full derivation of ``network`` as text, JSON, LaTeX or Markdown, evaluated once.
 
     ``round_intermediates`` rounds every intermediate to ``digits`` significant digits (or to
@@ -70,7 +73,8 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     everything is exact and only the printed numbers are rounded. ``decimals`` prints that many
     decimal places, trailing zeros dropped, as the lectures print (0.082167041 at 9).
     ``params`` shows only those parameters' gradients and updates. ``title`` defaults to the spec's
-    title or description (``""``: none), ``author`` and ``date`` to the spec's.
+    title or description (``""``: none), ``author`` and ``date`` to the spec's. ``hessian`` names
+    parameters whose second derivatives (every pair) are worked out instead (text, LaTeX, Markdown).
 
     >>> import symgrad
     >>> print(report(symgrad.load("two_neurons"), digits=3).splitlines()[-2])
@@ -79,6 +83,8 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     if format not in FORMATS:
         raise InvalidArgument(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     validate_digits(digits)
+    if hessian is not None:  # second derivatives, step by step: symgrad.hessian_solution, render.hessian_blocks
+        return _hessian_report(network, hessian, digits=digits, format=format)
     printed = max(digits, JSON_MIN_DIGITS) if format == "json" else digits
     working = printed + GUARD_DIGITS
     if format in ("latex", "beamer", "markdown"):
@@ -97,6 +103,13 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     if params is not None:
         solution = solution.restrict(params)
     return render_solution(solution, format=format, title=title, author=author, date=date)
+
+
+def _hessian_report(network: Network, params: Sequence[str], *, digits: int, format: str) -> str:
+    writers = {"text": render_hessian_text, "latex": render_hessian_latex, "markdown": render_hessian_markdown}
+    if format not in writers:
+        raise InvalidArgument(f"--hessian writes text, latex or markdown, not {format!r}; choose one of those")
+    return writers[format](solve_hessian(derive(network), list(params), digits=digits))
 
 
 @dataclass(frozen=True)

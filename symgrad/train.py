@@ -28,6 +28,7 @@ from .descent import (UPDATE_RULES, descent_step, layers_from_output, learning_r
                       updated)
 from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
+from .newton import newton_step
 from .precision import DEFAULT_DIGITS, Rounding, descent_working_digits
 
 __all__ = ["Update", "Trajectory", "step", "descend", "sgd", "UPDATE_RULES", "layers_from_output"]
@@ -53,6 +54,11 @@ class Trajectory:
     params: dict[str, mpmath.mpf | float]
 
 
+def _second_order_step(derivation: Derivation, *, rule: str, learning_rate: object, at, digits) -> Update:
+    n = newton_step(derivation, rule=rule, learning_rate=learning_rate, at=at, digits=digits)
+    return Update(n.loss, n.gradients, n.before, n.after, rule, n.learning_rate)
+
+
 def _working_number(value, digits: int | None):
     """``value`` in the run's arithmetic: a float for a float64 run (``digits=None``), else an mpf."""
     return float(value) if digits is None else to_mpf(value)
@@ -63,7 +69,8 @@ def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[st
          gradients: GradientValues | None = None) -> Update:
     """One gradient-descent step from the network's point (``at`` overrides).
 
-    ``rule`` is ``"simultaneous"`` or ``"layerwise"`` (see the module docstring). ``rounding``
+    ``rule`` is ``"simultaneous"`` or ``"layerwise"`` (see the module docstring), or ``"newton"``
+    / ``"gauss-newton"`` with the exact second derivatives (``symgrad.newton_step``; η defaults to 1). ``rounding``
     rounds every intermediate, the update included. ``gradients`` reuses an evaluation already
     made at the same point, digits and rounding.
 
@@ -72,8 +79,11 @@ def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[st
     >>> symgrad.to_decimal(s.after["w5"], 8)
     '0.35891648'
     """
+    if rule in ("newton", "gauss-newton"):  # exact second-order steps, a teaching aid: symgrad.newton
+        return _second_order_step(derivation, rule=rule, learning_rate=learning_rate, at=at, digits=digits)
     if rule not in UPDATE_RULES:
-        raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, got {rule!r}")
+        raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, newton or gauss-newton, "
+                              f"got {rule!r}")
     rate = learning_rate_of(derivation, learning_rate)
     grads = gradients or evaluate_gradients(derivation, at=at, digits=digits, rounding=rounding)
     network = derivation.network
