@@ -37,10 +37,10 @@ from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, mlp
 from .limits import (MAX_GENERATED_BATCH, MAX_GENERATED_DEPTH, MAX_GENERATED_MAGNITUDE, MAX_GENERATED_NODES,
                      MAX_GENERATED_WIDTH)
-from .samples import Batch
+from .samples import Batch, VjpPoint
 from .spec import loads
 
-__all__ = ["networks", "expressions", "points", "batches", "dtypes", "EXPRESSION_FUNCTIONS"]
+__all__ = ["networks", "expressions", "points", "batches", "dtypes", "vjp_points", "EXPRESSION_FUNCTIONS"]
 
 _NOT_DIFFERENTIABLE_LOSSES = ("zero_one",)
 _DEFAULT_LOSSES = tuple(name for name in LOSSES if name not in _NOT_DIFFERENTIABLE_LOSSES)
@@ -351,3 +351,54 @@ def batches(network: Network, *, min_size: int = 1, max_size: int = 4, min_value
         targets_of = st.lists(_decimals(0.0, 1.0, places), min_size=n_targets, max_size=n_targets)
     return _batch(network, st.integers(min_size, max_size), _decimals(min_value, max_value, places),
                   targets_of, margin)
+
+
+_FLOAT_TYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def _floats(dtype: str, low: float, high: float) -> st.SearchStrategy[float]:
+    if dtype == "float32":  # bounds rounded inward to float32, as Hypothesis asks
+        low32, high32 = np.float32(low), np.float32(high)
+        low = float(low32 if float(low32) >= low else np.nextafter(low32, np.float32(np.inf)))
+        high = float(high32 if float(high32) <= high else np.nextafter(high32, np.float32(-np.inf)))
+    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=64 if dtype == "float64" else 32)
+
+
+@st.composite
+def _vjp_point(draw, shapes, output_shape, names, min_value, max_value):
+    dtype = draw(st.sampled_from(names), label="dtype")
+    numpy_dtype = _FLOAT_TYPES[dtype]
+
+    def array(shape, low, high, label):
+        size = math.prod(shape)
+        values = draw(st.lists(_floats(dtype, low, high), min_size=size, max_size=size), label=label)
+        return np.array(values, dtype=numpy_dtype).reshape(shape)
+
+    at = {name: array(shape, min_value, max_value, name) for name, shape in shapes.items()}
+    return VjpPoint(dtype, at, array(output_shape, -1.0, 1.0, "upstream"))
+
+
+def vjp_points(shapes: dict[str, tuple[int, ...]], output_shape: tuple[int, ...], *,
+               dtypes: Sequence[str] = ("float64", "float32"), min_value: float = -2.0,
+               max_value: float = 2.0) -> st.SearchStrategy[VjpPoint]:
+    """A draw for a backward rule: a dtype from ``dtypes``, inputs of ``shapes`` and an upstream gradient.
+
+    Inputs lie in [min_value, max_value] and the upstream gradient g in [−1, 1], each exactly
+    representable in the drawn dtype; they shrink toward 0 and the first dtype listed. Pass a
+    point to ``assert_vjp_matches(dtype=p.dtype, at=p.at, upstream=p.upstream)``.
+
+    >>> from hypothesis import Phase, find, settings
+    >>> p = find(vjp_points({"x": (2,)}, (2,)), lambda p: p.dtype == "float32",
+    ...          settings=settings(max_examples=20, phases=[Phase.generate, Phase.shrink]))
+    >>> p.at["x"].dtype, p.upstream.shape
+    (dtype('float32'), (2,))
+    """
+    chosen = _check_choices("vjp_points", "dtypes", dtypes, tuple(_FLOAT_TYPES))
+    if not isinstance(shapes, dict) or not shapes or not all(
+            isinstance(s, tuple) and all(isinstance(n, int) and n >= 1 for n in s) for s in shapes.values()):
+        raise InvalidArgument(f"vjp_points(shapes={shapes!r}): give a dict of input shapes by name, such as "
+                              f"{{'x': (2, 3)}}")
+    if not isinstance(output_shape, tuple) or not all(isinstance(n, int) and n >= 1 for n in output_shape):
+        raise InvalidArgument(f"vjp_points(output_shape={output_shape!r}): give a tuple of positive integers")
+    _check_values("vjp_points", min_value, max_value, 2, 0.0)
+    return _vjp_point(shapes, output_shape, chosen, float(min_value), float(max_value))
