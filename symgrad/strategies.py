@@ -18,6 +18,7 @@ without it raises ``MissingDependency`` with that command.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -209,8 +210,15 @@ def networks(*, min_depth: int = 1, max_depth: int = 2, min_width: int = 1, max_
     if output_activations is not None:  # drawn only when asked, so a failing example prints as before
         options["output_activation"] = st.sampled_from(
             _check_choices("networks", "output_activations", output_activations, tuple(ACTIVATIONS)))
-    built = st.builds(mlp, widths, **options)
+    built = st.builds(_quiet_mlp, widths, **options)
     return built.filter(lambda net: _clearance(net) >= margin)
+
+
+def _quiet_mlp(widths, **options) -> Network:
+    """``mlp`` without its DeprecationWarning that ``mse`` now means over the outputs: a drawn network is asked for."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mlp(widths, **options)
 
 
 def dtypes(*, names: Sequence[str] = ("float64", "float32")) -> st.SearchStrategy[str]:
