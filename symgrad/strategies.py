@@ -41,6 +41,8 @@ from .limits import (MAX_GENERATED_BATCH, MAX_GENERATED_DEPTH, MAX_GENERATED_MAG
 from .samples import Batch, VjpPoint
 from .spec import loads
 
+_FLOAT_TYPES = {"float64": np.float64, "float32": np.float32}
+
 __all__ = ["networks", "expressions", "points", "batches", "dtypes", "vjp_points", "EXPRESSION_FUNCTIONS"]
 
 _NOT_DIFFERENTIABLE_LOSSES = ("zero_one",)
@@ -314,7 +316,7 @@ def points(network: Network, *, min_value: float = -1.0, max_value: float = 1.0,
 
 
 @st.composite
-def _batch(draw, network, sizes, value, targets_of, margin):
+def _batch(draw, network, sizes, value, targets_of, margin, dtypes=("float64",)):
     size = draw(sizes)
     rows = []
     for _ in range(size):
@@ -324,14 +326,19 @@ def _batch(draw, network, sizes, value, targets_of, margin):
         if _clearance(network, at) < margin:
             reject()
         rows.append((x, t))
-    inputs = np.array([x for x, _ in rows], dtype=np.float64).reshape(size, len(network.inputs))
-    targets = np.array([t for _, t in rows], dtype=np.float64).reshape(size, len(network.targets))
+    dtype = _FLOAT_TYPES[draw(st.sampled_from(dtypes), label="dtype")]
+    inputs = np.array([x for x, _ in rows], dtype=dtype).reshape(size, len(network.inputs))
+    targets = np.array([t for _, t in rows], dtype=dtype).reshape(size, len(network.targets))
     return Batch(inputs, targets)
 
 
 def batches(network: Network, *, min_size: int = 1, max_size: int = 4, min_value: float = -1.0,
-            max_value: float = 1.0, places: int = 2, margin: float = 1e-3) -> st.SearchStrategy[Batch]:
+            max_value: float = 1.0, places: int = 2, margin: float = 1e-3,
+            dtypes: Sequence[str] = ("float64",)) -> st.SearchStrategy[Batch]:
     """A data batch for ``network``: inputs in [min_value, max_value] and targets its loss accepts.
+
+    Its arrays are of a dtype drawn from ``dtypes`` ("float64", "float32"; the values rounded
+    to it).
 
     Targets are one-hot rows for softmax cross-entropy, ±1 labels for the hinge loss, and
     ``places``-decimal numbers in [0, 1] otherwise. Every sample is at least ``margin`` from a
@@ -357,11 +364,9 @@ def batches(network: Network, *, min_size: int = 1, max_size: int = 4, min_value
         targets_of = st.lists(st.sampled_from([-1.0, 1.0]), min_size=n_targets, max_size=n_targets)
     else:
         targets_of = st.lists(_decimals(0.0, 1.0, places), min_size=n_targets, max_size=n_targets)
+    chosen = _check_choices("batches", "dtypes", dtypes, tuple(_FLOAT_TYPES))
     return _batch(network, st.integers(min_size, max_size), _decimals(min_value, max_value, places),
-                  targets_of, margin)
-
-
-_FLOAT_TYPES = {"float64": np.float64, "float32": np.float32}
+                  targets_of, margin, chosen)
 
 
 def _floats(dtype: str, low: float, high: float) -> st.SearchStrategy[float]:

@@ -23,10 +23,11 @@ import inspect
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import mpmath
 import numpy as np
+import sympy
 
 from .chain import derive
 from .diagnosis import diagnose
@@ -226,6 +227,8 @@ def _checked_rows(grad_fn: Callable, network: Network, point: Mapping[str, objec
         batch = batch if batch is not None else Batch(
             np.array([[float(base[x]) for x in network.inputs]]), np.array([[float(base[t]) for t in network.targets]]))
         _check_batch(batch, network)
+        if _batch_dtype(batch) == np.float32:  # float32 code: the parameters as float32 holds them, exactly
+            base = base | {p: sympy.Rational(float(np.float32(float(base[p])))) for p in network.params}
         expected = _batch_gradients(derivation, network, base, batch, reduction, digits)
         params = matrix_params(network, base)
         received, eps = _received_layers(grad_fn, network, structure, params, batch)
@@ -324,6 +327,12 @@ def _check_batch(batch: object, network: Network) -> None:
                               f"shape (batch, {len(network.inputs)}) and (batch, {len(network.targets)})")
 
 
+def _batch_dtype(batch: Batch) -> type:
+    """float32 when the batch's inputs and targets are both float32, else float64."""
+    both = (np.asarray(batch.inputs).dtype, np.asarray(batch.targets).dtype)
+    return np.float32 if both == (np.float32, np.float32) else np.float64
+
+
 def _batch_gradients(derivation, network: Network, base: dict, batch: Batch | None, reduction: str,
                      digits: int) -> _Exact:
     """The exact gradient of the loss over ``batch`` (the point itself when None), summed or averaged."""
@@ -351,9 +360,10 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
                      batch: Batch) -> tuple[dict[str, float], float]:
     __tracebackhide__ = True
     depth = len(structure.widths) - 1
-    Ws = [params[f"W{k}"].copy() for k in range(1, depth + 1)]
-    bs = [np.array(params[f"b{k}"]) if f"b{k}" in params else None for k in range(1, depth + 1)]
-    returned = grad_fn(Ws, bs, np.array(batch.inputs, dtype=np.float64), np.array(batch.targets, dtype=np.float64))
+    dtype = _batch_dtype(batch)  # float32 batches (strategies.batches(dtypes=…)) get float32 arrays throughout
+    Ws = [params[f"W{k}"].astype(dtype) for k in range(1, depth + 1)]
+    bs = [np.array(params[f"b{k}"], dtype=dtype) if f"b{k}" in params else None for k in range(1, depth + 1)]
+    returned = grad_fn(Ws, bs, np.array(batch.inputs, dtype=dtype), np.array(batch.targets, dtype=dtype))
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
         raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a pair (dWs, dbs)")
     dWs, dbs = returned
@@ -383,14 +393,17 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
 
 # -- the property runner ----------------------------------------------------------------
 def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str = "auto", min_batch_size: int = 1,
-                    max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
-                    settings=None) -> None:
+                           max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
+                           dtypes: Sequence[str] = ("float64",), settings=None) -> None:
     """Run ``assert_gradients_match`` as a Hypothesis property over generated networks.
 
     ``networks`` is a strategy (default ``symgrad.strategies.networks()``); with the layers
     convention each example also draws a batch of ``min_batch_size`` to ``max_batch_size``
-    samples. ``settings`` is a ``hypothesis.settings`` (default: the loaded profile). A wrong
-    backprop raises the ``GradientMismatch`` of the smallest failing example Hypothesis finds.
+    samples, in a dtype drawn from ``dtypes`` ("float64", "float32": the arrays ``grad_fn`` gets,
+    judged with that dtype's ε, the parameters rounded to it). ``settings`` is a
+    ``hypothesis.settings`` (default: the loaded profile). A wrong backprop raises the
+    ``GradientMismatch`` of the smallest failing example Hypothesis finds; every example calls
+    ``hypothesis.target`` on the worst relative error.
 
     >>> import numpy as np
     >>> from hypothesis import settings
@@ -418,7 +431,8 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
         network = data.draw(networks, label="network")
         batch = None
         if convention == "layers":
-            batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size), label="batch")
+            batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size, dtypes=dtypes),
+                              label="batch")
         rows: tuple[GradientRow, ...] = ()
         try:
             rows = _checked_rows(grad_fn, network, None, batch=batch, convention=convention, reduction=reduction,

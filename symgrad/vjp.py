@@ -400,9 +400,9 @@ def compare_vjp(function: object, reference: str | Network | Callable, *, backwa
     label = _label(kind, function, backward, ref)
     forward_entries, backward_entries, used, returned = [], [], [], []
     for k, (xs, g) in enumerate(plan, start=1):
+        exact_y, exact_grads = _exact(ref, xs, g)  # first: a point outside the domain never reaches the user's code
         y, grads = _call(kind, function, backward, xs, g, label, ref.names)
         returned += [y, *grads]
-        exact_y, exact_grads = _exact(ref, xs, g)
         forward_entries += _entries("y", exact_y, y, k, draws, max(abs(float(v)) for v in exact_y.flat))
         scale = max(abs(float(v)) for grad in exact_grads for v in grad.flat)
         entries = [e for n, grad, d in zip(ref.names, exact_grads, grads) for e in _entries(n, grad, d, k, draws, scale)]
@@ -455,12 +455,12 @@ def _compare_arrays(kind: str, function, backward, ref: ArrayReference, dtype, d
              f"{name})") + f" against {ref.text}"
     forward_entries, backward_entries, used, returned = [], [], [], []
     for k, (xs, g) in enumerate(plan, start=1):
-        y, grads = _call(kind, function, backward, xs, g, label, ref.names)
-        returned += [y, *grads]
-        try:
+        try:  # first: a point outside the domain never reaches the user's code
             exact_y, exact_grads, diagonal = ref.exact(xs, g)
         except (ArithmeticError, ValueError, TypeError, ZeroDivisionError, SymgradError):
             raise UndefinedAt(f"{ref.text} is undefined at the inputs given; give inputs inside its domain") from None
+        y, grads = _call(kind, function, backward, xs, g, label, ref.names)
+        returned += [y, *grads]
         forward_entries += _entries("y", exact_y, y, k, draws, max((abs(float(v)) for v in exact_y.flat), default=0))
         scale = max(abs(float(v)) for grad in exact_grads for v in grad.flat)
         per_input = [_entries(n, e, d, k, draws, scale) for n, e, d in zip(ref.names, exact_grads, grads)]

@@ -476,3 +476,44 @@ def test_the_matrix_form_of_mse_is_torchs_mse_loss_too():
     Y = torch.tanh(torch.tensor(MSE_BATCH.inputs) @ torch.tensor(Ws[0]).T + torch.tensor(bs[0])) @ \
         torch.tensor(Ws[1]).T + torch.tensor(bs[1])
     assert loss == pytest.approx(float(torch.nn.MSELoss()(Y, T)), rel=1e-13)
+
+
+# -- dtype draws in batches() and property_test_backprop (issue 21) -------------------------------
+def _float32_backprop(Ws, bs, X, T):
+    """One linear layer with bias, E = mean of ½|W x + b − t|², in the dtype it is given."""
+    R = X @ Ws[0].T + bs[0] - T
+    return [R.T @ X / len(X)], [R.sum(axis=0) / len(X)]
+
+
+LINEAR = networks(max_depth=1, activations=("identity",), losses=("half_sse",), biases=("neuron",))
+
+
+def test_batches_draw_float32_when_asked_and_float64_by_default():
+    from hypothesis import find
+
+    quick = settings(max_examples=20, phases=[Phase.generate, Phase.shrink], database=None)
+    net = symgrad.mlp([2, 1])
+    assert find(symgrad.strategies.batches(net), lambda b: True, settings=quick).inputs.dtype == np.float64
+    drawn = find(symgrad.strategies.batches(net, dtypes=("float64", "float32")),
+                 lambda b: b.inputs.dtype == np.float32, settings=quick)
+    assert drawn.targets.dtype == np.float32
+    with pytest.raises(symgrad.InvalidArgument, match="'float16' is not one of"):
+        symgrad.strategies.batches(net, dtypes=("float16",))
+
+
+def test_property_test_backprop_draws_float32_batches_judged_with_float32s_epsilon(monkeypatch):
+    seen, targets = set(), []
+    monkeypatch.setattr(symgrad.testing, "target", lambda value, label: targets.append(value))
+
+    def recording(Ws, bs, X, T):
+        seen.add((Ws[0].dtype, X.dtype))
+        return _float32_backprop(Ws, bs, X, T)
+
+    property_test_backprop(recording, networks=LINEAR, dtypes=("float64", "float32"),
+                           settings=settings(max_examples=25, database=None))
+    assert seen == {(np.dtype(np.float32), np.dtype(np.float32)), (np.dtype(np.float64), np.dtype(np.float64))}
+    assert targets and max(targets) < 1e-5
+    with pytest.raises(GradientMismatch, match="ε = 1.19e-07"):  # a 1e-4 relative slip: beyond float32's rounding
+        property_test_backprop(lambda Ws, bs, X, T: ([d * np.float32(1.0001) for d in _float32_backprop(Ws, bs, X, T)[0]],
+                                                     _float32_backprop(Ws, bs, X, T)[1]),
+                               networks=LINEAR, dtypes=("float32",), settings=settings(max_examples=25, database=None))

@@ -447,3 +447,53 @@ def test_an_array_reference_too_large_to_run_as_symbols_is_refused_before_it_run
     with pytest.raises(InvalidArgument, match="1,100 input entries"):
         assert_vjp_matches(_linear, lambda x: ran.append(x) or x, backward=lambda g, x: g, shapes=[(1100,)])
     assert ran == []
+
+
+# -- property_test_vjp: dtype, inputs and upstream gradient drawn (issue 21) ----------------------
+def test_property_test_vjp_passes_a_right_rule_in_both_dtypes_and_targets_the_worst_error(monkeypatch):
+    from hypothesis import settings
+
+    import symgrad.vjp_testing
+    from symgrad.testing import property_test_vjp
+
+    seen, dtypes_seen = [], set()
+    monkeypatch.setattr(symgrad.vjp_testing, "target", lambda value, label: seen.append((label, value)))
+
+    def backward(g, z):
+        dtypes_seen.add(z.dtype)
+        y = _numpy_softmax(z)
+        return y * (g - (g * y).sum(-1, keepdims=True))
+
+    property_test_vjp(_numpy_softmax, lambda z: softmax(z), backward=backward, shapes=[(2, 3)],
+                      settings=settings(max_examples=25, database=None))
+    assert dtypes_seen == {np.dtype(np.float32), np.dtype(np.float64)}
+    assert seen and {label for label, _ in seen} == {"worst relative error"}
+    assert all(0 <= value <= 2 for _, value in seen)  # relative errors: symmetric, at most 2
+
+
+def test_property_test_vjp_finds_and_names_a_wrong_rule():
+    from hypothesis import settings
+
+    from symgrad.testing import property_test_vjp
+
+    with pytest.raises(GradientMismatch) as failure:
+        property_test_vjp(_numpy_softmax, lambda z: softmax(z), backward=lambda g, z: _numpy_softmax(z) * g,
+                          shapes=[(2, 3)], dtypes=("float32",), settings=settings(max_examples=20, database=None))
+    assert [d.kind for d in failure.value.diagnoses] == ["missing sum term"]
+    assert "ε = 1.19e-07" in str(failure.value)  # judged with float32's ε
+    with pytest.raises(GradientMismatch, match="missing activation derivative"):
+        property_test_vjp(_sigmoid, "sigmoid(x)", backward=lambda g, x: g, settings=settings(max_examples=10,
+                                                                                              database=None))
+
+
+def test_property_test_vjp_rejects_points_outside_the_domain_and_refuses_bad_options():
+    from hypothesis import settings
+
+    from symgrad.testing import property_test_vjp
+
+    property_test_vjp(np.log, "log(x)", backward=lambda g, x: g / x, min_value=0.0, max_value=2.0,
+                      settings=settings(max_examples=15, database=None))  # x = 0 drawn: rejected, never run
+    with pytest.raises(InvalidArgument, match="'float16' is not one of"):
+        property_test_vjp(np.log, "log(x)", backward=lambda g, x: g / x, dtypes=("float16",))
+    with pytest.raises(InvalidArgument, match="ulps="):
+        property_test_vjp(np.log, "log(x)", backward=lambda g, x: g / x, ulps=-1)
