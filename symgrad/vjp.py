@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -215,7 +216,12 @@ def _call(kind: str, function, backward, xs: list[np.ndarray], g: np.ndarray, la
     except (KeyboardInterrupt, SymgradError):
         raise
     except BaseException as exc:  # the user's code: BaseException included (SystemExit, GeneratorExit)
-        raise InvalidArgument(f"{label} raised {_describe(exc)} on inputs of shape {g.shape}") from None
+        text = _describe(exc)
+        swapped = re.search(r"got \[(\d+), (\d+)\] but expected shape compatible with \[(\d+), (\d+)\]", text)
+        hint = (" (its transpose: a transposed gradient?)" if swapped and swapped.group(1, 2) == swapped.group(4, 3)
+                else "")
+        shapes = ", ".join(f"{n} {x.shape}" for n, x in zip(names, xs))
+        raise InvalidArgument(f"{label} raised {text}{hint} on inputs of shapes {shapes}") from None
     arrays = [_real(y, f"the forward output of {label}", g.shape)]
     arrays += [_real(d, f"the gradient for input {k + 1} ({name}) of {label}", xs[k].shape)
                for k, (d, name) in enumerate(zip(grads, names))]

@@ -497,3 +497,11 @@ def test_property_test_vjp_rejects_points_outside_the_domain_and_refuses_bad_opt
         property_test_vjp(np.log, "log(x)", backward=lambda g, x: g / x, dtypes=("float16",))
     with pytest.raises(InvalidArgument, match="ulps="):
         property_test_vjp(np.log, "log(x)", backward=lambda g, x: g / x, ulps=-1)
+
+
+def test_a_torch_weight_gradient_transposed_on_a_non_square_layer_is_named_by_its_shape():
+    _, transposed, _, _ = _torch_array_functions()  # skips without torch
+    wide = {"x": (2, 3), "W": (4, 3), "b": (4,)}
+    with pytest.raises(InvalidArgument, match=r"got \[3, 4\] but expected .*\[4, 3\] \(its transpose: a transposed "
+                                              r"gradient\?\) on inputs of shapes x \(2, 3\), W \(4, 3\), b \(4,\)"):
+        assert_vjp_matches(transposed, _linear, shapes=wide)
