@@ -11,6 +11,7 @@ both forms.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -129,11 +130,13 @@ def _sum_node(net: Network, name: str, parts: Sequence[str]) -> None:
 class LossRule:
     """One loss. ``term(o, t)`` is the per-output loss as expression text, summed into ``E_total``
     (the matrix form parses the same text); a loss that is not such a sum has ``term=None`` and
-    its own ``build`` over (network, outputs, targets, suffixes)."""
+    its own ``build`` over (network, outputs, targets, suffixes). ``mean_over_outputs``: the sum
+    is divided by the number of outputs K (``mse``, as ``torch.nn.MSELoss``)."""
 
     term: Callable[[str, str], str] | None
     build: Callable | None = None
     differentiable: bool = True
+    mean_over_outputs: bool = False
 
 
 def _zero_one_nodes(net, outs, targets, suffixes):
@@ -157,10 +160,10 @@ def _loss_softmax_ce(net, outs, targets, suffixes):
 # One table: loss name -> rule, read by add_loss (scalar form) and symgrad.matrix (matrix form).
 LOSSES: dict[str, LossRule] = {
     "half_sse": LossRule(lambda o, t: f"1/2*({t} - {o})**2"),  # ½ (t − o)², the lectures' E_total
-    "sse": LossRule(lambda o, t: f"({o} - {t})**2"),  # (o − t)², the L2 loss
-    # (o − t)² per output: with reduction="mean" over the batch, torch's MSELoss on one output per
-    # sample (with K outputs torch also divides by K; this sums them, as "sse" does)
-    "mse": LossRule(lambda o, t: f"({o} - {t})**2"),
+    "sse": LossRule(lambda o, t: f"({o} - {t})**2"),  # Σ(o − t)², the L2 loss (what "mse" was before)
+    # (1/K) Σ_k (o_k − t_k)² per sample: with reduction="mean" over the batch, torch's
+    # MSELoss(reduction="mean") = (1/(N·K)) Σ_n Σ_k (o − t)²
+    "mse": LossRule(lambda o, t: f"({o} - {t})**2", mean_over_outputs=True),
     # −[t log o + (1 − t) log(1 − o)], o a probability (a sigmoid output, mlp's default for it)
     "bce": LossRule(lambda o, t: f"-({t}*log({o}) + (1 - {t})*log(1 - {o}))"),
     "l1": LossRule(lambda o, t: f"abs({o} - {t})"),  # |o − t|
@@ -183,7 +186,11 @@ def add_loss(net: Network, outputs: Sequence[str], targets: Sequence[str], loss:
     else:
         for o, t, s in zip(outputs, targets, suffixes):
             net.node(f"E_{s}", rule.term(o, t))
-        _sum_node(net, "E_total", [f"E_{s}" for s in suffixes])
+        parts = [f"E_{s}" for s in suffixes]
+        if rule.mean_over_outputs and len(parts) > 1:
+            net.node("E_total", f"({' + '.join(parts)})/{len(parts)}", max_text=None)
+        else:
+            _sum_node(net, "E_total", parts)
     return "E_total"
 
 
@@ -213,6 +220,10 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
     structure = _structure(tuple(widths), activation, output_activation, loss, bias, slope, l2, seed)
+    if loss == "mse" and structure.widths[-1] > 1:
+        warnings.warn(f"loss='mse' over {structure.widths[-1]} outputs is the mean over them, (1/K) Σ(o − t)², as "
+                      f"torch.nn.MSELoss; before this release it was the sum, which is now loss='sse' (this "
+                      f"warning goes in the next release)", DeprecationWarning, stacklevel=2)
     net = Network(description=description or f"{'-'.join(map(str, widths))} {activation} MLP, {loss} loss")
     rng = np.random.default_rng(seed)
 

@@ -27,7 +27,7 @@ from .layers import ACTIVATIONS, LOSSES
 from .layout import MLPStructure, matrix_params, param_names, scalar_gradients
 
 __all__ = ["MatrixDerivation", "VectorEquation", "derive_matrix", "matrix_params", "scalar_gradients", "LOSS_TERMS",
-           "MATRIX_LOSSES", "ELEMENT", "TARGET"]
+           "output_share", "MATRIX_LOSSES", "ELEMENT", "TARGET"]
 
 #: The element an elementwise function acts on (u; ŷ in a loss term), and a target element (t).
 ELEMENT = sympy.Symbol("u", real=True)
@@ -46,6 +46,12 @@ def _loss_term(text: str) -> sympy.Expr:
 #: the same text the scalar form's nodes are built from (``layers.LOSSES``).
 LOSS_TERMS: dict[str, sympy.Expr] = {name: _loss_term(rule.term("u", "t"))
                                      for name, rule in LOSSES.items() if rule.term is not None}
+def output_share(structure) -> sympy.Rational:
+    """1/K for a loss that is the mean over the K outputs (``mse``), else 1."""
+    K = structure.widths[-1]
+    return sympy.Rational(1, K) if LOSSES[structure.loss].mean_over_outputs else sympy.S.One
+
+
 #: Every loss the matrix form compiles: the sums above, and softmax cross-entropy by log-sum-exp.
 MATRIX_LOSSES: tuple[str, ...] = (*LOSS_TERMS, "softmax_cross_entropy")
 
@@ -198,7 +204,7 @@ def derive_matrix(structure: MLPStructure) -> MatrixDerivation:
     if structure.loss != "softmax_cross_entropy":
         if structure.loss not in LOSS_TERMS:
             raise GraphError(f"the matrix form does not cover the loss {structure.loss!r}")
-        loss_grad = sympy.diff(LOSS_TERMS[structure.loss], ELEMENT)
+        loss_grad = sympy.diff(LOSS_TERMS[structure.loss], ELEMENT) * output_share(structure)
     backward = []
     upstream = sym["dL_dyhat"]
     gradients: dict[str, sympy.MatrixExpr] = {}

@@ -17,7 +17,7 @@ from .errors import GraphError
 from .generated import CompiledGradient, check_reduction, load_source, module_source
 from .graph import Network
 from .layout import MLPStructure, mlp_structure
-from .matrix import ELEMENT, LOSS_TERMS, TARGET, MatrixDerivation, derive_matrix
+from .matrix import ELEMENT, LOSS_TERMS, TARGET, MatrixDerivation, derive_matrix, output_share
 
 __all__ = ["compile_matrix", "matrix_source", "matrix_layout", "penalty_lines", "gradient_tail"]
 
@@ -126,6 +126,7 @@ def _matrix_loss(deriv: MatrixDerivation, printer: NumpyPrinter, reduction: str,
             body.append(f"{sym_.name} = {printer.with_override(mapping, expr)}")
             mapping[sym_] = sym_.name
         coeff, rest = term.as_coeff_Mul()
+        coeff *= output_share(deriv.structure)  # mse: the mean over the K outputs
         summed = f"np.sum({printer.with_override(mapping, rest)})"
         loss_text = summed if coeff == 1 else f"{float_literal(coeff)}*{summed}"
         grad_text = printer.with_override(mapping, grad)

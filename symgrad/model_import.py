@@ -28,6 +28,7 @@ from typing import Mapping
 import numpy as np
 import sympy
 
+from .compile import compile_gradient
 from .errors import InvalidArgument, MissingDependency
 from .graph import Network
 from .limits import MAX_NODES, MAX_SCALAR_PARAMS, MAX_TERMS
@@ -59,11 +60,37 @@ class ImportedModel:
 
     network: Network
     sources: Mapping[str, ParamSource] = field(repr=False)
+    #: The matrix form (a model beyond the scalar form's size): the framework's values as W1, b1, …
+    #: arrays, the example batch as rows, the reduction over it, and W1 → "0.weight"; else None.
+    params: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
+    inputs: np.ndarray | None = field(default=None, repr=False)
+    targets: np.ndarray | None = field(default=None, repr=False)
+    reduction: str = "mean"
+    matrix_sources: Mapping[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def form(self) -> str:
+        """"scalar" (one symgrad name per parameter) or "matrix" (W1, b1, … arrays, ``params``)."""
+        return "scalar" if self.params is None else "matrix"
+
+    def compiled_gradients(self) -> tuple[float, dict[str, np.ndarray]]:
+        """The matrix form's loss and gradients at the framework's values on the example batch, keyed
+        by the framework's parameter names (float64; compare them with autograd)."""
+        if self.params is None:
+            raise InvalidArgument("compiled_gradients is for a model imported in the matrix form; this one is in "
+                                  "the scalar form: use symgrad.evaluate_gradients(symgrad.derive(imported.network))")
+        compiled = compile_gradient(self.network, form="matrix", reduction=self.reduction)
+        loss, grads = compiled(dict(self.params), self.inputs, self.targets)
+        return float(loss), self.gradient_arrays(grads)
 
     def gradient_arrays(self, gradients: Mapping[str, object]) -> dict[str, np.ndarray]:
-        """Gradients by symgrad name (``evaluate_gradients(...).gradients``) as float64 arrays shaped
-        like the framework's tensors, keyed by the framework's names: ready to compare with autograd.
+        """Gradients by symgrad name (``evaluate_gradients(...).gradients``, or the matrix form's
+        ``W1``, ``b1``, … arrays) as float64 arrays shaped like the framework's tensors, keyed by the
+        framework's names: ready to compare with autograd.
         """
+        if self.matrix_sources is not None:
+            return {self.matrix_sources[k]: np.array(v, dtype=np.float64) for k, v in gradients.items()
+                    if k in self.matrix_sources}
         shapes: dict[str, tuple[int, ...]] = {}
         for source in self.sources.values():
             old = shapes.get(source.name, ())
@@ -85,13 +112,11 @@ def require(module: str, *, feature: str, extra: str):
 def check_size(count: int, *, what: str) -> None:
     """Refuse a model with more parameters than the scalar form takes (``limits.MAX_SCALAR_PARAMS``).
 
-    Importing into the matrix form is not supported: a matrix-form network holds no parameter
-    values of its own, only seeded initial ones.
+    A torch model beyond it is imported in the matrix form instead (``torch_matrix.py``).
     """
     if count > MAX_SCALAR_PARAMS:
         raise InvalidArgument(f"{what} has {count:,} parameters; imported models get a scalar name per parameter, "
-                              f"up to {MAX_SCALAR_PARAMS:,}; import a smaller model (the matrix form cannot "
-                              "import weights yet)")
+                              f"up to {MAX_SCALAR_PARAMS:,}; import a smaller model")
 
 
 def exact(value: object, *, what: str) -> sympy.Rational:

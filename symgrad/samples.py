@@ -1,4 +1,6 @@
-"""``Batch``: samples as rows, the shape in which ``symgrad.testing`` and ``symgrad.strategies`` pass data.
+"""``Batch`` (samples as rows) and ``VjpPoint`` (one draw for a backward rule).
+
+The shapes in which ``symgrad.testing`` and ``symgrad.strategies`` pass data.
 
 Its own small module so that both can import it without importing each other.
 """
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Batch"]
+__all__ = ["Batch", "VjpPoint"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,3 +20,12 @@ class Batch:
 
     inputs: np.ndarray
     targets: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class VjpPoint:
+    """One draw for a backward rule: the ``dtype`` name, the inputs ``at`` by name, and the ``upstream`` gradient."""
+
+    dtype: str
+    at: dict[str, np.ndarray]
+    upstream: np.ndarray

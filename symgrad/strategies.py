@@ -18,6 +18,7 @@ without it raises ``MissingDependency`` with that command.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -37,10 +38,12 @@ from .graph import Network
 from .layers import ACTIVATIONS, LOSSES, mlp
 from .limits import (MAX_GENERATED_BATCH, MAX_GENERATED_DEPTH, MAX_GENERATED_MAGNITUDE, MAX_GENERATED_NODES,
                      MAX_GENERATED_WIDTH)
-from .samples import Batch
+from .samples import Batch, VjpPoint
 from .spec import loads
 
-__all__ = ["networks", "expressions", "points", "batches", "dtypes", "EXPRESSION_FUNCTIONS"]
+_FLOAT_TYPES = {"float64": np.float64, "float32": np.float32}
+
+__all__ = ["networks", "expressions", "points", "batches", "dtypes", "vjp_points", "EXPRESSION_FUNCTIONS"]
 
 _NOT_DIFFERENTIABLE_LOSSES = ("zero_one",)
 _DEFAULT_LOSSES = tuple(name for name in LOSSES if name not in _NOT_DIFFERENTIABLE_LOSSES)
@@ -209,8 +212,15 @@ def networks(*, min_depth: int = 1, max_depth: int = 2, min_width: int = 1, max_
     if output_activations is not None:  # drawn only when asked, so a failing example prints as before
         options["output_activation"] = st.sampled_from(
             _check_choices("networks", "output_activations", output_activations, tuple(ACTIVATIONS)))
-    built = st.builds(mlp, widths, **options)
+    built = st.builds(_quiet_mlp, widths, **options)
     return built.filter(lambda net: _clearance(net) >= margin)
+
+
+def _quiet_mlp(widths, **options) -> Network:
+    """``mlp`` without its DeprecationWarning that ``mse`` now means over the outputs: a drawn network is asked for."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mlp(widths, **options)
 
 
 def dtypes(*, names: Sequence[str] = ("float64", "float32")) -> st.SearchStrategy[str]:
@@ -306,7 +316,7 @@ def points(network: Network, *, min_value: float = -1.0, max_value: float = 1.0,
 
 
 @st.composite
-def _batch(draw, network, sizes, value, targets_of, margin):
+def _batch(draw, network, sizes, value, targets_of, margin, dtypes=("float64",)):
     size = draw(sizes)
     rows = []
     for _ in range(size):
@@ -316,14 +326,19 @@ def _batch(draw, network, sizes, value, targets_of, margin):
         if _clearance(network, at) < margin:
             reject()
         rows.append((x, t))
-    inputs = np.array([x for x, _ in rows], dtype=np.float64).reshape(size, len(network.inputs))
-    targets = np.array([t for _, t in rows], dtype=np.float64).reshape(size, len(network.targets))
+    dtype = _FLOAT_TYPES[draw(st.sampled_from(dtypes), label="dtype")]
+    inputs = np.array([x for x, _ in rows], dtype=dtype).reshape(size, len(network.inputs))
+    targets = np.array([t for _, t in rows], dtype=dtype).reshape(size, len(network.targets))
     return Batch(inputs, targets)
 
 
 def batches(network: Network, *, min_size: int = 1, max_size: int = 4, min_value: float = -1.0,
-            max_value: float = 1.0, places: int = 2, margin: float = 1e-3) -> st.SearchStrategy[Batch]:
+            max_value: float = 1.0, places: int = 2, margin: float = 1e-3,
+            dtypes: Sequence[str] = ("float64",)) -> st.SearchStrategy[Batch]:
     """A data batch for ``network``: inputs in [min_value, max_value] and targets its loss accepts.
+
+    Its arrays are of a dtype drawn from ``dtypes`` ("float64", "float32"; the values rounded
+    to it).
 
     Targets are one-hot rows for softmax cross-entropy, ±1 labels for the hinge loss, and
     ``places``-decimal numbers in [0, 1] otherwise. Every sample is at least ``margin`` from a
@@ -349,5 +364,54 @@ def batches(network: Network, *, min_size: int = 1, max_size: int = 4, min_value
         targets_of = st.lists(st.sampled_from([-1.0, 1.0]), min_size=n_targets, max_size=n_targets)
     else:
         targets_of = st.lists(_decimals(0.0, 1.0, places), min_size=n_targets, max_size=n_targets)
+    chosen = _check_choices("batches", "dtypes", dtypes, tuple(_FLOAT_TYPES))
     return _batch(network, st.integers(min_size, max_size), _decimals(min_value, max_value, places),
-                  targets_of, margin)
+                  targets_of, margin, chosen)
+
+
+def _floats(dtype: str, low: float, high: float) -> st.SearchStrategy[float]:
+    if dtype == "float32":  # bounds rounded inward to float32, as Hypothesis asks
+        low32, high32 = np.float32(low), np.float32(high)
+        low = float(low32 if float(low32) >= low else np.nextafter(low32, np.float32(np.inf)))
+        high = float(high32 if float(high32) <= high else np.nextafter(high32, np.float32(-np.inf)))
+    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=64 if dtype == "float64" else 32)
+
+
+@st.composite
+def _vjp_point(draw, shapes, output_shape, names, min_value, max_value):
+    dtype = draw(st.sampled_from(names), label="dtype")
+    numpy_dtype = _FLOAT_TYPES[dtype]
+
+    def array(shape, low, high, label):
+        size = math.prod(shape)
+        values = draw(st.lists(_floats(dtype, low, high), min_size=size, max_size=size), label=label)
+        return np.array(values, dtype=numpy_dtype).reshape(shape)
+
+    at = {name: array(shape, min_value, max_value, name) for name, shape in shapes.items()}
+    return VjpPoint(dtype, at, array(output_shape, -1.0, 1.0, "upstream"))
+
+
+def vjp_points(shapes: dict[str, tuple[int, ...]], output_shape: tuple[int, ...], *,
+               dtypes: Sequence[str] = ("float64", "float32"), min_value: float = -2.0,
+               max_value: float = 2.0) -> st.SearchStrategy[VjpPoint]:
+    """A draw for a backward rule: a dtype from ``dtypes``, inputs of ``shapes`` and an upstream gradient.
+
+    Inputs lie in [min_value, max_value] and the upstream gradient g in [−1, 1], each exactly
+    representable in the drawn dtype; they shrink toward 0 and the first dtype listed. Pass a
+    point to ``assert_vjp_matches(dtype=p.dtype, at=p.at, upstream=p.upstream)``.
+
+    >>> from hypothesis import Phase, find, settings
+    >>> p = find(vjp_points({"x": (2,)}, (2,)), lambda p: p.dtype == "float32",
+    ...          settings=settings(max_examples=20, phases=[Phase.generate, Phase.shrink]))
+    >>> p.at["x"].dtype, p.upstream.shape
+    (dtype('float32'), (2,))
+    """
+    chosen = _check_choices("vjp_points", "dtypes", dtypes, tuple(_FLOAT_TYPES))
+    if not isinstance(shapes, dict) or not shapes or not all(
+            isinstance(s, tuple) and all(isinstance(n, int) and n >= 1 for n in s) for s in shapes.values()):
+        raise InvalidArgument(f"vjp_points(shapes={shapes!r}): give a dict of input shapes by name, such as "
+                              f"{{'x': (2, 3)}}")
+    if not isinstance(output_shape, tuple) or not all(isinstance(n, int) and n >= 1 for n in output_shape):
+        raise InvalidArgument(f"vjp_points(output_shape={output_shape!r}): give a tuple of positive integers")
+    _check_values("vjp_points", min_value, max_value, 2, 0.0)
+    return _vjp_point(shapes, output_shape, chosen, float(min_value), float(max_value))

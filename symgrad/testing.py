@@ -27,22 +27,23 @@ from typing import Callable, Mapping, Sequence
 
 import mpmath
 import numpy as np
+import sympy
 
 from .chain import derive
-from .diagnosis import Diagnosis, diagnose, ratio_of
+from .diagnosis import diagnose
 from .errors import InvalidArgument, MissingDependency
 from .evaluation import GradientValues, evaluate_gradients
 from .finite_differences import SCHEMES, default_step, roundoff_bound
 from .graph import Network
 from .layers import MLPStructure, default_output_activation
-from .limits import MAX_CHECKED_BATCH, MAX_DIGITS, MAX_TABLE_ROWS
+from .limits import MAX_CHECKED_BATCH, MAX_DIGITS
 from .matrix import matrix_params
-from .precision import PROPERTY_TEST_EXTRA, to_decimal
+from .precision import PROPERTY_TEST_EXTRA
 from .samples import Batch
-from .table import format_table
+from .mismatch import GradientMismatch, GradientRow, failure, worst_relative_error
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import describe_value
-from .vjp import VjpEntry, compare_vjp
+from .vjp_testing import assert_vjp_matches, check_ulps, property_test_vjp
 
 try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
     from hypothesis import HealthCheck, Phase, given, target
@@ -57,38 +58,10 @@ else:
     _hypothesis_missing = None
 
 __all__ = ["Batch", "GradientRow", "GradientMismatch", "assert_gradients_match", "assert_vjp_matches",
-           "property_test_backprop"]
+           "property_test_backprop", "property_test_vjp"]
 
 CONVENTIONS = ("auto", "leaves", "layers")
 _REDUCTIONS = ("mean", "sum")
-
-
-@dataclass(frozen=True)
-class GradientRow:
-    """One parameter's comparison: the exact value, the value received, their errors and the verdict."""
-
-    parameter: str
-    expected: mpmath.mpf
-    received: float
-    error: float  # |received − exact|
-    rel_error: float  # |received − exact| / max(|received|, |exact|)
-    tolerance: float  # within it: ok
-    bound: float  # beyond the tolerance but within this: precision; beyond both: mismatch
-    verdict: str  # "ok", "precision" or "mismatch"
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict != "mismatch"
-
-
-class GradientMismatch(AssertionError):
-    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first, and
-    ``diagnoses`` the bugs named from its pattern (a missing σ′, a sign, the ½ of the loss, …)."""
-
-    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = (), diagnoses: tuple[Diagnosis, ...] = ()):
-        self.rows = rows
-        self.diagnoses = diagnoses  # the bugs named from the pattern of received ÷ exact (symgrad.diagnosis)
-        super().__init__(message)
 
 
 # -- the comparison: the gradient checker's rule (symgrad.tolerance) ---------------------
@@ -143,23 +116,6 @@ def _describe(network: Network) -> str:
     return repr(network.description or "a network")
 
 
-def _ratio_text(row: GradientRow) -> str:
-    """received ÷ exact, so that a doubled gradient reads 2 (``-`` where both are 0)."""
-    if row.expected == 0:
-        return "-" if row.received == 0 else "inf"
-    return f"{ratio_of(row.received, float(row.expected)):.6g}"
-
-
-def _table(rows: tuple[GradientRow, ...]) -> str:
-    shown = rows[:MAX_TABLE_ROWS]
-    lines = format_table(("parameter", "expected (exact)", "received", "error", "ratio", "verdict"),
-                         [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}",
-                           _ratio_text(r), r.verdict) for r in shown], indent="  ")
-    if len(rows) > len(shown):
-        lines.append(f"  ... and {len(rows) - len(shown)} more")
-    return "\n".join(lines)
-
-
 # -- checking options and results -------------------------------------------------------
 def _convention(grad_fn: Callable, convention: str) -> str:
     if convention not in CONVENTIONS:
@@ -185,9 +141,7 @@ def _convention(grad_fn: Callable, convention: str) -> str:
 def _check_options(reduction: str, ulps: float, digits: int) -> None:
     if reduction not in _REDUCTIONS:
         raise InvalidArgument(f"reduction={reduction!r}: choose 'mean' or 'sum'")
-    if isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or not 0 <= ulps < math.inf:
-        raise InvalidArgument(f"ulps={ulps!r}: give a finite tolerance in units of the dtype's epsilon, "
-                              f"such as {TAU_ULPS}")
+    check_ulps(ulps)
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
         raise InvalidArgument(f"digits={digits!r}: give an integer from 1 to {MAX_DIGITS}")
 
@@ -273,6 +227,8 @@ def _checked_rows(grad_fn: Callable, network: Network, point: Mapping[str, objec
         batch = batch if batch is not None else Batch(
             np.array([[float(base[x]) for x in network.inputs]]), np.array([[float(base[t]) for t in network.targets]]))
         _check_batch(batch, network)
+        if _batch_dtype(batch) == np.float32:  # float32 code: the parameters as float32 holds them, exactly
+            base = base | {p: sympy.Rational(float(np.float32(float(base[p])))) for p in network.params}
         expected = _batch_gradients(derivation, network, base, batch, reduction, digits)
         params = matrix_params(network, base)
         received, eps = _received_layers(grad_fn, network, structure, params, batch)
@@ -295,14 +251,11 @@ def _checked_rows(grad_fn: Callable, network: Network, point: Mapping[str, objec
 
 def _mismatch(network: Network, rows: tuple[GradientRow, ...], found, context: str, ulps: float,
               eps: float) -> GradientMismatch:
-    """The failure: a headline, the table (most wrong first), the bugs named, and the rule applied."""
+    """The failure: the table (most wrong first), the headline, the bugs named, and the rule applied."""
     wrong = sum(not r.ok for r in rows)
-    lines = [f"{wrong} of {len(rows)} gradients of {_describe(network)} are wrong{context}; most wrong first:",
-             _table(rows)]
-    lines += [f"diagnosis: {d.sentence}" for d in found]
-    lines.append(f"(ok within {ulps:g}·ε·(|exact| + largest |exact gradient|), ε = {eps:.3g}; a mismatch is beyond "
-                 f"that and beyond what finite differences resolve; ratio = received ÷ exact)")
-    return GradientMismatch("\n".join(lines), rows=rows, diagnoses=tuple(found))
+    return failure(rows, f"{wrong} of {len(rows)} gradients of {_describe(network)} are wrong{context}", found,
+                   f"(ok within {ulps:g}·ε·(|exact| + largest |exact gradient|), ε = {eps:.3g}; a mismatch is beyond "
+                   f"that and beyond what finite differences resolve; ratio = received ÷ exact)")
 
 
 def _received_leaves(returned: object, network: Network) -> tuple[dict[str, float], float]:
@@ -374,6 +327,12 @@ def _check_batch(batch: object, network: Network) -> None:
                               f"shape (batch, {len(network.inputs)}) and (batch, {len(network.targets)})")
 
 
+def _batch_dtype(batch: Batch) -> type:
+    """float32 when the batch's inputs and targets are both float32, else float64."""
+    both = (np.asarray(batch.inputs).dtype, np.asarray(batch.targets).dtype)
+    return np.float32 if both == (np.float32, np.float32) else np.float64
+
+
 def _batch_gradients(derivation, network: Network, base: dict, batch: Batch | None, reduction: str,
                      digits: int) -> _Exact:
     """The exact gradient of the loss over ``batch`` (the point itself when None), summed or averaged."""
@@ -401,9 +360,10 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
                      batch: Batch) -> tuple[dict[str, float], float]:
     __tracebackhide__ = True
     depth = len(structure.widths) - 1
-    Ws = [params[f"W{k}"].copy() for k in range(1, depth + 1)]
-    bs = [np.array(params[f"b{k}"]) if f"b{k}" in params else None for k in range(1, depth + 1)]
-    returned = grad_fn(Ws, bs, np.array(batch.inputs, dtype=np.float64), np.array(batch.targets, dtype=np.float64))
+    dtype = _batch_dtype(batch)  # float32 batches (strategies.batches(dtypes=…)) get float32 arrays throughout
+    Ws = [params[f"W{k}"].astype(dtype) for k in range(1, depth + 1)]
+    bs = [np.array(params[f"b{k}"], dtype=dtype) if f"b{k}" in params else None for k in range(1, depth + 1)]
+    returned = grad_fn(Ws, bs, np.array(batch.inputs, dtype=dtype), np.array(batch.targets, dtype=dtype))
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
         raise GradientMismatch(f"grad_fn returned {type(returned).__name__}; expected a pair (dWs, dbs)")
     dWs, dbs = returned
@@ -431,84 +391,19 @@ def _received_layers(grad_fn: Callable, network: Network, structure: MLPStructur
     return received, _epsilon(arrays_received)
 
 
-# -- custom backward rules ----------------------------------------------------------------
-def _vjp_rows(entries: tuple[VjpEntry, ...], eps: float, ulps: float) -> tuple[GradientRow, ...]:
-    """Each entry judged by the rule of gradcheck (symgrad.tolerance), most wrong first."""
-    rows = []
-    for e in entries:
-        error = abs(e.received - float(e.exact)) if math.isfinite(e.received) else math.inf
-        tolerance = gradient_tolerance(eps, abs(float(e.exact)), e.scale, ulps=ulps)
-        rel = relative_error(e.received, float(e.exact)) if math.isfinite(e.received) else math.inf
-        rows.append(GradientRow(e.name, e.exact, e.received, error, rel, tolerance, tolerance,
-                                gradient_verdict(error, tolerance, tolerance)))
-    order = {e.name: k for k, e in enumerate(entries)}
-    return tuple(sorted(rows, key=lambda r: (-r.error, order[r.parameter])))
-
-
-def assert_vjp_matches(function: object, reference: str | Network, *, backward: Callable | None = None,
-                       inputs: Sequence[str] | None = None, shape: tuple[int, ...] = (3,), dtype: str = "float64",
-                       draws: int = 3, seed: int = 0, min_value: float = -2.0, max_value: float = 2.0,
-                       at: Mapping[str, object] | None = None, upstream: object = None,
-                       ulps: float = TAU_ULPS) -> None:
-    """Raise ``GradientMismatch`` unless a custom backward rule returns the exact g·J of its forward.
-
-    ``function`` is a ``torch.autograd.Function`` subclass, a JAX function (``jax.custom_vjp``
-    included), or a NumPy forward with ``backward=backward(g, *xs)``. ``reference`` defines the
-    elementwise forward: a symgrad expression over the inputs (``"sigmoid(x)"``, arguments in
-    order of first appearance or as ``inputs``) or a ``Network``'s output. ``draws`` seeded
-    draws of inputs in [min_value, max_value] and upstream gradients g in [−1, 1], of ``shape``
-    and ``dtype`` ("float32" or "float64"); ``at`` and ``upstream`` pin one draw instead (from
-    a Hypothesis strategy, say). Each entry is judged by gradcheck's rule: ok within
-    ``ulps``·ε·(|exact| + largest |exact| of its draw), ε of the dtype returned.
-
-    >>> import numpy as np
-    >>> sigmoid = lambda x: 1 / (1 + np.exp(-x))
-    >>> assert_vjp_matches(sigmoid, "sigmoid(x)", backward=lambda g, x: g * sigmoid(x) * (1 - sigmoid(x)))
-    >>> try:                                           # σ′ forgotten: the upstream gradient passed through
-    ...     assert_vjp_matches(sigmoid, "sigmoid(x)", backward=lambda g, x: g)
-    ... except GradientMismatch as failure:
-    ...     print(failure.diagnoses[0].kind)
-    missing activation derivative
-    """
-    __tracebackhide__ = True
-    _check_options("mean", ulps, 20)
-    comparison = compare_vjp(function, reference, backward=backward, inputs=inputs, shape=shape, dtype=dtype,
-                             draws=draws, seed=seed, min_value=min_value, max_value=max_value, at=at,
-                             upstream=upstream)
-    for part, entries in (("forward", comparison.forward), ("backward", comparison.backward)):
-        rows = _vjp_rows(entries, comparison.eps, ulps)
-        wrong = [r.parameter for r in rows if not r.ok]
-        if not wrong:
-            continue
-        found = comparison.explain(wrong) if part == "backward" else ()
-        explained = {p for d in found for p in d.params}
-        expected = {e.name: float(e.exact) for e in entries}
-        received = {e.name: e.received for e in entries}
-        found += diagnose(None, expected, received, [p for p in wrong if p not in explained])
-        what = ("outputs of the forward differ from the reference, so its backward is not checked" if part == "forward"
-                else "entries of g·J are wrong")
-        lines = [f"{len(wrong)} of {len(rows)} {what}: {comparison.label}; most wrong first:", _table(rows)]
-        lines += [f"diagnosis: {d.sentence}" for d in found]
-        lines.append(f"(ok within {ulps:g}·ε·(|exact| + largest |exact| of its draw), ε = {comparison.eps:.3g}; "
-                     f"g is the upstream gradient; ratio = received ÷ exact)")
-        raise GradientMismatch("\n".join(lines), rows=rows, diagnoses=tuple(found))
-
-
 # -- the property runner ----------------------------------------------------------------
-def _worst(rows: tuple[GradientRow, ...]) -> float:
-    """The largest relative error over the rows, finite (at most 2), for hypothesis.target."""
-    return max((r.rel_error if math.isfinite(r.rel_error) else 2.0 for r in rows), default=0.0)
-
-
 def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str = "auto", min_batch_size: int = 1,
-                    max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
-                    settings=None) -> None:
+                           max_batch_size: int = 4, reduction: str = "mean", ulps: float = TAU_ULPS,
+                           dtypes: Sequence[str] = ("float64",), settings=None) -> None:
     """Run ``assert_gradients_match`` as a Hypothesis property over generated networks.
 
     ``networks`` is a strategy (default ``symgrad.strategies.networks()``); with the layers
     convention each example also draws a batch of ``min_batch_size`` to ``max_batch_size``
-    samples. ``settings`` is a ``hypothesis.settings`` (default: the loaded profile). A wrong
-    backprop raises the ``GradientMismatch`` of the smallest failing example Hypothesis finds.
+    samples, in a dtype drawn from ``dtypes`` ("float64", "float32": the arrays ``grad_fn`` gets,
+    judged with that dtype's ε, the parameters rounded to it). ``settings`` is a
+    ``hypothesis.settings`` (default: the loaded profile). A wrong backprop raises the
+    ``GradientMismatch`` of the smallest failing example Hypothesis finds; every example calls
+    ``hypothesis.target`` on the worst relative error.
 
     >>> import numpy as np
     >>> from hypothesis import settings
@@ -536,7 +431,8 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
         network = data.draw(networks, label="network")
         batch = None
         if convention == "layers":
-            batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size), label="batch")
+            batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size, dtypes=dtypes),
+                              label="batch")
         rows: tuple[GradientRow, ...] = ()
         try:
             rows = _checked_rows(grad_fn, network, None, batch=batch, convention=convention, reduction=reduction,
@@ -546,7 +442,7 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
             raise
         finally:  # steer the search toward the largest errors, failing or not
             if rows:
-                target(_worst(rows), label="worst relative error")
+                target(worst_relative_error(rows), label="worst relative error")
 
     base = settings if settings is not None else Settings()
     # No explain phase: it traces coverage, which takes 15-40 s after a failure found in under one,

@@ -20,7 +20,9 @@ import sympy
 
 from .errors import InvalidArgument
 from .functions import logsumexp, relu, sigmoid
+from .limits import MAX_SCALAR_PARAMS
 from .model_import import ImportedModel, ModelGraph, affine, check_size, exact, require
+from .torch_matrix import matrix_model
 
 __all__ = ["from_torch", "LAYERS", "LOSSES"]
 
@@ -250,13 +252,22 @@ def from_torch(module: object, *, loss: object, example_input: object, example_t
                                   f"{', '.join(LAYERS)} (torch.nn)")
     if not any(type(layer).__name__ == "Linear" for layer in layers):
         raise InvalidArgument("the Sequential has no Linear layer, so no parameters to differentiate")
-    check_size(sum(p.numel() for p in module.parameters()), what="the model")
+    count = sum(p.numel() for p in module.parameters())
     loss_name, rule, reduction, ignore_index = _loss_rule(loss)
     x = _as_array(torch, example_input, "example_input").astype(np.float64)
     target = _as_array(torch, example_target, "example_target")
     if x.ndim not in (1, 2) or x.size == 0:
         raise InvalidArgument(f"example_input has shape {x.shape}; give one sample (in_features,) or a batch "
                               "(N, in_features)")
+    if count > MAX_SCALAR_PARAMS:  # beyond the scalar form: the matrix form, with the torch weights
+        first, last = layers[0], [m for m in layers if type(m).__name__ == "Linear"][-1]
+        if type(first).__name__ == "Linear" and x.shape[-1] != first.in_features:
+            raise InvalidArgument(f"layer 0 (Linear({first.in_features}, {first.out_features})) receives "
+                                  f"{x.shape[-1]} features per sample; give example_input a last dimension of "
+                                  f"{first.in_features}")
+        shape = x.shape[:-1] + (last.out_features,)
+        return matrix_model(module, layers, loss_name, reduction, x,
+                            _targets(loss_name, rule, target, shape, ignore_index), _values)
     batch = "one sample" if x.ndim == 1 else f"a batch of {x.shape[0]}"
     graph = ModelGraph(_describe(layers, loss_name, reduction, batch))
     values = graph.leaves("input", "x", x, what="example_input")

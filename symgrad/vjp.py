@@ -5,9 +5,16 @@ array per input. As MyGrad's tests do, ``compare_vjp`` draws inputs and upstream
 the user's forward and backward, and sets each entry of the result beside its exact value
 g·∂f/∂x, computed in mpmath from the symbolic definition of the forward.
 
-The forward is elementwise: the reference is a symgrad expression over named scalars (parsed
-by the allow-list, ``"sigmoid(x)"``) or a ``Network``'s output as a function of some of its
-leaves, applied entry by entry to arrays of one shape. Three kinds of backward rule are read:
+The reference is the forward's symbolic definition, in one of three forms:
+
+- elementwise: a symgrad expression over named scalars (parsed by the allow-list,
+  ``"sigmoid(x)"``) or a ``Network``'s output as a function of some of its leaves, applied
+  entry by entry to arrays of one ``shape``;
+- any array forward (a dense layer, a softmax, a reduction): a Python function of arrays
+  written with NumPy arithmetic and ``symgrad.symbolic_arrays`` (``lambda x, W, b: x @ W.T + b``),
+  with one shape per input in ``shapes``; ``symgrad.vjp_arrays`` evaluates its exact g·J.
+
+Three kinds of backward rule are read:
 
 - a ``torch.autograd.Function`` subclass (``Fn.apply(*xs)``, then ``y.backward(g)``);
 - a JAX function, ``jax.custom_vjp`` included (``jax.vjp(fn, *xs)``, then the pullback of g);
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -35,8 +43,9 @@ from .expr import parse_expression
 from .graph import Network
 from .user_gradient import describe_value
 from .precision import VJP_DIGITS
+from .vjp_arrays import ArrayReference, UndefinedAt, array_reference, draw_arrays, explain_arrays
 
-__all__ = ["VjpEntry", "VjpComparison", "compare_vjp", "DTYPES", "MAX_VJP_ENTRIES"]
+__all__ = ["VjpEntry", "VjpComparison", "UndefinedAt", "compare_vjp", "vjp_shapes", "DTYPES", "MAX_VJP_ENTRIES"]
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 MAX_VJP_ENTRIES = 10_000  # entries × inputs × draws evaluated exactly in one call
@@ -160,8 +169,8 @@ def _run_torch(function, xs: list[np.ndarray], g: np.ndarray):
         raise InvalidArgument(f"{function.__name__}.apply returned {describe_value(y)}; return one tensor")
     forward = y.detach().numpy()
     if forward.shape != g.shape:
-        raise InvalidArgument(f"{function.__name__}.apply returned shape {forward.shape}; the reference is "
-                              f"elementwise, so its output has the inputs' shape {g.shape}")
+        raise InvalidArgument(f"{function.__name__}.apply returned shape {forward.shape}; the reference's output "
+                              f"has shape {g.shape}")
     y.backward(torch.tensor(g))
     grads = [np.zeros_like(x) if t.grad is None else t.grad.numpy() for x, t in zip(xs, tensors)]
     return forward, grads
@@ -173,7 +182,7 @@ def _run_jax(function, xs: list[np.ndarray], g: np.ndarray):
         y, pullback = jax.vjp(function, *[jax.numpy.asarray(x) for x in xs])
         if np.shape(y) != g.shape:
             raise InvalidArgument(f"{getattr(function, '__name__', 'the function')} returned shape {np.shape(y)}; "
-                                  f"the reference is elementwise, so its output has the inputs' shape {g.shape}")
+                                  f"the reference's output has shape {g.shape}")
         grads = pullback(jax.numpy.asarray(g, dtype=y.dtype))
         return np.asarray(y), [np.asarray(d) for d in grads]
 
@@ -207,7 +216,12 @@ def _call(kind: str, function, backward, xs: list[np.ndarray], g: np.ndarray, la
     except (KeyboardInterrupt, SymgradError):
         raise
     except BaseException as exc:  # the user's code: BaseException included (SystemExit, GeneratorExit)
-        raise InvalidArgument(f"{label} raised {_describe(exc)} on inputs of shape {g.shape}") from None
+        text = _describe(exc)
+        swapped = re.search(r"got \[(\d+), (\d+)\] but expected shape compatible with \[(\d+), (\d+)\]", text)
+        hint = (" (its transpose: a transposed gradient?)" if swapped and swapped.group(1, 2) == swapped.group(4, 3)
+                else "")
+        shapes = ", ".join(f"{n} {x.shape}" for n, x in zip(names, xs))
+        raise InvalidArgument(f"{label} raised {text}{hint} on inputs of shapes {shapes}") from None
     arrays = [_real(y, f"the forward output of {label}", g.shape)]
     arrays += [_real(d, f"the gradient for input {k + 1} ({name}) of {label}", xs[k].shape)
                for k, (d, name) in enumerate(zip(grads, names))]
@@ -222,7 +236,8 @@ def _real(value: object, where: str, shape: tuple[int, ...]) -> np.ndarray:
     if array.dtype.kind not in "iuf":
         raise InvalidArgument(f"{where} has dtype {array.dtype}; return real numbers")
     if array.shape != shape:
-        raise InvalidArgument(f"{where} has shape {array.shape}; expected {shape}, the shape of the input")
+        hint = " (its transpose: a transposed gradient?)" if len(shape) == 2 and array.shape == shape[::-1] else ""
+        raise InvalidArgument(f"{where} has shape {array.shape}; expected {shape}{hint}")
     return array
 
 
@@ -280,7 +295,8 @@ def _given(at: Mapping[str, object], ref: _Reference, dtype) -> list[np.ndarray]
 
 def _entries(prefix: str, exact: np.ndarray, received: np.ndarray, draw: int, draws: int, scale: float):
     suffix = f" draw {draw}" if draws > 1 else ""
-    return [VjpEntry(f"{prefix}{list(index)}{suffix}", exact[index], float(received[index]), scale, index)
+    return [VjpEntry(f"{prefix}{list(index) if index else ''}{suffix}", exact[index], float(received[index]), scale,
+                     index)
             for index in np.ndindex(*exact.shape)]
 
 
@@ -296,8 +312,8 @@ def _exact(ref: _Reference, xs: list[np.ndarray], g: np.ndarray) -> tuple[np.nda
                 with mpmath.workdps(VJP_DIGITS):
                     grad[index] = mpmath.mpf(float(g[index])) * ref.value(slope, env)
         except (ArithmeticError, ValueError, TypeError, ZeroDivisionError, SymgradError):
-            raise InvalidArgument(f"{ref.text!r} is undefined at {', '.join(f'{n} = {v}' for n, v in env.items())}; "
-                                  f"give inputs inside its domain") from None
+            raise UndefinedAt(f"{ref.text!r} is undefined at {', '.join(f'{n} = {v}' for n, v in env.items())}; "
+                              f"give inputs inside its domain") from None
     return forward, grads
 
 
@@ -342,13 +358,17 @@ def _label(kind: str, function, backward, ref: _Reference) -> str:
     return f"{what} against {ref.text}"
 
 
-def compare_vjp(function: object, reference: str | Network, *, backward: Callable | None = None,
-                inputs: Sequence[str] | None = None, shape: tuple[int, ...] = (3,), dtype: str = "float64",
-                draws: int = 3, seed: int = 0, min_value: float = -2.0, max_value: float = 2.0,
-                at: Mapping[str, object] | None = None, upstream: object = None) -> VjpComparison:
+def compare_vjp(function: object, reference: str | Network | Callable, *, backward: Callable | None = None,
+                inputs: Sequence[str] | None = None, shape: tuple[int, ...] = (3,),
+                shapes: Mapping[str, tuple[int, ...]] | Sequence[tuple[int, ...]] | None = None,
+                dtype: str = "float64", draws: int = 3, seed: int = 0, min_value: float = -2.0,
+                max_value: float = 2.0, at: Mapping[str, object] | None = None,
+                upstream: object = None) -> VjpComparison:
     """Run the user's rule on ``draws`` seeded draws of inputs and upstream gradients; every entry beside its exact value.
 
-    ``at`` and ``upstream`` pin one draw (arrays from your own strategies) instead.
+    ``at`` and ``upstream`` pin one draw (arrays from your own strategies) instead. A callable
+    ``reference`` (an array forward, ``symgrad.symbolic_arrays``) takes one shape per input in
+    ``shapes``; a string or Network reference is elementwise over arrays of ``shape``.
 
     >>> import numpy as np
     >>> c = compare_vjp(np.tanh, "tanh(x)", backward=lambda g, x: g * (1 - np.tanh(x) ** 2), draws=1, shape=(1,))
@@ -356,6 +376,14 @@ def compare_vjp(function: object, reference: str | Network, *, backward: Callabl
     ('x[0]', True)
     """
     kind = _kind(function, backward)
+    if isinstance(reference, ArrayReference) or (callable(reference) and not isinstance(reference, Network)):
+        given_shapes = shapes if shapes is not None or not isinstance(at, Mapping) else {
+            n: np.shape(v) for n, v in at.items()}
+        ref = reference if isinstance(reference, ArrayReference) else array_reference(
+            reference, inputs=inputs, shapes=given_shapes)
+        _check_options((1,), dtype, draws, min_value, max_value)
+        return _compare_arrays(kind, function, backward, ref, DTYPES[dtype], draws, seed, min_value, max_value, at,
+                               upstream)
     ref = _reference(reference, inputs)
     shape, numpy_dtype = _check_options(shape, dtype, draws, min_value, max_value)
     if at is not None or upstream is not None:
@@ -374,19 +402,93 @@ def compare_vjp(function: object, reference: str | Network, *, backward: Callabl
     rng = np.random.default_rng(seed)
     for _ in range(draws - len(plan)):
         xs = _draw(ref, rng, shape, numpy_dtype, min_value, max_value)
-        plan.append((xs, np.array([numpy_dtype(v) for v in rng.uniform(-1, 1, int(np.prod(shape)))],
-                                  dtype=numpy_dtype).reshape(shape)))
+        plan.append((xs, _upstream(rng, shape, numpy_dtype)))
     label = _label(kind, function, backward, ref)
     forward_entries, backward_entries, used, returned = [], [], [], []
     for k, (xs, g) in enumerate(plan, start=1):
+        exact_y, exact_grads = _exact(ref, xs, g)  # first: a point outside the domain never reaches the user's code
         y, grads = _call(kind, function, backward, xs, g, label, ref.names)
         returned += [y, *grads]
-        exact_y, exact_grads = _exact(ref, xs, g)
         forward_entries += _entries("y", exact_y, y, k, draws, max(abs(float(v)) for v in exact_y.flat))
         scale = max(abs(float(v)) for grad in exact_grads for v in grad.flat)
         entries = [e for n, grad, d in zip(ref.names, exact_grads, grads) for e in _entries(n, grad, d, k, draws, scale)]
         backward_entries += entries
         used.append((xs, g, entries))
-    eps = max(np.finfo(a.dtype).eps if a.dtype.kind == "f" else np.finfo(np.float64).eps for a in returned + plan[0][0])
-    return VjpComparison(label, tuple(forward_entries), tuple(backward_entries), float(eps),
+    return VjpComparison(label, tuple(forward_entries), tuple(backward_entries), _eps(returned + plan[0][0]),
                          lambda wrong: _outer_derivative(ref, used, set(wrong)))
+
+
+def _upstream(rng: np.random.Generator, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An upstream gradient g of ``shape``, entries uniform in [−1, 1] rounded to ``dtype``."""
+    return np.array([dtype(v) for v in rng.uniform(-1, 1, int(np.prod(shape)))], dtype=dtype).reshape(shape)
+
+
+def _eps(arrays: list[np.ndarray]) -> float:
+    """The rounding unit of the coarsest float dtype among the arrays (float64 when none is a float)."""
+    return float(max(np.finfo(a.dtype).eps if a.dtype.kind == "f" else np.finfo(np.float64).eps for a in arrays))
+
+
+def _given_arrays(ref: ArrayReference, at: object, upstream: object, dtype) -> tuple[list[np.ndarray], np.ndarray]:
+    if not isinstance(at, Mapping) or set(at) != set(ref.names):
+        raise InvalidArgument(f"at={describe_value(at)}: give a dict of one array per input, by name "
+                              f"({', '.join(ref.names)})")
+    xs = [np.asarray(at[n], dtype=dtype) for n in ref.names]
+    g = np.asarray(upstream, dtype=dtype)
+    bad = [n for n, x, s in zip(ref.names, xs, ref.shapes) if x.shape != s or not np.all(np.isfinite(x))]
+    if bad or g.shape != ref.output_shape or not np.all(np.isfinite(g)):
+        raise InvalidArgument(f"at=/upstream=: give finite arrays of the shapes {dict(zip(ref.names, ref.shapes))} "
+                              f"and an upstream gradient of the output's shape {ref.output_shape}")
+    return xs, g
+
+
+def _compare_arrays(kind: str, function, backward, ref: ArrayReference, dtype, draws: int, seed: int,
+                    low: float, high: float, at, upstream) -> VjpComparison:
+    """compare_vjp for an array forward: g·J = Σ_k g_k ∂y_k/∂x from ``symgrad.vjp_arrays``."""
+    if at is not None or upstream is not None:
+        plan, draws = [_given_arrays(ref, at, upstream, dtype)], 1
+    else:
+        plan = []
+    if len(ref.slopes) * draws > MAX_VJP_ENTRIES:
+        raise InvalidArgument(f"{len(ref.slopes) * draws:,} derivative entries to evaluate exactly ({draws} draws): "
+                              f"the limit is {MAX_VJP_ENTRIES:,}; check smaller shapes or fewer draws")
+    rng = np.random.default_rng(seed)
+    for _ in range(draws - len(plan)):
+        xs = draw_arrays(ref, rng, dtype, low, high, _REDRAWS)
+        plan.append((xs, _upstream(rng, ref.output_shape, dtype)))
+    what = {"torch": "torch.autograd.Function", "jax": "JAX"}.get(kind)
+    name = getattr(function, "__name__", type(function).__name__)
+    label = (f"{name} ({what})" if what else f"{getattr(backward, '__name__', 'backward')} (NumPy backward of "
+             f"{name})") + f" against {ref.text}"
+    forward_entries, backward_entries, used, returned = [], [], [], []
+    for k, (xs, g) in enumerate(plan, start=1):
+        try:  # first: a point outside the domain never reaches the user's code
+            exact_y, exact_grads, diagonal = ref.exact(xs, g)
+        except (ArithmeticError, ValueError, TypeError, ZeroDivisionError, SymgradError):
+            raise UndefinedAt(f"{ref.text} is undefined at the inputs given; give inputs inside its domain") from None
+        y, grads = _call(kind, function, backward, xs, g, label, ref.names)
+        returned += [y, *grads]
+        forward_entries += _entries("y", exact_y, y, k, draws, max((abs(float(v)) for v in exact_y.flat), default=0))
+        scale = max(abs(float(v)) for grad in exact_grads for v in grad.flat)
+        per_input = [_entries(n, e, d, k, draws, scale) for n, e, d in zip(ref.names, exact_grads, grads)]
+        backward_entries += [e for entries in per_input for e in entries]
+        names = [np.array([e.name for e in entries], dtype=object).reshape(s) for entries, s in zip(per_input,
+                                                                                                 ref.shapes)]
+        used.append((grads, exact_grads, diagonal, names, exact_y, g))
+    return VjpComparison(label, tuple(forward_entries), tuple(backward_entries), _eps(returned + plan[0][0]),
+                         lambda wrong: explain_arrays(ref, used, set(wrong)))
+
+
+def vjp_shapes(reference: str | Network | Callable, *, inputs: Sequence[str] | None, shape: tuple[int, ...],
+               shapes: object) -> tuple[object, tuple[str, ...], tuple[tuple[int, ...], ...], tuple[int, ...]]:
+    """(the reference, built once for an array forward; input names; their shapes; the output's shape).
+
+    >>> vjp_shapes("x*y", inputs=None, shape=(2,), shapes=None)[1:]
+    (('x', 'y'), ((2,), (2,)), (2,))
+    """
+    if isinstance(reference, ArrayReference) or (callable(reference) and not isinstance(reference, Network)):
+        ref = reference if isinstance(reference, ArrayReference) else array_reference(reference, inputs=inputs,
+                                                                                      shapes=shapes)
+        return ref, ref.names, ref.shapes, ref.output_shape
+    names = _reference(reference, inputs).names
+    shape, _ = _check_options(shape, "float64", 1, -1.0, 1.0)
+    return reference, names, (shape,) * len(names), shape

@@ -189,8 +189,65 @@ def test_wrong_shapes_are_refused_with_the_expected_shape():
     _refused(r"dimension", nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=0)), x=BATCH, t=np.eye(3)[LABELS])
 
 
-def test_a_model_too_big_for_the_scalar_form_is_refused():
-    _refused(r"the model has 5,044 parameters.*up to 5,000", nn.Sequential(nn.Linear(3, 1), nn.Linear(1, 2520)))
+def _autograd(model, loss, x, t):
+    model.zero_grad()
+    value = loss(model(x), t)
+    value.backward()
+    return float(value.detach()), {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
+
+
+def _assert_close(ours: dict, theirs: dict, rel: float = 1e-12):
+    assert set(ours) == set(theirs)
+    for name, g in theirs.items():
+        assert ours[name].shape == g.shape, name
+        np.testing.assert_allclose(ours[name], g, rtol=rel, atol=rel * np.abs(g).max(), err_msg=name)
+
+
+def test_a_784_100_10_model_is_imported_in_the_matrix_form_and_agrees_with_torch_autograd():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 100), nn.Tanh(), nn.Linear(100, 10)).double()
+    x, labels = torch.randn(16, 784, dtype=torch.float64), torch.randint(0, 10, (16,))
+    imported = from_torch(model, loss=nn.CrossEntropyLoss(), example_input=x, example_target=labels)
+    assert imported.form == "matrix" and imported.network.structure.widths == (784, 100, 10)
+    assert np.array_equal(imported.params["W1"], model[0].weight.detach().numpy())  # the torch values, carried
+    loss, grads = imported.compiled_gradients()
+    torch_loss, torch_grads = _autograd(model, nn.CrossEntropyLoss(), x, labels)
+    assert loss == pytest.approx(torch_loss, rel=1e-13)
+    _assert_close(grads, torch_grads)
+
+
+@pytest.mark.parametrize("activation, last, loss, target", [
+    (nn.Sigmoid, None, nn.MSELoss(), "regression"),                    # mse: the mean over K outputs too
+    (nn.ReLU, None, nn.MSELoss(reduction="sum"), "regression"),        # sse, summed over the batch
+    (lambda: nn.LeakyReLU(0.2), None, nn.CrossEntropyLoss(reduction="sum"), "labels"),
+    (nn.Tanh, nn.LogSoftmax(dim=-1), nn.NLLLoss(), "labels"),
+    (nn.Tanh, nn.Sigmoid(), nn.BCELoss(reduction="sum"), "probabilities"),
+])
+def test_matrix_form_imports_agree_with_torch_autograd(activation, last, loss, target):
+    torch.manual_seed(1)
+    layers = [nn.Linear(60, 90), activation(), nn.Linear(90, 3)] + ([last] if last is not None else [])
+    model = nn.Sequential(*layers).double()  # 5,763 parameters: beyond the scalar form
+    x = torch.randn(5, 60, dtype=torch.float64)
+    t = {"regression": torch.randn(5, 3, dtype=torch.float64), "labels": torch.tensor([0, 2, 1, 1, 0]),
+         "probabilities": torch.rand(5, 3, dtype=torch.float64)}[target]
+    imported = from_torch(model, loss=loss, example_input=x, example_target=t)
+    assert imported.form == "matrix"
+    value, grads = imported.compiled_gradients()
+    torch_value, torch_grads = _autograd(model, loss, x, t)
+    assert value == pytest.approx(torch_value, rel=1e-12)
+    _assert_close(grads, torch_grads)
+
+
+def test_a_large_model_outside_what_the_matrix_form_takes_is_refused_with_the_reason():
+    big = lambda *tail: nn.Sequential(nn.Linear(3, 1300), nn.Tanh(), nn.Linear(1300, 3), *tail)  # noqa: E731
+    t3 = np.zeros(3)
+    _refused(r"one activation between each two", nn.Sequential(nn.Linear(3, 1300), nn.Linear(1300, 3)), t=t3)
+    _refused(r"one hidden activation for every layer",
+             nn.Sequential(nn.Linear(3, 1300), nn.Tanh(), nn.Linear(1300, 4), nn.ReLU(), nn.Linear(4, 3)), t=t3)
+    _refused(r"after Softmax is not one the matrix form computes", big(nn.Softmax(dim=-1)), t=t3)
+    _refused(r"divides by them too", big(nn.Sigmoid()), loss=nn.BCELoss(), t=t3)
+    _refused(r"starts with a Linear layer", nn.Sequential(nn.Tanh(), nn.Linear(3, 1300), nn.Tanh(),
+                                                          nn.Linear(1300, 3)), t=t3)
 
 
 def test_nan_weights_and_data_are_named():

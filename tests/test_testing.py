@@ -94,9 +94,9 @@ def test_a_wrong_gradient_is_named_first_with_the_lectures_exact_value():
     assert all(row.ok for row in failure.rows[1:])
     assert symgrad.to_decimal(failure.rows[0].expected, 8) == "0.082167041"  # the lecture's printed ∂E/∂w5
     lines = str(failure).splitlines()
-    assert lines[0].startswith("1 of 10 gradients of ") and lines[1].split()[:6] == [
-        "parameter", "expected", "(exact)", "received", "error", "ratio"]
-    name, expected, received = lines[2].split()[:3]
+    assert lines[0].split()[:6] == ["parameter", "expected", "(exact)", "received", "error", "ratio"]
+    assert lines[11].startswith("1 of 10 gradients of ")  # the table comes first, the headline after its 10 rows
+    name, expected, received = lines[1].split()[:3]
     assert (name, expected[:10], received) == ("w5", "0.08216704", "0.09")
 
 
@@ -242,9 +242,9 @@ def test_check_gradients_shrinks_a_bug_to_the_smallest_network():
     with pytest.raises(GradientMismatch) as caught:
         property_test_backprop(bias_sign_flipped, networks=networks(activations=("sigmoid",), losses=("half_sse",)),
                         settings=QUICK)
-    first_line = str(caught.value).splitlines()[0]
-    assert "mlp([1, 1], activation='sigmoid', loss='half_sse', bias='neuron', seed=0)" in first_line
-    assert "batch of 1" in first_line
+    headline = next(line for line in str(caught.value).splitlines() if " gradients of " in line)
+    assert "mlp([1, 1], activation='sigmoid', loss='half_sse', bias='neuron', seed=0)" in headline
+    assert "batch of 1" in headline
 
 
 # -- docs and public surface -------------------------------------------------------------
@@ -394,10 +394,10 @@ def test_mse_of_a_linear_unit_has_the_hand_gradient():
 
 
 def test_networks_draw_and_pin_mse_and_bce_and_a_regression_mlp_passes():
-    def backprop(Ws, bs, X, T):  # tanh hidden, linear output, MSE: δ_L = 2(ŷ − t)
+    def backprop(Ws, bs, X, T):  # tanh hidden, linear output, MSE (mean over K outputs): δ_L = 2(ŷ − t)/K
         H = np.tanh(X @ Ws[0].T + (bs[0] if bs[0] is not None else 0))
         Y = H @ Ws[1].T + (bs[1] if bs[1] is not None else 0)
-        D2 = 2 * (Y - T) / len(X)
+        D2 = 2 * (Y - T) / (len(X) * Y.shape[1])
         D1 = (D2 @ Ws[1]) * (1 - H ** 2)
         db = [None if b is None else (D.sum(axis=0) if b.ndim else D.sum()) for b, D in zip(bs, (D1, D2))]
         return [D1.T @ X, D2.T @ H], db
@@ -427,3 +427,93 @@ def test_dtypes_draw_float64_and_float32():
     assert find(symgrad.strategies.dtypes(), lambda d: d == "float32", settings=quick) == "float32"
     with pytest.raises(symgrad.InvalidArgument, match="'float16' is not one of"):
         symgrad.strategies.dtypes(names=("float16",))
+
+
+# -- mse is torch's MSELoss: the mean over the K outputs and over the batch (issue 21) --------------
+def _torch_mse_backprop(Ws, bs, X, T):
+    """torch autograd of torch.nn.MSELoss(reduction="mean") = (1/(N·K)) Σ_n Σ_k (ŷ − t)², tanh hidden layer."""
+    torch = pytest.importorskip("torch", reason="torch is an optional extra (symgrad[torch]); CI installs CPU torch")
+    W = [torch.tensor(w, requires_grad=True) for w in Ws]
+    b = [torch.tensor(v, requires_grad=True) for v in bs]
+    Y = torch.tanh(torch.tensor(X) @ W[0].T + b[0]) @ W[1].T + b[1]
+    torch.nn.MSELoss(reduction="mean")(Y, torch.tensor(T)).backward()
+    return [w.grad.numpy() for w in W], [v.grad.numpy() for v in b]
+
+
+MSE_BATCH = Batch(np.array([[0.5, -1.0, 0.25], [1.0, 0.5, -0.5], [0.125, 0.25, 0.75]]),
+                  np.array([[0.3, -0.2, 0.1], [1.0, 0.4, -0.6], [0.0, 0.5, 0.25]]))
+
+
+def test_mse_with_three_outputs_is_torchs_mse_loss_and_sse_keeps_the_old_sum():
+    with pytest.warns(DeprecationWarning, match="loss='sse'"):
+        net = symgrad.mlp([3, 2, 3], activation="tanh", output_activation="identity", loss="mse", seed=4)
+    assert_gradients_match(_torch_mse_backprop, net, batch=MSE_BATCH)
+    old = symgrad.mlp([3, 2, 3], activation="tanh", output_activation="identity", loss="sse", seed=4)
+
+    def times_k(Ws, bs, X, T):  # the old mse (Σ over outputs) is 3 × torch's here
+        dWs, dbs = _torch_mse_backprop(Ws, bs, X, T)
+        return [3 * d for d in dWs], [3 * d for d in dbs]
+
+    assert_gradients_match(times_k, old, batch=MSE_BATCH)
+    with pytest.raises(GradientMismatch):
+        assert_gradients_match(times_k, net, batch=MSE_BATCH)
+
+
+def test_the_matrix_form_of_mse_is_torchs_mse_loss_too():
+    torch = pytest.importorskip("torch", reason="torch is an optional extra (symgrad[torch]); CI installs CPU torch")
+    with pytest.warns(DeprecationWarning):
+        net = symgrad.mlp([3, 2, 3], activation="tanh", output_activation="identity", loss="mse", seed=4)
+    compiled = symgrad.compile_gradient(net, form="matrix")
+    params = compiled.initial_params(net)
+    loss, grads = compiled(params, MSE_BATCH.inputs, MSE_BATCH.targets)
+    Ws = [np.asarray(params["W1"]), np.asarray(params["W2"])]
+    bs = [np.asarray(params["b1"]), np.asarray(params["b2"])]
+    dWs, dbs = _torch_mse_backprop(Ws, bs, MSE_BATCH.inputs, MSE_BATCH.targets)
+    np.testing.assert_allclose(grads["W1"], dWs[0], rtol=1e-12)
+    np.testing.assert_allclose(grads["W2"], dWs[1], rtol=1e-12)
+    np.testing.assert_allclose(grads["b2"], dbs[1], rtol=1e-12)
+    T = torch.tensor(MSE_BATCH.targets)
+    Y = torch.tanh(torch.tensor(MSE_BATCH.inputs) @ torch.tensor(Ws[0]).T + torch.tensor(bs[0])) @ \
+        torch.tensor(Ws[1]).T + torch.tensor(bs[1])
+    assert loss == pytest.approx(float(torch.nn.MSELoss()(Y, T)), rel=1e-13)
+
+
+# -- dtype draws in batches() and property_test_backprop (issue 21) -------------------------------
+def _float32_backprop(Ws, bs, X, T):
+    """One linear layer with bias, E = mean of ½|W x + b − t|², in the dtype it is given."""
+    R = X @ Ws[0].T + bs[0] - T
+    return [R.T @ X / len(X)], [R.sum(axis=0) / len(X)]
+
+
+LINEAR = networks(max_depth=1, activations=("identity",), losses=("half_sse",), biases=("neuron",))
+
+
+def test_batches_draw_float32_when_asked_and_float64_by_default():
+    from hypothesis import find
+
+    quick = settings(max_examples=20, phases=[Phase.generate, Phase.shrink], database=None)
+    net = symgrad.mlp([2, 1])
+    assert find(symgrad.strategies.batches(net), lambda b: True, settings=quick).inputs.dtype == np.float64
+    drawn = find(symgrad.strategies.batches(net, dtypes=("float64", "float32")),
+                 lambda b: b.inputs.dtype == np.float32, settings=quick)
+    assert drawn.targets.dtype == np.float32
+    with pytest.raises(symgrad.InvalidArgument, match="'float16' is not one of"):
+        symgrad.strategies.batches(net, dtypes=("float16",))
+
+
+def test_property_test_backprop_draws_float32_batches_judged_with_float32s_epsilon(monkeypatch):
+    seen, targets = set(), []
+    monkeypatch.setattr(symgrad.testing, "target", lambda value, label: targets.append(value))
+
+    def recording(Ws, bs, X, T):
+        seen.add((Ws[0].dtype, X.dtype))
+        return _float32_backprop(Ws, bs, X, T)
+
+    property_test_backprop(recording, networks=LINEAR, dtypes=("float64", "float32"),
+                           settings=settings(max_examples=25, database=None))
+    assert seen == {(np.dtype(np.float32), np.dtype(np.float32)), (np.dtype(np.float64), np.dtype(np.float64))}
+    assert targets and max(targets) < 1e-5
+    with pytest.raises(GradientMismatch, match="ε = 1.19e-07"):  # a 1e-4 relative slip: beyond float32's rounding
+        property_test_backprop(lambda Ws, bs, X, T: ([d * np.float32(1.0001) for d in _float32_backprop(Ws, bs, X, T)[0]],
+                                                     _float32_backprop(Ws, bs, X, T)[1]),
+                               networks=LINEAR, dtypes=("float32",), settings=settings(max_examples=25, database=None))

@@ -1,0 +1,86 @@
+"""A wrong gradient, as the property helpers report it: the rows, the table first, then the bugs named.
+
+``assert_gradients_match``, ``assert_vjp_matches`` and the property runners raise
+``GradientMismatch`` (an ``AssertionError``). Its message starts with the table, most wrong
+first, with a ratio column (received ÷ exact, so a doubled gradient reads 2); after the table
+come the headline (how many are wrong, of what), the diagnoses and the rule applied.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import mpmath
+
+from .diagnosis import Diagnosis, ratio_of
+from .limits import MAX_TABLE_ROWS
+from .precision import to_decimal
+from .table import format_table
+
+__all__ = ["GradientRow", "GradientMismatch", "failure", "worst_relative_error"]
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    """One parameter's comparison: the exact value, the value received, their errors and the verdict."""
+
+    parameter: str
+    expected: mpmath.mpf
+    received: float
+    error: float  # |received − exact|
+    rel_error: float  # |received − exact| / max(|received|, |exact|)
+    tolerance: float  # within it: ok
+    bound: float  # beyond the tolerance but within this: precision; beyond both: mismatch
+    verdict: str  # "ok", "precision" or "mismatch"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != "mismatch"
+
+
+class GradientMismatch(AssertionError):
+    """A backprop returned wrong gradients; ``rows`` holds the comparison, most wrong first, and
+    ``diagnoses`` the bugs named from its pattern (a missing σ′, a sign, the ½ of the loss, …)."""
+
+    def __init__(self, message: str, *, rows: tuple[GradientRow, ...] = (), diagnoses: tuple[Diagnosis, ...] = ()):
+        self.rows = rows
+        self.diagnoses = diagnoses  # the bugs named from the pattern of received ÷ exact (symgrad.diagnosis)
+        super().__init__(message)
+
+
+def _ratio_text(row: GradientRow) -> str:
+    """received ÷ exact, so that a doubled gradient reads 2 (``-`` where both are 0)."""
+    if row.expected == 0:
+        return "-" if row.received == 0 else "inf"
+    return f"{ratio_of(row.received, float(row.expected)):.6g}"
+
+
+def _table(rows: Sequence[GradientRow]) -> list[str]:
+    shown = rows[:MAX_TABLE_ROWS]
+    lines = format_table(("parameter", "expected (exact)", "received", "error", "ratio", "verdict"),
+                         [(r.parameter, to_decimal(r.expected, 17), repr(r.received), f"{r.error:.2e}",
+                           _ratio_text(r), r.verdict) for r in shown], indent="  ")
+    if len(rows) > len(shown):
+        lines.append(f"  ... and {len(rows) - len(shown)} more")
+    return lines
+
+
+def failure(rows: tuple[GradientRow, ...], headline: str, found: Sequence[Diagnosis], rule: str) -> GradientMismatch:
+    """The GradientMismatch: the table (most wrong first), the headline, the bugs named, the rule applied.
+
+    >>> row = GradientRow("w1", mpmath.mpf(1), 2.0, 1.0, 0.5, 1e-14, 1e-14, "mismatch")
+    >>> print(failure((row,), "1 of 1 gradients are wrong", (), "(ok within …)"))
+      parameter  expected (exact)    received  error     ratio  verdict
+      w1         1.0000000000000000  2.0       1.00e+00  2      mismatch
+    1 of 1 gradients are wrong
+    (ok within …)
+    """
+    lines = _table(rows) + [headline] + [f"diagnosis: {d.sentence}" for d in found] + [rule]
+    return GradientMismatch("\n".join(lines), rows=rows, diagnoses=tuple(found))
+
+
+def worst_relative_error(rows: Sequence[GradientRow]) -> float:
+    """The largest relative error over the rows, finite (at most 2), for hypothesis.target."""
+    return max((r.rel_error if math.isfinite(r.rel_error) else 2.0 for r in rows), default=0.0)
