@@ -19,6 +19,7 @@ import mpmath
 import sympy
 
 from .chain import Derivation, derive
+from .claim_factors import judge_factors
 from .claim_data import Claim, World, as_decimal, rounded, rounds_to
 from .claim_parser import parse_claims, read_claims_file
 from .claim_report import CLAIM_VERDICTS, RIGHT_VERDICTS, ClaimRow, ClaimsReport
@@ -249,11 +250,15 @@ class _Judge:
         def row(verdict: str, explanation: str) -> ClaimRow:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)
 
+        if claim.product and claim.wrt is not None and not claim.steps:
+            wrong = judge_factors(claim, self.derivation(claim.name), self.upstream(claim, world), digits=self.digits)
+            if wrong:
+                return row("wrong", "a wrong number substituted: " + "; ".join(wrong))
         if claim.arithmetic is not None:
             arithmetic = f"your arithmetic gives {_plain(claim.arithmetic)}"
             if abs(claim.arithmetic - as_decimal(exact)) <= abs(claim.arithmetic).scaleb(-CLAIM_MIN_DIGITS):
                 return row("right", f"{arithmetic}, the exact value")
-            if self.matches(claim, exact, slack=2):
+            if self.matches(claim, exact, slack=2) or abs(claim.arithmetic - as_decimal(exact)) <= claim.spread:
                 return row("right", f"{arithmetic}, the exact value to the precision of your rounded inputs")
         if self.matches(claim, exact):
             return row("right", f"the exact value rounded to {_precision(claim)}")
