@@ -11,6 +11,7 @@ steps is judged against ``descent.certified_steps``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from decimal import ROUND_DOWN, Decimal
 from functools import cached_property
 from typing import Mapping
@@ -29,7 +30,7 @@ from .errors import DomainError, InvalidArgument, PrecisionError, SymgradError
 from .evaluation import Overrides, evaluate, evaluate_gradients
 from .graph import Network
 from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, CLAIM_SHOWN_DIGITS, Rounding, WORKING_EXTRA, to_decimal
-from .slips import diagnose, diagnose_symbolic
+from .slips import diagnose_symbolic, diagnosis
 from .train import step
 
 # CLAIM_VERDICTS, Claim, ClaimRow, ClaimsReport and parse_claims live in the modules below; they are
@@ -37,6 +38,9 @@ from .train import step
 __all__ = ["CLAIM_VERDICTS", "ROUNDINGS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "read_claims_file",
            "check_claims"]
 
+
+#: Two lines swapped are looked for among at most this many wrong numeric claims (pairs: its square / 2).
+MAX_SWAP_ROWS = 200
 
 #: What counts as the person's own rounding of a last digit (``check_claims(rounding=...)``).
 ROUNDINGS = ("half-up", "half-even", "truncate", "any")
@@ -185,7 +189,31 @@ class _Judge:
                 kind, key = self.key(claim)
                 if kind is not None:
                     world.add(claim, key, kind, row.verdict)
-        return _swaps(tuple(rows))
+        with mpmath.workdps(self.digits + WORKING_EXTRA):
+            return _swaps(self.swapped_lines(tuple(rows)))
+
+    def swapped_lines(self, rows: tuple[ClaimRow, ...]) -> tuple[ClaimRow, ...]:
+        """Two wrong numbers that are each other's quantities' values: two lines swapped (among the first
+        ``MAX_SWAP_ROWS`` wrong numeric claims)."""
+        wrong = [k for k, row in enumerate(rows) if row.verdict == "wrong" and self.claims[k].number is not None
+                 and self.claims[k].informative][:MAX_SWAP_ROWS]
+        wrong = [k for k in wrong if rows[k].exact not in ("", "undefined")]
+        exact = {k: self.exact(self.claims[k]) for k in wrong}  # each computed when its claim was judged
+        out, paired = list(rows), set()
+        for k, j in itertools.combinations(wrong, 2):
+            a, b = self.claims[k], self.claims[j]
+            if (a.name, a.wrt, a.steps) == (b.name, b.wrt, b.steps) or k in paired or j in paired:
+                continue
+            if self.matches(a, exact[j]) and self.matches(b, exact[k]) and not self.matches(a, exact[k]):
+                paired.update((k, j))
+                chance = min(1.0, float(a.quantum / abs(a.number - as_decimal(exact[k]))
+                                        * b.quantum / abs(b.number - as_decimal(exact[j]))))
+                for me, other, row_other in ((k, b, rows[j]), (j, a, rows[k])):
+                    out[me] = dataclasses.replace(
+                        rows[me], confidence=1 - chance,
+                        explanation=f"two lines swapped: this is the value of {other.lhs}, and line {row_other.line} "
+                                    f"has this one's")
+        return tuple(out)
 
     def judge_one(self, claim: Claim, world: World) -> ClaimRow:
         """One claim's row; a value that does not exist or cannot be computed is a verdict, never an error."""
@@ -270,7 +298,8 @@ class _Judge:
             finer = rounded(exact, claim.quantum.scaleb(-1), rounding=ROUND_DOWN)
             return row("right-truncated", f"right, truncated instead of rounded: {format(finer, 'f')}… rounds to "
                                           f"{rounded(exact, claim.quantum)}")
-        return row("wrong", diagnose(self, claim, world, exact))
+        found = diagnosis(self, claim, world, exact)
+        return dataclasses.replace(row("wrong", found.text), confidence=found.confidence)
 
     def carried(self, claim: Claim, world: World) -> tuple[str, str] | None:
         """(verdict, explanation) when the person's own earlier numbers give the claim, else None.

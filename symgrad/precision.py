@@ -62,6 +62,7 @@ __all__ = [
     "PLAIN_RANGE",
     "VJP_DIGITS",
     "DIAGNOSIS_DIGITS",
+    "SLIP_CONFIDENCE",
     "CLAIM_SHOWN_DIGITS",
     "SYMBOLIC_ZERO_DIGITS",
     "SYMBOLIC_WORKING_DIGITS",
@@ -100,6 +101,7 @@ SYMBOLIC_WORKING_DIGITS = 60  # a symbolic claim's evaluations at rational point
 SYMBOLIC_ZERO_DIGITS = 45  # there a difference below 10**-this (relative to the terms' size) is zero
 CLAIM_SHOWN_DIGITS = 15  # an exact value in the claims report shows at most this many digits plus the guard digits
 DIAGNOSIS_DIGITS = 30  # digits of the activation derivatives a gradient ratio is matched against
+SLIP_CONFIDENCE = 0.9  # a hand calculation's slip is named only when a chance match is below 1 - this (slips.py)
 VJP_DIGITS = 30  # digits of assert_vjp_matches' exact reference
 CANCELLATION_GUARD = 5  # a sum within 10**-(working digits - this) of its largest term is round-off: zero
 CONVERSION_GUARD = 5  # digits beyond the working precision when a constant or an mpf becomes text or a Decimal
