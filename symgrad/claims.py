@@ -24,12 +24,12 @@ from .claim_factors import judge_factors
 from .claim_data import Claim, World, as_decimal, rounded, rounds_to
 from .claim_parser import parse_claims, read_claims_file
 from .claim_report import CLAIM_VERDICTS, RIGHT_VERDICTS, ClaimRow, ClaimsReport
-from .claim_symbolic import compare, short_difference
+from .claim_symbolic import MAX_INLINED_NODES, compare, larger_than, short_difference
 from .descent import certified_steps
 from .errors import DomainError, InvalidArgument, PrecisionError, SymgradError
-from .evaluation import Overrides, evaluate, evaluate_gradients
+from .evaluation import Overrides, evaluate, evaluate_expr, evaluate_gradients
 from .graph import Network
-from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, CLAIM_SHOWN_DIGITS, Rounding, WORKING_EXTRA, to_decimal
+from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, CLAIM_STEPS_MIN_DIGITS, CLAIM_SHOWN_DIGITS, Rounding, WORKING_EXTRA, to_decimal
 from .slips import diagnose_symbolic, diagnosis
 from .train import step
 
@@ -61,6 +61,9 @@ class _Judge:
         self.digits = max([c.significant + CLAIM_GUARD_DIGITS for c in numeric]
                           + [c.decimals + CLAIM_GUARD_DIGITS for c in numeric] + [CLAIM_MIN_DIGITS])
         self.exact_cache: dict = {}
+        # a trajectory is certified to the digits its claims state (plus the guard), not to CLAIM_MIN_DIGITS
+        self.steps_digits = max([c.significant + CLAIM_GUARD_DIGITS for c in numeric if c.steps]
+                                + [CLAIM_STEPS_MIN_DIGITS])
         self.exact_values: dict = {}  # (name, wrt) -> the exact value, from one evaluation per output
         self.memo: dict = {}  # one evaluation per quantity and set of overrides, shared by every claim (and slip)
         # every step count the file names (and one either side, for the step-count slips): one run records all
@@ -158,7 +161,7 @@ class _Judge:
         key = (rule, learning_rate, frozen, k)
         if key not in self.exact_cache:
             wanted = tuple(sorted({j for j in (k - around, k, k + around) + self.planned if j >= 0}))
-            run = certified_steps(self.main, max(wanted), digits=self.digits, rule=rule, learning_rate=learning_rate,
+            run = certified_steps(self.main, max(wanted), digits=self.steps_digits, rule=rule, learning_rate=learning_rate,
                              record=wanted, frozen=frozen)
             for j, values in run.items():
                 self.exact_cache[(rule, learning_rate, frozen, j)] = values
@@ -350,6 +353,8 @@ class _Judge:
 
     def symbolic(self, claim: Claim) -> ClaimRow:
         derived = self.derived_expr(claim)
+        if larger_than(derived, MAX_INLINED_NODES):
+            return self.too_large(claim)
         shown = sympy.sstr(derived)
 
         def row(verdict: str, explanation: str) -> ClaimRow:
@@ -365,6 +370,28 @@ class _Judge:
         note = f" ({equality.how})" if equality.how.startswith("equal only") else ""
         return row("wrong", diagnose_symbolic(self, claim, derived) + note + "; claim − derived = "
                    + short_difference(claim.expr, derived))
+
+    def too_large(self, claim: Claim) -> ClaimRow:
+        """A derivative whose expression is too large to write out (a deep graph): decided at the spec's
+        values by exact evaluation of the graph (shared nodes, linear cost), never written out."""
+        shown = f"(more than {MAX_INLINED_NODES:,} terms)"
+        try:
+            exact = self.exact(claim)
+            value = evaluate_expr(claim.expr, dict(evaluate(self.network, digits=self.digits).values))
+        except (SymgradError, ArithmeticError, ValueError) as exc:
+            return ClaimRow(claim.line, claim.lhs, claim.value, shown, "undecided",
+                            f"not decided: written out the derivative has more than {MAX_INLINED_NODES:,} terms, "
+                            f"and at the spec's values it cannot be evaluated ({_one_line(exc)})")
+        scale = max(abs(exact), abs(value), mpmath.mpf(1))
+        if abs(value - exact) > scale * mpmath.mpf(10) ** (CLAIM_GUARD_DIGITS - self.digits):
+            return ClaimRow(claim.line, claim.lhs, claim.value, shown, "wrong",
+                            f"different at the spec's values (exact evaluation): the claim gives "
+                            f"{mpmath.nstr(value, 12)}, the derivative is {mpmath.nstr(exact, 12)}; written out the "
+                            f"derivative has more than {MAX_INLINED_NODES:,} terms, so it is not shown")
+        return ClaimRow(claim.line, claim.lhs, claim.value, shown, "undecided",
+                        f"equal at the spec's values, but written out the derivative has more than "
+                        f"{MAX_INLINED_NODES:,} terms, too many to prove an identity; write the claim with the "
+                        "nodes of the layer below")
 
     def derived_expr(self, claim: Claim) -> sympy.Expr:
         if claim.wrt is None:
