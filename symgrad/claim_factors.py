@@ -7,11 +7,11 @@ that claim (``chain_factors``), then judged as that quantity (``judge_factors``)
 The rule, as the how-to states it: the chain for dA/dB walks up from B through quantities
 with one consumer each (∂net_o1/∂w5, ∂out_o1/∂net_o1, ∂E_o1/∂out_o1, …) and stops at the
 output or at the first quantity with several consumers, whose whole derivative dA/dhead is
-one factor (δ_out_h1 for w1); factors that are identically 1 (∂E_total/∂E_o1) are left out, as
-people leave them out. When the person wrote as many numbers as the chain has factors, they
-are matched in order, output side first (or in the reverse order when that fits better: some
-write ∂net/∂w first); otherwise each number is matched to the quantity of the chain, or the
-derivative of A with respect to a quantity on it (a δ), whose value is nearest (by ratio).
+one factor (δ_out_h1 for w1). When the person wrote as many numbers as the chain has factors,
+with or without the factors that are 1 (∂E_total/∂E_o1, ∂q/∂x of q = x + y), they are matched to
+them in the order that fits best (the written order wins a tie); otherwise each number is
+matched to the quantity of the chain, or the derivative of A with respect to a quantity on it
+(a δ), whose value is nearest (by ratio).
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def chain_factors(derivation: Derivation, wrt: str, *, digits: int) -> tuple[lis
 
     >>> import symgrad
     >>> d = symgrad.derive(symgrad.load("mazur"))
-    >>> [f.label for f in chain_factors(d, "w5", digits=20)[0]]
-    ['∂E_o1/∂out_o1 (= out_o1 - t1)', '∂out_o1/∂net_o1 (= out_o1*(1 - out_o1))', '∂net_o1/∂w5 (= out_h1)']
+    >>> [f.label.split(" ")[0] for f in chain_factors(d, "w5", digits=20)[0]]
+    ['∂E_total/∂E_o1', '∂E_o1/∂out_o1', '∂out_o1/∂net_o1', '∂net_o1/∂w5']
     """
     numbers = evaluate_gradients(derivation, digits=digits)
     top = derivation.output
@@ -60,8 +60,6 @@ def chain_factors(derivation: Derivation, wrt: str, *, digits: int) -> tuple[lis
     if chain is not None and chain.head != top:
         ordered.append(_delta(derivation, numbers, chain.head))
     for f in chain.factors if chain is not None else ():
-        if f.expr == 1:
-            continue
         keys = [("factors", (f.of, f.wrt))]
         if isinstance(f.expr, sympy.Symbol):
             keys.append(("values", str(f.expr)))
@@ -80,6 +78,10 @@ def chain_factors(derivation: Derivation, wrt: str, *, digits: int) -> tuple[lis
                 candidates.append(ChainFactor(f"∂{key[0]}/∂{key[1]} (= {sympy.sstr(term.factor.expr)})",
                                               numbers.factors[key], (("factors", key),)))
     return ordered, candidates
+
+
+def _without_ones(factors: list[ChainFactor]) -> list[ChainFactor]:
+    return [f for f in factors if f.value != 1 or f.label.startswith("d")]
 
 
 def _delta_label(derivation: Derivation, name: str) -> str:
@@ -103,9 +105,10 @@ def _match(written: list[Decimal], ordered: list[ChainFactor], candidates: list[
     """The quantity each written number stands for: the chain's factors in the order written, or in
     the order that fits best (the first such, so the written order wins a tie); by nearest value
     when the count differs."""
-    if len(written) == len(ordered) and len(ordered) <= MAX_ORDERED_FACTORS:
-        return list(min(itertools.permutations(ordered),
-                        key=lambda way: sum(min(_ratio(w, f.value), _FAR) for w, f in zip(written, way))))
+    for chain in (ordered, _without_ones(ordered)):  # with the factors of 1 written, or left out
+        if len(written) == len(chain) and len(chain) <= MAX_ORDERED_FACTORS:
+            return list(min(itertools.permutations(chain),
+                            key=lambda way: sum(min(_ratio(w, f.value), _FAR) for w, f in zip(written, way))))
     return [min(candidates, key=lambda f: _ratio(w, f.value)) for w in written]
 
 

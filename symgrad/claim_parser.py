@@ -155,7 +155,7 @@ def _parse_line(body: str, line: int, network: Network, notation: Notation) -> l
 def _stage(line: int, lhs: str, value: str, stage: int, quantity: Quantity, network: Network,
            notation: Notation) -> Claim:
     claim = Claim(line, lhs, quantity.name, quantity.wrt, quantity.steps, value, None, None, stage=stage)
-    text = value_text(value)
+    text = value_text(notation.spelled(value))
     try:
         if _DECIMAL.match(text):
             return replace(claim, number=_decimal(text))

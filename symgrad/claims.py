@@ -329,16 +329,21 @@ class _Judge:
                     continue
                 tried.add((frozenset(w.verdicts), policy))
                 value = self.quantity(claim, w, rounding=policy)
-                if not self.matches(claim, value):
+                twice = not self.matches(claim, value) and rounded_twice(claim, value)
+                if not (twice or self.matches(claim, value)):
                     continue
                 how = "your own rounded earlier numbers" + (f" with {policy.describe()}" if policy else "")
+                if twice:
+                    how += f", the result rounded twice ({twice})"
                 if label == "right-given-rounding":
                     return label, f"what {how} give ({_rounded_text(value, claim)})"
                 earlier = self.earlier_slips(claim, w, policy)
                 if claim.number == 0:
                     return "wrong", (f"0 follows from your earlier {earlier}, but that mistake makes this step "
                                      "trivial; no credit is carried forward for it")
-                return label, f"correct given your earlier {earlier}: {_rounded_text(value, claim)} follows from it"
+                rounding = f" (rounded twice: {twice})" if twice else ""
+                return label, (f"correct given your earlier {earlier}: {_rounded_text(value, claim)} follows from "
+                               f"it{rounding}")
         return None
 
     def earlier_slips(self, claim: Claim, world: World, policy: Rounding | None) -> str:
@@ -400,9 +405,22 @@ class _Judge:
         return self.derivation(claim.name).expression(claim.wrt)
 
     def equal(self, a: sympy.Expr, b: sympy.Expr) -> str:
-        """How ``a`` = ``b`` was shown for every value ("" when it was not)."""
+        """How ``a`` = ``b`` was shown for every value, or wherever the spec's fixed sums hold (one-hot
+        targets: y1 + y2 = 1); "" when it was not."""
         equality = compare(a, b, self.network)
-        return equality.how if equality.kind == "identity" else ""
+        return equality.how if equality.kind in ("identity", "at-values") else ""
+
+
+def rounded_twice(claim: Claim, value) -> str:
+    """"0.56045 → 0.5605 → 0.561" when ``claim`` is ``value`` rounded to one more digit and then again
+    (half up, as a person rounds an already rounded number); "" otherwise."""
+    q = claim.quantum
+    if claim.significant < 2 or not value:
+        return ""
+    finer = rounded(value, q.scaleb(-1))
+    if rounded(finer, q) != claim.number or rounded(value, q) == claim.number:
+        return ""
+    return f"{rounded(value, q.scaleb(-2))} → {finer} → {claim.number}"
 
 
 def truncates_to(claimed: Decimal, quantum: Decimal, value) -> bool:

@@ -113,6 +113,11 @@ def diagnosis(judge: ClaimJudge, claim: Claim, world: World, exact) -> Diagnosis
     tried: list[tuple[str, Decimal]] = []
     near: list[tuple[str, Decimal, float]] = []
     for slip in SLIPS:  # in order: the likeliest explanation first
+        if getattr(slip, "explain", None) is _digit_slip and len(references) > 1 and references[1][0].startswith(", given") \
+                and abs(claim.number - as_decimal(references[1][1])) <= q:
+            person = rounded(references[1][1], q.scaleb(-2))  # near what their own numbers give: no digit story
+            return Diagnosis(f"within one unit of the last digit of what your earlier numbers give ({person}), "
+                             "not the exact value: a slip in the last digit on top of the earlier mistake", None)
         if isinstance(slip, WrittenSlip):
             for given, r in references:
                 found = slip.explain(claim, r)

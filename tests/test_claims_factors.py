@@ -31,8 +31,10 @@ def _fmt(x, places):
 def test_the_chain_of_w5_is_the_lectures_three_factors():
     hand = _hand()
     ordered, _ = chain_factors(symgrad.derive(symgrad.load("mazur")), "w5", digits=30)
-    assert [f.label.split(" ")[0] for f in ordered] == ["∂E_o1/∂out_o1", "∂out_o1/∂net_o1", "∂net_o1/∂w5"]
-    for f, key in zip(ordered, ["dE/dout_o1", "dout_o1/dnet_o1", "out_h1"]):
+    assert [f.label.split(" ")[0] for f in ordered] == ["∂E_total/∂E_o1", "∂E_o1/∂out_o1", "∂out_o1/∂net_o1",
+                                                        "∂net_o1/∂w5"]
+    assert ordered[0].value == 1
+    for f, key in zip(ordered[1:], ["dE/dout_o1", "dout_o1/dnet_o1", "out_h1"]):
         assert abs(f.value - hand[key]) < mpmath.mpf(10) ** -25
 
 
