@@ -317,4 +317,4 @@ def test_juxtaposition_ln_and_mapped_names_in_a_right_side():
     text = "[names]\nĥ = h\n[claims]\nh = 0.5(2) = 1\nf = ln(2) ≈ 0.693\ndf/dw = (1/(ĥ + 1))x\n"
     rows = symgrad.check_claims(net, text).rows
     assert Fraction(1, 2) * 2 == 1  # 0.5(2) is 0.5 × 2
-    assert [r.verdict for r in rows] == ["right", "right", "right", "right"], rows
+    assert [r.verdict for r in rows] == ["right"] * 5, rows
