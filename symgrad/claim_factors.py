@@ -116,11 +116,12 @@ def _quantum(number: Decimal) -> Decimal:
     return Decimal(1).scaleb(min(number.as_tuple().exponent, 0))
 
 
-def judge_factors(claim: Claim, derivation: Derivation, world: World, *, digits: int) -> list[str]:
+def judge_factors(claim: Claim, derivation: Derivation, world: World, *, digits: int,
+                  memo: dict | None = None) -> list[str]:
     """One sentence per substituted number of ``claim`` that is not the quantity it stands for ([] when all are).
 
     A number is right when it is the exact value rounded to the digits written, or the
-    person's own earlier number for that quantity.
+    person's own earlier number for that quantity. ``memo`` keeps each chain for the next claim.
 
     >>> import symgrad
     >>> from symgrad.claim_parser import parse_claims
@@ -130,7 +131,11 @@ def judge_factors(claim: Claim, derivation: Derivation, world: World, *, digits:
     '0.596884378 is not ∂net_o1/∂w5 (= out_h1), which is 0.593269992'
     """
     written = [Decimal(t) for t in claim.product]
-    ordered, candidates = chain_factors(derivation, claim.wrt, digits=digits)
+    memo = {} if memo is None else memo  # one chain per quantity, shared by every claim of it
+    key = ("chain", derivation.output, claim.wrt, digits)
+    if key not in memo:
+        memo[key] = chain_factors(derivation, claim.wrt, digits=digits)
+    ordered, candidates = memo[key]
     if not candidates:
         return []
     wrong = []

@@ -282,7 +282,8 @@ class _Judge:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)
 
         if claim.product and claim.wrt is not None and not claim.steps:
-            wrong = judge_factors(claim, self.derivation(claim.name), self.upstream(claim, world), digits=self.digits)
+            wrong = judge_factors(claim, self.derivation(claim.name), self.upstream(claim, world), digits=self.digits,
+                                  memo=self.memo)
             if wrong:
                 return row("wrong", "a wrong number substituted: " + "; ".join(wrong))
         if claim.arithmetic is not None:
