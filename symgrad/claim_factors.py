@@ -140,6 +140,8 @@ def judge_factors(claim: Claim, derivation: Derivation, world: World, *, digits:
         return []
     wrong = []
     for text, number, factor in zip(claim.product, written, _match(written, ordered, candidates)):
+        if number == 1:  # a factor of one multiplies nothing (dq/dx = 1.0 written out)
+            continue
         q = _quantum(number)
         slack = 2 if len(number.normalize().as_tuple().digits) > 3 else 1
         if rounds_to(number, q, factor.value, slack=slack):
@@ -147,6 +149,6 @@ def judge_factors(claim: Claim, derivation: Derivation, world: World, *, digits:
         own = [getattr(world, kind).get(key) for kind, key in factor.keys if key in getattr(world, kind)]
         if any(v is not None and rounds_to(number, q, v, slack=slack) for v in own):
             continue
-        exact = rounded(factor.value, q)
+        exact = rounded(factor.value, q) if number else mpmath.nstr(factor.value, 6)  # 0 states no digits
         wrong.append(f"{text} is not {factor.label}, which is {exact}")
     return wrong

@@ -82,3 +82,11 @@ def test_a_factor_may_be_the_persons_own_earlier_number():
 
 def test_the_ordering_bound_is_small():
     assert MAX_ORDERED_FACTORS <= 6
+
+
+def test_a_factor_of_one_multiplies_nothing_and_a_zero_is_named_with_digits():
+    hand = _hand()
+    d, s = _fmt(hand["dE/dout_h1"], 8), _fmt(hand["dout_h1/dnet_h1"], 9)
+    rows = symgrad.check_claims(symgrad.load("mazur"), f"dE/dw1 = {d}*{s}*0.05*1*1.0\ndE/dw5 = 0*0*0\n").rows
+    assert [r.verdict for r in rows] == ["right", "wrong"]
+    assert f"which is {mpmath.nstr(hand['out_h1'], 6)}" in rows[1].explanation
