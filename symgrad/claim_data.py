@@ -39,6 +39,8 @@ class Claim:
     problem: str = ""  # why the line could not be read (verdict "unreadable")
     arithmetic: Decimal | None = None  # the exact value of a right side of numbers only (0.15*0.05 + 0.35)
     stage: int = 0  # k for the k-th right side of a chain a = b = c (0: a single right side)
+    product: tuple[str, ...] = ()  # the numbers of a right side written as a product (0.7414*0.1868*0.5933)
+    spread: Decimal = Decimal(0)  # how far a product of rounded numbers may be from the exact value (their rounding)
 
     @property
     def quantum(self) -> Decimal:

@@ -45,6 +45,9 @@ _SUB_SUP = re.compile(r"([_^])\{([^{}]*)\}")
 _POWER_OF_TEN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*\*\s*10\s*\*\*\s*\(?\s*([+-]?\d+)\s*\)?")
 _EULER = re.compile(r"(?<![A-Za-z0-9_])e\s*\*\*\s*(?:\(([^()]*)\)|([-+]?[0-9.]+))")
 _IMPLIED = re.compile(r"\)\s*\(")  # (0.9)(0.1311): the product written as juxtaposition
+_NAME_AFTER = re.compile(r"\)\s*(?=[A-Za-z_])")  # (ŷ1 – y1)a1: a bracket times a name
+_LN = re.compile(r"(?<![A-Za-z_0-9])ln\s*\(")  # ln(0.561), the natural logarithm
+_NUMBER_TIMES = re.compile(r"(?<![A-Za-z_0-9.])([0-9]+\.?[0-9]*|\.[0-9]+)\s*\(")  # 0.2(1): a number times (…)
 _SUPERSCRIPTS = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 _DERIVATIVE = re.compile(r"(?:∂|d)(?P<of>[^/]+?)/(?:∂|d)(?P<wrt>[^/]+)\Z")
 _DELTA = re.compile(r"(?:δ|delta)_?(?P<of>.+)\Z")
@@ -88,6 +91,8 @@ def value_text(text: str) -> str:
     text = _SUPERSCRIPTS.sub(lambda m: f"**({m[0].translate(_SUPERSCRIPT)})", text)
     text = _EULER.sub(lambda m: f"exp({m[1] or m[2]})", text)
     text = _IMPLIED.sub(")*(", text)
+    text = _NUMBER_TIMES.sub(r"\1*(", text)
+    text = _NAME_AFTER.sub(")*", _LN.sub("log(", text))
     text = _POWER_OF_TEN.sub(lambda m: f"{m[1]}e{m[2]}", text)
     return text.strip()
 
@@ -99,6 +104,12 @@ class Notation:
         self.network = network
         self.aliases = dict(aliases or {})
         self.names = set(network.quantities)
+
+    def spelled(self, text: str) -> str:
+        """``text`` with each of the person's names from the mapping written as the spec's (ŷ1 → yhat1)."""
+        for alias in sorted(self.aliases, key=len, reverse=True):
+            text = re.sub(rf"(?<![\w.]){re.escape(alias)}(?!\w)", self.aliases[alias], text)
+        return text
 
     def name(self, text: str) -> str | None:
         """The network's name for ``text`` (``w_5`` → ``w5``, ``E`` → ``E_total``), or None."""

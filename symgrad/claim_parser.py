@@ -155,7 +155,7 @@ def _parse_line(body: str, line: int, network: Network, notation: Notation) -> l
 def _stage(line: int, lhs: str, value: str, stage: int, quantity: Quantity, network: Network,
            notation: Notation) -> Claim:
     claim = Claim(line, lhs, quantity.name, quantity.wrt, quantity.steps, value, None, None, stage=stage)
-    text = value_text(value)
+    text = value_text(notation.spelled(value))
     try:
         if _DECIMAL.match(text):
             return replace(claim, number=_decimal(text))
@@ -213,7 +213,25 @@ def _arithmetic(claim: Claim, expr: sympy.Expr, text: str, network: Network) -> 
         with localcontext() as ctx:
             ctx.prec = digits
             number = +full
-    return replace(claim, number=number, arithmetic=full)
+    product = _product(text)
+    spread = Decimal(0)
+    if product and full:  # a product's relative error is at most the sum of its rounded factors' relative errors
+        with localcontext() as ctx:
+            ctx.prec = CLAIM_ARITHMETIC_DIGITS
+            spread = abs(full) * sum((Decimal(1).scaleb(Decimal(t).as_tuple().exponent) / 2 / abs(Decimal(t))
+                                      for t in product if Decimal(t) and Decimal(t) not in exact
+                                      and Decimal(t) != Decimal(t).to_integral_value()), Decimal(0))
+    return replace(claim, number=number, arithmetic=full, product=product, spread=spread)
+
+
+def _product(text: str) -> tuple[str, ...]:
+    """The numbers of a right side that is only a product of numbers (``(0.9)(0.1311)``), else ()."""
+    if "**" in text or "/" in text:
+        return ()
+    parts = [p.strip().strip("()").strip() for p in text.split("*")]
+    if len(parts) < 2 or not all(_DECIMAL.match(p) and not p.startswith("+") for p in parts):
+        return ()
+    return tuple(parts)
 
 
 def _significant(number: Decimal) -> int:

@@ -26,6 +26,14 @@ class ClaimRow:
     exact: str  # the exact value (a few digits beyond the claim's) or the derived expression
     verdict: str  # one of CLAIM_VERDICTS
     explanation: str
+    confidence: float | None = None  # how sure the named slip is (1 − the chance of a match by accident)
+
+    @property
+    def stated(self) -> str:
+        """The explanation with the named slip's confidence."""
+        if self.confidence is None:
+            return self.explanation
+        return f"{self.explanation} (confidence {self.confidence:.2f})"
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,10 @@ class ClaimsReport:
 
     def to_text(self) -> str:
         header = ("line", "claim", "your value", "exact value", "verdict", "explanation")
-        rows = [(str(r.line), r.claim, r.claimed, r.exact, r.verdict, r.explanation) for r in self.rows]
+        rows = [(str(r.line), r.claim, r.claimed, r.exact, r.verdict, r.stated) for r in self.rows]
         return "\n".join(format_table(header, rows)) + "\n\n" + self.summary() + "\n"
 
     def to_json(self) -> str:
         claims = [{"line": r.line, "claim": r.claim, "claimed": r.claimed, "exact": r.exact, "verdict": r.verdict,
-                   "explanation": r.explanation} for r in self.rows]
+                   "explanation": r.stated} for r in self.rows]
         return json.dumps({"ok": self.ok, "claims": claims}, indent=2, ensure_ascii=False) + "\n"

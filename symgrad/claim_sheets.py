@@ -99,7 +99,7 @@ def annotate_markdown(sheet: Sheet) -> str:
             continue
         for k, row in enumerate(judged):
             written = f"`{_code(raw)}`" if k == 0 else f"(stage {k + 1}: `{_code(row.claimed)}`)"
-            lines.append(f"| {number} | {written} | {_mark(row.verdict)} {row.verdict} | {_md(row.explanation)} |")
+            lines.append(f"| {number} | {written} | {_mark(row.verdict)} {row.verdict} | {_md(row.stated)} |")
     lines += ["", _md(sheet.report.summary()), ""]
     return "\n".join(lines)
 
@@ -111,7 +111,7 @@ def annotate_latex(sheet: Sheet) -> str:
     for number, raw in enumerate(re.split(r"\r\n|\n|\r", sheet.text), start=1):
         for k, row in enumerate(rows.get(number, [])):
             written = _tex(raw.strip()) if k == 0 else _tex(row.claimed)
-            body.append(f"{number} & \\texttt{{{written}}} & {_tex(row.verdict)} & {_tex(row.explanation)} \\\\")
+            body.append(f"{number} & \\texttt{{{written}}} & {_tex(row.verdict)} & {_tex(row.stated)} \\\\")
     return ("\\documentclass{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{longtable}\n"
             "\\begin{document}\n"
             f"\\section*{{{_tex(sheet.source)}}}\n"

@@ -24,7 +24,7 @@ from .functions import sigmoid
 from .graph import Network
 from .precision import SYMBOLIC_WORKING_DIGITS, SYMBOLIC_ZERO_DIGITS
 
-__all__ = ["Equality", "compare", "short_difference"]
+__all__ = ["Equality", "MAX_INLINED_NODES", "compare", "larger_than", "short_difference"]
 
 _SIMPLIFY_OPS = 150  # larger differences go straight to the points (simplify can take minutes)
 _POINTS = 8  # points inside the domain that must agree
@@ -144,7 +144,7 @@ def _inline_stepwise(claim: sympy.Expr, truth: sympy.Expr, network: Network) -> 
             continue
         claim, truth = claim.xreplace({node.symbol: node.expr}), truth.xreplace({node.symbol: node.expr})
         done.append(node.name)
-        if _larger_than(claim - truth, _SIMPLIFY_OPS):
+        if larger_than(claim - truth, _SIMPLIFY_OPS):
             return ""
         if sympy.expand(claim - truth) == 0:
             return ", ".join(done)
@@ -156,12 +156,12 @@ def _inline_bounded(expr: sympy.Expr, network: Network) -> sympy.Expr | None:
     for node in reversed(network.nodes.values()):
         if node.symbol in expr.free_symbols:
             expr = expr.xreplace({node.symbol: node.expr})
-            if _larger_than(expr, MAX_INLINED_NODES):
+            if larger_than(expr, MAX_INLINED_NODES):
                 return None
     return expr
 
 
-def _larger_than(expr: sympy.Expr, limit: int) -> bool:
+def larger_than(expr: sympy.Expr, limit: int) -> bool:
     """Whether ``expr`` has more than ``limit`` nodes as a tree (counted only up to ``limit``)."""
     for count, _ in enumerate(sympy.preorder_traversal(expr)):
         if count >= limit:

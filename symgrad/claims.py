@@ -11,6 +11,7 @@ steps is judged against ``descent.certified_steps``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from decimal import ROUND_DOWN, Decimal
 from functools import cached_property
 from typing import Mapping
@@ -19,16 +20,17 @@ import mpmath
 import sympy
 
 from .chain import Derivation, derive
+from .claim_factors import judge_factors
 from .claim_data import Claim, World, as_decimal, rounded, rounds_to
 from .claim_parser import parse_claims, read_claims_file
 from .claim_report import CLAIM_VERDICTS, RIGHT_VERDICTS, ClaimRow, ClaimsReport
-from .claim_symbolic import compare, short_difference
+from .claim_symbolic import MAX_INLINED_NODES, compare, larger_than, short_difference
 from .descent import certified_steps
 from .errors import DomainError, InvalidArgument, PrecisionError, SymgradError
-from .evaluation import Overrides, evaluate, evaluate_gradients
+from .evaluation import Overrides, evaluate, evaluate_expr, evaluate_gradients
 from .graph import Network
-from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, CLAIM_SHOWN_DIGITS, Rounding, WORKING_EXTRA, to_decimal
-from .slips import diagnose, diagnose_symbolic
+from .precision import CLAIM_GUARD_DIGITS, CLAIM_MIN_DIGITS, CLAIM_STEPS_MIN_DIGITS, CLAIM_SHOWN_DIGITS, Rounding, WORKING_EXTRA, to_decimal
+from .slips import diagnose_symbolic, diagnosis
 from .train import step
 
 # CLAIM_VERDICTS, Claim, ClaimRow, ClaimsReport and parse_claims live in the modules below; they are
@@ -36,6 +38,9 @@ from .train import step
 __all__ = ["CLAIM_VERDICTS", "ROUNDINGS", "Claim", "ClaimRow", "ClaimsReport", "parse_claims", "read_claims_file",
            "check_claims"]
 
+
+#: Two lines swapped are looked for among at most this many wrong numeric claims (pairs: its square / 2).
+MAX_SWAP_ROWS = 200
 
 #: What counts as the person's own rounding of a last digit (``check_claims(rounding=...)``).
 ROUNDINGS = ("half-up", "half-even", "truncate", "any")
@@ -56,6 +61,9 @@ class _Judge:
         self.digits = max([c.significant + CLAIM_GUARD_DIGITS for c in numeric]
                           + [c.decimals + CLAIM_GUARD_DIGITS for c in numeric] + [CLAIM_MIN_DIGITS])
         self.exact_cache: dict = {}
+        # a trajectory is certified to the digits its claims state (plus the guard), not to CLAIM_MIN_DIGITS
+        self.steps_digits = max([c.significant + CLAIM_GUARD_DIGITS for c in numeric if c.steps]
+                                + [CLAIM_STEPS_MIN_DIGITS])
         self.exact_values: dict = {}  # (name, wrt) -> the exact value, from one evaluation per output
         self.memo: dict = {}  # one evaluation per quantity and set of overrides, shared by every claim (and slip)
         # every step count the file names (and one either side, for the step-count slips): one run records all
@@ -153,7 +161,7 @@ class _Judge:
         key = (rule, learning_rate, frozen, k)
         if key not in self.exact_cache:
             wanted = tuple(sorted({j for j in (k - around, k, k + around) + self.planned if j >= 0}))
-            run = certified_steps(self.main, max(wanted), digits=self.digits, rule=rule, learning_rate=learning_rate,
+            run = certified_steps(self.main, max(wanted), digits=self.steps_digits, rule=rule, learning_rate=learning_rate,
                              record=wanted, frozen=frozen)
             for j, values in run.items():
                 self.exact_cache[(rule, learning_rate, frozen, j)] = values
@@ -184,7 +192,31 @@ class _Judge:
                 kind, key = self.key(claim)
                 if kind is not None:
                     world.add(claim, key, kind, row.verdict)
-        return _swaps(tuple(rows))
+        with mpmath.workdps(self.digits + WORKING_EXTRA):
+            return _swaps(self.swapped_lines(tuple(rows)))
+
+    def swapped_lines(self, rows: tuple[ClaimRow, ...]) -> tuple[ClaimRow, ...]:
+        """Two wrong numbers that are each other's quantities' values: two lines swapped (among the first
+        ``MAX_SWAP_ROWS`` wrong numeric claims)."""
+        wrong = [k for k, row in enumerate(rows) if row.verdict == "wrong" and self.claims[k].number is not None
+                 and self.claims[k].informative][:MAX_SWAP_ROWS]
+        wrong = [k for k in wrong if rows[k].exact not in ("", "undefined")]
+        exact = {k: self.exact(self.claims[k]) for k in wrong}  # each computed when its claim was judged
+        out, paired = list(rows), set()
+        for k, j in itertools.combinations(wrong, 2):
+            a, b = self.claims[k], self.claims[j]
+            if (a.name, a.wrt, a.steps) == (b.name, b.wrt, b.steps) or k in paired or j in paired:
+                continue
+            if self.matches(a, exact[j]) and self.matches(b, exact[k]) and not self.matches(a, exact[k]):
+                paired.update((k, j))
+                chance = min(1.0, float(a.quantum / abs(a.number - as_decimal(exact[k]))
+                                        * b.quantum / abs(b.number - as_decimal(exact[j]))))
+                for me, other, row_other in ((k, b, rows[j]), (j, a, rows[k])):
+                    out[me] = dataclasses.replace(
+                        rows[me], confidence=1 - chance,
+                        explanation=f"two lines swapped: this is the value of {other.lhs}, and line {row_other.line} "
+                                    f"has this one's")
+        return tuple(out)
 
     def judge_one(self, claim: Claim, world: World) -> ClaimRow:
         """One claim's row; a value that does not exist or cannot be computed is a verdict, never an error."""
@@ -249,11 +281,16 @@ class _Judge:
         def row(verdict: str, explanation: str) -> ClaimRow:
             return ClaimRow(claim.line, claim.lhs, claim.value, shown, verdict, explanation)
 
+        if claim.product and claim.wrt is not None and not claim.steps:
+            wrong = judge_factors(claim, self.derivation(claim.name), self.upstream(claim, world), digits=self.digits,
+                                  memo=self.memo)
+            if wrong:
+                return row("wrong", "a wrong number substituted: " + "; ".join(wrong))
         if claim.arithmetic is not None:
             arithmetic = f"your arithmetic gives {_plain(claim.arithmetic)}"
             if abs(claim.arithmetic - as_decimal(exact)) <= abs(claim.arithmetic).scaleb(-CLAIM_MIN_DIGITS):
                 return row("right", f"{arithmetic}, the exact value")
-            if self.matches(claim, exact, slack=2):
+            if self.matches(claim, exact, slack=2) or abs(claim.arithmetic - as_decimal(exact)) <= claim.spread:
                 return row("right", f"{arithmetic}, the exact value to the precision of your rounded inputs")
         if self.matches(claim, exact):
             return row("right", f"the exact value rounded to {_precision(claim)}")
@@ -265,7 +302,8 @@ class _Judge:
             finer = rounded(exact, claim.quantum.scaleb(-1), rounding=ROUND_DOWN)
             return row("right-truncated", f"right, truncated instead of rounded: {format(finer, 'f')}… rounds to "
                                           f"{rounded(exact, claim.quantum)}")
-        return row("wrong", diagnose(self, claim, world, exact))
+        found = diagnosis(self, claim, world, exact)
+        return dataclasses.replace(row("wrong", found.text), confidence=found.confidence)
 
     def carried(self, claim: Claim, world: World) -> tuple[str, str] | None:
         """(verdict, explanation) when the person's own earlier numbers give the claim, else None.
@@ -292,16 +330,21 @@ class _Judge:
                     continue
                 tried.add((frozenset(w.verdicts), policy))
                 value = self.quantity(claim, w, rounding=policy)
-                if not self.matches(claim, value):
+                twice = not self.matches(claim, value) and rounded_twice(claim, value)
+                if not (twice or self.matches(claim, value)):
                     continue
                 how = "your own rounded earlier numbers" + (f" with {policy.describe()}" if policy else "")
+                if twice:
+                    how += f", the result rounded twice ({twice})"
                 if label == "right-given-rounding":
                     return label, f"what {how} give ({_rounded_text(value, claim)})"
                 earlier = self.earlier_slips(claim, w, policy)
                 if claim.number == 0:
                     return "wrong", (f"0 follows from your earlier {earlier}, but that mistake makes this step "
                                      "trivial; no credit is carried forward for it")
-                return label, f"correct given your earlier {earlier}: {_rounded_text(value, claim)} follows from it"
+                rounding = f" (rounded twice: {twice})" if twice else ""
+                return label, (f"correct given your earlier {earlier}: {_rounded_text(value, claim)} follows from "
+                               f"it{rounding}")
         return None
 
     def earlier_slips(self, claim: Claim, world: World, policy: Rounding | None) -> str:
@@ -316,6 +359,8 @@ class _Judge:
 
     def symbolic(self, claim: Claim) -> ClaimRow:
         derived = self.derived_expr(claim)
+        if larger_than(derived, MAX_INLINED_NODES):
+            return self.too_large(claim)
         shown = sympy.sstr(derived)
 
         def row(verdict: str, explanation: str) -> ClaimRow:
@@ -332,6 +377,28 @@ class _Judge:
         return row("wrong", diagnose_symbolic(self, claim, derived) + note + "; claim − derived = "
                    + short_difference(claim.expr, derived))
 
+    def too_large(self, claim: Claim) -> ClaimRow:
+        """A derivative whose expression is too large to write out (a deep graph): decided at the spec's
+        values by exact evaluation of the graph (shared nodes, linear cost), never written out."""
+        shown = f"(more than {MAX_INLINED_NODES:,} terms)"
+        try:
+            exact = self.exact(claim)
+            value = evaluate_expr(claim.expr, dict(evaluate(self.network, digits=self.digits).values))
+        except (SymgradError, ArithmeticError, ValueError) as exc:
+            return ClaimRow(claim.line, claim.lhs, claim.value, shown, "undecided",
+                            f"not decided: written out the derivative has more than {MAX_INLINED_NODES:,} terms, "
+                            f"and at the spec's values it cannot be evaluated ({_one_line(exc)})")
+        scale = max(abs(exact), abs(value), mpmath.mpf(1))
+        if abs(value - exact) > scale * mpmath.mpf(10) ** (CLAIM_GUARD_DIGITS - self.digits):
+            return ClaimRow(claim.line, claim.lhs, claim.value, shown, "wrong",
+                            f"different at the spec's values (exact evaluation): the claim gives "
+                            f"{mpmath.nstr(value, 12)}, the derivative is {mpmath.nstr(exact, 12)}; written out the "
+                            f"derivative has more than {MAX_INLINED_NODES:,} terms, so it is not shown")
+        return ClaimRow(claim.line, claim.lhs, claim.value, shown, "undecided",
+                        f"equal at the spec's values, but written out the derivative has more than "
+                        f"{MAX_INLINED_NODES:,} terms, too many to prove an identity; write the claim with the "
+                        "nodes of the layer below")
+
     def derived_expr(self, claim: Claim) -> sympy.Expr:
         if claim.wrt is None:
             node = self.network.nodes.get(claim.name)
@@ -339,9 +406,22 @@ class _Judge:
         return self.derivation(claim.name).expression(claim.wrt)
 
     def equal(self, a: sympy.Expr, b: sympy.Expr) -> str:
-        """How ``a`` = ``b`` was shown for every value ("" when it was not)."""
+        """How ``a`` = ``b`` was shown for every value, or wherever the spec's fixed sums hold (one-hot
+        targets: y1 + y2 = 1); "" when it was not."""
         equality = compare(a, b, self.network)
-        return equality.how if equality.kind == "identity" else ""
+        return equality.how if equality.kind in ("identity", "at-values") else ""
+
+
+def rounded_twice(claim: Claim, value) -> str:
+    """"0.56045 → 0.5605 → 0.561" when ``claim`` is ``value`` rounded to one more digit and then again
+    (half up, as a person rounds an already rounded number); "" otherwise."""
+    q = claim.quantum
+    if claim.significant < 2 or not value:
+        return ""
+    finer = rounded(value, q.scaleb(-1))
+    if rounded(finer, q) != claim.number or rounded(value, q) == claim.number:
+        return ""
+    return f"{rounded(value, q.scaleb(-2))} → {finer} → {claim.number}"
 
 
 def truncates_to(claimed: Decimal, quantum: Decimal, value) -> bool:

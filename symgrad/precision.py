@@ -11,8 +11,8 @@
   computes by hand: none, N significant digits, or N decimals.
 - Numbers print in plain notation for 1e-7 <= |x| < 1e15, in scientific notation outside.
 - Gradient descent (``train``, the claims checker's ``w5@100``) works at
-  ``digits + TRAJECTORY_EXTRA`` (``descent_working_digits``). A many-step run is repeated at
-  twice that and certified when both agree to ``TRAJECTORY_AGREEMENT_EXTRA`` digits beyond
+  ``digits + TRAJECTORY_EXTRA`` (``descent_working_digits``). A many-step run is repeated
+  ``TRAJECTORY_CHECK_EXTRA`` digits finer and certified when both agree to ``TRAJECTORY_AGREEMENT_EXTRA`` digits beyond
   those asked for, doubling the precision up to ``TRAJECTORY_TRIES`` times.
 - The claims checker certifies every number ``CLAIM_GUARD_DIGITS`` beyond the most any claim
   states (at least ``CLAIM_MIN_DIGITS``) and judges at that plus ``WORKING_EXTRA``; a symbolic
@@ -51,8 +51,10 @@ __all__ = [
     "TRAJECTORY_DEFAULT_DIGITS",
     "TRAJECTORY_AGREEMENT_EXTRA",
     "TRAJECTORY_TRIES",
+    "TRAJECTORY_CHECK_EXTRA",
     "CLAIM_GUARD_DIGITS",
     "CLAIM_MIN_DIGITS",
+    "CLAIM_STEPS_MIN_DIGITS",
     "SPOT_CHECK_DIGITS",
     "SPOT_CHECK_WORKING_DIGITS",
     "CLAIM_ARITHMETIC_DIGITS",
@@ -62,6 +64,7 @@ __all__ = [
     "PLAIN_RANGE",
     "VJP_DIGITS",
     "DIAGNOSIS_DIGITS",
+    "SLIP_CONFIDENCE",
     "CLAIM_SHOWN_DIGITS",
     "SYMBOLIC_ZERO_DIGITS",
     "SYMBOLIC_WORKING_DIGITS",
@@ -86,9 +89,13 @@ WORKING_EXTRA = 15  # working precision is digits + this, then twice that
 TRAJECTORY_EXTRA = 20  # gradient descent works at digits + this (a many-step run then again at twice that)
 TRAJECTORY_DEFAULT_DIGITS = 15  # the digits of a float64 descent run (digits=None), for its mpmath context
 TRAJECTORY_AGREEMENT_EXTRA = 2  # a many-step run's two precisions must agree to digits + this
+TRAJECTORY_CHECK_EXTRA = 10  # a many-step run is checked by the same run this many digits finer (exp at twice the
+#   digits costs some four times as much, and the check's run needs only to be much finer than the tolerance)
 TRAJECTORY_TRIES = 4  # precisions a many-step run tries, each twice the last, before PrecisionError
 CLAIM_GUARD_DIGITS = 3  # claims: digits certified and shown beyond those a claim states
 CLAIM_MIN_DIGITS = 20  # claims: significant digits certified of every exact value, at least
+CLAIM_STEPS_MIN_DIGITS = 10  # claims after k update steps: digits certified of the trajectory (at least; else the
+#   digits the longest such claim states plus CLAIM_GUARD_DIGITS), so E_total@100000 costs two runs at ~30 digits
 SPOT_CHECK_DIGITS = 30  # a symbolic claim minus the derived expression must be below 10**-this at each point
 SPOT_CHECK_WORKING_DIGITS = 40  # the mpmath precision of those spot checks
 CLAIM_ARITHMETIC_DIGITS = 30  # a claim's arithmetic on exact inputs (0.15*0.05 + 0.35) is judged to this many digits
@@ -100,6 +107,7 @@ SYMBOLIC_WORKING_DIGITS = 60  # a symbolic claim's evaluations at rational point
 SYMBOLIC_ZERO_DIGITS = 45  # there a difference below 10**-this (relative to the terms' size) is zero
 CLAIM_SHOWN_DIGITS = 15  # an exact value in the claims report shows at most this many digits plus the guard digits
 DIAGNOSIS_DIGITS = 30  # digits of the activation derivatives a gradient ratio is matched against
+SLIP_CONFIDENCE = 0.9  # a hand calculation's slip is named only when a chance match is below 1 - this (slips.py)
 VJP_DIGITS = 30  # digits of assert_vjp_matches' exact reference
 CANCELLATION_GUARD = 5  # a sum within 10**-(working digits - this) of its largest term is round-off: zero
 CONVERSION_GUARD = 5  # digits beyond the working precision when a constant or an mpf becomes text or a Decimal

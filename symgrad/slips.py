@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import mpmath
 import sympy
@@ -27,10 +27,11 @@ from .errors import SymgradError
 from .evaluation import evaluate_expr
 from .functions import sigmoid
 from .graph import as_number
-from .precision import CLAIM_GUARD_DIGITS
+from .precision import CLAIM_GUARD_DIGITS, SLIP_CONFIDENCE, Rounding
 from .train import step
 
-__all__ = ["Slip", "WrittenSlip", "ComputedSlip", "SLIPS", "MAX_CANDIDATES", "diagnose", "diagnose_symbolic"]
+__all__ = ["Slip", "WrittenSlip", "ComputedSlip", "SLIPS", "MAX_CANDIDATES", "Diagnosis", "diagnose", "diagnosis",
+           "diagnose_symbolic"]
 
 #: The bound on the search: each computed slip redoes the claimed quantity at most this many ways
 #: (the first ones in its order: nearest neighbouring weights first), once per quantity and set of
@@ -68,11 +69,26 @@ def _plain(value: Decimal) -> str:
     return format(value, "f").lstrip("-")
 
 
+class Diagnosis(NamedTuple):
+    """The likeliest explanation of a wrong number, and how sure: 1 − the chance of a match by accident."""
+
+    text: str
+    confidence: float | None  # None where no slip was named
+
+
 def diagnose(judge: ClaimJudge, claim: Claim, world: World, exact) -> str:
-    """The explanation of a wrong numeric claim: the first of ``SLIPS`` that reproduces it, or a plain 'none'.
+    """The explanation of a wrong numeric claim (``diagnosis(...).text``)."""
+    return diagnosis(judge, claim, world, exact).text
+
+
+def diagnosis(judge: ClaimJudge, claim: Claim, world: World, exact) -> Diagnosis:
+    """The first of ``SLIPS`` that reproduces the claim with confidence at least ``SLIP_CONFIDENCE``,
+    else "no common slip" with the nearest recomputations and how near they came.
 
     Each slip is tried against the exact value, then against the value the person's own
-    earlier numbers give (when that differs).
+    earlier numbers give (when that differs), then with every intermediate rounded to the
+    digits the person wrote. The confidence of a match is 1 − the chance that a wrong number
+    lands that close to one of the recomputations tried so far by accident (``_chance``).
     """
     q = claim.quantum
     references = [("", exact)]
@@ -80,37 +96,120 @@ def diagnose(judge: ClaimJudge, claim: Claim, world: World, exact) -> str:
         person = judge.quantity(claim, world)
         if abs(as_decimal(person) - as_decimal(exact)) > q.scaleb(-CLAIM_GUARD_DIGITS):
             references.append((", given your earlier numbers", person))
+    worlds = [("", World(), exact, judge)] + ([(references[-1][0], world, references[-1][1], judge)]
+                                              if len(references) > 1 else [])
+    policy = Rounding.significant(claim.significant)
+    own = _OwnRounding(judge, policy)
+    for given, w, _, _ in list(worlds):
+        try:
+            value = judge.quantity(claim, w, rounding=policy)
+        except (SymgradError, ArithmeticError, ValueError):
+            continue
+        if all(rounded(value, q) != rounded(r, q) for _, r in references):
+            label = f"{given}, with {policy.describe()}"
+            references.append((label, value))
+            worlds.append((label, w, value, own))
     slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
-    worlds = [("", World(), exact)] + ([(references[-1][0], world, references[-1][1])] if len(references) > 1 else [])
+    tried: list[tuple[str, Decimal]] = []
+    near: list[tuple[str, Decimal, float]] = []
     for slip in SLIPS:  # in order: the likeliest explanation first
+        if getattr(slip, "explain", None) is _digit_slip and len(references) > 1 and references[1][0].startswith(", given") \
+                and abs(claim.number - as_decimal(references[1][1])) <= q:
+            person = rounded(references[1][1], q.scaleb(-2))  # near what their own numbers give: no digit story
+            return Diagnosis(f"within one unit of the last digit of what your earlier numbers give ({person}), "
+                             "not the exact value: a slip in the last digit on top of the earlier mistake", None)
         if isinstance(slip, WrittenSlip):
             for given, r in references:
                 found = slip.explain(claim, r)
                 if found:
-                    return found + given
+                    confidence = 1 - _chance(claim, r, found, len(tried) + 1, slack)
+                    if confidence >= SLIP_CONFIDENCE:
+                        return Diagnosis(found + given, confidence)
+                    near.append((found + given, claim.number, confidence))
         elif claim.significant >= 2:
-            found = _computed(slip, judge, claim, worlds, slack)
+            found = _computed(slip, judge, claim, worlds, slack, tried)
             if found:
-                return found
+                label, r, value = found
+                confidence = 1 - _chance(claim, r, label, len(tried), slack)
+                if confidence >= SLIP_CONFIDENCE:
+                    return Diagnosis(label, confidence)
+                near.append((label, value, confidence))
     if claim.significant < 2:
-        return "not the exact value rounded; one significant digit is too few to tell which slip it was"
-    return _NOTHING
+        return Diagnosis("not the exact value rounded; one significant digit is too few to tell which slip it was",
+                         None)
+    return Diagnosis(_NOTHING + _nearest(claim, tried, near), None)
 
 
-def _computed(slip: ComputedSlip, judge: ClaimJudge, claim: Claim, worlds, slack: int) -> str:
-    for given, w, correct in worlds:
+class _OwnRounding:
+    """The judge, with every quantity a slip recomputes rounded as the person rounds (``policy``)."""
+
+    def __init__(self, judge: ClaimJudge, policy: Rounding):
+        self._judge, self._policy = judge, policy
+
+    def __getattr__(self, name: str):
+        return getattr(self._judge, name)
+
+    def quantity(self, claim: Claim, world: World, **changes):
+        changes.setdefault("rounding", self._policy)
+        return self._judge.quantity(claim, world, **changes)
+
+
+def _chance(claim: Claim, reference, label: str, tried: int, slack: int) -> float:
+    """The chance that the claim's match with a slip is an accident.
+
+    A recomputed slip: a wrong number as far from the right one as the claim is lands within
+    one unit of the last digit written (the numbers that round to it) of one of the ``tried``
+    recomputations with chance at most tried × unit / distance. A story about the digits
+    written (swapped, dropped, doubled): one of about as many such edits as there are digits
+    among the 10^(digits − 1) numbers of that length.
+    """
+    distance = abs(claim.number - as_decimal(reference))
+    if label.startswith(_DIGIT_STORIES):
+        return min(1.0, claim.significant / 10.0 ** (claim.significant - 1))
+    if not distance:
+        return 1.0
+    return min(1.0, float(tried * claim.quantum / distance))
+
+
+def _nearest(claim: Claim, tried: list, near: list) -> str:
+    """The two recomputations nearest the claim, in units of its last digit (and any match too weak to name)."""
+    parts = [f"{label} matches, but a match this close could be chance (confidence {c:.2f}, "
+             f"below {SLIP_CONFIDENCE})" for label, _, c in near[:2]]
+    scored = sorted(((abs(claim.number - v) / claim.quantum, label, v) for label, v in tried
+                     if all(label != n[0] for n in near)), key=lambda t: t[0])
+    seen = set()
+    for units, label, v in scored:
+        if label in seen or len(parts) >= 2:
+            continue
+        seen.add(label)
+        parts.append(f"{label} gives {_plain_signed(rounded(v, claim.quantum))} "
+                     f"({units:.0f} units of the last digit away)")
+    return ("; nearest: " + "; ".join(parts)) if parts else ""
+
+
+def _plain_signed(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _computed(slip: ComputedSlip, judge: ClaimJudge, claim: Claim, worlds, slack: int, tried: list):
+    """(label, reference, value) of the first way ``slip`` reproduces the claim; every value compared is
+    added to ``tried``."""
+    for given, w, correct, j in worlds:
         reference = as_decimal(correct)
-        for label, value in _candidates(slip, judge, claim, w, correct):
-            if value is not None and rounds_to(claim.number, claim.quantum, value, slack=slack) and \
-                    abs(value - reference) > claim.quantum:
-                return label + given
-    return ""
+        for label, value in _candidates(slip, j, claim, w, correct):
+            if value is None:
+                continue
+            tried.append((label + given, value))
+            if rounds_to(claim.number, claim.quantum, value, slack=slack) and abs(value - reference) > claim.quantum:
+                return label + given, correct, value
+    return None
 
 
 def _candidates(slip: ComputedSlip, judge: ClaimJudge, claim: Claim, world: World, correct) -> list:
     """(explanation, the redone quantity as a Decimal or None) for each way ``slip`` can happen, computed
     once per quantity and set of the person's numbers: every claim of it, on every sheet, shares them."""
-    key = ("slip", slip.name, claim.name, claim.wrt, claim.steps, claim.quantum, world.signature(), correct)
+    key = ("slip", slip.name, claim.name, claim.wrt, claim.steps, claim.quantum, world.signature(), correct,
+           getattr(judge, "_policy", None))
 
     def compute() -> list:
         found = []
@@ -167,6 +266,9 @@ def _digit_slip(claim: Claim, r) -> str:
                 f"an extra digit: the {written[i]} {_position(written, i)} does not belong"
             return f"{what} ({coarser} is the value to {_places(q.scaleb(1))})"
     return ""
+
+
+_DIGIT_STORIES = ("two digits swapped", "a dropped digit", "a duplicated digit", "an extra digit")
 
 
 def _position(text: str, i: int) -> str:
@@ -321,7 +423,10 @@ def _sequential(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candi
     net, k = judge.network, claim.steps
     if k:
         if not (k == 1 and claim.name in layers_from_output(judge.derivation())[0]):
-            yield _SEQUENTIAL, lambda: judge.exact_steps(k, rule="layerwise")[claim.name]
+            if k == 1:  # one step is redone by the judge: in the person's own rounding too
+                yield _SEQUENTIAL, lambda: judge.quantity(claim, world, rule="layerwise")
+            else:
+                yield _SEQUENTIAL, lambda: judge.exact_steps(k, rule="layerwise")[claim.name]
     elif claim.wrt is not None:
         b = claim.wrt
         if (claim.name == net.output and b in net.params and net.learning_rate is not None

@@ -308,3 +308,13 @@ def _expected(path: Path, line: int) -> tuple[str, str]:
     raw = path.read_text().splitlines()[line - 1]
     verdict, _, fragment = raw.split("# expect:", 1)[1].strip().partition(":")
     return verdict.strip(), fragment.strip()
+
+
+def test_juxtaposition_ln_and_mapped_names_in_a_right_side():
+    from fractions import Fraction
+    net = symgrad.loads('output = "f"\n[symbols]\ninputs = ["x"]\nparams = ["w"]\n[values]\nx = 2\nw = 0.5\n'
+                        '[nodes]\nh = "w*x"\nf = "log(h + 1)"\n')
+    text = "[names]\nĥ = h\n[claims]\nh = 0.5(2) = 1\nf = ln(2) ≈ 0.693\ndf/dw = (1/(ĥ + 1))x\n"
+    rows = symgrad.check_claims(net, text).rows
+    assert Fraction(1, 2) * 2 == 1  # 0.5(2) is 0.5 × 2
+    assert [r.verdict for r in rows] == ["right"] * 5, rows

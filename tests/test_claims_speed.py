@@ -94,3 +94,50 @@ def test_a_deep_graph_is_judged_without_writing_out_its_closed_form():
     rows = symgrad.check_claims(net, "n30 = n30\nn30 = n29*n28 + a*n29\nn30 = n29*n28 + a*n28\n").rows
     assert [r.verdict for r in rows] == ["right", "right", "undecided"]
     assert "20,000" in rows[2].explanation
+
+
+def _small_dag() -> symgrad.Network:
+    """The 30-node DAG at values where it stays small: its derivative written out still grows exponentially."""
+    lines = ['output = "n30"', "[symbols]", 'inputs = ["x"]', 'params = ["a"]', "[values]", "x = 0.5", "a = 0.25",
+             "[nodes]", 'n1 = "a*x"', 'n2 = "n1*a + x"']
+    lines += [f'n{k} = "n{k - 1}*n{k - 2} + a*n{k - 1}"' for k in range(3, 31)]
+    return symgrad.loads("\n".join(lines) + "\n")
+
+
+def _hand_forward_mode(x, a):
+    """dn30/da by forward-mode differentiation written out by hand (value, derivative) in mpmath."""
+    n = {1: (a * x, x)}
+    n[2] = (n[1][0] * a + x, n[1][1] * a + n[1][0])
+    for k in range(3, 31):
+        (p, dp), (q, dq) = n[k - 1], n[k - 2]
+        n[k] = (p * q + a * p, dp * q + p * dq + p + a * dp)
+    return n[30][1]
+
+
+def test_a_symbolic_gradient_on_a_deep_graph_is_decided_without_writing_it_out(monkeypatch):
+    def never(*_a, **_k):
+        raise AssertionError("the derivative was written out")
+    monkeypatch.setattr(claims, "compare", never)
+    with mpmath.workdps(50):
+        truth = _hand_forward_mode(mpmath.mpf("0.5"), mpmath.mpf("0.25"))
+    (row,) = symgrad.check_claims(_small_dag(), "dn30/da = a\n").rows
+    assert row.verdict == "wrong"
+    assert f"the derivative is {mpmath.nstr(truth, 12)}" in row.explanation
+    assert "more than 20,000 terms" in row.explanation
+    (row,) = symgrad.check_claims(_dag(), "dn30/da = a\n").rows  # the values overflow there: undecided, one line
+    assert row.verdict == "undecided" and "cannot be evaluated" in row.explanation
+
+
+def test_a_trajectory_is_certified_to_the_digits_its_claims_state(monkeypatch):
+    from symgrad.precision import CLAIM_GUARD_DIGITS, CLAIM_STEPS_MIN_DIGITS
+    asked = []
+    real = claims.certified_steps
+    monkeypatch.setattr(claims, "certified_steps", lambda *a, **k: asked.append(k["digits"]) or real(*a, **k))
+    with mpmath.workdps(40):
+        exact = _hand_descent(200)["E_total"]
+    net = symgrad.load("mazur")
+    for digits in (4, 16):
+        asked.clear()
+        (row,) = symgrad.check_claims(net, f"E_total@200 = {mpmath.nstr(exact, digits)}\n").rows
+        assert row.verdict == "right"
+        assert asked and set(asked) == {max(digits + CLAIM_GUARD_DIGITS, CLAIM_STEPS_MIN_DIGITS)}

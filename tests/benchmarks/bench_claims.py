@@ -14,6 +14,10 @@ the CPU time):
 - 200 and 2,000 gradient claims on the 2-2-2 (all right, and all wrong with two digits): time
   should grow linearly with the number of claims.
 - one gradient claim on a 20-20-1 and on a 60-80-1 sigmoid MLP.
+- `E_total@100000` against the same trajectory certified as before (20 digits, then twice the
+  precision) in the same run; `dn30/da = a` on a 30-node DAG whose derivative written out grows
+  exponentially; 200 chains `dE_total/dw5 = 0.74136507*0.186815602*0.593269992` (each substituted
+  number judged).
 """
 
 from __future__ import annotations
@@ -51,6 +55,24 @@ def _mlp(widths: list[int]) -> symgrad.Network:
     return symgrad.load(path)
 
 
+def _old_certification(d, steps: int):
+    """certified_steps as it was before: 20 digits (CLAIM_MIN_DIGITS), the check run at twice the precision."""
+    from symgrad import descent
+    saved = descent.TRAJECTORY_CHECK_EXTRA
+    descent.TRAJECTORY_CHECK_EXTRA = 20 + descent.TRAJECTORY_EXTRA  # dps + this = 2 × dps at 20 digits
+    try:
+        return descent.certified_steps(d, steps, digits=20, record=(steps,))
+    finally:
+        descent.TRAJECTORY_CHECK_EXTRA = saved
+
+
+def _dag() -> symgrad.Network:
+    lines = ['output = "n30"', "[symbols]", 'inputs = ["x"]', 'params = ["a"]', "[values]", "x = 0.5", "a = 0.25",
+             "[nodes]", 'n1 = "a*x"', 'n2 = "n1*a + x"']
+    lines += [f'n{k} = "n{k - 1}*n{k - 2} + a*n{k - 1}"' for k in range(3, 31)]
+    return symgrad.loads("\n".join(lines) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10_000)
@@ -68,6 +90,15 @@ def main() -> None:
     _row(f"check E_total@{n} (wrong, diagnosed)", cpu, wall, f"-> {wrong.rows[0].explanation[:50]}")
     _, cpu, wall = _timed(lambda: symgrad.check_claims(net, "E_total@100000 = 0.00000000000006394\n"))
     _row("check E_total@100000 (right)", cpu, wall)
+    d = symgrad.derive(net)
+    _, cpu, wall = _timed(lambda: _old_certification(d, 100_000))
+    _row("  the same run, certified as before (20 digits,", cpu, wall, "then again at twice the precision)")
+    dag = _dag()
+    row, cpu, wall = _timed(lambda: symgrad.check_claims(dag, "dn30/da = a\n").rows[0])
+    _row("dn30/da = a on a 30-node DAG", cpu, wall, f"-> {row.verdict}")
+    chain = "dE_total/dw5 = 0.74136507*0.186815602*0.593269992\n" * 200
+    _, cpu, wall = _timed(lambda: symgrad.check_claims(net, chain))
+    _row("200 chains of substituted factors", cpu, wall)
     three = "E_total@10000 = 0.0000043553211\nw5@10000 = 0.1\nE_total@9999 = 0.1\n"
     _, cpu, wall = _timed(lambda: symgrad.check_claims(net, three))
     _row("three 10,000-step claims in one file", cpu, wall)
@@ -85,7 +116,6 @@ def main() -> None:
             _row(f"one gradient claim, {'-'.join(map(str, widths))} MLP", cpu, wall)
 
     m = args.baseline_steps
-    d = symgrad.derive(net)
     _, cpu, wall = _timed(lambda: symgrad.descend(d, steps=m, digits=20))
     _row(f"baseline descend(steps={m}, digits=20)", cpu, wall, f"-> {cpu * n / m:7.1f} s CPU extrapolated to {n}")
 
