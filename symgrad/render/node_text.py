@@ -37,10 +37,12 @@ def substitute(text: str, numbers: dict[str, str]) -> str:
     """Rewrite an expression as written with each name replaced by its number.
 
     A name called as a function (a parameter named ``sigmoid`` in ``sigmoid(sigmoid * x)``) is
-    left alone; negative numbers are parenthesised.
+    left alone; negative numbers are parenthesised, except alone between a call's parentheses.
 
     >>> substitute("sigmoid(sigmoid * x)", {"sigmoid": "3", "x": "-2"})
     'sigmoid(3 * (-2))'
+    >>> substitute("tanh(x)", {"x": "-2"})
+    'tanh(-2)'
     """
     found = tokens(text)
     out: list[str] = []
@@ -51,7 +53,9 @@ def substitute(text: str, numbers: dict[str, str]) -> str:
         called = k + 1 < len(found) and found[k + 1].string == "("
         if token.type == tokenize.NAME and token.string in numbers and not called:
             value = numbers[token.string]
-            out.append(f"({value})" if value.startswith("-") else value)
+            alone = (k > 0 and found[k - 1].string in ("(", ",")
+                     and (k + 1 == len(found) or found[k + 1].string in (")", ",")))  # tanh(-0.255)
+            out.append(f"({value})" if value.startswith("-") and not alone else value)
         else:
             out.append(token.string)
         column = end

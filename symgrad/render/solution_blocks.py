@@ -15,15 +15,17 @@ from decimal import Decimal
 from math import prod
 
 from ..arithmetic import mp_value_at
+from ..expr import Parsed
 from ..limits import MAX_FORMULA_PRINT
 from ..precision import format_number
 
+from .author_form import author_partial
 from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
 
-__all__ = ["solution_blocks", "shown_deltas", "trivial_deltas"]
+__all__ = ["solution_blocks", "shown_deltas", "trivial_deltas", "local_form"]
 
 _UNDEFINED = r"\text{(does not exist at this point)}"
 
@@ -235,7 +237,13 @@ def _factor_rows(factor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]
 
 
 def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
-    """A local partial's formula, the numbers substituted into it (where that shows something) and its value."""
+    """A local partial's formula, the numbers substituted into it (where that shows something) and its value.
+
+    The formula is the author's form (``author_form``: −(t1 − out_o1), as the lectures derive it)
+    where the rules give one, else SymPy's."""
+    form = local_form(sym.solution.network, factor)
+    if form is not None:
+        return _form_steps(form, factor, sym, fmt)
     steps = [[("+", sym(factor.expr))]]
     if factor.value is None:  # only for the δ of an input or target: no gradient needs it
         return steps + [[("+", _UNDEFINED)]]
@@ -244,6 +252,32 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str,
     if factor.expr.free_symbols and not factor.expr.is_Symbol and substituted != value:
         steps.append([("+", substituted)])
     if steps[0][0][1] != value:
+        steps.append([("+", value)])
+    return steps
+
+
+def local_form(network, factor) -> Parsed | None:
+    """The author's form of the local partial ``factor`` (of, wrt, expr) of a node of ``network``, or None."""
+    node = network.nodes.get(factor.of)
+    if node is None:
+        return None
+    return author_partial(node.text, factor.of, factor.wrt, factor.expr, node.expr)
+
+
+def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
+    steps = [[(op, _capped(term)) for op, term in expression_pieces(form.text)]]
+    if factor.value is None:
+        return steps + [[("+", _UNDEFINED)]]
+    value = fmt(factor.value)
+    values = sym.solution.numbers.values
+    one_name = form.text.lstrip("-") in form.names  # t1 or −t2: the number itself says it (no −0)
+    if form.names and not one_name:
+        symbols = sorted(form.expr.free_symbols, key=lambda symbol: form.names.index(symbol.name))
+        digits = fmt.reproducing([values[n] for n in form.names], _evaluator(form.expr, symbols), factor.value)
+        substituted = expression_pieces(form.text, {n: fmt(values[n], digits) for n in form.names})
+        if join_terms(substituted) != value:
+            steps.append([(op, _capped(term)) for op, term in substituted])
+    if join_terms(steps[0]) != value:
         steps.append([("+", value)])
     return steps
 

@@ -12,7 +12,7 @@ import sympy
 
 from ..solution import Solution, SolvedDelta, SolvedGradient
 from .node_text import substitute
-from .solution_blocks import shown_deltas, trivial_deltas
+from .solution_blocks import local_form, shown_deltas, trivial_deltas
 
 __all__ = ["render_text", "printable"]
 
@@ -82,6 +82,12 @@ def _partial(factor) -> str:
     return f"∂{factor.of}/∂{factor.wrt}"
 
 
+def _formula(solution: Solution, factor) -> str:
+    """A local partial's formula: the author's form (−(t1 - out_o1)) where there is one, else SymPy's."""
+    form = local_form(solution.network, factor)
+    return form.text if form is not None else sympy.sstr(factor.expr)
+
+
 def _backward(solution: Solution, fmt: _Formatter) -> list[str]:
     out = solution.output
     lines = [f"Backward pass    (d{out}/dx = sum over the consumers c of x of d{out}/dc * ∂c/∂x;",
@@ -92,17 +98,18 @@ def _backward(solution: Solution, fmt: _Formatter) -> list[str]:
         lines.append(f"  {names} = 1: {'it is a term' if len(trivial) == 1 else 'each is a term'} of the sum {out}")
     for delta in shown_deltas(solution):
         if delta not in trivial:
-            lines += _delta(out, delta, fmt)
+            lines += _delta(solution, delta, fmt)
     return lines
 
 
-def _delta(out: str, delta: SolvedDelta, fmt: _Formatter) -> list[str]:
+def _delta(solution: Solution, delta: SolvedDelta, fmt: _Formatter) -> list[str]:
+    out = solution.output
     symbolic = " + ".join(f"d{out}/d{t.consumer} * {_partial(t.factor)}" for t in delta.terms)
     pad = " " * (len(out) + len(delta.name) + 4)
     if delta.value is None:
         return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}is undefined here: {delta.undefined}"]
     numeric = " + ".join(f"{_paren(fmt(t.delta))} * {_paren(fmt(t.factor.value))}" for t in delta.terms)
-    locals_ = ", ".join(f"{_partial(t.factor)} = {sympy.sstr(t.factor.expr)}" for t in delta.terms)
+    locals_ = ", ".join(f"{_partial(t.factor)} = {_formula(solution, t.factor)}" for t in delta.terms)
     return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}= {numeric}", f"  {pad}= {fmt(delta.value)}",
             f"  {pad}  where {locals_}"]
 
@@ -112,11 +119,12 @@ def _gradients(solution: Solution, fmt: _Formatter) -> list[str]:
     if not solution.gradients:
         lines.append(f"  ({solution.output} depends on no trainable parameter)")
     for gradient in solution.gradients:
-        lines += _gradient(solution.output, gradient, fmt)
+        lines += _gradient(solution, gradient, fmt)
     return lines
 
 
-def _gradient(out: str, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
+def _gradient(solution: Solution, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
+    out = solution.output
     p = gradient.param
     label = f"d{out}/d{p}"
     pad = " " * (len(label) + 1)
@@ -132,7 +140,7 @@ def _gradient(out: str, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
             names.insert(0, f"d{out}/d{chain.head}")
             numbers.insert(0, fmt(chain.head_delta))
         if chain.head_delta is None and len(chain.factors) == 1:  # the output uses p directly: one local partial
-            formula = sympy.sstr(chain.factors[0].expr)
+            formula = _formula(solution, chain.factors[0])
             shown = f" = {formula}" if formula != value else ""
             return [f"  {label} = {names[0]}{shown} = {value}", f"  {pad}  (1 path from {out} to {p})"]
         lines.append(f"  {label} = {' * '.join(names)}")
