@@ -81,6 +81,10 @@ class _Form:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             c, rest = self.split(node.operand)
             return -c, rest
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            c = _constant(node.left)
+            if c is not None and c != 1:
+                return c, ast.BinOp(ast.Constant(1), ast.Div(), node.right)  # −1/u → (−1, 1/u)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
             c = _constant(node.left)
             if c is not None:
