@@ -102,8 +102,8 @@ def test_mazur_documents_print_minus_t1_minus_out_o1():
 
 def test_softmax_documents_show_the_loss_as_written_and_no_minus_zero():
     tex = symgrad.report(SOFTMAX, format="latex")
-    assert (r"E_{\mathrm{total}} &= -\left(t_{1} \cdot \left(\mathrm{out}_{\mathrm{o1}} - \mathrm{lse}\right) + "
-            r"t_{2} \cdot \left(\mathrm{out}_{\mathrm{o2}} - \mathrm{lse}\right)\right)") in tex
+    assert (r"E_{\mathrm{total}} &= -\left(t_{1} \left(\mathrm{out}_{\mathrm{o1}} - \mathrm{lse}\right) + "
+            r"t_{2} \left(\mathrm{out}_{\mathrm{o2}} - \mathrm{lse}\right)\right)") in tex
     # t1 = 0 (a one-hot target): ∂E/∂out_o1 = −t1 = 0, never −t1 = −0 = 0.
     assert r"{\partial \mathrm{out}_{\mathrm{o1}}} &= -t_{1} = 0" in tex and "-0 " not in tex and "= -0\n" not in tex
     text = symgrad.report(SOFTMAX)

@@ -50,7 +50,7 @@ def test_mazur_at_9_digits_shows_the_lecture_numbers(capsys):
             in tex)
     # Each factor derived symbolically, numbers substituted, value.
     assert (r"\frac{\partial \mathrm{out}_{\mathrm{o1}}}{\partial \mathrm{net}_{\mathrm{o1}}} &= "
-            r"\mathrm{out}_{\mathrm{o1}} \cdot \left(1 - \mathrm{out}_{\mathrm{o1}}\right) = "
+            r"\mathrm{out}_{\mathrm{o1}} \left(1 - \mathrm{out}_{\mathrm{o1}}\right) = "
             r"0.75136507 \cdot \left(1 - 0.75136507\right) = 0.186815602" in tex)
     # 0.74136507 · 0.186815602 · 0.593269992 = 0.08216704068: to reproduce 0.0821670406 the row needs 10 digits.
     assert r"= 0.7413650696 \cdot 0.1868156018 \cdot 0.5932699921 = 0.0821670406" in tex

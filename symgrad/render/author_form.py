@@ -21,7 +21,7 @@ import sympy
 from ..errors import ParseError
 from ..expr import Parsed, parse_expression
 
-__all__ = ["author_partial", "AUTHOR_RULES"]
+__all__ = ["author_partial", "local_form", "AUTHOR_RULES"]
 
 _MAX_FORM = 400  # characters; a longer definition keeps SymPy's form (no page shows it whole anyway)
 
@@ -248,6 +248,21 @@ def author_partial(definition: str, node: str, wrt: str, expected: sympy.Expr, o
     '-(t1 - out_o1)'
     """
     return _author_partial(definition, node, wrt, expected, own)
+
+
+def local_form(network, factor) -> Parsed | None:
+    """The author's form of the local partial ``factor`` (its ``of``, ``wrt`` and ``expr``) of a node of
+    ``network`` (read for the node's ``text`` and ``expr``), or None where SymPy's form is printed.
+
+    >>> import symgrad
+    >>> net = symgrad.load("mazur")
+    >>> local_form(net, symgrad.derive(net).factors["E_o1", "out_o1"]).text
+    '-(t1 - out_o1)'
+    """
+    node = network.nodes.get(factor.of)
+    if node is None:
+        return None
+    return author_partial(node.text, factor.of, factor.wrt, factor.expr, node.expr)
 
 
 @lru_cache(maxsize=4096)

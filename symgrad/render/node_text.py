@@ -144,6 +144,9 @@ class _LatexWriter:
             if tokens[start] == "(" and self.closing(start) == end:
                 start, end = start + 1, end - 1
             return f"^{{{self.nested(start, end + 1)}}}", self.atom_end(i + 1) + 1, ")"
+        if tok == "*" and i + 1 < stop and tokens[i + 1] == "(" and previous is not None \
+                and (previous[0].isalpha() or previous[0] == "_") and previous not in numbers:
+            return " ", i + 1, tok  # a name times a parenthesis is written side by side: out (1 − out)
         if tok in ("*", "/", ","):
             return {"*": r" \cdot ", "/": " / ", ",": ", "}[tok], i + 1, tok
         if tok == "(":

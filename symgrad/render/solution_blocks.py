@@ -19,13 +19,13 @@ from ..expr import Parsed
 from ..limits import MAX_FORMULA_PRINT
 from ..precision import format_number
 
-from .author_form import author_partial
+from .author_form import local_form
 from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
 
-__all__ = ["solution_blocks", "shown_deltas", "trivial_deltas", "local_form"]
+__all__ = ["solution_blocks", "shown_deltas", "trivial_deltas"]
 
 _UNDEFINED = r"\text{(does not exist at this point)}"
 
@@ -254,14 +254,6 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str,
     if steps[0][0][1] != value:
         steps.append([("+", value)])
     return steps
-
-
-def local_form(network, factor) -> Parsed | None:
-    """The author's form of the local partial ``factor`` (of, wrt, expr) of a node of ``network``, or None."""
-    node = network.nodes.get(factor.of)
-    if node is None:
-        return None
-    return author_partial(node.text, factor.of, factor.wrt, factor.expr, node.expr)
 
 
 def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:

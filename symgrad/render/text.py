@@ -12,7 +12,8 @@ import sympy
 
 from ..solution import Solution, SolvedDelta, SolvedGradient
 from .node_text import substitute
-from .solution_blocks import local_form, shown_deltas, trivial_deltas
+from .author_form import local_form
+from .solution_blocks import shown_deltas, trivial_deltas
 
 __all__ = ["render_text", "printable"]
 
