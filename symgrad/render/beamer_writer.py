@@ -8,7 +8,7 @@ Text from the spec (title, author, date) is escaped, so it can never run a LaTeX
 
 from __future__ import annotations
 
-from .blocks import Block, Byline, Heading, Paragraph
+from .blocks import Block, Byline, Heading, Paragraph, Table
 from .latex_writer import escape_text, paragraph_latex
 
 __all__ = ["write_beamer"]
@@ -51,6 +51,8 @@ def write_beamer(blocks: list[Block]) -> str:
             section, body = paragraph_latex(block), []
         elif isinstance(block, Paragraph):
             body.append(paragraph_latex(block))
+        elif isinstance(block, Table):  # on a slide, the symbols and their values as one list
+            body.append(", ".join(f"${symbol} = {value}$" for symbol, _, value in block.rows) + ".")
         else:
             rows = " \\\\\n".join(f"{left} &{right}" for left, right in block.rows)
             body.append(f"\\begin{{align*}}\n{rows}\n\\end{{align*}}")

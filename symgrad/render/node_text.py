@@ -145,8 +145,8 @@ class _LatexWriter:
                 start, end = start + 1, end - 1
             return f"^{{{self.nested(start, end + 1)}}}", self.atom_end(i + 1) + 1, ")"
         if tok == "*" and i + 1 < stop and tokens[i + 1] == "(" and previous is not None \
-                and (previous[0].isalpha() or previous[0] == "_") and previous not in numbers:
-            return " ", i + 1, tok  # a name times a parenthesis is written side by side: out (1 − out)
+                and (previous == r"\frac" or (previous[0].isalpha() or previous[0] == "_") and previous not in numbers):
+            return " ", i + 1, tok  # a name or ½ times a parenthesis, side by side: out (1 − out), ½ (t − o)²
         if tok in ("*", "/", ","):
             return {"*": r" \cdot ", "/": " / ", ",": ", "}[tok], i + 1, tok
         if tok == "(":
@@ -158,7 +158,7 @@ class _LatexWriter:
             return opening + self.nested(i + 2, end) + close, end + 1, ")"
         if (tok[0].isdigit() and i + 2 < stop and tokens[i + 1] == "/" and tokens[i + 2][0].isdigit()
                 and tokens[i + 2] not in numbers and (i + 3 >= stop or tokens[i + 3] != "**")):
-            return rf"\frac{{{tok}}}{{{tokens[i + 2]}}}", i + 3, tokens[i + 2]  # 1 / 2 as a fraction
+            return rf"\frac{{{tok}}}{{{tokens[i + 2]}}}", i + 3, r"\frac"  # 1 / 2 as a fraction
         if tok in numbers:
             value = numbers[tok]
             alone = previous in (None, "(", ",") and (i + 1 >= stop or tokens[i + 1] in (")", ","))  # σ(−2)

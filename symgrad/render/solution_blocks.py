@@ -9,6 +9,8 @@ call it (solution.py imports this module, not the other way round).
 
 from __future__ import annotations
 
+import re
+
 import mpmath
 import sympy
 from decimal import Decimal
@@ -20,7 +22,7 @@ from ..limits import MAX_FORMULA_PRINT
 from ..precision import format_number
 
 from .author_form import local_form
-from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
+from .blocks import Block, Byline, Equations, Heading, Paragraph, Table, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
@@ -182,25 +184,46 @@ def solution_blocks(solution, *, title: str | None = None, author: str = "", dat
 
 
 def _network(solution, fmt: _Numbers) -> list[Block]:
+    """The table of symbols (every input, target, parameter and node, its meaning and value) and the nodes' order."""
     blocks: list[Block] = [Heading(1, (("text", "The network"),))]
-    kinds = (("input", "Inputs"), ("target", "Targets"), ("param", "Parameters"), ("constant", "Constants"))
-    for kind, label in kinds:
-        leaves = [leaf for leaf in solution.leaves if leaf.kind == kind]
-        if not leaves:
-            continue
-        parts: list[tuple[str, str]] = [("text", f"{label}: ")]
-        for k, leaf in enumerate(leaves):
-            parts.append(("math", f"{latex_name(leaf.name)} = {fmt(leaf.value)}"))
-            parts.append(("text", ", " if k + 1 < len(leaves) else "."))
-        blocks.append(Paragraph(tuple(parts)))
-    if solution.learning_rate is not None:
-        blocks.append(Paragraph((("text", "Learning rate: "), ("math", rf"\eta = {fmt(solution.learning_rate)}"),
-                                 ("text", "."))))
+    blocks.append(_symbols(solution, fmt))
     names = [node.name for node in solution.nodes]
     blocks.append(Paragraph((("text", f"The {len(names)} nodes, in the order they are computed, are defined "
                                       "below with their values; the output is "),
                              ("math", latex_name(solution.output)), ("text", "."))))
     return blocks
+
+
+_LEAF_MEANINGS = {"input": "input", "target": "target (the wanted output)", "param": "parameter (trained)",
+                  "constant": "constant"}
+_CALL = re.compile(r"([A-Za-z_]\w*)\(([A-Za-z_]\w*)\)")
+
+
+def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
+    """What a node is, in a few words: the loss, a loss term, an activation, a weighted sum, or a node."""
+    if node.name == solution.output:
+        return (("text", "the loss (the output)"),)
+    used = {name for name, _ in node.operands}
+    if used & targets:
+        return (("text", "loss term for "), ("math", ", ".join(latex_name(t) for t in sorted(used & targets))))
+    call = _CALL.fullmatch(node.text)
+    if call:
+        return (("text", "activation "), ("math", join_terms(expression_pieces(node.text))))
+    params = {leaf.name for leaf in solution.leaves if leaf.kind == "param"}
+    if " * " in node.text and used & params and "(" not in node.text:
+        return (("text", "weighted sum of its inputs"),)
+    return (("text", "node"),)
+
+
+def _symbols(solution, fmt: _Numbers) -> Table:
+    """The table of symbols: every leaf and node, what it is and its value (leaves first, then nodes in order)."""
+    targets = {leaf.name for leaf in solution.leaves if leaf.kind == "target"}
+    rows = [(latex_name(leaf.name), (("text", _LEAF_MEANINGS.get(leaf.kind, leaf.kind)),), fmt(leaf.value))
+            for leaf in solution.leaves]
+    rows += [(latex_name(node.name), _meaning(solution, node, targets), fmt(node.value)) for node in solution.nodes]
+    if solution.learning_rate is not None:
+        rows.append((r"\eta", (("text", "learning rate"),), fmt(solution.learning_rate)))
+    return Table(("Symbol", "Meaning", "Value"), tuple(rows))
 
 
 def _forward(solution, fmt: _Numbers) -> list[Block]:
