@@ -209,6 +209,10 @@ def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
     call = _CALL.fullmatch(node.text)
     if call:
         return (("text", "activation "), ("math", join_terms(expression_pieces(node.text))))
+    if re.fullmatch(r"[A-Za-z_]\w*\(.*\)", node.text):
+        return (("text", "function "), ("math", join_terms(expression_pieces(node.text))))
+    if re.fullmatch(r"[A-Za-z_]\w*", node.text):
+        return (("text", "equal to "), ("math", latex_name(node.text)), ("text", " (identity)"))
     params = {leaf.name for leaf in solution.leaves if leaf.kind == "param"}
     if " * " in node.text and used & params and "(" not in node.text:
         return (("text", "weighted sum of its inputs"),)
