@@ -17,7 +17,7 @@ from .fitting import compile_network
 from .gradient_check import gradcheck
 from .render.picture import PICTURE_FORMATS, draw_circuit, plot_sweep
 from .render.text import printable
-from .reporting import FORMATS, document_title, plot_training, render_training, report, train_network
+from .reporting import FORMATS, picture_title, plot_training, render_training, report, train_network
 from .solution import solve
 from .spec import builtin_examples, load
 from .step_sweep import sweep_steps
@@ -140,7 +140,7 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
     text = result.to_json() if args.format == "json" else result.table()
     if args.plot:
         sweep = sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme)
-        plot_sweep(sweep, args.plot, title=document_title(network), inputs=_inputs(args))
+        plot_sweep(sweep, args.plot, title=picture_title(network), inputs=_inputs(args))
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"
     return text, 0 if result.ok else 1
@@ -149,7 +149,7 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
 @_naming_spec
 def _cmd_graph(args: argparse.Namespace) -> str:
     network = load(args.spec)
-    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=document_title(network),
+    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=picture_title(network),
                          definitions=args.definitions, inputs=_inputs(args))
     return f"wrote {args.output}: {len(drawn.quantities)} quantities in {drawn.layers} layers\n"
 

@@ -22,7 +22,7 @@ from .render.picture import draw_losses
 from .render.text import render_text
 from .solution import Solution, solve
 
-__all__ = ["report", "render_solution", "document_title", "train_network", "render_training", "plot_training", "Training", "FORMATS"]
+__all__ = ["report", "render_solution", "document_title", "picture_title", "train_network", "render_training", "plot_training", "Training", "FORMATS"]
 
 FORMATS = ("text", "json", "latex", "beamer", "markdown")
 
@@ -35,6 +35,24 @@ def document_title(network: Network) -> str:
     "2-2-2 sigmoid network, one sample, squared error (the fourth lecture's worked example)"
     """
     return network.title or network.description
+
+
+def picture_title(network: Network) -> str:
+    """The title a picture of ``network`` carries: its ``document_title``, or where the spec gives neither
+    title nor description, what the network is (so that every picture names its network).
+
+    >>> import symgrad
+    >>> net = symgrad.loads('[symbols]\\ninputs = ["x"]\\n[values]\\nx = 2\\n[nodes]\\nf = "x**2"\\n')
+    >>> picture_title(net)
+    'a network of 1 node: x → f'
+    """
+    title = document_title(network)
+    if title:
+        return title
+    n = len(network.nodes)
+    leaves = ", ".join(network.leaves)
+    short = leaves if len(leaves) <= 60 else leaves[:57] + "…"
+    return f"a network of {n} node{'s' if n != 1 else ''}: {short} → {network.output}"
 
 
 def render_solution(solution: Solution, *, format: str = "text", title: str | None = None, author: str = "",
@@ -147,7 +165,7 @@ def plot_training(training: Training, path: str, *, inputs: Sequence[str] = ()) 
     """
     batch = "full batch" if training.batch_size is None else f"mini-batch loss, batch size {training.batch_size}"
     run = f"{training.result.steps} steps, learning rate {training.learning_rate:g}, {batch}"
-    name = document_title(training.network)
+    name = picture_title(training.network)
     draw_losses(training.result.losses, path, title=f"{name}\n{run}" if name else run,
                 ylabel="loss before the step", inputs=inputs)
 
