@@ -37,6 +37,17 @@ def _digits(text: str) -> int:
     return value
 
 
+def _digits_for(text: str) -> dict[str, int]:
+    """NAME=N[,NAME=N…]: significant digits for chosen quantities."""
+    chosen: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, digits = item.partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"{item!r} is not NAME=DIGITS; write for example E_total=12,w5=4")
+        chosen[name.strip()] = _digits(digits.strip())
+    return chosen
+
+
 def _cmd_examples(args: argparse.Namespace) -> str:
     examples = builtin_examples()
     width = max(len(e.name) for e in examples)
@@ -75,7 +86,7 @@ def _cmd_report(args: argparse.Namespace) -> str:
         params = [p.strip() for p in args.params.split(",") if p.strip()]
     text = report(network, digits=args.digits, format=args.format, title=args.title, author=args.author,
                   date=args.date, round_intermediates=args.round_intermediates, update_rule=args.update_rule,
-                  params=params, decimals=args.decimals)
+                  params=params, decimals=args.decimals, digits_for=args.digits_for)
     if args.output is None:
         return text
     if same_file(args.spec, args.output) or Path(args.output).suffix == ".toml":
@@ -169,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--decimals", type=_digits, default=None,
                    help="print N decimal places instead, trailing zeros dropped, as the lectures print")
+    p.add_argument("--digits-for", metavar="NAME=N,...", type=_digits_for, default=None,
+                   help="significant digits for chosen quantities (their value, δ, gradient and update), "
+                        "e.g. E_total=12,w5=4")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), json, latex (a standalone article for pdflatex), beamer (lecture slides "
                         "for pdflatex) or markdown")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -80,7 +80,8 @@ def render_solution(solution: Solution, *, format: str = "text", title: str | No
 def report(network: Network, *, digits: int = 9, format: str = "text", title: str | None = None,
            author: str = "", date: str = "",
            round_intermediates: bool = False, update_rule: str = "simultaneous",
-           params: Sequence[str] | None = None, decimals: int | None = None) -> str:
+           params: Sequence[str] | None = None, decimals: int | None = None,
+           digits_for: Mapping[str, int] | None = None) -> str:
     """The full derivation of ``network`` as text, JSON, LaTeX or Markdown, evaluated once.
 
     ``round_intermediates`` rounds every intermediate to ``digits`` significant digits (or to
@@ -88,7 +89,9 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     everything is exact and only the printed numbers are rounded. ``decimals`` prints that many
     decimal places, trailing zeros dropped, as the lectures print (0.082167041 at 9).
     ``params`` shows only those parameters' gradients and updates. ``title`` defaults to the spec's
-    title or description (``""``: none), ``author`` and ``date`` to the spec's.
+    title or description (``""``: none), ``author`` and ``date`` to the spec's. ``digits_for`` gives
+    chosen quantities their own significant digits (``{"E_total": 12, "w5": 4}``: the value, δ, gradient
+    and update of each).
 
     >>> import symgrad
     >>> print(report(symgrad.load("two_neurons"), digits=3).splitlines()[-2])
@@ -110,8 +113,11 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
         # notation): at most that many digits before the point, then ``decimals`` after it.
         working = max(working, decimals + PLAIN_RANGE[1] + GUARD_DIGITS)
         rounding = Rounding.decimals(decimals) if round_intermediates else None
+    chosen = dict(digits_for or {}) if format != "json" else {}  # JSON prints every number at its digits
+    if format in ("latex", "beamer", "markdown") and chosen:
+        working = max([working] + [2 * d + GUARD_DIGITS for d in chosen.values() if isinstance(d, int)])
     solution = solve(derive(network), digits=printed, working_digits=working, rounding=rounding,
-                     update_rule=update_rule, decimals=decimals if format != "json" else None)
+                     update_rule=update_rule, decimals=decimals if format != "json" else None, digits_for=chosen)
     if params is not None:
         solution = solution.restrict(params)
     return render_solution(solution, format=format, title=title, author=author, date=date)

@@ -40,27 +40,33 @@ class _Numbers:
     def __init__(self, solution):
         self.solution = solution
 
-    def __call__(self, value, digits: int | None = None) -> str:
-        text = self.solution.format(value) if digits is None else format_number(value, digits)
+    def __call__(self, value, digits: int | None = None, *, name: str | None = None) -> str:
+        """``value`` at ``digits``, else as the solution prints quantity ``name`` (its own digits, if chosen)."""
+        if digits is not None:
+            text = format_number(value, digits)
+        else:
+            text = self.solution.format(value) if name is None else self.solution.format_of(name, value)
         return _scientific(text)
 
     def paren(self, value, digits: int | None = None) -> str:
         text = self(value, digits)
         return rf"\left({text}\right)" if text.startswith("-") or "times" in text else text
 
-    def reproducing(self, values: list, combine, result) -> int | None:
+    def reproducing(self, values: list, combine, result, *, name: str | None = None) -> int | None:
         """The fewest significant digits (from the solution's) at which ``combine`` of ``values`` rounded
-        to them prints as ``result`` does; ``None`` keeps the usual print (decimal places, or no such digits)."""
+        to them prints as ``result`` does (as quantity ``name`` prints, if given); ``None`` keeps the usual
+        print (decimal places, or no such digits)."""
         solution = self.solution
         if solution.decimals is not None or result is None or any(v is None for v in values):
             return None
-        target = solution.format(result)
+        shown = dict(solution.digits_for).get(name, solution.digits) if name is not None else solution.digits
+        target = format_number(result, shown)
         for digits in range(solution.digits, solution.working_digits + 1):
             try:
                 got = combine([Decimal(format_number(v, digits)) for v in values])
             except (ArithmeticError, ValueError):
                 return None
-            if format_number(mpmath.mpf(str(got)), solution.digits) == target:
+            if format_number(mpmath.mpf(str(got)), shown) == target:
                 return digits
         return None
 
@@ -174,7 +180,7 @@ def solution_blocks(solution, *, title: str | None = None, author: str = "", dat
     )))
     blocks += _network(solution, fmt)
     blocks += _forward(solution, fmt)
-    blocks += [Heading(1, (("text", "Loss"),)), Equations(((latex_name(out), f"= {fmt(solution.loss)}"),))]
+    blocks += [Heading(1, (("text", "Loss"),)), Equations(((latex_name(out), f"= {fmt(solution.loss, name=out)}"),))]
     blocks += _backward(solution, fmt, sym)
     for gradient in solution.gradients:
         blocks += _gradient(solution, gradient, fmt, sym)
@@ -222,9 +228,9 @@ def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
 def _symbols(solution, fmt: _Numbers) -> Table:
     """The table of symbols: every leaf and node, what it is and its value (leaves first, then nodes in order)."""
     targets = {leaf.name for leaf in solution.leaves if leaf.kind == "target"}
-    rows = [(latex_name(leaf.name), (("text", _LEAF_MEANINGS.get(leaf.kind, leaf.kind)),), fmt(leaf.value))
+    rows = [(latex_name(leaf.name), (("text", _LEAF_MEANINGS.get(leaf.kind, leaf.kind)),), fmt(leaf.value, name=leaf.name))
             for leaf in solution.leaves]
-    rows += [(latex_name(node.name), _meaning(solution, node, targets), fmt(node.value)) for node in solution.nodes]
+    rows += [(latex_name(node.name), _meaning(solution, node, targets), fmt(node.value, name=node.name)) for node in solution.nodes]
     if solution.learning_rate is not None:
         rows.append((r"\eta", (("text", "learning rate"),), fmt(solution.learning_rate)))
     return Table(("Symbol", "Meaning", "Value"), tuple(rows))
@@ -235,9 +241,10 @@ def _forward(solution, fmt: _Numbers) -> list[Block]:
     for node in solution.nodes:
         definition = expression_pieces(node.text)
         symbols = [solution.network.symbol(n) for n, _ in node.operands]
-        digits = fmt.reproducing([v for _, v in node.operands], _evaluator(node.expr, symbols), node.value)
+        digits = fmt.reproducing([v for _, v in node.operands], _evaluator(node.expr, symbols), node.value,
+                                name=node.name)
         substituted = expression_pieces(node.text, {n: fmt(v, digits) for n, v in node.operands})
-        value = fmt(node.value)
+        value = fmt(node.value, name=node.name)
         steps = [definition]
         if substituted != definition and join_terms(substituted) != value:
             steps.append(substituted)
@@ -254,9 +261,10 @@ def _delta_rows(solution, delta, fmt: _Numbers, sym: _Symbolic) -> list[tuple[st
     if delta.value is None:
         return equation_rows(left, [symbolic, [("+", _UNDEFINED)]])
     values = [v for t in delta.terms for v in (t.delta, t.factor.value)]
-    digits = fmt.reproducing(values, lambda d: sum(d[k] * d[k + 1] for k in range(0, len(d), 2)), delta.value)
+    digits = fmt.reproducing(values, lambda d: sum(d[k] * d[k + 1] for k in range(0, len(d), 2)), delta.value,
+                             name=delta.name)
     numeric = [("+", rf"{fmt.paren(t.delta, digits)} \cdot {fmt.paren(t.factor.value, digits)}") for t in delta.terms]
-    return equation_rows(left, [symbolic, numeric, [("+", fmt(delta.value))]])
+    return equation_rows(left, [symbolic, numeric, [("+", fmt(delta.value, name=delta.name))]])
 
 
 def _factor_rows(factor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]:
@@ -383,7 +391,7 @@ def _chain(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
     label = total(out, gradient.param)
     names = [partial(f.of, f.wrt) for f in chain.factors]
     values = ([chain.head_delta] if chain.head_delta is not None else []) + [f.value for f in chain.factors]
-    digits = fmt.reproducing(values, prod, gradient.value)
+    digits = fmt.reproducing(values, prod, gradient.value, name=gradient.param)
     numbers = [fmt.paren(v, digits) for v in values]
     if chain.head_delta is not None:
         names.insert(0, total(out, chain.head))
@@ -391,13 +399,13 @@ def _chain(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
     blocks.append(Paragraph((("text", "Each factor:"),)))
     rows = []
     if chain.head_delta is not None:
-        rows.append((total(out, chain.head), rf"= {fmt(chain.head_delta)} \quad \text{{(backward pass)}}"))
+        rows.append((total(out, chain.head), rf"= {fmt(chain.head_delta, name=chain.head)} \quad \text{{(backward pass)}}"))
     for factor in chain.factors:
         rows += _factor_rows(factor, sym, fmt)
     blocks.append(Equations(tuple(rows)))
     blocks.append(Paragraph((("text", "The product:"),)))
     product = [[("+", r" \cdot ".join(numbers))]] if len(numbers) > 1 else []
-    blocks.append(Equations(tuple(equation_rows(label, product + [[("+", fmt(gradient.value))]]))))
+    blocks.append(Equations(tuple(equation_rows(label, product + [[("+", fmt(gradient.value, name=gradient.param))]]))))
     return blocks
 
 
@@ -406,12 +414,12 @@ def _update(solution, update, fmt: _Numbers) -> list[Block]:
     name = latex_name(update.param)
     label = total(solution.output, update.param)
     digits = fmt.reproducing([update.before, solution.learning_rate, update.gradient],
-                             lambda d: d[0] - d[1] * d[2], update.after)
+                             lambda d: d[0] - d[1] * d[2], update.after, name=update.param)
     rows = equation_rows(f"{name}^{{+}}", [[("+", name), ("-", rf"\eta \, {label}")],
                                            [("+", fmt(update.before, digits)),
                                             ("-", rf"{fmt(solution.learning_rate, digits)} \cdot "
                                                   rf"{fmt.paren(update.gradient, digits)}")],
-                                           [("+", fmt(update.after))]])
+                                           [("+", fmt(update.after, name=update.param))]])
     how = ("every gradient taken at the old parameters" if solution.update_rule == "simultaneous"
            else "layer by layer from the output")
     return [Paragraph((("text", f"The update ({how}):"),)), Equations(tuple(rows))]
