@@ -202,6 +202,7 @@ def _network(solution, fmt: _Numbers) -> list[Block]:
 
 _LEAF_MEANINGS = {"input": "input", "target": "target (the wanted output)", "param": "parameter (trained)",
                   "constant": "constant"}
+_MEANING_TEXT = 50  # characters of a definition the table of symbols quotes; a longer one is named, not quoted
 _CALL = re.compile(r"([A-Za-z_]\w*)\(([A-Za-z_]\w*)\)")
 
 
@@ -215,8 +216,11 @@ def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
     call = _CALL.fullmatch(node.text)
     if call:
         return (("text", "activation "), ("math", join_terms(expression_pieces(node.text))))
-    if re.fullmatch(r"[A-Za-z_]\w*\(.*\)", node.text):
+    call = re.fullmatch(r"([A-Za-z_]\w*)\(.*\)", node.text)
+    if call and len(node.text) <= _MEANING_TEXT:
         return (("text", "function "), ("math", join_terms(expression_pieces(node.text))))
+    if call:
+        return (("text", f"function {call[1]} of {len(node.operands)} operands"),)
     if re.fullmatch(r"[A-Za-z_]\w*", node.text):
         return (("text", "equal to "), ("math", latex_name(node.text)), ("text", " (identity)"))
     params = {leaf.name for leaf in solution.leaves if leaf.kind == "param"}
