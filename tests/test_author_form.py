@@ -31,11 +31,16 @@ LECTURE_FORMS = [
     ("softmax", "out_h1", "net_h1", "1 - out_h1 ** 2"),  # tanh'
     ("bce", "E_o1", "out_o1", "-(t1 / out_o1 - (1 - t1) / (1 - out_o1))"),
     ("bce", "E_o1", "t1", "-(log(out_o1) - log(1 - out_o1))"),
+    ("direct", "L", "w", "-(y - w * x) * x"),  # the sign on the first factor: no −((y − w·x)·x)
+    ("direct", "L", "x", "-(y - w * x) * w"),
 ]
+
+DIRECT = symgrad.loads('[symbols]\ninputs = ["x"]\ntargets = ["y"]\nparams = ["w"]\n[values]\nx = 2\ny = 1\n'
+                       'w = 0.5\n[nodes]\nL = "1/2*(y - w*x)**2"\n')
 
 
 def _network(name: str):
-    return {"softmax": SOFTMAX, "bce": BCE}.get(name) or symgrad.load(name)
+    return {"softmax": SOFTMAX, "bce": BCE, "direct": DIRECT}.get(name) or symgrad.load(name)
 
 
 def _form(network, node: str, wrt: str):
@@ -70,7 +75,7 @@ def test_a_wrong_form_would_be_caught_by_the_reference():
     assert not _same_as_sympy_diff(symgrad.load("mazur"), "E_o1", "out_o1", "t1 - out_o1")
 
 
-@pytest.mark.parametrize("name", [e.name for e in symgrad.builtin_examples()] + ["softmax", "bce"])
+@pytest.mark.parametrize("name", [e.name for e in symgrad.builtin_examples()] + ["softmax", "bce", "direct"])
 def test_every_form_is_the_same_function_as_sympy_diff(name):
     network = _network(name)
     derivation = symgrad.derive(network)

@@ -100,6 +100,8 @@ class _Form:
         if c == -1:
             if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Div) and _constant(body.left) is not None:
                 return ast.BinOp(self.number(-_constant(body.left)), ast.Div(), body.right)  # -1 / c ** 2
+            if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Mult):
+                return ast.BinOp(self.scale(c, body.left), ast.Mult(), body.right)  # -(y - w * x) * x
             return ast.UnaryOp(ast.USub(), body)
         if c < 0:
             return ast.UnaryOp(ast.USub(), self.scale(-c, body))
