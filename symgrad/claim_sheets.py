@@ -86,7 +86,7 @@ def annotate_markdown(sheet: Sheet) -> str:
     >>> import symgrad
     >>> (s,) = check_sheets(symgrad.load("two_neurons"), [("a.txt", "h = 7")])
     >>> annotate_markdown(s).splitlines()[4]
-    '| 1 | `h = 7` | ✗ wrong | a sign error: the value is -7, the opposite sign |'
+    '| 1 | `h = 7` | ✗ wrong | a sign error: the value is -7, the opposite sign (confidence 0.93) |'
     """
     rows = _rows_by_line(sheet.report)
     lines = [f"# {_md(sheet.source)}", "", "| line | as written | verdict | explanation |", "|---|---|---|---|"]

@@ -20,7 +20,7 @@ from .fitting import compile_network
 from .gradient_check import gradcheck
 from .render.picture import PICTURE_FORMATS, draw_circuit, plot_sweep
 from .render.text import printable
-from .reporting import FORMATS, document_title, plot_training, render_training, report, train_network
+from .reporting import FORMATS, picture_title, plot_training, render_training, report, train_network
 from .solution import solve
 from .spec import builtin_examples, load
 from .step_sweep import sweep_steps
@@ -38,6 +38,17 @@ def _digits(text: str) -> int:
     if not 1 <= value <= 1000:
         raise argparse.ArgumentTypeError(f"{value} is out of range; give 1 to 1000 digits")
     return value
+
+
+def _digits_for(text: str) -> dict[str, int]:
+    """NAME=N[,NAME=N…]: significant digits for chosen quantities."""
+    chosen: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, digits = item.partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"{item!r} is not NAME=DIGITS; write for example E_total=12,w5=4")
+        chosen[name.strip()] = _digits(digits.strip())
+    return chosen
 
 
 def _cmd_examples(args: argparse.Namespace) -> str:
@@ -78,7 +89,7 @@ def _cmd_report(args: argparse.Namespace) -> str:
         params = [p.strip() for p in args.params.split(",") if p.strip()]
     text = report(network, digits=args.digits, format=args.format, title=args.title, author=args.author,
                   date=args.date, round_intermediates=args.round_intermediates, update_rule=args.update_rule,
-                  params=params, decimals=args.decimals,
+                  params=params, decimals=args.decimals, digits_for=args.digits_for,
                   hessian=None if args.hessian is None else [p.strip() for p in args.hessian.split(",") if p.strip()])
     if args.output is None:
         return text
@@ -144,7 +155,7 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
     text = result.to_json() if args.format == "json" else result.table()
     if args.plot:
         sweep = sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme)
-        plot_sweep(sweep, args.plot, title=document_title(network), inputs=_inputs(args))
+        plot_sweep(sweep, args.plot, title=picture_title(network), inputs=_inputs(args))
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"
     return text, 0 if result.ok else 1
@@ -153,7 +164,7 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
 @_naming_spec
 def _cmd_graph(args: argparse.Namespace) -> str:
     network = load(args.spec)
-    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=document_title(network),
+    drawn = draw_circuit(solve(derive(network), digits=args.digits), args.output, title=picture_title(network),
                          definitions=args.definitions, inputs=_inputs(args))
     return f"wrote {args.output}: {len(drawn.quantities)} quantities in {drawn.layers} layers\n"
 
@@ -211,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--decimals", type=_digits, default=None,
                    help="print N decimal places instead, trailing zeros dropped, as the lectures print")
+    p.add_argument("--digits-for", metavar="NAME=N,...", type=_digits_for, default=None,
+                   help="significant digits for chosen quantities (their value, δ, gradient and update), "
+                        "e.g. E_total=12,w5=4")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), json, latex (a standalone article for pdflatex), beamer (lecture slides "
                         "for pdflatex) or markdown")

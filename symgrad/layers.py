@@ -154,7 +154,8 @@ def _loss_softmax_ce(net, outs, targets, suffixes):
     lse = net.symbol("lse")
     for o, s in zip(outs, suffixes):
         net.node(f"p_{s}", sympy.exp(net.symbol(o) - lse))
-    net.node("E_total", -sympy.Add(*[net.symbol(t) * (z - lse) for t, z in zip(targets, logits)]))
+    # As text, so documents print the lecture's form −(t1·(out_o1 − lse) + …), not SymPy's reordering.
+    net.node("E_total", "-(" + " + ".join(f"{t} * ({o} - lse)" for t, o in zip(targets, outs)) + ")", max_text=None)
 
 
 # One table: loss name -> rule, read by add_loss (scalar form) and symgrad.matrix (matrix form).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .render.picture import draw_losses
 from .render.text import render_text
 from .solution import Solution, solve
 
-__all__ = ["report", "render_solution", "document_title", "train_network", "render_training", "plot_training", "Training", "FORMATS"]
+__all__ = ["report", "render_solution", "document_title", "picture_title", "train_network", "render_training", "plot_training", "Training", "FORMATS"]
 
 FORMATS = ("text", "json", "latex", "beamer", "markdown")
 
@@ -37,6 +37,24 @@ def document_title(network: Network) -> str:
     "2-2-2 sigmoid network, one sample, squared error (the fourth lecture's worked example)"
     """
     return network.title or network.description
+
+
+def picture_title(network: Network) -> str:
+    """The title a picture of ``network`` carries: its ``document_title``, or where the spec gives neither
+    title nor description, what the network is (so that every picture names its network).
+
+    >>> import symgrad
+    >>> net = symgrad.loads('[symbols]\\ninputs = ["x"]\\n[values]\\nx = 2\\n[nodes]\\nf = "x**2"\\n')
+    >>> picture_title(net)
+    'a network of 1 node: x → f'
+    """
+    title = document_title(network)
+    if title:
+        return title
+    n = len(network.nodes)
+    leaves = ", ".join(network.leaves)
+    short = leaves if len(leaves) <= 60 else leaves[:57] + "…"
+    return f"a network of {n} node{'s' if n != 1 else ''}: {short} → {network.output}"
 
 
 def render_solution(solution: Solution, *, format: str = "text", title: str | None = None, author: str = "",
@@ -65,6 +83,7 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
            author: str = "", date: str = "",
            round_intermediates: bool = False, update_rule: str = "simultaneous",
            params: Sequence[str] | None = None, decimals: int | None = None,
+           digits_for: Mapping[str, int] | None = None,
            hessian: Sequence[str] | None = None) -> str:
     """The full derivation of ``network`` as text, JSON, LaTeX or Markdown, evaluated once.
 
@@ -73,7 +92,9 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     everything is exact and only the printed numbers are rounded. ``decimals`` prints that many
     decimal places, trailing zeros dropped, as the lectures print (0.082167041 at 9).
     ``params`` shows only those parameters' gradients and updates. ``title`` defaults to the spec's
-    title or description (``""``: none), ``author`` and ``date`` to the spec's. ``hessian`` names
+    title or description (``""``: none), ``author`` and ``date`` to the spec's. ``digits_for`` gives
+    chosen quantities their own significant digits (``{"E_total": 12, "w5": 4}``: the value, δ, gradient
+    and update of each). ``hessian`` names
     parameters whose second derivatives (every pair) are worked out instead (text, LaTeX, Markdown).
 
     >>> import symgrad
@@ -98,8 +119,11 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
         # notation): at most that many digits before the point, then ``decimals`` after it.
         working = max(working, decimals + PLAIN_RANGE[1] + GUARD_DIGITS)
         rounding = Rounding.decimals(decimals) if round_intermediates else None
+    chosen = dict(digits_for or {}) if format != "json" else {}  # JSON prints every number at its digits
+    if format in ("latex", "beamer", "markdown") and chosen:
+        working = max([working] + [2 * d + GUARD_DIGITS for d in chosen.values() if isinstance(d, int)])
     solution = solve(derive(network), digits=printed, working_digits=working, rounding=rounding,
-                     update_rule=update_rule, decimals=decimals if format != "json" else None)
+                     update_rule=update_rule, decimals=decimals if format != "json" else None, digits_for=chosen)
     if params is not None:
         solution = solution.restrict(params)
     return render_solution(solution, format=format, title=title, author=author, date=date)
@@ -160,7 +184,7 @@ def plot_training(training: Training, path: str, *, inputs: Sequence[str] = ()) 
     """
     batch = "full batch" if training.batch_size is None else f"mini-batch loss, batch size {training.batch_size}"
     run = f"{training.result.steps} steps, learning rate {training.learning_rate:g}, {batch}"
-    name = document_title(training.network)
+    name = picture_title(training.network)
     draw_losses(training.result.losses, path, title=f"{name}\n{run}" if name else run,
                 ylabel="loss before the step", inputs=inputs)
 

@@ -138,12 +138,25 @@ class Solution:
     numbers: GradientValues
     matrix: MatrixDerivation | None = None  # the vector-form equations of an [mlp] network
     decimals: int | None = None  # print this many decimal places instead, as the lectures do
+    digits_for: tuple[tuple[str, int], ...] = ()  # (quantity, significant digits) printed for it instead
 
     def format(self, value) -> str:
         """A number as every renderer prints it: ``digits`` significant digits, or ``decimals`` places."""
         if self.decimals is not None:
             return format_decimals(value, self.decimals)
         return format_number(value, self.digits)
+
+    def format_of(self, name: str, value) -> str:
+        """A number that belongs to quantity ``name`` (its value, its δ dE/d name, its gradient or update):
+        with the digits ``digits_for`` gives that quantity, else as ``format``.
+
+        >>> import symgrad
+        >>> s = solve(symgrad.derive(symgrad.load("mazur")), digits=4, digits_for={"E_total": 12})
+        >>> s.format_of("E_total", s.loss), s.format_of("E_o1", s.value("E_o1"))
+        ('0.29837110876', '0.2748')
+        """
+        digits = dict(self.digits_for).get(name)
+        return self.format(value) if digits is None else format_number(value, digits)
 
     @property
     def precision_note(self) -> str:
@@ -209,14 +222,16 @@ class Solution:
 def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] | None = None,
           rounding: Rounding | None = None, overrides: Overrides | None = None,
           learning_rate: object = None, update_rule: str = "simultaneous", working_digits: int | None = None,
-          decimals: int | None = None) -> Solution:
+          decimals: int | None = None, digits_for: Mapping[str, int] | None = None) -> Solution:
     """Evaluate ``derivation`` once and collect every number of its worked solution.
 
     ``digits`` is what renderers print; the values are certified to ``working_digits``
     (default: ``digits`` plus ``GUARD_DIGITS``). With ``rounding``, every intermediate is rounded
     as it is produced. The update is included when the network (or ``learning_rate``) has a
     learning rate. ``decimals`` makes renderers print that many decimal places instead of
-    significant digits (trailing zeros dropped), as the lectures print their numbers.
+    significant digits (trailing zeros dropped), as the lectures print their numbers. ``digits_for``
+    gives chosen quantities their own significant digits (``{"E_total": 12}``): their value, δ,
+    gradient and update print with them (the working digits grow to certify them).
 
     >>> import symgrad
     >>> s = solve(symgrad.derive(symgrad.load("mazur")), digits=9)
@@ -227,7 +242,9 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
     validate_digits(digits)
     if decimals is not None:
         validate_digits(decimals, what="decimals")
+    chosen = _digits_for(derivation, digits_for or {})
     working = working_digits if working_digits is not None else digits + GUARD_DIGITS
+    working = max([working] + [d + GUARD_DIGITS for _, d in chosen])
     validate_digits(working, what="working digits")
     if update_rule not in UPDATE_RULES:
         raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, got {update_rule!r}")
@@ -251,7 +268,19 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
         rate = s.learning_rate
     return Solution(derivation, derivation.output, digits, working, rounding, leaves, nodes, deltas, gradients,
                     rate if updates else None, update_rule if updates else None, updates, numbers, _matrix(net),
-                    decimals)
+                    decimals, chosen)
+
+
+def _digits_for(derivation: Derivation, digits_for: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    """``digits_for`` checked (known quantities, valid digits), in the graph's order."""
+    known = list(derivation.network.leaves) + list(derivation.network.nodes)
+    unknown = [name for name in digits_for if name not in known]
+    if unknown:
+        raise InvalidArgument(f"digits given for {', '.join(map(repr, unknown))}, which is not a quantity of this "
+                              f"network; choose from: {', '.join(known[:40])}{' …' if len(known) > 40 else ''}")
+    for name, digits in digits_for.items():
+        validate_digits(digits, what=f"digits for {name}")
+    return tuple((name, int(digits_for[name])) for name in known if name in digits_for)
 
 
 def _matrix(network) -> MatrixDerivation | None:

@@ -28,11 +28,15 @@ def test_mazur_slides_pace_one_idea_per_frame(capsys):
     tex = capsys.readouterr().out
     assert r"\title{Backprop, step by step}" in tex and r"\author{Dr. A. Lecturer}" in tex
     titles = re.findall(r"\\begin\{frame\}\[t,allowframebreaks\]\{(.*?)\}\n", tex)
-    # The network, the forward pass, the loss, one frame for each δ that w5 needs (out_o1, net_o1;
-    # dE/dE_o1 = 1 is a sentence), then the chain form, its factors, the product and the update.
-    assert titles[:4] == ["Notation", "The network", "Forward pass", "Loss"]
-    assert titles.count("Backward pass") == 2
-    assert titles.count("The gradient for $w_{5}$") == 4
+    # The network, the forward pass, then the loss opening the backward pass (a one-line section is no
+    # slide of its own), the δ's that w5 needs (out_o1, net_o1; dE/dE_o1 = 1 is a sentence), then the
+    # chain form, its factors, the product with the update (packed: no near-empty slide).
+    assert titles[:4] == ["Notation", "The network", "Forward pass", "Backward pass"]
+    assert titles.count("Backward pass") == 2 and "Loss" not in titles
+    assert titles.count("The gradient for $w_{5}$") == 3
     frames = tex.split(r"\begin{frame}")[1:]
-    assert all(frame.count(r"\begin{align*}") <= 1 for frame in frames)
+    backward = frames[titles.index("Backward pass") + 1]
+    assert backward.index(r"\textbf{Loss}") < backward.index(r"E_{\mathrm{total}} &= 0.298371109")
+    assert all(frame.count(r"\begin{align*}") <= 3 for frame in frames)
+    assert r"\PassOptionsToPackage{fleqn}{amsmath}" in tex and r"\small" not in tex  # flush left, full size
     assert "The update" in frames[-1] and "0.35891648" in frames[-1]

@@ -37,7 +37,7 @@ def test_mazur_w5_names_the_three_lecture_factors_and_their_formulas():
             r"\frac{\mathrm{d}E_{\mathrm{total}}}{\mathrm{d}E_{\mathrm{o1}}} \, "
             r"\frac{\partial E_{\mathrm{o1}}}{\partial \mathrm{out}_{\mathrm{o1}}}") in tex
     assert (r"\frac{\partial E_{\mathrm{o1}}}{\partial \mathrm{out}_{\mathrm{o1}}} &= "
-            r"\mathrm{out}_{\mathrm{o1}} - t_{1}") in tex
+            r"-\left(t_{1} - \mathrm{out}_{\mathrm{o1}}\right)") in tex  # as the lecture derives ½(t1 − out_o1)²
     # only what w5 needs: nothing of the second output or the hidden layer's δ
     assert r"\mathrm{d}\mathrm{out}_{\mathrm{o2}}}" not in tex and r"\mathrm{d}\mathrm{net}_{\mathrm{h1}}}" not in tex
     assert tex.count(r"\section*{The gradient for") == 1

@@ -72,7 +72,7 @@ def test_text_report_has_the_lecture_numbers(capsys):
     assert (_significant(dw5, 9), _significant(w5_after, 9)) == ("0.0821670406", "0.35891648")
     for text in ["= 0.593269992", "E_total = 0.298371109", "= 0.74136507 * 0.186815602 * 0.593269992",
                  f"w5+ = w5 - 0.5 * dE_total/dw5 = 0.4 - 0.5 * {_significant(dw5, 9)} = {_significant(w5_after, 9)}",
-                 "= 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * 1", "where ∂out_o1/∂net_o1 = out_o1*(1 - out_o1)"]:
+                 "= 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * 1", "where ∂out_o1/∂net_o1 = out_o1 * (1 - out_o1)"]:
         assert text in out, text
 
 

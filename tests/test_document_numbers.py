@@ -93,8 +93,8 @@ def test_cancellation_prints_the_digits_it_needs():
     # ∂out/∂w = out·x·(1 − out) = 20·σ'(20) = 4.12230723×10⁻⁸ (σ'(20) = 2.0611536×10⁻⁹ by hand): the
     # operands are shown with the digits that give it, not as 0.999999998 · 20 · (1 − 0.999999998) = 4.0×10⁻⁸.
     assert r"= 4.12230723 \times 10^{-8}" in tex
-    row = next(line for line in tex.splitlines() if r"\cdot 20 \cdot \left(1 - 0.99999999" in line)
-    assert re.search(r"0\.99999999793884\d* \\cdot 20 \\cdot \\left\(1 - 0\.99999999793884", row), row
+    # Written as the author's σ(w·x) derives it: σ'·x = out·(1 − out)·x.
+    assert re.search(r"0\.99999999793884\d* \\cdot \\left\(1 - 0\.99999999793884\d*\\right\) \\cdot 20 ", tex)
 
 
 def test_small_numbers_print_in_scientific_notation_and_others_plainly():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Heading", "Byline", "Paragraph", "Equations", "Block", "LINE_WIDTH", "join_terms", "equation_rows"]
+__all__ = ["Heading", "Byline", "Paragraph", "Equations", "Table", "Block", "LINE_WIDTH", "join_terms", "equation_rows"]
 
 #: A displayed row is broken at a top-level + or − once it is wider than this many characters.
 LINE_WIDTH = 75
@@ -42,7 +42,15 @@ class Equations:
     rows: tuple[tuple[str, str], ...]  # (left side or "", right side starting with its relation)
 
 
-Block = Heading | Byline | Paragraph | Equations
+@dataclass(frozen=True)
+class Table:
+    """A table of symbols: each row a symbol (LaTeX math), what it means (paragraph parts) and its value (math)."""
+
+    header: tuple[str, str, str]  # plain text
+    rows: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...]
+
+
+Block = Heading | Byline | Paragraph | Equations | Table
 
 
 def join_terms(pieces: list[tuple[str, str]]) -> str:

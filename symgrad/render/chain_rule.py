@@ -19,9 +19,11 @@ from typing import Sequence
 
 from ..errors import InvalidArgument
 from ..limits import MAX_REPR_FACTORS, MAX_REPR_PARAMS
-from .blocks import Block, Equations, Heading, Paragraph, equation_rows
+from .author_form import local_form
+from .blocks import Block, Equations, Heading, Paragraph, equation_rows, join_terms
 from .latex_writer import write_article, write_math
 from .markdown_writer import write_markdown
+from .node_text import expression_pieces
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
 
 __all__ = ["derivation_blocks", "render_derivation_latex", "render_derivation_latex_math",
@@ -112,7 +114,7 @@ def derivation_blocks(derivation, *, params: Sequence[str] | None = None, title:
             adjoint = derivation.adjoints[name]
             rows = equation_rows(total(out, name), [delta_pieces(out, adjoint.terms)])
             for term in adjoint.terms:
-                rows += _factor_rows(term.factor)
+                rows += _factor_rows(derivation.network, term.factor)
             blocks.append(Equations(tuple(rows)))
     for name in selection.shown:
         blocks += _gradient(derivation, name, what)
@@ -128,9 +130,12 @@ def derivation_blocks(derivation, *, params: Sequence[str] | None = None, title:
     return blocks
 
 
-def _factor_rows(factor) -> list[tuple[str, str]]:
-    """A local factor (a ``chain.Factor``) and its formula: ∂out_o1/∂net_o1 = out_o1(1 − out_o1)."""
-    return equation_rows(partial(factor.of, factor.wrt), [[("+", symbolic_latex(factor.expr))]])
+def _factor_rows(network, factor) -> list[tuple[str, str]]:
+    """A local factor (a ``chain.Factor``) and its formula in the author's form where there is one:
+    ∂E_o1/∂out_o1 = −(t1 − out_o1), ∂out_o1/∂net_o1 = out_o1 · (1 − out_o1)."""
+    form = local_form(network, factor)
+    formula = join_terms(expression_pieces(form.text)) if form is not None else symbolic_latex(factor.expr)
+    return equation_rows(partial(factor.of, factor.wrt), [[("+", formula)]])
 
 
 def _gradient(derivation, name: str, what: str) -> list[Block]:
@@ -144,7 +149,7 @@ def _gradient(derivation, name: str, what: str) -> list[Block]:
         terms = derivation.adjoints[name].terms
         rows = equation_rows(label, [delta_pieces(out, terms)])
         for term in terms:
-            rows += _factor_rows(term.factor)
+            rows += _factor_rows(derivation.network, term.factor)
         blocks.append(Paragraph((("math", latex_name(name)), ("text", f" feeds {len(terms)} consumers, so its "
                                  f"gradient is the sum over them ({count}"), ("math", latex_name(out)),
                                  ("text", "):"))))
@@ -157,7 +162,8 @@ def _gradient(derivation, name: str, what: str) -> list[Block]:
         blocks.append(Paragraph((("math", latex_name(out)), ("text", " uses "), ("math", latex_name(name)),
                                  ("text", " directly, so the gradient is one local partial:"))))
         factor = chain.factors[0]
-        blocks.append(Equations(tuple(equation_rows(label, [[("+", names[0])]]) + _factor_rows(factor))))
+        rows = equation_rows(label, [[("+", names[0])]]) + _factor_rows(derivation.network, factor)
+        blocks.append(Equations(tuple(rows)))
         return blocks
     blocks.append(Paragraph((("text", f"The chain rule in Leibniz notation ({count}"), ("math", latex_name(out)),
                              ("text", " to "), ("math", latex_name(name)), ("text", "):"))))
@@ -165,7 +171,7 @@ def _gradient(derivation, name: str, what: str) -> list[Block]:
     blocks.append(Paragraph((("text", "Each local factor:"),)))
     rows: list[tuple[str, str]] = []
     for factor in chain.factors:
-        rows += _factor_rows(factor)
+        rows += _factor_rows(derivation.network, factor)
     blocks.append(Equations(tuple(rows)))
     return blocks
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .blocks import Block, Byline, Heading, Paragraph
+from .blocks import Block, Byline, Equations, Heading, Paragraph, Table
 
 __all__ = ["escape_text", "paragraph_latex", "write_article", "write_math"]
 
@@ -24,7 +24,10 @@ _TEXT_ESCAPES = {
 
 _PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[a4paper,margin=2cm]{geometry}
-\usepackage{amsmath,amssymb}
+\usepackage[fleqn]{amsmath}
+\usepackage{amssymb,longtable}
+\setlength{\mathindent}{1.5em}
+\setlength{\LTleft}{1.5em}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
@@ -68,6 +71,61 @@ def _align(rows: tuple[tuple[str, str], ...], environment: str) -> str:
     return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
 
 
+def _rows(rows: tuple[tuple[str, str], ...]) -> list[str]:
+    """Rows of one aligned block; a row continuing the equation above (no left side) is joined with ``\\\\*``,
+    so a page can break between equations but never inside one."""
+    lines = []
+    for k, (left, right) in enumerate(rows):
+        end = "" if k + 1 == len(rows) else (" \\\\*" if not rows[k + 1][0] else " \\\\")
+        lines.append(f"{left} &{right}{end}")
+    return lines
+
+
+def _section_align(run: list[Equations | Paragraph]) -> str:
+    """A section's equations as one ``align*``, flush left and aligned at the equals sign throughout;
+    the text between them is ``\\intertext``."""
+    lines: list[str] = []
+    for k, block in enumerate(run):
+        if isinstance(block, Paragraph):
+            lines.append(f"\\intertext{{{paragraph_latex(block)}}}")
+            continue
+        rows = _rows(block.rows)
+        if k + 1 < len(run) and isinstance(run[k + 1], Equations):
+            rows[-1] += " \\\\"
+        lines += rows
+    return "\\begin{align*}\n" + "\n".join(lines) + "\n\\end{align*}"
+
+
+def _table(table: Table) -> str:
+    """A table of symbols (``longtable``: it may run over a page, its header repeated)."""
+    head = " & ".join(f"\\textbf{{{escape_text(h)}}}" for h in table.header) + r" \\ \hline"
+    rows = [f"${symbol}$ & {paragraph_latex(Paragraph(meaning))} & ${value}$ \\\\"
+            for symbol, meaning, value in table.rows]
+    return ("\\begin{longtable}{@{}lp{0.55\\linewidth}l@{}}\n" + head + "\n\\endhead\n" + "\n".join(rows)
+            + "\n\\end{longtable}")
+
+
+def _sections(blocks: list[Block]) -> list[Block | list]:
+    """``blocks`` with every stretch from a section's first equations to its last as one list (one aligned block)."""
+    out: list[Block | list] = []
+    k = 0
+    while k < len(blocks):
+        block = blocks[k]
+        if not isinstance(block, Equations):
+            out.append(block)
+            k += 1
+            continue
+        end = k
+        j = k + 1
+        while j < len(blocks) and isinstance(blocks[j], (Equations, Paragraph)):
+            if isinstance(blocks[j], Equations):
+                end = j
+            j += 1
+        out.append(list(blocks[k:end + 1]))
+        k = end + 1
+    return out
+
+
 def paragraph_latex(paragraph: Paragraph | Heading) -> str:
     return "".join(escape_text(text) if kind == "text" else f"${text}$" for kind, text in paragraph.parts)
 
@@ -80,16 +138,18 @@ def _byline(block: Byline) -> str:
 def write_article(blocks: list[Block]) -> str:
     """Document blocks as a standalone LaTeX article (pdflatex), the same bytes for the same blocks."""
     parts = [_PREAMBLE]
-    for block in blocks:
-        if isinstance(block, Heading):
+    for block in _sections(blocks):
+        if isinstance(block, list):
+            parts.append(_section_align(block))
+        elif isinstance(block, Table):
+            parts.append(_table(block))
+        elif isinstance(block, Heading):
             text = paragraph_latex(block)
             parts.append(f"\\section*{{{text}}}" if block.level else f"{{\\raggedright\\Large\\bfseries {text}\\par}}")
         elif isinstance(block, Byline):
             parts.append(_byline(block))
-        elif isinstance(block, Paragraph):
-            parts.append(paragraph_latex(block))
         else:
-            parts.append(_align(block.rows, "align*"))
+            parts.append(paragraph_latex(block))
     parts.append("\\end{document}")
     return "\n\n".join(parts) + "\n"
 
@@ -104,6 +164,8 @@ def write_math(blocks: list[Block]) -> str:
         elif isinstance(block, (Heading, Paragraph)):
             parts.append("".join(text.replace("$", r"\$") if kind == "text" else f"${text}$"
                                  for kind, text in block.parts))
+        elif isinstance(block, Table):
+            continue  # the notebook shows the derivation; its symbols are in the text around it
         else:
             parts.append("$$" + _align(block.rows, "aligned") + "$$")
     return "\n\n".join(parts) + "\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .blocks import Block, Byline, Heading, Paragraph
+from .blocks import Block, Byline, Heading, Paragraph, Table
 
 __all__ = ["escape_markdown", "write_markdown"]
 
@@ -37,6 +37,10 @@ def escape_markdown(text: str) -> str:
     return "".join(out)
 
 
+def _inline(parts: tuple[tuple[str, str], ...]) -> str:
+    return "".join(escape_markdown(text) if kind == "text" else f"${text}$" for kind, text in parts)
+
+
 def write_markdown(blocks: list[Block]) -> str:
     """Document blocks as Markdown: text escaped, math as ``$…$`` and ``$$…$$``, the same bytes for the same blocks."""
     parts = []
@@ -46,6 +50,10 @@ def write_markdown(blocks: list[Block]) -> str:
         elif isinstance(block, (Heading, Paragraph)):
             text = "".join(escape_markdown(text) if kind == "text" else f"${text}$" for kind, text in block.parts)
             parts.append(f"{'#' * (block.level + 1)} {text}" if isinstance(block, Heading) else text)
+        elif isinstance(block, Table):
+            lines = ["| " + " | ".join(escape_markdown(h) for h in block.header) + " |", "|---|---|---|"]
+            lines += [f"| ${symbol}$ | {_inline(meaning)} | ${value}$ |" for symbol, meaning, value in block.rows]
+            parts.append("\n".join(lines))
         else:
             body = " \\\\\n".join(f"{left} &{right}" for left, right in block.rows)
             parts.append(f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$")

@@ -37,10 +37,12 @@ def substitute(text: str, numbers: dict[str, str]) -> str:
     """Rewrite an expression as written with each name replaced by its number.
 
     A name called as a function (a parameter named ``sigmoid`` in ``sigmoid(sigmoid * x)``) is
-    left alone; negative numbers are parenthesised.
+    left alone; negative numbers are parenthesised, except alone between a call's parentheses.
 
     >>> substitute("sigmoid(sigmoid * x)", {"sigmoid": "3", "x": "-2"})
     'sigmoid(3 * (-2))'
+    >>> substitute("tanh(x)", {"x": "-2"})
+    'tanh(-2)'
     """
     found = tokens(text)
     out: list[str] = []
@@ -51,7 +53,9 @@ def substitute(text: str, numbers: dict[str, str]) -> str:
         called = k + 1 < len(found) and found[k + 1].string == "("
         if token.type == tokenize.NAME and token.string in numbers and not called:
             value = numbers[token.string]
-            out.append(f"({value})" if value.startswith("-") else value)
+            alone = (k > 0 and found[k - 1].string in ("(", ",")
+                     and (k + 1 == len(found) or found[k + 1].string in (")", ",")))  # tanh(-0.255)
+            out.append(f"({value})" if value.startswith("-") and not alone else value)
         else:
             out.append(token.string)
         column = end
@@ -140,6 +144,9 @@ class _LatexWriter:
             if tokens[start] == "(" and self.closing(start) == end:
                 start, end = start + 1, end - 1
             return f"^{{{self.nested(start, end + 1)}}}", self.atom_end(i + 1) + 1, ")"
+        if tok == "*" and i + 1 < stop and tokens[i + 1] == "(" and previous is not None \
+                and (previous == r"\frac" or (previous[0].isalpha() or previous[0] == "_") and previous not in numbers):
+            return " ", i + 1, tok  # a name or ½ times a parenthesis, side by side: out (1 − out), ½ (t − o)²
         if tok in ("*", "/", ","):
             return {"*": r" \cdot ", "/": " / ", ",": ", "}[tok], i + 1, tok
         if tok == "(":
@@ -151,7 +158,7 @@ class _LatexWriter:
             return opening + self.nested(i + 2, end) + close, end + 1, ")"
         if (tok[0].isdigit() and i + 2 < stop and tokens[i + 1] == "/" and tokens[i + 2][0].isdigit()
                 and tokens[i + 2] not in numbers and (i + 3 >= stop or tokens[i + 3] != "**")):
-            return rf"\frac{{{tok}}}{{{tokens[i + 2]}}}", i + 3, tokens[i + 2]  # 1 / 2 as a fraction
+            return rf"\frac{{{tok}}}{{{tokens[i + 2]}}}", i + 3, r"\frac"  # 1 / 2 as a fraction
         if tok in numbers:
             value = numbers[tok]
             alone = previous in (None, "(", ",") and (i + 1 >= stop or tokens[i + 1] in (")", ","))  # σ(−2)

@@ -9,16 +9,20 @@ call it (solution.py imports this module, not the other way round).
 
 from __future__ import annotations
 
+import re
+
 import mpmath
 import sympy
 from decimal import Decimal
 from math import prod
 
 from ..arithmetic import mp_value_at
+from ..expr import Parsed
 from ..limits import MAX_FORMULA_PRINT
 from ..precision import format_number
 
-from .blocks import Block, Byline, Equations, Heading, Paragraph, equation_rows, join_terms
+from .author_form import local_form
+from .blocks import Block, Byline, Equations, Heading, Paragraph, Table, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
@@ -36,27 +40,33 @@ class _Numbers:
     def __init__(self, solution):
         self.solution = solution
 
-    def __call__(self, value, digits: int | None = None) -> str:
-        text = self.solution.format(value) if digits is None else format_number(value, digits)
+    def __call__(self, value, digits: int | None = None, *, name: str | None = None) -> str:
+        """``value`` at ``digits``, else as the solution prints quantity ``name`` (its own digits, if chosen)."""
+        if digits is not None:
+            text = format_number(value, digits)
+        else:
+            text = self.solution.format(value) if name is None else self.solution.format_of(name, value)
         return _scientific(text)
 
     def paren(self, value, digits: int | None = None) -> str:
         text = self(value, digits)
         return rf"\left({text}\right)" if text.startswith("-") or "times" in text else text
 
-    def reproducing(self, values: list, combine, result) -> int | None:
+    def reproducing(self, values: list, combine, result, *, name: str | None = None) -> int | None:
         """The fewest significant digits (from the solution's) at which ``combine`` of ``values`` rounded
-        to them prints as ``result`` does; ``None`` keeps the usual print (decimal places, or no such digits)."""
+        to them prints as ``result`` does (as quantity ``name`` prints, if given); ``None`` keeps the usual
+        print (decimal places, or no such digits)."""
         solution = self.solution
         if solution.decimals is not None or result is None or any(v is None for v in values):
             return None
-        target = solution.format(result)
+        shown = dict(solution.digits_for).get(name, solution.digits) if name is not None else solution.digits
+        target = format_number(result, shown)
         for digits in range(solution.digits, solution.working_digits + 1):
             try:
                 got = combine([Decimal(format_number(v, digits)) for v in values])
             except (ArithmeticError, ValueError):
                 return None
-            if format_number(mpmath.mpf(str(got)), solution.digits) == target:
+            if format_number(mpmath.mpf(str(got)), shown) == target:
                 return digits
         return None
 
@@ -170,7 +180,7 @@ def solution_blocks(solution, *, title: str | None = None, author: str = "", dat
     )))
     blocks += _network(solution, fmt)
     blocks += _forward(solution, fmt)
-    blocks += [Heading(1, (("text", "Loss"),)), Equations(((latex_name(out), f"= {fmt(solution.loss)}"),))]
+    blocks += [Heading(1, (("text", "Loss"),)), Equations(((latex_name(out), f"= {fmt(solution.loss, name=out)}"),))]
     blocks += _backward(solution, fmt, sym)
     for gradient in solution.gradients:
         blocks += _gradient(solution, gradient, fmt, sym)
@@ -180,20 +190,9 @@ def solution_blocks(solution, *, title: str | None = None, author: str = "", dat
 
 
 def _network(solution, fmt: _Numbers) -> list[Block]:
+    """The table of symbols (every input, target, parameter and node, its meaning and value) and the nodes' order."""
     blocks: list[Block] = [Heading(1, (("text", "The network"),))]
-    kinds = (("input", "Inputs"), ("target", "Targets"), ("param", "Parameters"), ("constant", "Constants"))
-    for kind, label in kinds:
-        leaves = [leaf for leaf in solution.leaves if leaf.kind == kind]
-        if not leaves:
-            continue
-        parts: list[tuple[str, str]] = [("text", f"{label}: ")]
-        for k, leaf in enumerate(leaves):
-            parts.append(("math", f"{latex_name(leaf.name)} = {fmt(leaf.value)}"))
-            parts.append(("text", ", " if k + 1 < len(leaves) else "."))
-        blocks.append(Paragraph(tuple(parts)))
-    if solution.learning_rate is not None:
-        blocks.append(Paragraph((("text", "Learning rate: "), ("math", rf"\eta = {fmt(solution.learning_rate)}"),
-                                 ("text", "."))))
+    blocks.append(_symbols(solution, fmt))
     names = [node.name for node in solution.nodes]
     blocks.append(Paragraph((("text", f"The {len(names)} nodes, in the order they are computed, are defined "
                                       "below with their values; the output is "),
@@ -201,14 +200,55 @@ def _network(solution, fmt: _Numbers) -> list[Block]:
     return blocks
 
 
+_LEAF_MEANINGS = {"input": "input", "target": "target (the wanted output)", "param": "parameter (trained)",
+                  "constant": "constant"}
+_MEANING_TEXT = 50  # characters of a definition the table of symbols quotes; a longer one is named, not quoted
+_CALL = re.compile(r"([A-Za-z_]\w*)\(([A-Za-z_]\w*)\)")
+
+
+def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
+    """What a node is, in a few words: the loss, a loss term, an activation, a weighted sum, or a node."""
+    if node.name == solution.output:
+        return (("text", "the loss (the output)"),)
+    used = {name for name, _ in node.operands}
+    if used & targets:
+        return (("text", "loss term for "), ("math", ", ".join(latex_name(t) for t in sorted(used & targets))))
+    call = _CALL.fullmatch(node.text)
+    if call:
+        return (("text", "activation "), ("math", join_terms(expression_pieces(node.text))))
+    call = re.fullmatch(r"([A-Za-z_]\w*)\(.*\)", node.text)
+    if call and len(node.text) <= _MEANING_TEXT:
+        return (("text", "function "), ("math", join_terms(expression_pieces(node.text))))
+    if call:
+        return (("text", f"function {call[1]} of {len(node.operands)} operands"),)
+    if re.fullmatch(r"[A-Za-z_]\w*", node.text):
+        return (("text", "equal to "), ("math", latex_name(node.text)), ("text", " (identity)"))
+    params = {leaf.name for leaf in solution.leaves if leaf.kind == "param"}
+    if " * " in node.text and used & params and "(" not in node.text:
+        return (("text", "weighted sum of its inputs"),)
+    return (("text", "node"),)
+
+
+def _symbols(solution, fmt: _Numbers) -> Table:
+    """The table of symbols: every leaf and node, what it is and its value (leaves first, then nodes in order)."""
+    targets = {leaf.name for leaf in solution.leaves if leaf.kind == "target"}
+    rows = [(latex_name(leaf.name), (("text", _LEAF_MEANINGS.get(leaf.kind, leaf.kind)),), fmt(leaf.value, name=leaf.name))
+            for leaf in solution.leaves]
+    rows += [(latex_name(node.name), _meaning(solution, node, targets), fmt(node.value, name=node.name)) for node in solution.nodes]
+    if solution.learning_rate is not None:
+        rows.append((r"\eta", (("text", "learning rate"),), fmt(solution.learning_rate)))
+    return Table(("Symbol", "Meaning", "Value"), tuple(rows))
+
+
 def _forward(solution, fmt: _Numbers) -> list[Block]:
     rows: list[tuple[str, str]] = []
     for node in solution.nodes:
         definition = expression_pieces(node.text)
         symbols = [solution.network.symbol(n) for n, _ in node.operands]
-        digits = fmt.reproducing([v for _, v in node.operands], _evaluator(node.expr, symbols), node.value)
+        digits = fmt.reproducing([v for _, v in node.operands], _evaluator(node.expr, symbols), node.value,
+                                name=node.name)
         substituted = expression_pieces(node.text, {n: fmt(v, digits) for n, v in node.operands})
-        value = fmt(node.value)
+        value = fmt(node.value, name=node.name)
         steps = [definition]
         if substituted != definition and join_terms(substituted) != value:
             steps.append(substituted)
@@ -225,9 +265,10 @@ def _delta_rows(solution, delta, fmt: _Numbers, sym: _Symbolic) -> list[tuple[st
     if delta.value is None:
         return equation_rows(left, [symbolic, [("+", _UNDEFINED)]])
     values = [v for t in delta.terms for v in (t.delta, t.factor.value)]
-    digits = fmt.reproducing(values, lambda d: sum(d[k] * d[k + 1] for k in range(0, len(d), 2)), delta.value)
+    digits = fmt.reproducing(values, lambda d: sum(d[k] * d[k + 1] for k in range(0, len(d), 2)), delta.value,
+                             name=delta.name)
     numeric = [("+", rf"{fmt.paren(t.delta, digits)} \cdot {fmt.paren(t.factor.value, digits)}") for t in delta.terms]
-    return equation_rows(left, [symbolic, numeric, [("+", fmt(delta.value))]])
+    return equation_rows(left, [symbolic, numeric, [("+", fmt(delta.value, name=delta.name))]])
 
 
 def _factor_rows(factor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]:
@@ -235,7 +276,13 @@ def _factor_rows(factor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]
 
 
 def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
-    """A local partial's formula, the numbers substituted into it (where that shows something) and its value."""
+    """A local partial's formula, the numbers substituted into it (where that shows something) and its value.
+
+    The formula is the author's form (``author_form``: −(t1 − out_o1), as the lectures derive it)
+    where the rules give one, else SymPy's."""
+    form = local_form(sym.solution.network, factor)
+    if form is not None:
+        return _form_steps(form, factor, sym, fmt)
     steps = [[("+", sym(factor.expr))]]
     if factor.value is None:  # only for the δ of an input or target: no gradient needs it
         return steps + [[("+", _UNDEFINED)]]
@@ -244,6 +291,24 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str,
     if factor.expr.free_symbols and not factor.expr.is_Symbol and substituted != value:
         steps.append([("+", substituted)])
     if steps[0][0][1] != value:
+        steps.append([("+", value)])
+    return steps
+
+
+def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
+    steps = [[(op, _capped(term)) for op, term in expression_pieces(form.text)]]
+    if factor.value is None:
+        return steps + [[("+", _UNDEFINED)]]
+    value = fmt(factor.value)
+    values = sym.solution.numbers.values
+    one_name = form.text.lstrip("-") in form.names  # t1 or −t2: the number itself says it (no −0)
+    if form.names and not one_name:
+        symbols = sorted(form.expr.free_symbols, key=lambda symbol: form.names.index(symbol.name))
+        digits = fmt.reproducing([values[n] for n in form.names], _evaluator(form.expr, symbols), factor.value)
+        substituted = expression_pieces(form.text, {n: fmt(values[n], digits) for n in form.names})
+        if join_terms(substituted) != value:
+            steps.append([(op, _capped(term)) for op, term in substituted])
+    if join_terms(steps[0]) != value:
         steps.append([("+", value)])
     return steps
 
@@ -330,7 +395,7 @@ def _chain(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
     label = total(out, gradient.param)
     names = [partial(f.of, f.wrt) for f in chain.factors]
     values = ([chain.head_delta] if chain.head_delta is not None else []) + [f.value for f in chain.factors]
-    digits = fmt.reproducing(values, prod, gradient.value)
+    digits = fmt.reproducing(values, prod, gradient.value, name=gradient.param)
     numbers = [fmt.paren(v, digits) for v in values]
     if chain.head_delta is not None:
         names.insert(0, total(out, chain.head))
@@ -338,13 +403,13 @@ def _chain(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
     blocks.append(Paragraph((("text", "Each factor:"),)))
     rows = []
     if chain.head_delta is not None:
-        rows.append((total(out, chain.head), rf"= {fmt(chain.head_delta)} \quad \text{{(backward pass)}}"))
+        rows.append((total(out, chain.head), rf"= {fmt(chain.head_delta, name=chain.head)} \quad \text{{(backward pass)}}"))
     for factor in chain.factors:
         rows += _factor_rows(factor, sym, fmt)
     blocks.append(Equations(tuple(rows)))
     blocks.append(Paragraph((("text", "The product:"),)))
     product = [[("+", r" \cdot ".join(numbers))]] if len(numbers) > 1 else []
-    blocks.append(Equations(tuple(equation_rows(label, product + [[("+", fmt(gradient.value))]]))))
+    blocks.append(Equations(tuple(equation_rows(label, product + [[("+", fmt(gradient.value, name=gradient.param))]]))))
     return blocks
 
 
@@ -353,12 +418,12 @@ def _update(solution, update, fmt: _Numbers) -> list[Block]:
     name = latex_name(update.param)
     label = total(solution.output, update.param)
     digits = fmt.reproducing([update.before, solution.learning_rate, update.gradient],
-                             lambda d: d[0] - d[1] * d[2], update.after)
+                             lambda d: d[0] - d[1] * d[2], update.after, name=update.param)
     rows = equation_rows(f"{name}^{{+}}", [[("+", name), ("-", rf"\eta \, {label}")],
                                            [("+", fmt(update.before, digits)),
                                             ("-", rf"{fmt(solution.learning_rate, digits)} \cdot "
                                                   rf"{fmt.paren(update.gradient, digits)}")],
-                                           [("+", fmt(update.after))]])
+                                           [("+", fmt(update.after, name=update.param))]])
     how = ("every gradient taken at the old parameters" if solution.update_rule == "simultaneous"
            else "layer by layer from the output")
     return [Paragraph((("text", f"The update ({how}):"),)), Equations(tuple(rows))]

@@ -18,7 +18,7 @@ from ..files import PathLike, write_bytes, write_text
 from ..gradcheck_report import StepSweep
 from .text import printable
 
-__all__ = ["plot_sweep", "wrap_chars"]
+__all__ = ["plot_sweep", "sweep_figure", "wrap_chars"]
 
 
 def plot_sweep(sweep: StepSweep, path: str | Path, *, title: str = "", inputs: Sequence[PathLike] = ()) -> Path:
@@ -43,15 +43,23 @@ _SERIES = (("errors", "measured |D(h) − exact|", "#1f77b4", ""),
            ("roundoff", "bound: round-off", "#2ca02c", "2,3"))  # (StepSweep field, legend, colour, SVG dashes)
 
 
-def _sweep_png(sweep: StepSweep, title: str) -> bytes:
-    try:
-        import matplotlib
+def sweep_figure(sweep: StepSweep, *, title: str = ""):
+    """The step sweep as a matplotlib ``Figure`` (the PNG's picture): every label inside the image.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    >>> import symgrad
+    >>> sweep = symgrad.sweep_steps(symgrad.load("mazur"), param="w5")
+    >>> [t.get_text() for t in sweep_figure(sweep, title="mazur").axes[0].texts]
+    []
+    """
+    try:
+        import matplotlib  # noqa: F401  (first, so that an unimportable matplotlib is found out here)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         raise MissingDependency("a PNG step-sweep plot", extra="plot", module="matplotlib") from None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     for field, label, colour, dash in _SERIES:
         values = [v if v > 0 else float("nan") for v in getattr(sweep, field)]
         ax.loglog(sweep.steps, values, "o-" if not dash else "--", color=colour, label=label, markersize=3)
@@ -60,12 +68,14 @@ def _sweep_png(sweep: StepSweep, title: str) -> bytes:
     ax.set_xlabel("step h")
     ax.set_ylabel("|finite difference − exact|")
     ax.set_title("\n".join((wrap_chars(printable(title), 95) + wrap_chars(sweep.summary(), 110))[:4]), fontsize=7)
+    fig.tight_layout(pad=1.5)  # every label inside the image, "step h" clear of its edge
+    return fig
+
+
+def _sweep_png(sweep: StepSweep, title: str) -> bytes:
+    fig = sweep_figure(sweep, title=title)
     buffer = io.BytesIO()
-    try:
-        fig.tight_layout()
-        fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
-    finally:
-        plt.close(fig)
+    fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ import sympy
 
 from ..solution import Solution, SolvedDelta, SolvedGradient
 from .node_text import substitute
+from .author_form import local_form
 from .solution_blocks import shown_deltas, trivial_deltas
 
 __all__ = ["render_text", "printable"]
@@ -35,8 +36,9 @@ class _Formatter:
     def __init__(self, solution: Solution):
         self.solution = solution
 
-    def __call__(self, value) -> str:
-        return self.solution.format(value)
+    def __call__(self, value, *, name: str | None = None) -> str:
+        """``value`` as printed; as quantity ``name`` prints it (its own digits, if chosen) when named."""
+        return self.solution.format(value) if name is None else self.solution.format_of(name, value)
 
 
 def render_text(solution: Solution, *, title: str = "", author: str = "", date: str = "") -> str:
@@ -52,7 +54,7 @@ def render_text(solution: Solution, *, title: str = "", author: str = "", date: 
         note = solution.rounding.describe()
     lines += [f"Output: {solution.output}    ({solution.precision_note}; {note})", ""]
     lines += _leaves(solution, fmt) + [""] + _forward(solution, fmt) + [""]
-    lines += ["Loss", f"  {solution.output} = {fmt(solution.loss)}", ""]
+    lines += ["Loss", f"  {solution.output} = {fmt(solution.loss, name=solution.output)}", ""]
     lines += _backward(solution, fmt) + [""] + _gradients(solution, fmt)
     if solution.updates:
         lines += [""] + _updates(solution, fmt)
@@ -60,7 +62,7 @@ def render_text(solution: Solution, *, title: str = "", author: str = "", date: 
 
 
 def _leaves(solution: Solution, fmt: _Formatter) -> list[str]:
-    return ["Inputs and parameters"] + [f"  {leaf.name} = {fmt(leaf.value)}    ({leaf.kind})"
+    return ["Inputs and parameters"] + [f"  {leaf.name} = {fmt(leaf.value, name=leaf.name)}    ({leaf.kind})"
                                         for leaf in solution.leaves]
 
 
@@ -68,7 +70,7 @@ def _forward(solution: Solution, fmt: _Formatter) -> list[str]:
     lines = ["Forward pass"]
     for node in solution.nodes:
         pad = " " * (len(node.name) + 1)
-        value = fmt(node.value)
+        value = fmt(node.value, name=node.name)
         lines.append(f"  {node.name} = {node.text}")
         substituted = substitute(node.text, {n: fmt(v) for n, v in node.operands})
         if substituted != value:
@@ -82,6 +84,12 @@ def _partial(factor) -> str:
     return f"∂{factor.of}/∂{factor.wrt}"
 
 
+def _formula(solution: Solution, factor) -> str:
+    """A local partial's formula: the author's form (−(t1 - out_o1)) where there is one, else SymPy's."""
+    form = local_form(solution.network, factor)
+    return form.text if form is not None else sympy.sstr(factor.expr)
+
+
 def _backward(solution: Solution, fmt: _Formatter) -> list[str]:
     out = solution.output
     lines = [f"Backward pass    (d{out}/dx = sum over the consumers c of x of d{out}/dc * ∂c/∂x;",
@@ -92,18 +100,19 @@ def _backward(solution: Solution, fmt: _Formatter) -> list[str]:
         lines.append(f"  {names} = 1: {'it is a term' if len(trivial) == 1 else 'each is a term'} of the sum {out}")
     for delta in shown_deltas(solution):
         if delta not in trivial:
-            lines += _delta(out, delta, fmt)
+            lines += _delta(solution, delta, fmt)
     return lines
 
 
-def _delta(out: str, delta: SolvedDelta, fmt: _Formatter) -> list[str]:
+def _delta(solution: Solution, delta: SolvedDelta, fmt: _Formatter) -> list[str]:
+    out = solution.output
     symbolic = " + ".join(f"d{out}/d{t.consumer} * {_partial(t.factor)}" for t in delta.terms)
     pad = " " * (len(out) + len(delta.name) + 4)
     if delta.value is None:
         return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}is undefined here: {delta.undefined}"]
     numeric = " + ".join(f"{_paren(fmt(t.delta))} * {_paren(fmt(t.factor.value))}" for t in delta.terms)
-    locals_ = ", ".join(f"{_partial(t.factor)} = {sympy.sstr(t.factor.expr)}" for t in delta.terms)
-    return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}= {numeric}", f"  {pad}= {fmt(delta.value)}",
+    locals_ = ", ".join(f"{_partial(t.factor)} = {_formula(solution, t.factor)}" for t in delta.terms)
+    return [f"  d{out}/d{delta.name} = {symbolic}", f"  {pad}= {numeric}", f"  {pad}= {fmt(delta.value, name=delta.name)}",
             f"  {pad}  where {locals_}"]
 
 
@@ -112,15 +121,16 @@ def _gradients(solution: Solution, fmt: _Formatter) -> list[str]:
     if not solution.gradients:
         lines.append(f"  ({solution.output} depends on no trainable parameter)")
     for gradient in solution.gradients:
-        lines += _gradient(solution.output, gradient, fmt)
+        lines += _gradient(solution, gradient, fmt)
     return lines
 
 
-def _gradient(out: str, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
+def _gradient(solution: Solution, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
+    out = solution.output
     p = gradient.param
     label = f"d{out}/d{p}"
     pad = " " * (len(label) + 1)
-    value = fmt(gradient.value)
+    value = fmt(gradient.value, name=gradient.param)
     chain = gradient.chain
     lines = []
     if chain is None:
@@ -130,9 +140,9 @@ def _gradient(out: str, gradient: SolvedGradient, fmt: _Formatter) -> list[str]:
         numbers = [fmt(f.value) for f in chain.factors]
         if chain.head_delta is not None:
             names.insert(0, f"d{out}/d{chain.head}")
-            numbers.insert(0, fmt(chain.head_delta))
+            numbers.insert(0, fmt(chain.head_delta, name=chain.head))
         if chain.head_delta is None and len(chain.factors) == 1:  # the output uses p directly: one local partial
-            formula = sympy.sstr(chain.factors[0].expr)
+            formula = _formula(solution, chain.factors[0])
             shown = f" = {formula}" if formula != value else ""
             return [f"  {label} = {names[0]}{shown} = {value}", f"  {pad}  (1 path from {out} to {p})"]
         lines.append(f"  {label} = {' * '.join(names)}")
@@ -153,5 +163,5 @@ def _updates(solution: Solution, fmt: _Formatter) -> list[str]:
     lines = [f"Update    (learning rate {rate}; {how})"]
     for u in solution.updates:
         lines.append(f"  {u.param}+ = {u.param} - {rate} * d{out}/d{u.param} = {fmt(u.before)} - {rate} * "
-                     f"{_paren(fmt(u.gradient))} = {fmt(u.after)}")
+                     f"{_paren(fmt(u.gradient))} = {fmt(u.after, name=u.param)}")
     return lines

@@ -1,0 +1,127 @@
+"""Local partials print in the author's form (issue 20): −(t1 − out_o1), as the lectures derive them.
+
+Each printed form is checked twice: against the text the lectures write (by hand, below) and against
+``sympy.diff`` of the node's own expression (the same function), independently of the derivation.
+"""
+
+from __future__ import annotations
+
+import sympy
+import pytest
+
+import symgrad
+from symgrad.expr import parse_expression
+from symgrad.render.author_form import author_partial
+
+SOFTMAX = symgrad.mlp([2, 2, 2], activation="tanh", loss="softmax_cross_entropy", seed=0)
+BCE = symgrad.mlp([2, 2, 2], activation="tanh", loss="bce", seed=0)
+
+# (network, node, wrt) → the form the lectures write, in expression syntax.
+LECTURE_FORMS = [
+    ("mazur", "E_o1", "out_o1", "-(t1 - out_o1)"),  # ½(t1 − out_o1)²: chain through the difference
+    ("mazur", "E_o1", "t1", "t1 - out_o1"),
+    ("mazur", "out_o1", "net_o1", "out_o1 * (1 - out_o1)"),  # σ' through the node itself
+    ("mazur", "net_o1", "w5", "out_h1"),
+    ("perceptron", "L", "yhat", "-(y - yhat)"),
+    ("sigmoid_circuit", "z", "c", "-1 / c ** 2"),
+    ("softmax", "E_total", "out_o1", "-t1"),
+    ("softmax", "E_total", "lse", "t1 + t2"),  # −(t1·(o1 − lse) + t2·(o2 − lse)): the minus distributed
+    ("softmax", "E_total", "t2", "-(out_o2 - lse)"),
+    ("softmax", "lse", "out_o2", "exp(out_o2 - lse)"),  # softmax, with the author's order of terms
+    ("softmax", "out_h1", "net_h1", "1 - out_h1 ** 2"),  # tanh'
+    ("bce", "E_o1", "out_o1", "-(t1 / out_o1 - (1 - t1) / (1 - out_o1))"),
+    ("bce", "E_o1", "t1", "-(log(out_o1) - log(1 - out_o1))"),
+    ("direct", "L", "w", "-(y - w * x) * x"),  # the sign on the first factor: no −((y − w·x)·x)
+    ("direct", "L", "x", "-(y - w * x) * w"),
+]
+
+DIRECT = symgrad.loads('[symbols]\ninputs = ["x"]\ntargets = ["y"]\nparams = ["w"]\n[values]\nx = 2\ny = 1\n'
+                       'w = 0.5\n[nodes]\nL = "1/2*(y - w*x)**2"\n')
+
+
+def _network(name: str):
+    return {"softmax": SOFTMAX, "bce": BCE, "direct": DIRECT}.get(name) or symgrad.load(name)
+
+
+def _form(network, node: str, wrt: str):
+    derivation = symgrad.derive(network)
+    factor = derivation.factors[node, wrt]
+    own = network.nodes[node]
+    return author_partial(own.text, node, wrt, factor.expr, own.expr)
+
+
+def _same_as_sympy_diff(network, node: str, wrt: str, text: str) -> bool:
+    """``text`` equals sympy.diff of the node's expression (the node's own name standing for its expression)."""
+    own = network.nodes[node].expr
+    reference = sympy.diff(own, network.symbol(wrt))
+    by_name = {s.name: s for s in own.free_symbols}
+    form = parse_expression(text, real=True).expr
+    form = form.xreplace({s: by_name.get(s.name, s) for s in form.free_symbols})
+    form = form.xreplace({sympy.Symbol(node, real=True): own})
+    return sympy.simplify(form - reference) == 0
+
+
+@pytest.mark.parametrize("name, node, wrt, expected", LECTURE_FORMS,
+                         ids=[f"{n}-{a}-{b}" for n, a, b, _ in LECTURE_FORMS])
+def test_local_partials_print_as_the_lectures_derive_them(name, node, wrt, expected):
+    network = _network(name)
+    form = _form(network, node, wrt)
+    assert form is not None and form.text == expected
+    assert _same_as_sympy_diff(network, node, wrt, expected)
+
+
+def test_a_wrong_form_would_be_caught_by_the_reference():
+    # The check above can fail: SymPy's sign-flipped difference is not ∂E_o1/∂out_o1.
+    assert not _same_as_sympy_diff(symgrad.load("mazur"), "E_o1", "out_o1", "t1 - out_o1")
+
+
+@pytest.mark.parametrize("name", [e.name for e in symgrad.builtin_examples()] + ["softmax", "bce", "direct"])
+def test_every_form_is_the_same_function_as_sympy_diff(name):
+    network = _network(name)
+    derivation = symgrad.derive(network)
+    checked = 0
+    for node, wrt in derivation.factors:
+        form = _form(network, node, wrt)
+        if form is not None:
+            assert _same_as_sympy_diff(network, node, wrt, form.text), (node, wrt, form.text)
+            checked += 1
+    assert checked == len(derivation.factors)  # every local partial of these networks has a lecture form
+
+
+def test_a_form_outside_the_rules_keeps_sympys():
+    net = symgrad.loads('[symbols]\ninputs = ["x"]\n[values]\nx = 2\n[nodes]\nf = "x / (1 + x)"\n')
+    assert _form(net, "f", "x") is None  # the variable above and below: SymPy's quotient rule prints
+    tex = symgrad.report(net, format="latex")
+    assert r"\frac{\partial f}{\partial x} &= - \frac{x}{\left(x + 1\right)^{2}} + \frac{1}{x + 1}" in tex
+
+
+def test_mazur_documents_print_minus_t1_minus_out_o1():
+    network = symgrad.load("mazur")
+    form = r"\frac{\partial E_{\mathrm{o1}}}{\partial \mathrm{out}_{\mathrm{o1}}} &= -\left(t_{1} - \mathrm{out}_{\mathrm{o1}}\right)"
+    assert form + r" = -\left(0.01 - 0.75136507\right) = 0.74136507" in symgrad.report(network, format="latex")
+    markdown = symgrad.report(network, format="markdown")
+    assert form in markdown and r"\mathrm{out}_{\mathrm{o1}} - t_{1}" not in markdown
+    text = symgrad.report(network)
+    assert "where ∂E_o1/∂out_o1 = -(t1 - out_o1)" in text and "out_o1 - t1" not in text
+
+
+def test_softmax_documents_show_the_loss_as_written_and_no_minus_zero():
+    tex = symgrad.report(SOFTMAX, format="latex")
+    assert (r"E_{\mathrm{total}} &= -\left(t_{1} \left(\mathrm{out}_{\mathrm{o1}} - \mathrm{lse}\right) + "
+            r"t_{2} \left(\mathrm{out}_{\mathrm{o2}} - \mathrm{lse}\right)\right)") in tex
+    # t1 = 0 (a one-hot target): ∂E/∂out_o1 = −t1 = 0, never −t1 = −0 = 0.
+    assert r"{\partial \mathrm{out}_{\mathrm{o1}}} &= -t_{1} = 0" in tex and "-0 " not in tex and "= -0\n" not in tex
+    text = symgrad.report(SOFTMAX)
+    assert "∂E_total/∂out_o1 = -t1" in text and "-lse + out_o1" not in text
+
+
+def test_bce_documents_print_the_lecture_form():
+    tex = symgrad.report(BCE, format="latex")
+    assert (r"&= -\left(t_{1} / \mathrm{out}_{\mathrm{o1}} - \left(1 - t_{1}\right) / "
+            r"\left(1 - \mathrm{out}_{\mathrm{o1}}\right)\right)") in tex
+
+
+def test_the_text_report_writes_a_negative_argument_in_one_pair_of_parentheses():
+    text = symgrad.report(SOFTMAX)
+    assert "tanh((" not in text
+    assert any(line.strip().startswith("= tanh(-") for line in text.splitlines())
