@@ -7,6 +7,7 @@ point, and the complex step.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -15,14 +16,19 @@ import numpy as np
 import sympy
 
 from .arithmetic import mp_value_at
-from .compile import compile_network
+from .chain import derive
+from .compile import compile_gradient, compile_network
 from .evaluation import evaluate_gradients
+from .gradcheck_exact import ExactProgram, exact_program
 from .graph import Network
-from .kinks import Kink
+from .kinks import Kink, kink_arguments
 from .limits import MAX_GRADCHECK_POINTS
 from .precision import FLOAT64_DIGITS, GRADCHECK_DIGITS
 
-__all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "loss_at"]
+__all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "scalar_problem", "loss_at"]
+
+_PREPARED: dict = {}  # (id(network), its fingerprint) -> (weakref to it, derivation, compiled code, kinks, program)
+_PREPARED_KEPT = 8  # networks whose derivation and compiled code are kept between checks
 
 
 def _compiled_at(compiled, point: Mapping[str, float], moved: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict]:
@@ -52,7 +58,7 @@ class ExactPoint:
 
     loss: object  # mpmath.mpf
     gradient: list  # mpmath.mpf per coordinate
-    values: dict  # quantity name -> mpmath.mpf
+    values: dict  # quantity name -> mpmath.mpf: every quantity, or at least those in kink arguments
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class ScalarProblem:
     names: tuple[str, ...]  # the coordinates: params, or inputs when there are none
     point: dict[str, float]
     kinks: list[Kink]
+    program: ExactProgram | None = None  # the exact side as generated gmpy2 code, where it can be written
 
     def losses(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Compiled losses (P,) and gradients over ``names`` (P, n) at the rows of xs, in one call."""
@@ -75,6 +82,11 @@ class ScalarProblem:
 
     def exact(self, x: np.ndarray) -> ExactPoint:
         """Exact loss, exact gradient over ``names`` and every value, at float64 point x."""
+        if self.program is not None:
+            moved = self.point | {n: float(v) for n, v in zip(self.names, x)}
+            fast = self.program.at(moved)
+            if fast is not None:
+                return ExactPoint(*fast)
         at = {k: sympy.Rational(v) for k, v in self.point.items()}
         at |= {n: sympy.Rational(float(v)) for n, v in zip(self.names, x)}
         g = evaluate_gradients(self.derivation, at=at, digits=GRADCHECK_DIGITS)
@@ -119,6 +131,37 @@ class MatrixProblem:
                 loss, grads = self.compiled(self.unflatten(x), self.inputs, self.targets)
                 out.append((float(loss), np.concatenate([np.ravel(grads[k]) for k in self.shapes])))
         return np.array([f for f, _ in out]), np.array([g for _, g in out])
+
+
+def scalar_problem(network: Network, at: Mapping[str, object] | None) -> ScalarProblem:
+    """The scalar-form problem at the network's point (``at`` overrides leaves).
+
+    Deriving, compiling and writing the exact side cost more than a small check itself, and a
+    campaign checks the same network at many points: they are kept for the last
+    ``_PREPARED_KEPT`` networks, keyed by the network object and everything in it (leaves,
+    values, nodes, output), so a network changed since is prepared again.
+    """
+    key = (id(network), _fingerprint(network))
+    kept = _PREPARED.get(key)
+    if kept is None or kept[0]() is not network:
+        derivation = derive(network)
+        compiled = compile_gradient(derivation, reduction="none")
+        names = tuple(network.params or network.inputs)
+        kinks = kink_arguments(network, network.ancestors(network.output))
+        shown = tuple(sorted({s.name for *_, arg in kinks for s in arg.free_symbols}))
+        kept = (weakref.ref(network), derivation, compiled, kinks, exact_program(derivation, names, shown))
+        _PREPARED[key] = kept
+        while len(_PREPARED) > _PREPARED_KEPT:
+            del _PREPARED[next(iter(_PREPARED))]
+    _, derivation, compiled, kinks, program = kept
+    point = {k: float(v) for k, v in network.point(at).items()}
+    return ScalarProblem(network, derivation, compiled, tuple(network.params or network.inputs), point, kinks, program)
+
+
+def _fingerprint(network: Network) -> tuple:
+    return (tuple(network.leaves.items()), tuple(network.nodes.items()), tuple(network.values.items()),
+            tuple(network.data.items()), network._output, network.learning_rate, id(network.structure),
+            network.description)
 
 
 def loss_at(problem: ScalarProblem | MatrixProblem, x: np.ndarray) -> tuple[float, np.ndarray | None]:

@@ -31,17 +31,15 @@ from typing import Callable, Mapping
 import mpmath
 import numpy as np
 
-from .chain import derive
-from .compile import compile_gradient
 from .diagnosis import diagnose
 from .errors import DomainError, InvalidArgument, SymgradError
 from .evaluation import evaluate_gradients
 from .finite_differences import (EPS, SCHEMES, SLOPE_STENCIL, Scheme, default_step, higher_derivatives,
                                  roundoff_bound, scheme_named, truncation_bound)
-from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem
+from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem, scalar_problem
 from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
-from .kinks import check_analytic, kink_arguments, kink_within, one_sided_differences
+from .kinks import check_analytic, kink_within, one_sided_differences
 from .limits import MAX_FULL_GRADCHECK, MAX_GRADCHECK_DIRECTIONS, MAX_STEP
 from .precision import GRADCHECK_DIGITS, GRADCHECK_WORKING_DIGITS, to_decimal
 from .tolerance import F_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
@@ -160,16 +158,12 @@ def _problem(network: Network, sch: Scheme, *, against, at) -> tuple[ScalarProbl
                      "differences, the bound's higher derivative estimated from compiled gradients; kinks are not "
                      "detected in this form")
     else:
-        derivation = derive(network)
-        compiled = compile_gradient(derivation, reduction="none")
-        point = {k: float(v) for k, v in network.point(at).items()}
-        names = network.params or network.inputs
+        problem = scalar_problem(network, at)
+        names, point = problem.names, problem.point
         if not network.params:
             notes.append("no parameters: derivatives with respect to the inputs are checked (no compiled column)")
         if sch.name == "complex":
             check_analytic(network, names)
-        problem = ScalarProblem(network, derivation, compiled, tuple(names), point,
-                                kink_arguments(network, network.ancestors(network.output)))
         x = np.array([point[n] for n in names])
     if not problem.names:
         raise InvalidArgument("the network has no parameters or inputs to differentiate with respect to")
