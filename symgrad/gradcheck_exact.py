@@ -5,8 +5,7 @@
 check needs it at 1 + 4 points per row. Here the same derivation (forward values, local
 factors, δ) is written once per check as straight-line Python source over gmpy2 (MPFR)
 numbers (``arithmetic.GmpySource``), run at the same two precisions, and the numbers the
-check reads (the loss, the gradient over the checked coordinates, the quantities in kink
-arguments) must agree to the same tolerance. The 90-digit run is returned, converted
+check reads (the loss, the gradient over the checked coordinates, the kink arguments) must agree to the same tolerance. The 90-digit run is returned, converted
 exactly to mpmath: the same digits as the walk's to far beyond the 30 certified (they
 differ in the last few of the 90 bits' worth, where the two libraries round differently).
 
@@ -19,12 +18,14 @@ decide), or no gmpy2 installed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Mapping
 
 import mpmath
 import sympy
+from mpmath.libmp import from_man_exp
 
-from .arithmetic import GmpySource, Unsupported, from_mpfr, gmpy2
+from .arithmetic import GmpySource, Unsupported, gmpy2
 from .chain import Derivation
 from .functions import logsumexp, max_share, min_share, relu, zero_one
 from .limits import MAX_MAGNITUDE_DIGITS
@@ -33,6 +34,8 @@ from .precision import GRADCHECK_DIGITS, WORKING_EXTRA
 __all__ = ["ExactProgram", "exact_program"]
 
 _MAX_MAG = int(MAX_MAGNITUDE_DIGITS * 3.3219280948873626) + 1  # 2**this exceeds 10**MAX_MAGNITUDE_DIGITS
+_DPS = GRADCHECK_DIGITS + WORKING_EXTRA  # the walk's first working precision; it certifies at it and twice it
+_KEPT_NUMBERS = 100_000  # leaf values kept as mpfr between points
 
 
 class _Source(GmpySource):
@@ -81,16 +84,19 @@ _SPACE = {"relu": _relu, "logsumexp": _logsumexp, "heaviside": _heaviside, "sign
 
 
 class ExactProgram:
-    """One derivation's exact loss, gradient over ``names`` and ``shown`` values, as generated gmpy2 code.
+    """One derivation's exact loss, gradient over ``names`` and kink ``arguments``, as generated gmpy2 code.
 
-    ``at(point)`` gives (loss, gradient, values) as mpmath numbers, or None where the walk must decide.
+    ``at(leaves)`` gives (loss, gradient, values) as mpmath numbers, or None where the walk must
+    decide; values hold the quantities the arguments read, by name, and each argument's own
+    value under the argument (``kinks.kink_within`` reads it there).
     """
 
-    def __init__(self, derivation: Derivation, names: tuple[str, ...], shown: tuple[str, ...]):
+    def __init__(self, derivation: Derivation, names: tuple[str, ...], arguments: tuple[sympy.Expr, ...]):
         net = derivation.network
         self.printer = _Source()
         self.leaves = list(net.leaves)
         var = {n: f"v{k}" for k, n in enumerate(net.quantities)}
+        shown = tuple(sorted({s.name for arg in arguments for s in arg.free_symbols}))
         lines = [f"def run({', '.join(var[n] for n in self.leaves)}):"]
         nodes = [n for n in derivation.order if n in net.nodes]
         lines += [f"    {var[n]} = {self.printer.code(net.nodes[n].expr, var)}" for n in nodes]
@@ -105,55 +111,94 @@ class ExactProgram:
             delta[adj.name] = f"g{j}"
             lines.append(f"    g{j} = " + " + ".join(f"{delta[t.consumer]} * {factor[t.consumer, adj.name]}"
                                                    for t in adj.terms))
-        every = [var[n] for n in nodes] + list(factor.values()) + [d for d in delta.values() if d[0] == "g"]
-        out = [var[derivation.output]] + [delta.get(n, "zero") for n in names] + [var[n] for n in shown]
-        lines.append(f"    return ({', '.join(out)},), fsum([{', '.join(f'abs({x})' for x in every)}])")
+        out = ([var[derivation.output]] + [delta.get(n, "zero") for n in names] + [var[n] for n in shown]
+               + [self.printer.code(arg, var) for arg in arguments])
+        lines.append(f"    return ({', '.join(out)},)")
         self.text = "\n".join(lines)
         self.count = len(names)
         self.shown = shown
-        self.functions = {}
+        self.arguments = arguments
+        self.precisions = tuple(_precision(d) for d in (_DPS, 2 * _DPS))
+        # every operation that overflows beyond the walk's magnitude, divides by zero or has no real
+        # value (log or √ of a negative) raises, as the walk's checks do: the walk then decides
+        self.contexts = {p: gmpy2.context(precision=p, emax=_MAX_MAG, trap_overflow=True, trap_invalid=True,
+                                          trap_divzero=True) for p in self.precisions}
+        self.functions = {p: self._function(p) for p in self.precisions}
+        self.tolerance = gmpy2.mpfr(10, self.precisions[1]) ** (-GRADCHECK_DIGITS - 3)
+        self.numbers: dict[float, object] = {}  # each float leaf as an mpfr (exact at any precision), made once
 
     def _function(self, prec: int):
-        """The generated function with its constants at ``prec`` bits (made once per precision)."""
-        if prec not in self.functions:
-            with mpmath.workprec(prec), gmpy2.context(precision=prec):
-                space = {**self.printer.namespace(), **_SPACE, "zero": gmpy2.mpfr(0)}
-            exec(compile(self.text, "<gradcheck exact side>", "exec"), space)  # generated from the derivation only
-            self.functions[prec] = space["run"]
-        return self.functions[prec]
+        """The generated function with its constants at ``prec`` bits."""
+        with mpmath.workprec(prec), gmpy2.context(precision=prec):
+            space = {**self.printer.namespace(), **_SPACE, "zero": gmpy2.mpfr(0)}
+        exec(compile(self.text, "<gradcheck exact side>", "exec"), space)  # generated from the derivation only
+        return space["run"]
 
-    def _run(self, prec: int, point: Mapping[str, float]):
-        with gmpy2.context(precision=prec):
-            numbers, size = self._function(prec)(*[gmpy2.mpfr(float(point[n])) for n in self.leaves])
-        if not gmpy2.is_finite(size) or (size and gmpy2.get_exp(size) > _MAX_MAG):
-            raise Unsupported("a value that is not finite, or too large")
-        return numbers
+    def _mpfr(self, value: float):
+        if value not in self.numbers:
+            if len(self.numbers) > _KEPT_NUMBERS:
+                self.numbers.clear()
+            self.numbers[value] = gmpy2.mpfr(value)
+        return self.numbers[value]
 
-    def at(self, point: Mapping[str, float]):
-        """(loss, [gradient by name], {shown name: value}) certified to GRADCHECK_DIGITS; None: walk instead."""
-        dps = GRADCHECK_DIGITS + WORKING_EXTRA
-        with mpmath.workdps(dps):
-            low_prec = mpmath.mp.prec
-        with mpmath.workdps(2 * dps):
-            high_prec = mpmath.mp.prec
+    def at(self, leaves: Mapping[str, float]):
+        """(loss, [gradient by name], {shown name: value}) certified to GRADCHECK_DIGITS; None: walk instead.
+
+        ``leaves``: every leaf's float value by name. The gradient converts each entry to mpmath when read.
+        """
+        args = [self._mpfr(float(leaves[n])) for n in self.leaves]
+        low_prec, high_prec = self.precisions
         try:
-            low, high = self._run(low_prec, point), self._run(high_prec, point)
-        except (Unsupported, ArithmeticError, ValueError, TypeError):
+            with self.contexts[low_prec]:
+                low = self.functions[low_prec](*args)
+            with self.contexts[high_prec]:
+                high = self.functions[high_prec](*args)
+                tolerance = self.tolerance
+                if not all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(low, high)):
+                    return None
+        except (ArithmeticError, ValueError, TypeError):
             return None
-        with gmpy2.context(precision=high_prec):
-            tolerance = gmpy2.mpfr(10) ** (-GRADCHECK_DIGITS - 3)
-            if not all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(low, high)):
-                return None
-        with mpmath.workprec(high_prec):
-            numbers = [from_mpfr(x) for x in high]
-        return numbers[0], numbers[1:1 + self.count], dict(zip(self.shown, numbers[1 + self.count:]))
+        values = dict(zip(self.shown + self.arguments, map(_to_mpf, high[1 + self.count:])))
+        return _to_mpf(high[0]), _Converted(high[1:1 + self.count]), values
 
 
-def exact_program(derivation: Derivation, names: tuple[str, ...], shown: tuple[str, ...]) -> ExactProgram | None:
+class _Converted(Sequence):
+    """gmpy2 numbers read as mpmath numbers, each converted (exactly) when first read."""
+
+    def __init__(self, numbers):
+        self.numbers = numbers
+        self.converted: dict[int, mpmath.mpf] = {}
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if k not in self.converted:
+            self.converted[k] = _to_mpf(self.numbers[k])
+        return self.converted[k]
+
+
+def _to_mpf(value) -> mpmath.mpf:
+    """An mpfr as an mpmath number, exactly (``arithmetic.from_mpfr`` without a precision to round to)."""
+    if not value:
+        return mpmath.mpf(0)
+    man, exp = value.as_mantissa_exp()
+    return mpmath.mp.make_mpf(from_man_exp(man, int(exp)))
+
+
+def _precision(dps: int) -> int:
+    with mpmath.workdps(dps):
+        return mpmath.mp.prec
+
+
+def exact_program(derivation: Derivation, names: tuple[str, ...],
+                  arguments: tuple[sympy.Expr, ...]) -> ExactProgram | None:
     """The generated exact side of a check, or None without gmpy2 or for a head it cannot write."""
     if gmpy2 is None:
         return None
     try:
-        return ExactProgram(derivation, names, shown)
+        return ExactProgram(derivation, names, arguments)
     except (Unsupported, KeyError):
         return None

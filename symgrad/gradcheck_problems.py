@@ -58,7 +58,7 @@ class ExactPoint:
 
     loss: object  # mpmath.mpf
     gradient: list  # mpmath.mpf per coordinate
-    values: dict  # quantity name -> mpmath.mpf: every quantity, or at least those in kink arguments
+    values: dict  # quantity name -> mpmath.mpf: every quantity, or those in kink arguments and the arguments
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,7 @@ class ScalarProblem:
     def exact(self, x: np.ndarray) -> ExactPoint:
         """Exact loss, exact gradient over ``names`` and every value, at float64 point x."""
         if self.program is not None:
-            moved = self.point | {n: float(v) for n, v in zip(self.names, x)}
-            fast = self.program.at(moved)
+            fast = self.program.at(self.point | dict(zip(self.names, x.tolist())))
             if fast is not None:
                 return ExactPoint(*fast)
         at = {k: sympy.Rational(v) for k, v in self.point.items()}
@@ -148,8 +147,8 @@ def scalar_problem(network: Network, at: Mapping[str, object] | None) -> ScalarP
         compiled = compile_gradient(derivation, reduction="none")
         names = tuple(network.params or network.inputs)
         kinks = kink_arguments(network, network.ancestors(network.output))
-        shown = tuple(sorted({s.name for *_, arg in kinks for s in arg.free_symbols}))
-        kept = (weakref.ref(network), derivation, compiled, kinks, exact_program(derivation, names, shown))
+        arguments = tuple(dict.fromkeys(arg for *_, arg in kinks))
+        kept = (weakref.ref(network), derivation, compiled, kinks, exact_program(derivation, names, arguments))
         _PREPARED[key] = kept
         while len(_PREPARED) > _PREPARED_KEPT:
             del _PREPARED[next(iter(_PREPARED))]

@@ -446,7 +446,7 @@ def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray
 
 def _along(gradient, v: np.ndarray):
     """The directional derivative ∇f·v in mpmath, skipping the zero entries of v."""
-    return mpmath.fsum(g * float(vi) for g, vi in zip(gradient, v) if vi)
+    return mpmath.fsum(gradient[k] * float(v[k]) for k in np.flatnonzero(v))
 
 
 # -- the verdicts -------------------------------------------------------------------------------
