@@ -65,8 +65,9 @@ def _walked(network, **options) -> symgrad.GradcheckReport:
         gradcheck_problems._PREPARED.update(saved)
 
 
-@pytest.mark.parametrize("example", ["mazur", "mlp_3_4_2", "chain_sin", "perceptron"])
-@pytest.mark.parametrize("scheme", ["forward", "central", "richardson"])
+@pytest.mark.parametrize("example, scheme", [(e, "central") for e in EXAMPLES]
+                         + [("mazur", s) for s in ("forward", "backward", "richardson", "complex")]
+                         + [("mlp_3_4_2", "richardson")])
 def test_reports_are_the_walks_to_the_bit(example, scheme):
     fast = symgrad.gradcheck(symgrad.load(example), scheme=scheme)
     walked = _walked(symgrad.load(example), scheme=scheme)
