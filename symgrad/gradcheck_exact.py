@@ -141,32 +141,37 @@ class ExactProgram:
             self.numbers[value] = gmpy2.mpfr(value)
         return self.numbers[value]
 
-    def at(self, leaves: Mapping[str, float]):
+    def at(self, leaves: Mapping[str, float], *, along: Sequence[int] | None = None):
         """(loss, [gradient by name], {shown name: value}) certified to GRADCHECK_DIGITS; None: walk instead.
 
-        ``leaves``: every leaf's float value by name. The gradient converts each entry to mpmath when read.
+        ``leaves``: every leaf's float value by name. ``along``: the gradient entries wanted (all
+        when None); only those are certified and can be read, each converted to mpmath when read.
         """
         args = [self._mpfr(float(leaves[n])) for n in self.leaves]
         low_prec, high_prec = self.precisions
+        wanted = range(1, 1 + self.count) if along is None else [1 + k for k in along]
+        checked = [0, *wanted, *range(1 + self.count, len(self.shown) + len(self.arguments) + 1 + self.count)]
         try:
             with self.contexts[low_prec]:
                 low = self.functions[low_prec](*args)
             with self.contexts[high_prec]:
                 high = self.functions[high_prec](*args)
                 tolerance = self.tolerance
-                if not all(a == b or abs(a - b) <= tolerance * max(abs(a), abs(b)) for a, b in zip(low, high)):
-                    return None
+                for a, b in ((low[j], high[j]) for j in checked):
+                    if a != b and abs(a - b) > tolerance * max(abs(a), abs(b)):
+                        return None
         except (ArithmeticError, ValueError, TypeError):
             return None
         values = dict(zip(self.shown + self.arguments, map(_to_mpf, high[1 + self.count:])))
-        return _to_mpf(high[0]), _Converted(high[1:1 + self.count]), values
+        return _to_mpf(high[0]), _Converted(high[1:1 + self.count], [j - 1 for j in wanted]), values
 
 
 class _Converted(Sequence):
-    """gmpy2 numbers read as mpmath numbers, each converted (exactly) when first read."""
+    """gmpy2 numbers read as mpmath numbers, each converted (exactly) when first read; only the certified ones."""
 
-    def __init__(self, numbers):
+    def __init__(self, numbers, certified: Sequence[int]):
         self.numbers = numbers
+        self.certified = set(certified)
         self.converted: dict[int, mpmath.mpf] = {}
 
     def __len__(self) -> int:
@@ -176,6 +181,10 @@ class _Converted(Sequence):
         if isinstance(k, slice):
             return [self[j] for j in range(*k.indices(len(self)))]
         if k not in self.converted:
+            if not 0 <= k < len(self.numbers):
+                raise IndexError(k)
+            if k not in self.certified:
+                raise LookupError(f"gradient entry {k} was not asked for (along=), so it is not certified")
             self.converted[k] = _to_mpf(self.numbers[k])
         return self.converted[k]
 

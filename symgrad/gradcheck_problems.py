@@ -80,10 +80,14 @@ class ScalarProblem:
             return loss, np.stack([grads[n] for n in self.names], axis=1)
         return loss, None  # derivatives by inputs: the compiled code has none
 
-    def exact(self, x: np.ndarray) -> ExactPoint:
-        """Exact loss, exact gradient over ``names`` and every value, at float64 point x."""
+    def exact(self, x: np.ndarray, *, along: np.ndarray | None = None) -> ExactPoint:
+        """Exact loss, exact gradient over ``names`` and every value, at float64 point x.
+
+        ``along``: a direction v; only the gradient entries where v is not 0 are then sure to be there.
+        """
         if self.program is not None:
-            fast = self.program.at(self.point | dict(zip(self.names, x.tolist())))
+            entries = None if along is None else np.flatnonzero(along).tolist()
+            fast = self.program.at(self.point | dict(zip(self.names, x.tolist())), along=entries)
             if fast is not None:
                 return ExactPoint(*fast)
         at = {k: sympy.Rational(v) for k, v in self.point.items()}

@@ -368,7 +368,7 @@ def _sample(c: _Centre, v: np.ndarray, eta: float,
     exact_losses, values, slopes = {0: c.exact.loss}, {0: c.exact.values}, {0: _along(c.exact.gradient, v)}
     for k in SLOPE_STENCIL:
         try:
-            there = c.problem.exact(points[k])
+            there = c.problem.exact(points[k], along=v)
         except DomainError:
             return None
         exact_losses[k], values[k], slopes[k] = there.loss, there.values, _along(there.gradient, v)
