@@ -47,8 +47,11 @@ class _Source(GmpySource):
         return super().code(e, names)
 
 
+_ZERO, _ONE = (gmpy2.mpfr(0), gmpy2.mpfr(1)) if gmpy2 is not None else (None, None)  # exact at any precision
+
+
 def _relu(x):
-    return x if x > 0 else gmpy2.mpfr(0)
+    return x if x > 0 else _ZERO
 
 
 def _logsumexp(*args):
@@ -57,22 +60,22 @@ def _logsumexp(*args):
 
 
 def _heaviside(x, at_zero):
-    return gmpy2.mpfr(1) if x > 0 else (gmpy2.mpfr(0) if x < 0 else at_zero)
+    return _ONE if x > 0 else (_ZERO if x < 0 else at_zero)
 
 
 def _sign(x):
-    return gmpy2.mpfr(1) if x > 0 else (gmpy2.mpfr(-1) if x < 0 else gmpy2.mpfr(0))
+    return _ONE if x > 0 else (-_ONE if x < 0 else _ZERO)
 
 
 def _share(pick):
     def share(x, *args):
         best = pick(args)
-        return gmpy2.mpfr(1) / sum(1 for a in args if a == best) if x == best else gmpy2.mpfr(0)
+        return _ONE / sum(1 for a in args if a == best) if x == best else _ZERO
     return share
 
 
 def _zero_one(m):
-    return gmpy2.mpfr(1) if m <= 0 else gmpy2.mpfr(0)
+    return _ONE if m <= 0 else _ZERO
 
 
 #: The heads beyond ``GmpySource``'s, by the name the source calls, as functions.functions's mpmath forms are.
@@ -87,8 +90,8 @@ class ExactProgram:
     """One derivation's exact loss, gradient over ``names`` and kink ``arguments``, as generated gmpy2 code.
 
     ``at(leaves)`` gives (loss, gradient, values) as mpmath numbers, or None where the walk must
-    decide; values hold the quantities the arguments read, by name, and each argument's own
-    value under the argument (``kinks.kink_within`` reads it there).
+    decide; values hold each kink argument's value under the argument itself
+    (``kinks.kink_within`` reads it there).
     """
 
     def __init__(self, derivation: Derivation, names: tuple[str, ...], arguments: tuple[sympy.Expr, ...]):
@@ -96,7 +99,6 @@ class ExactProgram:
         self.printer = _Source()
         self.leaves = list(net.leaves)
         var = {n: f"v{k}" for k, n in enumerate(net.quantities)}
-        shown = tuple(sorted({s.name for arg in arguments for s in arg.free_symbols}))
         lines = [f"def run({', '.join(var[n] for n in self.leaves)}):"]
         nodes = [n for n in derivation.order if n in net.nodes]
         lines += [f"    {var[n]} = {self.printer.code(net.nodes[n].expr, var)}" for n in nodes]
@@ -111,12 +113,10 @@ class ExactProgram:
             delta[adj.name] = f"g{j}"
             lines.append(f"    g{j} = " + " + ".join(f"{delta[t.consumer]} * {factor[t.consumer, adj.name]}"
                                                    for t in adj.terms))
-        out = ([var[derivation.output]] + [delta.get(n, "zero") for n in names] + [var[n] for n in shown]
-               + [self.printer.code(arg, var) for arg in arguments])
+        out = [var[derivation.output]] + [delta.get(n, "zero") for n in names] + [self.printer.code(a, var) for a in arguments]
         lines.append(f"    return ({', '.join(out)},)")
         self.text = "\n".join(lines)
         self.count = len(names)
-        self.shown = shown
         self.arguments = arguments
         self.precisions = tuple(_precision(d) for d in (_DPS, 2 * _DPS))
         # every operation that overflows beyond the walk's magnitude, divides by zero or has no real
@@ -142,7 +142,7 @@ class ExactProgram:
         return self.numbers[value]
 
     def at(self, leaves: Mapping[str, float], *, along: Sequence[int] | None = None):
-        """(loss, [gradient by name], {shown name: value}) certified to GRADCHECK_DIGITS; None: walk instead.
+        """(loss, [gradient by name], {kink argument: value}) certified to GRADCHECK_DIGITS; None: walk instead.
 
         ``leaves``: every leaf's float value by name. ``along``: the gradient entries wanted (all
         when None); only those are certified and can be read, each converted to mpmath when read.
@@ -150,7 +150,7 @@ class ExactProgram:
         args = [self._mpfr(float(leaves[n])) for n in self.leaves]
         low_prec, high_prec = self.precisions
         wanted = range(1, 1 + self.count) if along is None else [1 + k for k in along]
-        checked = [0, *wanted, *range(1 + self.count, len(self.shown) + len(self.arguments) + 1 + self.count)]
+        checked = [0, *wanted, *range(1 + self.count, 1 + self.count + len(self.arguments))]
         try:
             with self.contexts[low_prec]:
                 low = self.functions[low_prec](*args)
@@ -162,7 +162,7 @@ class ExactProgram:
                         return None
         except (ArithmeticError, ValueError, TypeError):
             return None
-        values = dict(zip(self.shown + self.arguments, map(_to_mpf, high[1 + self.count:])))
+        values = dict(zip(self.arguments, map(_to_mpf, high[1 + self.count:])))
         return _to_mpf(high[0]), _Converted(high[1:1 + self.count], [j - 1 for j in wanted]), values
 
 

@@ -58,7 +58,7 @@ class ExactPoint:
 
     loss: object  # mpmath.mpf
     gradient: list  # mpmath.mpf per coordinate
-    values: dict  # quantity name -> mpmath.mpf: every quantity, or those in kink arguments and the arguments
+    values: dict  # quantity name -> mpmath.mpf for every quantity, or kink argument -> mpmath.mpf
 
 
 @dataclass(frozen=True)
