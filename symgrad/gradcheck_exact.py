@@ -204,7 +204,15 @@ def _precision(dps: int) -> int:
 
 def exact_program(derivation: Derivation, names: tuple[str, ...],
                   arguments: tuple[sympy.Expr, ...]) -> ExactProgram | None:
-    """The generated exact side of a check, or None without gmpy2 or for a head it cannot write."""
+    """The generated exact side of a check, or None without gmpy2 or for a head it cannot write.
+
+    >>> import symgrad
+    >>> net = symgrad.load("mazur")
+    >>> program = exact_program(symgrad.derive(net), ("w5",), ())
+    >>> loss, gradient, _ = program.at({k: float(v) for k, v in net.point().items()})
+    >>> symgrad.to_decimal(gradient[0], 9)
+    '0.0821670406'
+    """
     if gmpy2 is None:
         return None
     try:

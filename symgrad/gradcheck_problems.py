@@ -143,6 +143,11 @@ def scalar_problem(network: Network, at: Mapping[str, object] | None) -> ScalarP
     campaign checks the same network at many points: they are kept for the last
     ``_PREPARED_KEPT`` networks, keyed by the network object and everything in it (leaves,
     values, nodes, output), so a network changed since is prepared again.
+
+    >>> import symgrad
+    >>> problem = scalar_problem(symgrad.load("mazur"), {"w1": 0.2})
+    >>> problem.names[:2], problem.point["w1"], problem.program is not None
+    (('w1', 'w2'), 0.2, True)
     """
     key = (id(network), _fingerprint(network))
     kept = _PREPARED.get(key)

@@ -16,7 +16,7 @@ the point; each disagreement is attributed to its cause:
 
 The error formula, used everywhere, is symmetric: ``|a − b| / max(|a|, |b|)``. Beside this
 module: the report types (``gradcheck_report``), the user's function (``user_gradient``),
-the problems checked (``gradcheck_problems``), kinks (``kinks``), the pass/fail rule
+the problems checked (``gradcheck_problems``), the exact side as generated code (``gradcheck_exact``), kinks (``kinks``), the pass/fail rule
 (``tolerance``), the step sweep (``step_sweep``) and its plot (``render/picture.py``). Inside,
 the finite-difference step is called ``h``.
 """
