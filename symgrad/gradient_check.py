@@ -432,7 +432,7 @@ def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray
             kink = kink_within(c.problem.kinks, samples.values, sch)
             exact_mp = samples.slopes[0]
             exact = float(exact_mp) if abs(exact_mp) <= FLOAT64_MAX else math.copysign(math.inf, exact_mp)
-        derivative = float(higher_derivatives(samples.slopes, eta)[sch.order + 1])
+        derivative = float(higher_derivatives(samples.slopes, eta, orders=(sch.order + 1,))[sch.order + 1])
     compiled = float(np.dot(c.compiled, v)) if c.compiled is not None else None
     user = float(np.dot([c.user[n] for n in c.problem.names], v)) if c.user is not None else None
     reference = exact if exact is not None else compiled
