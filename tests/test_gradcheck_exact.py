@@ -137,3 +137,23 @@ def test_a_changed_network_is_prepared_again():
     row = next(r for r in after.rows if r.param == "w_extra")
     assert row.exact == 6.0 and row.verdict == "ok"  # d(w²)/dw at 3, by hand
     assert {r.param: r.exact for r in after.rows if r.param != "w_extra"} == before  # w_extra² adds to nothing else
+
+
+@pytest.mark.parametrize("at", [{"w1": 1e6}, {"w1": -800.0, "i1": 3.0}, {"w1": 1e-300}, {"w5": 5e3, "w6": 5e3},
+                                {"i1": 1e150, "w1": 1e150}])
+def test_extreme_points_give_the_walks_report(at):
+    """Saturated sigmoids, tiny and huge values: the generated side or its fallback, never a different report."""
+    assert symgrad.gradcheck(symgrad.load("mazur"), at=at).to_json() == _walked(symgrad.load("mazur"), at=at).to_json()
+
+
+def test_a_loss_undefined_at_the_point_raises_the_walks_error():
+    def net():
+        n = symgrad.Network(description="log of a negative")
+        n.param("w", -1)
+        n.node("f", "log(w)")
+        return n
+    with pytest.raises(symgrad.SymgradError) as fast:
+        symgrad.gradcheck(net())
+    with pytest.raises(symgrad.SymgradError) as walked:
+        _walked(net())
+    assert str(fast.value) == str(walked.value) and "log" in str(fast.value)
