@@ -28,14 +28,13 @@ from mpmath.libmp import from_man_exp
 from .arithmetic import GmpySource, Unsupported, gmpy2
 from .chain import Derivation
 from .functions import logsumexp, max_share, min_share, relu, zero_one
-from .limits import MAX_MAGNITUDE_DIGITS
+from .limits import GRADCHECK_NUMBERS_KEPT, MAX_MAGNITUDE_DIGITS
 from .precision import GRADCHECK_DIGITS, WORKING_EXTRA
 
 __all__ = ["ExactProgram", "exact_program"]
 
 _MAX_MAG = int(MAX_MAGNITUDE_DIGITS * 3.3219280948873626) + 1  # 2**this exceeds 10**MAX_MAGNITUDE_DIGITS
 _DPS = GRADCHECK_DIGITS + WORKING_EXTRA  # the walk's first working precision; it certifies at it and twice it
-_KEPT_NUMBERS = 100_000  # leaf values kept as mpfr between points
 
 
 class _Source(GmpySource):
@@ -136,7 +135,7 @@ class ExactProgram:
 
     def _mpfr(self, value: float):
         if value not in self.numbers:
-            if len(self.numbers) > _KEPT_NUMBERS:
+            if len(self.numbers) > GRADCHECK_NUMBERS_KEPT:
                 self.numbers.clear()
             self.numbers[value] = gmpy2.mpfr(value)
         return self.numbers[value]

@@ -22,13 +22,12 @@ from .evaluation import evaluate_gradients
 from .gradcheck_exact import ExactProgram, exact_program
 from .graph import Network
 from .kinks import Kink, kink_arguments
-from .limits import MAX_GRADCHECK_POINTS
+from .limits import GRADCHECK_NETWORKS_KEPT, MAX_GRADCHECK_POINTS
 from .precision import FLOAT64_DIGITS, GRADCHECK_DIGITS
 
 __all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "scalar_problem", "loss_at"]
 
 _PREPARED: dict = {}  # (id(network), its fingerprint) -> (weakref to it, derivation, compiled code, kinks, program)
-_PREPARED_KEPT = 8  # networks whose derivation and compiled code are kept between checks
 
 
 def _compiled_at(compiled, point: Mapping[str, float], moved: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict]:
@@ -141,8 +140,9 @@ def scalar_problem(network: Network, at: Mapping[str, object] | None) -> ScalarP
 
     Deriving, compiling and writing the exact side cost more than a small check itself, and a
     campaign checks the same network at many points: they are kept for the last
-    ``_PREPARED_KEPT`` networks, keyed by the network object and everything in it (leaves,
-    values, nodes, output), so a network changed since is prepared again.
+    ``limits.GRADCHECK_NETWORKS_KEPT`` networks (which they keep in memory), keyed by the network
+    object and everything in it (leaves, values, nodes, output), so a network changed since is
+    prepared again.
 
     >>> import symgrad
     >>> problem = scalar_problem(symgrad.load("mazur"), {"w1": 0.2})
@@ -159,7 +159,7 @@ def scalar_problem(network: Network, at: Mapping[str, object] | None) -> ScalarP
         arguments = tuple(dict.fromkeys(arg for *_, arg in kinks))
         kept = (weakref.ref(network), derivation, compiled, kinks, exact_program(derivation, names, arguments))
         _PREPARED[key] = kept
-        while len(_PREPARED) > _PREPARED_KEPT:
+        while len(_PREPARED) > GRADCHECK_NETWORKS_KEPT:
             del _PREPARED[next(iter(_PREPARED))]
     _, derivation, compiled, kinks, program = kept
     point = {k: float(v) for k, v in network.point(at).items()}

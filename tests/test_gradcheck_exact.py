@@ -157,3 +157,13 @@ def test_a_loss_undefined_at_the_point_raises_the_walks_error():
     with pytest.raises(symgrad.SymgradError) as walked:
         _walked(net())
     assert str(fast.value) == str(walked.value) and "log" in str(fast.value)
+
+
+def test_at_most_the_limits_number_of_networks_is_kept():
+    from symgrad.limits import GRADCHECK_NETWORKS_KEPT
+
+    networks = [symgrad.load("two_neurons") for _ in range(GRADCHECK_NETWORKS_KEPT + 3)]
+    for net in networks:
+        symgrad.gradcheck(net)
+    kept = [entry[0]() for entry in gradcheck_problems._PREPARED.values()]
+    assert len(kept) == GRADCHECK_NETWORKS_KEPT and kept == networks[-GRADCHECK_NETWORKS_KEPT:]  # the latest ones
