@@ -106,11 +106,13 @@ def roundoff_bound(scheme: Scheme, h: float, error_f: float, *, slope: float = 0
     return scheme.roundoff * error_f / h
 
 
-def higher_derivatives(slopes: dict[int, object], eta: float) -> dict[int, object]:
+def higher_derivatives(slopes: dict[int, object], eta: float, *,
+                       orders: tuple[int, ...] = (2, 3, 5)) -> dict[int, object]:
     """f″, f‴ and f⁽⁵⁾ along v from the slope f′ at x + k·η (k = −2 … 2), by 5-point differences.
 
-    Keyed by order + 1 of the scheme whose truncation term needs them. The slopes may be
-    floats or mpmath numbers; the result is of the same kind.
+    Keyed by order + 1 of the scheme whose truncation term needs them (``orders``: only those
+    keys, each computed as it would be among all three). The slopes may be floats or mpmath
+    numbers; the result is of the same kind.
 
     >>> higher_derivatives({k: 3.0 * k ** 2 for k in range(-2, 3)}, 1.0)[3]   # f = k³: f‴ = 6
     6.0
@@ -118,8 +120,9 @@ def higher_derivatives(slopes: dict[int, object], eta: float) -> dict[int, objec
     g = slopes
     if any(isinstance(v, mpmath.mpf) for v in g.values()):  # η⁴ may overflow float64 where mpmath does not
         eta = mpmath.mpf(eta)
-    return {
-        2: (g[-2] - 8 * g[-1] + 8 * g[1] - g[2]) / (12 * eta),
-        3: (-g[-2] + 16 * g[-1] - 30 * g[0] + 16 * g[1] - g[2]) / (12 * eta ** 2),
-        5: (g[-2] - 4 * g[-1] + 6 * g[0] - 4 * g[1] + g[2]) / eta ** 4,
+    formulas = {
+        2: lambda: (g[-2] - 8 * g[-1] + 8 * g[1] - g[2]) / (12 * eta),
+        3: lambda: (-g[-2] + 16 * g[-1] - 30 * g[0] + 16 * g[1] - g[2]) / (12 * eta ** 2),
+        5: lambda: (g[-2] - 4 * g[-1] + 6 * g[0] - 4 * g[1] + g[2]) / eta ** 4,
     }
+    return {order: formulas[order]() for order in orders}

@@ -7,6 +7,7 @@ point, and the complex step.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -15,14 +16,18 @@ import numpy as np
 import sympy
 
 from .arithmetic import mp_value_at
-from .compile import compile_network
+from .chain import derive
+from .compile import compile_gradient, compile_network
 from .evaluation import evaluate_gradients
+from .gradcheck_exact import ExactProgram, exact_program
 from .graph import Network
-from .kinks import Kink
-from .limits import MAX_GRADCHECK_POINTS
+from .kinks import Kink, kink_arguments
+from .limits import GRADCHECK_NETWORKS_KEPT, MAX_GRADCHECK_POINTS
 from .precision import FLOAT64_DIGITS, GRADCHECK_DIGITS
 
-__all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "loss_at"]
+__all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "scalar_problem", "loss_at"]
+
+_PREPARED: dict = {}  # (id(network), its fingerprint) -> (weakref to it, derivation, compiled code, kinks, program)
 
 
 def _compiled_at(compiled, point: Mapping[str, float], moved: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict]:
@@ -52,7 +57,7 @@ class ExactPoint:
 
     loss: object  # mpmath.mpf
     gradient: list  # mpmath.mpf per coordinate
-    values: dict  # quantity name -> mpmath.mpf
+    values: dict  # quantity name -> mpmath.mpf for every quantity, or kink argument -> mpmath.mpf
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class ScalarProblem:
     names: tuple[str, ...]  # the coordinates: params, or inputs when there are none
     point: dict[str, float]
     kinks: list[Kink]
+    program: ExactProgram | None = None  # the exact side as generated gmpy2 code, where it can be written
 
     def losses(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Compiled losses (P,) and gradients over ``names`` (P, n) at the rows of xs, in one call."""
@@ -73,8 +79,16 @@ class ScalarProblem:
             return loss, np.stack([grads[n] for n in self.names], axis=1)
         return loss, None  # derivatives by inputs: the compiled code has none
 
-    def exact(self, x: np.ndarray) -> ExactPoint:
-        """Exact loss, exact gradient over ``names`` and every value, at float64 point x."""
+    def exact(self, x: np.ndarray, *, along: np.ndarray | None = None) -> ExactPoint:
+        """Exact loss, exact gradient over ``names`` and every value, at float64 point x.
+
+        ``along``: a direction v; only the gradient entries where v is not 0 are then sure to be there.
+        """
+        if self.program is not None:
+            entries = None if along is None else np.flatnonzero(along).tolist()
+            fast = self.program.at(self.point | dict(zip(self.names, x.tolist())), along=entries)
+            if fast is not None:
+                return ExactPoint(*fast)
         at = {k: sympy.Rational(v) for k, v in self.point.items()}
         at |= {n: sympy.Rational(float(v)) for n, v in zip(self.names, x)}
         g = evaluate_gradients(self.derivation, at=at, digits=GRADCHECK_DIGITS)
@@ -119,6 +133,43 @@ class MatrixProblem:
                 loss, grads = self.compiled(self.unflatten(x), self.inputs, self.targets)
                 out.append((float(loss), np.concatenate([np.ravel(grads[k]) for k in self.shapes])))
         return np.array([f for f, _ in out]), np.array([g for _, g in out])
+
+
+def scalar_problem(network: Network, at: Mapping[str, object] | None) -> ScalarProblem:
+    """The scalar-form problem at the network's point (``at`` overrides leaves).
+
+    Deriving, compiling and writing the exact side cost more than a small check itself, and a
+    campaign checks the same network at many points: they are kept for the last
+    ``limits.GRADCHECK_NETWORKS_KEPT`` networks (which they keep in memory), keyed by the network
+    object and everything in it (leaves, values, nodes, output), so a network changed since is
+    prepared again.
+
+    >>> import symgrad
+    >>> problem = scalar_problem(symgrad.load("mazur"), {"w1": 0.2})
+    >>> problem.names[:2], problem.point["w1"], problem.program is not None
+    (('w1', 'w2'), 0.2, True)
+    """
+    key = (id(network), _fingerprint(network))
+    kept = _PREPARED.get(key)
+    if kept is None or kept[0]() is not network:
+        derivation = derive(network)
+        compiled = compile_gradient(derivation, reduction="none")
+        names = tuple(network.params or network.inputs)
+        kinks = kink_arguments(network, network.ancestors(network.output))
+        arguments = tuple(dict.fromkeys(arg for *_, arg in kinks))
+        kept = (weakref.ref(network), derivation, compiled, kinks, exact_program(derivation, names, arguments))
+        _PREPARED[key] = kept
+        while len(_PREPARED) > GRADCHECK_NETWORKS_KEPT:
+            del _PREPARED[next(iter(_PREPARED))]
+    _, derivation, compiled, kinks, program = kept
+    point = {k: float(v) for k, v in network.point(at).items()}
+    return ScalarProblem(network, derivation, compiled, tuple(network.params or network.inputs), point, kinks, program)
+
+
+def _fingerprint(network: Network) -> tuple:
+    return (tuple(network.leaves.items()), tuple(network.nodes.items()), tuple(network.values.items()),
+            tuple(network.data.items()), network._output, network.learning_rate, id(network.structure),
+            network.description)
 
 
 def loss_at(problem: ScalarProblem | MatrixProblem, x: np.ndarray) -> tuple[float, np.ndarray | None]:

@@ -16,7 +16,7 @@ the point; each disagreement is attributed to its cause:
 
 The error formula, used everywhere, is symmetric: ``|a − b| / max(|a|, |b|)``. Beside this
 module: the report types (``gradcheck_report``), the user's function (``user_gradient``),
-the problems checked (``gradcheck_problems``), kinks (``kinks``), the pass/fail rule
+the problems checked (``gradcheck_problems``), the exact side as generated code (``gradcheck_exact``), kinks (``kinks``), the pass/fail rule
 (``tolerance``), the step sweep (``step_sweep``) and its plot (``render/picture.py``). Inside,
 the finite-difference step is called ``h``.
 """
@@ -31,17 +31,15 @@ from typing import Callable, Mapping
 import mpmath
 import numpy as np
 
-from .chain import derive
-from .compile import compile_gradient
 from .diagnosis import diagnose
 from .errors import DomainError, InvalidArgument, SymgradError
 from .evaluation import evaluate_gradients
 from .finite_differences import (EPS, SCHEMES, SLOPE_STENCIL, Scheme, default_step, higher_derivatives,
                                  roundoff_bound, scheme_named, truncation_bound)
-from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem
+from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem, scalar_problem
 from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
-from .kinks import check_analytic, kink_arguments, kink_within, one_sided_differences
+from .kinks import check_analytic, kink_within, one_sided_differences
 from .limits import MAX_FULL_GRADCHECK, MAX_GRADCHECK_DIRECTIONS, MAX_STEP
 from .second_order_check import check_order
 from .precision import GRADCHECK_DIGITS, GRADCHECK_WORKING_DIGITS, to_decimal
@@ -166,16 +164,12 @@ def _problem(network: Network, sch: Scheme, *, against, at) -> tuple[ScalarProbl
                      "differences, the bound's higher derivative estimated from compiled gradients; kinks are not "
                      "detected in this form")
     else:
-        derivation = derive(network)
-        compiled = compile_gradient(derivation, reduction="none")
-        point = {k: float(v) for k, v in network.point(at).items()}
-        names = network.params or network.inputs
+        problem = scalar_problem(network, at)
+        names, point = problem.names, problem.point
         if not network.params:
             notes.append("no parameters: derivatives with respect to the inputs are checked (no compiled column)")
         if sch.name == "complex":
             check_analytic(network, names)
-        problem = ScalarProblem(network, derivation, compiled, tuple(names), point,
-                                kink_arguments(network, network.ancestors(network.output)))
         x = np.array([point[n] for n in names])
     if not problem.names:
         raise InvalidArgument("the network has no parameters or inputs to differentiate with respect to")
@@ -380,7 +374,7 @@ def _sample(c: _Centre, v: np.ndarray, eta: float,
     exact_losses, values, slopes = {0: c.exact.loss}, {0: c.exact.values}, {0: _along(c.exact.gradient, v)}
     for k in SLOPE_STENCIL:
         try:
-            there = c.problem.exact(points[k])
+            there = c.problem.exact(points[k], along=v)
         except DomainError:
             return None
         exact_losses[k], values[k], slopes[k] = there.loss, there.values, _along(there.gradient, v)
@@ -444,7 +438,7 @@ def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray
             kink = kink_within(c.problem.kinks, samples.values, sch)
             exact_mp = samples.slopes[0]
             exact = float(exact_mp) if abs(exact_mp) <= FLOAT64_MAX else math.copysign(math.inf, exact_mp)
-        derivative = float(higher_derivatives(samples.slopes, eta)[sch.order + 1])
+        derivative = float(higher_derivatives(samples.slopes, eta, orders=(sch.order + 1,))[sch.order + 1])
     compiled = float(np.dot(c.compiled, v)) if c.compiled is not None else None
     user = float(np.dot([c.user[n] for n in c.problem.names], v)) if c.user is not None else None
     reference = exact if exact is not None else compiled
@@ -458,7 +452,7 @@ def _estimate(c: _Centre, d: _Direction, evaluated: tuple[np.ndarray, np.ndarray
 
 def _along(gradient, v: np.ndarray):
     """The directional derivative ∇f·v in mpmath, skipping the zero entries of v."""
-    return mpmath.fsum(g * float(vi) for g, vi in zip(gradient, v) if vi)
+    return mpmath.fsum(gradient[k] * float(v[k]) for k in np.flatnonzero(v))
 
 
 # -- the verdicts -------------------------------------------------------------------------------

@@ -44,12 +44,14 @@ def kink_arguments(network: Network, nodes: tuple[str, ...]) -> list[Kink]:
 def kink_within(kinks: list[Kink], values: dict[int, dict], scheme: Scheme) -> str | None:
     """The first kink argument that changes sign (or touches 0) between the stencil points, described.
 
-    ``values[k]`` holds the exact value of every quantity at the stencil point x + k·η·v.
+    ``values[k]`` holds the exact value of every quantity at the stencil point x + k·η·v, by
+    name, and may hold an argument's value already, under the argument itself.
     """
     span = [k for k in (-2, -1, 0, 1, 2) if _in_step(k, scheme)]
     for node, head, arg in kinks:
-        vals = [mp_value_at(arg, values[k], GRADCHECK_WORKING_DIGITS) for k in span]
-        signs = {int(mpmath.sign(val)) for val in vals}
+        vals = [values[k][arg] if arg in values[k] else mp_value_at(arg, values[k], GRADCHECK_WORKING_DIGITS)
+                for k in span]
+        signs = {(val > 0) - (val < 0) for val in vals}
         if len(signs) > 1:
             return f"{head} in node {node!r} (argument {sympy.sstr(arg)} = {mpmath.nstr(vals[span.index(0)], 6)})"
     return None
