@@ -37,7 +37,7 @@ from .fused_module import IMPORTS, JIT, FusedGradient, FusedPrinter, kernel_line
 from .generated import check_reduction
 from .graph import Network
 from .layout import MLPStructure, mlp_structure
-from .matrix import LOSS_TERMS, MatrixDerivation, derive_matrix
+from .matrix import LOSS_TERMS, MatrixDerivation, derive_matrix, output_share
 from .matrix_code import gradient_tail, matrix_layout, penalty_lines
 
 __all__ = ["compile_fused_matrix", "fused_matrix_source"]
@@ -160,7 +160,7 @@ class _KernelWriter:
 
     def output(self, L: int) -> None:
         """``output_L(h, f, T)``: the loss term and δ_L = ∂ℓ/∂ŷ ⊙ act′ in one pass."""
-        term = LOSS_TERMS[self.deriv.structure.loss]
+        term = LOSS_TERMS[self.deriv.structure.loss] * output_share(self.deriv.structure)  # mse: mean over outputs
         self.kernels += [f"@{JIT}", f"def output_{L}(h, f, T):",
                          "    'Loss per feature, δ_L = dℓ/dŷ ⊙ act′ and its batch sums (the bias gradient).'",
                          "    n, batch = h.shape", "    loss = np.zeros(n)", "    delta = np.empty_like(h)",

@@ -386,6 +386,7 @@ def test_matrix_form_matches_hand_written_backprop(numba, reduction):
     dict(activation="leaky_relu", loss="hinge", output_activation="identity"),
     dict(activation="sigmoid", loss="sse", bias="layer", l2="0.01"),
     dict(activation="identity", loss="half_sse", bias="none"),
+    dict(activation="sigmoid", loss="mse"),  # the mean over the K = 2 outputs, loss value included
 ], ids=lambda o: "-".join(map(str, o.values())))
 def test_matrix_form_agrees_with_exact_values(numba, options):
     """Every activation and per-output loss, against the exact gradient summed sample by sample."""
