@@ -1,0 +1,306 @@
+"""Question sheets and worked solutions read back, and the nice rules on networks other than the 2-2-2
+one: a linear two-neuron chain, a tanh neuron and a softmax cross-entropy (log-sum-exp) network, each
+recomputed by hand (Fraction where exact, mpmath at 40 digits beyond)."""
+
+from __future__ import annotations
+
+import decimal
+import re
+import tomllib
+from fractions import Fraction
+
+import mpmath
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symgrad
+from symgrad.exercise import make_exercise
+from symgrad.exercise_documents import answer_key, question_latex, question_markdown
+from symgrad.exercise_values import draw_variants
+
+mpmath.mp.dps = 40
+
+TANH = """description = "A tanh neuron and a linear output, squared error"
+output = "E"
+
+[symbols]
+inputs = ["x"]
+targets = ["t"]
+params = ["w1", "b1", "w2", "b2"]
+
+[values]
+x = 0.5
+t = 0.3
+w1 = 0.8
+b1 = 0.2
+w2 = 0.6
+b2 = 0.1
+
+[nodes]
+z = "w1*x + b1"
+h = "tanh(z)"
+f = "w2*h + b2"
+E = "1/2*(t - f)**2"
+"""
+
+SOFTMAX = """description = "Two logits, softmax cross-entropy through log-sum-exp"
+output = "E"
+
+[symbols]
+inputs = ["x1", "x2"]
+targets = ["t1", "t2"]
+params = ["w1", "w2", "w3", "w4"]
+
+[values]
+x1 = 0.5
+x2 = 0.8
+t1 = 1
+t2 = 0
+w1 = 0.3
+w2 = 0.6
+w3 = 0.9
+w4 = 0.2
+
+[nodes]
+z1 = "w1*x1 + w2*x2"
+z2 = "w3*x1 + w4*x2"
+lse = "log(exp(z1) + exp(z2))"
+E = "lse - (t1*z1 + t2*z2)"
+
+[exercise]
+fixed = ["t1", "t2"]
+ask = ["z1", "lse", "E", "dE/dw1", "dE/dw4"]
+digits = 3
+"""
+
+ORIGINAL = {
+    "two_neurons": {"x": -2, "w1": 3, "w_b1": -1, "w2": 2, "w_b2": 4},
+    "tanh": {"x": Fraction(1, 2), "t": Fraction(3, 10), "w1": Fraction(4, 5), "b1": Fraction(1, 5),
+             "w2": Fraction(3, 5), "b2": Fraction(1, 10)},
+    "softmax": {"x1": Fraction(1, 2), "x2": Fraction(4, 5), "w1": Fraction(3, 10), "w2": Fraction(3, 5),
+                "w3": Fraction(9, 10), "w4": Fraction(1, 5)},
+}
+
+
+def mpf(x) -> mpmath.mpf:
+    x = Fraction(x)
+    return mpmath.mpf(x.numerator) / x.denominator
+
+
+def two_neurons_by_hand(v):
+    """h = x·w1 + w_b1, f = h·w2 + w_b2, exactly (Fraction)."""
+    h = v["x"] * v["w1"] + v["w_b1"]
+    f = h * v["w2"] + v["w_b2"]
+    return {"values": {"h": h, "f": f}, "preactivations": [],
+            "grads": {"w1": v["w2"] * v["x"], "w_b1": v["w2"], "w2": h, "w_b2": 1},
+            "sums": [(h, [v["x"] * v["w1"], v["w_b1"]]), (f, [h * v["w2"], v["w_b2"]])]}
+
+
+def tanh_by_hand(v):
+    z = v["w1"] * v["x"] + v["b1"]  # exact
+    h = mpmath.tanh(mpf(z))
+    f = mpf(v["w2"]) * h + mpf(v["b2"])
+    e = f - mpf(v["t"])
+    dz = e * mpf(v["w2"]) * (1 - h * h)
+    return {"values": {"z": z, "h": h, "f": f, "E": e * e / 2}, "preactivations": [z],
+            "grads": {"w1": dz * mpf(v["x"]), "b1": dz, "w2": e * h, "b2": e},
+            "sums": [(z, [v["w1"] * v["x"], v["b1"]]), (f, [mpf(v["w2"]) * h, v["b2"]]), (-e, [v["t"], f])]}
+
+
+def softmax_by_hand(v):
+    z1 = v["w1"] * v["x1"] + v["w2"] * v["x2"]
+    z2 = v["w3"] * v["x1"] + v["w4"] * v["x2"]
+    a, b = mpmath.exp(mpf(z1)), mpmath.exp(mpf(z2))
+    lse = mpmath.log(a + b)
+    p1, p2 = a / (a + b), b / (a + b)
+    d1, d2 = p1 - mpf(v["t1"]), p2 - mpf(v["t2"])
+    E = lse - mpf(v["t1"]) * mpf(z1) - mpf(v["t2"]) * mpf(z2)
+    return {"values": {"z1": z1, "z2": z2, "lse": lse, "E": E}, "preactivations": [],
+            "grads": {"w1": d1 * mpf(v["x1"]), "w2": d1 * mpf(v["x2"]), "w3": d2 * mpf(v["x1"]), "w4": d2 * mpf(v["x2"])},
+            "sums": [(z1, [v["w1"] * v["x1"], v["w2"] * v["x2"]]), (z2, [v["w3"] * v["x1"], v["w4"] * v["x2"]]),
+                     (a + b, [a, b]), (E, [lse, mpf(v["t1"]) * mpf(z1), mpf(v["t2"]) * mpf(z2)])]}
+
+
+NETWORKS = {"two_neurons": ("two_neurons", two_neurons_by_hand), "tanh": (TANH, tanh_by_hand),
+            "softmax": (SOFTMAX, softmax_by_hand)}
+
+
+def spec_path(name: str, tmp_path) -> str:
+    text = NETWORKS[name][0]
+    if "\n" not in text:
+        return text  # a built-in example
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def on_grid(value: Fraction, original) -> bool:
+    """The documented grid: k/20 of the power of ten at or above |original| (1 at least), 1 ≤ k ≤ 20,
+    with the original's sign."""
+    original = Fraction(original)
+    scale = 1
+    while scale < abs(original):
+        scale *= 10
+    k = value / (Fraction(scale) / 20)
+    return k.denominator == 1 and 1 <= abs(k) <= 20 and (original == 0 or (k > 0) == (original > 0))
+
+
+def assert_nice(name: str, values: dict) -> None:
+    """The documented rules, from the hand calculation (not from symgrad's evaluation)."""
+    for leaf, original in ORIGINAL[name].items():
+        assert on_grid(Fraction(values[leaf]), original), (leaf, values[leaf])
+    hand = NETWORKS[name][1](values)
+    for z in hand["preactivations"]:
+        assert Fraction(1, 10) <= abs(z) <= 3, z
+    for node, value in hand["values"].items():
+        assert abs(mpf(value) if isinstance(value, (int, Fraction)) else value) <= 1000, (node, value)
+    for param, g in hand["grads"].items():
+        g = mpf(g) if isinstance(g, (int, Fraction)) else g
+        assert mpmath.mpf("1e-4") <= abs(g) <= 1000, (param, g)
+    for total, terms in hand["sums"]:
+        big = max(abs(mpf(t) if isinstance(t, (int, Fraction)) else t) for t in terms)
+        assert abs(mpf(total) if isinstance(total, (int, Fraction)) else total) >= big / 10, (total, terms)
+
+
+def with_fixed(name: str, drawn: dict) -> dict:
+    values = dict(ORIGINAL[name])
+    if name == "softmax":
+        values.update(t1=1, t2=0)
+    values.update(drawn)
+    return values
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_drawn_values_are_nice_on_other_networks(name, seed, tmp_path_factory):
+    text = NETWORKS[name][0]
+    network = symgrad.load(text) if "\n" not in text else symgrad.loads(text)
+    fixed = ("t1", "t2") if name == "softmax" else ()
+    drawn = draw_variants(symgrad.derive(network), 3, seed=seed, fixed=fixed)
+    assert len({tuple(d.values()) for d in drawn}) == 3
+    for d in drawn:
+        assert not set(d) & set(fixed)
+        assert_nice(name, with_fixed(name, d))
+
+
+def spec_values(text: str) -> dict[str, Fraction]:
+    data = tomllib.loads(text, parse_float=decimal.Decimal)
+    return {k: Fraction(str(v)) for k, v in data["values"].items()}
+
+
+def within_digits(text: str, exact) -> bool:
+    """``text`` is ``exact`` rounded to its printed digits (half a unit in the last place)."""
+    written = decimal.Decimal(text)
+    half_unit = mpmath.mpf(5) * mpmath.mpf(10) ** (written.as_tuple().exponent - 1)
+    return abs(mpmath.mpf(text) - exact) <= half_unit * (1 + mpmath.mpf("1e-20"))
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_answers_match_the_hand_calculation_on_other_networks(name, tmp_path):
+    ex = make_exercise(spec_path(name, tmp_path), 4, seed=2)
+    assert len({v.spec_text for v in ex.variants}) == 4
+    for variant in ex.variants:
+        values = spec_values(variant.spec_text)
+        assert_nice(name, values)
+        hand = NETWORKS[name][1](values)
+        for answer in variant.answers:
+            q = answer.question
+            exact = hand["grads"][q.wrt] if q.kind == "gradient" else hand["values"][q.name]
+            exact = mpf(exact) if isinstance(exact, (int, Fraction)) else exact
+            written = decimal.Decimal(answer.text)
+            assert len(written.as_tuple().digits) == ex.options.digits or written.adjusted() < -4
+            assert within_digits(answer.text, exact), (variant.id, answer)
+        report = symgrad.check_claims(symgrad.loads(variant.spec_text), answer_key(ex, variant))
+        assert {row.verdict for row in report.rows} == {"right"}, report.to_text()
+
+
+# -- the Markdown question sheet and the worked solution, read back --------------------------------------
+
+def _md_given(sheet: str) -> dict[str, str]:
+    section = sheet.split("## Given", 1)[1].split("\n## ", 1)[0]
+    return {m[1]: m[2] for m in re.finditer(r"^\| \$(.+?)\$ \| (\S+) \|$", section, re.M)}
+
+
+MAZUR_LATEX = {  # the spec's own text in lecture names, written by hand
+    "i1": "i_{1}", "i2": "i_{2}", "t1": "t_{1}", "t2": "t_{2}", "b1": "b_{1}", "b2": "b_{2}",
+    **{f"w{k}": f"w_{{{k}}}" for k in range(1, 9)},
+}
+
+
+@pytest.fixture(scope="module")
+def mazur_three():
+    return make_exercise("mazur", 3, seed=9)
+
+
+def test_the_markdown_sheet_gives_every_value_and_question(mazur_three):
+    for variant in mazur_three.variants:
+        sheet = question_markdown(mazur_three, variant)
+        values = spec_values(variant.spec_text)
+        given = _md_given(sheet)
+        assert set(given) == set(MAZUR_LATEX.values())
+        for name, latex in MAZUR_LATEX.items():
+            assert Fraction(given[latex]) == values[name], name
+        assert "| learning rate $\\eta$ | 0.5 |" in sheet
+        assert f"Variant **{variant.id}**" in sheet and "## Compute, each to 4 significant digits" in sheet
+        items = re.findall(r"^(\d+)\. \$(.+?)\$: (.+)$", sheet, re.M)
+        assert [int(k) for k, _, _ in items] == [1, 2, 3, 4, 5, 6]
+        assert [m for _, m, _ in items] == [r"\mathrm{net}_{\mathrm{h1}}", r"\mathrm{out}_{\mathrm{h1}}",
+                                            r"E_{\mathrm{total}}", r"\frac{\mathrm{d}E_{\mathrm{total}}}{\mathrm{d}w_{5}}",
+                                            r"\frac{\mathrm{d}E_{\mathrm{total}}}{\mathrm{d}w_{1}}", r"w_{5}^{+}"]
+        hand_in = sheet.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+        assert hand_in == [f"# variant: {variant.id}", "net_h1 = ", "out_h1 = ", "E_total = ", "dE_total/dw5 = ",
+                           "dE_total/dw1 = ", "w5+ = "]
+
+
+@pytest.mark.parametrize("writer, row", [
+    (question_markdown, "$${} = {}$$"),
+    (question_latex, "{} &= {}"),
+])
+def test_sheets_print_the_network_in_the_authors_form(mazur_three, writer, row):
+    """As the spec writes it (w1*i1 + w2*i2 + b1*1, 1/2*(t1 - out_o1)**2), not SymPy's reordering."""
+    sheet = writer(mazur_three, mazur_three.variants[0])
+    expected = {
+        r"\mathrm{net}_{\mathrm{h1}}": r"w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + b_{1} \cdot 1",
+        r"\mathrm{net}_{\mathrm{o2}}": r"w_{7} \cdot \mathrm{out}_{\mathrm{h1}} + w_{8} \cdot \mathrm{out}_{\mathrm{h2}} + b_{2} \cdot 1",
+        r"E_{\mathrm{o1}}": r"\frac{1}{2} \left(t_{1} - \mathrm{out}_{\mathrm{o1}}\right)^{2}",
+        r"E_{\mathrm{total}}": r"E_{\mathrm{o1}} + E_{\mathrm{o2}}",
+    }
+    for name, form in expected.items():
+        assert row.format(name, form) in sheet, name
+    assert "b_{1} + i_{1} w_{1}" not in sheet and r"- \mathrm{out}_{\mathrm{o1}} + t_{1}" not in sheet
+
+
+_NUMBER = r"(-?\d+(?:\.\d+)?(?: \\times 10\^\{-?\d+\})?)"
+
+
+def _last_value(solution: str, lhs_latex: str) -> str:
+    """The number a worked solution ends the rows of ``lhs_latex`` with (``... = 0.412475``), as Decimal text."""
+    rows = [line for line in solution.splitlines() if line.startswith(lhs_latex + " &=")]
+    assert rows, lhs_latex
+    found = re.search(r"= \\left\(" + _NUMBER + r"\\right\)\s*(?:\\\\)?$|= " + _NUMBER + r"\s*(?:\\\\)?$", rows[-1])
+    assert found, rows[-1]
+    text = found[1] or found[2]
+    mantissa, _, power = text.partition(r" \times 10^{")
+    return str(decimal.Decimal(mantissa).scaleb(int(power.rstrip("}"))) if power else decimal.Decimal(mantissa))
+
+
+def test_the_solutions_answers_read_back_equal_the_answer_key(mazur_three):
+    """The solution prints digits + 2 digits; each, read back, rounds to within the key's last digit."""
+    latex_of = {"net_h1": r"\mathrm{net}_{\mathrm{h1}}", "out_h1": r"\mathrm{out}_{\mathrm{h1}}",
+                "E_total": r"E_{\mathrm{total}}",
+                "dE_total/dw5": r"\frac{\mathrm{d}E_{\mathrm{total}}}{\mathrm{d}w_{5}}",
+                "dE_total/dw1": r"\frac{\mathrm{d}E_{\mathrm{total}}}{\mathrm{d}w_{1}}", "w5+": r"w_{5}^{+}"}
+    for variant in mazur_three.variants:
+        solution = variant.solution.markdown(title="x")
+        key = dict(line.split(" = ") for line in answer_key(mazur_three, variant).splitlines()[2:])
+        assert list(key) == list(latex_of)
+        for lhs, written in key.items():
+            shown = _last_value(solution, latex_of[lhs])
+            # the key's number is the solution's, to 4 digits: within half a unit of the key's last digit
+            # plus half a unit of the solution's (6 digits; the two roundings may add up)
+            shown_half = mpmath.mpf(5) * mpmath.mpf(10) ** (decimal.Decimal(shown).as_tuple().exponent - 1)
+            key_half = mpmath.mpf(5) * mpmath.mpf(10) ** (decimal.Decimal(written).as_tuple().exponent - 1)
+            assert abs(mpmath.mpf(shown) - mpmath.mpf(written)) <= key_half + shown_half, (variant.id, lhs, shown)
+            assert len(decimal.Decimal(shown).normalize().as_tuple().digits) <= 6
