@@ -153,7 +153,9 @@ def marks_toml(exercise: Exercise) -> str:
     marks = {q.lhs: _toml_number(exercise.marks(q)) for q in exercise.questions}
     return ("# Marks per question of this exercise: `symgrad check --variants` reads them.\n"
             "# Change a number to weight a question; a line not listed here earns no marks.\n"
-            + toml_text({"marks": marks}))
+            "# follow_through = true: a line wrong only because it used an earlier wrong answer earns its marks;\n"
+            "# false (or `symgrad check --no-follow-through`): it earns none.\n"
+            + toml_text({"follow_through": True, "marks": marks}))
 
 
 def _toml_number(value: Fraction):

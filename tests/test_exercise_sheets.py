@@ -304,3 +304,56 @@ def test_the_solutions_answers_read_back_equal_the_answer_key(mazur_three):
             key_half = mpmath.mpf(5) * mpmath.mpf(10) ** (decimal.Decimal(written).as_tuple().exponent - 1)
             assert abs(mpmath.mpf(shown) - mpmath.mpf(written)) <= key_half + shown_half, (variant.id, lhs, shown)
             assert len(decimal.Decimal(shown).normalize().as_tuple().digits) <= 6
+
+
+def mlp_342_by_hand(v):
+    """The 3-4-2 sigmoid MLP of the [mlp] shorthand, by hand: hidden unit j has weights w(3j+1..3j+3) and
+    b_h(j+1); output o has w(13+4o..16+4o) and b_o(o+1); E = ½Σ(t − out)²."""
+    s = lambda z: 1 / (1 + mpmath.exp(-z))  # noqa: E731
+    x = [mpf(v[f"i{k}"]) for k in (1, 2, 3)]
+    net_h = [sum(mpf(v[f"w{3 * j + k + 1}"]) * x[k] for k in range(3)) + mpf(v[f"b_h{j + 1}"]) for j in range(4)]
+    out_h = [s(z) for z in net_h]
+    net_o = [sum(mpf(v[f"w{13 + 4 * o + j}"]) * out_h[j] for j in range(4)) + mpf(v[f"b_o{o + 1}"]) for o in range(2)]
+    out_o = [s(z) for z in net_o]
+    d_o = [(out_o[o] - mpf(v[f"t{o + 1}"])) * out_o[o] * (1 - out_o[o]) for o in range(2)]
+    d_h = [sum(d_o[o] * mpf(v[f"w{13 + 4 * o + j}"]) for o in range(2)) * out_h[j] * (1 - out_h[j]) for j in range(4)]
+    grads = {f"w{13 + 4 * o + j}": d_o[o] * out_h[j] for o in range(2) for j in range(4)}
+    grads.update({f"w{3 * j + k + 1}": d_h[j] * x[k] for j in range(4) for k in range(3)})
+    grads.update({f"b_h{j + 1}": d_h[j] for j in range(4)})
+    grads.update({f"b_o{o + 1}": d_o[o] for o in range(2)})
+    values = {f"net_h{j + 1}": net_h[j] for j in range(4)} | {f"out_h{j + 1}": out_h[j] for j in range(4)}
+    values |= {f"net_o{o + 1}": net_o[o] for o in range(2)} | {f"out_o{o + 1}": out_o[o] for o in range(2)}
+    values["E_total"] = sum((mpf(v[f"t{o + 1}"]) - out_o[o]) ** 2 for o in range(2)) / 2
+    return {"values": values, "preactivations": net_h + net_o, "grads": grads}
+
+
+def test_an_mlp_spec_is_varied_like_any_other(tmp_path):
+    """[mlp] names every weight, bias, input and target as a leaf: the variant spec keeps [mlp] and gives
+    the drawn values in [values]; each answer is the hand calculation's, each value on the grid."""
+    spec = tmp_path / "mlp.toml"
+    spec.write_text('[mlp]\nwidths = [3, 4, 2]\nactivation = "sigmoid"\nseed = 5\n\n[train]\nlearning_rate = 0.5\n\n'
+                    '[exercise]\nfixed = ["t1", "t2"]\nask = ["out_h2", "E_total", "dE_total/dw14", "dE_total/dw2", '
+                    '"dE_total/db_h3", "w14+"]\n')
+    original = symgrad.loads(spec.read_text()).values
+    ex = make_exercise(spec, 3, seed=4)
+    assert len({v.spec_text for v in ex.variants}) == 3
+    for variant in ex.variants:
+        data = tomllib.loads(variant.spec_text)
+        assert data["mlp"]["widths"] == [3, 4, 2] and "nodes" not in data
+        values = spec_values(variant.spec_text)
+        assert (values["t1"], values["t2"]) == (Fraction(str(original["t1"])), Fraction(str(original["t2"])))
+        for name in set(values) - {"t1", "t2"}:
+            assert on_grid(values[name], Fraction(str(original[name]))), name
+        hand = mlp_342_by_hand(values)
+        for z in hand["preactivations"]:
+            assert mpmath.mpf("0.1") <= abs(z) <= 3
+        for g in hand["grads"].values():
+            assert mpmath.mpf("1e-4") <= abs(g) <= 1000
+        exact = {"out_h2": hand["values"]["out_h2"], "E_total": hand["values"]["E_total"],
+                 "dE_total/dw14": hand["grads"]["w14"], "dE_total/dw2": hand["grads"]["w2"],
+                 "dE_total/db_h3": hand["grads"]["b_h3"], "w14+": mpf(values["w14"]) - hand["grads"]["w14"] / 2}
+        assert [a.question.lhs for a in variant.answers] == list(exact)
+        for answer in variant.answers:
+            assert within_digits(answer.text, exact[answer.question.lhs]), (variant.id, answer)
+        sheet = question_markdown(ex, variant)
+        assert r"$$\mathrm{net}_{\mathrm{h1}} = w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + w_{3} \cdot i_{3} + b_{\mathrm{h1}} \cdot 1$$" in sheet
