@@ -23,7 +23,7 @@ from .render.text import printable
 from .reporting import FORMATS, picture_title, plot_training, render_training, report, train_network
 from .solution import solve
 from .spec import builtin_examples, load
-from .step_sweep import sweep_steps
+from .step_sweep import sweep_hvp_steps, sweep_steps
 from .train import UPDATE_RULES
 from .user_gradient import load_gradient_function
 
@@ -154,7 +154,8 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()
     if args.plot:
-        sweep = sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme)
+        sweep = (sweep_hvp_steps(network) if args.order == 2 else  # the second-order sweep: the FD H·v's error
+                 sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme))
         plot_sweep(sweep, args.plot, title=picture_title(network), inputs=_inputs(args))
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"
