@@ -1,7 +1,8 @@
 """Newton and Gauss–Newton steps with the exact Hessian, for small networks: a teaching aid.
 
 θ⁺ = θ − η (M + λI)⁻¹ ∇E, with M the exact Hessian (``rule="newton"``) or the Gauss–Newton
-matrix (``rule="gauss-newton"``, the loss's curvature only), λ the damping (0 by default)
+matrix (``rule="gauss-newton"``, the loss's curvature in the network's outputs only: see
+``second_order.gauss_newton_split``), λ the damping (0 by default)
 and η the learning rate (1 by default: the full step). Everything is exact and certified;
 the linear solve runs in mpmath at the working precision.
 
