@@ -116,3 +116,30 @@ def test_gauss_newton_needs_a_target():
     net.node("f", "sigmoid(w*x)")
     with pytest.raises(InvalidArgument, match="no targets.*rule='newton'"):
         symgrad.gauss_newton(symgrad.derive(net))
+
+
+def test_step_takes_a_damping_for_a_singular_hessian():
+    """step(rule="newton", damping=λ) solves (H + λI)·Δ = ∇E, checked row by row against the exact Hessian
+    and gradient; the singular step's message names step's own option; a first-order rule refuses one."""
+    d = symgrad.derive(symgrad.load("mazur"))
+    with pytest.raises(DomainError, match=r"step\(\.\.\., rule='newton', damping=0.01\)"):
+        symgrad.step(d, rule="newton", digits=20)
+    s = symgrad.step(d, rule="newton", damping="0.01", digits=20)
+    h = symgrad.hessian(d, digits=20)
+    grads = symgrad.evaluate_gradients(d, digits=20).gradients
+    with mpmath.workdps(50):
+        for i, p in enumerate(h.params):
+            row = sum((h.matrix[i][j] + (mpmath.mpf("0.01") if i == j else 0)) * (s.before[q] - s.after[q])
+                      for j, q in enumerate(h.params))
+            assert abs(row - grads[p]) < mpmath.mpf(10) ** -17, p
+    assert s.rule == "newton"
+    one = symgrad.derive(_one_weight())  # one weight, by hand: w − g / (h + λ)
+    w, x, t = mpmath.mpf("0.5"), mpmath.mpf("1.5"), mpmath.mpf("0.25")
+    g, hh, _ = _hand(w, x, t)
+    damped = symgrad.step(one, rule="newton", damping="0.2", digits=30)
+    with mpmath.workdps(50):
+        assert abs(damped.after["w"] - (w - g / (hh + mpmath.mpf("0.2")))) < mpmath.mpf(10) ** -28
+    with pytest.raises(InvalidArgument, match="damping=.*is for rule='newton'"):
+        symgrad.step(d, damping="0.01")
+    with pytest.raises(InvalidArgument, match="at least 0"):
+        symgrad.step(d, rule="gauss-newton", damping="-1")
