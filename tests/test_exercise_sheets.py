@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import symgrad
 from symgrad.exercise import make_exercise
 from symgrad.exercise_documents import answer_key, question_latex, question_markdown
-from symgrad.exercise_values import draw_variants
+from symgrad.exercise_values import draw_variants, nice_problems
 
 mpmath.mp.dps = 40
 
@@ -357,3 +357,73 @@ def test_an_mlp_spec_is_varied_like_any_other(tmp_path):
             assert within_digits(answer.text, exact[answer.question.lhs]), (variant.id, answer)
         sheet = question_markdown(ex, variant)
         assert r"$$\mathrm{net}_{\mathrm{h1}} = w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + w_{3} \cdot i_{3} + b_{\mathrm{h1}} \cdot 1$$" in sheet
+
+
+def test_question_sheets_of_other_networks_compile(tmp_path):
+    """The author's form of tanh, log/exp, a parenthesised target sum and an [mlp]'s nodes, through pdflatex."""
+    from symgrad.exercise_documents import questions_latex
+    from tests.latex_tools import compile_latex
+
+    mlp = tmp_path / "mlp.toml"
+    mlp.write_text('[mlp]\nwidths = [2, 3, 2]\nactivation = "tanh"\nloss = "softmax_cross_entropy"\n\n'
+                   '[exercise]\nfixed = ["t1", "t2"]\n')
+    for k, spec in enumerate((spec_path("tanh", tmp_path), spec_path("softmax", tmp_path), str(mlp))):
+        ex = make_exercise(spec, 2, seed=1)
+        where = tmp_path / f"d{k}"
+        where.mkdir()
+        pdf, log, _ = compile_latex(questions_latex(ex), where, name="questions")
+        assert pdf.stat().st_size > 1000 and "Undefined control sequence" not in log, spec
+        assert "[2]" in log  # two variants, two pages
+
+
+RELU = """description = "one relu unit"
+output = "E"
+
+[symbols]
+inputs = ["x1", "x2"]
+targets = ["t"]
+params = ["w1", "w2", "b"]
+
+[values]
+x1 = 0.5
+x2 = 0.4
+t = 0.9
+w1 = 0.4
+w2 = 0.3
+b = -0.2
+
+[nodes]
+a = "relu(w1*x1 + w2*x2 + b)"
+E = "1/2*(t - a)**2"
+"""
+
+
+def test_no_variant_sits_on_a_relu_kink(tmp_path):
+    """relu(w1·x1 + w2·x2 + b) on the 0.05 grid can be exactly 0 (0.4·0.5 + 0 − 0.2); no drawn variant has
+    that argument 0 (checked in Fraction), and the rule names it for values chosen by hand."""
+    spec = tmp_path / "relu.toml"
+    spec.write_text(RELU)
+    derivation = symgrad.derive(symgrad.loads(RELU))
+    problems = nice_problems(derivation, {"w2": Fraction(1, 2)})  # 0.4·0.5 + 0.5·0.4 − 0.2 = 0.2: no kink
+    assert not any("kink" in p for p in problems)
+    problems = nice_problems(derivation, {"w2": Fraction(1, 20), "x2": Fraction(0)})  # 0.4·0.5 + 0 − 0.2 = 0
+    assert any(p.startswith("the argument") and "relu in a is 0, a kink" in p for p in problems), problems
+    for seed in range(4):
+        for values in draw_variants(derivation, 5, seed=seed):
+            v = {**{k: Fraction(x) for k, x in ORIGINAL_RELU.items()}, **values}
+            z = v["w1"] * v["x1"] + v["w2"] * v["x2"] + v["b"]
+            assert z > 0, (seed, values)  # active: a zero argument is a kink, a negative one kills every gradient
+
+
+ORIGINAL_RELU = {"x1": Fraction(1, 2), "x2": Fraction(2, 5), "t": Fraction(9, 10), "w1": Fraction(2, 5),
+                 "w2": Fraction(3, 10), "b": Fraction(-1, 5)}
+
+
+def test_when_no_draw_is_nice_the_error_names_the_last_draws_problems(tmp_path, capsys):
+    from symgrad.cli import main
+
+    spec = tmp_path / "dead.toml"
+    spec.write_text(RELU.replace("b = -0.2", "b = -50"))  # b on the grid -5 … -100, w·x ≤ 2: the unit is always off
+    assert main(["exercise", str(spec), "--variants", "1", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "no nice values for variant 1" in err and "the last draw: the gradient of" in err and "vanishes" in err
