@@ -427,3 +427,37 @@ def test_when_no_draw_is_nice_the_error_names_the_last_draws_problems(tmp_path, 
     assert main(["exercise", str(spec), "--variants", "1", "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "no nice values for variant 1" in err and "the last draw: the gradient of" in err and "vanishes" in err
+
+
+@pytest.mark.parametrize("name", ["tanh", "softmax", "two_neurons"])
+def test_the_solutions_answers_read_back_equal_the_key_on_other_networks(name, tmp_path):
+    from symgrad.render.notation import latex_name, total
+
+    ex = make_exercise(spec_path(name, tmp_path), 2, seed=6)
+    for variant in ex.variants:
+        solution = variant.solution.markdown(title="x")
+        for answer in variant.answers:
+            q = answer.question
+            lhs = total(q.name, q.wrt) if q.kind == "gradient" else latex_name(q.name)
+            shown = _last_value(solution, lhs)
+            shown_half = mpmath.mpf(5) * mpmath.mpf(10) ** (decimal.Decimal(shown).as_tuple().exponent - 1)
+            key_half = mpmath.mpf(5) * mpmath.mpf(10) ** (decimal.Decimal(answer.text).as_tuple().exponent - 1)
+            assert abs(mpmath.mpf(shown) - mpmath.mpf(answer.text)) <= key_half + shown_half, (variant.id, q.lhs, shown)
+
+
+@pytest.mark.parametrize("name", ["tanh", "softmax", "two_neurons"])
+def test_the_markdown_sheet_gives_every_value_and_question_on_other_networks(name, tmp_path):
+    from symgrad.render.notation import latex_name
+
+    ex = make_exercise(spec_path(name, tmp_path), 2, seed=3)
+    for variant in ex.variants:
+        sheet = question_markdown(ex, variant)
+        values = spec_values(variant.spec_text)
+        given = _md_given(sheet)
+        assert {k: Fraction(v) for k, v in given.items()} == {latex_name(n): x for n, x in values.items()}
+        assert f"## Compute, each to {ex.options.digits} significant digits" in sheet
+        items = re.findall(r"^(\d+)\. \$(.+?)\$: (.+)$", sheet, re.M)
+        assert [int(k) for k, _, _ in items] == list(range(1, len(ex.questions) + 1)) and len(items) >= 3
+        assert [d for _, _, d in items] == [q.describe for q in ex.questions]
+        hand_in = sheet.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+        assert hand_in == [f"# variant: {variant.id}", *(f"{q.lhs} = " for q in ex.questions)]
