@@ -95,6 +95,10 @@ def _marks_data(folder: str | Path) -> tuple[dict, str]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"cannot read the marks ({exc}); write lines such as \"dE_total/dw5\" = 2 under [marks]",
                         source=str(path)) from None
+    for key in data:
+        if key not in ("marks", "follow_through"):
+            raise SpecError("unknown key; a marks file has follow_through = true|false and a table [marks]",
+                            source=str(path), key=key)
     return data, str(path)
 
 

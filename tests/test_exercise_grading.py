@@ -228,5 +228,10 @@ def test_follow_through_must_be_true_or_false(folder, tmp_path, capsys):
     assert main(["check", "--variants", str(mine), str(sheet)]) == 2
     err = capsys.readouterr().err
     assert "follow_through" in err and "'no'" in err and err.count("\n") == 1
+    (mine / "marks.toml").write_text((mine / "marks.toml").read_text().replace('follow_through = "no"',
+                                                                               "folow_through = false"))
+    assert main(["check", "--variants", str(mine), str(sheet)]) == 2
+    err = capsys.readouterr().err
+    assert "folow_through: unknown key" in err and err.count("\n") == 1, err
     assert main(["check", "mazur", str(sheet), "--no-follow-through"]) == 2
     assert "use it with --variants" in capsys.readouterr().err
