@@ -68,7 +68,7 @@ from .solution import (
     solve,
 )
 from .spec import builtin_examples, load, loads
-from .step_sweep import sweep_steps
+from .step_sweep import sweep_hvp_steps, sweep_steps
 from .torch_models import from_torch
 from .train import UPDATE_RULES, Trajectory, Update, descend, layers_from_output, sgd, step
 
@@ -196,6 +196,7 @@ __all__ = [
     "sigmoid",
     "solve",
     "step",
+    "sweep_hvp_steps",
     "sweep_steps",
     "to_decimal",
     "total_derivative",

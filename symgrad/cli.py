@@ -23,7 +23,7 @@ from .render.text import printable
 from .reporting import FORMATS, picture_title, plot_training, render_training, report, train_network
 from .solution import solve
 from .spec import builtin_examples, load
-from .step_sweep import sweep_steps
+from .step_sweep import sweep_hvp_steps, sweep_steps
 from .train import UPDATE_RULES
 from .user_gradient import load_gradient_function
 
@@ -154,7 +154,8 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()
     if args.plot:
-        sweep = sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme)
+        sweep = (sweep_hvp_steps(network) if args.order == 2 else  # the second-order sweep: the FD H·v's error
+                 sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme))
         plot_sweep(sweep, args.plot, title=picture_title(network), inputs=_inputs(args))
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"
@@ -172,7 +173,10 @@ def _cmd_graph(args: argparse.Namespace) -> str:
 def _cmd_check(args: argparse.Namespace) -> tuple[str, int]:
     if args.variants is not None:  # every file is a sheet; its variant is named on it or in its name
         return grade_class(args.variants, [args.spec, *args.claims], rounding=args.rounding,
-                           output_format=args.format, summary=args.summary, annotate=args.annotate)
+                           output_format=args.format, summary=args.summary, annotate=args.annotate,
+                           follow_through=False if args.no_follow_through else None)
+    if args.no_follow_through:
+        raise InvalidArgument("--no-follow-through sets how an exercise's marks are counted; use it with --variants DIR")
     if not args.claims:
         raise InvalidArgument(f"no claims file after {args.spec}; give SPEC CLAIMS... (or --variants DIR SHEET...)")
     return check_files(load(args.spec), args.claims, rounding=args.rounding, output_format=args.format,
@@ -281,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what counts as the person's own rounding of a last digit (default half-up)")
     p.add_argument("--summary", metavar="FILE.csv", help="write one CSV row per sheet (verdict counts, first slip, score)")
     p.add_argument("--annotate", metavar="DIR", help="write each sheet back as Markdown and LaTeX with its verdicts")
+    p.add_argument("--no-follow-through", action="store_true",
+                   help="with --variants: a line wrong only from an earlier slip earns no marks (marks.toml "
+                        "follow_through overridden)")
     p.set_defaults(run=_cmd_check)
     _add_exercise(sub)
     return parser

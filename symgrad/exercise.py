@@ -321,9 +321,12 @@ def make_exercise(spec: str | Path, count: int, *, seed: int = 0) -> Exercise:
     text, source = read_spec(spec)
     network = loads(text, source=source)
     data = tomllib.loads(text.removeprefix("\ufeff"), parse_float=decimal.Decimal)
-    if "mlp" in data or network.data:
-        raise SpecError("exercise variants need a spec with [symbols], [nodes] and one sample in [values] "
-                        "(not [mlp] or [data]); write the network out node by node", source=source)
+    if network.data:
+        raise SpecError("exercise variants need one sample (in [values], or drawn by [mlp] seed), not [data]; "
+                        "give the sample's inputs and targets in [values]", source=source)
+    if not network.values or not network.nodes:
+        raise SpecError("exercise variants need a network with scalar names and values; an [mlp] this large is "
+                        "built in matrix form only, so choose smaller widths", source=source)
     options = exercise_options(data, network, source=source)
     questions = tuple(dict.fromkeys(_question(lhs, network, source) for lhs in (options.ask or choose_questions(network))))
     asked = {q.lhs for q in questions}
@@ -345,7 +348,10 @@ def make_exercise(spec: str | Path, count: int, *, seed: int = 0) -> Exercise:
 def _variant(ident: str, values: Mapping[str, Fraction], data: Mapping, derivation: Derivation,
              questions: tuple[Question, ...], options: ExerciseOptions, title: str) -> Variant:
     spec_data = dict(data)
-    spec_data["values"] = {**data.get("values", {}), **{n: _decimal(v) for n, v in values.items()}}
+    given = data.get("values", {})
+    if "mlp" in data:  # every value written out, the fixed ones too: the variant's spec reads without the [mlp] seed
+        given = {n: _decimal(Fraction(str(v))) for n, v in derivation.network.values.items()}
+    spec_data["values"] = {**given, **{n: _decimal(v) for n, v in values.items()}}
     spec_data["title"] = f"{title}, variant {ident}"
     spec_data["exercise"] = {**data.get("exercise", {}), "variant": ident}
     text = toml_text(spec_data)

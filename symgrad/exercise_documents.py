@@ -24,7 +24,9 @@ from .exercise import Exercise, Question, Variant, plain_number, toml_text
 from .files import write_text
 from .functions import sigmoid
 from .moodle import moodle_xml
-from .render.notation import latex_name, symbolic_latex, total
+from .render.blocks import join_terms
+from .render.node_text import expression_pieces
+from .render.notation import latex_name, total
 
 __all__ = ["question_latex", "question_markdown", "questions_latex", "answer_key", "marks_toml", "write_exercise",
            "VARIANT_LINE"]
@@ -68,6 +70,12 @@ def _uses_sigmoid(variant: Variant) -> bool:
     return any(node.expr.has(sigmoid) for node in variant.network.nodes.values())
 
 
+def _definition(node) -> str:
+    """A node's definition in the author's form, as the worked solution prints it (``w_1 \\cdot i_1 + …``,
+    ``\\frac{1}{2} (t_1 - out_{o1})^2``): the spec's text in lecture names, never SymPy's reordered form."""
+    return join_terms(expression_pieces(node.text))
+
+
 def _sheet_lines(exercise: Exercise, variant: Variant) -> list[str]:
     """The answer lines a student fills in: the variant line, then one ``LHS = `` per question."""
     return [VARIANT_LINE.format(id=variant.id), *(f"{q.lhs} = " for q in exercise.questions)]
@@ -75,7 +83,7 @@ def _sheet_lines(exercise: Exercise, variant: Variant) -> list[str]:
 
 def _question_body_latex(exercise: Exercise, variant: Variant) -> str:
     net = variant.network
-    definitions = " \\\\\n".join(f"{latex_name(n)} &= {symbolic_latex(node.expr)}" for n, node in net.nodes.items())
+    definitions = " \\\\\n".join(f"{latex_name(n)} &= {_definition(node)}" for n, node in net.nodes.items())
     given = ", ".join(f"${latex_name(n)} = {v}$" for n, v in _given(variant))
     if _uses_sigmoid(variant):
         definitions += " \\\\\n" + _SIGMOID
@@ -113,7 +121,7 @@ def question_markdown(exercise: Exercise, variant: Variant) -> str:
     """One variant's question sheet as Markdown with ``$…$`` math."""
     net = variant.network
     lines = [f"# {_title(exercise, variant)}", "", f"Variant **{variant.id}**.", "", "## The network", ""]
-    lines += [f"$${latex_name(n)} = {symbolic_latex(node.expr)}$$" for n, node in net.nodes.items()]
+    lines += [f"$${latex_name(n)} = {_definition(node)}$$" for n, node in net.nodes.items()]
     if _uses_sigmoid(variant):
         lines.append(f"$${_SIGMOID.replace('&', '')}$$")
     lines += ["", "## Given", "", "| quantity | value |", "|---|---|"]
@@ -145,7 +153,9 @@ def marks_toml(exercise: Exercise) -> str:
     marks = {q.lhs: _toml_number(exercise.marks(q)) for q in exercise.questions}
     return ("# Marks per question of this exercise: `symgrad check --variants` reads them.\n"
             "# Change a number to weight a question; a line not listed here earns no marks.\n"
-            + toml_text({"marks": marks}))
+            "# follow_through = true: a line wrong only because it used an earlier wrong answer earns its marks;\n"
+            "# false (or `symgrad check --no-follow-through`): it earns none.\n"
+            + toml_text({"follow_through": True, "marks": marks}))
 
 
 def _toml_number(value: Fraction):

@@ -4,7 +4,9 @@
 variant of a sheet is named on it (a line ``variant: 03`` or ``# variant: 03``) or in its file
 name (``variant-03.txt``, ``anna-v03.txt``); the sheet is judged by ``check_claims`` against
 ``DIR/variant-03/spec.toml``, and each question of ``DIR/marks.toml`` earns its marks when every
-line answering it is right. The CSV summary and the annotated sheets are ``claim_sheets``'.
+line answering it is right. *Follow-through* (on unless ``marks.toml`` says ``follow_through = false``
+or ``symgrad check --no-follow-through``): a line wrong only because it used an earlier wrong
+answer (verdict ``consistent-with-earlier``) counts as right; without it, it earns nothing. The CSV summary and the annotated sheets are ``claim_sheets``'.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from .graph import Network
 from .limits import MAX_CLAIMS_TEXT
 from .spec import load
 
-__all__ = ["GradedSheet", "sheet_variant", "read_marks", "grade_sheets", "grade_class"]
+__all__ = ["GradedSheet", "sheet_variant", "read_marks", "read_follow_through", "grade_sheets", "grade_class",
+           "FOLLOW_THROUGH_VERDICT"]
+
+#: The verdict of a line wrong only from an earlier slip: marked right only with follow-through.
+FOLLOW_THROUGH_VERDICT = "consistent-with-earlier"
 
 _LINE = re.compile(r"^[ \t]*#?[ \t]*variant[ \t]*[:=][ \t]*([0-9]+)[ \t]*$", re.I | re.M)
 _NAME = re.compile(r"(?:^|[^A-Za-z])(?:variant|v)[-_ ]?([0-9]+)", re.I)
@@ -76,11 +82,11 @@ def _variants(folder: Path) -> dict[int, Path]:
     return found
 
 
-def read_marks(folder: str | Path) -> dict[str, Fraction]:
-    """The marks per question of ``folder/marks.toml`` (left side → marks); empty when there is no file."""
+def _marks_data(folder: str | Path) -> tuple[dict, str]:
+    """The parsed ``folder/marks.toml`` (empty when there is none) and its path."""
     path = Path(folder) / "marks.toml"
     if not path.is_file():
-        return {}
+        return {}, str(path)
     try:
         if path.stat().st_size > MAX_CLAIMS_TEXT:
             raise SpecError(f"the file is over {MAX_CLAIMS_TEXT:,} bytes; a marks file has a line per question",
@@ -89,6 +95,26 @@ def read_marks(folder: str | Path) -> dict[str, Fraction]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"cannot read the marks ({exc}); write lines such as \"dE_total/dw5\" = 2 under [marks]",
                         source=str(path)) from None
+    for key in data:
+        if key not in ("marks", "follow_through"):
+            raise SpecError("unknown key; a marks file has follow_through = true|false and a table [marks]",
+                            source=str(path), key=key)
+    return data, str(path)
+
+
+def read_follow_through(folder: str | Path) -> bool:
+    """Whether ``folder/marks.toml`` gives follow-through marks (``follow_through``, true unless it says false)."""
+    data, path = _marks_data(folder)
+    value = data.get("follow_through", True)
+    if not isinstance(value, bool):
+        raise SpecError(f"follow_through is {value!r}; write follow_through = true (a line wrong only from an "
+                        "earlier slip earns its marks) or false", source=path, key="follow_through")
+    return value
+
+
+def read_marks(folder: str | Path) -> dict[str, Fraction]:
+    """The marks per question of ``folder/marks.toml`` (left side → marks); empty when there is no file."""
+    data, path = _marks_data(folder)
     marks = data.get("marks", {})
     if not isinstance(marks, dict):
         raise SpecError("expected a table [marks] of lines such as \"dE_total/dw5\" = 2", source=str(path),
@@ -107,24 +133,29 @@ def _key(lhs: str, network: Network):
     return (claims[0].name, claims[0].wrt, claims[0].steps) if claims and not claims[0].problem else lhs
 
 
-def _marks(sheet: Sheet, network: Network, marks: dict[str, Fraction]) -> tuple[tuple[str, Fraction], ...]:
-    """Marks earned per question: all of them when every line answering it is right, else none."""
+def _marks(sheet: Sheet, network: Network, marks: dict[str, Fraction], *,
+           follow_through: bool = True) -> tuple[tuple[str, Fraction], ...]:
+    """Marks earned per question: all of them when every line answering it is right (a line wrong only from
+    an earlier slip counts as right with ``follow_through``), else none."""
+    counted = RIGHT_VERDICTS if follow_through else tuple(v for v in RIGHT_VERDICTS if v != FOLLOW_THROUGH_VERDICT)
     verdicts: dict[object, list[str]] = {}
     for row in sheet.report.rows:
         verdicts.setdefault(_key(row.claim, network), []).append(row.verdict)
     earned = []
     for lhs, worth in marks.items():
         got = verdicts.get(_key(lhs, network), [])
-        earned.append((lhs, worth if got and all(v in RIGHT_VERDICTS for v in got) else Fraction(0)))
+        earned.append((lhs, worth if got and all(v in counted for v in got) else Fraction(0)))
     return tuple(earned)
 
 
-def grade_sheets(folder: str | Path, sheets: Sequence[tuple[str, str]], *,
-                 rounding: str = "half-up") -> tuple[GradedSheet, ...]:
-    """Judge each (source, text) against the variant it names, in ``folder`` (as ``symgrad exercise`` wrote it)."""
+def grade_sheets(folder: str | Path, sheets: Sequence[tuple[str, str]], *, rounding: str = "half-up",
+                 follow_through: bool | None = None) -> tuple[GradedSheet, ...]:
+    """Judge each (source, text) against the variant it names, in ``folder`` (as ``symgrad exercise`` wrote it);
+    ``follow_through`` None reads it from ``marks.toml`` (true when not given)."""
     root = Path(folder)
     variants = _variants(root)
     marks = read_marks(root)
+    follow_through = read_follow_through(root) if follow_through is None else follow_through
     networks: dict[int, Network] = {}
     graded = []
     for source, text in sheets:
@@ -135,7 +166,7 @@ def grade_sheets(folder: str | Path, sheets: Sequence[tuple[str, str]], *,
         network = networks.setdefault(number, load(variants[number] / "spec.toml"))
         plain = _LINE.sub(lambda m: f"# variant: {m.group(1)}", text)  # the id line, as a comment (same line count)
         (sheet,) = check_sheets(network, [(source, plain)], rounding=rounding)
-        per = _marks(sheet, network, marks)
+        per = _marks(sheet, network, marks, follow_through=follow_through)
         graded.append(GradedSheet(sheet, variants[number].name.removeprefix("variant-"), sum((m for _, m in per),
                                   Fraction(0)), sum(marks.values(), Fraction(0)), per))
     return tuple(graded)
@@ -169,9 +200,11 @@ def _names(graded: Sequence[GradedSheet]) -> list[str]:
 
 
 def grade_class(folder: str | Path, paths: Sequence[str], *, rounding: str = "half-up", output_format: str = "text",
-                summary: str | None = None, annotate: str | None = None) -> tuple[str, int]:
+                summary: str | None = None, annotate: str | None = None,
+                follow_through: bool | None = None) -> tuple[str, int]:
     """What ``symgrad check --variants DIR SHEET...`` prints and its exit status (0 every claim right, 1 otherwise)."""
-    graded = grade_sheets(folder, [(str(p), read_claims_file(p)) for p in paths], rounding=rounding)
+    graded = grade_sheets(folder, [(str(p), read_claims_file(p)) for p in paths], rounding=rounding,
+                          follow_through=follow_through)
     inputs = [*paths, Path(folder) / "marks.toml"]
     if summary is not None:
         write_text(summary, class_csv(graded), inputs=inputs)

@@ -22,6 +22,7 @@ from .chain import Derivation
 from .errors import InvalidArgument, SymgradError
 from .evaluation import evaluate_gradients
 from .functions import sigmoid
+from .kinks import kink_arguments
 from .limits import MAX_VARIANT_DRAWS
 from .precision import to_decimal
 
@@ -149,6 +150,10 @@ def nice_problems(derivation: Derivation, at: Mapping[str, object], *, rules: Ni
     for name, total, largest in _sums(derivation, numbers.values):
         if abs(total) < share * largest:
             problems.append(f"a sum in {name} cancels: {_show(total)} from terms up to {_show(largest)}")
+    net = derivation.network
+    for name, head, argument in kink_arguments(net, tuple(net.nodes)):
+        if _value_of(argument, numbers.values) == 0:
+            problems.append(f"the argument {argument} of {head} in {name} is 0, a kink (no derivative there)")
     return tuple(problems)
 
 
@@ -195,18 +200,21 @@ def draw_variants(derivation: Derivation, count: int, *, seed: int = 0, fixed: S
     found: list[dict[str, Fraction]] = []
     seen: set[tuple] = set()
     for index in range(count):
+        last: tuple[str, ...] = ()
         for _ in range(MAX_VARIANT_DRAWS):
             values = {n: grids[n][rng.randrange(len(grids[n]))] for n in varied}
             key = tuple(values.values())
             if key in seen:
                 continue
             at = {n: sympy.Rational(v.numerator, v.denominator) for n, v in values.items()}
-            if not nice_problems(derivation, at, rules=rules) and not (also and also(at)):
+            last = nice_problems(derivation, at, rules=rules) or (also(at) if also else ())
+            if not last:
                 seen.add(key)
                 found.append(values)
                 break
         else:
-            raise InvalidArgument(f"no nice values for variant {index + 1} in {MAX_VARIANT_DRAWS} draws (seed {seed}); "
-                                  "fix fewer values in [exercise] fixed, ask for fewer variants, or choose spec "
-                                  "values nearer the nice ranges (docs/reference/spec-format.md, [exercise])")
+            why = f" (the last draw: {'; '.join(last[:2])})" if last else ""
+            raise InvalidArgument(f"no nice values for variant {index + 1} in {MAX_VARIANT_DRAWS} draws (seed {seed})"
+                                  f"{why}; fix fewer values in [exercise] fixed, ask for fewer variants, or choose "
+                                  "spec values nearer the nice ranges (docs/reference/spec-format.md, [exercise])")
     return tuple(found)

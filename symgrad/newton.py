@@ -1,7 +1,8 @@
 """Newton and Gauss–Newton steps with the exact Hessian, for small networks: a teaching aid.
 
 θ⁺ = θ − η (M + λI)⁻¹ ∇E, with M the exact Hessian (``rule="newton"``) or the Gauss–Newton
-matrix (``rule="gauss-newton"``, the loss's curvature only), λ the damping (0 by default)
+matrix (``rule="gauss-newton"``, the loss's curvature in the network's outputs only: see
+``second_order.gauss_newton_split``), λ the damping (0 by default)
 and η the learning rate (1 by default: the full step). Everything is exact and certified;
 the linear solve runs in mpmath at the working precision.
 
@@ -76,8 +77,8 @@ def newton_step(derivation: Derivation, *, rule: str = "newton", learning_rate: 
         sizes = mpmath.svd_r(m, compute_uv=False)
         if min(sizes) <= mpmath.mpf(10) ** -digits * max(max(sizes), 1):
             raise DomainError(f"the {'Hessian' if rule == 'newton' else 'Gauss–Newton matrix'} is singular at this "
-                              f"point, so the {rule} step does not exist; give a damping λ > 0 (newton_step(..., "
-                              "damping=0.01)) or take a gradient step (one sample fixes only a combination of a neuron's "
+                              f"point, so the {rule} step does not exist; give a damping λ > 0 (step(..., rule={rule!r}, "
+                              "damping=0.01) or newton_step(..., damping=0.01)) or take a gradient step (one sample fixes only a combination of a neuron's "
                               "incoming weights, so their rows of the matrix are proportional)")
         direction = mpmath.lu_solve(m, g)
         before = {p: to_mpf(grads.values[p]) for p in params}

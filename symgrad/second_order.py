@@ -40,7 +40,8 @@ from .limits import MAX_HESSIAN_PARAMS
 from .precision import DEFAULT_DIGITS, Rounding, validate_digits
 
 __all__ = ["SecondFactor", "SecondOrder", "HessianValues", "HvpValues", "JvpValues", "derive_second",
-           "tangent_pass", "adjoint_tangent_pass", "hessian", "gauss_newton", "hvp", "jvp", "check_params", "hvp_variant", "VARIANTS"]
+           "tangent_pass", "adjoint_tangent_pass", "hessian", "gauss_newton", "hvp", "jvp", "check_params", "hvp_variant", "VARIANTS",
+           "gauss_newton_split"]
 
 
 @dataclass(frozen=True)
@@ -257,10 +258,14 @@ def hessian(derivation: Derivation, *, at: Mapping[str, object] | None = None,
 
 def gauss_newton(derivation: Derivation, *, at: Mapping[str, object] | None = None,
                  digits: int | None = DEFAULT_DIGITS) -> HessianValues:
-    """The Gauss–Newton matrix: the Hessian with only the loss's own curvature kept (Jᵀ·∂²L/∂y²·J).
+    """The Gauss–Newton matrix Jᵀ·(∂²L/∂y²)·J: the Hessian with only the loss's own curvature kept.
 
-    Forward over reverse with the derivatives of every local factor dropped except those of the
-    nodes that read a target (the loss). Positive semi-definite for a convex loss.
+    y are the network's *outputs* and L the loss as a function of them (``gauss_newton_split``:
+    the outputs are the last nodes before the loss, those that depend on a parameter other than
+    through one another; the loss is every node computed from them, a node such as a separate
+    log-sum-exp of softmax cross-entropy included). Forward over reverse with the derivatives of
+    every local factor dropped except those of the loss's nodes. Positive semi-definite for a
+    loss convex in y.
 
     >>> import symgrad
     >>> g = symgrad.gauss_newton(symgrad.derive(symgrad.load("mazur")), digits=12)
@@ -358,9 +363,49 @@ def _keeper(derivation: Derivation, drop: str) -> Callable[[SecondFactor], bool]
     network = derivation.network
     if drop == "activation curvature":
         return lambda s: not isinstance(network.nodes[s.of[0]].expr, sympy.Function)
-    targets = set(network.targets)
-    loss = {name for name in network.nodes if targets & set(network.ancestors(name))}
+    loss = set(gauss_newton_split(network)[1])
     return lambda s: s.of[0] in loss
+
+
+def _reaches_param(network, name: str, through: set[str]) -> bool:
+    """Whether a parameter reaches ``name`` along a path that enters no node of ``through``."""
+    seen, stack = {name}, [name]
+    while stack:
+        node = network.nodes.get(stack.pop())
+        for operand in (node.operands if node is not None else ()):
+            if operand in seen or operand in through:
+                continue
+            if network.leaves.get(operand) is not None and network.leaves[operand].kind == "param":
+                return True
+            seen.add(operand)
+            stack.append(operand)
+    return False
+
+
+def gauss_newton_split(network) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(outputs, loss nodes) of the Gauss–Newton split E = L(y(θ)).
+
+    The loss terms are the nodes that read a target. The outputs y are the nodes those terms read
+    (not leaves, not reading a target themselves) that a parameter reaches other than through
+    another such node: so for E = lse − (t1·z1 + t2·z2) with lse = log(exp(z1) + exp(z2)) the
+    outputs are z1, z2, not lse. The loss nodes are the loss terms and every node a parameter
+    reaches only through the outputs (lse and its exp nodes). InvalidArgument without a target.
+
+    >>> import symgrad
+    >>> gauss_newton_split(symgrad.load("mazur"))
+    (('out_o1', 'out_o2'), ('E_o1', 'E_o2', 'E_total'))
+    """
+    targets = set(network.targets)
+    if not targets:
+        raise InvalidArgument("the Gauss–Newton matrix splits the loss from the network at the nodes that read a "
+                              "target, and this network has no targets; use the Hessian (rule='newton')")
+    terms = [n for n in network.nodes if targets & set(network.ancestors(n))]
+    read = dict.fromkeys(o for t in terms for o in network.nodes[t].operands
+                         if o in network.nodes and o not in terms)
+    outputs = [c for c in read if _reaches_param(network, c, set(read) - {c})]
+    loss = [n for n in network.nodes if n in terms or (n not in outputs and set(outputs) & set(network.ancestors(n))
+                                                        and not _reaches_param(network, n, set(outputs)))]
+    return tuple(outputs), tuple(loss)
 
 
 def hvp_variant(derivation: Derivation, v: Mapping[str, object], *, drop: str,

@@ -54,8 +54,9 @@ class Trajectory:
     params: dict[str, mpmath.mpf | float]
 
 
-def _second_order_step(derivation: Derivation, *, rule: str, learning_rate: object, at, digits) -> Update:
-    n = newton_step(derivation, rule=rule, learning_rate=learning_rate, at=at, digits=digits)
+def _second_order_step(derivation: Derivation, *, rule: str, learning_rate: object, at, digits, damping) -> Update:
+    n = newton_step(derivation, rule=rule, learning_rate=learning_rate, at=at, digits=digits,
+                    damping=0 if damping is None else damping)
     return Update(n.loss, n.gradients, n.before, n.after, rule, n.learning_rate)
 
 
@@ -66,11 +67,12 @@ def _working_number(value, digits: int | None):
 
 def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[str, object] | None = None,
          digits: int | None = DEFAULT_DIGITS, rule: str = "simultaneous", rounding: Rounding | None = None,
-         gradients: GradientValues | None = None) -> Update:
+         gradients: GradientValues | None = None, damping: object = None) -> Update:
     """One gradient-descent step from the network's point (``at`` overrides).
 
     ``rule`` is ``"simultaneous"`` or ``"layerwise"`` (see the module docstring), or ``"newton"``
-    / ``"gauss-newton"`` with the exact second derivatives (``symgrad.newton_step``; η defaults to 1). ``rounding``
+    / ``"gauss-newton"`` with the exact second derivatives (``symgrad.newton_step``; η defaults to 1;
+    ``damping`` λ ≥ 0 adds λI to the matrix, which a singular one needs; first-order rules take none). ``rounding``
     rounds every intermediate, the update included. ``gradients`` reuses an evaluation already
     made at the same point, digits and rounding.
 
@@ -80,7 +82,11 @@ def step(derivation: Derivation, *, learning_rate: object = None, at: Mapping[st
     '0.35891648'
     """
     if rule in ("newton", "gauss-newton"):  # exact second-order steps, a teaching aid: symgrad.newton
-        return _second_order_step(derivation, rule=rule, learning_rate=learning_rate, at=at, digits=digits)
+        return _second_order_step(derivation, rule=rule, learning_rate=learning_rate, at=at, digits=digits,
+                                  damping=damping)
+    if damping is not None:
+        raise InvalidArgument(f"damping={damping!r} is for rule='newton' or 'gauss-newton' (it adds λI to the "
+                              f"second-derivative matrix); a {rule!r} gradient step has none: leave it out")
     if rule not in UPDATE_RULES:
         raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, newton or gauss-newton, "
                               f"got {rule!r}")

@@ -197,7 +197,8 @@ def test_the_cli_writes_every_file_and_each_key_checks(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["exercise", "nosuch", "--variants", "2", "-o", "{tmp}/x"], "no such spec file"),
-    (["exercise", "mlp_3_4_2", "--variants", "2", "-o", "{tmp}/x"], "not [mlp] or [data]"),
+    (["exercise", "{tmp}/data.toml", "--variants", "2", "-o", "{tmp}/x"], "not [data]"),
+    (["exercise", "{tmp}/wide.toml", "--variants", "2", "-o", "{tmp}/x"], "built in matrix form only"),
     (["exercise", "{tmp}/bad.toml", "--variants", "2", "-o", "{tmp}/x"], "exercise.fixd"),
     (["exercise", "{tmp}/typo.toml", "--variants", "2", "-o", "{tmp}/x"], "'w55' is not an input"),
     (["exercise", "{tmp}/ask.toml", "--variants", "2", "-o", "{tmp}/x"], "is not a derivative of the output"),
@@ -214,6 +215,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     (tmp_path / "typo.toml").write_text(mazur + "\n[exercise]\nfixed = [\"w55\"]\n")
     (tmp_path / "ask.toml").write_text(mazur + "\n[exercise]\nask = [\"dout_o1/dw5\"]\n")
     (tmp_path / "file.txt").write_text("x")
+    two = (Path(symgrad.__file__).parent / "examples" / "two_neurons.toml").read_text()
+    (tmp_path / "data.toml").write_text(two + "\n[data]\nx = [-2, 1]\n")
+    (tmp_path / "wide.toml").write_text("[mlp]\nwidths = [100, 100]\n")
     (tmp_path / "eq.toml").write_text(mazur + '\n[exercise]\nask = ["net_h1 = 1\\nE_total"]\n')
     (tmp_path / "digits.toml").write_text(mazur + "\n[exercise]\ndigits = 40\n")
     (tmp_path / "marks.toml").write_text(mazur + '\n[exercise]\nmarks = {"w6+" = 2}\n')

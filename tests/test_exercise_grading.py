@@ -8,6 +8,7 @@ import json
 import random
 import shutil
 import xml.etree.ElementTree as ET
+from fractions import Fraction
 from pathlib import Path
 
 import mpmath
@@ -175,3 +176,62 @@ def test_json_output_names_the_variant_and_the_marks(folder, tmp_path, capsys):
     assert (data["ok"], only["variant"], only["sheet"]) == (False, "01", str(sheet))
     assert int(only["marks"]) == int(only["out_of"]) - 1
     assert [c["verdict"] for c in only["claims"] if c["claim"] == "out_h1"] == ["wrong"]
+
+
+def _follow_through_sheet(folder: Path, tmp_path: Path) -> Path:
+    """Variant 01's key with net_h1 off by 0.1 and out_h1 = σ(that wrong net_h1), computed by hand."""
+    values = spec_values((folder / "variant-01" / "spec.toml").read_text())
+    wrong_net = mp(mazur_by_hand(values)["net_h1"] + Fraction(1, 10))
+    wrong_out = 1 / (1 + mpmath.exp(-wrong_net))
+    lines = []
+    for line in (folder / "variant-01" / "answer-key.txt").read_text().splitlines():
+        if line.startswith("net_h1 = "):
+            line = f"net_h1 = {mpmath.nstr(wrong_net, 4, strip_zeros=False)}"
+        elif line.startswith("out_h1 = "):
+            line = f"out_h1 = {mpmath.nstr(wrong_out, 4, strip_zeros=False)}"
+        lines.append(line)
+    sheet = tmp_path / "dora.txt"
+    sheet.write_text("\n".join(lines) + "\n")
+    return sheet
+
+
+@pytest.mark.parametrize("how, out_h1_marks", [
+    ([], "1"),  # follow-through by default: out_h1 is right from net_h1's slip on
+    (["--no-follow-through"], "0"),
+    ("follow_through = false", "0"),  # the teacher's marks file says so
+])
+def test_follow_through_is_the_teachers_choice(folder, tmp_path, capsys, how, out_h1_marks):
+    mine = tmp_path / "class"
+    shutil.copytree(folder, mine)
+    marks = mine / "marks.toml"
+    assert "follow_through = true" in marks.read_text()
+    if isinstance(how, str):
+        marks.write_text(marks.read_text().replace("follow_through = true", how))
+        how = []
+    sheet = _follow_through_sheet(mine, tmp_path)
+    summary = tmp_path / "grades.csv"
+    assert main(["check", "--variants", str(mine), str(sheet), "--summary", str(summary), "--format", "json", *how]) == 1
+    claims = {c["claim"]: c["verdict"] for c in json.loads(capsys.readouterr().out)["sheets"][0]["claims"]}
+    assert (claims["net_h1"], claims["out_h1"]) == ("wrong", "consistent-with-earlier")
+    (row,) = csv.DictReader(summary.open())
+    assert (row["marks: net_h1"], row["marks: out_h1"], row["marks: E_total"]) == ("0", out_h1_marks, "1")
+    assert row["marks"] == str(int(row["out_of"]) - 2 + int(out_h1_marks))
+
+
+def test_follow_through_must_be_true_or_false(folder, tmp_path, capsys):
+    mine = tmp_path / "class"
+    shutil.copytree(folder, mine)
+    (mine / "marks.toml").write_text((mine / "marks.toml").read_text().replace("follow_through = true",
+                                                                               'follow_through = "no"'))
+    sheet = tmp_path / "v01.txt"
+    sheet.write_text((mine / "variant-01" / "answer-key.txt").read_text())
+    assert main(["check", "--variants", str(mine), str(sheet)]) == 2
+    err = capsys.readouterr().err
+    assert "follow_through" in err and "'no'" in err and err.count("\n") == 1
+    (mine / "marks.toml").write_text((mine / "marks.toml").read_text().replace('follow_through = "no"',
+                                                                               "folow_through = false"))
+    assert main(["check", "--variants", str(mine), str(sheet)]) == 2
+    err = capsys.readouterr().err
+    assert "folow_through: unknown key" in err and err.count("\n") == 1, err
+    assert main(["check", "mazur", str(sheet), "--no-follow-through"]) == 2
+    assert "use it with --variants" in capsys.readouterr().err

@@ -183,3 +183,57 @@ def test_gradcheck_order_2_passes_on_random_correct_networks():
         assert all(r.verdict == "ok" for r in report.rows), report.table()
 
     check()
+
+
+def _hand_gradient(values):
+    """The 2-2-2's gradient by hand in numpy float64 (the backward pass of ``_hand_hvp``)."""
+    p = {k: values[k] for k in PARAMS}
+    i = np.array([values["i1"], values["i2"]])
+    t = np.array([values["t1"], values["t2"]])
+    W1 = np.array([[p["w1"], p["w2"]], [p["w3"], p["w4"]]])
+    W2 = np.array([[p["w5"], p["w6"]], [p["w7"], p["w8"]]])
+    h = _sig(W1 @ i + p["b1"])
+    o = _sig(W2 @ h + p["b2"])
+    d2 = (o - t) * o * (1 - o)
+    d1 = (W2.T @ d2) * h * (1 - h)
+    g2, g1 = np.outer(d2, h), np.outer(d1, i)
+    return np.array([g1[0, 0], g1[0, 1], g1[1, 0], g1[1, 1], g2[0, 0], g2[0, 1], g2[1, 0], g2[1, 1], d1.sum(), d2.sum()])
+
+
+def test_the_second_order_sweep_is_the_finite_difference_hvps_error():
+    """Against a hand-written gradient and R-operator: the measured error of (∇E(x + h·e) − ∇E(x − h·e)) / 2h
+    against H·e, where truncation dominates, and its slope 2 (fitted here, independently)."""
+    net = symgrad.load("mazur")
+    sweep = symgrad.sweep_hvp_steps(net, param="w5")
+    values = {k: float(v) for k, v in net.point().items()}
+    column = np.array([_hand_hvp(values, {p: float(p == "w5") for p in PARAMS})[p] for p in PARAMS])
+    k = PARAMS.index("w5")
+    assert sweep.param == "H·v, v = e_w5" and sweep.expected == 2 and sweep.ok
+    low, high = sweep.fit_range
+    fitted_steps, hand_errors = [], []
+    for h, error, truncation in zip(sweep.steps, sweep.errors, sweep.truncation):
+        plus, minus = dict(values), dict(values)
+        plus["w5"] += h
+        minus["w5"] -= h
+        hand = float(np.max(np.abs((_hand_gradient(plus) - _hand_gradient(minus)) / (2 * h) - column)))
+        if low <= h <= high:
+            assert abs(error - hand) <= 0.02 * hand, (h, error, hand)
+            assert error <= 1.5 * truncation  # the bound's truncation term covers the measured error
+            fitted_steps.append(h)
+            hand_errors.append(hand)
+    assert len(fitted_steps) >= 10
+    slope = np.polyfit(np.log(fitted_steps), np.log(hand_errors), 1)[0]
+    assert abs(slope - 2) < 0.05 and abs(sweep.slope - slope) < 0.05
+    assert sweep.errors[-1] > 1e3 * min(sweep.errors)  # round-off takes over at the smallest steps
+
+
+def test_cli_order_2_plot_draws_the_second_order_sweep(tmp_path: Path):
+    result = _cli("gradcheck", "mazur", "--order", "2", "--plot", "hv.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "step sweep of H·v, v = e_" in result.stdout and "plot saved to hv.svg" in result.stdout
+    svg = (tmp_path / "hv.svg").read_text()
+    assert "step sweep of H·v" in svg and "<polyline" in svg
+    first = _cli("gradcheck", "mazur", "--plot", "g.svg", cwd=tmp_path)
+    assert first.returncode == 0 and "step sweep of b2:" in first.stdout and "H·v" not in first.stdout  # order 1: the gradient
+    with pytest.raises(InvalidArgument, match="not a parameter"):
+        symgrad.sweep_hvp_steps(symgrad.load("mazur"), param="i1")

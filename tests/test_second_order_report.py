@@ -80,3 +80,26 @@ def test_bad_hessian_options_exit_2(argv, message, capsys):
 def test_python_api_report_hessian():
     text = symgrad.report(symgrad.load("mazur"), hessian=["w5"], digits=6)
     assert "d²E_total/dw5² = -0.012223" in text
+
+
+def test_a_one_factor_row_prints_its_number_once(capsys):
+    """dnet_o1/dw5 = ∂net_o1/∂w5 has one factor, out_h1 (computed here by hand): the row says `= 0.593269992`
+    once, not a number row and a value row alike; the same for a local partial's derivative that is a number."""
+    assert main(["report", "mazur", "--hessian", "w5,w1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    with mpmath.workdps(40):
+        out_h1 = 1 / (1 + mpmath.exp(-(mpmath.mpf("0.15") * mpmath.mpf("0.05") + mpmath.mpf("0.20") * mpmath.mpf("0.10")
+                                       + mpmath.mpf("0.35"))))
+    k = lines.index("    dnet_o1/dw5 = ∂net_o1/∂w5")
+    assert lines[k + 1].strip() == f"= {mpmath.nstr(out_h1, 9, strip_zeros=False)}"
+    assert not lines[k + 2].strip().startswith("= ")
+    assert "    ∂/∂out_o1 ∂E_o1/∂out_o1 = 1" in lines  # not "= 1 = 1"
+    repeated = [(a, b) for a, b in zip(lines, lines[1:]) if a.strip().startswith("= ") and a.strip() == b.strip()]
+    assert not repeated
+
+
+def test_the_latex_document_prints_a_one_factor_row_once(capsys):
+    assert main(["report", "mazur", "--hessian", "w5", "--format", "latex"]) == 0
+    rows = [r.strip().rstrip("\\*").strip() for r in capsys.readouterr().out.splitlines()]
+    assert not [(a, b) for a, b in zip(rows, rows[1:]) if a.startswith("&= ") and a == b]
+    assert rows.count("&= 0.593269992") == 1

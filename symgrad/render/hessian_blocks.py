@@ -76,7 +76,10 @@ def _step_rows(step, out: str, entry, digits: int, latex: bool) -> list[tuple[st
         return [(left, "= 0")]
     symbolic = plus.join(dot.join(name(p, out, entry) for p in _shown(pr, entry)) for pr in step.products)
     numbers = plus.join(dot.join(_number(p.value, digits) for p in _shown(pr, entry)) for pr in step.products)
-    return [(left, f"= {symbolic}"), ("", f"= {numbers}"), ("", f"= {format_number(step.value, digits)}")]
+    value = format_number(step.value, digits)
+    if numbers in (value, f"({value})"):  # one factor: its number is the value, printed once
+        return [(left, f"= {symbolic}"), ("", f"= {value}")]
+    return [(left, f"= {symbolic}"), ("", f"= {numbers}"), ("", f"= {value}")]
 
 
 def _definitions(entry, latex: bool, digits: int) -> list[tuple[str, str]]:
@@ -87,11 +90,13 @@ def _definitions(entry, latex: bool, digits: int) -> list[tuple[str, str]]:
                 if p.kind == "dlocal" and p.names not in seen:
                     seen.add(p.names)
                     c, x, y = p.names
+                    value = format_number(p.value, digits)
                     if latex:
                         left = rf"\frac{{\partial}}{{\partial {latex_name(y)}}}{partial(c, x)}"
-                        rows.append((left, f"= {symbolic_latex(p.formula)} = {format_number(p.value, digits)}"))
+                        formula = symbolic_latex(p.formula)
                     else:
-                        rows.append((f"∂/∂{y} ∂{c}/∂{x}", f"= {p.formula} = {format_number(p.value, digits)}"))
+                        left, formula = f"∂/∂{y} ∂{c}/∂{x}", str(p.formula)
+                    rows.append((left, f"= {formula}" if formula == value else f"= {formula} = {value}"))
     return rows
 
 
