@@ -8,7 +8,7 @@ import re
 import pytest
 
 import symgrad
-from tests.latex_tools import compile_latex
+from tests.latex_tools import compile_latex, pdf_text_pages
 
 
 def _sections(tex: str) -> list[str]:
@@ -73,20 +73,6 @@ HEAD_MARK = "(continued from the previous page)"
 FOOT_MARK = "(continued on the next page)"
 
 
-def _pdf_pages(pdf) -> list[list[str]]:
-    """Each page's non-blank lines as ``pdftotext -layout`` reads them (skip without poppler, fail under CI)."""
-    import os
-    import shutil
-    import subprocess
-
-    if shutil.which("pdftotext") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but pdftotext is missing; .ci/run must install poppler-utils")
-        pytest.skip("pdftotext is not on PATH: apt-get install poppler-utils")
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    return [[line.strip() for line in page.splitlines() if line.strip()] for page in text.split("\f")[:-1]]
-
-
 def _openers(blocks) -> list[str]:
     """The words a page starts with where it starts outside any aligned block: a heading, or a paragraph
     that is not between two equation blocks of one section (an ``\\intertext`` inside one is not)."""
@@ -120,7 +106,7 @@ def test_every_page_break_inside_a_block_carries_a_continuation_mark(spec, tmp_p
         network = symgrad.load(spec)
     solution = symgrad.solve(symgrad.derive(network))
     pdf, _, _ = compile_latex(solution.latex(), tmp_path)
-    pages = _pdf_pages(pdf)
+    pages = pdf_text_pages(pdf)
     openers = _openers(solution_blocks(solution))
     inside = outside = 0
     for before, page in zip(pages, pages[1:]):
@@ -140,7 +126,7 @@ def test_the_continuation_marks_work_before_latex_2022(tmp_path):
     tex = symgrad.report(symgrad.load("mlp_3_4_2"), format="latex")
     assert tex.count(r"\ifdefined\NewMarkClass") == 1
     pdf, _, _ = compile_latex(tex.replace(r"\ifdefined\NewMarkClass", r"\iffalse"), tmp_path)
-    pages = _pdf_pages(pdf)
+    pages = pdf_text_pages(pdf)
     heads = [k for k, page in enumerate(pages) if page[0] == HEAD_MARK]
     feet = [k + 1 for k, page in enumerate(pages) if any(line.endswith(FOOT_MARK) for line in page[-2:])]
     assert heads == feet and len(heads) >= 3

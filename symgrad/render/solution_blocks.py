@@ -236,9 +236,11 @@ def _symbols(solution, fmt: _Numbers) -> Table:
     rows = [(latex_name(leaf.name), (("text", _LEAF_MEANINGS.get(leaf.kind, leaf.kind)),), fmt(leaf.value, name=leaf.name))
             for leaf in solution.leaves]
     rows += [(latex_name(node.name), _meaning(solution, node, targets), fmt(node.value, name=node.name)) for node in solution.nodes]
+    given = list(range(len(solution.leaves)))
     if solution.learning_rate is not None:
+        given.append(len(rows))
         rows.append((r"\eta", (("text", "learning rate"),), fmt(solution.learning_rate)))
-    return Table(("Symbol", "Meaning", "Value"), tuple(rows))
+    return Table(("Symbol", "Meaning", "Value"), tuple(rows), tuple(given))
 
 
 def _forward(solution, fmt: _Numbers) -> list[Block]:
