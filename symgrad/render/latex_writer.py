@@ -50,6 +50,8 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
   \def\@oddfoot{\hfil\thepage\hfil\symgrad@ifopen{\symgrad@last}{\llap{\small\itshape (continued on the next page)}}}%
   \let\@evenhead\@oddhead\let\@evenfoot\@oddfoot}
 \pagestyle{symgrad}
+\newcommand\symgradneed[1]{\par\begingroup\setlength{\dimen@}{#1}\vskip\z@\@plus\dimen@\penalty-100
+  \vskip\z@\@plus-\dimen@\vskip\dimen@\penalty9999\vskip-\dimen@\vskip\z@skip\endgroup}% a short section starts on a new page rather than split (needspace's way)
 \makeatother
 \begin{document}
 """
@@ -153,10 +155,30 @@ def _byline(block: Byline) -> str:
     return "{\\raggedright " + "\\\\\n".join(lines) + "\\par}"
 
 
+_SHORT_SECTION = 30  # lines (of \\baselineskip) a section may take and still be kept on one page
+
+
+def _lines(blocks: list[Block | list]) -> float:
+    """About how many lines of text the section that starts ``blocks`` takes, up to its next heading."""
+    total = 3.0  # the heading
+    for block in blocks[1:]:
+        if isinstance(block, (Heading, Table)):
+            break
+        for item in block if isinstance(block, list) else [block]:
+            if isinstance(item, Paragraph):
+                total += 1.5 + len(paragraph_latex(item)) // 150
+            elif isinstance(item, Equations):
+                total += sum(2.3 if "\\frac" in left + right else 1.4 for left, right in item.rows)
+    return total
+
+
 def write_article(blocks: list[Block]) -> str:
     """Document blocks as a standalone LaTeX article (pdflatex), the same bytes for the same blocks."""
     parts = [_PREAMBLE]
-    for block in _sections(blocks):
+    sections = _sections(blocks)
+    for k, block in enumerate(sections):
+        if isinstance(block, Heading) and block.level and _lines(sections[k:]) <= _SHORT_SECTION:
+            parts.append(f"\\symgradneed{{{_lines(sections[k:]):.0f}\\baselineskip}}")
         if isinstance(block, list):
             parts.append(_section_align(block))
         elif isinstance(block, Table):
