@@ -155,7 +155,8 @@ def _byline(block: Byline) -> str:
     return "{\\raggedright " + "\\\\\n".join(lines) + "\\par}"
 
 
-_SHORT_SECTION = 30  # lines (of \\baselineskip) a section may take and still be kept on one page
+_SHORT_SECTION = 40  # lines (of \\baselineskip) a section may take and still be kept on one page
+_SPLITTABLE = 8  # ... and fewer than this never splits anyway (a heading and one equation: the loss)
 
 
 def _lines(blocks: list[Block | list]) -> float:
@@ -177,7 +178,7 @@ def write_article(blocks: list[Block]) -> str:
     parts = [_PREAMBLE]
     sections = _sections(blocks)
     for k, block in enumerate(sections):
-        if isinstance(block, Heading) and block.level and _lines(sections[k:]) <= _SHORT_SECTION:
+        if isinstance(block, Heading) and block.level and _SPLITTABLE <= _lines(sections[k:]) <= _SHORT_SECTION:
             parts.append(f"\\symgradneed{{{_lines(sections[k:]):.0f}\\baselineskip}}")
         if isinstance(block, list):
             parts.append(_section_align(block))
