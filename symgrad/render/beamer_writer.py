@@ -36,7 +36,7 @@ def _frame(title: str, body: list[str]) -> str:
 
 _ROWS_PER_FRAME = 6  # rows of equations a 16:9 frame holds at 10pt with fractions, before it looks crowded
 _ROWS_SHORT = 3  # a frame of at most this many rows is nearly empty: it joins the next step of its section
-_ROWS_MAX = 9  # ... while the two fit in this many rows
+_HEIGHT_MAX = 11.5  # ... while the two fit in this many lines (``_height``)
 _SHORT_TEXT = 600  # characters of text a frame of text only holds in a large font
 _LINE = 110  # characters of text a line of a 16:9 frame holds at 10pt
 
@@ -50,11 +50,22 @@ def _rows(body: list[str]) -> int:
     return total
 
 
+def _height(body: list[str]) -> float:
+    """About how tall ``body`` is, in lines of text: a row with a fraction is taller than a line, and a block of
+    equations that no text leads into opens with an empty line."""
+    total = 0.0
+    for part in body:
+        text, _, equations = part.partition("\\begin{align*}")
+        rows = equations.split("\\\\") if equations else []
+        total += sum(1.3 if "\\frac" in row else 1.0 for row in rows) + (1 + len(text) // _LINE if text.strip() else 1)
+    return total
+
+
 def _packed(frames: list[tuple[str, list[str]]]) -> list[str]:
     """The frames, packed so that none is a near-empty slide: a section that is one short line (the loss) goes
     under the frame before it; consecutive steps of one section (two short δ's) share a frame while they fit
     in ``_ROWS_PER_FRAME`` rows; and a near-empty step (a chain form; a section's last step, the product)
-    joins its neighbour in the section while the two fit in ``_ROWS_MAX``."""
+    joins its neighbour in the section while the two fit in ``_HEIGHT_MAX`` lines."""
     out: list[tuple[str, list[str]]] = []
     carried: list[str] = []  # a one-line section that did not fit the frame before: it opens the next one
     for k, (section, body) in enumerate(frames):
@@ -66,7 +77,8 @@ def _packed(frames: list[tuple[str, list[str]]]) -> list[str]:
         elif alone and out and not carried:
             carried = [f"\\textbf{{{section}}}", body[0]]
         elif before is not None and (before + _rows(body) <= _ROWS_PER_FRAME or (
-                (before <= _ROWS_SHORT or (last and _rows(body) <= _ROWS_SHORT)) and before + _rows(body) <= _ROWS_MAX)):
+                (before <= _ROWS_SHORT or (last and _rows(body) <= _ROWS_SHORT))
+                and _height(out[-1][1]) + _height(body) <= _HEIGHT_MAX)):
             out[-1] = (section, out[-1][1] + body)
         else:
             out.append((section, carried + body))
