@@ -59,15 +59,18 @@ def test_the_network_slide_groups_the_given_numbers_and_keeps_the_computed_for_l
     assert frames["Notation"].startswith("\\large") and r"\[ \mathrm{d}E_{\mathrm{total}}/\mathrm{d}x = \sum_c" in tex
 
 
-def test_no_gradient_slide_of_a_3_4_2_network_runs_over(tmp_path):
-    """Each gradient's chain form, factors and product fill one slide, and none spills onto a continuation."""
+@pytest.mark.parametrize("loss", ["half_sse", "softmax_cross_entropy"])
+def test_no_backward_or_gradient_slide_of_a_3_4_2_network_runs_over(loss, tmp_path):
+    """Each gradient's chain form, factors and product fill one slide, the δ's pack without spilling onto a
+    continuation slide, and no slide overflows."""
     needs_beamer()
-    tex = symgrad.report(symgrad.load("mlp_3_4_2"), format="beamer")
+    network = symgrad.mlp([3, 4, 2], activation="tanh" if loss != "half_sse" else "sigmoid", loss=loss, seed=0)
+    tex = symgrad.report(network, format="beamer")
     pdf, log, _ = compile_latex(tex, tmp_path, name="mlp")
     frames = tex.split(r"\begin{frame}")[1:]
     gradients = [f for f in frames if "{The gradient for" in f.split("\n", 1)[0]]
     assert len(gradients) == 26 and all("Each factor:" in f and "The product:" in f for f in gradients)
     text = "\n".join(line for page in pdf_text_pages(pdf) for line in page)
     assert "Forward pass (continued)" in text  # (the check reads the frame titles)
-    assert not re.search(r"The gradient for \S+ \(continued\)", text)
+    assert not re.search(r"(Backward pass|The gradient for \S+) \(continued\)", text)
     assert re.search(r"Overfull \\vbox", log) is None
