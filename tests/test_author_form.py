@@ -145,6 +145,7 @@ def test_the_matrix_form_writes_the_loss_gradient_as_the_scalar_section_does(los
         assert sympy.expand(sympy.diff((t - y) ** 2 / 2, y) - (-(t - y))) == 0
 
 
+@pytest.mark.filterwarnings("ignore:loss=.mse.:DeprecationWarning")
 def test_the_matrix_form_of_a_mean_loss_prints_its_own_gradient():
     tex = symgrad.report(symgrad.mlp([2, 2, 2], loss="mse", seed=0), format="latex")
     # mse is the mean over the K = 2 outputs: ∂ℓ/∂ŷ = (2/K)(ŷ − t) = ŷ − t, not the per-output 2·(out − t).
