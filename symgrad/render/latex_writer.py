@@ -110,7 +110,7 @@ def _section_align(run: list[Equations | Paragraph]) -> str:
         if k + 1 < len(run) and isinstance(run[k + 1], Equations):
             rows[-1] += " \\\\"
         lines += rows
-    return ("\\symgradmark{open}\\nobreak\n\\begin{align*}\n" + "\n".join(lines)
+    return ("\\symgradmark{open}\\nobreak\\vspace{-\\baselineskip}\n\\begin{align*}\n" + "\n".join(lines)
             + "\n\\end{align*}\n\\par\\symgradmark{closed}")
 
 
