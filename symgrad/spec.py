@@ -161,7 +161,8 @@ class _Builder:
     def set_digits(self, net: Network) -> None:
         """``[digits]``: a quantity's own printed precision (``E_total = 12``), as ``--digits-for`` gives it."""
         if "digits" in self.data and not isinstance(self.data["digits"], dict):
-            raise self.fail("digits", f"expected a table [digits] of quantity = digits, got {self.data['digits']!r}; "
+            got = shorten(repr(self.data["digits"]))
+            raise self.fail("digits", f"expected a table [digits] of quantity = digits, got {got}; "
                             "for the digits of every number use --digits")
         known = list(net.leaves) + list(net.nodes)
         for name, digits in self.table("digits").items():
@@ -169,7 +170,8 @@ class _Builder:
                 raise self.fail(f"digits.{name}", f"{name!r} is not a quantity of this network; choose from: "
                                 f"{', '.join(known[:40])}{' …' if len(known) > 40 else ''}")
             if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_SPEC_DIGITS:
-                shown = str(digits) if isinstance(digits, decimal.Decimal) else repr(digits)  # a TOML float as written
+                # a TOML float (a Decimal) as written
+                shown = shorten(str(digits) if isinstance(digits, decimal.Decimal) else repr(digits))
                 raise self.fail(f"digits.{name}", f"expected an integer from 1 to {MAX_SPEC_DIGITS:,} (significant "
                                 f"digits, or decimal places with --decimals), got {shown}; write {name} = 6, say")
             net.digits[name] = digits

@@ -127,7 +127,7 @@ def test_the_text_report_writes_a_negative_argument_in_one_pair_of_parentheses()
     assert any(line.strip().startswith("= tanh(-") for line in text.splitlines())
 
 
-# -- the matrix form of an [mlp] report: ∂ℓ/∂ŷ as the scalar section derives ∂E_o1/∂out_o1 -------------------
+# -- the matrix form of an [mlp] report: ∂ℓ/∂ŷ as the scalar section derives ∂E_o1/∂out_o1 ----------
 def _row(tex: str, left: str) -> str:
     line = next(line for line in tex.splitlines() if line.startswith(left + " &= "))
     return line[len(left) + 4:].split(" = ")[0].removesuffix(r" \\").removesuffix(r" \\*")
@@ -148,7 +148,8 @@ def test_the_matrix_form_writes_the_loss_gradient_as_the_scalar_section_does(los
 @pytest.mark.filterwarnings("ignore:loss=.mse.:DeprecationWarning")
 def test_the_matrix_form_of_a_mean_loss_prints_its_own_gradient():
     tex = symgrad.report(symgrad.mlp([2, 2, 2], loss="mse", seed=0), format="latex")
-    # mse is the mean over the K = 2 outputs: ∂ℓ/∂ŷ = (2/K)(ŷ − t) = ŷ − t, not the per-output 2·(out − t).
+    # mse is the mean over the K = 2 outputs: ∂ℓ/∂ŷ = (2/K)(ŷ − t) = ŷ − t, not the per-output
+    # 2·(out − t).
     assert _row(tex, r"\frac{\partial \ell}{\partial \hat{\mathbf{y}}}") == r"\hat{\mathbf{y}} - \mathbf{t}"
 
 

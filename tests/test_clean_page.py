@@ -88,7 +88,8 @@ def _openers(blocks) -> list[str]:
         after = blocks[k + 1:]
         section_before = before[:next((j for j, b in enumerate(before) if isinstance(b, Heading)), len(before))]
         section_after = after[:next((j for j, b in enumerate(after) if isinstance(b, Heading)), len(after))]
-        inside = any(isinstance(b, Equations) for b in section_before) and any(isinstance(b, Equations) for b in section_after)
+        inside = (any(isinstance(b, Equations) for b in section_before)
+                  and any(isinstance(b, Equations) for b in section_after))
         if not inside:
             found.append(block.parts[0][1][:20])
     return found

@@ -145,3 +145,11 @@ def test_a_digits_number_at_the_top_is_refused_with_the_fix():
     with pytest.raises(symgrad.SpecError, match=r"digits: expected a table \[digits\] of quantity = digits, got 4; "
                                                  "for the digits of every number use --digits"):
         symgrad.loads("digits = 4\n" + _NEURON)
+
+
+def test_a_hostile_digits_table_gets_a_short_message():
+    with pytest.raises(symgrad.SpecError) as refused:
+        symgrad.loads(_NEURON + "\n[digits.E]\n" + "".join(f"k{j} = {j}\n" for j in range(2000)))
+    assert "digits.E: expected an integer" in str(refused.value) and len(str(refused.value)) < 400
+    with pytest.raises(symgrad.SpecError, match="digits.E: expected an integer .*got 1000000000000"):
+        symgrad.loads(_NEURON + "\n[digits]\nE = 1000000000000\n")

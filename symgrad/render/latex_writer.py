@@ -50,8 +50,9 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
   \def\@oddfoot{\hfil\thepage\hfil\symgrad@ifopen{\symgrad@last}{\llap{\small\itshape (continued on the next page)}}}%
   \let\@evenhead\@oddhead\let\@evenfoot\@oddfoot}
 \pagestyle{symgrad}
+% a short section starts a new page rather than split (as the needspace package does it)
 \newcommand\symgradneed[1]{\par\begingroup\setlength{\dimen@}{#1}\vskip\z@\@plus\dimen@\penalty-100
-  \vskip\z@\@plus-\dimen@\vskip\dimen@\penalty9999\vskip-\dimen@\vskip\z@skip\endgroup}% a short section starts on a new page rather than split (needspace's way)
+  \vskip\z@\@plus-\dimen@\vskip\dimen@\penalty9999\vskip-\dimen@\vskip\z@skip\endgroup}
 \makeatother
 \begin{document}
 """

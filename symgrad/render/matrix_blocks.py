@@ -62,10 +62,10 @@ _VECTORS = {"out_o1": r"\hat{\mathbf{y}}", "t1": r"\mathbf{t}"}
 
 
 def _loss_gradient_as_written(loss_grad: sympy.Expr, network, u: sympy.Symbol, t: sympy.Symbol) -> str | None:
-    """∂ℓ/∂ŷ in the form the scalar section derives ∂E_o1/∂out_o1 (−(t − ŷ) for ½(t − ŷ)²), with the first
-    output's names as the vectors; None (SymPy's form is printed) where there is no such form, where it
-    multiplies two vectors (that would need ⊙), or where it is not the matrix form's own gradient (a mean
-    over the outputs)."""
+    """∂ℓ/∂ŷ in the form the scalar section derives ∂E_o1/∂out_o1 (−(t − ŷ) for ½(t − ŷ)²), with the
+    first output's names as the vectors; None (SymPy's form is printed) where there is no such form,
+    where it multiplies two vectors (that would need ⊙), or where it is not the matrix form's own
+    gradient (a mean over the outputs)."""
     node = network.nodes.get("E_o1")
     if node is None or not set(_VECTORS) <= {symbol.name for symbol in node.expr.free_symbols}:
         return None
