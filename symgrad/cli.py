@@ -227,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decimals", type=_digits, default=None,
                    help="print N decimal places instead, trailing zeros dropped, as the lectures print")
     p.add_argument("--digits-for", metavar="NAME=N,...", type=_digits_for, default=None,
-                   help="significant digits for chosen quantities (their value, δ, gradient and update), "
-                        "e.g. E_total=12,w5=4")
+                   help="significant digits (decimal places with --decimals) for chosen quantities (their value, δ, "
+                        "gradient and update), over the spec's [digits]; e.g. E_total=12,w5=4")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), json, latex (a standalone article for pdflatex), beamer (lecture slides "
                         "for pdflatex) or markdown")

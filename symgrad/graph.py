@@ -95,6 +95,7 @@ class Network:
     title: str = ""  # the spec's title, author and date for documents (default: the description, none, none)
     author: str = ""
     date: str = ""
+    digits: dict[str, int] = field(default_factory=dict)  # the spec's [digits]: a quantity's own printed precision
     leaves: dict[str, Leaf] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     values: dict[str, sympy.Rational | mpmath.mpf] = field(default_factory=dict)

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "MAX_DIGITS",
     "MAX_STEPS",
+    "MAX_SPEC_DIGITS",
     "MAX_SPEC_BYTES",
     "MAX_SPEC_MLP_PARAMS",
     "MAX_SEED",
@@ -80,6 +81,7 @@ MAX_DIGITS = 10_000  # significant digits of exact evaluation
 MAX_STEPS = 10**9  # training steps in one call (memory stays bounded whatever the count)
 
 # -- spec files --------------------------------------------------------------------------
+MAX_SPEC_DIGITS = 1_000  # a [digits] entry: at most the digits --digits allows
 MAX_SPEC_BYTES = 64 * 1024 * 1024  # size of one spec file (a 200,000-node chain is about 5 MB)
 MAX_SPEC_MLP_PARAMS = 1_000_000  # weights and biases of an [mlp] in a spec file (train then peaks near 250 MB)
 MAX_SEED = 2**32 - 1  # seeds run from 0 to this

@@ -94,7 +94,7 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
     ``params`` shows only those parameters' gradients and updates. ``title`` defaults to the spec's
     title or description (``""``: none), ``author`` and ``date`` to the spec's. ``digits_for`` gives
     chosen quantities their own significant digits (``{"E_total": 12, "w5": 4}``: the value, δ, gradient
-    and update of each). ``hessian`` names
+    and update of each; decimal places with ``decimals``), over the spec's ``[digits]``. ``hessian`` names
     parameters whose second derivatives (every pair) are worked out instead (text, LaTeX, Markdown).
 
     >>> import symgrad
@@ -119,7 +119,8 @@ def report(network: Network, *, digits: int = 9, format: str = "text", title: st
         # notation): at most that many digits before the point, then ``decimals`` after it.
         working = max(working, decimals + PLAIN_RANGE[1] + GUARD_DIGITS)
         rounding = Rounding.decimals(decimals) if round_intermediates else None
-    chosen = dict(digits_for or {}) if format != "json" else {}  # JSON prints every number at its digits
+    # The spec's [digits], then --digits-for; JSON prints every number at its digits.
+    chosen = {**network.digits, **(digits_for or {})} if format != "json" else {}
     if format in ("latex", "beamer", "markdown") and chosen:
         working = max([working] + [2 * d + GUARD_DIGITS for d in chosen.values() if isinstance(d, int)])
     solution = solve(derive(network), digits=printed, working_digits=working, rounding=rounding,

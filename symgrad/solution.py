@@ -23,7 +23,7 @@ from .errors import GraphError, InvalidArgument
 from .evaluation import GradientValues, Overrides, evaluate_gradients
 from .layers import MLPStructure
 from .matrix import MatrixDerivation, derive_matrix
-from .precision import GUARD_DIGITS, Rounding, validate_digits, format_decimals, format_number
+from .precision import GUARD_DIGITS, PLAIN_RANGE, Rounding, validate_digits, format_decimals, format_number
 from .render.latex_writer import write_article, write_math
 from .render.markdown_writer import write_markdown
 from .render.solution_blocks import solution_blocks
@@ -148,7 +148,8 @@ class Solution:
 
     def format_of(self, name: str, value) -> str:
         """A number that belongs to quantity ``name`` (its value, its δ dE/d name, its gradient or update):
-        with the digits ``digits_for`` gives that quantity, else as ``format``.
+        with the digits ``digits_for`` gives that quantity (decimal places where the solution prints
+        decimals), else as ``format``.
 
         >>> import symgrad
         >>> s = solve(symgrad.derive(symgrad.load("mazur")), digits=4, digits_for={"E_total": 12})
@@ -156,7 +157,9 @@ class Solution:
         ('0.29837110876', '0.2748')
         """
         digits = dict(self.digits_for).get(name)
-        return self.format(value) if digits is None else format_number(value, digits)
+        if digits is None:
+            return self.format(value)
+        return format_decimals(value, digits) if self.decimals is not None else format_number(value, digits)
 
     @property
     def precision_note(self) -> str:
@@ -230,8 +233,9 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
     as it is produced. The update is included when the network (or ``learning_rate``) has a
     learning rate. ``decimals`` makes renderers print that many decimal places instead of
     significant digits (trailing zeros dropped), as the lectures print their numbers. ``digits_for``
-    gives chosen quantities their own significant digits (``{"E_total": 12}``): their value, δ,
-    gradient and update print with them (the working digits grow to certify them).
+    gives chosen quantities their own significant digits (``{"E_total": 12}``; decimal places with
+    ``decimals``): their value, δ, gradient and update print with them (the working digits grow to
+    certify them). It adds to, and overrides, the spec's ``[digits]`` table.
 
     >>> import symgrad
     >>> s = solve(symgrad.derive(symgrad.load("mazur")), digits=9)
@@ -242,9 +246,10 @@ def solve(derivation: Derivation, *, digits: int = 9, at: Mapping[str, object] |
     validate_digits(digits)
     if decimals is not None:
         validate_digits(decimals, what="decimals")
-    chosen = _digits_for(derivation, digits_for or {})
+    chosen = _digits_for(derivation, {**derivation.network.digits, **(digits_for or {})})
     working = working_digits if working_digits is not None else digits + GUARD_DIGITS
-    working = max([working] + [d + GUARD_DIGITS for _, d in chosen])
+    places = PLAIN_RANGE[1] if decimals is not None else 0  # digits before the point of a number printed in places
+    working = max([working] + [d + places + GUARD_DIGITS for _, d in chosen])
     validate_digits(working, what="working digits")
     if update_rule not in UPDATE_RULES:
         raise InvalidArgument(f"update rule must be one of {', '.join(UPDATE_RULES)}, got {update_rule!r}")

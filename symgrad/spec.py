@@ -25,6 +25,7 @@ from .limits import (
     MAX_SCALAR_FAN_IN,
     MAX_SCALAR_PARAMS,
     MAX_SEED,
+    MAX_SPEC_DIGITS,
     MAX_SPEC_BYTES,
     MAX_SPEC_MLP_PARAMS,
     MAX_DOCUMENT_LINE,
@@ -33,7 +34,8 @@ from .limits import (
 
 __all__ = ["load", "loads", "builtin_examples", "Example"]
 
-_TOP_KEYS = ("description", "title", "author", "date", "output", "symbols", "values", "nodes", "train", "data", "mlp", "exercise")
+_TOP_KEYS = ("description", "title", "author", "date", "output", "symbols", "values", "nodes", "train", "data", "mlp",
+             "exercise", "digits")
 _SYMBOL_KINDS = {"inputs": "input", "targets": "target", "params": "param", "constants": "constant"}
 _MLP_KEYS = ("widths", "activation", "output_activation", "loss", "bias", "slope", "l2", "seed")
 
@@ -142,6 +144,7 @@ class _Builder:
         self.set_output(net)
         self.set_train(net)
         self.set_data(net)
+        self.set_digits(net)
         return net
 
     def set_document(self, net: Network) -> None:
@@ -154,6 +157,24 @@ class _Builder:
                 raise self.fail(key, f"is {len(value):,} characters; a {key} is limited to {MAX_DOCUMENT_LINE} "
                                 "characters; shorten it")
             setattr(net, key, " ".join(value.split()))
+
+    def set_digits(self, net: Network) -> None:
+        """``[digits]``: a quantity's own printed precision (``E_total = 12``), as ``--digits-for`` gives it."""
+        if "digits" in self.data and not isinstance(self.data["digits"], dict):
+            got = shorten(repr(self.data["digits"]))
+            raise self.fail("digits", f"expected a table [digits] of quantity = digits, got {got}; "
+                            "for the digits of every number use --digits")
+        known = list(net.leaves) + list(net.nodes)
+        for name, digits in self.table("digits").items():
+            if name not in known:
+                raise self.fail(f"digits.{name}", f"{name!r} is not a quantity of this network; choose from: "
+                                f"{', '.join(known[:40])}{' …' if len(known) > 40 else ''}")
+            if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_SPEC_DIGITS:
+                # a TOML float (a Decimal) as written
+                shown = shorten(str(digits) if isinstance(digits, decimal.Decimal) else repr(digits))
+                raise self.fail(f"digits.{name}", f"expected an integer from 1 to {MAX_SPEC_DIGITS:,} (significant "
+                                f"digits, or decimal places with --decimals), got {shown}; write {name} = 6, say")
+            net.digits[name] = digits
 
     def check_top_keys(self) -> None:
         for key in self.data:

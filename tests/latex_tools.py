@@ -45,3 +45,13 @@ def compile_latex(source: str, directory: Path, *, name: str = "report") -> tupl
     fls = (directory / f"{name}.fls").read_text(encoding="latin-1").splitlines()
     inputs = [line.split(" ", 1)[1] for line in fls if line.startswith("INPUT ")]
     return directory / f"{name}.pdf", log, inputs
+
+
+def pdf_text_pages(pdf: Path) -> list[list[str]]:
+    """Each page's non-blank lines as ``pdftotext -layout`` reads them; skip without poppler-utils, fail under CI."""
+    if shutil.which("pdftotext") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but pdftotext is missing; .ci/run must install poppler-utils")
+        pytest.skip("pdftotext is not on PATH: apt-get install poppler-utils")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [[line.strip() for line in page.splitlines() if line.strip()] for page in text.split("\f")[:-1]]

@@ -125,3 +125,56 @@ def test_the_text_report_writes_a_negative_argument_in_one_pair_of_parentheses()
     text = symgrad.report(SOFTMAX)
     assert "tanh((" not in text
     assert any(line.strip().startswith("= tanh(-") for line in text.splitlines())
+
+
+# -- the matrix form of an [mlp] report: ∂ℓ/∂ŷ as the scalar section derives ∂E_o1/∂out_o1 ----------
+def _row(tex: str, left: str) -> str:
+    line = next(line for line in tex.splitlines() if line.startswith(left + " &= "))
+    return line[len(left) + 4:].split(" = ")[0].removesuffix(r" \\").removesuffix(r" \\*")
+
+
+@pytest.mark.parametrize("loss", ["half_sse", "sse", "bce"])
+def test_the_matrix_form_writes_the_loss_gradient_as_the_scalar_section_does(loss):
+    tex = symgrad.report(symgrad.mlp([3, 4, 2], loss=loss, seed=0), format="latex")
+    scalar = _row(tex, r"\frac{\partial E_{\mathrm{o1}}}{\partial \mathrm{out}_{\mathrm{o1}}}")
+    vector = _row(tex, r"\frac{\partial \ell}{\partial \hat{\mathbf{y}}}")
+    assert vector == scalar.replace(r"\mathrm{out}_{\mathrm{o1}}", r"\hat{\mathbf{y}}").replace("t_{1}", r"\mathbf{t}")
+    if loss == "half_sse":  # the lecture's −(t − ŷ), which is d/dŷ ½(t − ŷ)² = ŷ − t
+        assert vector == r"-\left(\mathbf{t} - \hat{\mathbf{y}}\right)"
+        y, t = sympy.symbols("y t")
+        assert sympy.expand(sympy.diff((t - y) ** 2 / 2, y) - (-(t - y))) == 0
+
+
+@pytest.mark.filterwarnings("ignore:loss=.mse.:DeprecationWarning")
+def test_the_matrix_form_of_a_mean_loss_prints_its_own_gradient():
+    tex = symgrad.report(symgrad.mlp([2, 2, 2], loss="mse", seed=0), format="latex")
+    # mse is the mean over the K = 2 outputs: ∂ℓ/∂ŷ = (2/K)(ŷ − t) = ŷ − t, not the per-output
+    # 2·(out − t).
+    assert _row(tex, r"\frac{\partial \ell}{\partial \hat{\mathbf{y}}}") == r"\hat{\mathbf{y}} - \mathbf{t}"
+
+
+# A definition prints with the author's terms, order and signs; the parser drops only parentheses that
+# change nothing (around a name, a product or a whole sum). Expected rows written by hand.
+WRITTEN = [
+    ("-(b - x) + w", r"-\left(b - x\right) + w"),
+    ("x*(w) - (b - x)", r"x \cdot w - \left(b - x\right)"),
+    ("w - x + b", "w - x + b"),
+    ("1 - (x - w)", r"1 - \left(x - w\right)"),
+    ("x - (w + b)", r"x - \left(w + b\right)"),
+    ("-(x*w)", r"-\left(x \cdot w\right)"),
+    ("(t - x)**2/2", r"\left(t - x\right)^{2} / 2"),
+    ("b + w*x", r"b + w \cdot x"),
+    ("(x*w + b) + w", r"x \cdot w + b + w"),
+]
+
+
+@pytest.mark.parametrize(("definition", "row"), WRITTEN)
+def test_a_definition_prints_as_written_never_reordered(definition, row):
+    network = symgrad.Network()
+    network.input("x", 1)
+    network.param("w", 2)
+    network.param("b", 3)
+    network.target("t", 1)
+    network.node("f", definition)
+    tex = symgrad.report(network, format="latex")
+    assert f"f &= {row} = " in tex

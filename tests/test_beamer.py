@@ -8,7 +8,7 @@ import pytest
 
 import symgrad
 from symgrad.cli import main
-from tests.latex_tools import compile_latex, needs_beamer
+from tests.latex_tools import compile_latex, needs_beamer, pdf_text_pages
 
 EXAMPLES = [e.name for e in symgrad.builtin_examples()]
 
@@ -30,13 +30,47 @@ def test_mazur_slides_pace_one_idea_per_frame(capsys):
     titles = re.findall(r"\\begin\{frame\}\[t,allowframebreaks\]\{(.*?)\}\n", tex)
     # The network, the forward pass, then the loss opening the backward pass (a one-line section is no
     # slide of its own), the δ's that w5 needs (out_o1, net_o1; dE/dE_o1 = 1 is a sentence), then the
-    # chain form, its factors, the product with the update (packed: no near-empty slide).
+    # chain form with its factors (a one-line chain form is no slide of its own), then the product with
+    # the update (packed: no near-empty slide).
     assert titles[:4] == ["Notation", "The network", "Forward pass", "Backward pass"]
     assert titles.count("Backward pass") == 2 and "Loss" not in titles
-    assert titles.count("The gradient for $w_{5}$") == 3
+    assert titles.count("The gradient for $w_{5}$") == 2
     frames = tex.split(r"\begin{frame}")[1:]
+    gradient = frames[titles.index("The gradient for $w_{5}$") + 1]  # after the title slide
+    assert gradient.index("The chain rule in Leibniz notation") < gradient.index("Each factor:")
     backward = frames[titles.index("Backward pass") + 1]
     assert backward.index(r"\textbf{Loss}") < backward.index(r"E_{\mathrm{total}} &= 0.298371109")
     assert all(frame.count(r"\begin{align*}") <= 3 for frame in frames)
     assert r"\PassOptionsToPackage{fleqn}{amsmath}" in tex and r"\small" not in tex  # flush left, full size
     assert "The update" in frames[-1] and "0.35891648" in frames[-1]
+
+
+def test_the_network_slide_groups_the_given_numbers_and_keeps_the_computed_for_later():
+    tex = symgrad.report(symgrad.load("mazur"), format="beamer", params=["w5"])
+    frames = dict(re.findall(r"\\begin\{frame\}\[t,allowframebreaks\]\{(.*?)\}\n(.*?)\\end\{frame\}", tex, re.S))
+    network = frames["The network"]
+    # The spec's numbers (the lecture's i1 = 0.05, i2 = 0.10, t1 = 0.01, t2 = 0.99, w1 = 0.15 … b2 = 0.6, η = 0.5).
+    assert r"\textbf{Inputs:} \mbox{$i_{1} = 0.05$}, \mbox{$i_{2} = 0.1$}." in network
+    assert r"\textbf{Targets (the wanted output):} \mbox{$t_{1} = 0.01$}, \mbox{$t_{2} = 0.99$}." in network
+    assert network.count(r"\mbox{$w_{") == 8 and r"\mbox{$b_{2} = 0.6$}." in network
+    assert r"\textbf{Learning rate:} \mbox{$\eta = 0.5$}." in network
+    assert "0.593269992" not in network  # out_h1 = σ(0.3775) is computed in the forward pass, not given here
+    # The notation's sum over the consumers is displayed under its sentence, in a large font.
+    assert frames["Notation"].startswith("\\large") and r"\[ \mathrm{d}E_{\mathrm{total}}/\mathrm{d}x = \sum_c" in tex
+
+
+@pytest.mark.parametrize("loss", ["half_sse", "softmax_cross_entropy"])
+def test_no_backward_or_gradient_slide_of_a_3_4_2_network_runs_over(loss, tmp_path):
+    """Each gradient's chain form, factors and product fill one slide, the δ's pack without spilling onto a
+    continuation slide, and no slide overflows."""
+    needs_beamer()
+    network = symgrad.mlp([3, 4, 2], activation="tanh" if loss != "half_sse" else "sigmoid", loss=loss, seed=0)
+    tex = symgrad.report(network, format="beamer")
+    pdf, log, _ = compile_latex(tex, tmp_path, name="mlp")
+    frames = tex.split(r"\begin{frame}")[1:]
+    gradients = [f for f in frames if "{The gradient for" in f.split("\n", 1)[0]]
+    assert len(gradients) == 26 and all("Each factor:" in f and "The product:" in f for f in gradients)
+    text = "\n".join(line for page in pdf_text_pages(pdf) for line in page)
+    assert "Forward pass (continued)" in text  # (the check reads the frame titles)
+    assert not re.search(r"(Backward pass|The gradient for \S+) \(continued\)", text)
+    assert re.search(r"Overfull \\vbox", log) is None

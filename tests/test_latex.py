@@ -216,7 +216,8 @@ def test_matrix_form_for_dense_networks(capsys):
     assert (r"\boldsymbol{\delta}_{1} &= \left(W_{2}^{\top} \boldsymbol{\delta}_{2}\right) \odot "
             r"\left(\mathbf{h}_{1} \odot \left(1 - \mathbf{h}_{1}\right)\right)") in tex
     assert r"\frac{\partial \ell}{\partial W_{1}} &= \boldsymbol{\delta}_{1} \mathbf{h}_{0}^{\top}" in tex
-    assert r"\frac{\partial \ell}{\partial \hat{\mathbf{y}}} &= \hat{\mathbf{y}} - \mathbf{t}" in tex
+    # ½Σ(t − ŷ)²: the lecture's −(t − ŷ), as the scalar section writes −(t1 − out_o1)
+    assert r"\frac{\partial \ell}{\partial \hat{\mathbf{y}}} &= -\left(\mathbf{t} - \hat{\mathbf{y}}\right)" in tex
     assert "matrix form" not in _latex(capsys, "mazur")
 
 

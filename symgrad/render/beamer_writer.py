@@ -1,7 +1,8 @@
 """Document blocks as Beamer slides for pdflatex, paced one idea per frame as lecture slides are.
 
-A frame holds a section's text and one block of equations: the network, the forward pass, each δ,
-each gradient's chain form, its factors, its product and its update get a frame each. A frame whose
+A frame holds a section's text and one block of equations: the network (its given numbers grouped),
+the forward pass, each δ, each gradient's chain form with its factors, its product and its update get
+a frame each, a step too short for a slide sharing its neighbour's (``_packed``). A frame whose
 equations do not fit continues on the next slide (``allowframebreaks``), breaking between rows.
 Text from the spec (title, author, date) is escaped, so it can never run a LaTeX command.
 """
@@ -17,7 +18,7 @@ _PREAMBLE = r"""\PassOptionsToPackage{fleqn}{amsmath}
 \documentclass[10pt,aspectratio=169]{beamer}
 \usetheme{default}
 \setbeamertemplate{navigation symbols}{}
-\setbeamertemplate{footline}[frame number]
+\setbeamertemplate{footline}{\hfill\usebeamerfont{page number in head/foot}\insertframenumber\kern1em\vskip4pt}
 \setbeamertemplate{frametitle continuation}[from second][(continued)]
 \usepackage{amsmath,amssymb}
 \setlength{\mathindent}{0.5em}
@@ -28,30 +29,56 @@ _PREAMBLE = r"""\PassOptionsToPackage{fleqn}{amsmath}
 
 
 def _frame(title: str, body: list[str]) -> str:
+    if not any("\\begin{align*}" in part for part in body) and sum(map(len, body)) < _SHORT_TEXT:
+        body = ["\\large"] + body  # a frame of a few lines of text only (the notation): large, as a slide's text
     return f"\\begin{{frame}}[t,allowframebreaks]{{{title}}}\n" + "\n\n".join(body) + "\n\\end{frame}"
 
 
 _ROWS_PER_FRAME = 6  # rows of equations a 16:9 frame holds at 10pt with fractions, before it looks crowded
+_ROWS_SHORT = 3  # a frame of at most this many rows is nearly empty: it joins the next step of its section
+_HEIGHT_MAX = 11.5  # ... while the two fit in this many lines (``_height``)
+_SHORT_TEXT = 600  # characters of text a frame of text only holds in a large font
+_LINE = 110  # characters of text a line of a 16:9 frame holds at 10pt
 
 
 def _rows(body: list[str]) -> int:
-    """About how many rows of equations ``body`` takes (a paragraph counts as two)."""
-    return sum(part.count("\\\\") + 1 if part.startswith("\\begin{align*}") else 2 for part in body)
+    """About how many rows of equations ``body`` takes (a line of text counts as one)."""
+    total = 0
+    for part in body:
+        text, _, equations = part.partition("\\begin{align*}")
+        total += (equations.count("\\\\") + 1 if equations else 0) + (1 + len(text) // _LINE if text.strip() else 0)
+    return total
+
+
+def _height(body: list[str]) -> float:
+    """About how tall ``body`` is, in lines of text: a row with a fraction is taller than a line, and a block of
+    equations that no text leads into opens with an empty line."""
+    total = 0.0
+    for part in body:
+        text, _, equations = part.partition("\\begin{align*}")
+        rows = equations.split("\\\\") if equations else []
+        total += sum(1.3 if "\\frac" in row else 1.0 for row in rows) + (1 + len(text) // _LINE if text.strip() else 1)
+    return total
 
 
 def _packed(frames: list[tuple[str, list[str]]]) -> list[str]:
     """The frames, packed so that none is a near-empty slide: a section that is one short line (the loss) goes
-    under the frame before it, and consecutive steps of one section (two short δ's) share a frame while
-    they fit in ``_ROWS_PER_FRAME`` rows."""
+    under the frame before it; consecutive steps of one section (two short δ's) share a frame while they fit
+    in ``_ROWS_PER_FRAME`` rows; and a near-empty step (a chain form; a section's last step, the product)
+    joins its neighbour in the section while the two fit in ``_HEIGHT_MAX`` lines."""
     out: list[tuple[str, list[str]]] = []
     carried: list[str] = []  # a one-line section that did not fit the frame before: it opens the next one
-    for section, body in frames:
+    for k, (section, body) in enumerate(frames):
         alone = len(body) == 1 and body[0].startswith("\\begin{align*}") and "\\\\" not in body[0]
+        before = _rows(out[-1][1]) if out and out[-1][0] == section else None
+        last = k + 1 == len(frames) or frames[k + 1][0] != section
         if alone and out and _rows(out[-1][1]) + 2 <= _ROWS_PER_FRAME:
             out[-1] = (out[-1][0], out[-1][1] + [f"\\textbf{{{section}}}", body[0]])
         elif alone and out and not carried:
             carried = [f"\\textbf{{{section}}}", body[0]]
-        elif out and out[-1][0] == section and _rows(out[-1][1]) + _rows(body) <= _ROWS_PER_FRAME:
+        elif before is not None and (before + _rows(body) <= _ROWS_PER_FRAME or (
+                (before <= _ROWS_SHORT or (last and _rows(body) <= _ROWS_SHORT))
+                and _height(out[-1][1]) + _height(body) <= _HEIGHT_MAX)):
             out[-1] = (section, out[-1][1] + body)
         else:
             out.append((section, carried + body))
@@ -59,6 +86,33 @@ def _packed(frames: list[tuple[str, list[str]]]) -> list[str]:
     if carried:
         out.append((out[-1][0], carried))
     return [_frame(section, body) for section, body in out]
+
+
+def _paragraph(block: Paragraph) -> str:
+    """A paragraph on a slide; one that ends in a formula after a colon (the notation's sum over the
+    consumers) shows the formula displayed under it, as a slide would."""
+    parts = block.parts
+    if len(parts) >= 3 and parts[-3] == ("text", ": ") and parts[-2][0] == "math" and parts[-1] == ("text", "."):
+        return paragraph_latex(Paragraph(parts[:-3] + (("text", ":"),))) + f"\n\\[ {parts[-2][1]} \\]"
+    return paragraph_latex(block)
+
+
+def _given(table: Table) -> list[str]:
+    """On a slide, the given numbers grouped by what they are, a hanging paragraph each (**Inputs:** i1 = 0.05,
+    i2 = 0.1.); the computed values come with the forward pass. A table without given rows lists every row."""
+    if not table.given:
+        return [", ".join(f"\\mbox{{${symbol} = {value}$}}" for symbol, _, value in table.rows) + "."]
+    groups: dict[str, list[str]] = {}
+    for k in table.given:
+        symbol, meaning, value = table.rows[k]
+        label = "".join(text for kind, text in meaning if kind == "text")
+        groups.setdefault(label, []).append(f"\\mbox{{${symbol} = {value}$}}")
+    found = []
+    for label, items in groups.items():
+        first, _, rest = label.partition(" ")
+        label = (first.capitalize() + ("s" if len(items) > 1 else "") + (" " + rest if rest else ""))
+        found.append(f"\\hangindent=1.5em\\hangafter=1 \\textbf{{{escape_text(label)}:}} " + ", ".join(items) + ".")
+    return found
 
 
 def write_beamer(blocks: list[Block]) -> str:
@@ -83,14 +137,18 @@ def write_beamer(blocks: list[Block]) -> str:
                 frames.append((section, body))
             section, body = paragraph_latex(block), []
         elif isinstance(block, Paragraph):
-            body.append(paragraph_latex(block))
-        elif isinstance(block, Table):  # on a slide, the symbols and their values as one list
-            body.append(", ".join(f"${symbol} = {value}$" for symbol, _, value in block.rows) + ".")
+            body.append(_paragraph(block))
+        elif isinstance(block, Table):
+            body += _given(block)
         else:
             rows = "".join(f"{left} &{right}" + ("" if k + 1 == len(block.rows) else
                                                  " \\\\*\n" if not block.rows[k + 1][0] else " \\\\\n")
                            for k, (left, right) in enumerate(block.rows))  # never a frame break inside one equation
-            body.append(f"\\begin{{align*}}\n{rows}\n\\end{{align*}}")
+            align = f"\\begin{{align*}}\n{rows}\n\\end{{align*}}"
+            if body and "\\begin{align*}" not in body[-1]:  # the text that leads to it, in one paragraph with it
+                body[-1] += "\n" + align
+            else:
+                body.append(align)
             frames.append((section, body))
             body = []
     if body:

@@ -48,6 +48,7 @@ class Table:
 
     header: tuple[str, str, str]  # plain text
     rows: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...]
+    given: tuple[int, ...] = ()  # the rows of numbers given (inputs, targets, parameters, η), not computed
 
 
 Block = Heading | Byline | Paragraph | Equations | Table

@@ -36,6 +36,23 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 \makeatletter
 \g@addto@macro\normalsize{\setlength\abovedisplayskip{6pt plus 2pt}\setlength\belowdisplayskip{6pt plus 2pt}%
   \setlength\abovedisplayshortskip{2pt plus 2pt}\setlength\belowdisplayshortskip{4pt plus 2pt}}
+\postdisplaypenalty=10000
+\ifdefined\NewMarkClass % a page that breaks inside a block says so at its foot and the next page's head
+  \NewMarkClass{symgrad}\def\symgradmark#1{\InsertMark{symgrad}{#1}}
+  \def\symgrad@top{\TopMark{symgrad}}\def\symgrad@last{\LastMark{symgrad}}
+\else % LaTeX before 2022-06: e-TeX's mark class 7
+  \def\symgradmark#1{\marks7{#1}}\def\symgrad@top{\topmarks7}\def\symgrad@last{\botmarks7}
+\fi
+\def\symgrad@openmark{open}
+\def\symgrad@ifopen#1#2{\edef\@tempa{#1}\ifx\@tempa\symgrad@openmark#2\fi}
+\def\ps@symgrad{\let\@mkboth\@gobbletwo
+  \def\@oddhead{\symgrad@ifopen{\symgrad@top}{\rlap{\small\itshape (continued from the previous page)}}\hfil}%
+  \def\@oddfoot{\hfil\thepage\hfil\symgrad@ifopen{\symgrad@last}{\llap{\small\itshape (continued on the next page)}}}%
+  \let\@evenhead\@oddhead\let\@evenfoot\@oddfoot}
+\pagestyle{symgrad}
+% a short section starts a new page rather than split (as the needspace package does it)
+\newcommand\symgradneed[1]{\par\begingroup\setlength{\dimen@}{#1}\vskip\z@\@plus\dimen@\penalty-100
+  \vskip\z@\@plus-\dimen@\vskip\dimen@\penalty9999\vskip-\dimen@\vskip\z@skip\endgroup}
 \makeatother
 \begin{document}
 """
@@ -83,7 +100,8 @@ def _rows(rows: tuple[tuple[str, str], ...]) -> list[str]:
 
 def _section_align(run: list[Equations | Paragraph]) -> str:
     """A section's equations as one ``align*``, flush left and aligned at the equals sign throughout;
-    the text between them is ``\\intertext``."""
+    the text between them is ``\\intertext``. Marks around it make a page that breaks inside it say so
+    at its foot, and the next page at its head (the ``symgrad`` page style)."""
     lines: list[str] = []
     for k, block in enumerate(run):
         if isinstance(block, Paragraph):
@@ -93,16 +111,19 @@ def _section_align(run: list[Equations | Paragraph]) -> str:
         if k + 1 < len(run) and isinstance(run[k + 1], Equations):
             rows[-1] += " \\\\"
         lines += rows
-    return "\\begin{align*}\n" + "\n".join(lines) + "\n\\end{align*}"
+    return ("\\symgradmark{open}\\nobreak\\vspace{-\\baselineskip}\n\\begin{align*}\n" + "\n".join(lines)
+            + "\n\\end{align*}\n\\par\\symgradmark{closed}")
 
 
 def _table(table: Table) -> str:
-    """A table of symbols (``longtable``: it may run over a page, its header repeated)."""
+    """A table of symbols (``longtable``: it may run over a page, marked continued there, its header repeated)."""
     head = " & ".join(f"\\textbf{{{escape_text(h)}}}" for h in table.header) + r" \\ \hline"
     rows = [f"${symbol}$ & {paragraph_latex(Paragraph(meaning))} & ${value}$ \\\\"
             for symbol, meaning, value in table.rows]
-    return ("\\begin{longtable}{@{}lp{0.55\\linewidth}l@{}}\n" + head + "\n\\endhead\n" + "\n".join(rows)
-            + "\n\\end{longtable}")
+    more = r"\multicolumn{3}{@{}l@{}}{\small\itshape (continued from the previous page)} \\"
+    foot = r"\multicolumn{3}{@{}r@{}}{\small\itshape (continued on the next page)} \\"
+    return ("\\begin{longtable}{@{}lp{0.55\\linewidth}l@{}}\n" + head + "\n\\endfirsthead\n" + more + "\n" + head
+            + "\n\\endhead\n" + foot + "\n\\endfoot\n\\endlastfoot\n" + "\n".join(rows) + "\n\\end{longtable}")
 
 
 def _sections(blocks: list[Block]) -> list[Block | list]:
@@ -135,10 +156,31 @@ def _byline(block: Byline) -> str:
     return "{\\raggedright " + "\\\\\n".join(lines) + "\\par}"
 
 
+_SHORT_SECTION = 40  # lines (of \\baselineskip) a section may take and still be kept on one page
+_SPLITTABLE = 8  # ... and fewer than this never splits anyway (a heading and one equation: the loss)
+
+
+def _lines(blocks: list[Block | list]) -> float:
+    """About how many lines of text the section that starts ``blocks`` takes, up to its next heading."""
+    total = 3.0  # the heading
+    for block in blocks[1:]:
+        if isinstance(block, (Heading, Table)):
+            break
+        for item in block if isinstance(block, list) else [block]:
+            if isinstance(item, Paragraph):
+                total += 1.5 + len(paragraph_latex(item)) // 150
+            elif isinstance(item, Equations):
+                total += sum(2.3 if "\\frac" in left + right else 1.4 for left, right in item.rows)
+    return total
+
+
 def write_article(blocks: list[Block]) -> str:
     """Document blocks as a standalone LaTeX article (pdflatex), the same bytes for the same blocks."""
     parts = [_PREAMBLE]
-    for block in _sections(blocks):
+    sections = _sections(blocks)
+    for k, block in enumerate(sections):
+        if isinstance(block, Heading) and block.level and _SPLITTABLE <= _lines(sections[k:]) <= _SHORT_SECTION:
+            parts.append(f"\\symgradneed{{{_lines(sections[k:]):.0f}\\baselineskip}}")
         if isinstance(block, list):
             parts.append(_section_align(block))
         elif isinstance(block, Table):

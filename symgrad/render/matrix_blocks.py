@@ -13,7 +13,9 @@ import re
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .blocks import Block, Equations, Heading, Paragraph
+from .author_form import author_partial
+from .blocks import Block, Equations, Heading, Paragraph, join_terms
+from .node_text import expression_pieces
 from .notation import latex_name
 
 __all__ = ["matrix_blocks"]
@@ -54,6 +56,29 @@ def _matrix_wrapped(expr) -> str:
     if isinstance(expr, (sympy.MatrixSymbol, sympy.Transpose)):
         return text
     return rf"\left({text}\right)"
+
+
+_VECTORS = {"out_o1": r"\hat{\mathbf{y}}", "t1": r"\mathbf{t}"}
+
+
+def _loss_gradient_as_written(loss_grad: sympy.Expr, network, u: sympy.Symbol, t: sympy.Symbol) -> str | None:
+    """∂ℓ/∂ŷ in the form the scalar section derives ∂E_o1/∂out_o1 (−(t − ŷ) for ½(t − ŷ)²), with the
+    first output's names as the vectors; None (SymPy's form is printed) where there is no such form,
+    where it multiplies two vectors (that would need ⊙), or where it is not the matrix form's own
+    gradient (a mean over the outputs)."""
+    node = network.nodes.get("E_o1")
+    if node is None or not set(_VECTORS) <= {symbol.name for symbol in node.expr.free_symbols}:
+        return None
+    out_o1 = next(s for s in node.expr.free_symbols if s.name == "out_o1")
+    form = author_partial(node.text, "E_o1", "out_o1", sympy.diff(node.expr, out_o1), node.expr)
+    if form is None or set(form.names) - set(_VECTORS):
+        return None
+    as_vectors = form.expr.xreplace({s: {"out_o1": u, "t1": t}[s.name] for s in form.expr.free_symbols})
+    vectors_multiplied = any(sum(1 for a in m.args if a.free_symbols and not (a.is_Pow and a.exp.is_negative)) > 1
+                             for m in as_vectors.atoms(sympy.Mul))  # t/ŷ divides elementwise; t·ŷ would need ⊙
+    if vectors_multiplied or sympy.simplify(as_vectors - loss_grad) != 0:
+        return None
+    return join_terms(expression_pieces(form.text, _VECTORS))
 
 
 def matrix_blocks(matrix, network) -> list[Block]:
@@ -97,7 +122,8 @@ def matrix_blocks(matrix, network) -> list[Block]:
     blocks.append(Paragraph((("text", "Forward pass:"),)))
     blocks.append(Equations(tuple((_vector(e.name), f"= {_matrix_latex(e.expr)}") for e in matrix.forward)))
     if matrix.loss_grad is not None:
-        grad = sympy.latex(matrix.loss_grad, symbol_names={u: r"\hat{\mathbf{y}}", t: r"\mathbf{t}"}, order="none")
+        grad = _loss_gradient_as_written(matrix.loss_grad, network, u, t) or sympy.latex(
+            matrix.loss_grad, symbol_names={u: r"\hat{\mathbf{y}}", t: r"\mathbf{t}"}, order="none")
     else:
         grad = r"\operatorname{softmax}(\hat{\mathbf{y}}) \, (\mathbf{1}^{\top}\mathbf{t}) - \mathbf{t}"
     rows = [(_vector("dL_dyhat"), f"= {grad}")]

@@ -104,12 +104,13 @@ class _Symbolic:
         self.solution = solution
         self.fmt = fmt
 
-    def __call__(self, expr: sympy.Expr, *, substituted: bool = False, value=None) -> str:
+    def __call__(self, expr: sympy.Expr, *, substituted: bool = False, value=None, name: str | None = None) -> str:
+        """``expr`` in lecture names, or with numbers substituted that give ``value`` as quantity ``name`` prints."""
         if not substituted:
             return _capped(symbolic_latex(expr))
         values = self.solution.numbers.values
         symbols = sorted(expr.free_symbols, key=lambda symbol: symbol.name)
-        digits = self.fmt.reproducing([values[x.name] for x in symbols], _evaluator(expr, symbols), value)
+        digits = self.fmt.reproducing([values[x.name] for x in symbols], _evaluator(expr, symbols), value, name=name)
         names = {x: self.fmt.paren(values[x.name], digits) for x in symbols}
         return _capped(sympy.latex(expr, symbol_names=names, mul_symbol="dot"))
 
@@ -235,9 +236,11 @@ def _symbols(solution, fmt: _Numbers) -> Table:
     rows = [(latex_name(leaf.name), (("text", _LEAF_MEANINGS.get(leaf.kind, leaf.kind)),), fmt(leaf.value, name=leaf.name))
             for leaf in solution.leaves]
     rows += [(latex_name(node.name), _meaning(solution, node, targets), fmt(node.value, name=node.name)) for node in solution.nodes]
+    given = list(range(len(solution.leaves)))
     if solution.learning_rate is not None:
+        given.append(len(rows))
         rows.append((r"\eta", (("text", "learning rate"),), fmt(solution.learning_rate)))
-    return Table(("Symbol", "Meaning", "Value"), tuple(rows))
+    return Table(("Symbol", "Meaning", "Value"), tuple(rows), tuple(given))
 
 
 def _forward(solution, fmt: _Numbers) -> list[Block]:
@@ -275,19 +278,20 @@ def _factor_rows(factor, sym: _Symbolic, fmt: _Numbers) -> list[tuple[str, str]]
     return equation_rows(partial(factor.of, factor.wrt), _factor_steps(factor, sym, fmt))
 
 
-def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
-    """A local partial's formula, the numbers substituted into it (where that shows something) and its value.
+def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = None) -> list[list[tuple[str, str]]]:
+    """A local partial's formula, the numbers substituted into it (where that shows something) and its value
+    (printed as quantity ``name``, where the partial is that parameter's whole gradient).
 
     The formula is the author's form (``author_form``: −(t1 − out_o1), as the lectures derive it)
     where the rules give one, else SymPy's."""
     form = local_form(sym.solution.network, factor)
     if form is not None:
-        return _form_steps(form, factor, sym, fmt)
+        return _form_steps(form, factor, sym, fmt, name=name)
     steps = [[("+", sym(factor.expr))]]
     if factor.value is None:  # only for the δ of an input or target: no gradient needs it
         return steps + [[("+", _UNDEFINED)]]
-    substituted = sym(factor.expr, substituted=True, value=factor.value)
-    value = fmt(factor.value)
+    substituted = sym(factor.expr, substituted=True, value=factor.value, name=name)
+    value = fmt(factor.value, name=name)
     if factor.expr.free_symbols and not factor.expr.is_Symbol and substituted != value:
         steps.append([("+", substituted)])
     if steps[0][0][1] != value:
@@ -295,16 +299,18 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str,
     return steps
 
 
-def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers) -> list[list[tuple[str, str]]]:
+def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = None
+                ) -> list[list[tuple[str, str]]]:
     steps = [[(op, _capped(term)) for op, term in expression_pieces(form.text)]]
     if factor.value is None:
         return steps + [[("+", _UNDEFINED)]]
-    value = fmt(factor.value)
+    value = fmt(factor.value, name=name)
     values = sym.solution.numbers.values
     one_name = form.text.lstrip("-") in form.names  # t1 or −t2: the number itself says it (no −0)
     if form.names and not one_name:
         symbols = sorted(form.expr.free_symbols, key=lambda symbol: form.names.index(symbol.name))
-        digits = fmt.reproducing([values[n] for n in form.names], _evaluator(form.expr, symbols), factor.value)
+        digits = fmt.reproducing([values[n] for n in form.names], _evaluator(form.expr, symbols), factor.value,
+                                 name=name)
         substituted = expression_pieces(form.text, {n: fmt(values[n], digits) for n in form.names})
         if join_terms(substituted) != value:
             steps.append([(op, _capped(term)) for op, term in substituted])
@@ -377,7 +383,7 @@ def _gradient(solution, gradient, fmt: _Numbers, sym: _Symbolic) -> list[Block]:
         factor = chain.factors[0]
         blocks.append(Paragraph((("math", latex_name(out)), ("text", " uses "), ("math", latex_name(p)),
                                  ("text", " directly, so the gradient is one local partial:"))))
-        steps = [[("+", partial(factor.of, factor.wrt))]] + _factor_steps(factor, sym, fmt)
+        steps = [[("+", partial(factor.of, factor.wrt))]] + _factor_steps(factor, sym, fmt, name=p)
         blocks.append(Equations(tuple(equation_rows(label, steps))))
     else:
         blocks.append(Paragraph((("text", f"The chain rule in Leibniz notation ({count}"), ("math", latex_name(out)),
