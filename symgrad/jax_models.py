@@ -306,6 +306,12 @@ _HINTS: dict[str, str] = {
     **{name: _CHOICE for name in ("ge", "gt", "le", "lt", "eq", "ne")},
     "custom_vjp_call": "a custom_vjp rule is what symgrad.testing checks, not part of a model to import; "
                        "import the function without it",
+    **{name: "a loop is read only unrolled: write the layers as a Python for loop (jax traces it into "
+             "straight-line code), not jax.lax.while_loop, fori_loop or scan" for name in ("while", "scan")},
+    "cond": "a branch chosen by jax.lax.cond or switch is not read; choose it in Python before tracing",
+    **{name: "indexing and slicing are not read (z[:, k], z[labels]): give example_target as one-hot float rows "
+             "and write the loss with t * log_softmax(z) summed over the classes" for name in ("iota", "gather", "dynamic_slice",
+                                                                          "slice", "concatenate")},
 }
 
 

@@ -130,6 +130,14 @@ def test_an_unsupported_primitive_is_named():
     _refused(r"the primitive 'cumsum'", lambda p, x, t: jnp.sum(jnp.cumsum(mlp(p, x)) - t.sum()))
 
 
+def test_the_mistakes_people_make_are_refused_with_what_to_write_instead():
+    _refused(r"the primitive 'while'.*write the layers as a Python for loop", lambda p, x, t: jnp.sum(
+        jax.lax.while_loop(lambda h: jnp.sum(h) > 10, lambda h: 2 * h, mlp(p, x)) - t))
+    _refused(r"the primitive 'iota'.*one-hot float rows", lambda p, x, t: -jnp.mean(
+        jax.nn.log_softmax(mlp(p, x))[jnp.arange(4), t]), t=np.array([0, 1, 1, 0]))
+    _refused(r"takes 2 positional arguments but 3 were given", lambda p, x: jnp.sum(mlp(p, x)))
+
+
 def test_a_choice_that_depends_on_the_data_is_refused_with_the_rewrite():
     _refused(r"the primitive 'ge'.*jnp.maximum\(x, slope \* x\)",
              lambda p, x, t: jnp.sum((jax.nn.leaky_relu(mlp(p, x)) - t) ** 2))

@@ -161,6 +161,14 @@ def test_unsupported_layers_are_named_with_what_is_supported():
     _refused(r"layer 0 \(Sequential\)", nn.Sequential(nn.Sequential(nn.Linear(3, 1))))
 
 
+def test_the_mistakes_people_make_are_refused_with_what_to_do():
+    _refused(r"layer 1 \(Dropout\) is not supported.*remove it from the Sequential",
+             nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 1)))
+    _refused(r"layer 0 \(Conv2d\) is not supported.*not convolutions", nn.Sequential(nn.Conv2d(1, 1, 3), nn.Flatten()))
+    _refused(r"MSELoss\(reduction='none'\).*use reduction='mean' or 'sum'", nn.Sequential(nn.Linear(3, 1)),
+             loss=nn.MSELoss(reduction="none"))
+
+
 def test_a_module_that_is_not_a_sequential_is_refused():
     _refused(r"takes a torch.nn.Sequential, got Linear", nn.Linear(3, 1))
 
