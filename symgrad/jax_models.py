@@ -337,7 +337,9 @@ def from_jax(fn: Callable, params: object, *, example_input: object, example_tar
 
     ``params`` is a pytree of arrays (a list of dicts, a dict, …); its values become the
     network's parameters exactly. ``E_total`` is ``fn(params, example_input, example_target)``.
-    Enable ``jax_enable_x64`` so that the jaxpr's constants are float64.
+    Enable ``jax_enable_x64`` so that the jaxpr's constants are float64. Beyond
+    ``limits.MAX_SCALAR_PARAMS`` parameters a function of dense layers is imported in the matrix
+    form (``jax_matrix.py``), its values carried as W1, b1, … arrays.
 
     The example needs the ``jax`` extra; docs/how-to/import-torch-jax.md runs it.
 

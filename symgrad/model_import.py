@@ -31,10 +31,9 @@ import sympy
 from .compile import compile_gradient
 from .errors import InvalidArgument, MissingDependency
 from .graph import Network
-from .limits import MAX_NODES, MAX_SCALAR_PARAMS, MAX_TERMS
+from .limits import MAX_NODES, MAX_TERMS
 
-__all__ = ["ParamSource", "TensorSource", "ImportedModel", "ModelGraph", "exact", "affine", "index_suffix", "require",
-           "check_size"]
+__all__ = ["ParamSource", "TensorSource", "ImportedModel", "ModelGraph", "exact", "affine", "index_suffix", "require"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,11 @@ class ImportedModel:
     ``network`` is an ordinary ``Network`` (derive, evaluate, report, gradcheck and draw it);
     its output ``E_total`` is the framework's loss on the example batch. ``sources`` maps each
     parameter name, in the network's order, to its ``ParamSource``.
+
+    In the matrix form (beyond ``limits.MAX_SCALAR_PARAMS``) ``network`` is an ``mlp`` declared
+    in matrix form only: ``compiled_gradients()`` is the check at the framework's values;
+    ``gradcheck(network)`` checks the same compiled code at mlp's seeded weights; derivations,
+    documents and pictures refuse it (they need a scalar name per parameter).
     """
 
     network: Network
@@ -121,16 +125,6 @@ def require(module: str, *, feature: str, extra: str):
         return __import__(module)
     except ImportError:
         raise MissingDependency(feature, extra=extra, module=module) from None
-
-
-def check_size(count: int, *, what: str) -> None:
-    """Refuse a model with more parameters than the scalar form takes (``limits.MAX_SCALAR_PARAMS``).
-
-    A torch model beyond it is imported in the matrix form instead (``torch_matrix.py``).
-    """
-    if count > MAX_SCALAR_PARAMS:
-        raise InvalidArgument(f"{what} has {count:,} parameters; imported models get a scalar name per parameter, "
-                              f"up to {MAX_SCALAR_PARAMS:,}; import a smaller model")
 
 
 def exact(value: object, *, what: str) -> sympy.Rational:

@@ -21,7 +21,7 @@ import sympy
 from .errors import InvalidArgument
 from .functions import logsumexp, relu, sigmoid
 from .limits import MAX_SCALAR_PARAMS
-from .model_import import ImportedModel, ModelGraph, affine, check_size, exact, require
+from .model_import import ImportedModel, ModelGraph, affine, exact, require
 from .torch_matrix import matrix_model
 
 __all__ = ["from_torch", "LAYERS", "LOSSES"]
