@@ -245,6 +245,8 @@ def test_check_gradients_shrinks_a_bug_to_the_smallest_network():
     headline = next(line for line in str(caught.value).splitlines() if " gradients of " in line)
     assert "mlp([1, 1], activation='sigmoid', loss='half_sse', bias='neuron', seed=0)" in headline
     assert "batch of 1" in headline
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "Draw 1 (network): mlp(" in notes  # pasteable into @example, as the how-to says
 
 
 # -- docs and public surface -------------------------------------------------------------
