@@ -293,3 +293,21 @@ def test_without_jax_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "jax", None)
     with pytest.raises(MissingDependency, match=r'pip install "symgrad\[jax\]"'):
         from_jax(tanh_regression, PARAMS, example_input=BATCH, example_target=REGRESSION)
+
+
+def test_the_same_network_from_torch_and_from_jax_is_the_same_dense_stack():
+    torch = pytest.importorskip("torch", reason="the comparison needs the torch extra too")
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(60, 90), torch.nn.Sigmoid(), torch.nn.Linear(90, 3)).double()
+    params = {name.replace(".", "_"): p.detach().numpy() for name, p in model.named_parameters()}
+
+    def loss(p, x, t):  # the torch model, written in JAX: x @ W.T + b
+        return jnp.mean((jax.nn.sigmoid(x @ p["0_weight"].T + p["0_bias"]) @ p["2_weight"].T + p["2_bias"] - t) ** 2)
+
+    from_t = symgrad.from_torch(model, loss=torch.nn.MSELoss(), example_input=WIDE_X, example_target=WIDE_T)
+    from_j = from_jax(loss, params, example_input=WIDE_X, example_target=WIDE_T)
+    assert from_t.network.structure == from_j.network.structure
+    assert all(np.array_equal(from_t.params[k], from_j.params[k]) for k in ("W1", "b1", "W2", "b2"))
+    (_, g_t), (_, g_j) = from_t.compiled_gradients(), from_j.compiled_gradients()
+    for name in g_t:
+        np.testing.assert_array_equal(g_t[name], g_j[f"['{name.replace('.', '_')}']"])
