@@ -157,7 +157,9 @@ class _Matcher:
         rule = {"dot_general": self._dot, "add": self._add, "transpose": self._transpose, "mul": self._mul,
                 "max": self._max, "tanh": self._activation, "logistic": self._activation}.get(eqn.name)
         if eqn.name in _SAME and tags[0] is not None:
-            result = tags[0]
+            result = tags[0] if np.dtype(eqn.params.get("new_dtype", np.float64)) == np.float64 else None
+        elif eqn.name == "reshape" and tags[0] == _Tag("h", layer=0):
+            result = self._flat_input(eqn)
         elif eqn.name in _SHAPES and tags[0] is not None and tags[0].kind in ("param", "bias"):
             result = self._bias_shape(eqn, tags[0])
         elif rule is not None:
@@ -170,6 +172,12 @@ class _Matcher:
         if result.kind in ("xw", "z"):
             self.layers[-1].z, self.layers[-1].defined_at = out, k
         return True
+
+    def _flat_input(self, eqn) -> _Tag | None:
+        """The input reshaped to rows (images (N, 28, 28) to (N, 784)): still the input, one sample per row."""
+        before, after = _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+        rows = len(after) == 1 or (len(after) == 2 and after[0] == before[0])
+        return _Tag("h", layer=0) if rows and not self.layers else None
 
     def _fresh(self, tag: _Tag | None) -> bool:
         """A parameter not used yet (each parameter is one layer's weight or bias)."""
@@ -331,7 +339,7 @@ def _identify(loss_at: Callable[[np.ndarray], float], z0: np.ndarray, t: np.ndar
     with np.errstate(all="ignore"):
         for output, activate in _OUTPUTS.items():
             for loss, per_sample in CANDIDATE_LOSSES.items():
-                if (loss == "bce") != (output == "sigmoid") or (loss == "softmax_cross_entropy" and output != "identity"):
+                if (loss == "bce" and output != "sigmoid") or (loss == "softmax_cross_entropy" and output != "identity"):
                     continue
                 for reduction in ("mean", "sum"):
                     reduce = np.mean if reduction == "mean" else np.sum
@@ -353,6 +361,8 @@ def matrix_model(fn: Callable, closed, names: list[str], values: list[np.ndarray
         matcher.tags[key] = _Tag("param", param=i)
     matcher.tags[keys[-2]] = _Tag("h", layer=0)
     unmatched = [k for k, eqn in enumerate(program.eqns) if not matcher.match(k, eqn)]
+    if not matcher.layers and unmatched:
+        raise unread(program.eqns[unmatched[0]]) or _layers_error(program.eqns[unmatched[0]])
     if not matcher.layers:
         raise InvalidArgument(f"no dense layer found (a dot_general of the inputs with a parameter); beyond "
                               f"{MAX_SCALAR_PARAMS:,} parameters from_jax reads {_LAYERS_READ}, then a loss")
@@ -410,5 +420,6 @@ def _imported(fn: Callable, matcher: _Matcher, names: list[str], values: list[np
     ours, _ = imported.compiled_gradients()
     if not np.isclose(ours, value, rtol=1e-9, atol=1e-12):
         raise InvalidArgument(f"the matrix form's loss {ours!r} differs from fn's {value!r} at the example: "
-                              "symgrad read the function wrongly (please report it); import a smaller model")
+                              "the function computes something the matrix form does not (a float32 cast?); "
+                              "import a smaller model in the scalar form, or report it")
     return imported

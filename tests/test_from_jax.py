@@ -236,6 +236,12 @@ MATRIX_CASES = {
     "sigmoid output, binary cross-entropy": (_bce, WIDE_X, WIDE_T, ("tanh", "bce", "mean")),
     "sigmoid hidden, logsumexp cross-entropy, one sample, W @ x": (
         _logsumexp_cross_entropy, WIDE_X[0], np.eye(3)[1], ("sigmoid", "softmax_cross_entropy", "mean")),
+    "sigmoid output, mean squared error": (
+        lambda p, x, t: jnp.mean((jax.nn.sigmoid(_torch_layout(jnp.tanh)(p, x)) - t) ** 2), WIDE_X, WIDE_T,
+        ("tanh", "mse", "mean")),
+    "inputs as 5 × 6 × 10 images, reshaped to rows": (
+        lambda p, x, t: jnp.mean((_torch_layout(jnp.tanh)(p, x.reshape(5, 60)) - t) ** 2), WIDE_X.reshape(5, 6, 10),
+        WIDE_T, ("tanh", "mse", "mean")),
     "tanh output, l1": (
         lambda p, x, t: jnp.sum(jnp.abs(jnp.tanh(_torch_layout(jax.nn.relu)(p, x)) - t)), WIDE_X, WIDE_T,
         ("relu", "l1", "sum")),
@@ -276,6 +282,8 @@ def test_a_large_function_outside_the_dense_shape_is_refused_naming_the_primitiv
                  params={**_wide(), "extra": np.ones(2)})
     _big_refused(r"example_target has shape \(5,\).*\(5, 3\)", lambda p, x, t: jnp.sum(forward(p, x).sum(axis=1) - t),
                  t=WIDE_T[:, 0])
+    _big_refused(r"the layers use 'convert_element_type' .*new_dtype=float32",
+                 lambda p, x, t: jnp.sum((forward(p, x.astype(jnp.float32)) - t) ** 2))
     _big_refused(r"params\['b2'\]\[1\] is nan", lambda p, x, t: jnp.sum((forward(p, x) - t) ** 2),
                  params={**_wide(), "b2": np.array([0.0, np.nan, 1.0])})
 
