@@ -17,7 +17,7 @@ import sympy
 
 from .errors import GraphError, ParseError
 from .expr import MAX_TEXT, Parsed, is_identifier, parse_expression, parse_number
-from .limits import MAX_CONSTANT_DIGITS, MAX_NODES
+from .limits import MAX_CONSTANT_DIGITS, MAX_NODES, MAX_SCALAR_FAN_IN, MAX_SCALAR_PARAMS
 
 __all__ = ["Leaf", "Node", "Network", "LEAF_KINDS", "Number", "as_number"]
 
@@ -176,8 +176,10 @@ class Network:
             return self._output
         if not self.nodes:
             if self.structure is not None:
-                raise GraphError("this network is declared in matrix form only (too many parameters for the scalar "
-                                 "form); use symgrad compile or symgrad train, which use the matrix form")
+                raise GraphError(f"this network exists in matrix form only (more than {MAX_SCALAR_PARAMS:,} parameters "
+                                 f"or a layer of more than {MAX_SCALAR_FAN_IN:,} inputs): derivations, documents and "
+                                 "pictures need a scalar name per parameter; use the matrix form: compile_gradient("
+                                 "network, form='matrix'), gradcheck, symgrad compile or symgrad train")
             raise GraphError("the network has no nodes, so it has no output")
         return next(reversed(self.nodes))
 

@@ -31,7 +31,9 @@ import sympy
 from .errors import InvalidArgument
 from .evaluation import evaluate, evaluate_expr
 from .functions import relu, sigmoid
-from .model_import import ImportedModel, ModelGraph, check_size, exact, require
+from .jax_matrix import matrix_model
+from .limits import MAX_SCALAR_PARAMS
+from .model_import import ImportedModel, ModelGraph, exact, require
 
 __all__ = ["from_jax", "PRIMITIVES"]
 
@@ -92,9 +94,7 @@ class _Reader:
             name = eqn.primitive.name
             rule = PRIMITIVES.get(name)
             if rule is None:
-                hint = _HINTS.get(name, f"it reads {', '.join(sorted(PRIMITIVES))}")
-                raise InvalidArgument(f"the jaxpr uses the primitive {name!r}, which from_jax does not read "
-                                      f"(in: {_short(eqn)}); {hint}")
+                raise _unread(name, _short(eqn))
             args = [read(v) for v in eqn.invars]
             if name in _SHARED_OPERANDS:
                 args = [self.share(eqn, env, k, a) for k, a in enumerate(args)]
@@ -147,6 +147,11 @@ class _Reader:
         for index in np.ndindex(*value.shape):
             numbers[index] = float(evaluate_expr(sympy.sympify(value[index]), env, exact=False))
         return self.graph.leaves("constant", f"sg{self.stops}", numbers, what="a stop_gradient value")
+
+
+def _unread(name: str, text: str) -> InvalidArgument:
+    hint = _HINTS.get(name, f"it reads {', '.join(sorted(PRIMITIVES))}")
+    return InvalidArgument(f"the jaxpr uses the primitive {name!r}, which from_jax does not read (in: {text}); {hint}")
 
 
 def _short(eqn) -> str:
@@ -301,6 +306,12 @@ _HINTS: dict[str, str] = {
     **{name: _CHOICE for name in ("ge", "gt", "le", "lt", "eq", "ne")},
     "custom_vjp_call": "a custom_vjp rule is what symgrad.testing checks, not part of a model to import; "
                        "import the function without it",
+    **{name: "a loop is read only unrolled: write the layers as a Python for loop (jax traces it into "
+             "straight-line code), not jax.lax.while_loop, fori_loop or scan" for name in ("while", "scan")},
+    "cond": "a branch chosen by jax.lax.cond or switch is not read; choose it in Python before tracing",
+    **{name: "indexing and slicing are not read (z[:, k], z[labels]): give example_target as one-hot float rows "
+             "and write the loss with t * log_softmax(z) summed over the classes" for name in ("iota", "gather", "dynamic_slice",
+                                                                          "slice", "concatenate")},
 }
 
 
@@ -326,7 +337,9 @@ def from_jax(fn: Callable, params: object, *, example_input: object, example_tar
 
     ``params`` is a pytree of arrays (a list of dicts, a dict, …); its values become the
     network's parameters exactly. ``E_total`` is ``fn(params, example_input, example_target)``.
-    Enable ``jax_enable_x64`` so that the jaxpr's constants are float64.
+    Enable ``jax_enable_x64`` so that the jaxpr's constants are float64. Beyond
+    ``limits.MAX_SCALAR_PARAMS`` parameters a function of dense layers is imported in the matrix
+    form (``jax_matrix.py``), its values carried as W1, b1, … arrays.
 
     The example needs the ``jax`` extra; docs/how-to/import-torch-jax.md runs it.
 
@@ -343,7 +356,11 @@ def from_jax(fn: Callable, params: object, *, example_input: object, example_tar
     if not paths:
         raise InvalidArgument("params holds no arrays; give the model's parameters as a pytree of arrays")
     values = [_array(leaf, f"params{jax.tree_util.keystr(path)}") for path, leaf in paths]
-    check_size(sum(v.size for v in values), what="params")
+    count = sum(v.size for v in values)
+    if count > MAX_SCALAR_PARAMS and not jax.config.jax_enable_x64:
+        raise InvalidArgument(f"params has {count:,} parameters, beyond the scalar form's {MAX_SCALAR_PARAMS:,}: the "
+                              "matrix form compares float64 values; enable them first: "
+                              "jax.config.update(\"jax_enable_x64\", True)")
     x = _array(example_input, "example_input")
     t = _array(example_target, "example_target")
     tree = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(params), values)
@@ -359,6 +376,15 @@ def from_jax(fn: Callable, params: object, *, example_input: object, example_tar
         shapes = [tuple(v.aval.shape) for v in jaxpr.outvars]
         raise InvalidArgument(f"fn must return one scalar loss; it returns {len(shapes)} value(s) of shape "
                               f"{', '.join(map(str, shapes))}")
+    if count > MAX_SCALAR_PARAMS:  # beyond the scalar form: the matrix form, with the JAX values
+        named = [(f"params{jax.tree_util.keystr(path)}", v) for (path, _), v in zip(paths, values)]
+        for what, value in named + [("example_input", x), ("example_target", t)]:
+            bad = np.argwhere(~np.isfinite(value.astype(np.float64)))
+            if len(bad):
+                exact(value[tuple(bad[0])], what=f"{what}[{', '.join(map(str, bad[0]))}]")
+        return matrix_model(fn, closed, [jax.tree_util.keystr(path) for path, _ in paths],
+                            [v.astype(np.float64) for v in values], x.astype(np.float64), t.astype(np.float64),
+                            unread=lambda eqn: None if eqn.name in PRIMITIVES else _unread(eqn.name, eqn.text))
     graph = ModelGraph(f"from jax: {getattr(fn, '__name__', 'fn')}, {len(jaxpr.eqns)} equations; "
                        f"example input of shape {x.shape}")
     args = []

@@ -11,6 +11,8 @@ both forms.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -38,6 +40,7 @@ __all__ = [
     "MAX_SCALAR_PARAMS",
     "count_params",
     "default_output_activation",
+    "warn_mse",
 ]
 
 
@@ -222,9 +225,7 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
         raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
     structure = _structure(tuple(widths), activation, output_activation, loss, bias, slope, l2, seed)
     if loss == "mse" and structure.widths[-1] > 1:
-        warnings.warn(f"loss='mse' over {structure.widths[-1]} outputs is the mean over them, (1/K) Σ(o − t)², as "
-                      f"torch.nn.MSELoss; before this release it was the sum, which is now loss='sse' (this "
-                      f"warning goes in the next release)", DeprecationWarning, stacklevel=2)
+        warn_mse(structure.widths[-1], where="loss='mse'")
     net = Network(description=description or f"{'-'.join(map(str, widths))} {activation} MLP, {loss} loss")
     rng = np.random.default_rng(seed)
 
@@ -248,6 +249,19 @@ def mlp(widths: Sequence[int], *, activation: str = "sigmoid", output_activation
             add_l2(net, out, net.params, l2)
     net.structure = structure
     return net
+
+
+def warn_mse(outputs: int, *, where: str) -> None:
+    """The DeprecationWarning of ``mse`` over several outputs (its meaning changed), ``where`` naming what asked
+    for it (``loss='mse'``, or a spec file's ``[mlp] loss``), attributed to the first caller outside symgrad."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(f"{where}: mse over {outputs} outputs is now the mean over them, (1/K) Σ(o − t)², as "
+                  "torch.nn.MSELoss; before this release it was the sum, which is now loss='sse': write 'sse' to "
+                  "keep the sum, or keep 'mse' for the mean (this warning goes in the next release)",
+                  DeprecationWarning, stacklevel=level)
 
 
 def _check_widths(widths: Sequence[int], *, bias: str, activation: str, scalar: bool) -> None:

@@ -31,10 +31,9 @@ import sympy
 from .compile import compile_gradient
 from .errors import InvalidArgument, MissingDependency
 from .graph import Network
-from .limits import MAX_NODES, MAX_SCALAR_PARAMS, MAX_TERMS
+from .limits import MAX_NODES, MAX_TERMS
 
-__all__ = ["ParamSource", "ImportedModel", "ModelGraph", "exact", "affine", "index_suffix", "require",
-           "check_size"]
+__all__ = ["ParamSource", "TensorSource", "ImportedModel", "ModelGraph", "exact", "affine", "index_suffix", "require"]
 
 
 @dataclass(frozen=True)
@@ -50,23 +49,39 @@ class ParamSource:
 
 
 @dataclass(frozen=True)
+class TensorSource:
+    """Where a matrix-form array (``W1``, ``b1``, …) came from: the framework's name for the tensor, its
+    shape, and whether symgrad's array (W out × in) is its transpose (a JAX ``x @ W`` holds W in × out).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    transposed: bool = False
+
+
+@dataclass(frozen=True)
 class ImportedModel:
     """A model brought into symgrad: the network, and which framework parameter each of its parameters is.
 
     ``network`` is an ordinary ``Network`` (derive, evaluate, report, gradcheck and draw it);
     its output ``E_total`` is the framework's loss on the example batch. ``sources`` maps each
     parameter name, in the network's order, to its ``ParamSource``.
+
+    In the matrix form (beyond ``limits.MAX_SCALAR_PARAMS``) ``network`` is an ``mlp`` declared
+    in matrix form only: ``compiled_gradients()`` is the check at the framework's values;
+    ``gradcheck(network)`` checks the same compiled code at mlp's seeded weights; derivations,
+    documents and pictures refuse it (they need a scalar name per parameter).
     """
 
     network: Network
     sources: Mapping[str, ParamSource] = field(repr=False)
     #: The matrix form (a model beyond the scalar form's size): the framework's values as W1, b1, …
-    #: arrays, the example batch as rows, the reduction over it, and W1 → "0.weight"; else None.
+    #: arrays, the example batch as rows, the reduction over it, and W1 → its ``TensorSource``; else None.
     params: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
     inputs: np.ndarray | None = field(default=None, repr=False)
     targets: np.ndarray | None = field(default=None, repr=False)
     reduction: str = "mean"
-    matrix_sources: Mapping[str, str] | None = field(default=None, repr=False)
+    matrix_sources: Mapping[str, TensorSource] | None = field(default=None, repr=False)
 
     @property
     def form(self) -> str:
@@ -89,8 +104,11 @@ class ImportedModel:
         framework's names: ready to compare with autograd.
         """
         if self.matrix_sources is not None:
-            return {self.matrix_sources[k]: np.array(v, dtype=np.float64) for k, v in gradients.items()
-                    if k in self.matrix_sources}
+            out = {}
+            for key, source in self.matrix_sources.items():
+                array = np.array(gradients[key], dtype=np.float64)
+                out[source.name] = (array.T if source.transposed else array).reshape(source.shape)
+            return out
         shapes: dict[str, tuple[int, ...]] = {}
         for source in self.sources.values():
             old = shapes.get(source.name, ())
@@ -107,16 +125,6 @@ def require(module: str, *, feature: str, extra: str):
         return __import__(module)
     except ImportError:
         raise MissingDependency(feature, extra=extra, module=module) from None
-
-
-def check_size(count: int, *, what: str) -> None:
-    """Refuse a model with more parameters than the scalar form takes (``limits.MAX_SCALAR_PARAMS``).
-
-    A torch model beyond it is imported in the matrix form instead (``torch_matrix.py``).
-    """
-    if count > MAX_SCALAR_PARAMS:
-        raise InvalidArgument(f"{what} has {count:,} parameters; imported models get a scalar name per parameter, "
-                              f"up to {MAX_SCALAR_PARAMS:,}; import a smaller model")
 
 
 def exact(value: object, *, what: str) -> sympy.Rational:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import decimal
 import tomllib
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from .errors import GraphError, ParseError, SpecError, SymgradError, shorten
 from .expr import Parsed, is_identifier, parse_expression
 from .graph import Network, as_number
-from .layers import count_params, mlp
+from .layers import count_params, mlp, warn_mse
 from .limits import (
     MAX_LAYER_PARAMS,
     MAX_LAYERS,
@@ -217,7 +218,12 @@ class _Builder:
                             f"than {MAX_SCALAR_FAN_IN} inputs is built in matrix form only, without a scalar name "
                             "per weight; remove [values]")
         try:
-            return mlp(widths, description=description, scalar=scalar, **options)
+            with warnings.catch_warnings():  # mse's warning names this file and key instead (warn_mse)
+                warnings.filterwarnings("ignore", message=r"loss='mse'", category=DeprecationWarning)
+                net = mlp(widths, description=description, scalar=scalar, **options)
+            if options.get("loss") == "mse" and widths[-1] > 1:
+                warn_mse(widths[-1], where=f"{self.source}, key mlp.loss = \"mse\"")
+            return net
         except SymgradError as exc:
             raise self.fail("mlp", str(exc)) from None
 

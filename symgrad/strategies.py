@@ -223,6 +223,8 @@ def _quiet_mlp(widths, **options) -> Network:
         return mlp(widths, **options)
 
 
+_quiet_mlp.__name__ = _quiet_mlp.__qualname__ = "mlp"  # a failing example prints as mlp(...), to paste
+
 def dtypes(*, names: Sequence[str] = ("float64", "float32")) -> st.SearchStrategy[str]:
     """A floating-point dtype name, for ``assert_vjp_matches(dtype=…)``; shrinks toward the first listed.
 

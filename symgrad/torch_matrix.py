@@ -13,19 +13,18 @@ matrix form computes exactly as torch does:
 - ``BCELoss`` after ``Sigmoid`` and ``L1Loss``: ``bce``/``l1``, with one output under "mean"
   (torch's mean also divides by K; symgrad's sums the outputs).
 
-``ImportedModel.compiled_gradients`` is then the compiled matrix form's loss and gradients at
-the torch values, keyed by torch's parameter names.
+The model is read into a ``dense_stack.DenseStack`` (what ``from_jax`` reads a large JAX loss
+into too); ``ImportedModel.compiled_gradients`` is then the compiled matrix form's loss and
+gradients at the torch values, keyed by torch's parameter names.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .dense_stack import DenseLayer, dense_stack, matrix_import
 from .errors import InvalidArgument
-from .layers import mlp
-from .model_import import ImportedModel
+from .model_import import ImportedModel, TensorSource
 
 __all__ = ["matrix_model", "ACTIVATION_NAMES"]
 
@@ -33,37 +32,26 @@ __all__ = ["matrix_model", "ACTIVATION_NAMES"]
 ACTIVATION_NAMES = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu", "LeakyReLU": "leaky_relu"}
 
 
-def _structure(layers: list) -> tuple[list[int], str, str, str, list[int], str | None]:
-    """(widths, hidden activation, last layer's module name or "", bias, Linear indices, leaky slope)."""
-    linear = [k for k, layer in enumerate(layers) if type(layer).__name__ == "Linear"]
+def _between(layers: list, linear: list[int]) -> list[tuple[str, str | None]]:
+    """The activation between each two Linear layers, as (mlp name, leaky slope or None)."""
     if linear[0] != 0:
         raise InvalidArgument(f"layer 0 ({type(layers[0]).__name__}): the matrix form starts with a Linear layer")
-    between = [layers[a + 1:b] for a, b in zip(linear, linear[1:])]
-    if any(len(g) != 1 or type(g[0]).__name__ not in ACTIVATION_NAMES for g in between):
+    gaps = [layers[a + 1:b] for a, b in zip(linear, linear[1:])]
+    if any(len(g) != 1 or type(g[0]).__name__ not in ACTIVATION_NAMES for g in gaps):
         raise InvalidArgument("the matrix form takes Linear layers with one activation between each two "
                               f"({', '.join(ACTIVATION_NAMES)}); the model has "
                               f"{' → '.join(type(x).__name__ for x in layers)}")
-    hidden = {type(g[0]).__name__ for g in between}
-    slopes = {float(g[0].negative_slope) for g in between if type(g[0]).__name__ == "LeakyReLU"}
-    if len(hidden) > 1 or len(slopes) > 1:
-        raise InvalidArgument(f"the matrix form takes one hidden activation for every layer; the model has "
-                              f"{', '.join(sorted(hidden))}{' with slopes ' + str(sorted(slopes)) if slopes else ''}")
+    return [(ACTIVATION_NAMES[type(g[0]).__name__],
+             str(float(g[0].negative_slope)) if type(g[0]).__name__ == "LeakyReLU" else None) for g in gaps]
+
+
+def _last_module(layers: list, linear: list[int]) -> str:
+    """The class name of the one module after the last Linear layer, or "" if there is none."""
     tail = layers[linear[-1] + 1:]
     if len(tail) > 1:
         raise InvalidArgument(f"after the last Linear layer the matrix form takes one activation, not "
                               f"{' → '.join(type(x).__name__ for x in tail)}")
-    biases = {layers[k].bias is not None for k in linear}
-    if len(biases) > 1:
-        raise InvalidArgument("the matrix form takes biases on every Linear layer or on none; the model mixes them")
-    widths = [layers[0].in_features] + [layers[k].out_features for k in linear]
-    for a, b in zip(linear, linear[1:]):
-        if layers[b].in_features != layers[a].out_features:
-            raise InvalidArgument(f"layer {b} (Linear({layers[b].in_features}, {layers[b].out_features})) receives "
-                                  f"{layers[a].out_features} features from the layer before it; the sizes do not chain")
-    activation = ACTIVATION_NAMES[hidden.pop()] if hidden else "identity"
-    slope = str(slopes.pop()) if slopes else None
-    return widths, activation, type(tail[0]).__name__ if tail else "", "neuron" if biases.pop() else "none", \
-        linear, slope
+    return type(tail[0]).__name__ if tail else ""
 
 
 def _loss_name(torch_loss: str, reduction: str, last: str, outputs: int) -> tuple[str, str]:
@@ -89,19 +77,16 @@ def _loss_name(torch_loss: str, reduction: str, last: str, outputs: int) -> tupl
 def matrix_model(module, layers: list, loss_name: str, reduction: str, x: np.ndarray, targets: np.ndarray,
                  values) -> ImportedModel:
     """The matrix-form import; ``values(tensor)`` is a tensor's float64 array, ``targets`` shaped like the output."""
-    widths, activation, last, bias, linear, slope = _structure(layers)
-    loss, output = _loss_name(loss_name, reduction, last, widths[-1])
-    rows = x.reshape(-1, widths[0])
-    with warnings.catch_warnings():  # mse over K outputs: torch's meaning, asked for here
-        warnings.simplefilter("ignore", DeprecationWarning)
-        network = mlp(widths, activation=activation, output_activation=output, loss=loss, bias=bias,
-                      slope=slope or "0.1", scalar=False,
-                      description=f"from torch: {'-'.join(map(str, widths))} {activation} network, {loss} loss "
-                                  f"({reduction}) on {len(rows)} samples")
-    params, sources = {}, {}
-    for layer, k in enumerate(linear, start=1):
-        params[f"W{layer}"], sources[f"W{layer}"] = values(layers[k].weight), f"{k}.weight"
-        if bias == "neuron":
-            params[f"b{layer}"], sources[f"b{layer}"] = values(layers[k].bias), f"{k}.bias"
-    return ImportedModel(network, {}, params=params, inputs=rows, targets=targets.reshape(len(rows), -1),
-                         reduction=reduction, matrix_sources=sources)
+    linear = [k for k, layer in enumerate(layers) if type(layer).__name__ == "Linear"]
+    between = _between(layers, linear)
+    last = _last_module(layers, linear)
+    dense = []
+    for k in linear:
+        layer = layers[k]
+        weight, bias = values(layer.weight), None if layer.bias is None else values(layer.bias)
+        dense.append(DenseLayer(weight, bias, TensorSource(f"{k}.weight", weight.shape),
+                                None if bias is None else TensorSource(f"{k}.bias", bias.shape),
+                                f"layer {k} (Linear({layer.in_features}, {layer.out_features}))"))
+    loss, output = _loss_name(loss_name, reduction, last, dense[-1].weight.shape[0])
+    stack = dense_stack(dense, between, output_activation=output, loss=loss, reduction=reduction, framework="torch")
+    return matrix_import(stack, x, targets, description=type(module).__name__)

@@ -21,10 +21,21 @@ import sympy
 from .errors import InvalidArgument
 from .functions import logsumexp, relu, sigmoid
 from .limits import MAX_SCALAR_PARAMS
-from .model_import import ImportedModel, ModelGraph, affine, check_size, exact, require
+from .model_import import ImportedModel, ModelGraph, affine, exact, require
 from .torch_matrix import matrix_model
 
 __all__ = ["from_torch", "LAYERS", "LOSSES"]
+
+
+#: Modules people often have in a Sequential, with what to do about them.
+_LAYER_HINTS = {
+    "Dropout": "; Dropout is the identity in eval mode and random in training: remove it from the Sequential "
+               "to import the model (it computes what model.eval() computes)",
+    **{kind: "; symgrad imports dense networks (Linear layers) only, not convolutions"
+       for kind in ("Conv1d", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d")},
+    "Flatten": "; give example_input already flat, (N, in_features), and remove Flatten",
+    "Sequential": "; flatten nested Sequentials into one: nn.Sequential(*outer[0], *outer[1:])",
+}
 
 
 def _rows(a: np.ndarray) -> list[tuple[int, ...]]:
@@ -249,7 +260,7 @@ def from_torch(module: object, *, loss: object, example_input: object, example_t
         kind = type(layer).__name__
         if kind not in LAYERS or not type(layer).__module__.startswith("torch.nn"):
             raise InvalidArgument(f"layer {k} ({kind}) is not supported; from_torch supports "
-                                  f"{', '.join(LAYERS)} (torch.nn)")
+                                  f"{', '.join(LAYERS)} (torch.nn){_LAYER_HINTS.get(kind, '')}")
     if not any(type(layer).__name__ == "Linear" for layer in layers):
         raise InvalidArgument("the Sequential has no Linear layer, so no parameters to differentiate")
     count = sum(p.numel() for p in module.parameters())

@@ -161,6 +161,14 @@ def test_unsupported_layers_are_named_with_what_is_supported():
     _refused(r"layer 0 \(Sequential\)", nn.Sequential(nn.Sequential(nn.Linear(3, 1))))
 
 
+def test_the_mistakes_people_make_are_refused_with_what_to_do():
+    _refused(r"layer 1 \(Dropout\) is not supported.*remove it from the Sequential",
+             nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 1)))
+    _refused(r"layer 0 \(Conv2d\) is not supported.*not convolutions", nn.Sequential(nn.Conv2d(1, 1, 3), nn.Flatten()))
+    _refused(r"MSELoss\(reduction='none'\).*use reduction='mean' or 'sum'", nn.Sequential(nn.Linear(3, 1)),
+             loss=nn.MSELoss(reduction="none"))
+
+
 def test_a_module_that_is_not_a_sequential_is_refused():
     _refused(r"takes a torch.nn.Sequential, got Linear", nn.Linear(3, 1))
 
@@ -271,3 +279,16 @@ def test_without_torch_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(MissingDependency, match=r'pip install "symgrad\[torch\]"'):
         from_torch(object(), loss="mse", example_input=[1.0], example_target=[1.0])
+
+
+def test_a_matrix_form_import_says_what_works_on_it():
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(60, 90), nn.Tanh(), nn.Linear(90, 3)).double()  # 5,763 parameters
+    x, labels = torch.randn(4, 60, dtype=torch.float64), torch.tensor([0, 2, 1, 1])
+    imported = from_torch(model, loss=nn.CrossEntropyLoss(), example_input=x, example_target=labels)
+    for document in (symgrad.report, symgrad.derive):  # one line: the reason, the limit, what to use instead
+        with pytest.raises(symgrad.SymgradError, match=r"^this network exists in matrix form only \(more than "
+                                                       r"5,000 parameters.*compile_gradient\(network, form='matrix'\)"):
+            document(imported.network)
+    report = symgrad.gradcheck(imported.network)  # the compiled matrix code of this architecture and loss
+    assert report.ok and any("matrix form only" in note for note in report.notes)

@@ -245,6 +245,8 @@ def test_check_gradients_shrinks_a_bug_to_the_smallest_network():
     headline = next(line for line in str(caught.value).splitlines() if " gradients of " in line)
     assert "mlp([1, 1], activation='sigmoid', loss='half_sse', bias='neuron', seed=0)" in headline
     assert "batch of 1" in headline
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "Draw 1 (network): mlp(" in notes  # pasteable into @example, as the how-to says
 
 
 # -- docs and public surface -------------------------------------------------------------
@@ -517,3 +519,16 @@ def test_property_test_backprop_draws_float32_batches_judged_with_float32s_epsil
         property_test_backprop(lambda Ws, bs, X, T: ([d * np.float32(1.0001) for d in _float32_backprop(Ws, bs, X, T)[0]],
                                                      _float32_backprop(Ws, bs, X, T)[1]),
                                networks=LINEAR, dtypes=("float32",), settings=settings(max_examples=25, database=None))
+
+
+def test_the_mse_warning_points_at_the_callers_line_and_names_the_spec_file_and_key(tmp_path):
+    spec = tmp_path / "regression.toml"
+    spec.write_text('[mlp]\nwidths = [2, 3, 2]\nactivation = "tanh"\noutput_activation = "identity"\n'
+                    'loss = "mse"\n', encoding="utf-8")
+    with pytest.warns(DeprecationWarning) as caught:
+        symgrad.load(spec)
+    assert [w.filename for w in caught] == [__file__]  # this line, not symgrad's spec.py
+    assert str(caught[0].message).startswith(f'{spec}, key mlp.loss = "mse": mse over 2 outputs is now the mean')
+    with pytest.warns(DeprecationWarning, match=r"^loss='mse': .*write 'sse' to keep the sum") as caught:
+        symgrad.mlp([2, 3, 2], loss="mse")
+    assert [w.filename for w in caught] == [__file__]
