@@ -61,6 +61,7 @@ class VjpEntry:
     received: float
     scale: float  # the largest |exact| among the entries of its draw (the tolerance's second term)
     index: tuple[int, ...] = ()  # the entry's position in its array
+    magnitude: float | None = None  # Σ|g||J| of the terms it sums (array references), else |exact| is used
 
 
 @dataclass(frozen=True)
@@ -293,10 +294,11 @@ def _given(at: Mapping[str, object], ref: _Reference, dtype) -> list[np.ndarray]
     return xs
 
 
-def _entries(prefix: str, exact: np.ndarray, received: np.ndarray, draw: int, draws: int, scale: float):
+def _entries(prefix: str, exact: np.ndarray, received: np.ndarray, draw: int, draws: int, scale: float,
+             magnitude: np.ndarray | None = None):
     suffix = f" draw {draw}" if draws > 1 else ""
     return [VjpEntry(f"{prefix}{list(index) if index else ''}{suffix}", exact[index], float(received[index]), scale,
-                     index)
+                     index, None if magnitude is None else float(magnitude[index]))
             for index in np.ndindex(*exact.shape)]
 
 
@@ -462,14 +464,15 @@ def _compare_arrays(kind: str, function, backward, ref: ArrayReference, dtype, d
     forward_entries, backward_entries, used, returned = [], [], [], []
     for k, (xs, g) in enumerate(plan, start=1):
         try:  # first: a point outside the domain never reaches the user's code
-            exact_y, exact_grads, diagonal = ref.exact(xs, g)
+            exact_y, exact_grads, diagonal, absolute = ref.exact(xs, g)
         except (ArithmeticError, ValueError, TypeError, ZeroDivisionError, SymgradError):
             raise UndefinedAt(f"{ref.text} is undefined at the inputs given; give inputs inside its domain") from None
         y, grads = _call(kind, function, backward, xs, g, label, ref.names)
         returned += [y, *grads]
         forward_entries += _entries("y", exact_y, y, k, draws, max((abs(float(v)) for v in exact_y.flat), default=0))
-        scale = max(abs(float(v)) for grad in exact_grads for v in grad.flat)
-        per_input = [_entries(n, e, d, k, draws, scale) for n, e, d in zip(ref.names, exact_grads, grads)]
+        scale = max(float(v) for a in absolute for v in a.flat)  # a sum's rounding scales with its terms
+        per_input = [_entries(n, e, d, k, draws, scale, a) for n, e, d, a in zip(ref.names, exact_grads, grads,
+                                                                                   absolute)]
         backward_entries += [e for entries in per_input for e in entries]
         names = [np.array([e.name for e in entries], dtype=object).reshape(s) for entries, s in zip(per_input,
                                                                                                  ref.shapes)]

@@ -58,23 +58,41 @@ class ArrayReference:
     def output_shape(self) -> tuple[int, ...]:
         return self.output.shape
 
-    def exact(self, xs: Sequence[np.ndarray], g: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list]:
-        """y, g·J per input, and g ⊙ diag(J) per input (None where the shapes differ), as arrays of mpf."""
+    def exact(self, xs: Sequence[np.ndarray], g: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list, list]:
+        """y, g·J per input, g ⊙ diag(J) per input (None where the shapes differ), and |g|·|J| per input
+        (the size of the terms each entry of g·J sums, which float rounding scales with), as arrays of mpf."""
         env = {f"{n}{list(index)}": mpmath.mpf(float(x[index]))
                for n, x in zip(self.names, xs) for index in np.ndindex(*x.shape)}
         forward = np.empty(self.output.shape, dtype=object)
         for index in np.ndindex(*self.output.shape):
             forward[index] = _value(self.output[index], env)
         grads = [np.full(shape, mpmath.mpf(0), dtype=object) for shape in self.shapes]
+        absolute = [np.full(shape, mpmath.mpf(0), dtype=object) for shape in self.shapes]
         diagonal = [np.full(shape, mpmath.mpf(0), dtype=object) if shape == self.output.shape else None
                     for shape in self.shapes]
         with mpmath.workdps(VJP_DIGITS):
             for out_index, k, in_index, slope in self.slopes:
-                term = mpmath.mpf(float(g[out_index])) * _value(slope, env)
+                upstream = mpmath.mpf(float(g[out_index]))
+                term = upstream * _value(slope, env)
                 grads[k][in_index] += term
+                if upstream:
+                    absolute[k][in_index] += abs(upstream) * _size(slope, env)
                 if diagonal[k] is not None and in_index == out_index:
                     diagonal[k][in_index] += term
-        return forward, grads, diagonal
+        return forward, grads, diagonal, absolute
+
+
+def _size(expr: sympy.Expr, env: Mapping[str, object]) -> mpmath.mpf:
+    """|expr| with every sum taken over the absolute values of its terms: the scale of the rounding error of a
+    float evaluation that adds those terms (y·(1 − y) computed from a rounded y near 1 is off by about ε·y²,
+    not ε·|y·(1 − y)|)."""
+    if isinstance(expr, sympy.Add):
+        return mpmath.fsum(_size(term, env) for term in expr.args)
+    if isinstance(expr, sympy.Mul):
+        return mpmath.fprod(_size(factor, env) for factor in expr.args)
+    if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and expr.exp > 0:
+        return _size(expr.base, env) ** int(expr.exp)
+    return abs(_value(expr, env))
 
 
 def _value(expr: sympy.Expr, env: Mapping[str, object]) -> mpmath.mpf:

@@ -40,12 +40,17 @@ def check_ulps(ulps: object) -> None:
                               f"such as {TAU_ULPS}")
 
 
+_SIZE = {True: "|exact| + largest |exact| of its draw",
+         False: "Σ|g||J| + largest Σ|g||J| of its draw, the size of the terms each entry sums"}
+
+
 def _vjp_rows(entries: tuple[VjpEntry, ...], eps: float, ulps: float) -> tuple[GradientRow, ...]:
     """Each entry judged by the rule of gradcheck (symgrad.tolerance), most wrong first."""
     rows = []
     for e in entries:
         error = abs(e.received - float(e.exact)) if math.isfinite(e.received) else math.inf
-        tolerance = gradient_tolerance(eps, abs(float(e.exact)), e.scale, ulps=ulps)
+        magnitude = abs(float(e.exact)) if e.magnitude is None else e.magnitude
+        tolerance = gradient_tolerance(eps, magnitude, e.scale, ulps=ulps)
         rel = relative_error(e.received, float(e.exact)) if math.isfinite(e.received) else math.inf
         rows.append(GradientRow(e.name, e.exact, e.received, error, rel, tolerance, tolerance,
                                 gradient_verdict(error, tolerance, tolerance)))
@@ -69,7 +74,7 @@ def _judge(comparison: VjpComparison, ulps: float) -> tuple[GradientRow, ...]:
         what = ("outputs of the forward differ from the reference, so its backward is not checked" if part == "forward"
                 else "entries of g·J are wrong")
         raise failure(rows, f"{len(wrong)} of {len(rows)} {what}: {comparison.label}", found,
-                      f"(ok within {ulps:g}·ε·(|exact| + largest |exact| of its draw), ε = {comparison.eps:.3g}; "
+                      f"(ok within {ulps:g}·ε·({_SIZE[entries[0].magnitude is None]}), ε = {comparison.eps:.3g}; "
                       f"g is the upstream gradient; ratio = received ÷ exact)")
     return _vjp_rows(comparison.backward, comparison.eps, ulps)
 

@@ -505,3 +505,29 @@ def test_a_torch_weight_gradient_transposed_on_a_non_square_layer_is_named_by_it
     with pytest.raises(InvalidArgument, match=r"got \[3, 4\] but expected .*\[4, 3\] \(its transpose: a transposed "
                                               r"gradient\?\) on inputs of shapes x \(2, 3\), W \(4, 3\), b \(4,\)"):
         assert_vjp_matches(transposed, _linear, shapes=wide)
+
+
+def _dense_softmax(x, W):
+    z = x @ W.T
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _dense_softmax_backward(g, x, W):
+    y = _dense_softmax(x, W)
+    dz = y * (g - (g * y).sum(-1, keepdims=True))
+    return dz @ W, dz.T @ x
+
+
+def test_a_right_backward_whose_sums_cancel_is_not_called_wrong():
+    """Found by Hypothesis under CI: dx = dz·W sums terms larger than the result, so its float64 rounding
+    (4.5e-16 here) scales with Σ|g||J|, not with |g·J| = 0.011; judged by |g·J| a right rule failed."""
+    at = {"x": np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 2.0]]),
+          "W": np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [1.96875, 0.0, 1.796875], [0.0, 0.0, 0.0]])}
+    g = np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    assert_vjp_matches(_dense_softmax, lambda x, W: softmax(x @ W.T), backward=_dense_softmax_backward,
+                       shapes={"x": (2, 3), "W": (4, 3)}, at=at, upstream=g)
+    wrong = lambda g, x, W: tuple(2 * d for d in _dense_softmax_backward(g, x, W))  # noqa: E731
+    with pytest.raises(GradientMismatch):  # the wider scale still catches a doubled gradient
+        assert_vjp_matches(_dense_softmax, lambda x, W: softmax(x @ W.T), backward=wrong,
+                           shapes={"x": (2, 3), "W": (4, 3)}, at=at, upstream=g)
