@@ -31,12 +31,17 @@ True
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
+
 from .chain import Derivation
 from .codegen import Names
 from .fused_module import (IMPORTS, JIT, JIT_PARALLEL, FusedGradient, FusedPrinter, StackedGradients, KERNELS,
-                           cache_dir, kernel_lines, load_module, require_numba)
+                           cache_dir, jit_cost, kernel_lines, load_module, require_numba)
 from .generated import check_reduction
 from .limits import FUSED_CHUNK_ROWS, FUSED_CHUNKS, FUSED_LANES, FUSED_PARALLEL_ROWS
+from .scalar_code import compile_scalar
 from .rowcode import RowWriter, adjoint_lines, constant_literal, delta_term, forward_lines, joined, local_factor_lines
 
 # FusedGradient … JIT are re-exported: they lived here before fused_module.py held them.
@@ -51,15 +56,44 @@ _FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "os", "CACHE", 
                    "N_PARAMS", "N_INPUTS", "N_TARGETS", "CHUNK_ROWS", "PARAM_ORDER", "PARALLEL_ROWS", *KERNELS}
 
 
-def compile_fused_scalar(derivation: Derivation, *, reduction: str = "mean") -> FusedGradient:
-    """Compile ``derivation`` row by row with numba (the module docstring) and load it."""
+def compile_fused_scalar(derivation: Derivation, *, reduction: str = "mean",
+                         max_cost: int | None = None) -> FusedGradient:
+    """Compile ``derivation`` row by row with numba (the module docstring) and load it.
+
+    With ``max_cost``, a row whose JIT would cost more (``fused_module.jit_cost``) is compiled
+    in the NumPy scalar form instead: ``backend == "numpy"``, the reason in ``note``.
+    """
     network = derivation.network
     source = fused_source(derivation, reduction=reduction)
+    cost = jit_cost(source)
+    if max_cost is not None and cost > max_cost:
+        return _numpy_scalar(derivation, reduction, cost, max_cost)
     module = load_module(source)
     params = {p: () for p in network.params}
     return FusedGradient(source, tuple(network.inputs), tuple(network.targets), params, reduction, "scalar",
                          module.value_and_grad, module.__file__, tuple(network.leaves),
                          stack=module.value_and_grad_many)
+
+
+def _numpy_scalar(derivation: Derivation, reduction: str, cost: int, max_cost: int) -> FusedGradient:
+    """The NumPy scalar form (vectorised over the batch), with ``many`` as one call per parameter point."""
+    plain = compile_scalar(derivation, reduction=reduction)
+    note = (f"NumPy scalar form: numba's JIT of this row would cost {cost:,} > {max_cost:,} "
+            "(limits.FUSED_JIT_MAX_COST, over 5 s on a cold cache); form='scalar' compiles it with numba anyway")
+    return FusedGradient(plain.source, plain.inputs, plain.targets, plain.params, reduction, "scalar", plain.function,
+                         plain.filename, plain.leaves, stack=partial(_points_one_by_one, plain.function,
+                                                                     tuple(plain.params)),
+                         backend="numpy", note=note)
+
+
+def _points_one_by_one(function, order: tuple[str, ...], theta: np.ndarray, inputs: np.ndarray,
+                       targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``value_and_grad_many`` of the NumPy scalar form: each parameter point (a row of theta) in turn."""
+    loss, grads = np.empty(len(theta)), np.empty((len(theta), len(order)))
+    for q, point in enumerate(theta):
+        loss[q], by_name = function(dict(zip(order, map(float, point))), inputs, targets)
+        grads[q] = [by_name[p] for p in order]
+    return loss, grads
 
 
 def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
