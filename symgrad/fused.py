@@ -23,6 +23,11 @@ imported under their file's name; ``symgrad.fused_module`` holds what every fuse
 shares), so a second process loads the machine code from disk instead of running the JIT
 again.
 
+numba's JIT of the row function is the price: on a cold cache about 1 s plus 0.75 ms of CPU
+per unit of ``fused_module.jit_cost``. ``compile_fused_scalar(..., max_cost=...)`` (what
+``backend="numba"`` passes unless ``form="scalar"`` is asked for) compiles a row costing more
+in the NumPy scalar form instead, and says so (``backend == "numpy"``, ``note``).
+
 >>> import symgrad
 >>> source = fused_source(symgrad.derive(symgrad.load("mazur")))
 >>> "prange" in source and "from numba import njit, prange" in source
@@ -51,7 +56,7 @@ __all__ = ["compile_fused_scalar", "fused_source", "FusedGradient", "StackedGrad
 #: Names the fused module uses for itself (its kernels' among them), on top of ``codegen.RESERVED``.
 _FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "os", "CACHE", "theta", "scratch", "lane",
                    "base", "width", "n_points", "chunks", "size", "part_loss", "part_grad", "job", "q", "c", "k", "batch",
-                   "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial",
+                   "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial", "jobs_parallel",
                    "run_parallel", "run", "start", "stop", "stack", "shape", "name", "LANES", "CHUNKS",
                    "N_PARAMS", "N_INPUTS", "N_TARGETS", "CHUNK_ROWS", "PARAM_ORDER", "PARALLEL_ROWS", *KERNELS}
 
@@ -126,9 +131,16 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
               "        for c in range(chunks):", "            loss[q] += part_loss[q, c]",
               "            for k in range(N_PARAMS):", "                grads[q, k] += part_grad[q, c, k]",
               "    return loss * scale, grads * scale"]
-    for name, loop, jit in (("run_serial", "range", JIT), ("run_parallel", "prange", JIT_PARALLEL)):
-        lines += ["", "", f"@{jit}", f"def {name}(theta, inputs, targets):"]
-        lines += [f"    {line}" for line in _driver(loop, scale)]
+    # numba's parallel compile (parfor) is kept to the prange loop alone: measured, it costs about
+    # 0.5-0.9 s less of a cold first call on 20,000 rows than with the driver's arrays inside it
+    lines += ["", "", f"@{JIT_PARALLEL}",
+              "def jobs_parallel(theta, inputs, targets, chunks, size, part_loss, part_grad):",
+              "    'Every (parameter point, chunk) job on numba threads: each writes its own sums.'",
+              "    batch = inputs.shape[0]"]
+    lines += [f"    {line}" for line in _jobs("prange")]
+    for name, parallel in (("run_serial", False), ("run_parallel", True)):
+        lines += ["", "", f"@{JIT}", f"def {name}(theta, inputs, targets):"]
+        lines += [f"    {line}" for line in _driver(parallel, scale)]
     return "\n".join(lines + _entry_points(doc)) + "\n"
 
 
@@ -184,17 +196,23 @@ def _row_lines(w: RowWriter, order: tuple[str, ...]) -> list[str]:
             *sum_lines]
 
 
-def _driver(loop: str, scale: str) -> list[str]:
+def _driver(parallel: bool, scale: str) -> list[str]:
     """The body of ``run_serial``/``run_parallel``: every (parameter point, chunk) job, then the sums."""
     # chunks depend on the batch alone (never on the thread count), so the sums' order does too
+    jobs = (["jobs_parallel(theta, inputs, targets, chunks, size, part_loss, part_grad)"] if parallel
+            else _jobs("range"))
     return ["n_points = theta.shape[0]", "batch = inputs.shape[0]",
             "chunks = max(1, min(CHUNKS, batch // CHUNK_ROWS))",
             "size = (batch + chunks - 1) // chunks", "part_loss = np.zeros((n_points, chunks))",
-            "part_grad = np.zeros((n_points, chunks, N_PARAMS))", f"for job in {loop}(n_points * chunks):",
-            "    q = job // chunks", "    c = job % chunks",
-            "    chunk_sums(theta, inputs, targets, q, c, c * size, min(batch, (c + 1) * size), part_loss, "
-            "part_grad)",
+            "part_grad = np.zeros((n_points, chunks, N_PARAMS))", *jobs,
             f"return add_chunks(part_loss, part_grad, {scale})"]
+
+
+def _jobs(loop: str) -> list[str]:
+    """The loop over every (parameter point, chunk) job, with ``range`` or numba's ``prange``."""
+    return [f"for job in {loop}(part_loss.shape[0] * chunks):", "    q = job // chunks", "    c = job % chunks",
+            "    chunk_sums(theta, inputs, targets, q, c, c * size, min(batch, (c + 1) * size), part_loss, "
+            "part_grad)"]
 
 
 def _entry_points(doc: str) -> list[str]:
