@@ -84,7 +84,8 @@ def _numpy_scalar(derivation: Derivation, reduction: str, cost: int, max_cost: i
     """The NumPy scalar form (vectorised over the batch), with ``many`` as one call per parameter point."""
     plain = compile_scalar(derivation, reduction=reduction)
     note = (f"NumPy scalar form: numba's JIT of this row would cost {cost:,} > {max_cost:,} "
-            "(limits.FUSED_JIT_MAX_COST, over 5 s on a cold cache); form='scalar' compiles it with numba anyway")
+            "(limits.FUSED_JIT_MAX_COST: it would pass 5 s on a cold cache); form='scalar' (--form scalar) "
+            "compiles it with numba all the same")
     return FusedGradient(plain.source, plain.inputs, plain.targets, plain.params, reduction, "scalar", plain.function,
                          plain.filename, plain.leaves, stack=partial(_points_one_by_one, plain.function,
                                                                      tuple(plain.params)),

@@ -522,14 +522,18 @@ def test_networks_above_the_size_get_the_matrix_form_whose_kernels_do_not_grow(n
 
 def _sigmoid_chain(depth: int) -> symgrad.Network:
     """A hand-written graph (not an mlp): x through ``depth`` sigmoid units, one weight and bias each."""
+    return symgrad.loads(_sigmoid_chain_spec(depth))
+
+
+def _sigmoid_chain_spec(depth: int) -> str:
     params = [f"{k}{i}" for i in range(1, depth + 1) for k in ("w", "b")]
     nodes = [f'a1 = "w1*x + b1"', 'f1 = "sigmoid(a1)"']
     for i in range(2, depth + 1):
         nodes += [f'a{i} = "w{i}*f{i - 1} + b{i}"', f'f{i} = "sigmoid(a{i})"']
     values = [f"{p} = {0.1 * (k % 7) - 0.3}" for k, p in enumerate(params)]
-    return symgrad.loads("\n".join([f'output = "L"', "[symbols]", 'inputs = ["x"]', 'targets = ["y"]',
-                                    f"params = {params!r}".replace("'", '"'), "[values]", "x = 0.5", "y = 0.8",
-                                    *values, "[nodes]", *nodes, f'L = "1/2*(y - f{depth})**2"']))
+    return "\n".join(['output = "L"', "[symbols]", 'inputs = ["x"]', 'targets = ["y"]',
+                      f"params = {params!r}".replace("'", '"'), "[values]", "x = 0.5", "y = 0.8",
+                      *values, "[nodes]", *nodes, f'L = "1/2*(y - f{depth})**2"'])
 
 
 def test_jit_cost_counts_an_inlined_kernel_at_every_call():
@@ -584,3 +588,20 @@ def test_a_graph_over_the_jit_cost_takes_the_numpy_scalar_form_with_exact_values
         assert points.gradients["b12"][k] == pytest.approx(exact_grads["b12"], rel=1e-12)
     small = compile_gradient(_sigmoid_chain(3), backend="numba")
     assert (small.backend, small.note) == ("numba", "")
+
+
+def test_cli_says_why_it_wrote_a_numpy_module(numba, tmp_path, capsys):
+    spec = tmp_path / "chain.toml"
+    spec.write_text(_sigmoid_chain_spec(12), encoding="utf-8")
+    out = tmp_path / "grad_chain.py"
+    assert main(["compile", str(spec), "-o", str(out), "--backend", "numba", "--reduction", "sum"]) == 0
+    said = capsys.readouterr().out
+    assert "NumPy scalar form" in said and "FUSED_JIT_MAX_COST" in said and "--form scalar" in said
+    net = _sigmoid_chain(12)
+    script = ("import grad_chain as m\n"
+              f"loss, g = m.value_and_grad({dict(net.values)!r}, [[0.5]], [[0.8]])\n"
+              "print(repr(loss), repr(g['w1']))\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    loss, w1 = map(float, run.stdout.split())
+    exact_loss, exact_grads = _exact(derive(net))
+    assert loss == pytest.approx(exact_loss, rel=1e-13) and w1 == pytest.approx(exact_grads["w1"], rel=1e-12)
