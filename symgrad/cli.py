@@ -17,6 +17,7 @@ from .exercise_grading import grade_class
 from .files import same_file, write_text
 from .finite_differences import SCHEMES
 from .fitting import compile_network
+from .fused_module import FusedGradient
 from .gradient_check import gradcheck
 from .render.picture import PICTURE_FORMATS, draw_circuit, plot_sweep
 from .render.text import printable
@@ -124,7 +125,9 @@ def _cmd_compile(args: argparse.Namespace) -> str:
     network = load(args.spec)
     compiled = compile_network(network, form=args.form, reduction=args.reduction, backend=args.backend)
     write_text(args.output, compiled.source, inputs=_inputs(args))
-    return f"wrote {args.output}: value_and_grad for {len(compiled.params)} parameter arrays ({compiled.form} form)\n"
+    note = compiled.note if isinstance(compiled, FusedGradient) else ""  # why numba wrote a NumPy module
+    return (f"wrote {args.output}: value_and_grad for {len(compiled.params)} parameter arrays ({compiled.form} form)"
+            + (f"; {note}" if note else "") + "\n")
 
 
 @_naming_spec

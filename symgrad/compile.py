@@ -34,13 +34,13 @@ from __future__ import annotations
 
 from .chain import Derivation, derive
 from .errors import InvalidArgument
-from .fused import compile_fused_scalar
+from .fused import compile_fused_scalar, fused_source
 from .fused_matrix import compile_fused_matrix
-from .fused_module import FusedGradient, require_numba
+from .fused_module import FusedGradient, jit_cost, require_numba
 from .generated import BACKENDS, FORMS, REDUCTIONS, CompiledGradient, PointGradients, check_reduction
 from .graph import Network
 from .layout import MLPStructure
-from .limits import FUSED_SCALAR_MAX_PARAMS, MAX_SCALAR_PARAMS
+from .limits import FUSED_JIT_MAX_COST, FUSED_SCALAR_MAX_PARAMS, MAX_SCALAR_PARAMS
 from .matrix_code import compile_matrix
 from .scalar_code import compile_scalar, scalar_source
 
@@ -113,6 +113,10 @@ def compile_fused(what: Derivation | Network, *, form: str | None = None, reduct
     (BLAS products with fused elementwise passes) for ``form="matrix"``, for a dense network
     too large for scalar names, and for one with more than ``limits.FUSED_SCALAR_MAX_PARAMS``
     parameters, whose one long row function would take the JIT tens of seconds on a cold cache.
+    With no ``form``, a scalar form whose row would cost numba's JIT more than
+    ``limits.FUSED_JIT_MAX_COST`` (a hand-written graph, a softmax cross-entropy ``mlp``, a
+    derivation) is compiled with NumPy instead (the same values, vectorised over the batch):
+    the result says so in ``backend == "numpy"`` and ``note``; ``form="scalar"`` forces numba.
     ``reduction`` is "mean" or "sum".
     """
     require_numba()
@@ -128,18 +132,21 @@ def compile_fused(what: Derivation | Network, *, form: str | None = None, reduct
     if not network.params and network.structure is not None:
         raise InvalidArgument(f"this network has more than {MAX_SCALAR_PARAMS:,} parameters, so it is built in matrix "
                               "form only, without scalar names; compile it with form='matrix'")
-    return compile_fused_scalar(derivation if derivation is not None else derive(network),
-                                reduction=reduction)
+    return compile_fused_scalar(derivation if derivation is not None else derive(network), reduction=reduction,
+                                max_cost=FUSED_JIT_MAX_COST if form is None else None)
 
 
 def fused_form(what: Derivation | Network, form: str | None = None) -> str:
     """The form ``backend="numba"`` compiles ``what`` in: ``form`` if given, else chosen by size.
 
     The matrix form for a dense network (``mlp``, a per-output loss) with more than
-    ``limits.FUSED_SCALAR_MAX_PARAMS`` parameters or none with a scalar name; the scalar form
-    otherwise, and always for a derivation (used as given). The scalar form's row function
-    grows with the parameters and numba's JIT with it (about 50 ms of CPU a parameter on a
-    cold cache); the matrix form's kernels do not grow with the layers' widths.
+    ``limits.FUSED_SCALAR_MAX_PARAMS`` parameters, or none with a scalar name, or whose scalar
+    row would cost numba's JIT more than ``limits.FUSED_JIT_MAX_COST`` (``fused_module.jit_cost``);
+    the scalar form otherwise, and always for a derivation (used as given). The scalar form's
+    row function grows with the network and numba's JIT with it (about 0.75 ms of CPU per
+    unit of cost on a cold cache); the matrix form's kernels do not grow with the layers'
+    widths. A scalar form whose row costs more than ``FUSED_JIT_MAX_COST`` is compiled with
+    NumPy instead, unless ``form="scalar"`` was asked for (``compile_fused``).
 
     >>> import symgrad
     >>> fused_form(symgrad.mlp([2, 2, 2])), fused_form(symgrad.mlp([4, 8, 8, 8, 4]))
@@ -150,8 +157,9 @@ def fused_form(what: Derivation | Network, form: str | None = None) -> str:
         return form
     if not network.params and network.structure is not None:
         return "matrix"
-    big = len(network.params) > FUSED_SCALAR_MAX_PARAMS
-    if big and isinstance(what, Network) and _dense(network) and network.structure.loss != "softmax_cross_entropy":
+    if not isinstance(what, Network) or not _dense(network) or network.structure.loss == "softmax_cross_entropy":
+        return "scalar"
+    if len(network.params) > FUSED_SCALAR_MAX_PARAMS or jit_cost(fused_source(derive(network))) > FUSED_JIT_MAX_COST:
         return "matrix"
     return "scalar"
 

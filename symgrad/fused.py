@@ -23,6 +23,11 @@ imported under their file's name; ``symgrad.fused_module`` holds what every fuse
 shares), so a second process loads the machine code from disk instead of running the JIT
 again.
 
+numba's JIT of the row function is the price: on a cold cache about 1 s plus 0.75 ms of CPU
+per unit of ``fused_module.jit_cost``. ``compile_fused_scalar(..., max_cost=...)`` (what
+``backend="numba"`` passes unless ``form="scalar"`` is asked for) compiles a row costing more
+in the NumPy scalar form instead, and says so (``backend == "numpy"``, ``note``).
+
 >>> import symgrad
 >>> source = fused_source(symgrad.derive(symgrad.load("mazur")))
 >>> "prange" in source and "from numba import njit, prange" in source
@@ -31,12 +36,17 @@ True
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
+
 from .chain import Derivation
 from .codegen import Names
 from .fused_module import (IMPORTS, JIT, JIT_PARALLEL, FusedGradient, FusedPrinter, StackedGradients, KERNELS,
-                           cache_dir, kernel_lines, load_module, require_numba)
+                           cache_dir, jit_cost, kernel_lines, load_module, require_numba)
 from .generated import check_reduction
 from .limits import FUSED_CHUNK_ROWS, FUSED_CHUNKS, FUSED_LANES, FUSED_PARALLEL_ROWS
+from .scalar_code import compile_scalar
 from .rowcode import RowWriter, adjoint_lines, constant_literal, delta_term, forward_lines, joined, local_factor_lines
 
 # FusedGradient … JIT are re-exported: they lived here before fused_module.py held them.
@@ -46,20 +56,50 @@ __all__ = ["compile_fused_scalar", "fused_source", "FusedGradient", "StackedGrad
 #: Names the fused module uses for itself (its kernels' among them), on top of ``codegen.RESERVED``.
 _FUSED_RESERVED = {"njit", "prange", "intrinsic", "ir", "types", "os", "CACHE", "theta", "scratch", "lane",
                    "base", "width", "n_points", "chunks", "size", "part_loss", "part_grad", "job", "q", "c", "k", "batch",
-                   "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial",
+                   "value_and_grad_many", "value_and_grad", "chunk_sums", "add_chunks", "run_serial", "jobs_parallel",
                    "run_parallel", "run", "start", "stop", "stack", "shape", "name", "LANES", "CHUNKS",
                    "N_PARAMS", "N_INPUTS", "N_TARGETS", "CHUNK_ROWS", "PARAM_ORDER", "PARALLEL_ROWS", *KERNELS}
 
 
-def compile_fused_scalar(derivation: Derivation, *, reduction: str = "mean") -> FusedGradient:
-    """Compile ``derivation`` row by row with numba (the module docstring) and load it."""
+def compile_fused_scalar(derivation: Derivation, *, reduction: str = "mean",
+                         max_cost: int | None = None) -> FusedGradient:
+    """Compile ``derivation`` row by row with numba (the module docstring) and load it.
+
+    With ``max_cost``, a row whose JIT would cost more (``fused_module.jit_cost``) is compiled
+    in the NumPy scalar form instead: ``backend == "numpy"``, the reason in ``note``.
+    """
     network = derivation.network
     source = fused_source(derivation, reduction=reduction)
+    cost = jit_cost(source)
+    if max_cost is not None and cost > max_cost:
+        return _numpy_scalar(derivation, reduction, cost, max_cost)
     module = load_module(source)
     params = {p: () for p in network.params}
     return FusedGradient(source, tuple(network.inputs), tuple(network.targets), params, reduction, "scalar",
                          module.value_and_grad, module.__file__, tuple(network.leaves),
                          stack=module.value_and_grad_many)
+
+
+def _numpy_scalar(derivation: Derivation, reduction: str, cost: int, max_cost: int) -> FusedGradient:
+    """The NumPy scalar form (vectorised over the batch), with ``many`` as one call per parameter point."""
+    plain = compile_scalar(derivation, reduction=reduction)
+    note = (f"NumPy scalar form: numba's JIT of this row would cost {cost:,} > {max_cost:,} "
+            "(limits.FUSED_JIT_MAX_COST: it would pass 5 s on a cold cache); form='scalar' (--form scalar) "
+            "compiles it with numba all the same")
+    return FusedGradient(plain.source, plain.inputs, plain.targets, plain.params, reduction, "scalar", plain.function,
+                         plain.filename, plain.leaves, stack=partial(_points_one_by_one, plain.function,
+                                                                     tuple(plain.params)),
+                         backend="numpy", note=note)
+
+
+def _points_one_by_one(function, order: tuple[str, ...], theta: np.ndarray, inputs: np.ndarray,
+                       targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``value_and_grad_many`` of the NumPy scalar form: each parameter point (a row of theta) in turn."""
+    loss, grads = np.empty(len(theta)), np.empty((len(theta), len(order)))
+    for q, point in enumerate(theta):
+        loss[q], by_name = function(dict(zip(order, map(float, point))), inputs, targets)
+        grads[q] = [by_name[p] for p in order]
+    return loss, grads
 
 
 def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
@@ -92,9 +132,16 @@ def fused_source(derivation: Derivation, *, reduction: str = "mean") -> str:
               "        for c in range(chunks):", "            loss[q] += part_loss[q, c]",
               "            for k in range(N_PARAMS):", "                grads[q, k] += part_grad[q, c, k]",
               "    return loss * scale, grads * scale"]
-    for name, loop, jit in (("run_serial", "range", JIT), ("run_parallel", "prange", JIT_PARALLEL)):
-        lines += ["", "", f"@{jit}", f"def {name}(theta, inputs, targets):"]
-        lines += [f"    {line}" for line in _driver(loop, scale)]
+    # numba's parallel compile (parfor) is kept to the prange loop alone: measured, it costs about
+    # 0.5-0.9 s less of a cold first call on 20,000 rows than with the driver's arrays inside it
+    lines += ["", "", f"@{JIT_PARALLEL}",
+              "def jobs_parallel(theta, inputs, targets, chunks, size, part_loss, part_grad):",
+              "    'Every (parameter point, chunk) job on numba threads: each writes its own sums.'",
+              "    batch = inputs.shape[0]"]
+    lines += [f"    {line}" for line in _jobs("prange")]
+    for name, parallel in (("run_serial", False), ("run_parallel", True)):
+        lines += ["", "", f"@{JIT}", f"def {name}(theta, inputs, targets):"]
+        lines += [f"    {line}" for line in _driver(parallel, scale)]
     return "\n".join(lines + _entry_points(doc)) + "\n"
 
 
@@ -150,17 +197,23 @@ def _row_lines(w: RowWriter, order: tuple[str, ...]) -> list[str]:
             *sum_lines]
 
 
-def _driver(loop: str, scale: str) -> list[str]:
+def _driver(parallel: bool, scale: str) -> list[str]:
     """The body of ``run_serial``/``run_parallel``: every (parameter point, chunk) job, then the sums."""
     # chunks depend on the batch alone (never on the thread count), so the sums' order does too
+    jobs = (["jobs_parallel(theta, inputs, targets, chunks, size, part_loss, part_grad)"] if parallel
+            else _jobs("range"))
     return ["n_points = theta.shape[0]", "batch = inputs.shape[0]",
             "chunks = max(1, min(CHUNKS, batch // CHUNK_ROWS))",
             "size = (batch + chunks - 1) // chunks", "part_loss = np.zeros((n_points, chunks))",
-            "part_grad = np.zeros((n_points, chunks, N_PARAMS))", f"for job in {loop}(n_points * chunks):",
-            "    q = job // chunks", "    c = job % chunks",
-            "    chunk_sums(theta, inputs, targets, q, c, c * size, min(batch, (c + 1) * size), part_loss, "
-            "part_grad)",
+            "part_grad = np.zeros((n_points, chunks, N_PARAMS))", *jobs,
             f"return add_chunks(part_loss, part_grad, {scale})"]
+
+
+def _jobs(loop: str) -> list[str]:
+    """The loop over every (parameter point, chunk) job, with ``range`` or numba's ``prange``."""
+    return [f"for job in {loop}(part_loss.shape[0] * chunks):", "    q = job // chunks", "    c = job % chunks",
+            "    chunk_sums(theta, inputs, targets, q, c, c * size, min(batch, (c + 1) * size), part_loss, "
+            "part_grad)"]
 
 
 def _entry_points(doc: str) -> list[str]:

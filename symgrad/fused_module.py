@@ -10,6 +10,7 @@ numba's disk cache finds the machine code again. ``FusedGradient`` is what both 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
@@ -29,7 +30,7 @@ from .generated import CompiledGradient
 from .threads import free_cores, limited, threads_for
 
 __all__ = ["FusedGradient", "StackedGradients", "FusedPrinter", "require_numba", "cache_dir", "load_module",
-           "kernel_lines", "KERNELS", "IMPORTS", "JIT", "JIT_PARALLEL", "JIT_KERNEL", "INTRINSIC_SOURCE"]
+           "kernel_lines", "jit_cost", "KERNELS", "IMPORTS", "JIT", "JIT_PARALLEL", "JIT_KERNEL", "INTRINSIC_SOURCE"]
 
 #: The kernels a fused module may copy in, by name.
 KERNELS = {name: obj for name, obj in vars(fused_kernels).items() if inspect.isfunction(obj)}
@@ -97,9 +98,12 @@ class FusedGradient(CompiledGradient):
 
     stack: Callable | None = field(default=None, repr=False)
     backend: str = "numba"
+    note: str = ""  # why the backend is not numba, when it is not (``symgrad.fused``: the JIT's cost)
 
     def __call__(self, params, inputs, targets):
         """``value_and_grad`` on the threads that are free (``symgrad.threads``), restored after the call."""
+        if self.backend == "numpy":  # the NumPy scalar form, taken instead of a JIT too long to wait for
+            return self.function(params, inputs, targets)
         if self.form == "matrix":  # BLAS products; the numba passes run on one thread
             with limited(blas=free_cores()):
                 return self.function(params, inputs, targets)
@@ -178,6 +182,29 @@ def kernel_lines(wanted: set[str]) -> list[str]:
         variadic = inspect.getfullargspec(KERNELS[name]).varargs is not None
         lines += ["", f"@{JIT if variadic else JIT_KERNEL}", source, ""]
     return lines
+
+
+def jit_cost(source: str, function: str = "chunk_sums") -> int:
+    """What numba's JIT of ``function`` in a generated module costs: syntax-tree nodes, kernels inlined.
+
+    Each node of the function counts one, and each call of a kernel numba inlines
+    (``inline="always"``) counts that kernel's own cost again, since numba types and lowers the
+    kernel's body anew at every call. A deterministic measure of the cold compile: numba's time
+    grows with it (docs/performance.md §6), on any machine.
+    """
+    functions = [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+    inlined = {node.name for node in functions if any("inline" in ast.unparse(d) for d in node.decorator_list)}
+    costs: dict[str, int] = {}  # in source order: callees come before their callers
+    for node in functions:
+        costs[node.name] = sum(_node_cost(n, costs, inlined) for n in ast.walk(node))
+    return costs[function]
+
+
+def _node_cost(node: ast.AST, costs: dict[str, int], inlined: set[str]) -> int:
+    """One, plus the callee's cost for a call of a kernel numba inlines."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in inlined:
+        return 1 + costs[node.func.id]
+    return 1
 
 
 def load_module(source: str):

@@ -131,6 +131,10 @@ FUSED_LANES = 16  # rows side by side in SIMD lanes in the fused loop: LLVM vect
 FUSED_PARALLEL_ROWS = 10_000  # rows × parameter points from which the fused loop runs on several threads
 FUSED_SCALAR_MAX_PARAMS = 64  # a dense mlp network with more parameters gets the fused matrix form by default:
 # the scalar form's one long row function costs the JIT ~50 ms of CPU per parameter on a cold cache (76: 5 s, 220: 17 s)
+FUSED_JIT_MAX_COST = 2_500  # by default the fused scalar form is taken up to this cost of its row function
+# (fused_module.jit_cost: syntax-tree nodes, each inlined kernel counted at every call); above it the NumPy
+# scalar form, since numba's cold JIT would pass 5 s (docs/performance.md §6: 2-2-2, 2,481, took 2.6 s on 100
+# rows and 4.1 s on 20,000; 3-4-2, 3,886, 3.2 s and 6.5 s)
 
 # -- derivation (symgrad.chain, symgrad.evaluation) ----------------------------------------
 #: Above this many operands a sum's or product's local partials are built directly (prefix and

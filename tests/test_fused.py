@@ -156,7 +156,7 @@ def test_mazur_lecture_numbers(numba):
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_batch_gradients_match_hand_written_backprop(numba, reduction):
     net = mlp([3, 4, 2], seed=11)
-    f = compile_network(net, backend="numba", reduction=reduction)
+    f = compile_network(net, form="scalar", backend="numba", reduction=reduction)
     assert f.form == "scalar" and f.backend == "numba"
     rng = np.random.default_rng(0)
     x, t = rng.normal(size=(300, 3)), rng.uniform(size=(300, 2))  # more rows than chunks
@@ -328,7 +328,7 @@ def test_a_written_module_loads_under_any_name(numba, tmp_path):
 
 def test_threads_change_nothing(numba):
     net = mlp([3, 4, 2], seed=11)
-    f = compile_network(net, backend="numba", reduction="sum")
+    f = compile_network(net, form="scalar", backend="numba", reduction="sum")
     rng = np.random.default_rng(4)
     x, t = rng.normal(size=(20_000, 3)), rng.uniform(size=(20_000, 2))  # above FUSED_PARALLEL_ROWS: prange
     theta = np.array([[float(net.values[p]) for p in f.params]])
@@ -498,7 +498,7 @@ def test_networks_above_the_size_get_the_matrix_form_whose_kernels_do_not_grow(n
     from symgrad.compile import fused_form
     from symgrad.limits import FUSED_SCALAR_MAX_PARAMS
     from symgrad.fused_matrix import fused_matrix_source
-    small, big = mlp([3, 4, 2]), mlp([4, 8, 8, 8, 4], seed=2)
+    small, big = mlp([2, 2, 2]), mlp([4, 8, 8, 8, 4], seed=2)
     assert len(small.params) <= FUSED_SCALAR_MAX_PARAMS < len(mlp([4, 8, 4]).params)
     assert [fused_form(n) for n in (small, mlp([4, 8, 4]), big)] == ["scalar", "matrix", "matrix"]
     assert fused_form(big, "scalar") == "scalar" and fused_form(derive(big)) == "scalar"  # as asked, as given
@@ -518,3 +518,90 @@ def test_networks_above_the_size_get_the_matrix_form_whose_kernels_do_not_grow(n
     assert loss == pytest.approx(sum(r[0] for r in rows), rel=1e-12)
     for p in list(big.params)[::37]:
         assert ours[p] == pytest.approx(sum(r[1][p] for r in rows), rel=1e-11, abs=1e-13), p
+
+
+def _sigmoid_chain(depth: int) -> symgrad.Network:
+    """A hand-written graph (not an mlp): x through ``depth`` sigmoid units, one weight and bias each."""
+    return symgrad.loads(_sigmoid_chain_spec(depth))
+
+
+def _sigmoid_chain_spec(depth: int) -> str:
+    params = [f"{k}{i}" for i in range(1, depth + 1) for k in ("w", "b")]
+    nodes = [f'a1 = "w1*x + b1"', 'f1 = "sigmoid(a1)"']
+    for i in range(2, depth + 1):
+        nodes += [f'a{i} = "w{i}*f{i - 1} + b{i}"', f'f{i} = "sigmoid(a{i})"']
+    values = [f"{p} = {0.1 * (k % 7) - 0.3}" for k, p in enumerate(params)]
+    return "\n".join(['output = "L"', "[symbols]", 'inputs = ["x"]', 'targets = ["y"]',
+                      f"params = {params!r}".replace("'", '"'), "[values]", "x = 0.5", "y = 0.8",
+                      *values, "[nodes]", *nodes, f'L = "1/2*(y - f{depth})**2"'])
+
+
+def test_jit_cost_counts_an_inlined_kernel_at_every_call():
+    """numba types an inline="always" kernel's body anew at each call: the cost counts it each time."""
+    from symgrad.fused_module import JIT, JIT_KERNEL, jit_cost
+    source = "\n".join(["import numpy as np", f"@{JIT_KERNEL}", "def k(x):", "    return x*x + 1.0",
+                        f"@{JIT}", "def plain(x):", "    return x*x + 1.0",
+                        f"@{JIT}", "def once(x):", "    return k(x)", f"@{JIT}", "def twice(x):", "    return k(k(x))",
+                        f"@{JIT}", "def other(x):", "    return plain(plain(x))"])
+    one_call = 3  # the extra call's nodes: Call, Name k and its Load context
+    assert jit_cost(source, "twice") - jit_cost(source, "once") == jit_cost(source, "k") + one_call
+    # a function compiled on its own: each call costs its call's nodes only
+    assert jit_cost(source, "other") == jit_cost(source, "twice") - 2 * jit_cost(source, "k")
+
+
+def test_every_builtin_example_keeps_the_fused_scalar_form_within_the_jit_cost():
+    """The deterministic cost measure behind the ≤ 5 s cold first call (docs/performance.md §6)."""
+    from symgrad.compile import fused_form
+    from symgrad.fused_module import jit_cost
+    from symgrad.limits import FUSED_JIT_MAX_COST
+    costs = {e.name: jit_cost(fused.fused_source(derive(load(e.name)))) for e in builtin_examples()}
+    assert {name for name, cost in costs.items() if cost > FUSED_JIT_MAX_COST} == {"mlp_3_4_2"}, costs
+    assert fused_form(load("mlp_3_4_2")) == "matrix"  # an [mlp]: its matrix form, not NumPy
+    assert jit_cost(fused.fused_source(derive(mlp([2, 2, 2])))) < jit_cost(fused.fused_source(derive(mlp([4, 8, 4]))))
+    assert jit_cost(fused.fused_source(derive(mlp([4, 8, 4])))) > FUSED_JIT_MAX_COST
+    assert fused_form(mlp([3, 4, 3])) == "matrix"  # 31 parameters, but its row costs more than the limit
+    assert jit_cost(fused.fused_source(derive(mlp([3, 4, 3])))) > FUSED_JIT_MAX_COST
+    chain = [jit_cost(fused.fused_source(derive(_sigmoid_chain(n)))) for n in (4, 8, 16)]
+    assert chain[2] - chain[1] == 2 * (chain[1] - chain[0])  # linear in the graph: no hidden blow-up
+
+
+def test_a_graph_over_the_jit_cost_takes_the_numpy_scalar_form_with_exact_values(numba):
+    from symgrad.fused_module import jit_cost
+    from symgrad.limits import FUSED_JIT_MAX_COST
+    net = _sigmoid_chain(12)
+    d = derive(net)
+    assert jit_cost(fused.fused_source(d)) > FUSED_JIT_MAX_COST
+    for what in (net, d):
+        f = compile_gradient(what, backend="numba", reduction="sum")
+        assert (f.form, f.backend) == ("scalar", "numpy") and "FUSED_JIT_MAX_COST" in f.note
+        assert "numba" not in f.source  # a NumPy module: nothing to JIT
+        loss, grads = f(f.initial_params(net), [[0.5]], [[0.8]])
+        exact_loss, exact_grads = _exact(d)
+        assert loss == pytest.approx(exact_loss, rel=1e-13)
+        for p in net.params:
+            assert grads[p] == pytest.approx(exact_grads[p], rel=1e-12, abs=1e-16), p
+    points = f.many({"w1": np.array([0.2, -0.4]), **{p: float(net.values[p]) for p in net.params if p != "w1"}},
+                    [[0.5]], [[0.8]])
+    for k, w1 in enumerate((0.2, -0.4)):
+        exact_loss, exact_grads = _exact(d, at={"w1": repr(w1)})
+        assert points.loss[k] == pytest.approx(exact_loss, rel=1e-13)
+        assert points.gradients["b12"][k] == pytest.approx(exact_grads["b12"], rel=1e-12)
+    small = compile_gradient(_sigmoid_chain(3), backend="numba")
+    assert (small.backend, small.note) == ("numba", "")
+
+
+def test_cli_says_why_it_wrote_a_numpy_module(numba, tmp_path, capsys):
+    spec = tmp_path / "chain.toml"
+    spec.write_text(_sigmoid_chain_spec(12), encoding="utf-8")
+    out = tmp_path / "grad_chain.py"
+    assert main(["compile", str(spec), "-o", str(out), "--backend", "numba", "--reduction", "sum"]) == 0
+    said = capsys.readouterr().out
+    assert "NumPy scalar form" in said and "FUSED_JIT_MAX_COST" in said and "--form scalar" in said
+    net = _sigmoid_chain(12)
+    script = ("import grad_chain as m\n"
+              f"loss, g = m.value_and_grad({dict(net.values)!r}, [[0.5]], [[0.8]])\n"
+              "print(repr(loss), repr(g['w1']))\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    loss, w1 = map(float, run.stdout.split())
+    exact_loss, exact_grads = _exact(derive(net))
+    assert loss == pytest.approx(exact_loss, rel=1e-13) and w1 == pytest.approx(exact_grads["w1"], rel=1e-12)

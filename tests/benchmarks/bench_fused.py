@@ -12,10 +12,13 @@ jax.jit(jax.grad).
 Part 2, many parameter points: P = 2·(number of parameters) points in one ``many`` call
 against P Python-level calls.
 
-Part 3 (alone: ``--cold``), derive + compile + first call of 2-2-2, 4-8-8-8-4, 20-50-50-10 and
-784-100-10 with the fused backend's default form (``symgrad.compile.fused_form``), each in a
-fresh process: with empty cache directories (``SYMGRAD_CACHE_DIR`` and ``NUMBA_CACHE_DIR``; the
-JIT runs), then again (machine code read from disk).
+Part 3 (alone: ``--cold``), derive + compile + first call with the fused backend's default
+choice (``symgrad.compile.fused_form`` and ``limits.FUSED_JIT_MAX_COST``) of mlps from 2-2-2
+to 784-100-10, a hand-written chain of 12 sigmoids and a softmax cross-entropy 4-8-8-8-4, at
+100 rows and (numba's threads: the prange loop's JIT too) 20,000; and, where the default
+changed, ``form="scalar"`` (what it was before). Each in a fresh process: with empty cache
+directories (``SYMGRAD_CACHE_DIR`` and ``NUMBA_CACHE_DIR``; the JIT runs), then again
+(machine code read from disk).
 
 ``--dgemm``: the machine's DGEMM rate on 1 and 2 BLAS threads, and the two products that are
 98 % of a 784-100-10 value_and_grad at batch 4,096.
@@ -200,35 +203,60 @@ import numba
 imported = time.perf_counter()
 import numpy as np, symgrad
 from symgrad.fitting import compile_network
-widths = [int(w) for w in sys.argv[1].split("-")]
-net = symgrad.mlp(widths, scalar=sum(a * b + b for a, b in zip(widths, widths[1:])) <= 5000)
+kind, shape, form, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+if kind == "chain":  # a hand-written graph: x through n sigmoid units, a weight and a bias each
+    n = int(shape)
+    params = [f"{k}{i}" for i in range(1, n + 1) for k in ("w", "b")]
+    nodes = ['a1 = "w1*x + b1"', 'f1 = "sigmoid(a1)"']
+    nodes += [line for i in range(2, n + 1) for line in (f'a{i} = "w{i}*f{i - 1} + b{i}"', f'f{i} = "sigmoid(a{i})"')]
+    net = symgrad.loads("\\n".join(['output = "L"', "[symbols]", 'inputs = ["x"]', 'targets = ["y"]',
+                                    "params = [" + ", ".join(f'"{p}"' for p in params) + "]", "[values]", "x = 0.5",
+                                    "y = 0.8", *(f"{p} = 0.1" for p in params), "[nodes]", *nodes,
+                                    f'L = "1/2*(y - f{n})**2"']))
+else:
+    widths = [int(w) for w in shape.split("-")]
+    net = symgrad.mlp(widths, scalar=sum(a * b + b for a, b in zip(widths, widths[1:])) <= 5000,
+                      **({"loss": "softmax_cross_entropy", "output_activation": "identity"} if kind == "sce" else {}))
 ready = time.perf_counter()
-f = compile_network(net, backend="numba")  # the default form: fused_form's choice
-compiled = time.perf_counter()
-f(f.initial_params(net), np.zeros((100, widths[0])), np.zeros((100, widths[-1])))
-called = time.perf_counter()
-print(f.form, imported - start, compiled - ready, called - compiled, time.perf_counter() - start,
-      sum(os.times()[:2]))
+f = compile_network(net, backend="numba", form=None if form == "default" else form)
+compiled, cpu = time.perf_counter(), time.process_time()
+f(f.initial_params(net), np.zeros((batch, len(net.inputs))), np.zeros((batch, len(net.targets))))
+called, cpu = time.perf_counter(), time.process_time() - cpu
+print(f"{f.form}/{f.backend}", imported - start, compiled - ready, called - compiled, cpu,
+      time.perf_counter() - start, sum(os.times()[:2]))
 """
 
-COLD_NETWORKS = ("2-2-2", "4-8-8-8-4", "20-50-50-10", "784-100-10")
+#: (kind, shape, form, batch): the default form's networks, and what the default was before
+#: limits.FUSED_JIT_MAX_COST (form="scalar": numba's JIT of the whole row) where it changed.
+COLD_NETWORKS = (("mlp", "2-2-2", "default", 100), ("mlp", "2-2-2", "default", 20_000),
+                 ("mlp", "3-4-2", "default", 100), ("mlp", "3-4-2", "default", 20_000),
+                 ("mlp", "3-4-2", "scalar", 100), ("mlp", "3-4-2", "scalar", 20_000),
+                 ("mlp", "3-4-3", "default", 100), ("mlp", "3-4-3", "scalar", 100),
+                 ("chain", "4", "default", 20_000),
+                 ("chain", "12", "default", 100), ("chain", "12", "scalar", 100),
+                 ("sce", "4-8-8-8-4", "default", 100),
+                 ("mlp", "4-8-8-8-4", "default", 100), ("mlp", "20-50-50-10", "default", 100),
+                 ("mlp", "784-100-10", "default", 100))
 
 
 def part3() -> None:
     """Derive + compile + first call of each network with its default numba form, cold and warm caches."""
-    print("| network | cache | form | import numba | derive + write module | first call (JIT or load) | "
-          "whole process, wall / CPU |")
-    print("|---|---|---|---|---|---|---|")
-    for widths in COLD_NETWORKS:
+    print("| network | rows | cache | form/backend | import numba | derive + write module | "
+          "first call (JIT or load), wall / CPU | whole process, wall / CPU |")
+    print("|---|---|---|---|---|---|---|---|")
+    for kind, shape, form, batch in COLD_NETWORKS:
+        label = {"mlp": shape, "sce": f"{shape} softmax CE", "chain": f"chain of {shape} sigmoids"}[kind]
+        label += "" if form == "default" else f" (form={form!r}: before)"
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "PYTHONPATH": str(ROOT), "SYMGRAD_CACHE_DIR": cache, "NUMBA_CACHE_DIR": cache}
-            for label in ("cold", "warm"):
-                run = subprocess.run([sys.executable, "-c", _FIRST_CALL, widths], env=env, capture_output=True,
-                                     text=True, check=True)
-                form, *numbers = run.stdout.split()
-                a, b, c, wall, cpu = map(float, numbers)
-                print(f"| {widths} | {label} | {form} | {a:.2f} s | {b:.3f} s | {c:.2f} s | {wall:.1f} s / {cpu:.1f} s |",
-                      flush=True)
+            for cached in ("cold", "warm"):
+                run = subprocess.run([sys.executable, "-c", _FIRST_CALL, kind, shape, form, str(batch)], env=env,
+                                     capture_output=True, text=True, check=True)
+                chosen, *numbers = run.stdout.split()
+                a, b, c, c_cpu, wall, cpu = map(float, numbers)
+                print(f"| {label} | {batch:,} | {cached} | {chosen} | {a:.2f} s | {b:.3f} s | "
+                      f"{c:.2f} s / {c_cpu:.2f} s | {wall:.1f} s / {cpu:.1f} s |", flush=True)
+        print(f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
 
 
 def dgemm() -> None:
