@@ -18,6 +18,7 @@ import sympy
 from .arithmetic import mp_value_at
 from .chain import derive
 from .compile import compile_gradient, compile_network
+from .errors import InvalidArgument
 from .evaluation import evaluate_gradients
 from .gradcheck_exact import ExactProgram, exact_program
 from .graph import Network
@@ -25,7 +26,8 @@ from .kinks import Kink, kink_arguments
 from .limits import GRADCHECK_NETWORKS_KEPT, MAX_GRADCHECK_POINTS
 from .precision import FLOAT64_DIGITS, GRADCHECK_DIGITS
 
-__all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "scalar_problem", "loss_at"]
+__all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "scalar_problem", "loss_at",
+           "MATRIX_BATCH_KEYS"]
 
 _PREPARED: dict = {}  # (id(network), its fingerprint) -> (weakref to it, derivation, compiled code, kinks, program)
 
@@ -178,16 +180,76 @@ def loss_at(problem: ScalarProblem | MatrixProblem, x: np.ndarray) -> tuple[floa
     return float(losses[0]), (grads[0] if grads is not None else None)
 
 
-def matrix_problem(network: Network) -> tuple[MatrixProblem, np.ndarray]:
-    """The matrix-form problem of an [mlp] network, and its parameters flattened as the point x."""
-    compiled = compile_network(network, form="matrix", reduction="sum")
+MATRIX_BATCH_KEYS = ("inputs", "targets", "reduction")  # at= keys of a matrix-form point beside W1, b1, …
+
+
+def matrix_problem(network: Network, at: Mapping[str, object] | None = None) -> tuple[MatrixProblem, np.ndarray]:
+    """The matrix-form problem of an [mlp] network, and its parameters flattened as the point x.
+
+    Without ``at``: mlp's seeded weights, one sample (the network's inputs and targets), the sum
+    over it. ``at`` gives any of the parameter arrays by the matrix form's names (``W1``, ``b1``,
+    …; the others keep their seeded values), ``inputs`` and ``targets`` (one sample per row, or
+    one sample) and ``reduction`` ("sum" or "mean" over the batch).
+
+    >>> import numpy as np, symgrad
+    >>> net = symgrad.mlp([2, 1], scalar=False)
+    >>> problem, x = matrix_problem(net, {"W1": np.array([[0.5, -1.0]]), "inputs": np.ones((3, 2)),
+    ...                                   "targets": np.zeros((3, 1)), "reduction": "mean"})
+    >>> problem.names, x.tolist(), problem.inputs.shape
+    (('W1[0,0]', 'W1[0,1]', 'b1[0]'), [0.5, -1.0, 0.0], (3, 2))
+    """
+    at = dict(at or {})
+    reduction = at.pop("reduction", "sum")
+    if reduction not in ("sum", "mean"):
+        raise InvalidArgument(f"at['reduction'] = {reduction!r}: give 'sum' or 'mean' (over the batch's samples)")
+    compiled = compile_network(network, form="matrix", reduction=reduction)
     params = compiled.initial_params(network)
+    unknown = sorted(set(at) - set(params) - set(MATRIX_BATCH_KEYS), key=str)
+    if unknown:
+        raise InvalidArgument(f"at names {', '.join(map(repr, unknown))}, which this matrix-form network does not "
+                              f"have; give arrays by the names {', '.join(params)} and optionally "
+                              f"{', '.join(MATRIX_BATCH_KEYS)}")
+    for key in params.keys() & at.keys():
+        params[key] = _finite_array(at[key], f"at[{key!r}]", np.shape(params[key]))
+    point = network.point()
+    inputs = np.array([[float(point[n]) for n in network.inputs]])
+    targets = np.array([[float(point[n]) for n in network.targets]])
+    if "inputs" in at:
+        inputs = _batch_rows(at["inputs"], "at['inputs']", len(network.inputs))
+    if "targets" in at:
+        targets = _batch_rows(at["targets"], "at['targets']", len(network.targets))
+    if len(inputs) != len(targets):
+        raise InvalidArgument(f"at gives {len(inputs)} input rows and {len(targets)} target rows; give one target "
+                              "row per input row")
     shapes = {k: np.shape(v) for k, v in params.items()}
     names = []
     for key, shape in shapes.items():
         names += [f"{key}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)] if shape else [key]
-    point = network.point()
-    inputs = np.array([[float(point[n]) for n in network.inputs]])
-    targets = np.array([[float(point[n]) for n in network.targets]])
     x = np.concatenate([np.ravel(params[k]) for k in shapes]).astype(np.float64)
     return MatrixProblem(compiled, tuple(names), shapes, inputs, targets), x
+
+
+def _finite_array(value: object, what: str, shape: tuple[int, ...] | None) -> np.ndarray:
+    """``value`` as a finite float64 array (of ``shape`` where given), or InvalidArgument."""
+    try:
+        if np.iscomplexobj(value):
+            raise TypeError
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{what} is not an array of real numbers: {str(value)[:60]!r}") from None
+    if shape is not None and array.shape != shape:
+        raise InvalidArgument(f"{what} has shape {array.shape}; this network's has shape {shape}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidArgument(f"{what} holds NaN or infinite values; give finite numbers")
+    return array
+
+
+def _batch_rows(value: object, what: str, width: int) -> np.ndarray:
+    """A batch as rows of ``width`` numbers: a 2-D array (B, width), or one sample of ``width`` numbers."""
+    array = _finite_array(value, what, None)
+    if array.ndim == 1 and array.shape == (width,):
+        return array.reshape(1, width)
+    if array.ndim != 2 or array.shape[1] != width or not len(array):
+        raise InvalidArgument(f"{what} has shape {array.shape}; give one sample per row, (B, {width}), or one "
+                              f"sample of {width} numbers")
+    return array

@@ -36,7 +36,7 @@ from .errors import DomainError, InvalidArgument, SymgradError
 from .evaluation import evaluate_gradients
 from .finite_differences import (EPS, SCHEMES, SLOPE_STENCIL, Scheme, default_step, higher_derivatives,
                                  roundoff_bound, scheme_named, truncation_bound)
-from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem, scalar_problem
+from .gradcheck_problems import MATRIX_BATCH_KEYS, ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem, scalar_problem
 from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
 from .kinks import check_analytic, kink_within, one_sided_differences
@@ -153,13 +153,15 @@ def _problem(network: Network, sch: Scheme, *, against, at) -> tuple[ScalarProbl
     """The problem to check, its point x, and notes on what kind of check it allows."""
     notes: list[str] = []
     if network.structure is not None and not network.nodes:
-        if against is not None or at is not None:
+        if against is not None:
             raise InvalidArgument("this [mlp] network exists in matrix form only (no scalar parameter names): "
-                                  "check it without --against and at=")
+                                  "check it without --against")
         if sch.name == "complex":
             raise InvalidArgument("scheme 'complex' needs scalar nodes; a matrix-form network is checked with "
                                   "'central', 'forward', 'backward' or 'richardson'")
-        problem, x = matrix_problem(network)
+        problem, x = matrix_problem(network, at)
+        if at is not None:
+            notes.append(_matrix_point_note(problem, at))
         notes.append("matrix form only: no exact values; the compiled gradient is checked against finite "
                      "differences, the bound's higher derivative estimated from compiled gradients; kinks are not "
                      "detected in this form")
@@ -174,6 +176,17 @@ def _problem(network: Network, sch: Scheme, *, against, at) -> tuple[ScalarProbl
     if not problem.names:
         raise InvalidArgument("the network has no parameters or inputs to differentiate with respect to")
     return problem, x, notes
+
+
+def _matrix_point_note(problem: MatrixProblem, at: Mapping[str, object]) -> str:
+    """Where a matrix-form network is checked: which arrays were given, and the batch."""
+    given = [k for k in problem.shapes if k in at]
+    seeded = [k for k in problem.shapes if k not in at]
+    where = f"at the given {', '.join(given)}" if given else "at mlp's seeded weights"
+    if given and seeded:
+        where += f" ({', '.join(seeded)} seeded)"
+    count = len(problem.inputs)
+    return f"{where}; {count} sample{'s' if count != 1 else ''}, the {at.get('reduction', 'sum')} over them"
 
 
 def _method_note(sch: Scheme, step: float | Mapping[str, float] | None) -> str:

@@ -9,8 +9,10 @@ come the headline (how many are wrong, of what), the diagnoses and the rule appl
 from __future__ import annotations
 
 import math
+import os
+import types
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import mpmath
 
@@ -19,7 +21,9 @@ from .limits import MAX_TABLE_ROWS
 from .precision import to_decimal
 from .table import format_table
 
-__all__ = ["GradientRow", "GradientMismatch", "failure", "worst_relative_error"]
+__all__ = ["GradientRow", "GradientMismatch", "failure", "worst_relative_error", "run_property"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # symgrad's own source files
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,40 @@ def failure(rows: tuple[GradientRow, ...], headline: str, found: Sequence[Diagno
 def worst_relative_error(rows: Sequence[GradientRow]) -> float:
     """The largest relative error over the rows, finite (at most 2), for hypothesis.target."""
     return max((r.rel_error if math.isfinite(r.rel_error) else 2.0 for r in rows), default=0.0)
+
+
+def run_property(test: Callable[[], None]) -> None:
+    """Run a Hypothesis property; a ``GradientMismatch`` leaves it without symgrad's own frames.
+
+    Hypothesis calls the property through a wrapper it writes, which takes the property's name,
+    file and line but not its locals, so pytest cannot see that frame's ``__tracebackhide__`` and
+    prints it (two lines of symgrad's source). The failure is re-raised here with every frame of
+    symgrad's files dropped from its traceback: the user's frames (their test, a ``grad_fn`` it
+    went through) stay, and this frame hides itself.
+
+    >>> def prop():                              # a user's frame: it stays
+    ...     raise GradientMismatch("wrong")
+    >>> try:
+    ...     run_property(prop)
+    ... except GradientMismatch as caught:
+    ...     [frame.f_code.co_name for frame, _ in __import__("traceback").walk_tb(caught.__traceback__)]
+    ['<module>', 'run_property', 'prop']
+    """
+    __tracebackhide__ = True
+    try:
+        test()
+    except GradientMismatch as mismatch:
+        raise mismatch.with_traceback(_without_own_frames(mismatch.__traceback__))
+
+
+def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback ``tb`` with the entries whose code lies in symgrad's package left out."""
+    kept = []
+    while tb is not None:
+        if not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE):
+            kept.append(tb)
+        tb = tb.tb_next
+    out = None
+    for entry in reversed(kept):
+        out = types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out

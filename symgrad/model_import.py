@@ -30,6 +30,8 @@ import sympy
 
 from .compile import compile_gradient
 from .errors import InvalidArgument, MissingDependency
+from .gradcheck_report import GradcheckReport
+from .gradient_check import gradcheck
 from .graph import Network
 from .limits import MAX_NODES, MAX_TERMS
 
@@ -68,9 +70,9 @@ class ImportedModel:
     parameter name, in the network's order, to its ``ParamSource``.
 
     In the matrix form (beyond ``limits.MAX_SCALAR_PARAMS``) ``network`` is an ``mlp`` declared
-    in matrix form only: ``compiled_gradients()`` is the check at the framework's values;
-    ``gradcheck(network)`` checks the same compiled code at mlp's seeded weights; derivations,
-    documents and pictures refuse it (they need a scalar name per parameter).
+    in matrix form only: ``compiled_gradients()`` is its loss and gradients at the framework's values,
+    and ``gradcheck()`` checks them there; derivations, documents and pictures refuse it (they need
+    a scalar name per parameter).
     """
 
     network: Network
@@ -97,6 +99,29 @@ class ImportedModel:
         compiled = compile_gradient(self.network, form="matrix", reduction=self.reduction)
         loss, grads = compiled(dict(self.params), self.inputs, self.targets)
         return float(loss), self.gradient_arrays(grads)
+
+    def gradcheck(self, **options) -> GradcheckReport:
+        """``symgrad.gradcheck`` at the framework's values on the example batch (``options`` as gradcheck's).
+
+        In the scalar form the network already holds them. In the matrix form the check is
+        ``gradcheck(network, at=params | {"inputs": inputs, "targets": targets, "reduction": reduction})``;
+        an ``at`` in ``options`` overrides entries of that.
+
+        >>> import symgrad
+        >>> from symgrad.dense_stack import DenseLayer, dense_stack, matrix_import
+        >>> layer = DenseLayer(np.array([[0.5, -1.0]]), np.array([0.25]), TensorSource("0.weight", (1, 2)),
+        ...                    TensorSource("0.bias", (1,)), "layer 0")
+        >>> stack = dense_stack([layer], [], output_activation="sigmoid", loss="bce", reduction="sum",
+        ...                     framework="torch")
+        >>> imported = matrix_import(stack, np.array([[1.0, 2.0]]), np.array([[1.0]]), description="demo")
+        >>> report = imported.gradcheck()
+        >>> report.ok, sorted(row.param for row in report.rows), report.notes[1]
+        (True, ['W1[0,0]', 'W1[0,1]', 'b1[0]'], 'at the given W1, b1; 1 sample, the sum over them')
+        """
+        if self.params is None:
+            return gradcheck(self.network, **options)
+        at = {**self.params, "inputs": self.inputs, "targets": self.targets, "reduction": self.reduction}
+        return gradcheck(self.network, **{**options, "at": at | dict(options.get("at") or {})})
 
     def gradient_arrays(self, gradients: Mapping[str, object]) -> dict[str, np.ndarray]:
         """Gradients by symgrad name (``evaluate_gradients(...).gradients``, or the matrix form's

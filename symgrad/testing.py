@@ -40,7 +40,7 @@ from .limits import MAX_CHECKED_BATCH, MAX_DIGITS
 from .matrix import matrix_params
 from .precision import PROPERTY_TEST_EXTRA
 from .samples import Batch
-from .mismatch import GradientMismatch, GradientRow, failure, worst_relative_error
+from .mismatch import GradientMismatch, GradientRow, failure, run_property, worst_relative_error
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import describe_value
 from .vjp_testing import assert_vjp_matches, check_ulps, property_test_vjp
@@ -449,7 +449,7 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
     # and its "these lines were always and only run by failing examples" points into symgrad's own code.
     chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    chosen(given(st.data())(gradients_match))()
+    run_property(chosen(given(st.data())(gradients_match)))
 
 
 def __getattr__(name: str):

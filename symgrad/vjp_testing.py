@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 from .diagnosis import diagnose
 from .errors import InvalidArgument, MissingDependency
 from .graph import Network
-from .mismatch import GradientMismatch, GradientRow, failure, worst_relative_error
+from .mismatch import GradientMismatch, GradientRow, failure, run_property, worst_relative_error
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, relative_error
 from .vjp import UndefinedAt, VjpComparison, VjpEntry, compare_vjp, vjp_shapes
 
@@ -161,4 +161,4 @@ def property_test_vjp(function: object, reference: str | Network | Callable, *, 
     base = settings if settings is not None else Settings()
     chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    chosen(given(points)(rule_matches))()
+    run_property(chosen(given(points)(rule_matches)))

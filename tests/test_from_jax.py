@@ -319,3 +319,22 @@ def test_the_same_network_from_torch_and_from_jax_is_the_same_dense_stack():
     (_, g_t), (_, g_j) = from_t.compiled_gradients(), from_j.compiled_gradients()
     for name in g_t:
         np.testing.assert_array_equal(g_t[name], g_j[f"['{name.replace('.', '_')}']"])
+
+
+def test_gradcheck_of_a_784_100_10_import_is_at_the_jax_values_and_batch():
+    imported = from_jax(softmax_cross_entropy, BIG, example_input=BIG_X, example_target=BIG_ONE_HOT)
+    report = imported.gradcheck(sample=30)
+    assert report.ok and len(report.rows) == 30 + 3
+    assert "at the given W1, b1, W2, b2; 16 samples, the mean over them" in report.notes
+    reference = jax.tree_util.tree_flatten_with_path(jax.grad(softmax_cross_entropy)(BIG, BIG_X, BIG_ONE_HOT))[0]
+    by_name = {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in reference}
+    ours = {}  # jax.grad in symgrad's layout: W out × in
+    for key, source in imported.matrix_sources.items():
+        g = by_name[source.name]
+        ours[key] = (g.T if source.transposed else g).reshape(np.shape(imported.params[key]))
+    coordinates = [row for row in report.rows if not row.param.startswith("direction")]
+    assert len(coordinates) == 30
+    for row in coordinates:
+        key, index = row.param.rstrip("]").split("[")
+        expected = ours[key][tuple(int(i) for i in index.split(","))]
+        assert row.compiled == pytest.approx(expected, rel=1e-12, abs=1e-12 * np.abs(ours[key]).max()), row.param

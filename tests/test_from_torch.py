@@ -6,6 +6,7 @@ same model, loss and batch. Hostile inputs end in one InvalidArgument naming the
 
 from __future__ import annotations
 
+import copy
 import sys
 from fractions import Fraction
 
@@ -292,3 +293,76 @@ def test_a_matrix_form_import_says_what_works_on_it():
             document(imported.network)
     report = symgrad.gradcheck(imported.network)  # the compiled matrix code of this architecture and loss
     assert report.ok and any("matrix form only" in note for note in report.notes)
+
+
+def _checked_entries(report, imported) -> dict[str, tuple[str, tuple[int, ...], float]]:
+    """Each coordinate row ``W1[3,5]`` as (torch's name, index, the compiled value the row shows)."""
+    out = {}
+    for row in report.rows:
+        if row.param.startswith("direction"):
+            continue
+        key, index = row.param.rstrip("]").split("[")
+        index = tuple(int(i) for i in index.split(","))
+        source = imported.matrix_sources[key]
+        out[row.param] = (source.name, index[::-1] if source.transposed else index, row.compiled)
+    return out
+
+
+def test_gradcheck_of_a_784_100_10_import_is_at_the_torch_weights_and_batch():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(784, 100), nn.Tanh(), nn.Linear(100, 10)).double()
+    x, labels = torch.randn(16, 784, dtype=torch.float64), torch.randint(0, 10, (16,))
+    imported = from_torch(model, loss=nn.CrossEntropyLoss(), example_input=x, example_target=labels)
+    report = imported.gradcheck(sample=30)
+    assert report.ok and all(row.verdict == "ok" for row in report.rows) and len(report.rows) == 30 + 3
+    assert "at the given W1, b1, W2, b2; 16 samples, the mean over them" in report.notes
+    _, grads = _autograd(model, nn.CrossEntropyLoss(), x, labels)  # torch's float64 autograd
+    entries = _checked_entries(report, imported)
+    assert {name for name, _, _ in entries.values()} >= {"0.weight"}
+    for name, index, compiled in entries.values():
+        assert compiled == pytest.approx(grads[name][index], rel=1e-12, abs=1e-12 * np.abs(grads[name]).max())
+    # the same through gradcheck itself, the arrays given by the matrix form's names
+    at = dict(imported.params) | {"inputs": imported.inputs, "targets": imported.targets, "reduction": "mean"}
+    assert symgrad.gradcheck(imported.network, at=at, sample=30).rows == report.rows
+
+
+def test_a_planted_wrong_weight_changes_the_checked_gradients():
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(60, 90), nn.Sigmoid(), nn.Linear(90, 3)).double()  # 5,763 parameters
+    x, t = torch.randn(5, 60, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    loss = nn.MSELoss(reduction="sum")
+    imported = from_torch(model, loss=loss, example_input=x, example_target=t)
+    planted = np.array(imported.params["W2"])
+    planted[1, 7] += 3.0  # one wrong weight: every W1 and b1 gradient of hidden unit 7 moves
+    report = imported.gradcheck(sample=60, at={"W2": planted})
+    assert report.ok and "at the given W1, b1, W2, b2; 5 samples, the sum over them" in report.notes
+    wrong = copy.deepcopy(model)
+    with torch.no_grad():
+        wrong[2].weight[1, 7] += 3.0
+    _, right_grads = _autograd(model, loss, x, t)
+    _, planted_grads = _autograd(wrong, loss, x, t)
+    moved = 0
+    for name, index, compiled in _checked_entries(report, imported).values():
+        scale = 1e-12 * np.abs(planted_grads[name]).max()
+        assert compiled == pytest.approx(planted_grads[name][index], rel=1e-12, abs=scale)
+        moved += abs(planted_grads[name][index] - right_grads[name][index]) > 1e-6 * np.abs(right_grads[name]).max()
+    assert moved >= 5  # the planted value is used: these rows differ from the model's own gradients
+    seeded = symgrad.gradcheck(imported.network, sample=60)  # mlp's seeded weights, one sample: not torch's
+    assert [r.compiled for r in seeded.rows] != [r.compiled for r in report.rows]
+
+
+def test_gradcheck_of_a_scalar_form_import_is_gradcheck_of_its_network(imported_classifier):
+    imported, _ = imported_classifier
+    assert imported.gradcheck().rows == symgrad.gradcheck(imported.network).rows
+
+
+def test_a_matrix_form_gradcheck_refuses_a_user_gradient_and_a_bad_point():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(60, 90), nn.Tanh(), nn.Linear(90, 3)).double()
+    imported = from_torch(model, loss=nn.MSELoss(), example_input=np.ones((2, 60)), example_target=np.ones((2, 3)))
+    with pytest.raises(InvalidArgument, match="without --against"):
+        imported.gradcheck(against=lambda values: {})
+    with pytest.raises(InvalidArgument, match=r"at\['W2'\] has shape \(2, 2\); this network's has shape \(3, 90\)"):
+        imported.gradcheck(at={"W2": np.ones((2, 2))})
+    with pytest.raises(InvalidArgument, match="at gives 3 input rows and 2 target rows"):
+        imported.gradcheck(at={"inputs": np.ones((3, 60))})

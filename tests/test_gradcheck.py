@@ -617,3 +617,50 @@ def test_user_numbers_of_any_real_type_and_a_file_function_in_the_api(user_file)
     assert symgrad.gradcheck(MAZUR, against=f"{user_file}:gradient").ok
     with pytest.raises(InvalidArgument, match="against must be a function"):
         symgrad.gradcheck(MAZUR, against=5)
+
+
+# -- a matrix-form network at given weights and batch ---------------------------------------------
+def _sigmoid_half_sse_gradients(W, b, x, t, reduction):
+    """Hand backprop of ½Σ(σ(xWᵀ + b) − t)² over the batch (or its mean): δ = (o − t)·o·(1 − o)."""
+    o = 1 / (1 + np.exp(-(x @ W.T + b)))
+    delta = (o - t) * o * (1 - o) / (len(x) if reduction == "mean" else 1)
+    return {"W1": delta.T @ x, "b1": delta.sum(axis=0)}
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_a_matrix_form_network_is_checked_at_the_given_weights_and_batch(reduction):
+    rng = np.random.default_rng(7)
+    W, b = rng.normal(size=(2, 3)), rng.normal(size=2)
+    x, t = rng.normal(size=(5, 3)), rng.uniform(size=(5, 2))
+    net = symgrad.mlp([3, 2], scalar=False)  # sigmoid output, half_sse
+    report = symgrad.gradcheck(net, at={"W1": W, "b1": b, "inputs": x, "targets": t, "reduction": reduction})
+    assert report.ok and len(report.rows) == 8
+    assert f"at the given W1, b1; 5 samples, the {reduction} over them" in report.notes
+    expected = _sigmoid_half_sse_gradients(W, b, x, t, reduction)
+    for row in report.rows:
+        key, index = row.param.rstrip("]").split("[")
+        value = expected[key][tuple(int(i) for i in index.split(","))]
+        assert row.compiled == pytest.approx(value, rel=1e-13)
+        assert row.numerical == pytest.approx(value, rel=1e-7)
+    partly = symgrad.gradcheck(net, at={"W1": W})  # b1 seeded (zero), one sample: the network's own
+    assert "at the given W1 (b1 seeded); 1 sample, the sum over them" in partly.notes
+    point = net.point()
+    one = _sigmoid_half_sse_gradients(W, np.zeros(2), np.array([[float(point[n]) for n in net.inputs]]),
+                                      np.array([[float(point[n]) for n in net.targets]]), "sum")
+    assert {row.param: row.compiled for row in partly.rows}["W1[1,2]"] == pytest.approx(one["W1"][1, 2], rel=1e-13)
+
+
+@pytest.mark.parametrize("at, message", [
+    ({"W9": 1.0}, r"at names 'W9', which this matrix-form network does not have; give arrays by the names W1, b1"),
+    ({"W1": np.ones(3)}, r"at\['W1'\] has shape \(3,\); this network's has shape \(2, 3\)"),
+    ({"W1": "abc"}, r"at\['W1'\] is not an array of real numbers"),
+    ({"b1": [1j, 0]}, r"at\['b1'\] is not an array of real numbers"),
+    ({"W1": np.full((2, 3), np.nan)}, r"at\['W1'\] holds NaN or infinite values"),
+    ({"inputs": np.ones((4, 6))}, r"at\['inputs'\] has shape \(4, 6\); give one sample per row, \(B, 3\)"),
+    ({"inputs": np.ones((0, 3)), "targets": np.ones((0, 2))}, r"at\['inputs'\] has shape \(0, 3\)"),
+    ({"inputs": np.ones((4, 3))}, r"at gives 4 input rows and 1 target rows"),
+    ({"reduction": "max"}, r"at\['reduction'\] = 'max': give 'sum' or 'mean'"),
+])
+def test_a_bad_matrix_form_point_is_refused_naming_it(at, message):
+    with pytest.raises(InvalidArgument, match=message):
+        symgrad.gradcheck(symgrad.mlp([3, 2], scalar=False), at=at)
