@@ -16,12 +16,19 @@ from typing import Callable, Sequence
 
 import mpmath
 
+try:
+    from hypothesis import HealthCheck, Phase, given, target
+    from hypothesis import settings as Settings
+except ImportError:  # the property runners check for hypothesis before they get here
+    pass
+
 from .diagnosis import Diagnosis, ratio_of
 from .limits import MAX_TABLE_ROWS
 from .precision import to_decimal
 from .table import format_table
 
-__all__ = ["GradientRow", "GradientMismatch", "failure", "worst_relative_error", "run_property"]
+__all__ = ["GradientRow", "GradientMismatch", "failure", "worst_relative_error", "run_property", "run_campaign",
+           "judged_rows"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # symgrad's own source files
 
@@ -112,6 +119,34 @@ def run_property(test: Callable[[], None]) -> None:
         test()
     except GradientMismatch as mismatch:
         raise mismatch.with_traceback(_without_own_frames(mismatch.__traceback__))
+
+
+def run_campaign(prop: Callable, strategy, settings=None) -> None:
+    """Run ``prop`` over ``strategy`` under ``settings`` (default: the loaded profile) as the property runners
+    do: no deadline, no explain phase (it traces coverage, which takes 15-40 s after a failure found in under
+    one, and its "these lines were always and only run by failing examples" points into symgrad's own code),
+    and a failure without symgrad's frames (``run_property``)."""
+    __tracebackhide__ = True
+    base = settings if settings is not None else Settings()
+    chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    run_property(chosen(given(strategy)(prop)))
+
+
+def judged_rows(judge: Callable[[], Sequence[GradientRow]]) -> Sequence[GradientRow]:
+    """``judge()``'s rows; a campaign steers toward the largest errors (``hypothesis.target`` on the worst
+    relative error), whether the rows pass or fail."""
+    __tracebackhide__ = True
+    rows: Sequence[GradientRow] = ()
+    try:
+        rows = judge()
+    except GradientMismatch as caught:
+        rows = caught.rows
+        raise
+    finally:
+        if rows:
+            target(worst_relative_error(rows), label="worst relative error")
+    return rows
 
 
 def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:

@@ -40,14 +40,12 @@ from .limits import MAX_CHECKED_BATCH, MAX_DIGITS
 from .matrix import matrix_params
 from .precision import PROPERTY_TEST_EXTRA
 from .samples import Batch
-from .mismatch import GradientMismatch, GradientRow, failure, run_property, worst_relative_error
+from .mismatch import GradientMismatch, GradientRow, failure, judged_rows, run_campaign
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
 from .user_gradient import describe_value
 from .vjp_testing import assert_vjp_matches, check_ulps, property_test_vjp
 
 try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
-    from hypothesis import HealthCheck, Phase, given, target
-    from hypothesis import settings as Settings
     from hypothesis import strategies as st
 
     from .strategies import batches
@@ -433,23 +431,10 @@ def property_test_backprop(grad_fn: Callable, *, networks=None, convention: str 
         if convention == "layers":
             batch = data.draw(batches(network, min_size=min_batch_size, max_size=max_batch_size, dtypes=dtypes),
                               label="batch")
-        rows: tuple[GradientRow, ...] = ()
-        try:
-            rows = _checked_rows(grad_fn, network, None, batch=batch, convention=convention, reduction=reduction,
-                                 ulps=ulps, digits=20)
-        except GradientMismatch as failure:
-            rows = failure.rows
-            raise
-        finally:  # steer the search toward the largest errors, failing or not
-            if rows:
-                target(worst_relative_error(rows), label="worst relative error")
+        judged_rows(lambda: _checked_rows(grad_fn, network, None, batch=batch, convention=convention,
+                                          reduction=reduction, ulps=ulps, digits=20))
 
-    base = settings if settings is not None else Settings()
-    # No explain phase: it traces coverage, which takes 15-40 s after a failure found in under one,
-    # and its "these lines were always and only run by failing examples" points into symgrad's own code.
-    chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    run_property(chosen(given(st.data())(gradients_match)))
+    run_campaign(gradients_match, st.data(), settings)
 
 
 def __getattr__(name: str):

@@ -16,13 +16,12 @@ from typing import Callable, Mapping, Sequence
 from .diagnosis import diagnose
 from .errors import InvalidArgument, MissingDependency
 from .graph import Network
-from .mismatch import GradientMismatch, GradientRow, failure, run_property, worst_relative_error
+from .mismatch import GradientMismatch, GradientRow, failure, judged_rows, run_campaign  # noqa: F401 (doctests)
 from .tolerance import TAU_ULPS, gradient_tolerance, gradient_verdict, relative_error
 from .vjp import UndefinedAt, VjpComparison, VjpEntry, compare_vjp, vjp_shapes
 
 try:  # the property runner's optional extra (symgrad[test]); the assertion works without it
-    from hypothesis import HealthCheck, Phase, given, reject, target
-    from hypothesis import settings as Settings
+    from hypothesis import reject
 
     from .strategies import vjp_points
 except ImportError as error:
@@ -148,17 +147,6 @@ def property_test_vjp(function: object, reference: str | Network | Callable, *, 
                                      at=point.at, upstream=point.upstream)
         except UndefinedAt:
             reject()
-        rows: tuple[GradientRow, ...] = ()
-        try:
-            rows = _judge(comparison, ulps)
-        except GradientMismatch as caught:
-            rows = caught.rows
-            raise
-        finally:  # steer the search toward the largest errors, failing or not
-            if rows:
-                target(worst_relative_error(rows), label="worst relative error")
+        judged_rows(lambda: _judge(comparison, ulps))
 
-    base = settings if settings is not None else Settings()
-    chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    run_property(chosen(given(points)(rule_matches)))
+    run_campaign(rule_matches, points, settings)

@@ -535,7 +535,7 @@ def test_batches_draw_float32_when_asked_and_float64_by_default():
 
 def test_property_test_backprop_draws_float32_batches_judged_with_float32s_epsilon(monkeypatch):
     seen, targets = set(), []
-    monkeypatch.setattr(symgrad.testing, "target", lambda value, label: targets.append(value))
+    monkeypatch.setattr(symgrad.mismatch, "target", lambda value, label: targets.append(value))
 
     def recording(Ws, bs, X, T):
         seen.add((Ws[0].dtype, X.dtype))

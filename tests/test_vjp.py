@@ -457,7 +457,7 @@ def test_property_test_vjp_passes_a_right_rule_in_both_dtypes_and_targets_the_wo
     from symgrad.testing import property_test_vjp
 
     seen, dtypes_seen = [], set()
-    monkeypatch.setattr(symgrad.vjp_testing, "target", lambda value, label: seen.append((label, value)))
+    monkeypatch.setattr(symgrad.mismatch, "target", lambda value, label: seen.append((label, value)))
 
     def backward(g, z):
         dtypes_seen.add(z.dtype)
