@@ -6,6 +6,10 @@ Each printed form is checked twice: against the text the lectures write (by hand
 
 from __future__ import annotations
 
+import re
+import tomllib
+from importlib import resources
+
 import sympy
 import pytest
 
@@ -164,7 +168,8 @@ WRITTEN = [
     ("-(x*w)", r"-\left(x \cdot w\right)"),
     ("(t - x)**2/2", r"\left(t - x\right)^{2} / 2"),
     ("b + w*x", r"b + w \cdot x"),
-    ("(x*w + b) + w", r"x \cdot w + b + w"),
+    ("(x*w + b) + w", r"\left(x \cdot w + b\right) + w"),  # the author's grouping, kept though redundant
+    ("((x*w))*b", r"\left(x \cdot w\right) \cdot b"),  # one pair, never doubled
 ]
 
 
@@ -178,3 +183,47 @@ def test_a_definition_prints_as_written_never_reordered(definition, row):
     network.node("f", definition)
     tex = symgrad.report(network, format="latex")
     assert f"f &= {row} = " in tex
+
+
+# -- the author's own parentheses (issue 20): kept in every format, the values unchanged ------------
+MAZUR_SPEC = resources.files("symgrad") / "examples" / "mazur.toml"
+
+
+def _redundant() -> symgrad.Network:
+    """The 2-2-2 lecture network, with net_h1 and E_o1 written with parentheses that change nothing."""
+    text = MAZUR_SPEC.read_text(encoding="utf-8")
+    text = text.replace('net_h1 = "w1*i1 + w2*i2 + b1*1"', 'net_h1 = "(w1*i1) + (w2*i2) + b1*1"')
+    lines = [line if not line.startswith("E_o1 = ") else 'E_o1 = "((t1 - out_o1)**2)/2"' for line in text.splitlines()]
+    return symgrad.loads("\n".join(lines))
+
+
+def test_redundant_parentheses_the_author_wrote_print_in_text_latex_and_markdown():
+    network = _redundant()
+    text = symgrad.report(network)
+    assert "  net_h1 = (w1 * i1) + (w2 * i2) + b1 * 1\n" in text
+    assert "         = (0.15 * 0.05) + (0.2 * 0.1) + 0.35 * 1\n" in text
+    assert "  E_o1 = ((t1 - out_o1) ** 2) / 2\n" in text
+    net_h1 = (r"\mathrm{net}_{\mathrm{h1}} &= \left(w_{1} \cdot i_{1}\right) + \left(w_{2} \cdot i_{2}\right) "
+              r"+ b_{1} \cdot 1 = ")
+    e_o1 = r"E_{\mathrm{o1}} &= \left(\left(t_{1} - \mathrm{out}_{\mathrm{o1}}\right)^{2}\right) / 2 = "
+    for format in ("latex", "markdown"):
+        document = symgrad.report(network, format=format)
+        assert net_h1 in document and e_o1 in document, format
+        assert r"\left(\left(w_{1}" not in document  # never doubled
+
+
+def test_redundant_parentheses_leave_the_values_as_the_lecture_prints_them():
+    # Mazur's published numbers: net_h1 = 0.3775, E_o1 = 0.274811083, E_total = 0.298371109.
+    text = symgrad.report(_redundant())
+    assert "         = 0.3775\n" in text and "       = 0.274811083\n" in text
+    assert "E_total = E_o1 + E_o2" in text and "= 0.298371109" in text
+
+
+def test_the_lecture_text_keeps_its_definitions_without_added_parentheses():
+    # The lecture spec writes no redundant parentheses: its definitions print exactly as the spec's
+    # text, with Python's spacing around the operators (read from the spec file, not from symgrad).
+    nodes = tomllib.loads(MAZUR_SPEC.read_text(encoding="utf-8"))["nodes"]
+    text = symgrad.report(symgrad.load("mazur"))
+    for name, definition in nodes.items():
+        spaced = re.sub(r"\s*(\*\*|[*+/-])\s*", r" \1 ", definition)
+        assert f"  {name} = {spaced}\n" in text, (name, spaced)

@@ -24,7 +24,7 @@ from ..precision import format_number
 from .author_form import local_form
 from .blocks import Block, Byline, Equations, Heading, Paragraph, Table, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
-from .node_text import expression_pieces
+from .node_text import expression_pieces, written
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
 
 __all__ = ["solution_blocks", "shown_deltas", "trivial_deltas"]
@@ -207,6 +207,12 @@ _MEANING_TEXT = 50  # characters of a definition the table of symbols quotes; a 
 _CALL = re.compile(r"([A-Za-z_]\w*)\(([A-Za-z_]\w*)\)")
 
 
+def _written(solution, node) -> str:
+    """The node's definition as the author wrote it, their parentheses kept (``node_text.written``)."""
+    own = solution.network.nodes.get(node.name)
+    return written(own.source, node.text) if own is not None else node.text
+
+
 def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
     """What a node is, in a few words: the loss, a loss term, an activation, a weighted sum, or a node."""
     if node.name == solution.output:
@@ -216,10 +222,10 @@ def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
         return (("text", "loss term for "), ("math", ", ".join(latex_name(t) for t in sorted(used & targets))))
     call = _CALL.fullmatch(node.text)
     if call:
-        return (("text", "activation "), ("math", join_terms(expression_pieces(node.text))))
+        return (("text", "activation "), ("math", join_terms(expression_pieces(_written(solution, node)))))
     call = re.fullmatch(r"([A-Za-z_]\w*)\(.*\)", node.text)
     if call and len(node.text) <= _MEANING_TEXT:
-        return (("text", "function "), ("math", join_terms(expression_pieces(node.text))))
+        return (("text", "function "), ("math", join_terms(expression_pieces(_written(solution, node)))))
     if call:
         return (("text", f"function {call[1]} of {len(node.operands)} operands"),)
     if re.fullmatch(r"[A-Za-z_]\w*", node.text):
@@ -246,11 +252,12 @@ def _symbols(solution, fmt: _Numbers) -> Table:
 def _forward(solution, fmt: _Numbers) -> list[Block]:
     rows: list[tuple[str, str]] = []
     for node in solution.nodes:
-        definition = expression_pieces(node.text)
+        text = _written(solution, node)
+        definition = expression_pieces(text)
         symbols = [solution.network.symbol(n) for n, _ in node.operands]
         digits = fmt.reproducing([v for _, v in node.operands], _evaluator(node.expr, symbols), node.value,
                                 name=node.name)
-        substituted = expression_pieces(node.text, {n: fmt(v, digits) for n, v in node.operands})
+        substituted = expression_pieces(text, {n: fmt(v, digits) for n, v in node.operands})
         value = fmt(node.value, name=node.name)
         steps = [definition]
         if substituted != definition and join_terms(substituted) != value:

@@ -11,7 +11,7 @@ import unicodedata
 import sympy
 
 from ..solution import Solution, SolvedDelta, SolvedGradient
-from .node_text import substitute
+from .node_text import substitute, written
 from .author_form import local_form
 from .solution_blocks import shown_deltas, trivial_deltas
 
@@ -71,8 +71,10 @@ def _forward(solution: Solution, fmt: _Formatter) -> list[str]:
     for node in solution.nodes:
         pad = " " * (len(node.name) + 1)
         value = fmt(node.value, name=node.name)
-        lines.append(f"  {node.name} = {node.text}")
-        substituted = substitute(node.text, {n: fmt(v) for n, v in node.operands})
+        own = solution.network.nodes.get(node.name)
+        text = written(own.source, node.text) if own is not None else node.text
+        lines.append(f"  {node.name} = {text}")
+        substituted = substitute(text, {n: fmt(v) for n, v in node.operands})
         if substituted != value:
             lines.append(f"  {pad}= {substituted}")
         lines.append(f"  {pad}= {value}")
