@@ -227,3 +227,77 @@ def test_the_lecture_text_keeps_its_definitions_without_added_parentheses():
     for name, definition in nodes.items():
         spaced = re.sub(r"\s*(\*\*|[*+/-])\s*", r" \1 ", definition)
         assert f"  {name} = {spaced}\n" in text, (name, spaced)
+
+
+# -- piecewise partials (issue 20): Iverson brackets as a lecturer writes them, not SymPy's θ ---------
+import mpmath  # noqa: E402
+
+from symgrad.render.piecewise_form import piecewise_form  # noqa: E402
+
+RELU_SPEC = ('[symbols]\ninputs = ["x"]\nparams = ["w", "b"]\n[values]\nx = 2\nw = 0.5\nb = {b}\n[nodes]\n'
+             'z = "w*x + b"\nh = "relu(z)"\nm = "max(0.1*z, z)"\na = "abs(m - 1)"\nf = "h + a"\n')
+HINGE = '[mlp]\nwidths = [2, 2, 1]\nactivation = "relu"\nloss = "hinge"\nseed = 0\n'
+
+
+def _central(function, at: float) -> mpmath.mpf:
+    """A central difference at 40 digits, the reference the brackets are checked against."""
+    with mpmath.workdps(40):
+        h = mpmath.mpf("1e-15")
+        return (function(mpmath.mpf(at) + h) - function(mpmath.mpf(at) - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("b", ["-0.25", "-1.5"])  # z = 0.75 (relu passes) and z = −0.5 (relu blocks)
+def test_a_relu_circuit_prints_its_steps_as_brackets(b):
+    network = symgrad.loads(RELU_SPEC.format(b=b))
+    text = symgrad.report(network)
+    assert "∂h/∂z = [z > 0]" in text and "∂m/∂z = 0.1 * [z < 0] + [z > 0]" in text
+    assert "∂a/∂m = sign(m - 1)" in text and "Heaviside" not in text
+    tex = symgrad.report(network, format="latex")
+    z = 2 * 0.5 + float(b)
+    # The value the document prints is the slope of relu / leaky relu at z, by finite differences.
+    relu_slope = float(_central(lambda v: max(v, 0 * v), z))
+    leaky_slope = float(_central(lambda v: max(v / 10, v), z))
+    rows = {line.split(" &= ")[0]: line.removesuffix(r" \\").split(" &= ")[1] for line in tex.splitlines()
+            if line.startswith(r"\frac{\partial h}{\partial z}") or line.startswith(r"\frac{\partial m}{\partial z}")}
+    h_row, m_row = rows[r"\frac{\partial h}{\partial z}"], rows[r"\frac{\partial m}{\partial z}"]
+    assert h_row == rf"\left[z > 0\right] = \left[{z:g} > 0\right] = {relu_slope:g}"
+    assert m_row.startswith(r"0.1 \cdot \left[z < 0\right] + \left[z > 0\right] = ")
+    assert float(m_row.rsplit(" = ", 1)[1]) == pytest.approx(leaky_slope, abs=1e-12)
+    markdown = symgrad.report(network, format="markdown")
+    assert r"\left[z > 0\right]" in markdown and "Heaviside" not in markdown and "theta" not in markdown
+
+
+def test_a_hinge_loss_prints_minus_t_times_the_margin_bracket():
+    network = symgrad.loads(HINGE)
+    text = symgrad.report(network)
+    assert "∂E_o1/∂out_o1 = -t1 * [t1 * out_o1 < 1]" in text  # the lecture's −t·[t·o < 1], operands as written
+    tex = symgrad.report(network, format="latex")
+    assert r"&= -t_{1} \cdot \left[t_{1} \cdot \mathrm{out}_{\mathrm{o1}} < 1\right] = " in tex
+    # The printed value is the hinge loss's slope in out_o1 at the network's own point (finite differences).
+    solution = symgrad.solve(symgrad.derive(network))
+    t, o = float(solution.value("t1")), float(solution.value("out_o1"))
+    slope = _central(lambda v: max(0 * v, 1 - t * v), o)
+    row = next(line for line in tex.splitlines() if line.startswith(r"\frac{\partial E_{\mathrm{o1}}}{\partial \mathrm{out}_{\mathrm{o1}}}"))
+    assert float(row.removesuffix(r" \\").rsplit(" = ", 1)[1]) == pytest.approx(float(slope), abs=1e-12)
+
+
+def test_every_bracket_form_is_the_slope_at_sample_points_by_finite_differences():
+    network = symgrad.loads(RELU_SPEC.format(b="-0.25"))
+    derivation = symgrad.derive(network)
+    functions = {("h", "z"): lambda v: max(v, 0 * v), ("m", "z"): lambda v: max(v / 10, v),
+                 ("a", "m"): lambda v: abs(v - 1)}
+    for (of, wrt), function in functions.items():
+        form = piecewise_form(network, derivation.factors[of, wrt])
+        symbol = next(s for s in form.expr.free_symbols if s.name == wrt)
+        for at in (-2.5, -0.3, 0.4, 3.0):
+            assert float(form.expr.subs(symbol, at)) == pytest.approx(float(_central(function, at)), abs=1e-12)
+
+
+def test_a_tie_at_the_documents_point_keeps_sympys_form():
+    # max(x, y) at x = y: SymPy's step gives ½ to each side, which [x > y] = 0 would contradict.
+    network = symgrad.loads('[symbols]\ninputs = ["x", "y"]\n[values]\nx = 1\ny = 1\n[nodes]\nf = "max(x, y)"\n')
+    factor = symgrad.derive(network).factors["f", "x"]
+    assert piecewise_form(network, factor) is not None  # away from the tie the bracket is right
+    assert piecewise_form(network, factor, values={"x": 1, "y": 1}) is None
+    text = symgrad.report(network)
+    assert "[x > y]" not in text and "Heaviside" in text

@@ -22,6 +22,7 @@ from ..limits import MAX_FORMULA_PRINT
 from ..precision import format_number
 
 from .author_form import local_form
+from .piecewise_form import PiecewiseForm, piecewise_form
 from .blocks import Block, Byline, Equations, Heading, Paragraph, Table, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
 from .node_text import expression_pieces, written
@@ -291,7 +292,8 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = N
 
     The formula is the author's form (``author_form``: −(t1 − out_o1), as the lectures derive it)
     where the rules give one, else SymPy's."""
-    form = local_form(sym.solution.network, factor)
+    network = sym.solution.network
+    form = local_form(network, factor) or piecewise_form(network, factor, values=sym.solution.numbers.values)
     if form is not None:
         return _form_steps(form, factor, sym, fmt, name=name)
     steps = [[("+", sym(factor.expr))]]
@@ -306,9 +308,14 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = N
     return steps
 
 
-def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = None
+def _form_pieces(form: Parsed | PiecewiseForm, numbers: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """A local partial's form as LaTeX pieces: its own brackets for a piecewise one, else its text's."""
+    return form.pieces(numbers) if isinstance(form, PiecewiseForm) else expression_pieces(form.text, numbers)
+
+
+def _form_steps(form: Parsed | PiecewiseForm, factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = None
                 ) -> list[list[tuple[str, str]]]:
-    steps = [[(op, _capped(term)) for op, term in expression_pieces(form.text)]]
+    steps = [[(op, _capped(term)) for op, term in _form_pieces(form)]]
     if factor.value is None:
         return steps + [[("+", _UNDEFINED)]]
     value = fmt(factor.value, name=name)
@@ -318,7 +325,7 @@ def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers, *, name: st
         symbols = sorted(form.expr.free_symbols, key=lambda symbol: form.names.index(symbol.name))
         digits = fmt.reproducing([values[n] for n in form.names], _evaluator(form.expr, symbols), factor.value,
                                  name=name)
-        substituted = expression_pieces(form.text, {n: fmt(values[n], digits) for n in form.names})
+        substituted = _form_pieces(form, {n: fmt(values[n], digits) for n in form.names})
         if join_terms(substituted) != value:
             steps.append([(op, _capped(term)) for op, term in substituted])
     if join_terms(steps[0]) != value:

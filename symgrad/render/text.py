@@ -13,6 +13,7 @@ import sympy
 from ..solution import Solution, SolvedDelta, SolvedGradient
 from .node_text import substitute, written
 from .author_form import local_form
+from .piecewise_form import piecewise_form
 from .solution_blocks import shown_deltas, trivial_deltas
 
 __all__ = ["render_text", "printable"]
@@ -88,7 +89,8 @@ def _partial(factor) -> str:
 
 def _formula(solution: Solution, factor) -> str:
     """A local partial's formula: the author's form (−(t1 - out_o1)) where there is one, else SymPy's."""
-    form = local_form(solution.network, factor)
+    form = local_form(solution.network, factor) or piecewise_form(solution.network, factor,
+                                                                  values=solution.numbers.values)
     return form.text if form is not None else sympy.sstr(factor.expr)
 
 
