@@ -16,6 +16,7 @@ import ast
 import random
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy
 
@@ -88,14 +89,22 @@ def piecewise_form(network, factor, *, values: dict | None = None) -> PiecewiseF
     node = network.nodes.get(factor.of)
     if node is None or len(node.text) > _MAX_TEXT:
         return None
-    try:
-        root = ast.parse(node.text, mode="eval").body
-        form = _build(root, factor.wrt)
-    except (SyntaxError, ParseError, RecursionError, ValueError, ZeroDivisionError):
-        return None
-    if form is None or not _agrees(form.expr, factor.expr, {node.symbol: node.expr}, values):
+    form = _checked(node.text, factor.wrt, factor.expr, node.symbol, node.expr)
+    if form is None or (values is not None and not _agrees(form.expr, factor.expr, {node.symbol: node.expr},
+                                                           values, samples=0)):
         return None
     return form
+
+
+@lru_cache(maxsize=4096)
+def _checked(text: str, wrt: str, expected: sympy.Expr, symbol: sympy.Symbol, own: sympy.Expr
+             ) -> PiecewiseForm | None:
+    """The form of ∂(text)/∂wrt, checked at the sample points, or None."""
+    try:
+        form = _build(ast.parse(text, mode="eval").body, wrt)
+    except (SyntaxError, ParseError, RecursionError, ValueError, ZeroDivisionError):
+        return None
+    return form if form is not None and _agrees(form.expr, expected, {symbol: own}, None) else None
 
 
 def _build(root: ast.expr, wrt: str) -> PiecewiseForm | None:
@@ -204,13 +213,14 @@ def _checkable(terms, rights) -> str:
     return " + ".join(parts)
 
 
-def _agrees(form: sympy.Expr, expected: sympy.Expr, own: dict, values: dict | None) -> bool:
-    """Whether ``form`` equals ``expected`` at sample points away from its kinks, and at ``values``."""
+def _agrees(form: sympy.Expr, expected: sympy.Expr, own: dict, values: dict | None, *, samples: int = _SAMPLES
+            ) -> bool:
+    """Whether ``form`` equals ``expected`` at ``samples`` points away from its kinks, and at ``values``."""
     form, expected = form.xreplace(own), expected.xreplace(own)
     symbols = sorted(form.free_symbols | expected.free_symbols, key=lambda s: s.name)
     steps = [h.args[0] for h in form.atoms(sympy.Heaviside, sympy.sign)]
     draw = random.Random(20)
-    points = [{s: sympy.Rational(draw.randint(-3000, 3000), 997) for s in symbols} for _ in range(_SAMPLES)]
+    points = [{s: sympy.Rational(draw.randint(-3000, 3000), 997) for s in symbols} for _ in range(samples)]
     if values is not None:
         by_name = {s.name: s for s in symbols}
         point = {by_name[n]: v if isinstance(v, sympy.Basic) else sympy.Float(v, 50)
@@ -228,4 +238,4 @@ def _agrees(form: sympy.Expr, expected: sympy.Expr, own: dict, values: dict | No
         if abs(a - b) > sympy.Float("1e-20") * (1 + abs(b)):
             return False
         checked += 1
-    return checked >= _SAMPLES // 2
+    return checked >= samples // 2 + (values is not None)
