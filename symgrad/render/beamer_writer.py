@@ -151,11 +151,13 @@ def _given(table: Table) -> list[str]:
         first, _, rest = label.partition(" ")
         label = escape_text(first.capitalize() + ("s" if len(items) > 1 else "") + (" " + rest if rest else ""))
         inline = ", ".join(f"\\mbox{{{item}}}" for item in items) + "."
-        widest = max(_visible(item) for item in items) + 3
+        widest = max(_visible(item) + 2 * item.count("-") for item in items) + 4  # a minus sign is wide
         if len(label) + sum(_visible(item) + 2 for item in items) <= _GRID_WIDTH or widest * 2 > _GRID_WIDTH:
             found.append(f"\\hangindent=1.5em\\hangafter=1 \\textbf{{{label}:}} " + inline)
             continue
         columns = min(len(items), _GRID_WIDTH // widest, 6)
+        if -(-len(items) // columns) > _GRID_ROWS:  # too long for large type anyway: as wide as 10 pt allows
+            columns = min(len(items), (_LINE - 10) // widest, 8)
         rows = [" & ".join(items[k:k + columns]) for k in range(0, len(items), columns)]
         grids = ["\\begin{tabular}{@{}" + "l" * columns + "@{}}\n" + " \\\\\n".join(rows[k:k + _GRID_ROWS])
                  + "\n\\end{tabular}" for k in range(0, len(rows), _GRID_ROWS)]  # a slide may break between two
