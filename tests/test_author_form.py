@@ -301,3 +301,10 @@ def test_a_tie_at_the_documents_point_keeps_sympys_form():
     assert piecewise_form(network, factor, values={"x": 1, "y": 1}) is None
     text = symgrad.report(network)
     assert "[x > y]" not in text and "Heaviside" in text
+
+
+def test_relu_exactly_at_its_kink_keeps_the_bracket_which_gives_its_slope_zero():
+    # relu's derivative at 0 is taken as 0 (the convention of functions.relu); [z > 0] says 0 there too.
+    network = symgrad.loads(RELU_SPEC.format(b="-1"))  # z = 2·0.5 − 1 = 0
+    tex = symgrad.report(network, format="latex")
+    assert r"\frac{\partial h}{\partial z} &= \left[z > 0\right] = \left[0 > 0\right] = 0" in tex
