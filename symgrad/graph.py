@@ -78,6 +78,7 @@ class Node:
     symbol: sympy.Symbol
     operands: tuple[str, ...]  # the names it uses directly, in order of appearance
     text: str  # the definition as written (term order preserved)
+    source: str = field(default="", compare=False)  # the author's own text, parentheses included; empty for a SymPy definition
 
 
 @dataclass
@@ -125,14 +126,17 @@ class Network:
     def constant(self, name: str, value: object) -> sympy.Symbol:
         return self._leaf(name, "constant", value)
 
-    def node(self, name: str, definition: str | Parsed | sympy.Expr, *, max_text: int | None = MAX_TEXT) -> sympy.Symbol:
+    def node(self, name: str, definition: str | Parsed | sympy.Expr, *, max_text: int | None = MAX_TEXT,
+             source: str = "") -> sympy.Symbol:
         """Define ``name`` by an expression string (parsed by the allow-list) or SymPy expression.
 
         Symbols in a SymPy expression are matched by name, whatever their assumptions
         (``Symbol("w", positive=True)`` is the leaf ``w``). ``max_text`` bounds the length of
-        untrusted text; builders lift it for wide layers.
+        untrusted text; builders lift it for wide layers. ``source`` is the author's text of a
+        ``Parsed`` definition, kept for documents (a string definition is its own source).
         """
         self._check_new_name(name)
+        source = (definition if isinstance(definition, str) else source).strip()
         if isinstance(definition, str):
             definition = parse_expression(definition, max_text=max_text, real=True)
         if isinstance(definition, Parsed):
@@ -158,7 +162,7 @@ class Network:
             expr = expr.xreplace(canonical)
         operands = tuple(n for n in names if self.symbol(n) in expr.free_symbols)
         symbol = sympy.Symbol(name, real=True)
-        self.nodes[name] = Node(name, expr, symbol, operands, text)
+        self.nodes[name] = Node(name, expr, symbol, operands, text, source)
         return symbol
 
     def _check_new_name(self, name: str) -> None:

@@ -313,7 +313,7 @@ class _Builder:
         self.check_order(net, parsed)
         for name, definition in parsed.items():
             try:
-                net.node(name, definition)
+                net.node(name, definition, source=nodes[name])
             except SymgradError as exc:  # pragma: no cover - checked above
                 raise self.fail(f"nodes.{name}", str(exc)) from None
 

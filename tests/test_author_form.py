@@ -6,6 +6,10 @@ Each printed form is checked twice: against the text the lectures write (by hand
 
 from __future__ import annotations
 
+import re
+import tomllib
+from importlib import resources
+
 import sympy
 import pytest
 
@@ -164,7 +168,8 @@ WRITTEN = [
     ("-(x*w)", r"-\left(x \cdot w\right)"),
     ("(t - x)**2/2", r"\left(t - x\right)^{2} / 2"),
     ("b + w*x", r"b + w \cdot x"),
-    ("(x*w + b) + w", r"x \cdot w + b + w"),
+    ("(x*w + b) + w", r"\left(x \cdot w + b\right) + w"),  # the author's grouping, kept though redundant
+    ("((x*w))*b", r"\left(x \cdot w\right) \cdot b"),  # one pair, never doubled
 ]
 
 
@@ -178,3 +183,128 @@ def test_a_definition_prints_as_written_never_reordered(definition, row):
     network.node("f", definition)
     tex = symgrad.report(network, format="latex")
     assert f"f &= {row} = " in tex
+
+
+# -- the author's own parentheses (issue 20): kept in every format, the values unchanged ------------
+MAZUR_SPEC = resources.files("symgrad") / "examples" / "mazur.toml"
+
+
+def _redundant() -> symgrad.Network:
+    """The 2-2-2 lecture network, with net_h1 and E_o1 written with parentheses that change nothing."""
+    text = MAZUR_SPEC.read_text(encoding="utf-8")
+    text = text.replace('net_h1 = "w1*i1 + w2*i2 + b1*1"', 'net_h1 = "(w1*i1) + (w2*i2) + b1*1"')
+    lines = [line if not line.startswith("E_o1 = ") else 'E_o1 = "((t1 - out_o1)**2)/2"' for line in text.splitlines()]
+    return symgrad.loads("\n".join(lines))
+
+
+def test_redundant_parentheses_the_author_wrote_print_in_text_latex_and_markdown():
+    network = _redundant()
+    text = symgrad.report(network)
+    assert "  net_h1 = (w1 * i1) + (w2 * i2) + b1 * 1\n" in text
+    assert "         = (0.15 * 0.05) + (0.2 * 0.1) + 0.35 * 1\n" in text
+    assert "  E_o1 = ((t1 - out_o1) ** 2) / 2\n" in text
+    net_h1 = (r"\mathrm{net}_{\mathrm{h1}} &= \left(w_{1} \cdot i_{1}\right) + \left(w_{2} \cdot i_{2}\right) "
+              r"+ b_{1} \cdot 1 = ")
+    e_o1 = r"E_{\mathrm{o1}} &= \left(\left(t_{1} - \mathrm{out}_{\mathrm{o1}}\right)^{2}\right) / 2 = "
+    for format in ("latex", "markdown"):
+        document = symgrad.report(network, format=format)
+        assert net_h1 in document and e_o1 in document, format
+        assert r"\left(\left(w_{1}" not in document  # never doubled
+
+
+def test_redundant_parentheses_leave_the_values_as_the_lecture_prints_them():
+    # Mazur's published numbers: net_h1 = 0.3775, E_o1 = 0.274811083, E_total = 0.298371109.
+    text = symgrad.report(_redundant())
+    assert "         = 0.3775\n" in text and "       = 0.274811083\n" in text
+    assert "E_total = E_o1 + E_o2" in text and "= 0.298371109" in text
+
+
+def test_the_lecture_text_keeps_its_definitions_without_added_parentheses():
+    # The lecture spec writes no redundant parentheses: its definitions print exactly as the spec's
+    # text, with Python's spacing around the operators (read from the spec file, not from symgrad).
+    nodes = tomllib.loads(MAZUR_SPEC.read_text(encoding="utf-8"))["nodes"]
+    text = symgrad.report(symgrad.load("mazur"))
+    for name, definition in nodes.items():
+        spaced = re.sub(r"\s*(\*\*|[*+/-])\s*", r" \1 ", definition)
+        assert f"  {name} = {spaced}\n" in text, (name, spaced)
+
+
+# -- piecewise partials (issue 20): Iverson brackets as a lecturer writes them, not SymPy's θ ---------
+import mpmath  # noqa: E402
+
+from symgrad.render.piecewise_form import piecewise_form  # noqa: E402
+
+RELU_SPEC = ('[symbols]\ninputs = ["x"]\nparams = ["w", "b"]\n[values]\nx = 2\nw = 0.5\nb = {b}\n[nodes]\n'
+             'z = "w*x + b"\nh = "relu(z)"\nm = "max(0.1*z, z)"\na = "abs(m - 1)"\nf = "h + a"\n')
+HINGE = '[mlp]\nwidths = [2, 2, 1]\nactivation = "relu"\nloss = "hinge"\nseed = 0\n'
+
+
+def _central(function, at: float) -> mpmath.mpf:
+    """A central difference at 40 digits, the reference the brackets are checked against."""
+    with mpmath.workdps(40):
+        h = mpmath.mpf("1e-15")
+        return (function(mpmath.mpf(at) + h) - function(mpmath.mpf(at) - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("b", ["-0.25", "-1.5"])  # z = 0.75 (relu passes) and z = −0.5 (relu blocks)
+def test_a_relu_circuit_prints_its_steps_as_brackets(b):
+    network = symgrad.loads(RELU_SPEC.format(b=b))
+    text = symgrad.report(network)
+    assert "∂h/∂z = [z > 0]" in text and "∂m/∂z = 0.1 * [z < 0] + [z > 0]" in text
+    assert "∂a/∂m = sign(m - 1)" in text and "Heaviside" not in text
+    tex = symgrad.report(network, format="latex")
+    z = 2 * 0.5 + float(b)
+    # The value the document prints is the slope of relu / leaky relu at z, by finite differences.
+    relu_slope = float(_central(lambda v: max(v, 0 * v), z))
+    leaky_slope = float(_central(lambda v: max(v / 10, v), z))
+    rows = {line.split(" &= ")[0]: line.removesuffix(r" \\").split(" &= ")[1] for line in tex.splitlines()
+            if line.startswith(r"\frac{\partial h}{\partial z}") or line.startswith(r"\frac{\partial m}{\partial z}")}
+    h_row, m_row = rows[r"\frac{\partial h}{\partial z}"], rows[r"\frac{\partial m}{\partial z}"]
+    assert h_row == rf"\left[z > 0\right] = \left[{z:g} > 0\right] = {relu_slope:g}"
+    assert m_row.startswith(r"0.1 \cdot \left[z < 0\right] + \left[z > 0\right] = ")
+    assert float(m_row.rsplit(" = ", 1)[1]) == pytest.approx(leaky_slope, abs=1e-12)
+    markdown = symgrad.report(network, format="markdown")
+    assert r"\left[z > 0\right]" in markdown and "Heaviside" not in markdown and "theta" not in markdown
+
+
+def test_a_hinge_loss_prints_minus_t_times_the_margin_bracket():
+    network = symgrad.loads(HINGE)
+    text = symgrad.report(network)
+    assert "∂E_o1/∂out_o1 = -t1 * [t1 * out_o1 < 1]" in text  # the lecture's −t·[t·o < 1], operands as written
+    tex = symgrad.report(network, format="latex")
+    assert r"&= -t_{1} \cdot \left[t_{1} \cdot \mathrm{out}_{\mathrm{o1}} < 1\right] = " in tex
+    # The printed value is the hinge loss's slope in out_o1 at the network's own point (finite differences).
+    solution = symgrad.solve(symgrad.derive(network))
+    t, o = float(solution.value("t1")), float(solution.value("out_o1"))
+    slope = _central(lambda v: max(0 * v, 1 - t * v), o)
+    row = next(line for line in tex.splitlines() if line.startswith(r"\frac{\partial E_{\mathrm{o1}}}{\partial \mathrm{out}_{\mathrm{o1}}}"))
+    assert float(row.removesuffix(r" \\").rsplit(" = ", 1)[1]) == pytest.approx(float(slope), abs=1e-12)
+
+
+def test_every_bracket_form_is_the_slope_at_sample_points_by_finite_differences():
+    network = symgrad.loads(RELU_SPEC.format(b="-0.25"))
+    derivation = symgrad.derive(network)
+    functions = {("h", "z"): lambda v: max(v, 0 * v), ("m", "z"): lambda v: max(v / 10, v),
+                 ("a", "m"): lambda v: abs(v - 1)}
+    for (of, wrt), function in functions.items():
+        form = piecewise_form(network, derivation.factors[of, wrt])
+        symbol = next(s for s in form.expr.free_symbols if s.name == wrt)
+        for at in (-2.5, -0.3, 0.4, 3.0):
+            assert float(form.expr.subs(symbol, at)) == pytest.approx(float(_central(function, at)), abs=1e-12)
+
+
+def test_a_tie_at_the_documents_point_keeps_sympys_form():
+    # max(x, y) at x = y: SymPy's step gives ½ to each side, which [x > y] = 0 would contradict.
+    network = symgrad.loads('[symbols]\ninputs = ["x", "y"]\n[values]\nx = 1\ny = 1\n[nodes]\nf = "max(x, y)"\n')
+    factor = symgrad.derive(network).factors["f", "x"]
+    assert piecewise_form(network, factor) is not None  # away from the tie the bracket is right
+    assert piecewise_form(network, factor, values={"x": 1, "y": 1}) is None
+    text = symgrad.report(network)
+    assert "[x > y]" not in text and "Heaviside" in text
+
+
+def test_relu_exactly_at_its_kink_keeps_the_bracket_which_gives_its_slope_zero():
+    # relu's derivative at 0 is taken as 0 (the convention of functions.relu); [z > 0] says 0 there too.
+    network = symgrad.loads(RELU_SPEC.format(b="-1"))  # z = 2·0.5 − 1 = 0
+    tex = symgrad.report(network, format="latex")
+    assert r"\frac{\partial h}{\partial z} &= \left[z > 0\right] = \left[0 > 0\right] = 0" in tex

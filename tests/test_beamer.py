@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -52,11 +54,52 @@ def test_the_network_slide_groups_the_given_numbers_and_keeps_the_computed_for_l
     # The spec's numbers (the lecture's i1 = 0.05, i2 = 0.10, t1 = 0.01, t2 = 0.99, w1 = 0.15 … b2 = 0.6, η = 0.5).
     assert r"\textbf{Inputs:} \mbox{$i_{1} = 0.05$}, \mbox{$i_{2} = 0.1$}." in network
     assert r"\textbf{Targets (the wanted output):} \mbox{$t_{1} = 0.01$}, \mbox{$t_{2} = 0.99$}." in network
-    assert network.count(r"\mbox{$w_{") == 8 and r"\mbox{$b_{2} = 0.6$}." in network
+    # Ten parameters are too many for one line: a grid under the label, five to a row, in the spec's order.
+    grid = network.split(r"\textbf{Parameters (trained):}")[1].split(r"\end{tabular}")[0]
+    rows = [row.strip() for row in grid.split(r"\begin{tabular}")[1].split("\n")[1:] if row.strip()]
+    assert rows == [r"$w_{1} = 0.15$ & $w_{2} = 0.2$ & $w_{3} = 0.25$ & $w_{4} = 0.3$ & $w_{5} = 0.4$ \\",
+                    r"$w_{6} = 0.45$ & $w_{7} = 0.5$ & $w_{8} = 0.55$ & $b_{1} = 0.35$ & $b_{2} = 0.6$"]
     assert r"\textbf{Learning rate:} \mbox{$\eta = 0.5$}." in network
     assert "0.593269992" not in network  # out_h1 = σ(0.3775) is computed in the forward pass, not given here
     # The notation's sum over the consumers is displayed under its sentence, in a large font.
-    assert frames["Notation"].startswith("\\large") and r"\[ \mathrm{d}E_{\mathrm{total}}/\mathrm{d}x = \sum_c" in tex
+    assert frames["Notation"].startswith(("\\LARGE", "\\Large", "\\large"))
+    assert r"\[ \mathrm{d}E_{\mathrm{total}}/\mathrm{d}x = \sum_c" in tex
+
+
+def _lowest_text(pdf, page: int) -> float:
+    """How far down page ``page`` (1-based) its lowest word reaches, as a fraction of the page's height,
+    read from the PDF by ``pdftotext -bbox`` (the frame number in the footline left out)."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    html = subprocess.run(["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    height = float(re.search(r'<page width="[\d.]+" height="([\d.]+)"', html)[1])
+    words = re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', html)
+    body = [float(y) for y, word in words if not (word.isdigit() and float(y) > 0.93 * height)]
+    return max(body) / height
+
+
+@pytest.mark.parametrize("spec", ["mazur", "mlp_3_4_2"])
+def test_the_notation_and_network_slides_fill_their_frame_without_running_over(spec, tmp_path):
+    needs_beamer()
+    tex = symgrad.report(symgrad.load(spec), format="beamer", params=["w1"])
+    pdf, log, _ = compile_latex(tex, tmp_path, name=spec)
+    titles = [page[0] for page in pdf_text_pages(pdf)]
+    assert titles[1:3] == ["Notation", "The network"]  # neither runs onto a continuation slide
+    for page in (2, 3):
+        assert _lowest_text(pdf, page) > 0.6, (spec, titles[page - 1])  # was under 0.5: a half-empty slide
+    assert "Overfull" not in log
+
+
+def test_a_long_list_of_parameters_breaks_between_grids_not_over_the_frame(tmp_path):
+    needs_beamer()
+    network = symgrad.mlp([8, 16, 4], activation="tanh", loss="half_sse", seed=0)  # 212 parameters
+    tex = symgrad.report(network, format="beamer", params=["w1"])
+    frame = tex.split("{The network}")[1].split(r"\end{frame}")[0]
+    assert frame.count(r"\begin{tabular}") > 1 and frame.count("$w_{") == 192
+    pdf, log, _ = compile_latex(tex, tmp_path, name="wide")
+    assert "The network (continued)" in "\n".join(line for page in pdf_text_pages(pdf) for line in page)
+    assert "Overfull \\vbox" not in log
 
 
 @pytest.mark.parametrize("loss", ["half_sse", "softmax_cross_entropy"])

@@ -3,11 +3,15 @@
 A frame holds a section's text and one block of equations: the network (its given numbers grouped),
 the forward pass, each δ, each gradient's chain form with its factors, its product and its update get
 a frame each, a step too short for a slide sharing its neighbour's (``_packed``). A frame whose
-equations do not fit continues on the next slide (``allowframebreaks``), breaking between rows.
+equations do not fit continues on the next slide (``allowframebreaks``), breaking between rows. A
+frame of text only (the notation, the network) takes the largest type it fills without running over
+(``_text_size``), and a group of given numbers too long for one line is a grid under its label.
 Text from the spec (title, author, date) is escaped, so it can never run a LaTeX command.
 """
 
 from __future__ import annotations
+
+import re
 
 from .blocks import Block, Byline, Heading, Paragraph, Table
 from .latex_writer import escape_text, paragraph_latex
@@ -29,15 +33,49 @@ _PREAMBLE = r"""\PassOptionsToPackage{fleqn}{amsmath}
 
 
 def _frame(title: str, body: list[str]) -> str:
-    if not any("\\begin{align*}" in part for part in body) and sum(map(len, body)) < _SHORT_TEXT:
-        body = ["\\large"] + body  # a frame of a few lines of text only (the notation): large, as a slide's text
+    if not any("\\begin{align*}" in part for part in body):
+        size = _text_size(body)  # a frame of text only (the notation, the network): as large as it fits
+        body = [size + "\\setlength{\\parskip}{0.4em}"] + body  # the paragraphs spaced, as on a slide
     return f"\\begin{{frame}}[t,allowframebreaks]{{{title}}}\n" + "\n\n".join(body) + "\n\\end{frame}"
+
+
+# A frame of text only takes the largest of these sizes (scale against 10 pt) its text fills at most
+# _TEXT_LINES lines of; the 16:9 frame holds about 17 lines of 10 pt text under its title.
+_SIZES = (("\\LARGE", 1.728), ("\\Large", 1.44), ("\\large", 1.2))
+_TEXT_LINES = 16.5
+_GRID_ROWS = 8  # rows of one grid: a longer group is several grids, so that a slide can break between them
+_GRID_WIDTH = 70  # characters of visible text a row of the given numbers' grid takes at most (fits \Large)
+
+
+def _visible(latex: str) -> int:
+    """About how many characters ``latex`` shows: commands that only format count nothing, a symbol one."""
+    text = re.sub(r"\\hangindent=[\d.]+em\\hangafter=\d+", "", latex)
+    text = re.sub(r"\\(mathrm|mbox|textbf|operatorname|frac|left|right|begin\{\w+\*?\}|end\{\w+\*?\})", "", text)
+    text = re.sub(r"\\[A-Za-z]+", "x", text)
+    return len(re.sub(r"[{}$_^&\\]", "", text))
+
+
+def _text_height(body: list[str], scale: float) -> float:
+    """About how many lines of 10 pt ``body`` takes at ``scale``: its paragraphs, grids and displays."""
+    per_line = _LINE / scale
+    total = 0.0
+    for part in body:
+        text, _, grid = part.partition("\\begin{tabular}")
+        text, _, display = text.partition("\\[")
+        total += 0.4 + -(-_visible(text) // per_line)  # a paragraph, and the skip before it
+        total += 1.15 * (grid.count("\\\\") + 1) if grid else 0
+        total += (2.8 if "\\sum" in display else 2.0) if display else 0
+    return total * scale
+
+
+def _text_size(body: list[str]) -> str:
+    """The size command for a frame of text only: the largest that it fills without running over."""
+    return next((command for command, scale in _SIZES if _text_height(body, scale) <= _TEXT_LINES), "")
 
 
 _ROWS_PER_FRAME = 6  # rows of equations a 16:9 frame holds at 10pt with fractions, before it looks crowded
 _ROWS_SHORT = 3  # a frame of at most this many rows is nearly empty: it joins the next step of its section
 _HEIGHT_MAX = 11.5  # ... while the two fit in this many lines (``_height``)
-_SHORT_TEXT = 600  # characters of text a frame of text only holds in a large font
 _LINE = 110  # characters of text a line of a 16:9 frame holds at 10pt
 
 
@@ -98,20 +136,32 @@ def _paragraph(block: Paragraph) -> str:
 
 
 def _given(table: Table) -> list[str]:
-    """On a slide, the given numbers grouped by what they are, a hanging paragraph each (**Inputs:** i1 = 0.05,
-    i2 = 0.1.); the computed values come with the forward pass. A table without given rows lists every row."""
+    """On a slide, the given numbers grouped by what they are (**Inputs:** i1 = 0.05, i2 = 0.1.); a group too
+    long for one line is a grid under its label, in as many columns as fit. The computed values come with
+    the forward pass. A table without given rows lists every row."""
     if not table.given:
         return [", ".join(f"\\mbox{{${symbol} = {value}$}}" for symbol, _, value in table.rows) + "."]
     groups: dict[str, list[str]] = {}
     for k in table.given:
         symbol, meaning, value = table.rows[k]
         label = "".join(text for kind, text in meaning if kind == "text")
-        groups.setdefault(label, []).append(f"\\mbox{{${symbol} = {value}$}}")
+        groups.setdefault(label, []).append(f"${symbol} = {value}$")
     found = []
     for label, items in groups.items():
         first, _, rest = label.partition(" ")
-        label = (first.capitalize() + ("s" if len(items) > 1 else "") + (" " + rest if rest else ""))
-        found.append(f"\\hangindent=1.5em\\hangafter=1 \\textbf{{{escape_text(label)}:}} " + ", ".join(items) + ".")
+        label = escape_text(first.capitalize() + ("s" if len(items) > 1 else "") + (" " + rest if rest else ""))
+        inline = ", ".join(f"\\mbox{{{item}}}" for item in items) + "."
+        widest = max(_visible(item) + 2 * item.count("-") for item in items) + 4  # a minus sign is wide
+        if len(label) + sum(_visible(item) + 2 for item in items) <= _GRID_WIDTH or widest * 2 > _GRID_WIDTH:
+            found.append(f"\\hangindent=1.5em\\hangafter=1 \\textbf{{{label}:}} " + inline)
+            continue
+        columns = min(len(items), _GRID_WIDTH // widest, 6)
+        if -(-len(items) // columns) > _GRID_ROWS:  # too long for large type anyway: as wide as 10 pt allows
+            columns = min(len(items), (_LINE - 10) // widest, 8)
+        rows = [" & ".join(items[k:k + columns]) for k in range(0, len(items), columns)]
+        grids = ["\\begin{tabular}{@{}" + "l" * columns + "@{}}\n" + " \\\\\n".join(rows[k:k + _GRID_ROWS])
+                 + "\n\\end{tabular}" for k in range(0, len(rows), _GRID_ROWS)]  # a slide may break between two
+        found.append(f"\\textbf{{{label}:}}\\par\\vspace{{0.3em}}\n" + "\\par\n".join(grids))
     return found
 
 

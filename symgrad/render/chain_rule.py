@@ -20,6 +20,7 @@ from typing import Sequence
 from ..errors import InvalidArgument
 from ..limits import MAX_REPR_FACTORS, MAX_REPR_PARAMS
 from .author_form import local_form
+from .piecewise_form import PiecewiseForm, piecewise_form
 from .blocks import Block, Equations, Heading, Paragraph, equation_rows, join_terms
 from .latex_writer import write_article, write_math
 from .markdown_writer import write_markdown
@@ -133,8 +134,11 @@ def derivation_blocks(derivation, *, params: Sequence[str] | None = None, title:
 def _factor_rows(network, factor) -> list[tuple[str, str]]:
     """A local factor (a ``chain.Factor``) and its formula in the author's form where there is one:
     ∂E_o1/∂out_o1 = −(t1 − out_o1), ∂out_o1/∂net_o1 = out_o1 · (1 − out_o1)."""
-    form = local_form(network, factor)
-    formula = join_terms(expression_pieces(form.text)) if form is not None else symbolic_latex(factor.expr)
+    form = local_form(network, factor) or piecewise_form(network, factor)
+    if isinstance(form, PiecewiseForm):
+        formula = join_terms(form.pieces())  # [z > 0], as the slides write a step
+    else:
+        formula = join_terms(expression_pieces(form.text)) if form is not None else symbolic_latex(factor.expr)
     return equation_rows(partial(factor.of, factor.wrt), [[("+", formula)]])
 
 

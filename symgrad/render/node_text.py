@@ -8,6 +8,7 @@ as LaTeX in lecture names (or with numbers), split at its top-level + and −, f
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -16,12 +17,15 @@ from ..functions import FUNCTIONS
 from .blocks import join_terms
 from .notation import latex_name
 
-__all__ = ["tokens", "substitute", "expression_pieces"]
+__all__ = ["tokens", "written", "substitute", "expression_pieces"]
 
 # Function names in expression text → (opening, closing) LaTeX, from the one function table.
 _CALLS = {rule.spec_name or rule.head.__name__: (rule.latex + "(", ")") for rule in FUNCTIONS
           if rule.latex.startswith("\\") and "cdot" not in rule.latex and rule.latex != r"\sqrt"}
 _CALLS.update({"abs": (r"\left|", r"\right|"), "sqrt": (r"\sqrt{", "}")})
+
+# Longer author texts print in the parser's normal form (finding their parentheses is not worth it).
+_MAX_WRITTEN = 20_000
 
 # After these (or at the start) a + or − is a sign, not a binary operator.
 _BEFORE_SIGN = (None, "(", ",", "+", "-", "*", "/", "**")
@@ -31,6 +35,71 @@ def tokens(text: str) -> list[tokenize.TokenInfo]:
     """The tokens of one line of expression text, without line ends and indentation."""
     return [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
             if t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.NL) and t.string.strip()]
+
+
+def written(source: str, normal: str) -> str:
+    """The author's ``source`` in the spacing of the parser's ``normal`` text, with every pair of
+    parentheses the author wrote around an operation kept, even where they change nothing, and none
+    doubled: one pair where the author wrote ``((a + b))``, none around a lone name or number ``(w)``
+    or a call's only argument ``sigmoid((x + b))``.
+
+    The text is parsed with ``ast`` (never run); ``normal`` is returned where ``source`` is empty,
+    too long, or does not read as the same expression.
+
+    >>> written("(w1*i1) + (w2*i2) + b1", "w1 * i1 + w2 * i2 + b1")
+    '(w1 * i1) + (w2 * i2) + b1'
+    >>> written("((t1 - out_o1)**2)/2", "(t1 - out_o1) ** 2 / 2")
+    '((t1 - out_o1) ** 2) / 2'
+    """
+    if not source or len(source) > _MAX_WRITTEN or getattr(ast, "_Unparser", None) is None:
+        return normal
+    try:
+        root = ast.parse(source, mode="eval").body
+        found = tokens(source)
+        if ast.unparse(root) != normal:
+            return normal
+        grouped = _grouped_spans(found)
+        alone = {id(n.args[0]) for n in ast.walk(root) if isinstance(n, ast.Call) and len(n.args) == 1}
+        kept = {id(n) for n in ast.walk(root) if isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call))
+                and id(n) not in alone
+                and ((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset)) in grouped}
+        text = _KeepingUnparser(kept).visit(root)
+        same = ast.dump(ast.parse(text, mode="eval")) == ast.dump(ast.parse(normal, mode="eval"))
+    except (SyntaxError, ValueError, RecursionError, tokenize.TokenError):
+        return normal
+    return text if same else normal
+
+
+def _grouped_spans(found: list[tokenize.TokenInfo]) -> set[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (start, end) of what each grouping pair of parentheses encloses (not a call's)."""
+    spans, opened = set(), []
+    for k, token in enumerate(found):
+        if token.string == "(":
+            call = k > 0 and found[k - 1].type == tokenize.NAME
+            opened.append((k, call))
+        elif token.string == ")" and opened:
+            start, call = opened.pop()
+            if not call and start + 1 < k:
+                spans.add((found[start + 1].start, found[k - 1].end))
+    return spans
+
+
+class _KeepingUnparser(ast._Unparser if hasattr(ast, "_Unparser") else object):
+    """``ast.unparse`` that writes the kept nodes in parentheses, at the lowest precedence inside them
+    so that no second pair is added."""
+
+    def __init__(self, kept: set[int]):
+        super().__init__()
+        self.kept = kept
+
+    def traverse(self, node):
+        if isinstance(node, ast.AST) and id(node) in self.kept:
+            self.write("(")
+            self.set_precedence(ast._Precedence.TEST, node)
+            super().traverse(node)
+            self.write(")")
+        else:
+            super().traverse(node)
 
 
 def substitute(text: str, numbers: dict[str, str]) -> str:

@@ -22,9 +22,10 @@ from ..limits import MAX_FORMULA_PRINT
 from ..precision import format_number
 
 from .author_form import local_form
+from .piecewise_form import PiecewiseForm, piecewise_form
 from .blocks import Block, Byline, Equations, Heading, Paragraph, Table, equation_rows, join_terms
 from .matrix_blocks import matrix_blocks
-from .node_text import expression_pieces
+from .node_text import expression_pieces, written
 from .notation import delta_pieces, latex_name, partial, symbolic_latex, total, total_inline
 
 __all__ = ["solution_blocks", "shown_deltas", "trivial_deltas"]
@@ -207,6 +208,12 @@ _MEANING_TEXT = 50  # characters of a definition the table of symbols quotes; a 
 _CALL = re.compile(r"([A-Za-z_]\w*)\(([A-Za-z_]\w*)\)")
 
 
+def _written(solution, node) -> str:
+    """The node's definition as the author wrote it, their parentheses kept (``node_text.written``)."""
+    own = solution.network.nodes.get(node.name)
+    return written(own.source, node.text) if own is not None else node.text
+
+
 def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
     """What a node is, in a few words: the loss, a loss term, an activation, a weighted sum, or a node."""
     if node.name == solution.output:
@@ -216,10 +223,10 @@ def _meaning(solution, node, targets: set) -> tuple[tuple[str, str], ...]:
         return (("text", "loss term for "), ("math", ", ".join(latex_name(t) for t in sorted(used & targets))))
     call = _CALL.fullmatch(node.text)
     if call:
-        return (("text", "activation "), ("math", join_terms(expression_pieces(node.text))))
+        return (("text", "activation "), ("math", join_terms(expression_pieces(_written(solution, node)))))
     call = re.fullmatch(r"([A-Za-z_]\w*)\(.*\)", node.text)
     if call and len(node.text) <= _MEANING_TEXT:
-        return (("text", "function "), ("math", join_terms(expression_pieces(node.text))))
+        return (("text", "function "), ("math", join_terms(expression_pieces(_written(solution, node)))))
     if call:
         return (("text", f"function {call[1]} of {len(node.operands)} operands"),)
     if re.fullmatch(r"[A-Za-z_]\w*", node.text):
@@ -246,11 +253,12 @@ def _symbols(solution, fmt: _Numbers) -> Table:
 def _forward(solution, fmt: _Numbers) -> list[Block]:
     rows: list[tuple[str, str]] = []
     for node in solution.nodes:
-        definition = expression_pieces(node.text)
+        text = _written(solution, node)
+        definition = expression_pieces(text)
         symbols = [solution.network.symbol(n) for n, _ in node.operands]
         digits = fmt.reproducing([v for _, v in node.operands], _evaluator(node.expr, symbols), node.value,
                                 name=node.name)
-        substituted = expression_pieces(node.text, {n: fmt(v, digits) for n, v in node.operands})
+        substituted = expression_pieces(text, {n: fmt(v, digits) for n, v in node.operands})
         value = fmt(node.value, name=node.name)
         steps = [definition]
         if substituted != definition and join_terms(substituted) != value:
@@ -284,7 +292,8 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = N
 
     The formula is the author's form (``author_form``: −(t1 − out_o1), as the lectures derive it)
     where the rules give one, else SymPy's."""
-    form = local_form(sym.solution.network, factor)
+    network = sym.solution.network
+    form = local_form(network, factor) or piecewise_form(network, factor, values=sym.solution.numbers.values)
     if form is not None:
         return _form_steps(form, factor, sym, fmt, name=name)
     steps = [[("+", sym(factor.expr))]]
@@ -299,9 +308,14 @@ def _factor_steps(factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = N
     return steps
 
 
-def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = None
+def _form_pieces(form: Parsed | PiecewiseForm, numbers: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """A local partial's form as LaTeX pieces: its own brackets for a piecewise one, else its text's."""
+    return form.pieces(numbers) if isinstance(form, PiecewiseForm) else expression_pieces(form.text, numbers)
+
+
+def _form_steps(form: Parsed | PiecewiseForm, factor, sym: _Symbolic, fmt: _Numbers, *, name: str | None = None
                 ) -> list[list[tuple[str, str]]]:
-    steps = [[(op, _capped(term)) for op, term in expression_pieces(form.text)]]
+    steps = [[(op, _capped(term)) for op, term in _form_pieces(form)]]
     if factor.value is None:
         return steps + [[("+", _UNDEFINED)]]
     value = fmt(factor.value, name=name)
@@ -311,7 +325,7 @@ def _form_steps(form: Parsed, factor, sym: _Symbolic, fmt: _Numbers, *, name: st
         symbols = sorted(form.expr.free_symbols, key=lambda symbol: form.names.index(symbol.name))
         digits = fmt.reproducing([values[n] for n in form.names], _evaluator(form.expr, symbols), factor.value,
                                  name=name)
-        substituted = expression_pieces(form.text, {n: fmt(values[n], digits) for n in form.names})
+        substituted = _form_pieces(form, {n: fmt(values[n], digits) for n in form.names})
         if join_terms(substituted) != value:
             steps.append([(op, _capped(term)) for op, term in substituted])
     if join_terms(steps[0]) != value:

@@ -11,8 +11,9 @@ import unicodedata
 import sympy
 
 from ..solution import Solution, SolvedDelta, SolvedGradient
-from .node_text import substitute
+from .node_text import substitute, written
 from .author_form import local_form
+from .piecewise_form import piecewise_form
 from .solution_blocks import shown_deltas, trivial_deltas
 
 __all__ = ["render_text", "printable"]
@@ -71,8 +72,10 @@ def _forward(solution: Solution, fmt: _Formatter) -> list[str]:
     for node in solution.nodes:
         pad = " " * (len(node.name) + 1)
         value = fmt(node.value, name=node.name)
-        lines.append(f"  {node.name} = {node.text}")
-        substituted = substitute(node.text, {n: fmt(v) for n, v in node.operands})
+        own = solution.network.nodes.get(node.name)
+        text = written(own.source, node.text) if own is not None else node.text
+        lines.append(f"  {node.name} = {text}")
+        substituted = substitute(text, {n: fmt(v) for n, v in node.operands})
         if substituted != value:
             lines.append(f"  {pad}= {substituted}")
         lines.append(f"  {pad}= {value}")
@@ -86,7 +89,8 @@ def _partial(factor) -> str:
 
 def _formula(solution: Solution, factor) -> str:
     """A local partial's formula: the author's form (−(t1 - out_o1)) where there is one, else SymPy's."""
-    form = local_form(solution.network, factor)
+    form = local_form(solution.network, factor) or piecewise_form(solution.network, factor,
+                                                                  values=solution.numbers.values)
     return form.text if form is not None else sympy.sstr(factor.expr)
 
 
