@@ -167,6 +167,24 @@ class _Judge:
                 self.exact_cache[(rule, learning_rate, frozen, j)] = values
         return self.exact_cache[key]
 
+    def rounded_steps(self, k: int, *, rounding: Rounding, rule: str = "simultaneous", learning_rate=None,
+                      frozen: tuple[str, ...] = ()) -> dict:
+        """Every quantity after ``k`` steps taken as by hand: each step from the last one's rounded
+        parameters, every intermediate (forward values, gradients, η·g, θ − η·g) rounded by ``rounding``;
+        ``frozen`` parameters keep their values. Each step count is kept, so k − 1, k and k + 1 share."""
+        def key(j: int) -> tuple:
+            return ("rounded steps", rounding, rule, learning_rate, frozen, j)
+        done = max((j for j in range(k + 1) if key(j) in self.memo), default=None)
+        if done is None:
+            done = 0
+            self.memo[key(0)] = evaluate(self.network, digits=self.digits, rounding=rounding).values
+        at = {p: self.memo[key(done)][p] for p in self.network.params}
+        for j in range(done + 1, k + 1):
+            s = step(self.main, at=at, digits=self.digits, rule=rule, rounding=rounding, learning_rate=learning_rate)
+            at = {p: at[p] if p in frozen else s.after[p] for p in self.network.params}
+            self.memo[key(j)] = evaluate(self.network, at=at, digits=self.digits, rounding=rounding).values
+        return self.memo[key(k)]
+
     def exact(self, claim: Claim):
         if claim.steps:
             return self.exact_steps(claim.steps, around=1)[claim.name]
