@@ -109,11 +109,10 @@ def diagnosis(judge: ClaimJudge, claim: Claim, world: World, exact) -> Diagnosis
             value = _own(judge, claim, w, policy)
         except (SymgradError, ArithmeticError, ValueError):
             continue
-        label = f"{given}, with {policy.describe()}"
-        if all(rounded(value, q) != rounded(r, q) for _, r in references):
+        if all(rounded(value, q) != rounded(r, q) for _, r in references):  # else their rounding changes nothing
+            label = f"{given}, with {policy.describe()}"
             references.append((label, value))
-        worlds.append((label, w, value, own))  # slips are redone in the person's rounding even where it changes
-        #   nothing in the right value: a slip's own numbers may round differently
+            worlds.append((label, w, value, own))
     slack = 2 if claim.significant > 3 else 1  # a last digit off by one is condoned only in long numbers
     tried: list[tuple[str, Decimal]] = []
     near: list[tuple[str, Decimal, float]] = []
@@ -198,13 +197,17 @@ def _nearest(claim: Claim, tried: list, near: list) -> str:
     """The two recomputations nearest the claim, in units of its last digit (and any match too weak to name)."""
     parts = [f"{label} matches, but a match this close could be chance (confidence {c:.2f}, "
              f"below {SLIP_CONFIDENCE})" for label, _, c in near[:2]]
-    scored = sorted(((abs(claim.number - rounded(v, claim.quantum)) / claim.quantum, label, v) for label, v in tried
-                     if all(label != n[0] for n in near)), key=lambda t: (t[0], len(t[1])))
+    named = {n[0] for n in near}
+    scored = sorted((((abs(claim.number - v) / claim.quantum).to_integral_value(), len(label), label, v)
+                     for label, v in tried if label not in named))
     seen = set()
-    for units, label, v in scored:  # one line per number: the shorter story (the exact numbers') of two that agree
-        if label in seen or rounded(v, claim.quantum) in seen or len(parts) >= 2:
+    for units, _, label, v in scored:  # one line per number: the shorter story (the exact numbers') of two that agree
+        if len(parts) >= 2:
+            break
+        shown = rounded(v, claim.quantum)
+        if label in seen or shown in seen:
             continue
-        seen.update((label, rounded(v, claim.quantum)))
+        seen.update((label, shown))
         parts.append(f"{label} gives {_plain_signed(rounded(v, claim.quantum))} "
                      f"({units:.0f} units of the last digit away)")
     return ("; nearest: " + "; ".join(parts)) if parts else ""
