@@ -184,7 +184,13 @@ class Notation:
 
 def lookalike(text: str) -> str:
     """", which has X (U+…, its name) where an ASCII letter or sign may have been meant" for the first letter,
-    digit or sign of ``text`` outside ASCII and the notation table (a Cyrillic е, a full-width ＝), else ""."""
+    digit or sign of ``text`` outside ASCII and the notation table (a Cyrillic е, a full-width ＝), else "".
+
+    >>> lookalike("n\u0435t_h1")
+    ", which has 'е' (U+0435 CYRILLIC SMALL LETTER IE) where an ASCII letter, digit or sign may have been meant"
+    >>> lookalike("∂E/∂w5")
+    ''
+    """
     for ch in text:
         if ord(ch) > 127 and ch not in _NOTATION_CHARACTERS and (ch.isalnum() or unicodedata.category(ch)[0] in "SPZ"):
             return (f", which has {ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}) where an ASCII "

@@ -287,7 +287,11 @@ PADE = {"pade2": Fraction(3, 28), "pade3": Fraction(1, 84), "pade4": Fraction(1,
 
 
 def pade_limit(bits: int) -> Fraction:
-    """The largest power of two |d| may reach for the [4/4] Padé approximant to give exp(d) to ``bits`` bits."""
+    """The largest power of two |d| may reach for the [4/4] Padé approximant to give exp(d) to ``bits`` bits.
+
+    >>> pade_limit(103)  # 30 digits: steps below 2**-10
+    Fraction(1, 1024)
+    """
     return Fraction(1, 2 ** max(3, -(-(bits + TRAJECTORY_PADE_GUARD_BITS - 24) // 9)))
 
 
