@@ -75,3 +75,14 @@ def test_zeros_are_judged_not_waved_through(tmp_path, capsys):
     assert status == 1
     assert "wrong" in rows[0] and "0 is not ∂net_o1/∂w5" in rows[0]  # the substituted 0 is named
     assert "wrong" in rows[1]  # out_h1 = 0.593… is not 0 in any rounding the person wrote
+
+
+def test_the_numbers_of_a_long_product_are_read_in_linear_time(tmp_path, capsys, monkeypatch):
+    """2,400 numbers on one line: each number's text is sliced, the line is not split again per number."""
+    import ast
+    splits = []
+    real = ast._splitlines_no_ff
+    monkeypatch.setattr(ast, "_splitlines_no_ff", lambda *a, **k: splits.append(1) or real(*a, **k))
+    status, out, _ = _check(tmp_path, capsys, "dE_total/dw5 = " + "*".join(["1"] * 2400) + "\n")
+    assert status == 1 and "wrong" in _rows(out)[0]
+    assert len(splits) < 10
