@@ -292,6 +292,9 @@ class _Judge:
         return self.rounding in ("truncate", "any") and truncates_to(c, q, value)
 
     def numeric(self, claim: Claim, world: World) -> ClaimRow:
+        if claim.steps and claim.steps > 1:  # after k > 1 steps only the person's numbers of steps k − 1 and k count
+            k = claim.steps                  # (after_steps): the rest is left out of every world tried, not redone
+            world = world.only(lambda kind, key: kind == "steps" and key[1] in (k - 1, k))
         exact = self.exact(claim)
         c = claim.number
         shown = to_decimal(exact, min(max(claim.significant, 1), CLAIM_SHOWN_DIGITS) + CLAIM_GUARD_DIGITS) if exact else "0"
