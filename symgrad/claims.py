@@ -292,9 +292,8 @@ class _Judge:
         return self.rounding in ("truncate", "any") and truncates_to(c, q, value)
 
     def numeric(self, claim: Claim, world: World) -> ClaimRow:
-        if claim.steps and claim.steps > 1:  # after k > 1 steps only the person's numbers of steps k − 1 and k count
-            k = claim.steps                  # (after_steps): the rest is left out of every world tried, not redone
-            world = world.only(lambda kind, key: kind == "steps" and key[1] in (k - 1, k))
+        if claim.steps:  # only the person's numbers after_steps reads: the rest is left out of every world tried
+            world = world.only(self.feeds(claim))
         exact = self.exact(claim)
         c = claim.number
         shown = to_decimal(exact, min(max(claim.significant, 1), CLAIM_SHOWN_DIGITS) + CLAIM_GUARD_DIGITS) if exact else "0"
@@ -325,6 +324,16 @@ class _Judge:
                                           f"{rounded(exact, claim.quantum)}")
         found = diagnosis(self, claim, world, exact)
         return dataclasses.replace(row("wrong", found.text), confidence=found.confidence)
+
+    def feeds(self, claim: Claim):
+        """``keep(kind, key)``: whether a number of the person's can change ``claim``'s quantity after k steps
+        (``after_steps``): their step-0 numbers feed step 1 only; a parameter after k steps is its value after
+        k − 1 steps moved once; any other quantity also reads their numbers after k steps."""
+        k, params = claim.steps, self.network.params
+        if claim.name in params:
+            return lambda kind, key: (kind != "steps" and k == 1) or (kind == "steps" and key[1] == k - 1
+                                                                     and key[0] in params)
+        return lambda kind, key: (kind != "steps" and k == 1) or (kind == "steps" and key[1] in (k - 1, k))
 
     def carried(self, claim: Claim, world: World) -> tuple[str, str] | None:
         """(verdict, explanation) when the person's own earlier numbers give the claim, else None.

@@ -108,3 +108,15 @@ def test_the_right_numbers_in_the_persons_own_rounding_are_right_or_near():
         written = by_hand(steps, 4)["w1"]
         row = _row(f"w1@{steps} = {written}")
         assert "sequential" not in row.explanation and "left out" not in row.explanation, row
+
+
+def test_an_unrelated_step_claim_does_not_change_a_verdict():
+    """w5 after one step reads only the person's step-0 numbers: their E_total@1 or w1@1 cannot feed it.
+    By hand: 0.4 − 0.5 × 0.082167041 = 0.3589164795, which 0.35891 truncates."""
+    assert Decimal("0.4") - Decimal("0.5") * Decimal("0.082167041") == Decimal("0.3589164795")
+    net = symgrad.load("mazur")
+    (alone,) = symgrad.check_claims(net, "w5+ = 0.35891\n").rows
+    assert alone.verdict == "right-truncated"
+    for earlier in ("E_total@1 = 0.295", "w1@1 = 0.146", "w1@1 = 0.1461"):
+        rows = symgrad.check_claims(net, f"{earlier}\nw5+ = 0.35891\n").rows
+        assert (rows[1].verdict, rows[1].explanation) == (alone.verdict, alone.explanation), earlier
