@@ -329,11 +329,16 @@ class _Judge:
         """``keep(kind, key)``: whether a number of the person's can change ``claim``'s quantity after k steps
         (``after_steps``): their step-0 numbers feed step 1 only; a parameter after k steps is its value after
         k − 1 steps moved once; any other quantity also reads their numbers after k steps."""
-        k, params = claim.steps, self.network.params
-        if claim.name in params:
-            return lambda kind, key: (kind != "steps" and k == 1) or (kind == "steps" and key[1] == k - 1
-                                                                     and key[0] in params)
-        return lambda kind, key: (kind != "steps" and k == 1) or (kind == "steps" and key[1] in (k - 1, k))
+        k, params, own = claim.steps, self.network.params, claim.name
+
+        def keep(kind: str, key) -> bool:
+            if kind != "steps":
+                return k == 1
+            name, j = key
+            if j == k - 1:
+                return k > 1 and name in params
+            return j == k and name != own and own not in params
+        return keep
 
     def carried(self, claim: Claim, world: World) -> tuple[str, str] | None:
         """(verdict, explanation) when the person's own earlier numbers give the claim, else None.

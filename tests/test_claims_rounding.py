@@ -120,3 +120,7 @@ def test_an_unrelated_step_claim_does_not_change_a_verdict():
     for earlier in ("E_total@1 = 0.295", "w1@1 = 0.146", "w1@1 = 0.1461"):
         rows = symgrad.check_claims(net, f"{earlier}\nw5+ = 0.35891\n").rows
         assert (rows[1].verdict, rows[1].explanation) == (alone.verdict, alone.explanation), earlier
+    (later,) = symgrad.check_claims(net, "E_total@8 = 0.1967\n").rows  # nor E_total@7 the loss after 8 steps
+    assert later.verdict == "right-truncated"
+    rows = symgrad.check_claims(net, "E_total@7 = 0.2043\nE_total@8 = 0.1967\n").rows
+    assert (rows[1].verdict, rows[1].explanation) == (later.verdict, later.explanation)
