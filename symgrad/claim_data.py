@@ -127,6 +127,10 @@ class ClaimJudge(Protocol):
                     frozen: tuple[str, ...] = ()) -> dict:
         """Every quantity after ``k`` exact update steps."""
 
+    def rounded_steps(self, k: int, *, rounding: Rounding, rule: str = "simultaneous", learning_rate=None,
+                      frozen: tuple[str, ...] = ()) -> dict:
+        """Every quantity after ``k`` update steps taken as by hand, every intermediate rounded."""
+
     def equal(self, a: sympy.Expr, b: sympy.Expr) -> str:
         """How ``a`` = ``b`` was shown ("" when it was not)."""
 

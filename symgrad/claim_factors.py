@@ -109,7 +109,11 @@ def _match(written: list[Decimal], ordered: list[ChainFactor], candidates: list[
         if len(written) == len(chain) and len(chain) <= MAX_ORDERED_FACTORS:
             return list(min(itertools.permutations(chain),
                             key=lambda way: sum(min(_ratio(w, f.value), _FAR) for w, f in zip(written, way))))
-    return [min(candidates, key=lambda f: _ratio(w, f.value)) for w in written]
+    nearest: dict[Decimal, ChainFactor] = {}  # each distinct number matched once (a product of 1,000 equal numbers)
+    for w in written:
+        if w not in nearest:
+            nearest[w] = min(candidates, key=lambda f: _ratio(w, f.value))
+    return [nearest[w] for w in written]
 
 
 def _quantum(number: Decimal) -> Decimal:

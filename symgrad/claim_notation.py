@@ -11,6 +11,7 @@ prints it and a test reads every row).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -155,7 +156,7 @@ class Notation:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
             raise ParseError(f"unknown name {_show(text)}; the network's names are {self._some_names()}; "
                              "use the spec's name or map yours in a [names] section (target1 = t1)")
-        raise ParseError(f"{_show(lhs)} is not a quantity of this network; {_HOW}")
+        raise ParseError(f"{_show(lhs)} is not a quantity of this network{lookalike(lhs)}; {_HOW}")
 
     def _net_input(self, unit: str) -> str | None:
         """The one node named for ``unit`` that feeds another node named for it (I6 feeds O6: δ6 is ∂E/∂I6)."""
@@ -179,6 +180,26 @@ class Notation:
     def _some_names(self) -> str:
         names = self.network.quantities
         return ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
+
+
+def lookalike(text: str) -> str:
+    """", which has X (U+…, its name) where an ASCII letter or sign may have been meant" for the first letter,
+    digit or sign of ``text`` outside ASCII and the notation table (a Cyrillic е, a full-width ＝), else "".
+
+    >>> lookalike("n\u0435t_h1")
+    ", which has 'е' (U+0435 CYRILLIC SMALL LETTER IE) where an ASCII letter, digit or sign may have been meant"
+    >>> lookalike("∂E/∂w5")
+    ''
+    """
+    for ch in text:
+        if ord(ch) > 127 and ch not in _NOTATION_CHARACTERS and (ch.isalnum() or unicodedata.category(ch)[0] in "SPZ"):
+            return (f", which has {ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}) where an ASCII "
+                    "letter, digit or sign may have been meant")
+    return ""
+
+
+#: The non-ASCII characters the notation table reads (∂, δ, ⁺, ′, ≈, ×, ·, −, superscripts, Greek η/σ/θ).
+_NOTATION_CHARACTERS = set("∂δΔ⁺′’≈×·−⁰¹²³⁴⁵⁶⁷⁸⁹⁻ησθ∇")
 
 
 def _show(text: str) -> str:

@@ -28,7 +28,7 @@ import mpmath
 import sympy
 
 from .claim_data import Claim, as_decimal
-from .claim_notation import Notation, Quantity, split_stages, value_text
+from .claim_notation import Notation, Quantity, lookalike, split_stages, value_text
 from .errors import InvalidArgument, ParseError, SymgradError, shorten
 from .evaluation import evaluate_expr
 from .expr import parse_expression
@@ -134,7 +134,7 @@ def _unreadable(line: int, body: str, problem: str) -> Claim:
 def _parse_line(body: str, line: int, network: Network, notation: Notation) -> list[Claim]:
     lhs, stages = split_stages(body)
     if not stages or not lhs or not all(stages):
-        return [_unreadable(line, body, f"{_show(body)} is not a claim; write NAME = VALUE, such as "
+        return [_unreadable(line, body, f"{_show(body)} is not a claim{lookalike(body)}; write NAME = VALUE, such as "
                                         "out_h1 = 0.593269992, or a chain such as dE/dw5 = 0.7414*0.1868*0.5933 "
                                         "= 0.08217")]
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .errors import shorten
 from .table import format_table
 
 __all__ = ["CLAIM_VERDICTS", "RIGHT_VERDICTS", "ClaimRow", "ClaimsReport"]
@@ -75,11 +76,14 @@ class ClaimsReport:
         slip = self.first_slip
         if slip is None:
             return text + "; every claim holds"
-        return text + f"; first slip on line {slip.line} ({slip.claim} = {slip.claimed}): {slip.explanation}"
+        return (text + f"; first slip on line {slip.line} ({shorten(slip.claim, 80)} = {shorten(slip.claimed, 80)}): "
+                f"{slip.explanation}")
 
     def to_text(self) -> str:
         header = ("line", "claim", "your value", "exact value", "verdict", "explanation")
-        rows = [(str(r.line), r.claim, r.claimed, r.exact, r.verdict, r.stated) for r in self.rows]
+        # a long value (a chain of thousands of factors) is cut in the table, kept whole in the JSON
+        rows = [(str(r.line), shorten(r.claim, 80), shorten(r.claimed, 80), r.exact, r.verdict, r.stated)
+                for r in self.rows]
         return "\n".join(format_table(header, rows)) + "\n\n" + self.summary() + "\n"
 
     def to_json(self) -> str:

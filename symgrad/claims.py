@@ -167,6 +167,24 @@ class _Judge:
                 self.exact_cache[(rule, learning_rate, frozen, j)] = values
         return self.exact_cache[key]
 
+    def rounded_steps(self, k: int, *, rounding: Rounding, rule: str = "simultaneous", learning_rate=None,
+                      frozen: tuple[str, ...] = ()) -> dict:
+        """Every quantity after ``k`` steps taken as by hand: each step from the last one's rounded
+        parameters, every intermediate (forward values, gradients, η·g, θ − η·g) rounded by ``rounding``;
+        ``frozen`` parameters keep their values. Each step count is kept, so k − 1, k and k + 1 share."""
+        def key(j: int) -> tuple:
+            return ("rounded steps", rounding, rule, learning_rate, frozen, j)
+        done = max((j for j in range(k + 1) if key(j) in self.memo), default=None)
+        if done is None:
+            done = 0
+            self.memo[key(0)] = evaluate(self.network, digits=self.digits, rounding=rounding).values
+        at = {p: self.memo[key(done)][p] for p in self.network.params}
+        for j in range(done + 1, k + 1):
+            s = step(self.main, at=at, digits=self.digits, rule=rule, rounding=rounding, learning_rate=learning_rate)
+            at = {p: at[p] if p in frozen else s.after[p] for p in self.network.params}
+            self.memo[key(j)] = evaluate(self.network, at=at, digits=self.digits, rounding=rounding).values
+        return self.memo[key(k)]
+
     def exact(self, claim: Claim):
         if claim.steps:
             return self.exact_steps(claim.steps, around=1)[claim.name]
@@ -274,6 +292,8 @@ class _Judge:
         return self.rounding in ("truncate", "any") and truncates_to(c, q, value)
 
     def numeric(self, claim: Claim, world: World) -> ClaimRow:
+        if claim.steps:  # only the person's numbers after_steps reads: the rest is left out of every world tried
+            world = world.only(self.feeds(claim))
         exact = self.exact(claim)
         c = claim.number
         shown = to_decimal(exact, min(max(claim.significant, 1), CLAIM_SHOWN_DIGITS) + CLAIM_GUARD_DIGITS) if exact else "0"
@@ -304,6 +324,21 @@ class _Judge:
                                           f"{rounded(exact, claim.quantum)}")
         found = diagnosis(self, claim, world, exact)
         return dataclasses.replace(row("wrong", found.text), confidence=found.confidence)
+
+    def feeds(self, claim: Claim):
+        """``keep(kind, key)``: whether a number of the person's can change ``claim``'s quantity after k steps
+        (``after_steps``): their step-0 numbers feed step 1 only; a parameter after k steps is its value after
+        k − 1 steps moved once; any other quantity also reads their numbers after k steps."""
+        k, params, own = claim.steps, self.network.params, claim.name
+
+        def keep(kind: str, key) -> bool:
+            if kind != "steps":
+                return k == 1
+            name, j = key
+            if j == k - 1:
+                return k > 1 and name in params
+            return j == k and name != own and own not in params
+        return keep
 
     def carried(self, claim: Claim, world: World) -> tuple[str, str] | None:
         """(verdict, explanation) when the person's own earlier numbers give the claim, else None.

@@ -12,7 +12,9 @@ straight-line mpmath code and certifies the digits once, at the end. Two update 
 
 from __future__ import annotations
 
+import keyword
 import re
+from fractions import Fraction
 from typing import Callable, Iterable, Mapping
 
 import mpmath
@@ -22,8 +24,8 @@ from .chain import Derivation
 from .errors import GraphError, PrecisionError
 from .graph import as_number
 from .limits import MAX_DECIMAL_EXPONENT
-from .precision import (TRAJECTORY_AGREEMENT_EXTRA, TRAJECTORY_CHECK_EXTRA, TRAJECTORY_EXTRA, TRAJECTORY_TRIES,
-                        Rounding)
+from .precision import (TRAJECTORY_AGREEMENT_EXTRA, TRAJECTORY_CHECK_EXTRA, TRAJECTORY_EXTRA,
+                        TRAJECTORY_PADE_GUARD_BITS, TRAJECTORY_TRIES, Rounding)
 
 __all__ = ["UPDATE_RULES", "layers_from_output", "update_groups", "descent_step", "updated", "learning_rate_of",
            "to_mpf", "certified_steps"]
@@ -177,9 +179,13 @@ class _Program:
 class _Source:
     """One update step of a ``_Program`` as one generated Python function over gmpy2 numbers.
 
-    The same arithmetic in the same order as ``_Program`` (forward values, local factors, δ,
-    θ − η·g, group by group), as straight-line code: one call per step instead of a tree of
-    closures per number, some ten times faster. Only exp, log, sin, cos, tanh, σ and powers are
+    The same quantities as ``_Program`` (forward values, local factors, δ, θ − η·g, group by
+    group), as straight-line code: one call per step instead of a tree of closures per number,
+    some ten times faster. The roundings differ in three places, each at the working precision
+    and each seen by the second run at a finer precision like any other round-off: δ carries η
+    from the output down (η·δ, not η·(δ·x)), a value computed twice (a layerwise step's second
+    group) is read, not recomputed, and in the loop each exp(±v) is carried from the step before
+    (``_incremental``). Only exp, log, sin, cos, tanh, σ and powers are
     generated; anything else, or a value that is not finite (divergence, a log of a negative
     number, a division by zero), falls back to ``_Program``, whose behaviour then decides.
     """
@@ -199,13 +205,13 @@ class _Source:
         current = dict(names)
         new = {}
         for k, group in enumerate(program.groups):
-            deltas = self.gradients(program, current, lines, k)
+            steps = self.gradients(program, current, lines, k, set(group))  # η·g, η carried in from the output
             for p in group:
                 new[p] = f"u{names[p]}"
-                lines.append(f"    {new[p]} = {names[p]} - eta * {deltas[p]}")
+                lines.append(f"    {new[p]} = {names[p]} - {steps[p]}")
             current.update({p: new[p] for p in group})
         lines.append(f"    return ({', '.join(new[p] for p in moving)},)")
-        lines = [_NEGATED.sub(r"- \1", line) for line in _live(lines)]  # a + (-b) is a - b, to the last bit
+        lines = [_NEGATED.sub(r"- \1", line) for line in _live(_shared(lines))]  # a + (-b) is a - b, to the last bit
         lines += _loop(lines, [names[p] for p in moving], [new[p] for p in moving])
         lines.append(f"def values({', '.join(names[p] for p in moving)}):")
         lines += [f"    {names[n]} = {self.printer.code(net.nodes[n].expr, names)}" for n in self.recorded]
@@ -213,7 +219,9 @@ class _Source:
         self.text = "\n".join(lines)
         self.names = names
 
-    def gradients(self, program: _Program, names: dict, lines: list, k: int) -> dict:
+    def gradients(self, program: _Program, names: dict, lines: list, k: int, params: set) -> dict:
+        """η·∂E/∂x for every x: the output's δ is η (not 1), so every δ below it is already scaled and a
+        parameter moves by one subtraction; a parameter's δ is written into its update, not named."""
         d = program.derivation
         factor = {}
         for j, key in enumerate(program.factors):
@@ -221,9 +229,12 @@ class _Source:
             factor[key] = self.printer.code(expr, names) if expr.is_Symbol or expr.is_Number else f"f{k}_{j}"
             if factor[key] == f"f{k}_{j}":
                 lines.append(f"    {factor[key]} = {self.printer.code(expr, names)}")
-        delta = {d.output: self.one}
-        for j, (name, terms) in enumerate(program.adjoints):  # a factor or δ of exactly 1 is not multiplied by
+        delta = {d.output: "eta"}
+        for j, (name, terms) in enumerate(program.adjoints):  # a factor of exactly 1 is not multiplied by
             products = [" * ".join(x for x in (delta[c], factor[key]) if x != self.one) or self.one for c, key in terms]
+            if name in params:
+                delta[name] = products[0] if len(products) == 1 else "(" + " + ".join(products) + ")"
+                continue
             delta[name] = products[0] if len(products) == 1 and " " not in products[0] else f"g{k}_{j}"
             if delta[name] == f"g{k}_{j}":
                 lines.append(f"    {delta[name]} = " + " + ".join(products))
@@ -232,7 +243,10 @@ class _Source:
     def run(self, program: _Program, point: Mapping[str, object], wanted: list[int]) -> dict:
         """What ``program.run`` gives, at mpmath's current precision, through gmpy2 at the same precision."""
         with gmpy2.context(precision=mpmath.mp.prec):
-            space = {"eta": to_mpfr(program.eta), **self.printer.namespace()}
+            space = {"eta": to_mpfr(program.eta), "zero": gmpy2.mpfr(0), "one": gmpy2.mpfr(1), "half": gmpy2.mpfr(0.5),
+                     "pade_limit": _exactly(pade_limit(mpmath.mp.prec)),
+                     "pade_below": -_exactly(pade_limit(mpmath.mp.prec)), **self.printer.namespace()}
+            space.update({name: _exactly(c) for name, c in PADE.items()})
             space.update({self.names[n]: to_mpfr(to_mpf(point[n])) for n in self.fixed})
             exec(compile(self.text, "<descent step>", "exec"), space)  # generated above from the derivation only
             steps, values = space["steps"], space["values"]
@@ -251,14 +265,108 @@ _NEGATED = re.compile(r"\+ \(-([A-Za-z_]\w*)\)")
 
 def _loop(step: list[str], params: list[str], new: list[str]) -> list[str]:
     """``steps(n, *params)``: ``step`` n times in one generated loop, every name it reads from the module
-    bound once as a local (no call, no tuple and no global look-up per step: the same arithmetic)."""
-    body = step[1:-1]
+    bound once as a local, each parameter updated in place (no call, no tuple and no global look-up per
+    step), each exp(±v) carried from the step before (``_incremental``)."""
+    body = _in_place(step[1:-1], params, new)
+    new = [u if any(_assigns(line, u) for line in body) else p for p, u in zip(params, new)]
+    start, body = _incremental(body)
     assigned = {line.strip().partition(" = ")[0] for line in body}
-    read = {w for line in body for w in re.findall(r"[A-Za-z_]\w*", line.partition(" = ")[2])}
-    outer = sorted(read - assigned - set(params))
+    read = {w for line in body for w in re.findall(r"[A-Za-z_]\w*", line.partition(" = ")[2] or line)}
+    outer = sorted(read - assigned - set(params) - set(keyword.kwlist))
     header = ", ".join(["n", *params, *(f"{w}={w}" for w in outer)])
-    return ([f"def steps({header}):", "    for _ in range(n):"] + ["    " + line for line in body]
-            + [f"        {', '.join(params)} = {', '.join(new)}", f"    return ({', '.join(params)},)"])
+    return ([f"def steps({header}):", *start, "    for _ in range(n):"] + ["    " + line for line in body]
+            + [f"        {', '.join(moved)} = {', '.join(u for p, u in zip(params, new) if p != u)}" for moved in
+               [[p for p, u in zip(params, new) if p != u]] if moved]
+            + [f"    return ({', '.join(params)},)"])
+
+
+_EXP = re.compile(r"exp\((-?)([A-Za-z_]\w*)\)")
+#: exp(d) ≈ P(d)/P(−d) with P(d) = 1 + d/2 + 3d²/28 + d³/84 + d⁴/1680 (the [4/4] Padé approximant), whose
+#: relative error is below 4·10⁻⁸·|d|⁹ for |d| ≤ 1/8: at |d| ≤ pade_limit(bits), below 2**-(bits + guard).
+PADE = {"pade2": Fraction(3, 28), "pade3": Fraction(1, 84), "pade4": Fraction(1, 1680)}
+
+
+def pade_limit(bits: int) -> Fraction:
+    """The largest power of two |d| may reach for the [4/4] Padé approximant to give exp(d) to ``bits`` bits.
+
+    >>> pade_limit(103)  # 30 digits: steps below 2**-10
+    Fraction(1, 1024)
+    """
+    return Fraction(1, 2 ** max(3, -(-(bits + TRAJECTORY_PADE_GUARD_BITS - 24) // 9)))
+
+
+def _exactly(c: Fraction):
+    """A fraction as a gmpy2 number at the current precision (one rounding)."""
+    return gmpy2.mpfr(c.numerator) / c.denominator
+
+
+def _incremental(body: list[str]) -> tuple[list[str], list[str]]:
+    """``body`` with each exp(±v) of a value v computed in the loop carried from one step to the next:
+    e ← e·exp(±(v − v_before)). The step d = ±(v − v_before) is small once training settles, and
+    exp(d) is then the [4/4] Padé approximant (``PADE``, a dozen multiplications and additions
+    instead of an exp: to within the working precision, ``pade_limit``). One or two roundings more
+    per step, which the second run at a finer precision sees like any other. The first step starts
+    from v_before = 0, e = 1, so it computes exp(±v) itself."""
+    assigned = {line.strip().partition(" = ")[0] for line in body}
+    start: list[str] = []
+    out: list[str] = []
+    for line in body:
+        indent = line[:len(line) - len(line.lstrip())]
+        for sign, name in dict.fromkeys(_EXP.findall(line)):
+            if name not in assigned:
+                continue
+            e, before = f"e_{name}", f"x_{name}"
+            start += [f"    {before} = zero", f"    {e} = one"]
+            out += [f"{indent}d_ = {before} - {name}" if sign else f"{indent}d_ = {name} - {before}",
+                    f"{indent}if pade_below < d_ < pade_limit:",
+                    f"{indent}    s_ = d_ * d_",
+                    f"{indent}    o_ = d_ * (half + s_ * pade3)",
+                    f"{indent}    m_ = one + s_ * (pade2 + s_ * pade4)",
+                    f"{indent}    {e} = {e} * ((m_ + o_) / (m_ - o_))",
+                    f"{indent}else:",
+                    f"{indent}    {e} = {e} * exp(d_)",
+                    f"{indent}{before} = {name}"]
+            line = line.replace(f"exp({sign}{name})", e)
+        out.append(line)
+    return start, out
+
+
+def _assigns(line: str, name: str) -> bool:
+    return line.strip().partition(" = ")[0] == name
+
+
+def _in_place(body: list[str], params: list[str], new: list[str]) -> list[str]:
+    """``body`` with each new parameter value written over the old one where no later line reads the old
+    one (no tuple to build and unpack per step; the same arithmetic)."""
+    body = list(body)
+    for p, u in zip(params, new):
+        at = next(i for i, line in enumerate(body) if _assigns(line, u))
+        word = re.compile(rf"\b{p}\b")
+        if not any(word.search(line) for line in body[at + 1:]):
+            renamed = re.compile(rf"\b{u}\b")
+            body[at:] = [renamed.sub(p, line) for line in body[at:]]
+    return body
+
+
+def _shared(lines: list[str]) -> list[str]:
+    """``lines`` (each name assigned once) with a value computed again under a new name read from its first
+    name (a layerwise step's second group recomputes the output layer's factors and δ unchanged)."""
+    first: dict[str, str] = {}
+    alias: dict[str, str] = {}
+    kept = []
+    for line in lines:
+        target, _, rest = line.strip().partition(" = ")
+        if rest:
+            rest = re.sub(r"[A-Za-z_]\w*", lambda m: alias.get(m.group(), m.group()), rest)
+            if rest in first:
+                alias[target] = first[rest]
+                continue
+            first[rest] = target
+            line = f"{line[:len(line) - len(line.lstrip())]}{target} = {rest}"
+        else:
+            line = re.sub(r"[A-Za-z_]\w*", lambda m: alias.get(m.group(), m.group()), line)
+        kept.append(line)
+    return kept
 
 
 def _live(lines: list[str]) -> list[str]:

@@ -184,6 +184,13 @@ class _Walker:
         self.real = real
         self.names: list[str] = []
 
+    def segment(self, node: ast.AST) -> str | None:
+        """``node``'s source text: sliced directly from a one-line ASCII source (offsets are bytes there),
+        where ``ast.get_source_segment`` would split the whole source again for every number."""
+        if self.source.isascii() and "\n" not in self.source and "\r" not in self.source:
+            return self.source[node.col_offset:node.end_col_offset]
+        return ast.get_source_segment(self.source, node)
+
     def reject(self, node: ast.AST, what: str) -> ParseError:
         segment = ast.get_source_segment(self.source, node) or type(node).__name__
         return ParseError(
@@ -243,7 +250,7 @@ class _Walker:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.reject(node, "only numbers are allowed as constants, not strings or other literals")
-        segment = ast.get_source_segment(self.source, node) or repr(value)
+        segment = self.segment(node) or repr(value)
         if len(segment) > MAX_LITERAL:
             raise self.reject(node, f"number literals are limited to {MAX_LITERAL} characters")
         if isinstance(value, int):

@@ -52,6 +52,7 @@ __all__ = [
     "TRAJECTORY_AGREEMENT_EXTRA",
     "TRAJECTORY_TRIES",
     "TRAJECTORY_CHECK_EXTRA",
+    "TRAJECTORY_PADE_GUARD_BITS",
     "CLAIM_GUARD_DIGITS",
     "CLAIM_MIN_DIGITS",
     "CLAIM_STEPS_MIN_DIGITS",
@@ -91,6 +92,8 @@ TRAJECTORY_DEFAULT_DIGITS = 15  # the digits of a float64 descent run (digits=No
 TRAJECTORY_AGREEMENT_EXTRA = 2  # a many-step run's two precisions must agree to digits + this
 TRAJECTORY_CHECK_EXTRA = 10  # a many-step run is checked by the same run this many digits finer (exp at twice the
 #   digits costs some four times as much, and the check's run needs only to be much finer than the tolerance)
+TRAJECTORY_PADE_GUARD_BITS = 4  # the generated descent loop takes exp(d) of a small step d from its [4/4] Padé
+#   approximant where that is within 2**-(precision + this) of exp(d), else from exp itself
 TRAJECTORY_TRIES = 4  # precisions a many-step run tries, each twice the last, before PrecisionError
 CLAIM_GUARD_DIGITS = 3  # claims: digits certified and shown beyond those a claim states
 CLAIM_MIN_DIGITS = 20  # claims: significant digits certified of every exact value, at least

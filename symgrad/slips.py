@@ -39,6 +39,10 @@ __all__ = ["Slip", "WrittenSlip", "ComputedSlip", "SLIPS", "MAX_CANDIDATES", "Di
 #: 2 × 64 × 11 = 1,408 recomputations for a quantity, however many claims name it.
 MAX_CANDIDATES = 64
 
+#: A slip in a claim after k steps is redone in the person's own rounding (every step rounded, as by
+#: hand) for k up to this; beyond it, a calculation no one does by hand, only in the exact numbers.
+MAX_ROUNDED_STEPS = 20
+
 Candidates = Iterator[tuple[str, Callable[[], object]]]  # (explanation, the quantity redone with that slip)
 
 
@@ -102,10 +106,10 @@ def diagnosis(judge: ClaimJudge, claim: Claim, world: World, exact) -> Diagnosis
     own = _OwnRounding(judge, policy)
     for given, w, _, _ in list(worlds):
         try:
-            value = judge.quantity(claim, w, rounding=policy)
+            value = _own(judge, claim, w, policy)
         except (SymgradError, ArithmeticError, ValueError):
             continue
-        if all(rounded(value, q) != rounded(r, q) for _, r in references):
+        if all(rounded(value, q) != rounded(r, q) for _, r in references):  # else their rounding changes nothing
             label = f"{given}, with {policy.describe()}"
             references.append((label, value))
             worlds.append((label, w, value, own))
@@ -138,6 +142,24 @@ def diagnosis(judge: ClaimJudge, claim: Claim, world: World, exact) -> Diagnosis
         return Diagnosis("not the exact value rounded; one significant digit is too few to tell which slip it was",
                          None)
     return Diagnosis(_NOTHING + _nearest(claim, tried, near), None)
+
+
+def _own(judge: ClaimJudge, claim: Claim, world: World, policy: Rounding):
+    """The claimed quantity in the person's own rounding: after k > 1 steps (from the spec's point, no
+    step of theirs written), every step rounded; else the last calculation rounded (``quantity``)."""
+    k = claim.steps
+    if k and k > 1 and not world.steps and claim.wrt is None and k <= MAX_ROUNDED_STEPS:
+        return judge.rounded_steps(k, rounding=policy)[claim.name]
+    return judge.quantity(claim, world, rounding=policy)
+
+
+def _after(judge: ClaimJudge, claim: Claim, k: int, **options):
+    """``claim``'s quantity after ``k`` steps: exact, or for the person's own rounding (``_OwnRounding``)
+    every step rounded as by hand (k up to ``MAX_ROUNDED_STEPS``)."""
+    policy = getattr(judge, "_policy", None)
+    if policy is None or k > MAX_ROUNDED_STEPS:
+        return judge.exact_steps(k, **options)[claim.name]
+    return judge.rounded_steps(k, rounding=policy, **options)[claim.name]
 
 
 class _OwnRounding:
@@ -175,13 +197,17 @@ def _nearest(claim: Claim, tried: list, near: list) -> str:
     """The two recomputations nearest the claim, in units of its last digit (and any match too weak to name)."""
     parts = [f"{label} matches, but a match this close could be chance (confidence {c:.2f}, "
              f"below {SLIP_CONFIDENCE})" for label, _, c in near[:2]]
-    scored = sorted(((abs(claim.number - v) / claim.quantum, label, v) for label, v in tried
-                     if all(label != n[0] for n in near)), key=lambda t: t[0])
+    named = {n[0] for n in near}
+    scored = sorted((((abs(claim.number - v) / claim.quantum).to_integral_value(), len(label), label, v)
+                     for label, v in tried if label not in named))
     seen = set()
-    for units, label, v in scored:
-        if label in seen or len(parts) >= 2:
+    for units, _, label, v in scored:  # one line per number: the shorter story (the exact numbers') of two that agree
+        if len(parts) >= 2:
+            break
+        shown = rounded(v, claim.quantum)
+        if label in seen or shown in seen:
             continue
-        seen.add(label)
+        seen.update((label, shown))
         parts.append(f"{label} gives {_plain_signed(rounded(v, claim.quantum))} "
                      f"({units:.0f} units of the last digit away)")
     return ("; nearest: " + "; ".join(parts)) if parts else ""
@@ -415,8 +441,9 @@ def _wrong_weight(judge: ClaimJudge, claim: Claim, world: World, correct) -> Can
 def _step_count(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
     k = claim.steps
     if k:
-        yield f"one step too few: this is the value after {k - 1} steps", lambda: judge.exact_steps(k - 1)[claim.name]
-        yield f"one step too many: this is the value after {k + 1} steps", lambda: judge.exact_steps(k + 1)[claim.name]
+        yield (f"one step too few: this is the value after {k - 1} step{'s' if k - 1 != 1 else ''}",
+               lambda: _after(judge, claim, k - 1))
+        yield f"one step too many: this is the value after {k + 1} steps", lambda: _after(judge, claim, k + 1)
 
 
 def _sequential(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
@@ -426,7 +453,7 @@ def _sequential(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candi
             if k == 1:  # one step is redone by the judge: in the person's own rounding too
                 yield _SEQUENTIAL, lambda: judge.quantity(claim, world, rule="layerwise")
             else:
-                yield _SEQUENTIAL, lambda: judge.exact_steps(k, rule="layerwise")[claim.name]
+                yield _SEQUENTIAL, lambda: _after(judge, claim, k, rule="layerwise")
     elif claim.wrt is not None:
         b = claim.wrt
         if (claim.name == net.output and b in net.params and net.learning_rate is not None
@@ -443,16 +470,16 @@ def _biases_frozen(judge: ClaimJudge, claim: Claim, world: World, correct) -> Ca
     if biases and not (claim.name in judge.network.params and k == 1):  # weights after one step ignore biases
         fixed = ", ".join(biases)
         yield (f"the biases ({fixed}) left out of the update",
-               lambda: judge.exact_steps(k, frozen=biases)[claim.name])
+               lambda: _after(judge, claim, k, frozen=biases))
         yield (f"{_SEQUENTIAL}, with the biases ({fixed}) left out of the update",
-               lambda: judge.exact_steps(k, rule="layerwise", frozen=biases)[claim.name])
+               lambda: _after(judge, claim, k, rule="layerwise", frozen=biases))
 
 
 def _rate_every_step(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:
     k = claim.steps
     if k and k > 1:
         yield ("the learning rate missing in every step (η = 1)",
-               lambda: judge.exact_steps(k, learning_rate=1)[claim.name])
+               lambda: _after(judge, claim, k, learning_rate=1))
 
 
 def _degrees(judge: ClaimJudge, claim: Claim, world: World, correct) -> Candidates:

@@ -14,11 +14,12 @@ from symgrad import claims, descent
 from symgrad.slips import MAX_CANDIDATES
 
 
-def _hand_descent(steps: int) -> dict:
-    """Mazur's 2-2-2 network trained by hand: forward, δ of each layer, simultaneous update, η = 1/2."""
+def _hand_descent(steps: int, *, layerwise: bool = False, eta: str = "0.5") -> dict:
+    """Mazur's 2-2-2 network trained by hand: forward, δ of each layer, simultaneous update, η = 1/2
+    (``layerwise``: the output layer first, the hidden δ then taken with its new weights)."""
     i1, i2, t1, t2 = map(mpmath.mpf, ("0.05", "0.1", "0.01", "0.99"))
     w = [mpmath.mpf(x) for x in ("0.15", "0.2", "0.25", "0.3", "0.4", "0.45", "0.5", "0.55")]
-    b1, b2, eta = mpmath.mpf("0.35"), mpmath.mpf("0.6"), mpmath.mpf("0.5")
+    b1, b2, eta = mpmath.mpf("0.35"), mpmath.mpf("0.6"), mpmath.mpf(eta)
     s = lambda x: 1 / (1 + mpmath.exp(-x))  # noqa: E731
     for _ in range(steps + 1):
         h1, h2 = s(w[0] * i1 + w[1] * i2 + b1), s(w[2] * i1 + w[3] * i2 + b1)
@@ -27,9 +28,10 @@ def _hand_descent(steps: int) -> dict:
         if _ == steps:
             return {"w1": w[0], "w5": w[4], "b1": b1, "b2": b2, "E_total": loss}
         d1, d2 = (o1 - t1) * o1 * (1 - o1), (o2 - t2) * o2 * (1 - o2)
-        e1, e2 = (d1 * w[4] + d2 * w[6]) * h1 * (1 - h1), (d1 * w[5] + d2 * w[7]) * h2 * (1 - h2)
-        grads = [e1 * i1, e1 * i2, e2 * i1, e2 * i2, d1 * h1, d1 * h2, d2 * h1, d2 * h2]
-        w = [x - eta * g for x, g in zip(w, grads)]
+        top = [w[4] - eta * d1 * h1, w[5] - eta * d1 * h2, w[6] - eta * d2 * h1, w[7] - eta * d2 * h2]
+        w5, w6, w7, w8 = top if layerwise else w[4:]
+        e1, e2 = (d1 * w5 + d2 * w7) * h1 * (1 - h1), (d1 * w6 + d2 * w8) * h2 * (1 - h2)
+        w = [w[0] - eta * e1 * i1, w[1] - eta * e1 * i2, w[2] - eta * e2 * i1, w[3] - eta * e2 * i2] + top
         b1, b2 = b1 - eta * (e1 + e2), b2 - eta * (d1 + d2)
 
 
@@ -39,6 +41,41 @@ def test_generated_trajectory_matches_a_hand_written_descent():
     run = descent.certified_steps(symgrad.derive(symgrad.load("mazur")), 300, digits=30, record=(300,))[300]
     for name, value in hand.items():
         assert abs(run[name] - value) <= abs(value) * mpmath.mpf(10) ** -30, name
+
+
+def test_generated_layerwise_trajectory_matches_a_hand_written_descent():
+    """The layerwise loop reads the output layer's δ once and updates in place: still Mazur's numbers."""
+    with mpmath.workdps(60):
+        hand = _hand_descent(400, layerwise=True)
+    run = descent.certified_steps(symgrad.derive(symgrad.load("mazur")), 400, digits=30, rule="layerwise",
+                                  record=(400,))[400]
+    for name, value in hand.items():
+        assert abs(run[name] - value) <= abs(value) * mpmath.mpf(10) ** -30, name
+
+
+def test_small_steps_through_the_pade_approximant_match_a_hand_written_descent(monkeypatch):
+    """With η = 1/100000 every step's change of each net input is below 2**-21, so the loop takes each
+    exp from the Padé approximant; 600 such steps give Mazur's numbers to 30 digits at the first
+    precision tried (a retry at twice the precision would take every exp from exp itself)."""
+    monkeypatch.setattr(descent, "TRAJECTORY_TRIES", 1)
+    with mpmath.workdps(60):
+        hand = _hand_descent(600, eta="0.00001")
+    run = descent.certified_steps(symgrad.derive(symgrad.load("mazur")), 600, digits=30, learning_rate="1/100000",
+                                  record=(600,))[600]
+    for name, value in hand.items():
+        assert abs(run[name] - value) <= abs(value) * mpmath.mpf(10) ** -30, name
+
+
+def test_the_pade_step_is_exp_to_the_working_precision():
+    """[4/4] Padé of exp at the largest step it is used for, against mpmath's exp at 200 digits."""
+    with mpmath.workdps(200):
+        for bits in (40, 103, 136, 300):
+            for d in (descent.pade_limit(bits), -descent.pade_limit(bits)):
+                x = mpmath.mpf(d.numerator) / d.denominator
+                p = lambda t: 1 + t / 2 + 3 * t ** 2 / 28 + t ** 3 / 84 + t ** 4 / 1680  # noqa: E731
+                error = abs(p(x) / p(-x) / mpmath.exp(x) - 1)
+                assert error < mpmath.mpf(2) ** -(bits + 2), (bits, d)
+                assert error > mpmath.mpf(2) ** -(bits + 60)  # the bound is not vacuous: d is as large as allowed
 
 
 def test_a_long_claim_is_judged_against_the_hand_written_descent():

@@ -11,9 +11,12 @@ the CPU time):
   baseline is `symgrad.descend`, which certifies every step (two precisions per step); it runs
   M steps and is extrapolated to N.
 - three 10,000-step claims in one file: one trajectory records every step count asked for.
-- 200 and 2,000 gradient claims on the 2-2-2 (all right, and all wrong with two digits): time
-  should grow linearly with the number of claims.
+- 200, 500, 1,000 and 2,000 gradient claims on the 2-2-2 (all right, and all wrong with two
+  digits): time should grow linearly with the number of claims (the CPU ms per claim stay flat;
+  wrong claims of the same quantity share one slip search, so they fall).
 - one gradient claim on a 20-20-1 and on a 60-80-1 sigmoid MLP.
+- 2,000 distinct wrong claims after one step (`w3+ = 0.1002`) and after 1…15 steps: each judged
+  with only the earlier numbers that can feed it, so earlier lines do not make later ones dearer.
 - `E_total@100000` against the same trajectory certified as before (20 digits, then twice the
   precision) in the same run; `dn30/da = a` on a 30-node DAG whose derivative written out grows
   exponentially; 200 chains `dE_total/dw5 = 0.74136507*0.186815602*0.593269992` (each substituted
@@ -102,12 +105,18 @@ def main() -> None:
     three = "E_total@10000 = 0.0000043553211\nw5@10000 = 0.1\nE_total@9999 = 0.1\n"
     _, cpu, wall = _timed(lambda: symgrad.check_claims(net, three))
     _row("three 10,000-step claims in one file", cpu, wall)
-    for count in (200, 2000):
-        for ok in (True, False):
+    for ok in (True, False):
+        for count in (200, 500, 1000, 2000):  # linear: the cost per claim stays flat
             text = _gradients(net, count, right=ok)
             report, cpu, wall = _timed(lambda: symgrad.check_claims(net, text))
             _row(f"{count} gradient claims ({'right' if ok else 'wrong'})", cpu, wall,
-                 f"-> {sum(r.verdict == 'right' for r in report.rows)} right")
+                 f"-> {sum(r.verdict == 'right' for r in report.rows)} right, {1000 * cpu / count:.2f} ms CPU per claim")
+    sheets = {"2,000 distinct wrong w+ claims (one step)": "w{}+ = 0.{:04d}\n",
+              "2,000 distinct wrong E_total@k, k = 1…15": "E_total@{} = 0.{:04d}\n"}
+    for label, form in sheets.items():
+        text = "".join(form.format(1 + k % (8 if "w{}" in form else 15), 1000 + k) for k in range(2000))
+        _, cpu, wall = _timed(lambda: symgrad.check_claims(net, text))
+        _row(label, cpu, wall)
     if not args.quick:
         for widths in ([20, 20, 1], [60, 80, 1]):
             mlp = _mlp(widths)
