@@ -24,7 +24,8 @@ from .errors import InvalidArgument
 from .files import write_text
 from .graph import Network
 
-__all__ = ["Sheet", "check_sheets", "summary_csv", "annotate_markdown", "annotate_latex", "check_files"]
+__all__ = ["Sheet", "check_sheets", "summary_csv", "annotate_markdown", "annotate_latex", "write_annotated",
+           "check_files"]
 
 _MARK = {"right": "✓", "wrong": "✗", "unreadable": "?", "undecided": "?"}
 
@@ -147,6 +148,20 @@ def _annotated_names(sheets: Sequence[Sheet]) -> list[str]:
     return names
 
 
+def write_annotated(annotate: str | Path, sheets: Sequence[Sheet], *, inputs: Sequence) -> None:
+    """Each sheet back as ``NAME.md`` and ``NAME.tex`` in the folder ``annotate`` (made if missing), one
+    distinct name per sheet, never over one of ``inputs``."""
+    folder = Path(annotate)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot make the folder {annotate}: {exc.strerror}; choose another with "
+                              "--annotate") from None
+    for sheet, name in zip(sheets, _annotated_names(sheets)):
+        write_text(folder / f"{name}.md", annotate_markdown(sheet), inputs=inputs)
+        write_text(folder / f"{name}.tex", annotate_latex(sheet), inputs=inputs)
+
+
 def check_files(network: Network, paths: Sequence[str], *, rounding: str = "half-up", output_format: str = "text",
                 summary: str | None = None, annotate: str | None = None, spec: str | None = None) -> tuple[str, int]:
     """What ``symgrad check SPEC FILE...`` prints and its exit status (0 every claim right, 1 otherwise).
@@ -158,15 +173,7 @@ def check_files(network: Network, paths: Sequence[str], *, rounding: str = "half
     if summary is not None:
         write_text(summary, summary_csv(sheets), inputs=inputs)
     if annotate is not None:
-        folder = Path(annotate)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InvalidArgument(f"cannot make the folder {annotate}: {exc.strerror}; choose another with "
-                                  "--annotate") from None
-        for sheet, name in zip(sheets, _annotated_names(sheets)):
-            write_text(folder / f"{name}.md", annotate_markdown(sheet), inputs=inputs)
-            write_text(folder / f"{name}.tex", annotate_latex(sheet), inputs=inputs)
+        write_annotated(annotate, sheets, inputs=inputs)
     status = 0 if all(s.report.ok for s in sheets) else 1
     if output_format == "json":
         if len(sheets) == 1:

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from .claim_parser import parse_claims, read_claims_file
 from .claim_report import RIGHT_VERDICTS
-from .claim_sheets import Sheet, annotate_latex, annotate_markdown, check_sheets, summary_csv
+from .claim_sheets import Sheet, check_sheets, summary_csv, write_annotated
 from .errors import InvalidArgument, SpecError
 from .files import write_text
 from .graph import Network
@@ -189,16 +189,6 @@ def class_csv(graded: Sequence[GradedSheet]) -> str:
     return out.getvalue()
 
 
-def _names(graded: Sequence[GradedSheet]) -> list[str]:
-    seen: dict[str, int] = {}
-    names = []
-    for g in graded:
-        stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(g.sheet.source).stem) or "sheet"
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
-    return names
-
-
 def grade_class(folder: str | Path, paths: Sequence[str], *, rounding: str = "half-up", output_format: str = "text",
                 summary: str | None = None, annotate: str | None = None,
                 follow_through: bool | None = None) -> tuple[str, int]:
@@ -209,15 +199,7 @@ def grade_class(folder: str | Path, paths: Sequence[str], *, rounding: str = "ha
     if summary is not None:
         write_text(summary, class_csv(graded), inputs=inputs)
     if annotate is not None:
-        where = Path(annotate)
-        try:
-            where.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InvalidArgument(f"cannot make the folder {annotate}: {exc.strerror}; choose another with "
-                                  "--annotate") from None
-        for g, name in zip(graded, _names(graded)):
-            write_text(where / f"{name}.md", annotate_markdown(g.sheet), inputs=inputs)
-            write_text(where / f"{name}.tex", annotate_latex(g.sheet), inputs=inputs)
+        write_annotated(annotate, [g.sheet for g in graded], inputs=inputs)
     status = 0 if all(g.sheet.report.ok for g in graded) else 1
     if output_format == "json":
         data = [{"sheet": g.sheet.source, "variant": g.variant, "marks": _number(g.marks), "out_of": _number(g.out_of),
