@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from typing import Callable, Mapping, Sequence
 
@@ -82,17 +81,21 @@ def preactivations(derivation: Derivation, values: Mapping[str, object]) -> tupl
     """(name of z, z) for every sigmoid(z) or tanh(z) in the network's nodes, z evaluated at ``values``
     (the node values of an evaluation), in graph order."""
     found = []
-    net = derivation.network
-    for name in derivation.order:
-        node = net.nodes.get(name)
-        if node is None:
-            continue
-        for sub in sympy.preorder_traversal(node.expr):
-            if isinstance(sub, sympy.Function) and sub.func in SQUASHING:
-                arg = sub.args[0]
-                label = arg.name if isinstance(arg, sympy.Symbol) else f"the argument of {sub.func.__name__} in {name}"
-                found.append((label, _value_of(arg, values)))
+    for name, sub in _subexpressions(derivation):
+        if isinstance(sub, sympy.Function) and sub.func in SQUASHING:
+            arg = sub.args[0]
+            label = arg.name if isinstance(arg, sympy.Symbol) else f"the argument of {sub.func.__name__} in {name}"
+            found.append((label, _value_of(arg, values)))
     return tuple(found)
+
+
+def _subexpressions(derivation: Derivation):
+    """(node name, subexpression) for every subexpression of every node's definition, in graph order."""
+    for name in derivation.order:
+        node = derivation.network.nodes.get(name)
+        if node is not None:
+            for sub in sympy.preorder_traversal(node.expr):
+                yield name, sub
 
 
 def _value_of(expr: sympy.Expr, values: Mapping[str, object]):
@@ -105,15 +108,10 @@ def _value_of(expr: sympy.Expr, values: Mapping[str, object]):
 
 def _sums(derivation: Derivation, values: Mapping[str, object]):
     """(node, sum, largest term) for every sum inside a node's definition."""
-    net = derivation.network
-    for name in derivation.order:
-        node = net.nodes.get(name)
-        if node is None:
-            continue
-        for sub in sympy.preorder_traversal(node.expr):
-            if isinstance(sub, sympy.Add):
-                terms = [abs(_value_of(t, values)) for t in sub.args]
-                yield name, _value_of(sub, values), max(terms)
+    for name, sub in _subexpressions(derivation):
+        if isinstance(sub, sympy.Add):
+            terms = [abs(_value_of(t, values)) for t in sub.args]
+            yield name, _value_of(sub, values), max(terms)
 
 
 def nice_problems(derivation: Derivation, at: Mapping[str, object], *, rules: NiceRules = NICE) -> tuple[str, ...]:
