@@ -36,7 +36,7 @@ from .errors import DomainError, InvalidArgument, SymgradError
 from .evaluation import evaluate_gradients
 from .finite_differences import (EPS, SCHEMES, SLOPE_STENCIL, Scheme, default_step, higher_derivatives,
                                  roundoff_bound, scheme_named, truncation_bound)
-from .gradcheck_problems import MATRIX_BATCH_KEYS, ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem, scalar_problem
+from .gradcheck_problems import ExactPoint, MatrixProblem, ScalarProblem, loss_at, matrix_problem, scalar_problem
 from .gradcheck_report import GRADCHECK_VERDICTS, GradcheckReport, GradcheckRow
 from .graph import Network
 from .kinks import check_analytic, kink_within, one_sided_differences
