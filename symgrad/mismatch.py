@@ -125,11 +125,13 @@ def run_campaign(prop: Callable, strategy, settings=None) -> None:
     """Run ``prop`` over ``strategy`` under ``settings`` (default: the loaded profile) as the property runners
     do: no deadline, no explain phase (it traces coverage, which takes 15-40 s after a failure found in under
     one, and its "these lines were always and only run by failing examples" points into symgrad's own code),
-    and a failure without symgrad's frames (``run_property``)."""
+    one failure reported (the smallest, even where a bug fails in two ways, e.g. a wrong shape on one network
+    and wrong numbers on another), and a failure without symgrad's frames (``run_property``)."""
     __tracebackhide__ = True
     base = settings if settings is not None else Settings()
     chosen = Settings(base, deadline=None, phases=[p for p in base.phases if p is not Phase.explain],
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                      report_multiple_bugs=False)  # one failure, its table first, not an ExceptionGroup of several
     run_property(chosen(given(strategy)(prop)))
 
 

@@ -71,7 +71,8 @@ def _parse_latex():
 
 # Printed function heads SymPy's parser cannot read → a placeholder function it reads (F_{6}: the indicator).
 _HEADS = {r"\operatorname{share}_{\max}": "F_{1}", r"\operatorname{share}_{\min}": "F_{2}",
-          r"\operatorname{LSE}": "F_{3}", r"\operatorname{relu}": "F_{4}", r"\operatorname{sign}": "F_{5}"}
+          r"\operatorname{LSE}": "F_{3}", r"\operatorname{relu}": "F_{4}", r"\operatorname{sign}": "F_{5}",
+          r"\operatorname{sgn}": "F_{5}"}
 # Heads SymPy's parser reads as undefined functions, by name → the function they print.
 _PARSED = {"sigma": sigmoid, "theta": sympy.Heaviside, "max": sympy.Max, "min": sympy.Min,
            "F_{1}": max_share, "F_{2}": min_share, "F_{3}": logsumexp, "F_{4}": relu, "F_{5}": sympy.sign,
@@ -98,6 +99,9 @@ def _parse_back(text: str, names) -> sympy.Expr:
         source = name.sub(lambda _: rf"\left(Z_{{{k}}}\right)", source)  # in parentheses: x (1 − x) is no call
         back[sympy.Symbol(f"Z_{{{k}}}")] = symbol
     source = re.sub(r"\\mathbb\{1\}\\left\[(.*?) \\le 0\\right\]", r"F_{6}\\left(\1\\right)", source)
+    # An Iverson bracket of a piecewise partial, [a > b] or [a < b]: the step θ(a − b) or θ(b − a).
+    source = re.sub(r"\\left\[(.*?) > (.*?)\\right\]", r"\\theta\\left(\1 - \\left(\2\\right)\\right)", source)
+    source = re.sub(r"\\left\[(.*?) < (.*?)\\right\]", r"\\theta\\left(\2 - \\left(\1\\right)\\right)", source)
     source = source.replace(r"\left|{", "|").replace(r"}\right|", "|")
     parsed = parse_latex(source).xreplace(back)
     return parsed.replace(lambda e: isinstance(e, sympy.core.function.AppliedUndef) and e.func.__name__ in _PARSED,
