@@ -37,14 +37,19 @@ LECTURE_FORMS = [
     ("bce", "E_o1", "t1", "-(log(out_o1) - log(1 - out_o1))"),
     ("direct", "L", "w", "-(y - w * x) * x"),  # the sign on the first factor: no −((y − w·x)·x)
     ("direct", "L", "x", "-(y - w * x) * w"),
+    ("square", "f", "h", "2 * h"),  # the product rule on h * h: 2·h, not h + h
 ]
 
 DIRECT = symgrad.loads('[symbols]\ninputs = ["x"]\ntargets = ["y"]\nparams = ["w"]\n[values]\nx = 2\ny = 1\n'
                        'w = 0.5\n[nodes]\nL = "1/2*(y - w*x)**2"\n')
 
 
+SQUARE = symgrad.loads('[symbols]\ninputs = ["x"]\nparams = ["w"]\n[values]\nx = 2\nw = 0.5\n[nodes]\n'
+                       'h = "w*x"\nf = "h*h"\n')
+
+
 def _network(name: str):
-    return {"softmax": SOFTMAX, "bce": BCE, "direct": DIRECT}.get(name) or symgrad.load(name)
+    return {"softmax": SOFTMAX, "bce": BCE, "direct": DIRECT, "square": SQUARE}.get(name) or symgrad.load(name)
 
 
 def _form(network, node: str, wrt: str):
