@@ -35,7 +35,8 @@ from .limits import LONG_OPERANDS
 from .precision import DEFAULT_DIGITS, WORKING_EXTRA, Rounding, validate_digits, format_number
 from .stable import stabilize
 
-__all__ = ["Values", "GradientValues", "Overrides", "evaluate", "evaluate_gradients", "evaluate_expr"]
+__all__ = ["Values", "GradientValues", "Overrides", "evaluate", "evaluate_gradients", "evaluate_expr", "Solver",
+           "certified"]
 
 _NO_ROUNDING = Rounding()
 
@@ -104,7 +105,7 @@ def _point_text(env: Mapping[str, object], symbols) -> str:
 
 
 # -- whole graphs ----------------------------------------------------------------------
-class _Solver:
+class Solver:
     """One evaluation of a derivation (or a network's forward pass) at one precision."""
 
     def __init__(self, network: Network, *, exact: bool, digits: int | None, rounding: Rounding,
@@ -240,7 +241,7 @@ def _stabilized(expr: sympy.Expr) -> sympy.Expr:
 
 
 
-def _certified(compute: Callable[[int], object], digits: int):
+def certified(compute: Callable[[int], object], digits: int):
     """Run ``compute(digits)`` at two working precisions and insist every number agrees to ``digits``."""
     dps = digits + WORKING_EXTRA
     tolerance = mpmath.mpf(10) ** (-digits - 3)
@@ -295,14 +296,14 @@ def evaluate(network: Network, *, at: Mapping[str, object] | None = None,
     overrides = overrides or Overrides()
 
     def compute(digits_: int | None) -> Values:
-        solver = _Solver(network, exact=digits_ is not None, digits=digits_, rounding=rounding, overrides=overrides)
+        solver = Solver(network, exact=digits_ is not None, digits=digits_, rounding=rounding, overrides=overrides)
         env = solver.forward(solver.leaves(at), network.nodes)
         return Values({n: env[n] for n in network.quantities}, digits_)
 
     if digits is None:
         return compute(None)
     validate_digits(digits)
-    return Values(_certified(compute, digits).values, digits)
+    return Values(certified(compute, digits).values, digits)
 
 
 def evaluate_gradients(derivation: Derivation, *, at: Mapping[str, object] | None = None,
@@ -321,7 +322,7 @@ def evaluate_gradients(derivation: Derivation, *, at: Mapping[str, object] | Non
     _check_overrides(derivation, overrides)
 
     def compute(digits_: int | None) -> GradientValues:
-        solver = _Solver(network, exact=digits_ is not None, digits=digits_, rounding=rounding, overrides=overrides)
+        solver = Solver(network, exact=digits_ is not None, digits=digits_, rounding=rounding, overrides=overrides)
         env = solver.forward(solver.leaves(at), derivation.order)
         return solver.backward(derivation, env)
 
@@ -329,7 +330,7 @@ def evaluate_gradients(derivation: Derivation, *, at: Mapping[str, object] | Non
         result = compute(None)
     else:
         validate_digits(digits)
-        result = _certified(compute, digits)
+        result = certified(compute, digits)
     return GradientValues(result.output, result.values, result.factors, result.terms, result.adjoints,
                           result.gradients, digits, rounding, result.undefined)
 

@@ -20,7 +20,7 @@ import mpmath
 from .chain import Derivation
 from .errors import InvalidArgument
 from .precision import GUARD_DIGITS, validate_digits
-from .second_order import _certify, _Exact, check_params, derive_second
+from .second_order import certify, ExactPass, check_params, derive_second
 
 __all__ = ["Piece", "Step", "SolvedHessianEntry", "HessianSolution", "solve_hessian", "hessian_pairs"]
 
@@ -91,14 +91,14 @@ def solve_hessian(derivation: Derivation, params: Sequence[str], *, at: Mapping[
         holder: dict = {}
 
         def compute(digits_, a=a, b=b):
-            exact = _Exact(second, at, digits_)
+            exact = ExactPass(second, at, digits_)
             holder["kinks"] = exact.kinks()
             tangents, dots = exact.passes({b: 1})
             holder["steps"] = _steps(second, exact, tangents, dots, a)
             return {f"{k}": step.value for k, step in enumerate(holder["steps"][0] + holder["steps"][1])} | {
                 "entry": dots.get(a, exact.zero)}
 
-        numbers = _certify(compute, digits + GUARD_DIGITS)
+        numbers = certify(compute, digits + GUARD_DIGITS)
         kinks.update(holder["kinks"])
         tangent_steps, delta_steps = holder["steps"]
         entries.append(SolvedHessianEntry(a, b, numbers["entry"], tangent_steps, delta_steps))

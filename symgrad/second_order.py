@@ -33,15 +33,15 @@ import sympy
 
 from .chain import Derivation, Term, accumulate
 from .errors import GraphError, InvalidArgument
-from .evaluation import Overrides, Values, _certified, _Solver
+from .evaluation import Overrides, Solver, Values, certified
 from .functions import local_derivative
 from .graph import as_number
 from .limits import MAX_HESSIAN_PARAMS
 from .precision import DEFAULT_DIGITS, Rounding, validate_digits
 
 __all__ = ["SecondFactor", "SecondOrder", "HessianValues", "HvpValues", "JvpValues", "derive_second",
-           "tangent_pass", "adjoint_tangent_pass", "hessian", "gauss_newton", "hvp", "jvp", "check_params", "hvp_variant", "VARIANTS",
-           "gauss_newton_split"]
+           "tangent_pass", "adjoint_tangent_pass", "hessian", "gauss_newton", "hvp", "jvp", "check_params",
+           "hvp_variant", "VARIANTS", "ExactPass", "certify", "gauss_newton_split"]
 
 
 @dataclass(frozen=True)
@@ -182,13 +182,13 @@ def _direction(derivation: Derivation, v: Mapping[str, object], *, leaves: bool)
     return {k: as_number(x, what=f"v[{k!r}]") for k, x in v.items()}
 
 
-class _Exact:
+class ExactPass:
     """One evaluation at the current working precision: values, factors, δ, and their derivatives."""
 
     def __init__(self, second: SecondOrder, at, digits_: int | None):
         derivation = second.derivation
         self.second = second
-        self.solver = _Solver(derivation.network, exact=digits_ is not None, digits=digits_, rounding=Rounding(),
+        self.solver = Solver(derivation.network, exact=digits_ is not None, digits=digits_, rounding=Rounding(),
                               overrides=Overrides())
         env = self.solver.forward(self.solver.leaves(at), derivation.order)
         self.env = env
@@ -237,11 +237,11 @@ class _Exact:
         return tuple(dict.fromkeys(found))
 
 
-def _certify(compute: Callable[[int | None], dict], digits: int | None) -> dict:
+def certify(compute: Callable[[int | None], dict], digits: int | None) -> dict:
     if digits is None:
         return compute(None)
     validate_digits(digits)
-    return _certified(lambda d: Values(compute(d), d), digits).values
+    return certified(lambda d: Values(compute(d), d), digits).values
 
 
 def hessian(derivation: Derivation, *, at: Mapping[str, object] | None = None,
@@ -284,7 +284,7 @@ def _matrix(derivation: Derivation, at, digits: int | None, keep) -> HessianValu
     found: dict[str, tuple[str, ...]] = {}
 
     def compute(digits_):
-        exact = _Exact(second, at, digits_)
+        exact = ExactPass(second, at, digits_)
         found["kinks"] = exact.kinks()
         out = {}
         for j, p in enumerate(params):
@@ -292,7 +292,7 @@ def _matrix(derivation: Derivation, at, digits: int | None, keep) -> HessianValu
             out.update({f"{i},{j}": column[q] for i, q in enumerate(params)})
         return out
 
-    numbers = _certify(compute, digits)
+    numbers = certify(compute, digits)
     matrix = tuple(tuple(numbers[f"{i},{j}"] for j in range(len(params))) for i in range(len(params)))
     return HessianValues(params, matrix, digits, found["kinks"])
 
@@ -311,11 +311,11 @@ def hvp(derivation: Derivation, v: Mapping[str, object], *, at: Mapping[str, obj
     found: dict[str, tuple[str, ...]] = {}
 
     def compute(digits_):
-        exact = _Exact(second, at, digits_)
+        exact = ExactPass(second, at, digits_)
         found["kinks"] = exact.kinks()
         return exact.hvp(seed)
 
-    return HvpValues(_certify(compute, digits), digits, found["kinks"])
+    return HvpValues(certify(compute, digits), digits, found["kinks"])
 
 
 def jvp(derivation: Derivation, v: Mapping[str, object], *, at: Mapping[str, object] | None = None,
@@ -332,7 +332,7 @@ def jvp(derivation: Derivation, v: Mapping[str, object], *, at: Mapping[str, obj
     seed = _direction(derivation, v, leaves=True)
 
     def compute(digits_):
-        solver = _Solver(derivation.network, exact=digits_ is not None, digits=digits_, rounding=Rounding(),
+        solver = Solver(derivation.network, exact=digits_ is not None, digits=digits_, rounding=Rounding(),
                          overrides=Overrides())
         env = solver.forward(solver.leaves(at), derivation.order)
         factors = {}
@@ -348,7 +348,7 @@ def jvp(derivation: Derivation, v: Mapping[str, object], *, at: Mapping[str, obj
         add = lambda items: solver.arith.add(items) if len(items) > 1 else (items[0] if items else zero)  # noqa: E731
         return tangent_pass(derivation, {k: solver.number(x) for k, x in seed.items()}, factor, add, zero)
 
-    tangents = _certify(compute, digits)
+    tangents = certify(compute, digits)
     return JvpValues(tangents[derivation.output], tangents, digits)
 
 
@@ -421,7 +421,7 @@ def hvp_variant(derivation: Derivation, v: Mapping[str, object], *, drop: str,
     keep = _keeper(derivation, drop)
     second = derive_second(derivation)
     seed = _direction(derivation, v, leaves=False)
-    return _certify(lambda digits_: _Exact(second, at, digits_).hvp(seed, keep=keep), digits)
+    return certify(lambda digits_: ExactPass(second, at, digits_).hvp(seed, keep=keep), digits)
 
 
 def check_params(derivation: Derivation, names: Sequence[str]) -> tuple[str, ...]:

@@ -158,13 +158,13 @@ def test_report_evaluates_once(monkeypatch):
     import symgrad.evaluation as evaluation
 
     calls = []
-    original = evaluation._Solver.backward
+    original = evaluation.Solver.backward
 
     def counting(self, *args, **kwargs):
         calls.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(evaluation._Solver, "backward", counting)
+    monkeypatch.setattr(evaluation.Solver, "backward", counting)
     symgrad.report(load("mazur"), digits=9)
     assert len(calls) == 2  # one certified evaluation: the same pass at two working precisions
 
