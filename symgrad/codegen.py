@@ -19,6 +19,7 @@ would clash (``float`` becomes ``v_float``).
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import keyword
 import math
@@ -198,7 +199,7 @@ def kernel_closure(functions: dict[str, Callable], wanted: set[str]) -> list[str
     while frontier:
         name = frontier.pop()
         if name not in calls:
-            source = inspect.getsource(functions[name])
+            source = kernel_text(functions[name])
             calls[name] = {other for other in functions if other != name and re.search(rf"\b{other}\(", source)}
             frontier += calls[name]
     ordered: list[str] = []
@@ -211,4 +212,10 @@ def kernel_closure(functions: dict[str, Callable], wanted: set[str]) -> list[str
 def kernel_source(names: set[str]) -> str:
     """The source of the kernels named, and of the kernels they call, in order of name."""
     chosen = sorted(kernel_closure(_KERNELS, names))
-    return "\n\n".join(inspect.getsource(_KERNELS[n]).strip() for n in chosen)
+    return "\n\n".join(kernel_text(_KERNELS[n]).strip() for n in chosen)
+
+
+@functools.cache
+def kernel_text(function: Callable) -> str:
+    """A kernel's source, read once: ``inspect.getsource`` tokenizes the whole file on every call."""
+    return inspect.getsource(function)

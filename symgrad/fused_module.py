@@ -24,7 +24,7 @@ import numpy as np
 import sympy
 
 from . import fused_kernels
-from .codegen import NumpyPrinter, kernel_closure
+from .codegen import NumpyPrinter, kernel_closure, kernel_text
 from .errors import InvalidArgument, MissingDependency
 from .generated import CompiledGradient
 from .threads import free_cores, limited, threads_for
@@ -174,7 +174,7 @@ def kernel_lines(wanted: set[str]) -> list[str]:
     """Source lines defining the kernels named (and those they call) in a generated module, under numba."""
     lines = []
     for name in kernel_closure(KERNELS, wanted):  # callees first: numba resolves calls at definition
-        source = inspect.getsource(KERNELS[name]).strip()
+        source = kernel_text(KERNELS[name]).strip()
         if name in INTRINSIC_SOURCE:
             lines += ["", INTRINSIC_SOURCE[name], ""]
             continue

@@ -122,6 +122,7 @@ class ExactProgram:
         # value (log or √ of a negative) raises, as the walk's checks do: the walk then decides
         self.contexts = {p: gmpy2.context(precision=p, emax=_MAX_MAG, trap_overflow=True, trap_invalid=True,
                                           trap_divzero=True) for p in self.precisions}
+        self.code = compile(self.text, "<gradcheck exact side>", "exec")  # generated from the derivation only
         self.functions = {p: self._function(p) for p in self.precisions}
         self.tolerance = gmpy2.mpfr(10, self.precisions[1]) ** (-GRADCHECK_DIGITS - 3)
         self.numbers: dict[float, object] = {}  # each float leaf as an mpfr (exact at any precision), made once
@@ -130,7 +131,7 @@ class ExactProgram:
         """The generated function with its constants at ``prec`` bits."""
         with mpmath.workprec(prec), gmpy2.context(precision=prec):
             space = {**self.printer.namespace(), **_SPACE, "zero": gmpy2.mpfr(0)}
-        exec(compile(self.text, "<gradcheck exact side>", "exec"), space)  # generated from the derivation only
+        exec(self.code, space)
         return space["run"]
 
     def _mpfr(self, value: float):

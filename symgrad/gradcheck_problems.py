@@ -7,7 +7,6 @@ point, and the complex step.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -29,7 +28,7 @@ from .precision import FLOAT64_DIGITS, GRADCHECK_DIGITS
 __all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "scalar_problem", "loss_at",
            "MATRIX_BATCH_KEYS"]
 
-_PREPARED: dict = {}  # (id(network), its fingerprint) -> (weakref to it, derivation, compiled code, kinks, program)
+_PREPARED: dict = {}  # the network's shape (_shape) -> (derivation, compiled code, kinks, exact program)
 
 
 def _compiled_at(compiled, point: Mapping[str, float], moved: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict]:
@@ -141,37 +140,42 @@ def scalar_problem(network: Network, at: Mapping[str, object] | None) -> ScalarP
     """The scalar-form problem at the network's point (``at`` overrides leaves).
 
     Deriving, compiling and writing the exact side cost more than a small check itself, and a
-    campaign checks the same network at many points: they are kept for the last
-    ``limits.GRADCHECK_NETWORKS_KEPT`` networks (which they keep in memory), keyed by the network
-    object and everything in it (leaves, values, nodes, output), so a network changed since is
-    prepared again.
+    campaign checks the same network, or networks of the same shape, at many points: they are
+    kept for the last ``limits.GRADCHECK_NETWORKS_KEPT`` shapes (which they keep in memory),
+    keyed by what they depend on (the leaves and their kinds, the nodes, the output, the
+    constants' values and any data; not the other leaves' values, which every check gives), so a
+    new network object of the same shape (``copy.deepcopy``, ``symgrad.load`` again, the same
+    ``mlp`` with other weights) reuses them, and a network changed since is prepared again.
 
     >>> import symgrad
     >>> problem = scalar_problem(symgrad.load("mazur"), {"w1": 0.2})
     >>> problem.names[:2], problem.point["w1"], problem.program is not None
     (('w1', 'w2'), 0.2, True)
     """
-    key = (id(network), _fingerprint(network))
+    key = _shape(network)
     kept = _PREPARED.get(key)
-    if kept is None or kept[0]() is not network:
+    if kept is None or _shape(kept[0].network) != key:  # absent, or its network was changed in place since
         derivation = derive(network)
         compiled = compile_gradient(derivation, reduction="none")
         names = tuple(network.params or network.inputs)
         kinks = kink_arguments(network, network.ancestors(network.output))
         arguments = tuple(dict.fromkeys(arg for *_, arg in kinks))
-        kept = (weakref.ref(network), derivation, compiled, kinks, exact_program(derivation, names, arguments))
+        kept = (derivation, compiled, kinks, exact_program(derivation, names, arguments))
+        _PREPARED.pop(key, None)
         _PREPARED[key] = kept
         while len(_PREPARED) > GRADCHECK_NETWORKS_KEPT:
             del _PREPARED[next(iter(_PREPARED))]
-    _, derivation, compiled, kinks, program = kept
+    derivation, compiled, kinks, program = kept
     point = {k: float(v) for k, v in network.point(at).items()}
     return ScalarProblem(network, derivation, compiled, tuple(network.params or network.inputs), point, kinks, program)
 
 
-def _fingerprint(network: Network) -> tuple:
-    return (tuple(network.leaves.items()), tuple(network.nodes.items()), tuple(network.values.items()),
-            tuple(network.data.items()), network._output, network.learning_rate, id(network.structure),
-            network.description)
+def _shape(network: Network) -> tuple:
+    """What the prepared derivation, compiled code and exact side depend on: everything but the
+    values of parameters, inputs and targets (constants are compiled in as literals)."""
+    constants = tuple((n, network.values.get(n)) for n, leaf in network.leaves.items() if leaf.kind == "constant")
+    return (tuple(network.leaves.items()), tuple(network.nodes.items()), constants, tuple(network.data.items()),
+            network._output)
 
 
 def loss_at(problem: ScalarProblem | MatrixProblem, x: np.ndarray) -> tuple[float, np.ndarray | None]:

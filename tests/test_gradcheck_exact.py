@@ -7,6 +7,8 @@ case the generated code hands back); hand-computed kink arguments.
 
 from __future__ import annotations
 
+import math
+
 import mpmath
 import numpy as np
 import pytest
@@ -162,8 +164,60 @@ def test_a_loss_undefined_at_the_point_raises_the_walks_error():
 def test_at_most_the_limits_number_of_networks_is_kept():
     from symgrad.limits import GRADCHECK_NETWORKS_KEPT
 
-    networks = [symgrad.load("two_neurons") for _ in range(GRADCHECK_NETWORKS_KEPT + 3)]
+    networks = [symgrad.mlp([2, k, 1]) for k in range(1, GRADCHECK_NETWORKS_KEPT + 4)]  # all different shapes
     for net in networks:
         symgrad.gradcheck(net)
-    kept = [entry[0]() for entry in gradcheck_problems._PREPARED.values()]
+    kept = [entry[0].network for entry in gradcheck_problems._PREPARED.values()]
     assert len(kept) == GRADCHECK_NETWORKS_KEPT and kept == networks[-GRADCHECK_NETWORKS_KEPT:]  # the latest ones
+
+
+def _derives(monkeypatch) -> list:
+    calls = []
+    real = gradcheck_problems.derive
+    monkeypatch.setattr(gradcheck_problems, "derive", lambda net: calls.append(net) or real(net))
+    return calls
+
+
+def test_a_new_network_of_the_same_shape_is_not_derived_again(monkeypatch):
+    """Same leaves, nodes and constants, other weights: the kept derivation, checked at the new weights."""
+    import copy
+
+    gradcheck_problems._PREPARED.clear()
+    calls = _derives(monkeypatch)
+    first = symgrad.mlp([3, 4, 2], seed=1)
+    second = symgrad.mlp([3, 4, 2], seed=2)  # the same shape, other weights
+    symgrad.gradcheck(first)
+    report = symgrad.gradcheck(second)
+    symgrad.gradcheck(copy.deepcopy(first))
+    symgrad.gradcheck(symgrad.load("mazur"))
+    symgrad.gradcheck(symgrad.load("mazur"))
+    assert calls == [first, calls[1]] and calls[1].description == symgrad.load("mazur").description
+    # the rows are second's: its exact gradient, from sympy.diff of the expanded loss at its own point
+    names = [row.param for row in report.rows]
+    _, reference = _sympy_reference(second, {k: float(v) for k, v in second.point().items()}, names)
+    for row, ref in zip(report.rows, reference):
+        assert math.isclose(row.exact, float(ref), rel_tol=1e-12), (row.param, row.exact, ref)
+
+
+def test_a_changed_shape_or_constant_is_prepared_again(monkeypatch):
+    gradcheck_problems._PREPARED.clear()
+    calls = _derives(monkeypatch)
+
+    def net(scale):
+        n = symgrad.Network(description="scaled square")
+        n.param("w", 0.5)
+        n.constant("c", scale)
+        n.node("f", "c*w*w")
+        return n
+
+    a = net(3)
+    symgrad.gradcheck(a)
+    b = net(5)  # another constant: compiled in as a literal, so prepared again
+    report = symgrad.gradcheck(b)
+    assert len(calls) == 2 and math.isclose(report.rows[0].exact, 2 * 5 * 0.5)
+    a.node("g", "f + w")  # changed in place: a new shape
+    report = symgrad.gradcheck(a)
+    assert len(calls) == 3 and math.isclose(report.rows[0].exact, 2 * 3 * 0.5 + 1)
+    c = net(3)  # the shape a had before its change: that entry's network has changed since, so prepared again
+    report = symgrad.gradcheck(c)
+    assert len(calls) == 4 and math.isclose(report.rows[0].exact, 2 * 3 * 0.5)

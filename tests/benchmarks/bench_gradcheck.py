@@ -8,8 +8,9 @@ matrix form only, so it is checked by the default sample of 20 coordinates plus 
 directions against finite differences of the compiled code.
 
 ``--peers``: ``symgrad.gradcheck`` (exact reference, every row; the network's derivation and
-compiled code kept from an earlier call, as in a campaign; and, in its own column, the first
-call on a new network object, which derives and compiles) against
+compiled code kept from an earlier call, as in a campaign; in its own columns, a new network
+object of the same shape, which finds them kept, and a shape never seen, with gradcheck's
+kept problems and SymPy's cache emptied before each call, which derives and compiles) against
 ``torch.autograd.gradcheck`` (float64, slow mode: the whole Jacobian) and
 ``jax.test_util.check_grads`` (order 1, reverse mode) on the same loss at the same
 parameters, in the same process, best of N each; the peers get the loss as a function of
@@ -100,23 +101,41 @@ def peers(repeats: int) -> None:
     machine's load between them falls on all of them (best of ``repeats`` rounds each)."""
     import symgrad
 
-    print("| function | symgrad.gradcheck | symgrad, first call on a new network | torch.autograd.gradcheck "
-          "| ratio symgrad/torch | jax check_grads | ratio symgrad/JAX |")
-    print("|---|---|---|---|---|---|---|")
+    print("| function | symgrad.gradcheck | new object, same shape | new shape (nothing kept) "
+          "| torch.autograd.gradcheck | ratio symgrad/torch | new shape/torch | jax check_grads | ratio symgrad/JAX |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label, network, at in _peer_cases():
         assert symgrad.gradcheck(network, at=at).ok
-        copies = [copy.deepcopy(network) for _ in range(repeats)]  # new objects: derived and compiled again
-        runs = {"ours": lambda: symgrad.gradcheck(network, at=at), "first": lambda: symgrad.gradcheck(copies.pop(), at=at)}
+        copies = [copy.deepcopy(network) for _ in range(repeats)]  # new objects of the same shape
+        fresh = [copy.deepcopy(network) for _ in range(repeats)]
+        runs = {"ours": lambda: symgrad.gradcheck(network, at=at), "same": lambda: symgrad.gradcheck(copies.pop(), at=at),
+                "new": lambda: symgrad.gradcheck(fresh.pop(), at=at)}
         runs |= _peer_runs(network, at)
         best = {name: math.inf for name in runs}
         for _ in range(repeats):
             for name, run in runs.items():
+                if name == "new":  # a shape never seen: symgrad's kept derivations and SymPy's cache emptied first
+                    _forget_everything()
                 if run is not None:
                     best[name] = min(best[name], _timed(run))
         ours = best["ours"]
+        torch_t = best["torch"] if runs["torch"] else None
         text = [f"{best[p] * 1e3:.1f} ms | {ours / best[p]:.1f}×" if runs[p] else "not installed | -"
                 for p in ("torch", "jax")]
-        print(f"| {label} | {ours * 1e3:.1f} ms | {best['first'] * 1e3:.1f} ms | {text[0]} | {text[1]} |", flush=True)
+        new_ratio = f"{best['new'] / torch_t:.1f}×" if torch_t else "-"
+        torch_cells = text[0].split(" | ")
+        print(f"| {label} | {ours * 1e3:.1f} ms | {best['same'] * 1e3:.1f} ms | {best['new'] * 1e3:.1f} ms "
+              f"| {torch_cells[0]} | {torch_cells[1]} | {new_ratio} | {text[1]} |", flush=True)
+
+
+def _forget_everything() -> None:
+    """Empty what a first call on a new shape would not find: gradcheck's kept problems and SymPy's cache."""
+    from sympy.core.cache import clear_cache
+
+    from symgrad import gradcheck_problems
+
+    gradcheck_problems._PREPARED.clear()
+    clear_cache()
 
 
 def _peer_runs(network, at) -> dict:
