@@ -187,7 +187,7 @@ def test_against_jax_hessian():
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
-    net = symgrad.mlp([2, 3, 2], activation="tanh", loss="mse", seed=3)
+    net = symgrad.mlp([2, 3, 2], activation="tanh", loss="sse", seed=3)
     d = symgrad.derive(net)
     point = {k: float(v) for k, v in net.point().items()}
     params = net.params
