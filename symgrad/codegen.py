@@ -123,8 +123,7 @@ class NumpyPrinter:
         if expr.is_Number or expr.is_NumberSymbol:
             return float_literal(expr)
         if expr.is_Add:
-            # Positive terms first, so h2 - T is one pass rather than -T + h2.
-            ordered = sorted(expr.as_ordered_terms(), key=lambda a: a.could_extract_minus_sign())
+            ordered = _printing_order(expr)
             return joined([self.print(a) for a in ordered])
         if expr.is_Mul:
             return self.mul(expr)
@@ -186,6 +185,14 @@ class NumpyPrinter:
             self.kernels.add("softplus")
             return f"softplus({self.print(z)})"
         return f"np.log({self.print(arg)})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _printing_order(expr: sympy.Add) -> tuple:
+    """A sum's terms in SymPy's printing order, positive terms first (so h2 - T is one pass rather
+    than -T + h2). Kept per expression: the ordering is most of the cost of printing a new network's
+    code, and drawn networks share most of their sums (``w1*i1 + w2*i2 + b1``)."""
+    return tuple(sorted(expr.as_ordered_terms(), key=lambda a: a.could_extract_minus_sign()))
 
 
 def kernel_closure(functions: dict[str, Callable], wanted: set[str]) -> list[str]:

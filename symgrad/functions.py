@@ -20,6 +20,7 @@ same in exact, float64 and compiled evaluation.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -199,12 +200,14 @@ class _RealAbs(sympy.Function):
         return sympy.sign(self.args[0])
 
 
+@functools.lru_cache(maxsize=4096)
 def local_derivative(expr: sympy.Expr, symbol: sympy.Symbol) -> sympy.Expr:
     """∂expr/∂symbol by SymPy, with two rules of our own.
 
     Max/min of three or more arguments split ties evenly (with two arguments SymPy's
     Heaviside(a − b), with H(0) = ½, already gives ½ to each), and |u| is differentiated as a
-    real function, sign(u)·du.
+    real function, sign(u)·du. Kept per (expression, symbol), as SymPy keeps ``diff``'s results:
+    networks drawn in a campaign share most of their nodes.
     """
     held = expr
     if expr.has(sympy.Max, sympy.Min) and any(_wide(e) for e in sympy.preorder_traversal(expr)):

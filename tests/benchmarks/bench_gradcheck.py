@@ -16,6 +16,10 @@ kept problems and SymPy's cache emptied before each call, which derives and comp
 parameters, in the same process, best of N each; the peers get the loss as a function of
 one parameter vector (the network's loss with its inputs and targets substituted, the same
 formula). The peers are optional: a missing one is reported, not fatal.
+
+``--campaign N``: N networks drawn by ``strategies.networks()`` (derandomised), each checked
+once by ``symgrad.gradcheck`` (starting with nothing kept, as a new test process) and by
+``torch.autograd.gradcheck`` on the same formula (built outside the timing); the totals.
 """
 
 from __future__ import annotations
@@ -128,6 +132,46 @@ def peers(repeats: int) -> None:
               f"| {torch_cells[0]} | {torch_cells[1]} | {new_ratio} | {text[1]} |", flush=True)
 
 
+def campaign(count: int) -> None:
+    """A property-test campaign: ``count`` networks drawn by ``strategies.networks()`` (sigmoid, tanh and
+    relu layers), each checked once, as a Hypothesis test would; symgrad starts with nothing kept."""
+    from hypothesis import HealthCheck, given, settings
+
+    import symgrad
+    from symgrad import gradcheck_problems
+    from symgrad.strategies import networks
+
+    drawn = []
+
+    @settings(max_examples=count, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(networks(activations=("sigmoid", "tanh", "relu")))
+    def collect(net):
+        drawn.append(net)
+
+    collect()
+    gradcheck_problems._PREPARED.clear()
+    ours = theirs = 0.0
+    checked = 0
+    import torch
+
+    for net in drawn:
+        try:  # a formula this builder cannot give torch (a head it lacks, a Max of a plain number): left out
+            fn, x0 = _loss_of_params(net, None, torch)
+            theta = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+            if not isinstance(fn(theta), torch.Tensor):
+                continue
+        except (TypeError, NameError, AttributeError):
+            continue
+        ours += _timed(lambda: symgrad.gradcheck(net))
+        theirs += _timed(lambda: torch.autograd.gradcheck(fn, (theta,), raise_exception=False))
+        checked += 1
+    shapes = len({gradcheck_problems._shape(n) for n in drawn})
+    print(f"| {checked} networks drawn by strategies.networks() ({shapes} shapes) | {ours:.2f} s "
+          f"({ours / checked * 1e3:.1f} ms each) | {theirs:.2f} s ({theirs / checked * 1e3:.1f} ms each) "
+          f"| {ours / theirs:.1f}× |")
+
+
 def _forget_everything() -> None:
     """Empty what a first call on a new shape would not find: gradcheck's kept problems and SymPy's cache."""
     from sympy.core.cache import clear_cache
@@ -190,7 +234,13 @@ def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--peers", action="store_true", help="symgrad.gradcheck against torch's and JAX's checkers")
+    parser.add_argument("--campaign", type=int, metavar="N", help="N drawn networks, each checked once, against torch")
     args = parser.parse_args()
+    if args.campaign:
+        print("| campaign | symgrad.gradcheck | torch.autograd.gradcheck | ratio |")
+        print("|---|---|---|---|")
+        campaign(args.campaign)
+        return
     if args.peers:
         import mpmath.libmp
 
