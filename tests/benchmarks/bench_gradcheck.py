@@ -9,8 +9,8 @@ directions against finite differences of the compiled code.
 
 ``--peers``: ``symgrad.gradcheck`` (exact reference, every row; the network's derivation and
 compiled code kept from an earlier call, as in a campaign; in its own columns, a new network
-object of the same shape, which finds them kept, and a shape never seen, with gradcheck's
-kept problems and SymPy's cache emptied before each call, which derives and compiles) against
+object of the same shape, which finds them kept, and a shape never seen, with everything
+symgrad and SymPy keep per expression emptied before each call, which derives and compiles) against
 ``torch.autograd.gradcheck`` (float64, slow mode: the whole Jacobian) and
 ``jax.test_util.check_grads`` (order 1, reverse mode) on the same loss at the same
 parameters, in the same process, best of N each; the peers get the loss as a function of
@@ -173,12 +173,15 @@ def campaign(count: int) -> None:
 
 
 def _forget_everything() -> None:
-    """Empty what a first call on a new shape would not find: gradcheck's kept problems and SymPy's cache."""
+    """Empty what a first call on a new shape would not find: gradcheck's kept problems, the local
+    derivatives and printing orders symgrad keeps per expression, and SymPy's cache."""
     from sympy.core.cache import clear_cache
 
-    from symgrad import gradcheck_problems
+    from symgrad import codegen, functions, gradcheck_problems
 
     gradcheck_problems._PREPARED.clear()
+    functions.local_derivative.cache_clear()
+    codegen._printing_order.cache_clear()
     clear_cache()
 
 
