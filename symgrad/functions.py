@@ -236,8 +236,9 @@ def _diff(expr: sympy.Expr, s: sympy.Symbol) -> sympy.Expr:
         return sympy.S.One
     if not expr.has(s):
         return sympy.S.Zero
-    if expr.is_Add:
-        return expr.func(*[_diff(a, s) for a in expr.args])
+    if expr.is_Add:  # SymPy adds every term's derivative; the terms without s give 0, which Add drops
+        parts = [_diff(a, s) for a in expr.args if a.has(s)]
+        return parts[0] if len(parts) == 1 else expr.func(*parts)
     if expr.is_Mul:  # SymPy's general Leibniz rule at order 1: one term per argument holding s
         args = list(expr.args)
         return sympy.Add(*[sympy.Mul(*(args[:k] + [_diff(a, s)] + args[k + 1:]))
