@@ -18,6 +18,7 @@ from .files import same_file, write_text
 from .finite_differences import SCHEMES
 from .fitting import compile_network
 from .fused_module import FusedGradient
+from .gradcheck_problems import read_point_file
 from .gradient_check import gradcheck
 from .render.picture import PICTURE_FORMATS, draw_circuit, plot_sweep
 from .render.text import printable
@@ -75,10 +76,12 @@ def _naming_spec(run):
 
 
 def _inputs(args: argparse.Namespace) -> list[str]:
-    """The files a command reads (its spec, a claims file, the --against module): never written over."""
+    """The files a command reads (its spec, a claims file, the --against module, the --at values): never written over."""
     found = [str(args.spec)]
     if getattr(args, "against", None):
         found.append(args.against.rsplit(":", 1)[0])
+    if getattr(args, "at", None):
+        found.append(args.at)
     return found
 
 
@@ -140,8 +143,12 @@ def _cmd_train(args: argparse.Namespace) -> str:
     return render_training(result, format=args.format)
 
 
+_POINT_ERRORS = ("at", "cannot set", "value of")  # gradcheck's errors about the values it was given (at=)
+
+
 def _cmd_gradcheck(args: argparse.Namespace) -> tuple[str, int]:
     args.against_function = load_gradient_function(args.against) if args.against else None
+    args.point = read_point_file(args.at) if args.at else None
     return _gradcheck_spec(args)
 
 
@@ -151,8 +158,14 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
     network = load(args.spec)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = gradcheck(network, against=args.against_function, scheme=args.scheme, step=args.step,
-                           sample=args.sample, directions=args.directions, seed=args.seed, order=args.order)
+        try:
+            result = gradcheck(network, against=args.against_function, at=args.point, scheme=args.scheme,
+                               step=args.step, sample=args.sample, directions=args.directions, seed=args.seed,
+                               order=args.order)
+        except SymgradError as exc:  # a value of the --at file that does not fit the network: name that file
+            if args.at and str(exc).startswith(_POINT_ERRORS):
+                raise SpecError(str(exc), source=f"--at {args.at}") from None
+            raise
     for warning in caught:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()
@@ -214,6 +227,9 @@ def _add_gradcheck(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for the sample and the directions (default 0)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--plot", metavar="FILE", help="save the step-size sweep as FILE.svg or FILE.png")
+    p.add_argument("--at", metavar="FILE.npz", default=None,
+                   help="check at these values (numpy.savez): a number per leaf name, or a matrix-form network's "
+                        "W1, b1, ..., inputs, targets and reduction")
     p.add_argument("--order", type=int, choices=(1, 2), default=1,
                    help="1 (default): gradients; 2: Hessian-vector products (--against FUNC(values, v) or FUNC(values))")
     p.set_defaults(run=_cmd_gradcheck)

@@ -7,7 +7,9 @@ point, and the complex step.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 import mpmath
@@ -22,11 +24,11 @@ from .evaluation import evaluate_gradients
 from .gradcheck_exact import ExactProgram, exact_program
 from .graph import Network
 from .kinks import Kink, kink_arguments
-from .limits import GRADCHECK_NETWORKS_KEPT, MAX_GRADCHECK_POINTS
+from .limits import GRADCHECK_NETWORKS_KEPT, MAX_GRADCHECK_POINTS, MAX_POINT_FILE_BYTES
 from .precision import FLOAT64_DIGITS, GRADCHECK_DIGITS
 
 __all__ = ["ExactPoint", "ScalarProblem", "MatrixProblem", "matrix_problem", "scalar_problem", "loss_at",
-           "MATRIX_BATCH_KEYS"]
+           "MATRIX_BATCH_KEYS", "read_point_file"]
 
 _PREPARED: dict = {}  # the network's shape (_shape) -> (derivation, compiled code, kinks, exact program)
 
@@ -256,4 +258,65 @@ def _batch_rows(value: object, what: str, width: int) -> np.ndarray:
     if array.ndim != 2 or array.shape[1] != width or not len(array):
         raise InvalidArgument(f"{what} has shape {array.shape}; give one sample per row, (B, {width}), or one "
                               f"sample of {width} numbers")
+    return array
+
+
+_SAVE_HINT = "save the values with numpy.savez(FILE, W1=..., inputs=..., ...) or numpy.savez(FILE, w1=0.15, ...)"
+
+
+def read_point_file(path: str) -> dict[str, object]:
+    """The values in a NumPy ``.npz`` file, as ``gradcheck(at=...)`` takes them (``symgrad gradcheck --at``).
+
+    A number per leaf name for a scalar-form network, or the matrix form's arrays (``W1``, ``b1``,
+    …, ``inputs``, ``targets``) and a ``reduction`` string. The file is untrusted: its size and every
+    member's unpacked size are checked against ``limits.MAX_POINT_FILE_BYTES`` before anything is
+    read, and it is read with ``allow_pickle=False``, so no object array (and no code) is loaded.
+    A 0-d number array is a number, a 0-d string is a string; anything else stays an array.
+
+    >>> read_point_file("no_such_file.npz")
+    Traceback (most recent call last):
+    ...
+    symgrad.errors.InvalidArgument: --at no_such_file.npz: the file does not exist; give an .npz file (save the values with numpy.savez(FILE, W1=..., inputs=..., ...) or numpy.savez(FILE, w1=0.15, ...))
+    """
+    where = f"--at {path}"
+    file = Path(path)
+    if not file.is_file():
+        problem = "is not a regular file" if file.exists() else "does not exist"
+        raise InvalidArgument(f"{where}: the file {problem}; give an .npz file ({_SAVE_HINT})")
+    size = file.stat().st_size
+    try:
+        with zipfile.ZipFile(file) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise InvalidArgument(f"{where}: not a NumPy .npz archive; {_SAVE_HINT}") from None
+    if max(size, unpacked) > MAX_POINT_FILE_BYTES:
+        raise InvalidArgument(f"{where}: {max(size, unpacked):,} bytes (unpacked), above the limit of "
+                              f"{MAX_POINT_FILE_BYTES:,} (limits.MAX_POINT_FILE_BYTES); give a smaller batch")
+    values: dict[str, object] = {}
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            for key in archive.files:
+                member = archive[key]
+                if not isinstance(member, np.ndarray):  # NumPy hands back the raw bytes of a member that is not .npy
+                    raise InvalidArgument(f"{where}: the member {key[:40]!r} is not a NumPy array; {_SAVE_HINT}")
+                values[key] = _point_value(member)
+    except InvalidArgument:
+        raise
+    except ValueError as exc:
+        kind = "holds Python objects (pickled), which symgrad never loads" if "pickle" in str(exc) else \
+            f"has a member that is not a NumPy array ({str(exc)[:80]})"
+        raise InvalidArgument(f"{where}: {kind}; {_SAVE_HINT}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError):
+        raise InvalidArgument(f"{where}: a member cannot be read (a damaged archive); {_SAVE_HINT}") from None
+    if not values:
+        raise InvalidArgument(f"{where}: the archive holds no values; {_SAVE_HINT}")
+    return values
+
+
+def _point_value(array: np.ndarray) -> object:
+    """A 0-d array as the number or string it holds; any other array as it is."""
+    if array.ndim == 0 and array.dtype.kind in "US":
+        return str(array)
+    if array.ndim == 0 and array.dtype.kind in "iuf":
+        return float(array)
     return array

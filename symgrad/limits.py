@@ -38,6 +38,7 @@ __all__ = [
     "MAX_GRADCHECK_POINTS",
     "MAX_HESSIAN_PARAMS",
     "MAX_GRADCHECK_DIRECTIONS",
+    "MAX_POINT_FILE_BYTES",
     "MAX_CHECKED_BATCH",
     "MAX_PICTURE_QUANTITIES",
     "MAX_DOCUMENT_LINE",
@@ -95,6 +96,7 @@ MAX_FULL_GRADCHECK = 100  # coordinates checked one by one; above it, a seeded s
 MAX_STEP = 10_000_000_000  # the largest finite-difference step accepted (its powers must stay finite in float64)
 MAX_GRADCHECK_POINTS = 1_024  # perturbed points evaluated in one call of the compiled code (bounds its memory)
 MAX_GRADCHECK_DIRECTIONS = 1_000  # random directions in one gradcheck (each costs exact evaluations at five points)
+MAX_POINT_FILE_BYTES = 256 * 1024 * 1024  # a gradcheck --at .npz file, on disk and unpacked (a 4,096 × 784 batch is 26 MB)
 GRADCHECK_NETWORKS_KEPT = 8  # network shapes whose derivation, compiled code and exact side gradcheck keeps between calls
 GRADCHECK_NUMBERS_KEPT = 100_000  # leaf values a network's exact side keeps as MPFR numbers between points
 # -- pictures --------------------------------------------------------------------------
