@@ -54,6 +54,7 @@ __all__ = [
     "MAX_TABLE_ROWS",
     "MAX_REPR_PARAMS",
     "MAX_REPR_FACTORS",
+    "MAX_CHUNK_BYTES",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -123,6 +124,12 @@ MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N mo
 # -- exercise sheets (symgrad.exercise) ---------------------------------------------------
 MAX_VARIANTS = 1_000  # variants of one exercise (each writes half a dozen documents)
 MAX_VARIANT_DRAWS = 200  # draws per variant before giving up on nice values (each costs one exact evaluation)
+
+# -- matrix form (symgrad.matrix_code) --------------------------------------------------
+MAX_CHUNK_BYTES = 65_536  # bytes of the widest (features, rows) temporary of one chunk of the NumPy matrix form:
+# half glibc's default mmap threshold (128 KiB), so a temporary is reused heap, never fresh zeroed pages
+CHUNK_MIN_ROWS = 256  # but at least this many rows per chunk: BLAS products keep their speed, and adding a
+# chunk's weight gradients (a few passes over the parameters) stays small next to its products (6·rows flops each)
 
 # -- fused (numba) backend ---------------------------------------------------------------
 FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums never depend on the thread count
