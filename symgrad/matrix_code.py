@@ -20,7 +20,7 @@ from .layout import MLPStructure, mlp_structure
 from .limits import CHUNK_MIN_ROWS, MAX_CHUNK_BYTES
 from .matrix import ELEMENT, LOSS_TERMS, TARGET, MatrixDerivation, derive_matrix, output_share
 
-__all__ = ["compile_matrix", "matrix_source", "chunk_rows", "matrix_layout", "penalty_lines", "gradient_tail"]
+__all__ = ["compile_matrix", "matrix_source", "chunk_rows", "chunk_function", "chunk_loop", "product_into", "matrix_layout", "penalty_lines", "gradient_tail"]
 
 
 class _MatrixPrinter:
@@ -71,18 +71,21 @@ def matrix_source(network: Network, *, reduction: str = "mean") -> tuple[str, di
     rows += _matrix_loss(deriv, printer)
     rows += ["", "# backward pass: delta_L = dL/dyhat ⊙ act'(f_L), delta_l = (W_{l+1}^T delta_{l+1}) ⊙ act'(f_l)",
              *_matrix_backward(deriv, print_matrix)]
-    sums = ["loss", *(f"grad_{name}" for name in _gradient_names(deriv))]
-    rows += _matrix_gradients(deriv, print_matrix) + ["return " + ", ".join(sums)]
+    names = _gradient_names(deriv)
+    rows += _matrix_gradients(deriv, print_matrix) + ["return loss, " + ", ".join(f"grad_{n}" for n in names)]
     widths = structure.widths
     description = (f"{'-'.join(map(str, widths))} {structure.activation} network, {structure.loss} loss "
                    f"{reduction} over the batch (matrix form)")
     inputs, targets = tuple(network.inputs), tuple(network.targets)
     source = module_source(f"Loss and gradients of a {description}.", inputs=inputs, targets=targets,
                            params=params, kernels=kernel_source(printer.kernels),
-                           helpers=_rows_function(params, rows, chunk_rows(widths)),
+                           helpers=chunk_function(params, rows, chunk_rows(widths), ROWS_WHY),
                            signature="value_and_grad(params, inputs, targets)",
-                           body=_chunk_loop(params, sums, deriv, reduction))
+                           body=chunk_loop(params, names, structure, reduction, targets="{}"))
     return source, {"inputs": inputs, "targets": targets, "params": params}
+
+
+ROWS_WHY = f"the widest temporary within {MAX_CHUNK_BYTES:,} bytes, at least {CHUNK_MIN_ROWS} rows"
 
 
 def chunk_rows(widths) -> int:
@@ -98,20 +101,25 @@ def chunk_rows(widths) -> int:
     return max(CHUNK_MIN_ROWS, MAX_CHUNK_BYTES // (8 * max(widths[1:])))
 
 
-def _rows_function(params: dict, rows: list[str], chunk: int) -> str:
-    """``rows_value_and_grad``: the sums (loss, gradients) over one chunk of rows."""
+def chunk_function(params: dict, rows: list[str], chunk: int, why: str) -> str:
+    """``CHUNK_ROWS`` (``why``: its comment) and ``rows_value_and_grad``, the sums over one chunk of rows."""
     signature = ", ".join([*params, "h0", "T", "work"])
-    lines = [f"CHUNK_ROWS = {chunk}  # the widest temporary within {MAX_CHUNK_BYTES:,} bytes, "
-             f"at least {CHUNK_MIN_ROWS} rows", "", "", f"def rows_value_and_grad({signature}):",
+    lines = [f"CHUNK_ROWS = {chunk}  # {why}", "", "", f"def rows_value_and_grad({signature}):",
              "    'Loss and gradients summed over one chunk; h0 and T are (features, rows). The weight gradients go '",
              "    'into work (the sums of the previous chunk, already added), if given, not into fresh arrays.'"]
     return "\n".join(lines + [f"    {line}" if line else "" for line in rows])
 
 
-def _chunk_loop(params: dict, sums: list[str], deriv: MatrixDerivation, reduction: str) -> list[str]:
-    """The chunks in order, their sums added in order, then the mean's scale and the L2 penalty."""
+def chunk_loop(params: dict, names: list[str], structure: MLPStructure, reduction: str, *,
+               targets: str) -> list[str]:
+    """The chunks in order, their sums added in order, then the mean's scale and the L2 penalty.
+
+    ``targets`` is how a chunk's targets are passed, ``{}`` standing for the (features, rows) view.
+    """
+    sums = ["loss", *(f"grad_{n}" for n in names)]
     args = ", ".join(params)
-    call = f"rows_value_and_grad({args}, inputs[{{0}}].T, targets[{{0}}].T, {{1}})"
+    target = targets.format("targets[{0}].T")
+    call = f"rows_value_and_grad({args}, inputs[{{0}}].T, {target}, {{1}})"
     body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
             "batch = inputs.shape[0]", *(f"{name} = params[{name!r}]" for name in params), "",
             "# chunks of CHUNK_ROWS rows, added in order: small temporaries, reused by the allocator",
@@ -121,10 +129,9 @@ def _chunk_loop(params: dict, sums: list[str], deriv: MatrixDerivation, reductio
             *(f"    {name} += part[{k}]" for k, name in enumerate(sums))]
     if reduction == "mean":
         body.append("loss = loss/batch")
-    body += penalty_lines(deriv.structure.l2, params, reduction)
+    body += penalty_lines(structure.l2, params, reduction)
     body += ["", "scale = 1.0 / batch"] if reduction == "mean" else [""]
-    names = _gradient_names(deriv)
-    body += [line for name in names for line in gradient_tail(name, deriv.structure.l2, reduction)]
+    body += [line for name in names for line in gradient_tail(name, structure.l2, reduction)]
     return body + ["grads = {" + ", ".join(f"{n!r}: grad_{n}" for n in names) + "}", "return float(loss), grads"]
 
 
@@ -213,17 +220,20 @@ def _matrix_gradients(deriv: MatrixDerivation, print_matrix: _MatrixPrinter) -> 
             axis = ", axis=1" if structure.bias == "neuron" else ""
             text = f"np.sum({print_matrix(expr)}{axis})"
         else:
-            text = _product_into(expr, print_matrix, len(body))
+            coeff, mats = expr.as_coeff_matrices()  # δ_l h_{l-1}ᵀ
+            text = (product_into(*map(print_matrix.wrap, mats), len(body)) if coeff == 1 and len(mats) == 2
+                    else print_matrix(expr))
         body.append(f"grad_{name} = {text}")
     return body
 
 
-def _product_into(expr, print_matrix: _MatrixPrinter, k: int) -> str:
-    """δ hᵀ written into ``work[k]`` (the previous chunk's array, once added) when there is one."""
-    coeff, mats = expr.as_coeff_matrices()
-    if coeff != 1 or len(mats) != 2:
-        return print_matrix(expr)
-    return f"np.matmul({print_matrix.wrap(mats[0])}, {print_matrix.wrap(mats[1])}, out=None if work is None else work[{k}])"
+def product_into(left: str, right: str, k: int) -> str:
+    """``left @ right`` written into ``work[k]`` (the previous chunk's sum, once added) when there is one.
+
+    >>> product_into("delta1", "h0.T", 1)
+    'np.matmul(delta1, h0.T, out=None if work is None else work[1])'
+    """
+    return f"np.matmul({left}, {right}, out=None if work is None else work[{k}])"
 
 
 def penalty_lines(l2: object, params, reduction: str) -> list[str]:

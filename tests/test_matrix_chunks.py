@@ -180,3 +180,30 @@ def test_no_fresh_pages_per_call_at_batch_10000():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
     faults = float(out.stdout.split()[-1])
     assert faults < 100, f"{faults} minor page faults per call"
+
+
+# -- the fused (numba) matrix form: the same chunks, FUSED_MATRIX_CHUNK_SCALE times as many rows --------
+FUSED_CHUNK = 4 * CHUNK  # FUSED_MATRIX_CHUNK_SCALE = 4: 8,192 rows for the 3-4-2 network
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] != "softmax_cross_entropy"], ids=lambda c: "-".join(map(str, c)))
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_fused_chunks_match_textbook_backprop(case, reduction):
+    pytest.importorskip("numba", reason="the fused matrix form needs numba (pip install 'symgrad[fast]')")
+    from symgrad.fused_matrix import compile_fused_matrix, fused_matrix_source
+
+    activation, loss, l2 = case
+    net = mlp(WIDTHS, activation=activation, loss=loss, l2=l2, seed=3)
+    assert f"CHUNK_ROWS = {FUSED_CHUNK}  #" in fused_matrix_source(net, reduction=reduction)[0]
+    fused = compile_fused_matrix(net, reduction=reduction)
+    params = matrix_params(net)
+    Ws = [params[f"W{k}"] for k in (1, 2)]
+    bs = [params[f"b{k}"] for k in (1, 2)]
+    for batch in [1, FUSED_CHUNK - 1, FUSED_CHUNK, FUSED_CHUNK + 1, 3 * FUSED_CHUNK + 7]:
+        x, t = _data(batch, seed=4)
+        got_loss, got = fused(params, x, t)
+        want_loss, want = backprop(Ws, bs, x, t, activation=activation, loss=loss, reduction=reduction, l2=l2)
+        scale = 1.0 if reduction == "mean" else batch
+        assert got_loss == pytest.approx(want_loss, rel=1e-12, abs=1e-13 * scale), batch
+        for name, g in got.items():  # fast_exp: within a few ulps of np.exp
+            np.testing.assert_allclose(g, want[name], rtol=1e-9, atol=1e-11 * scale, err_msg=f"{name} at {batch}")
