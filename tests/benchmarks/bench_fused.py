@@ -26,7 +26,9 @@ directories (``SYMGRAD_CACHE_DIR`` and ``NUMBA_CACHE_DIR``; the JIT runs), then 
 ``--busy``: part 1 three times, peers included: on the machine as it is, while every core
 but one runs a spinner process (``while True: pass``), and with as many copies of part 1
 running at once as there are cores (the ``pytest -n auto`` case; the slower copy's time is
-shown). One table, the three times side by side.
+shown). One table, the three times side by side; then each implementation's minor page faults
+per call in the quiet run (``resource.getrusage``: fresh zeroed pages, which the NumPy matrix
+form made on every call before it evaluated the batch in chunks, ``matrix_code.chunk_rows``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -100,8 +103,19 @@ def _case(widths, batch, numba):
     return out, jit_seconds
 
 
-def measure_part1(quick: bool, numba) -> list[tuple[str, str, float]]:
-    """(case, implementation, seconds per evaluation), the peers timed first in each case."""
+def _page_faults(fn, calls: int = 20) -> float:
+    """Minor page faults per call (fresh zeroed pages from the kernel), after a few warm-up calls."""
+    for _ in range(3):
+        fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
+def measure_part1(quick: bool, numba, faults: dict | None = None) -> list[tuple[str, str, float]]:
+    """(case, implementation, seconds per evaluation), the peers timed first in each case;
+    ``faults``, if given, gets each one's minor page faults per call."""
     cases = [([2, 2, 2], 100_000), ([4, 8, 8, 8, 4], 10_000), ([784, 100, 10], 128), ([784, 100, 10], 4096)]
     if quick:
         cases = [([2, 2, 2], 10_000), ([784, 100, 10], 128)]
@@ -112,6 +126,8 @@ def measure_part1(quick: bool, numba) -> list[tuple[str, str, float]]:
         order = [n for n in candidates if n in peers] + [n for n in candidates if n not in peers]
         measured = {name: _time(candidates[name]) for name in order}
         label = f"{'-'.join(map(str, widths))}, batch {batch:,}"
+        if faults is not None:
+            faults.update({(label, name): _page_faults(candidates[name]) for name in candidates})
         rows += [(label, name, measured[name]) for name in candidates]
     return rows
 
@@ -133,7 +149,8 @@ def part1(quick: bool, numba) -> None:
 def busy(quick: bool, numba) -> None:
     """Part 1 quiet, beside cores − 1 spinners, and as cores copies at once: one table."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    quiet = measure_part1(quick, numba)
+    faults: dict = {}
+    quiet = measure_part1(quick, numba, faults)
     print(f"quiet run done (load average {os.getloadavg()[0]:.1f})", flush=True)
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores - 1)]
     try:
@@ -160,6 +177,10 @@ def busy(quick: bool, numba) -> None:
         t_spin, t_copy = spin[label, name], copy[label, name]
         print(f"| {label} | {name} | {t_quiet * 1e3:.3f} ms | {t_spin * 1e3:.3f} ms | {t_copy * 1e3:.3f} ms "
               f"| {t_spin / t_quiet:.2f}× | {t_copy / t_quiet:.2f}× | {cells[0]} | {cells[1]} |", flush=True)
+    print("\nMinor page faults per call in the quiet run (fresh zeroed pages the kernel hands out: the work two "
+          "copies contend for)\n\n| case | implementation | page faults per call |\n|---|---|---|")
+    for label, name, _ in quiet:
+        print(f"| {label} | {name} | {faults[label, name]:,.0f} |")
 
 
 def part2() -> None:
