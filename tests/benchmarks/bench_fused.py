@@ -29,6 +29,9 @@ running at once as there are cores (the ``pytest -n auto`` case; the slower copy
 shown). One table, the three times side by side; then each implementation's minor page faults
 per call in the quiet run (``resource.getrusage``: fresh zeroed pages, which the NumPy matrix
 form made on every call before it evaluated the batch in chunks, ``matrix_code.chunk_rows``).
+``--no-peers`` leaves PyTorch and JAX out: importing either changes glibc malloc's behaviour
+for the whole process (``PEERS``), so only without them do the NumPy forms run as in a plain
+user process.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gradients import _hand_numpy, _init, _jax, _scalar_layout, _time, _torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+#: ``--no-peers``: leave PyTorch and JAX out. Importing either changes how glibc's malloc serves
+#: the whole process (measured: a 4-8-8-8-4 NumPy matrix form at batch 10,000 unchunked made
+#: 1,843 minor page faults per call and took 5.0 ms in a plain process, 0 and 1.25 ms once
+#: torch or jax was imported), so without them the NumPy forms run as in a plain user process.
+PEERS = {"on": True}
 
 
 def _case(widths, batch, numba):
@@ -96,7 +104,7 @@ def _case(widths, batch, numba):
         out["symgrad fused, 1 thread"] = lambda: serial(theta, X, T)
         out["symgrad fused, prange on every thread (no choice)"] = lambda: parallel(theta, X, T)
         out["**symgrad fused, threads from the free cores**"] = lambda: fused(sparams, X, T)
-    for name, make in (("PyTorch autograd (CPU)", _torch), ("jax.jit(jax.grad)", _jax)):
+    for name, make in (("PyTorch autograd (CPU)", _torch), ("jax.jit(jax.grad)", _jax)) if PEERS["on"] else ():
         fn = make(Ws, bs, X, T, ref)
         if fn is not None:
             out[name] = fn
@@ -159,7 +167,8 @@ def busy(quick: bool, numba) -> None:
         for p in spinners:
             p.kill()
     print(f"spinner run done ({cores - 1} spinners)", flush=True)
-    command = [sys.executable, __file__, "--part1-json"] + (["--quick"] if quick else [])
+    command = [sys.executable, __file__, "--part1-json"] + (["--quick"] if quick else []) + \
+        ([] if PEERS["on"] else ["--no-peers"])
     copies = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
               for _ in range(cores)]
     outputs = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in copies]
@@ -306,8 +315,10 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="part 1 quiet, beside spinners, and as many copies")
     parser.add_argument("--cold", action="store_true", help="part 3 only: cold and warm first calls")
     parser.add_argument("--dgemm", action="store_true", help="784-100-10's two big products against DGEMM")
+    parser.add_argument("--no-peers", action="store_true", help="leave out PyTorch and JAX (a plain process's malloc)")
     parser.add_argument("--part1-json", action="store_true", help=argparse.SUPPRESS)  # one copy of --busy
     args = parser.parse_args()
+    PEERS["on"] = not args.no_peers
     numba = symgrad.fused.require_numba()
     if args.part1_json:
         print(json.dumps(measure_part1(args.quick, numba)))
