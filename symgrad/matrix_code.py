@@ -102,7 +102,11 @@ def chunk_rows(widths) -> int:
 
 
 def chunk_function(params: dict, rows: list[str], chunk: int, why: str) -> str:
-    """``CHUNK_ROWS`` (``why``: its comment) and ``rows_value_and_grad``, the sums over one chunk of rows."""
+    """``CHUNK_ROWS`` (``why``: its comment) and ``rows_value_and_grad``, the sums over one chunk of rows.
+
+    >>> print(chunk_function({"W1": (1, 1)}, ["loss = np.sum(W1 @ h0)", "return loss"], 256, "why").splitlines()[3])
+    def rows_value_and_grad(W1, h0, T, work):
+    """
     signature = ", ".join([*params, "h0", "T", "work"])
     lines = [f"CHUNK_ROWS = {chunk}  # {why}", "", "", f"def rows_value_and_grad({signature}):",
              "    'Loss and gradients summed over one chunk; h0 and T are (features, rows). The weight gradients go '",
@@ -115,6 +119,11 @@ def chunk_loop(params: dict, names: list[str], structure: MLPStructure, reductio
     """The chunks in order, their sums added in order, then the mean's scale and the L2 penalty.
 
     ``targets`` is how a chunk's targets are passed, ``{}`` standing for the (features, rows) view.
+
+    >>> from symgrad import mlp
+    >>> lines = chunk_loop({"W1": (1, 1)}, ["W1"], mlp([1, 1]).structure, "mean", targets="{}")
+    >>> lines[-5:-2]
+    ['', 'scale = 1.0 / batch', 'grad_W1 *= scale']
     """
     sums = ["loss", *(f"grad_{n}" for n in names)]
     args = ", ".join(params)
