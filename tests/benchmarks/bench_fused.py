@@ -29,8 +29,8 @@ running at once as there are cores (the ``pytest -n auto`` case; the slower copy
 shown). One table, the three times side by side; then each implementation's minor page faults
 per call in the quiet run (``resource.getrusage``: fresh zeroed pages, which the NumPy matrix
 form made on every call before it evaluated the batch in chunks, ``matrix_code.chunk_rows``).
-``--no-peers`` leaves PyTorch and JAX out: importing either changes glibc malloc's behaviour
-for the whole process (``PEERS``), so only without them do the NumPy forms run as in a plain
+``--no-peers`` leaves PyTorch and JAX out: importing either raises glibc malloc's thresholds
+for the whole process (``PEERS``), so only without them do the NumPy forms run as in a fresh
 user process.
 """
 
@@ -62,10 +62,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gradients import _hand_numpy, _init, _jax, _scalar_layout, _time, _torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-#: ``--no-peers``: leave PyTorch and JAX out. Importing either changes how glibc's malloc serves
-#: the whole process (measured: a 4-8-8-8-4 NumPy matrix form at batch 10,000 unchunked made
-#: 1,843 minor page faults per call and took 5.0 ms in a plain process, 0 and 1.25 ms once
-#: torch or jax was imported), so without them the NumPy forms run as in a plain user process.
+#: ``--no-peers``: leave PyTorch and JAX out. Importing either raises glibc malloc's mmap and
+#: trim thresholds for the whole process, as freeing any 4–32 MB block does (measured: a
+#: 4-8-8-8-4 NumPy matrix form at batch 10,000 unchunked made 1,843 minor page faults per call
+#: and took 5.0 ms in a fresh process, 0 and 1.25 ms once torch or jax was imported), so
+#: without them the NumPy forms run as in a fresh user process.
 PEERS = {"on": True}
 
 
