@@ -127,7 +127,7 @@ MAX_VARIANT_DRAWS = 200  # draws per variant before giving up on nice values (ea
 
 # -- matrix form (symgrad.matrix_code) --------------------------------------------------
 MAX_CHUNK_BYTES = 65_536  # bytes of the widest (features, rows) temporary of one chunk of the NumPy matrix form:
-# half glibc's default mmap threshold (128 KiB), so a temporary is reused heap, never fresh zeroed pages
+# half glibc's default mmap threshold (128 KiB): measured, temporaries then come from reused heap, not fresh pages
 CHUNK_MIN_ROWS = 256  # but at least this many rows per chunk: BLAS products keep their speed, and adding a
 # chunk's weight gradients (a few passes over the parameters) stays small next to its products (6·rows flops each)
 
