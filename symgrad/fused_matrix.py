@@ -17,13 +17,15 @@ The formulas are the matrix derivation's own (``derive_matrix``: SymPy's act′ 
 printed for one element; ``exp`` is ``fused_kernels.fast_exp``. The output layer's sums go
 in a fixed order (each feature's batch sum in sample order, then the features in order) and
 the hidden bias gradients are NumPy's row sums, so the result does not depend on the thread
-count. Covered: every activation and every per-output loss of the
-matrix form; softmax cross-entropy (a sum across features per sample) stays on the NumPy
-backend.
+count. The batch goes in fixed chunks of rows, as in the NumPy matrix form
+(``FUSED_MATRIX_CHUNK_SCALE`` times ``matrix_code.chunk_rows``): small temporaries, reused by
+the allocator rather than fresh pages on every call, and the sums added in chunk order.
+Covered: every activation and every per-output loss of the matrix form; softmax
+cross-entropy (a sum across features per sample) stays on the NumPy backend.
 
 >>> import symgrad
 >>> source, _ = fused_matrix_source(symgrad.mlp([3, 4, 2]))
->>> "def forward_1(f, b):" in source and "h1 = forward_1(f1, b1)" in source
+>>> "def forward_1(f, b):" in source and "h1 = forward_1(f1, b1)" in source and "CHUNK_ROWS = 8192" in source
 True
 """
 
@@ -37,8 +39,9 @@ from .fused_module import IMPORTS, JIT, FusedGradient, FusedPrinter, kernel_line
 from .generated import check_reduction
 from .graph import Network
 from .layout import MLPStructure, mlp_structure
+from .limits import FUSED_MATRIX_CHUNK_SCALE
 from .matrix import LOSS_TERMS, MatrixDerivation, derive_matrix, output_share
-from .matrix_code import gradient_tail, matrix_layout, penalty_lines
+from .matrix_code import ROWS_WHY, chunk_function, chunk_loop, chunk_rows, matrix_layout, product_into
 
 __all__ = ["compile_fused_matrix", "fused_matrix_source"]
 
@@ -61,46 +64,43 @@ def fused_matrix_source(network: Network, *, reduction: str = "mean") -> tuple[s
     writer = _KernelWriter(derive_matrix(structure), FusedPrinter(Names()))
     L = len(structure.widths) - 1
     params, _ = matrix_layout(structure)
-    body = ["inputs = np.asarray(inputs, dtype=np.float64)", "targets = np.asarray(targets, dtype=np.float64)",
-            "h0 = inputs.T  # (features, batch): each sample a column", "T = np.ascontiguousarray(targets.T)",
-            "batch = inputs.shape[0]"]
-    body += [f"{name} = params[{name!r}]" for name in params]
-    body += ["", "# forward pass: BLAS for W h, one fused pass for the bias and the activation"]
+    rows = ["", "# forward pass: BLAS for W h, one fused pass for the bias and the activation"]
     for layer in range(1, L + 1):
         writer.forward(layer)
         bias_arg = f"b{layer}" if structure.bias != "none" else "0.0"
-        body += [f"f{layer} = {f'W{layer} @ h{layer - 1}'}", f"h{layer} = forward_{layer}(f{layer}, {bias_arg})"]
+        rows += [f"f{layer} = {f'W{layer} @ h{layer - 1}'}", f"h{layer} = forward_{layer}(f{layer}, {bias_arg})"]
     writer.output(L)
-    loss_text = "add_in_order(loss_parts)"
-    body += ["", "# loss and output delta: one fused pass",
-             f"loss_parts, delta{L}, delta_sum{L} = output_{L}(h{L}, f{L}, T)",
-             f"loss = {loss_text}/batch" if reduction == "mean" else f"loss = {loss_text}"]
-    body += penalty_lines(structure.l2, params, reduction)
-    body += ["", "# backward pass: BLAS for W^T delta, one fused pass for delta_l = (W^T delta) ⊙ act'"]
+    rows += ["", "# loss and output delta: one fused pass",
+             f"loss_parts, delta{L}, delta_sum{L} = output_{L}(h{L}, f{L}, T)", "loss = add_in_order(loss_parts)"]
+    rows += ["", "# backward pass: BLAS for W^T delta, one fused pass for delta_l = (W^T delta) ⊙ act'"]
     for layer in range(L - 1, 0, -1):
         writer.backward(layer)
-        body.append(f"delta{layer} = backward_{layer}(h{layer}, f{layer}, W{layer + 1}.T @ delta{layer + 1})")
-        body.append(f"delta_sum{layer} = np.sum(delta{layer}, axis=1)")
-    body += _gradient_lines(structure, params, reduction)
-    return _module(network, structure, reduction, params, writer, body)
+        rows.append(f"delta{layer} = backward_{layer}(h{layer}, f{layer}, W{layer + 1}.T @ delta{layer + 1})")
+        rows.append(f"delta_sum{layer} = np.sum(delta{layer}, axis=1)")
+    names, gradients = _gradient_lines(structure, params)
+    rows += gradients + ["return loss, " + ", ".join(f"grad_{n}" for n in names)]
+    body = chunk_loop(params, names, structure, reduction, targets="np.ascontiguousarray({})")
+    why = f"{FUSED_MATRIX_CHUNK_SCALE} x the NumPy matrix form's ({ROWS_WHY}): each chunk costs numba dispatches"
+    return _module(network, structure, reduction, params, writer,
+                   chunk_function(params, rows, _chunk_rows(structure), why), body)
 
 
-def _gradient_lines(structure: MLPStructure, params: dict, reduction: str) -> list[str]:
-    """Each parameter's gradient: BLAS δ hᵀ for the weights, the row sums of δ for the biases."""
-    body = ["", "scale = 1.0 / batch"] if reduction == "mean" else [""]
+def _gradient_lines(structure: MLPStructure, params: dict) -> tuple[list[str], list[str]]:
+    """Each parameter's gradient over a chunk: BLAS δ hᵀ for the weights, the row sums of δ for the biases."""
+    body = [""]
     names = []
     for layer in range(1, len(structure.widths)):
-        for name, text in ((f"W{layer}", f"delta{layer} @ h{layer - 1}.T"),
+        for name, text in ((f"W{layer}", product_into(f"delta{layer}", f"h{layer - 1}.T", len(names) + 1)),
                            (f"b{layer}", f"delta_sum{layer}" if structure.bias == "neuron"
                             else f"add_in_order(delta_sum{layer})")):
             if name in params:
-                body += [f"grad_{name} = {text}", *gradient_tail(name, structure.l2, reduction)]
+                body.append(f"grad_{name} = {text}")
                 names.append(name)
-    return body + ["grads = {" + ", ".join(f"{n!r}: grad_{n}" for n in names) + "}", "return float(loss), grads"]
+    return names, body
 
 
 def _module(network: Network, structure: MLPStructure, reduction: str, params: dict, writer: _KernelWriter,
-            body: list[str]) -> tuple[str, dict]:
+            rows: str, body: list[str]) -> tuple[str, dict]:
     """The whole module: docstring, imports, kernels, ``add_in_order``, the layers' kernels, ``value_and_grad``."""
     inputs, targets = tuple(network.inputs), tuple(network.targets)
     widths = "-".join(map(str, structure.widths))
@@ -115,10 +115,16 @@ def _module(network: Network, structure: MLPStructure, reduction: str, params: d
               "    total = 0.0", "    for k in range(parts.shape[0]):", "        total += parts[k]", "    return total",
               "", ""]
     lines += writer.kernels
+    lines += [rows, "", ""]
     lines += ["def value_and_grad(params, inputs, targets):",
               f"    {repr(doc + ' Returns (loss, {param name: gradient}).')}"]
     lines += [f"    {line}" if line else "" for line in body]
     return "\n".join(lines) + "\n", {"inputs": inputs, "targets": targets, "params": params}
+
+
+def _chunk_rows(structure: MLPStructure) -> int:
+    """``FUSED_MATRIX_CHUNK_SCALE`` times the NumPy matrix form's chunk rows (``chunk_rows``)."""
+    return FUSED_MATRIX_CHUNK_SCALE * chunk_rows(structure.widths)
 
 
 class _KernelWriter:

@@ -55,6 +55,7 @@ __all__ = [
     "MAX_TABLE_ROWS",
     "MAX_REPR_PARAMS",
     "MAX_REPR_FACTORS",
+    "MAX_CHUNK_BYTES",
 ]
 
 # -- expression text -------------------------------------------------------------------
@@ -126,10 +127,19 @@ MAX_TABLE_ROWS = 20  # rows a gradient-mismatch table shows before "... and N mo
 MAX_VARIANTS = 1_000  # variants of one exercise (each writes half a dozen documents)
 MAX_VARIANT_DRAWS = 200  # draws per variant before giving up on nice values (each costs one exact evaluation)
 
+# -- matrix form (symgrad.matrix_code) --------------------------------------------------
+MAX_CHUNK_BYTES = 65_536  # bytes of the widest (features, rows) temporary of one chunk of the NumPy matrix form:
+# half glibc's default mmap threshold (128 KiB): measured, temporaries then come from reused heap, not fresh pages
+CHUNK_MIN_ROWS = 256  # but at least this many rows per chunk: BLAS products keep their speed, and adding a
+# chunk's weight gradients (a few passes over the parameters) stays small next to its products (6·rows flops each)
+
 # -- fused (numba) backend ---------------------------------------------------------------
 FUSED_CHUNKS = 64  # pieces the batch is cut into for prange; fixed, so sums never depend on the thread count
 FUSED_CHUNK_ROWS = 512  # fewer chunks for small batches: at least this many rows each (a function of the batch only)
 FUSED_LANES = 16  # rows side by side in SIMD lanes in the fused loop: LLVM vectorises 16; 32 spills a 4-8-8-8-4's sums out of L1
+FUSED_MATRIX_CHUNK_SCALE = 4  # the fused matrix form's chunks are this many times the NumPy form's rows
+# (matrix_code.chunk_rows): each chunk costs a dozen numba dispatches, and its fused passes keep fewer temporaries
+# alive (measured: 4-8-8-8-4 at batch 10,000 took 1.15 ms in chunks of 1,024 rows, 0.89 ms in 4,096)
 FUSED_PARALLEL_ROWS = 10_000  # rows × parameter points from which the fused loop runs on several threads
 FUSED_SCALAR_MAX_PARAMS = 64  # a dense mlp network with more parameters gets the fused matrix form by default:
 # the scalar form's one long row function costs the JIT ~50 ms of CPU per parameter on a cold cache (76: 5 s, 220: 17 s)

@@ -26,7 +26,12 @@ directories (``SYMGRAD_CACHE_DIR`` and ``NUMBA_CACHE_DIR``; the JIT runs), then 
 ``--busy``: part 1 three times, peers included: on the machine as it is, while every core
 but one runs a spinner process (``while True: pass``), and with as many copies of part 1
 running at once as there are cores (the ``pytest -n auto`` case; the slower copy's time is
-shown). One table, the three times side by side.
+shown). One table, the three times side by side; then each implementation's minor page faults
+per call in the quiet run (``resource.getrusage``: fresh zeroed pages, which the NumPy matrix
+form made on every call before it evaluated the batch in chunks, ``matrix_code.chunk_rows``).
+``--no-peers`` leaves PyTorch and JAX out: importing either raises glibc malloc's thresholds
+for the whole process (``PEERS``), so only without them do the NumPy forms run as in a fresh
+user process.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,6 +62,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gradients import _hand_numpy, _init, _jax, _scalar_layout, _time, _torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+#: ``--no-peers``: leave PyTorch and JAX out. Importing either raises glibc malloc's mmap and
+#: trim thresholds for the whole process, as freeing any 4–32 MB block does (measured: a
+#: 4-8-8-8-4 NumPy matrix form at batch 10,000 unchunked made 1,843 minor page faults per call
+#: and took 5.0 ms in a fresh process, 0 and 1.25 ms once torch or jax was imported), so
+#: without them the NumPy forms run as in a fresh user process.
+PEERS = {"on": True}
 
 
 def _case(widths, batch, numba):
@@ -93,15 +105,26 @@ def _case(widths, batch, numba):
         out["symgrad fused, 1 thread"] = lambda: serial(theta, X, T)
         out["symgrad fused, prange on every thread (no choice)"] = lambda: parallel(theta, X, T)
         out["**symgrad fused, threads from the free cores**"] = lambda: fused(sparams, X, T)
-    for name, make in (("PyTorch autograd (CPU)", _torch), ("jax.jit(jax.grad)", _jax)):
+    for name, make in (("PyTorch autograd (CPU)", _torch), ("jax.jit(jax.grad)", _jax)) if PEERS["on"] else ():
         fn = make(Ws, bs, X, T, ref)
         if fn is not None:
             out[name] = fn
     return out, jit_seconds
 
 
-def measure_part1(quick: bool, numba) -> list[tuple[str, str, float]]:
-    """(case, implementation, seconds per evaluation), the peers timed first in each case."""
+def _page_faults(fn, calls: int = 20) -> float:
+    """Minor page faults per call (fresh zeroed pages from the kernel), after a few warm-up calls."""
+    for _ in range(3):
+        fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
+def measure_part1(quick: bool, numba, faults: dict | None = None) -> list[tuple[str, str, float]]:
+    """(case, implementation, seconds per evaluation), the peers timed first in each case;
+    ``faults``, if given, gets each one's minor page faults per call."""
     cases = [([2, 2, 2], 100_000), ([4, 8, 8, 8, 4], 10_000), ([784, 100, 10], 128), ([784, 100, 10], 4096)]
     if quick:
         cases = [([2, 2, 2], 10_000), ([784, 100, 10], 128)]
@@ -112,6 +135,8 @@ def measure_part1(quick: bool, numba) -> list[tuple[str, str, float]]:
         order = [n for n in candidates if n in peers] + [n for n in candidates if n not in peers]
         measured = {name: _time(candidates[name]) for name in order}
         label = f"{'-'.join(map(str, widths))}, batch {batch:,}"
+        if faults is not None:
+            faults.update({(label, name): _page_faults(candidates[name]) for name in candidates})
         rows += [(label, name, measured[name]) for name in candidates]
     return rows
 
@@ -133,7 +158,8 @@ def part1(quick: bool, numba) -> None:
 def busy(quick: bool, numba) -> None:
     """Part 1 quiet, beside cores − 1 spinners, and as cores copies at once: one table."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    quiet = measure_part1(quick, numba)
+    faults: dict = {}
+    quiet = measure_part1(quick, numba, faults)
     print(f"quiet run done (load average {os.getloadavg()[0]:.1f})", flush=True)
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores - 1)]
     try:
@@ -142,7 +168,8 @@ def busy(quick: bool, numba) -> None:
         for p in spinners:
             p.kill()
     print(f"spinner run done ({cores - 1} spinners)", flush=True)
-    command = [sys.executable, __file__, "--part1-json"] + (["--quick"] if quick else [])
+    command = [sys.executable, __file__, "--part1-json"] + (["--quick"] if quick else []) + \
+        ([] if PEERS["on"] else ["--no-peers"])
     copies = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
               for _ in range(cores)]
     outputs = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in copies]
@@ -160,6 +187,10 @@ def busy(quick: bool, numba) -> None:
         t_spin, t_copy = spin[label, name], copy[label, name]
         print(f"| {label} | {name} | {t_quiet * 1e3:.3f} ms | {t_spin * 1e3:.3f} ms | {t_copy * 1e3:.3f} ms "
               f"| {t_spin / t_quiet:.2f}× | {t_copy / t_quiet:.2f}× | {cells[0]} | {cells[1]} |", flush=True)
+    print("\nMinor page faults per call in the quiet run (fresh zeroed pages the kernel hands out: the work two "
+          "copies contend for)\n\n| case | implementation | page faults per call |\n|---|---|---|")
+    for label, name, _ in quiet:
+        print(f"| {label} | {name} | {faults[label, name]:,.0f} |")
 
 
 def part2() -> None:
@@ -285,8 +316,10 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="part 1 quiet, beside spinners, and as many copies")
     parser.add_argument("--cold", action="store_true", help="part 3 only: cold and warm first calls")
     parser.add_argument("--dgemm", action="store_true", help="784-100-10's two big products against DGEMM")
+    parser.add_argument("--no-peers", action="store_true", help="leave out PyTorch and JAX (a plain process's malloc)")
     parser.add_argument("--part1-json", action="store_true", help=argparse.SUPPRESS)  # one copy of --busy
     args = parser.parse_args()
+    PEERS["on"] = not args.no_peers
     numba = symgrad.fused.require_numba()
     if args.part1_json:
         print(json.dumps(measure_part1(args.quick, numba)))
