@@ -151,6 +151,8 @@ HOSTILE = {
     "a date": (lambda p: np.savez(p, w1=np.datetime64("2020-01-01")), "holds dates or times (datetime64[D])"),
     "a record": (lambda p: np.savez(p, w1=np.zeros(1, [("a", "f8")])), "holds records or raw bytes"),
     "strings": (lambda p: np.savez(p, w1=np.array(["0.1", "0.2"])), "holds an array of strings"),
+    "a value too large to check": (lambda p: np.savez(p, w1=1e200), "overflows"),
+    "a line of megabytes": (lambda p: np.savez(p, **{"w" * 60_000: 1.0}), "it is not a leaf"),
 }
 
 
@@ -180,6 +182,11 @@ def test_bytes_are_ascii_strings(tmp_path, capsys):
     assert status == 2 and "the member 'reduction' holds bytes that are not ASCII" in err, err
 
 
+def test_an_empty_at_is_an_error_not_the_default_point(capsys):
+    status, out, err = _run(capsys, "mazur", "--at", "")
+    assert status == 2 and out == "" and "--at '': give an .npz file" in err, err
+
+
 def test_a_file_that_cannot_be_opened(tmp_path, capsys, monkeypatch):
     path = tmp_path / "values.npz"
     np.savez(path, w1=0.2)
@@ -207,6 +214,8 @@ MATRIX_HOSTILE = {
     "strings of numbers": ({"W1": np.full((2, 2001), "1.5")}, "the member 'W1' holds an array of strings"),
     "reduction as an array": ({"reduction": np.array(["sum", "mean"])}, "the member 'reduction' holds an array of"),
     "reduction as a 1-array": ({"reduction": np.array(["sum"])}, "the member 'reduction' holds an array of"),
+    "a long reduction": ({"reduction": np.array("x" * 100_000)}, "give 'sum' or 'mean'"),
+    "many unknown names": ({f"name{i:03d}" * 10: np.float64(i) for i in range(300)}, "give arrays by the names"),
 }
 
 
