@@ -178,8 +178,8 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()
     if args.plot:
-        sweep = (sweep_hvp_steps(network) if args.order == 2 else  # the second-order sweep: the FD H·v's error
-                 sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme))
+        sweep = (sweep_hvp_steps(network, at=args.point) if args.order == 2 else  # the FD H·v's error
+                 sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme, at=args.point))
         plot_sweep(sweep, args.plot, title=picture_title(network), inputs=_inputs(args))
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"

@@ -279,3 +279,17 @@ def test_matrix_form_shape_and_name_errors_name_the_file(tmp_path, capsys):
         status, _, err = _run(capsys, spec, "--at", path)
         assert status == 2 and err.startswith(f"symgrad: error: --at {path}: ") and expected in err, err
 
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_the_plotted_sweep_is_at_the_files_values(order, tmp_path, capsys, monkeypatch):
+    """--plot sweeps the step at the point checked, not at the spec's own values."""
+    from symgrad import cli
+    seen = []
+    name = "sweep_steps" if order == 1 else "sweep_hvp_steps"
+    real = getattr(cli, name)
+    monkeypatch.setattr(cli, name, lambda network, **kw: seen.append(kw.get("at")) or real(network, **kw))
+    values, plot = tmp_path / "values.npz", tmp_path / "sweep.svg"
+    np.savez(values, w1=5.0)
+    status, out, err = _run(capsys, "mazur", "--at", values, "--plot", plot, "--order", order)
+    assert status == 0 and seen == [{"w1": 5.0}] and plot.exists(), err
+    assert values.read_bytes()[:2] == b"PK"
