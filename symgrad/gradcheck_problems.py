@@ -345,8 +345,8 @@ def _read_member(where: str, key: str, archive: zipfile.ZipFile, info: zipfile.Z
             stream.seek(0)
             version = npy_format.read_magic(stream)
             if version not in ((1, 0), (2, 0)):
-                raise InvalidArgument(f"{member} is a .npy file of version {version}, which holds records; "
-                                      f"{_SAVE_HINT}")
+                raise InvalidArgument(f"{member} is a .npy file of version {version[0]}.{version[1]}, which symgrad "
+                                      f"does not read (NumPy writes numbers in 1.0 or 2.0); {_SAVE_HINT}")
             read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
             shape, _, dtype = read_header(stream)
             _check_member_dtype(member, dtype, shape)

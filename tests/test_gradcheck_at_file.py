@@ -139,6 +139,8 @@ HOSTILE = {
                                   "the member 'w1' cannot be read"),
     "a header declaring 800 GB": (lambda p: _zip(p, {"w1.npy": _npy_header((10**11,), data=b"\0" * 16)}),
                                   "declares 800,000,000,000 bytes"),
+    "a .npy version 5.0": (lambda p: _zip(p, {"w1.npy": b"\x93NUMPY\x05\x00" + _npy_header(())[8:]}),
+                           "a .npy file of version 5.0, which symgrad does not read"),
     "a negative shape": (lambda p: _zip(p, {"w1.npy": _npy_header((-1, -1), data=b"\0" * 8)}), "shape (-1, -1)"),
     "an encrypted member": (lambda p: _patched(p, _flag_encrypted), "the member 'w1' is encrypted"),
     "an unknown compression": (lambda p: _patched(p, _method_99), "compression method 99"),
@@ -152,7 +154,7 @@ HOSTILE = {
     "a record": (lambda p: np.savez(p, w1=np.zeros(1, [("a", "f8")])), "holds records or raw bytes"),
     "strings": (lambda p: np.savez(p, w1=np.array(["0.1", "0.2"])), "holds an array of strings"),
     "a value too large to check": (lambda p: np.savez(p, w1=1e200), "overflows"),
-    "a line of megabytes": (lambda p: np.savez(p, **{"w" * 60_000: 1.0}), "it is not a leaf"),
+    "a 60,000-character name": (lambda p: np.savez(p, **{"w" * 60_000: 1.0}), "it is not a leaf"),
 }
 
 
