@@ -288,6 +288,10 @@ def read_point_file(path: str) -> dict[str, object]:
         problem = "" if not path else "the file is not a regular file; " if file.exists() else \
             "the file does not exist; "
         raise InvalidArgument(f"{where}: {problem}give an .npz file ({_SAVE_HINT})")
+    size = file.stat().st_size  # before zipfile parses the central directory (some 600 bytes a member in memory)
+    if size > MAX_POINT_FILE_BYTES:
+        raise InvalidArgument(f"{where}: {size:,} bytes, above the limit of {MAX_POINT_FILE_BYTES:,} "
+                              "(limits.MAX_POINT_FILE_BYTES); give a smaller batch")
     try:
         archive = zipfile.ZipFile(file)
     except OSError as exc:  # permission denied, an I/O error
@@ -295,7 +299,7 @@ def read_point_file(path: str) -> dict[str, object]:
     except Exception:  # BadZipFile, and what a damaged central directory raises inside zipfile
         raise InvalidArgument(f"{where}: not a NumPy .npz archive; {_SAVE_HINT}") from None
     with archive:
-        members = _point_members(where, archive.infolist(), file.stat().st_size)
+        members = _point_members(where, archive.infolist())
         as_float64 = sum(_read_member(where, key, archive, info, values=False) for key, info in members.items())
         if as_float64 > MAX_POINT_FILE_BYTES:  # an int8 or float16 file is 8 or 4 times larger once converted
             raise InvalidArgument(f"{where}: {as_float64:,} bytes as float64 numbers, above the limit of "
@@ -306,14 +310,14 @@ def read_point_file(path: str) -> dict[str, object]:
     return values
 
 
-def _point_members(where: str, infos: list[zipfile.ZipInfo], size: int) -> dict[str, zipfile.ZipInfo]:
+def _point_members(where: str, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
     """The archive's members by value name (``w1.npy`` is ``w1``), each checked before it is read."""
     if len(infos) > MAX_NODES:
         raise InvalidArgument(f"{where}: {len(infos):,} members, more than any network has leaves "
                               f"({MAX_NODES:,}, limits.MAX_NODES); {_SAVE_HINT}")
     unpacked = sum(info.file_size for info in infos)
-    if max(size, unpacked) > MAX_POINT_FILE_BYTES:
-        raise InvalidArgument(f"{where}: {max(size, unpacked):,} bytes (unpacked), above the limit of "
+    if unpacked > MAX_POINT_FILE_BYTES:
+        raise InvalidArgument(f"{where}: {unpacked:,} bytes (unpacked), above the limit of "
                               f"{MAX_POINT_FILE_BYTES:,} (limits.MAX_POINT_FILE_BYTES); give a smaller batch")
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:

@@ -259,6 +259,19 @@ def test_the_unpacked_size_is_checked_before_reading(tmp_path, capsys, monkeypat
     assert status == 2 and "50,000 bytes (unpacked), above the limit of 10,000" in err and read == []
 
 
+def test_the_size_on_disk_is_checked_before_the_zip_is_parsed(tmp_path, capsys, monkeypatch):
+    """zipfile parses the whole central directory on opening (about 600 bytes of memory per member of
+    under 100 bytes): a file over the limit is refused before it is opened."""
+    monkeypatch.setattr(gradcheck_problems, "MAX_POINT_FILE_BYTES", 10_000)
+    path = tmp_path / "values.npz"
+    np.savez(path, **{f"x{i}": np.float64(i) for i in range(100)})
+    assert path.stat().st_size > 10_000
+    opened = []
+    monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    status, _, err = _run(capsys, "mazur", "--at", path)
+    assert status == 2 and "above the limit of 10,000" in err and opened == [], err
+
+
 def test_the_limit_counts_numbers_as_float64(tmp_path, capsys, monkeypatch):
     """An int8 batch is read into float64: 2,000 bytes on disk are 16,000 in memory."""
     monkeypatch.setattr(gradcheck_problems, "MAX_POINT_FILE_BYTES", 10_000)
