@@ -146,9 +146,14 @@ def _cmd_train(args: argparse.Namespace) -> str:
 _POINT_ERRORS = ("at", "cannot set", "value of")  # gradcheck's errors about the values it was given (at=)
 
 
+def _shortened(text: str, limit: int = 600) -> str:
+    """An error about a file's values, at most ``limit`` characters: its start and its end (the fix) kept."""
+    return text if len(text) <= limit else f"{text[:limit // 2]} … {text[-limit // 4:]}"
+
+
 def _cmd_gradcheck(args: argparse.Namespace) -> tuple[str, int]:
     args.against_function = load_gradient_function(args.against) if args.against else None
-    args.point = read_point_file(args.at) if args.at else None
+    args.point = read_point_file(args.at) if args.at is not None else None  # --at "" is an error, not no --at
     return _gradcheck_spec(args)
 
 
@@ -163,15 +168,18 @@ def _gradcheck_spec(args: argparse.Namespace) -> tuple[str, int]:
                                step=args.step, sample=args.sample, directions=args.directions, seed=args.seed,
                                order=args.order)
         except SymgradError as exc:  # a value of the --at file that does not fit the network: name that file
-            if args.at and str(exc).startswith(_POINT_ERRORS):
-                raise SpecError(str(exc), source=f"--at {args.at}") from None
+            if args.at and str(exc).startswith(_POINT_ERRORS):  # it may repeat a name or a value of any length
+                raise SpecError(_shortened(str(exc)), source=f"--at {args.at}") from None
             raise
+        except OverflowError:  # a step or an error bound past float64 at huge values (finite_differences)
+            raise SpecError("the check overflows float64 at these values; give values of smaller magnitude",
+                            source=f"--at {args.at}" if args.at else str(args.spec)) from None
     for warning in caught:
         print(f"symgrad: warning: {warning.message}", file=sys.stderr)
     text = result.to_json() if args.format == "json" else result.table()
     if args.plot:
-        sweep = (sweep_hvp_steps(network) if args.order == 2 else  # the second-order sweep: the FD H·v's error
-                 sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme))
+        sweep = (sweep_hvp_steps(network, at=args.point) if args.order == 2 else  # the FD H·v's error
+                 sweep_steps(network, scheme="central" if args.scheme == "complex" else args.scheme, at=args.point))
         plot_sweep(sweep, args.plot, title=picture_title(network), inputs=_inputs(args))
         if args.format == "text":
             text += f"{sweep.summary()}; plot saved to {args.plot}\n"

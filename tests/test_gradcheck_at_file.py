@@ -8,7 +8,10 @@ one line naming the file and exit 2, never a traceback.
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import warnings
 import zipfile
 
 import numpy as np
@@ -77,10 +80,47 @@ def test_scalar_values_from_the_file(tmp_path, capsys):
         assert row["exact"] == pytest.approx(float(reference), rel=1e-12), row["param"]
 
 
-def _zip(path, members: dict[str, bytes]) -> None:
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
+def _zip(path, members: dict[str, bytes] | list, compression=zipfile.ZIP_STORED) -> None:
+    with zipfile.ZipFile(path, "w", compression=compression) as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of a name written twice, which one case means to do
+        for name, data in (members.items() if isinstance(members, dict) else members):
             archive.writestr(name, data)
+
+
+def _npy(array) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array)
+    return out.getvalue()
+
+
+def _npy_header(shape, descr="<f8", data=b"") -> bytes:
+    """An .npy member's header declaring ``shape`` of ``descr``, followed by ``data`` (maybe far too little)."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue() + data
+
+
+def _patched(path, edit) -> None:
+    """An archive of one deflated member w1.npy = 0.2, its bytes edited by ``edit(bytearray)``."""
+    _zip(path, {"w1.npy": _npy(np.float64(0.2))}, zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    edit(data)
+    path.write_bytes(bytes(data))
+
+
+def _flag_encrypted(data: bytearray) -> None:
+    data[data.find(b"PK\x03\x04") + 6] |= 1
+    data[data.find(b"PK\x01\x02") + 8] |= 1
+
+
+def _method_99(data: bytearray) -> None:
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    data[local + 8:local + 10] = data[central + 10:central + 12] = struct.pack("<H", 99)
+
+
+def _garbled_stream(data: bytearray) -> None:
+    start = 30 + struct.unpack("<H", data[26:28])[0] + struct.unpack("<H", data[28:30])[0]
+    data[start:start + 10] = b"\xff" * 10
 
 
 HOSTILE = {
@@ -94,6 +134,27 @@ HOSTILE = {
     "a complex number": (lambda p: np.savez(p, w1=np.array(1 + 2j)), "which is not a number"),
     "not a leaf": (lambda p: np.savez(p, zz=1.0), "cannot set 'zz'"),
     "a look-alike name": (lambda p: np.savez(p, **{"w\u0031\u200b": 1.0}), "it is not a leaf"),
+    # found by hostile testing: each gave a traceback, a silent choice, or a line of megabytes
+    "an unparsable .npy header": (lambda p: _zip(p, {"w1.npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': f(x)}\n"}),
+                                  "the member 'w1' cannot be read"),
+    "a header declaring 800 GB": (lambda p: _zip(p, {"w1.npy": _npy_header((10**11,), data=b"\0" * 16)}),
+                                  "declares 800,000,000,000 bytes"),
+    "a .npy version 5.0": (lambda p: _zip(p, {"w1.npy": b"\x93NUMPY\x05\x00" + _npy_header(())[8:]}),
+                           "a .npy file of version 5.0, which symgrad does not read"),
+    "a negative shape": (lambda p: _zip(p, {"w1.npy": _npy_header((-1, -1), data=b"\0" * 8)}), "shape (-1, -1)"),
+    "an encrypted member": (lambda p: _patched(p, _flag_encrypted), "the member 'w1' is encrypted"),
+    "an unknown compression": (lambda p: _patched(p, _method_99), "compression method 99"),
+    "a garbled deflate stream": (lambda p: _patched(p, _garbled_stream), "the member 'w1' cannot be read"),
+    "a name twice": (lambda p: _zip(p, [("w1.npy", _npy(np.float64(0.1))), ("w1.npy", _npy(np.float64(0.3)))]),
+                     "holds 'w1' twice"),
+    "w1 and w1.npy": (lambda p: _zip(p, {"w1": _npy(np.float64(0.1)), "w1.npy": _npy(np.float64(0.3))}),
+                      "holds 'w1' twice"),
+    "a boolean": (lambda p: np.savez(p, w1=np.array(True)), "holds booleans (bool)"),
+    "a date": (lambda p: np.savez(p, w1=np.datetime64("2020-01-01")), "holds dates or times (datetime64[D])"),
+    "a record": (lambda p: np.savez(p, w1=np.zeros(1, [("a", "f8")])), "holds records or raw bytes"),
+    "strings": (lambda p: np.savez(p, w1=np.array(["0.1", "0.2"])), "holds an array of strings"),
+    "a value too large to check": (lambda p: np.savez(p, w1=1e200), "overflows"),
+    "a 60,000-character name": (lambda p: np.savez(p, **{"w" * 60_000: 1.0}), "it is not a leaf"),
 }
 
 
@@ -105,7 +166,79 @@ def test_hostile_files_give_one_line_and_exit_2(case, tmp_path, capsys):
     status, out, err = _run(capsys, "mazur", "--at", path)
     assert status == 2 and out == ""
     assert err.startswith(f"symgrad: error: --at {path}: ") and expected in err, err
-    assert "Traceback" not in err and err.count("\n") == 1
+    assert "Traceback" not in err and err.count("\n") == 1 and len(err) < 1_000
+
+
+def test_bytes_are_ascii_strings(tmp_path, capsys):
+    path = tmp_path / "values.npz"
+    np.savez(path, w1=np.bytes_(b"0.2"))
+    status, out, err = _run(capsys, "mazur", "--at", path, "--format", "json")
+    assert status == 0 and err == "", err
+    spec = tmp_path / "wide.toml"
+    spec.write_text(WIDE)
+    np.savez(path, reduction=np.bytes_(b"mean"))
+    status, out, err = _run(capsys, spec, "--at", path, "--sample", 2, "--directions", 0)
+    assert status == 0 and "the mean over them" in out, err
+    np.savez(path, reduction=np.bytes_(b"m\xe9an"))
+    status, _, err = _run(capsys, spec, "--at", path)
+    assert status == 2 and "the member 'reduction' holds bytes that are not ASCII" in err, err
+
+
+def test_an_empty_at_is_an_error_not_the_default_point(capsys):
+    status, out, err = _run(capsys, "mazur", "--at", "")
+    assert status == 2 and out == "" and "--at '': give an .npz file" in err, err
+
+
+def test_a_file_that_cannot_be_opened(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "values.npz"
+    np.savez(path, w1=0.2)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(zipfile, "ZipFile", denied)  # as root, chmod 0 would not stop the read
+    status, _, err = _run(capsys, "mazur", "--at", path)
+    assert status == 2 and f"--at {path}: the file cannot be read (Permission denied)" in err, err
+
+
+def test_more_members_than_any_network_has_leaves(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(gradcheck_problems, "MAX_NODES", 3)
+    path = tmp_path / "values.npz"
+    np.savez(path, w1=0.1, w2=0.2, w3=0.3, w4=0.4)
+    status, _, err = _run(capsys, "mazur", "--at", path)
+    assert status == 2 and "4 members, more than any network has leaves (3, limits.MAX_NODES)" in err, err
+
+
+MATRIX_HOSTILE = {
+    "booleans": ({"W1": np.ones((2, 2001), bool)}, "the member 'W1' holds booleans (bool)"),
+    "datetimes": ({"W1": np.zeros((2, 2001), "datetime64[s]")}, "holds dates or times"),
+    "records": ({"W1": np.zeros((2, 2001), [("a", "f8")])}, "holds records or raw bytes"),
+    "strings of numbers": ({"W1": np.full((2, 2001), "1.5")}, "the member 'W1' holds an array of strings"),
+    "reduction as an array": ({"reduction": np.array(["sum", "mean"])}, "the member 'reduction' holds an array of"),
+    "reduction as a 1-array": ({"reduction": np.array(["sum"])}, "the member 'reduction' holds an array of"),
+    "a long reduction": ({"reduction": np.array("x" * 100_000)}, "give 'sum' or 'mean'"),
+    "many unknown names": ({f"name{i:03d}" * 10: np.float64(i) for i in range(300)}, "give arrays by the names"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MATRIX_HOSTILE))
+def test_hostile_matrix_files(case, tmp_path, capsys):
+    arrays, expected = MATRIX_HOSTILE[case]
+    spec, path = tmp_path / "wide.toml", tmp_path / "values.npz"
+    spec.write_text(WIDE)
+    np.savez(path, **arrays)
+    status, out, err = _run(capsys, spec, "--at", path)
+    assert status == 2 and out == "" and err.startswith(f"symgrad: error: --at {path}: ") and expected in err, err
+    assert "Traceback" not in err and err.count("\n") == 1 and len(err) < 1_000
+
+
+def test_a_zero_width_array_of_a_trillion_elements(tmp_path, capsys):
+    """Its .npy header declares 10**12 elements of 0 bytes: the file is tiny, its float64 copy 8 TB."""
+    spec, path = tmp_path / "wide.toml", tmp_path / "values.npz"
+    spec.write_text(WIDE)
+    _zip(path, {"inputs.npy": _npy_header((10**12,), "|V0")})
+    status, _, err = _run(capsys, spec, "--at", path)
+    assert status == 2 and "the member 'inputs' holds records or raw bytes" in err, err
 
 
 def test_a_missing_file_or_a_folder(tmp_path, capsys):
@@ -126,6 +259,30 @@ def test_the_unpacked_size_is_checked_before_reading(tmp_path, capsys, monkeypat
     assert status == 2 and "50,000 bytes (unpacked), above the limit of 10,000" in err and read == []
 
 
+def test_the_size_on_disk_is_checked_before_the_zip_is_parsed(tmp_path, capsys, monkeypatch):
+    """zipfile parses the whole central directory on opening (about 600 bytes of memory per member of
+    under 100 bytes): a file over the limit is refused before it is opened."""
+    monkeypatch.setattr(gradcheck_problems, "MAX_POINT_FILE_BYTES", 10_000)
+    path = tmp_path / "values.npz"
+    np.savez(path, **{f"x{i}": np.float64(i) for i in range(100)})
+    assert path.stat().st_size > 10_000
+    opened = []
+    monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    status, _, err = _run(capsys, "mazur", "--at", path)
+    assert status == 2 and "above the limit of 10,000" in err and opened == [], err
+
+
+def test_the_limit_counts_numbers_as_float64(tmp_path, capsys, monkeypatch):
+    """An int8 batch is read into float64: 2,000 bytes on disk are 16,000 in memory."""
+    monkeypatch.setattr(gradcheck_problems, "MAX_POINT_FILE_BYTES", 10_000)
+    spec, path = tmp_path / "wide.toml", tmp_path / "values.npz"
+    spec.write_text(WIDE)
+    np.savez(path, inputs=np.ones((1, 2000), np.int8))
+    assert path.stat().st_size < 10_000
+    status, _, err = _run(capsys, spec, "--at", path)
+    assert status == 2 and "16,000 bytes as float64 numbers, above the limit of 10,000" in err, err
+
+
 def test_matrix_form_shape_and_name_errors_name_the_file(tmp_path, capsys):
     spec = tmp_path / "wide.toml"
     spec.write_text(WIDE)
@@ -136,3 +293,18 @@ def test_matrix_form_shape_and_name_errors_name_the_file(tmp_path, capsys):
         np.savez(path, **arrays)
         status, _, err = _run(capsys, spec, "--at", path)
         assert status == 2 and err.startswith(f"symgrad: error: --at {path}: ") and expected in err, err
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_the_plotted_sweep_is_at_the_files_values(order, tmp_path, capsys, monkeypatch):
+    """--plot sweeps the step at the point checked, not at the spec's own values."""
+    from symgrad import cli
+    seen = []
+    name = "sweep_steps" if order == 1 else "sweep_hvp_steps"
+    real = getattr(cli, name)
+    monkeypatch.setattr(cli, name, lambda network, **kw: seen.append(kw.get("at")) or real(network, **kw))
+    values, plot = tmp_path / "values.npz", tmp_path / "sweep.svg"
+    np.savez(values, w1=5.0)
+    status, out, err = _run(capsys, "mazur", "--at", values, "--plot", plot, "--order", order)
+    assert status == 0 and seen == [{"w1": 5.0}] and plot.exists(), err
+    assert values.read_bytes()[:2] == b"PK"
