@@ -24,6 +24,7 @@ __all__ = ["EPS", "Scheme", "SCHEMES", "SLOPE_STENCIL", "scheme_named", "default
            "roundoff_bound", "higher_derivatives"]
 
 EPS = float(np.finfo(np.float64).eps)
+FLOAT64_MAX = float(np.finfo(np.float64).max)
 SLOPE_STENCIL = (-2, -1, 1, 2)  # the slope is also taken at x + k·η·v for these k, around the centre k = 0
 
 
@@ -89,10 +90,23 @@ def default_step(scheme: Scheme, x: float) -> float:
 def truncation_bound(scheme: Scheme, h: float, derivative: float) -> float:
     """C·hⁿ·|f⁽ⁿ⁺¹⁾|, with ``derivative`` the (n+1)-th derivative of f at x.
 
+    hⁿ alone may pass float64's range where the product does not (a step of 10¹⁶⁰ at a
+    saturated unit, whose derivatives are 10⁻³⁰⁰): the product is then taken through
+    logarithms, and is ``inf`` only where it truly is beyond float64.
+
     >>> truncation_bound(SCHEMES["central"], 1e-3, 6.0)
     1e-06
+    >>> f"{truncation_bound(SCHEMES['central'], 1e200, 1e-300):.6g}", truncation_bound(SCHEMES["central"], 1e200, 1.0)
+    ('1.66667e+99', inf)
     """
-    return scheme.truncation * h ** scheme.order * abs(derivative)
+    size = abs(derivative)
+    if size == 0 or h == 0:
+        return 0.0
+    try:
+        return scheme.truncation * h ** scheme.order * size
+    except OverflowError:
+        exponent = math.log(scheme.truncation) + scheme.order * math.log(h) + math.log(size)
+        return math.exp(exponent) if exponent < math.log(FLOAT64_MAX) else math.inf
 
 
 def roundoff_bound(scheme: Scheme, h: float, error_f: float, *, slope: float = 0.0) -> float:

@@ -5,6 +5,7 @@ Powers of two keep every product exact, so "on the boundary" means exactly on it
 
 import math
 
+import numpy as np
 import pytest
 
 from symgrad.tolerance import F_ULPS, TAU_ULPS, gradient_tolerance, gradient_verdict, loss_error, relative_error
@@ -48,3 +49,18 @@ def test_relative_error_by_hand():
     assert relative_error(1.0, 0.0) == 1.0
     assert relative_error(3.0, 4.0) == 0.25 == relative_error(4.0, 3.0)
     assert relative_error(-1.0, 1.0) == 2.0  # a flipped sign: the largest possible
+
+
+def test_truncation_bound_past_float64_range_of_h_to_the_n():
+    """C·hⁿ·|f⁽ⁿ⁺¹⁾| where hⁿ alone overflows: the exact product (Fraction), or inf where it is beyond float64."""
+    from fractions import Fraction
+
+    from symgrad.finite_differences import SCHEMES, truncation_bound
+
+    for name in ("central", "richardson", "forward"):
+        scheme = SCHEMES[name]
+        exact = Fraction(scheme.truncation) * Fraction(1e200) ** scheme.order * Fraction(1e-300)
+        expected = float(exact) if exact < Fraction(np.finfo(np.float64).max) else math.inf
+        assert truncation_bound(scheme, 1e200, 1e-300) == pytest.approx(expected, rel=1e-12)
+        assert truncation_bound(scheme, 1e200, 0.0) == 0.0
+    assert truncation_bound(SCHEMES["central"], 1e200, 1.0) == math.inf
