@@ -23,10 +23,12 @@ directories (``SYMGRAD_CACHE_DIR`` and ``NUMBA_CACHE_DIR``; the JIT runs), then 
 ``--dgemm``: the machine's DGEMM rate on 1 and 2 BLAS threads, and the two products that are
 98 % of a 784-100-10 value_and_grad at batch 4,096.
 
-``--busy``: part 1 three times, peers included: on the machine as it is, while every core
-but one runs a spinner process (``while True: pass``), and with as many copies of part 1
+``--busy``: part 1 four times, peers included: on the machine as it is, while every core
+but one runs a spinner process (``while True: pass``), with as many copies of part 1
 running at once as there are cores (the ``pytest -n auto`` case; the slower copy's time is
-shown). One table, the three times side by side; then each implementation's minor page faults
+shown), and those copies again with the campaign settings of docs/performance.md §7 (one
+thread for OpenMP, BLAS and XLA: ``CAMPAIGN_SETTINGS``). One table, the four times side by
+side; then each implementation's minor page faults
 per call in the quiet run (``resource.getrusage``: fresh zeroed pages, which the NumPy matrix
 form made on every call before it evaluated the batch in chunks, ``matrix_code.chunk_rows``).
 ``--no-peers`` leaves PyTorch and JAX out: importing either raises glibc malloc's thresholds
@@ -168,29 +170,43 @@ def busy(quick: bool, numba) -> None:
         for p in spinners:
             p.kill()
     print(f"spinner run done ({cores - 1} spinners)", flush=True)
-    command = [sys.executable, __file__, "--part1-json"] + (["--quick"] if quick else []) + \
-        ([] if PEERS["on"] else ["--no-peers"])
-    copies = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-              for _ in range(cores)]
-    outputs = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in copies]
-    print(f"copies run done ({cores} copies)\n", flush=True)
+    copy = _copies(quick, cores, quiet, {})
+    print(f"copies run done ({cores} copies)", flush=True)
+    settled = _copies(quick, cores, quiet, CAMPAIGN_SETTINGS)
+    print(f"copies run with the campaign settings done ({cores} copies)\n", flush=True)
     print(f"| case | implementation | quiet | {cores - 1} spinner(s) | {cores} copies at once (slower copy) "
-          "| spinners vs quiet | copies vs quiet | spinners vs JAX / PyTorch | copies vs JAX / PyTorch |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"| {cores} copies, campaign settings | spinners vs quiet | copies vs quiet | copies with settings vs quiet "
+          "| spinners vs JAX / PyTorch | copies vs JAX / PyTorch |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     spin = {(c, n): t for c, n, t in spun}
-    copy = {(c, n): max(t for out in outputs for c2, n2, t in out if (c2, n2) == (c, n)) for c, n, _ in quiet}
     for label, name, t_quiet in quiet:
         cells = []
         for times in (spin, copy):
             peers = [times.get((label, p)) for p in ("jax.jit(jax.grad)", "PyTorch autograd (CPU)")]
             cells.append(" / ".join(f"{times[label, name] / p:.2f}×" if p else "-" for p in peers))
-        t_spin, t_copy = spin[label, name], copy[label, name]
+        t_spin, t_copy, t_set = spin[label, name], copy[label, name], settled[label, name]
         print(f"| {label} | {name} | {t_quiet * 1e3:.3f} ms | {t_spin * 1e3:.3f} ms | {t_copy * 1e3:.3f} ms "
-              f"| {t_spin / t_quiet:.2f}× | {t_copy / t_quiet:.2f}× | {cells[0]} | {cells[1]} |", flush=True)
+              f"| {t_set * 1e3:.3f} ms | {t_spin / t_quiet:.2f}× | {t_copy / t_quiet:.2f}× | {t_set / t_quiet:.2f}× "
+              f"| {cells[0]} | {cells[1]} |", flush=True)
     print("\nMinor page faults per call in the quiet run (fresh zeroed pages the kernel hands out: the work two "
           "copies contend for)\n\n| case | implementation | page faults per call |\n|---|---|---|")
     for label, name, _ in quiet:
         print(f"| {label} | {name} | {faults[label, name]:,.0f} |")
+
+
+# docs/performance.md §7's advice for test campaigns: one thread for everything that is not symgrad's own
+CAMPAIGN_SETTINGS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+
+
+def _copies(quick: bool, cores: int, quiet, settings: dict) -> dict:
+    """Part 1 in ``cores`` processes at once, with ``settings`` in their environment: the slower copy's times."""
+    command = [sys.executable, __file__, "--part1-json"] + (["--quick"] if quick else []) + \
+        ([] if PEERS["on"] else ["--no-peers"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **settings}
+    copies = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) for _ in range(cores)]
+    outputs = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in copies]
+    return {(c, n): max(t for out in outputs for c2, n2, t in out if (c2, n2) == (c, n)) for c, n, _ in quiet}
 
 
 def part2() -> None:
