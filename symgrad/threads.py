@@ -9,7 +9,7 @@ Measured on a busy 2-core machine: a fused 2-2-2 loop on two threads took 24 ms,
 
 * runs small work on one thread (``limits.FUSED_PARALLEL_ROWS``);
 * otherwise uses no more threads than there are free cores (``free_cores``: the CPUs this
-  process may run on, less the other processes' tasks running right now), and never more than the
+  process may run on, less the other tasks running right now), and never more than the
   caller allowed (``numba.set_num_threads`` or a ``threadpoolctl`` limit already in force);
 * sets the numba and BLAS thread counts only for the duration of its own call
   (``limited``) and restores them after; BLAS pools are limited through ``threadpoolctl``;
@@ -46,46 +46,14 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _run_queue() -> int | None:
-    """Tasks (threads) running or runnable right now on the machine, from /proc/loadavg (Linux); None elsewhere."""
+def _running_elsewhere() -> int | None:
+    """Tasks running or runnable right now besides the caller, from /proc/loadavg (Linux); None elsewhere."""
     try:
         with open("/proc/loadavg", encoding="ascii") as file:
-            return int(file.read().split()[3].split("/")[0])
+            running = int(file.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def _own_running() -> int:
-    """This process's threads running or runnable right now (Linux: /proc/self/task), the caller included.
-
-    A BLAS worker of our own spins for a while after each product: the run queue counts it,
-    and without this symgrad would take it for another job and give the next product one
-    thread on a quiet machine (measured: 1 free core after 4 calls of 5 at 784-100-10).
-    """
-    count = 0
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return 1
-    for task in tasks:
-        try:
-            with open(f"/proc/self/task/{task}/stat", encoding="ascii", errors="replace") as file:
-                stat = file.read()
-        except OSError:  # the thread ended meanwhile
-            continue
-        if stat[stat.rfind(")") + 2:stat.rfind(")") + 3] == "R":  # the state follows the (name)
-            count += 1
-    return max(1, count)
-
-
-def _running_elsewhere() -> int | None:
-    """Tasks running or runnable right now besides this process's own, from /proc/loadavg (Linux); None elsewhere."""
-    running = _run_queue()
-    if running is None:
-        return None
-    if running <= 1:  # only the caller: nothing to look up
-        return 0
-    return max(0, running - _own_running())
+    return max(0, running - 1)  # the thread reading the file is running
 
 
 def free_cores() -> int:

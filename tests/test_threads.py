@@ -38,20 +38,6 @@ def test_small_work_runs_on_one_thread_and_large_work_never_on_more_than_the_fre
     assert threads.threads_for(10 ** 9) == 1
 
 
-@pytest.mark.parametrize("queue, own, elsewhere", [(1, 1, 0), (2, 2, 0), (3, 2, 1), (5, 1, 4), (2, 1, 1), (None, 1, None)])
-def test_this_processs_own_threads_are_not_taken_for_other_jobs(monkeypatch, queue, own, elsewhere):
-    """The run queue less this process's running threads (a BLAS worker still spinning after a product is ours)."""
-    monkeypatch.setattr(threads, "_run_queue", lambda: queue)
-    monkeypatch.setattr(threads, "_own_running", lambda: own)
-    assert threads._running_elsewhere() == elsewhere
-
-
-def test_own_running_counts_this_processs_running_threads():
-    """The caller is running while it reads: at least 1, and never more than the process's threads."""
-    count = threads._own_running()
-    assert 1 <= count <= len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else count == 1
-
-
 def test_the_real_machine_reading_is_within_its_cores():
     assert 1 <= threads.free_cores() <= (os.cpu_count() or 1)
 
