@@ -8,6 +8,7 @@ point, and the complex step.
 from __future__ import annotations
 
 import math
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +293,10 @@ def read_point_file(path: str) -> dict[str, object]:
     if size > MAX_POINT_FILE_BYTES:
         raise InvalidArgument(f"{where}: {size:,} bytes, above the limit of {MAX_POINT_FILE_BYTES:,} "
                               "(limits.MAX_POINT_FILE_BYTES); give a smaller batch")
+    entries = _declared_entries(file)
+    if entries is not None and entries > MAX_NODES:  # before zipfile builds one ZipInfo (~600 bytes) per entry
+        raise InvalidArgument(f"{where}: {entries:,} members, more than any network has leaves "
+                              f"({MAX_NODES:,}, limits.MAX_NODES); {_SAVE_HINT}")
     try:
         archive = zipfile.ZipFile(file)
     except OSError as exc:  # permission denied, an I/O error
@@ -308,6 +313,40 @@ def read_point_file(path: str) -> dict[str, object]:
     if not values:
         raise InvalidArgument(f"{where}: the archive holds no values; {_SAVE_HINT}")
     return values
+
+
+def _declared_entries(file: Path) -> int | None:
+    """The member count a zip archive's end record declares (zip64 too), read without parsing the
+    central directory; None where no end record is found (zipfile then says what is wrong).
+
+    Written here, not taken from zipfile, whose reader is private: the record is 22 bytes at the
+    end (after a comment of at most 65,535 bytes), its total count at offset 10; a count of
+    0xFFFF points to the zip64 record, found through the 20-byte locator just before it.
+    """
+    try:
+        with open(file, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            tail_start = max(0, size - (22 + 65_535))
+            handle.seek(tail_start)
+            tail = handle.read()
+            at = tail.rfind(b"PK\x05\x06")
+            if at < 0 or at + 22 > len(tail):
+                return None
+            (total,) = struct.unpack_from("<H", tail, at + 10)
+            if total != 0xFFFF:
+                return total
+            locator = at - 20
+            if locator < 0 or tail[locator:locator + 4] != b"PK\x06\x07":
+                return None
+            (record,) = struct.unpack_from("<Q", tail, locator + 8)
+            handle.seek(record)
+            zip64 = handle.read(56)
+            if len(zip64) < 40 or zip64[:4] != b"PK\x06\x06":
+                return None
+            return struct.unpack_from("<Q", zip64, 32)[0]
+    except (OSError, struct.error, ValueError):
+        return None
 
 
 def _point_members(where: str, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:

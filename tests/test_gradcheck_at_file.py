@@ -318,3 +318,17 @@ def test_huge_values_are_checked_not_refused(tmp_path, capsys):
         assert status == 0, err
         row = next(r for r in json.loads(out)["rows"] if r["param"] == "w1")
         assert row["exact"] == 0.0 and row["verdict"] == "ok" and np.isfinite(row["bound"])
+
+
+@pytest.mark.parametrize("members", [6, 65_536])  # 65,536 entries: the count lives in the zip64 end record
+def test_the_member_count_is_read_from_the_end_record_before_zipfile_parses_it(tmp_path, capsys, monkeypatch,
+                                                                                  members):
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for k in range(members):
+            archive.writestr(f"w{k}.npy", b"")
+    monkeypatch.setattr(gradcheck_problems, "MAX_NODES", 5)
+    opened = []
+    monkeypatch.setattr(gradcheck_problems.zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    status, _, err = _run(capsys, "mazur", "--at", path)
+    assert status == 2 and f"{members:,} members, more than any network has leaves" in err and opened == []
