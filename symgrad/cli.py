@@ -18,7 +18,7 @@ from .files import same_file, write_text
 from .finite_differences import SCHEMES
 from .fitting import compile_network
 from .fused_module import FusedGradient
-from .gradcheck_problems import read_point_file
+from .point_file import read_point_file
 from .gradient_check import gradcheck
 from .render.picture import PICTURE_FORMATS, draw_circuit, plot_sweep
 from .render.text import printable

@@ -19,7 +19,7 @@ import pytest
 import sympy
 
 import symgrad
-from symgrad import gradcheck_problems
+from symgrad import point_file
 from symgrad.cli import main
 
 # a first layer wider than limits.MAX_SCALAR_FAN_IN: built in matrix form only
@@ -201,7 +201,7 @@ def test_a_file_that_cannot_be_opened(tmp_path, capsys, monkeypatch):
 
 
 def test_more_members_than_any_network_has_leaves(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(gradcheck_problems, "MAX_NODES", 3)
+    monkeypatch.setattr(point_file, "MAX_NODES", 3)
     path = tmp_path / "values.npz"
     np.savez(path, w1=0.1, w2=0.2, w3=0.3, w4=0.4)
     status, _, err = _run(capsys, "mazur", "--at", path)
@@ -247,7 +247,7 @@ def test_a_missing_file_or_a_folder(tmp_path, capsys):
 
 
 def test_the_unpacked_size_is_checked_before_reading(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(gradcheck_problems, "MAX_POINT_FILE_BYTES", 10_000)
+    monkeypatch.setattr(point_file, "MAX_POINT_FILE_BYTES", 10_000)
     path = tmp_path / "bomb.npz"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("w1.npy", b"\0" * 50_000)  # 50 kB of zeros packs into a few hundred bytes
@@ -261,7 +261,7 @@ def test_the_unpacked_size_is_checked_before_reading(tmp_path, capsys, monkeypat
 def test_the_size_on_disk_is_checked_before_the_zip_is_parsed(tmp_path, capsys, monkeypatch):
     """zipfile parses the whole central directory on opening (about 600 bytes of memory per member of
     under 100 bytes): a file over the limit is refused before it is opened."""
-    monkeypatch.setattr(gradcheck_problems, "MAX_POINT_FILE_BYTES", 10_000)
+    monkeypatch.setattr(point_file, "MAX_POINT_FILE_BYTES", 10_000)
     path = tmp_path / "values.npz"
     np.savez(path, **{f"x{i}": np.float64(i) for i in range(100)})
     assert path.stat().st_size > 10_000
@@ -273,7 +273,7 @@ def test_the_size_on_disk_is_checked_before_the_zip_is_parsed(tmp_path, capsys, 
 
 def test_the_limit_counts_numbers_as_float64(tmp_path, capsys, monkeypatch):
     """An int8 batch is read into float64: 2,000 bytes on disk are 16,000 in memory."""
-    monkeypatch.setattr(gradcheck_problems, "MAX_POINT_FILE_BYTES", 10_000)
+    monkeypatch.setattr(point_file, "MAX_POINT_FILE_BYTES", 10_000)
     spec, path = tmp_path / "wide.toml", tmp_path / "values.npz"
     spec.write_text(WIDE)
     np.savez(path, inputs=np.ones((1, 2000), np.int8))
@@ -327,8 +327,8 @@ def test_the_member_count_is_read_from_the_end_record_before_zipfile_parses_it(t
     with zipfile.ZipFile(path, "w") as archive:
         for k in range(members):
             archive.writestr(f"w{k}.npy", b"")
-    monkeypatch.setattr(gradcheck_problems, "MAX_NODES", 5)
+    monkeypatch.setattr(point_file, "MAX_NODES", 5)
     opened = []
-    monkeypatch.setattr(gradcheck_problems.zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    monkeypatch.setattr(point_file.zipfile, "ZipFile", lambda *a, **k: opened.append(a))
     status, _, err = _run(capsys, "mazur", "--at", path)
     assert status == 2 and f"{members:,} members, more than any network has leaves" in err and opened == []
